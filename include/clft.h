@@ -1,0 +1,187 @@
+/* clft.h - the one public header of clft, a vendor-neutral LLM fine-tuning engine on OpenCL.
+ *
+ * C11, no OpenCL types, clft_ prefix, opaque handles. Every fallible function returns clft_status
+ * (CLFT_OK == 0) and gives results through out-parameters; clft_last_error() holds the detailed
+ * message of the last failure on the calling thread. The library never exits, aborts or prints:
+ * logging goes through clft_set_log_callback(). Every _create / _load function has a _free accepting NULL.
+ * Parameter structs come with clft_*_default_params(); fields are only ever added at the end.
+ */
+#ifndef CLFT_H
+#define CLFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLFT_VERSION_MAJOR 0
+#define CLFT_VERSION_MINOR 1
+#define CLFT_VERSION_PATCH 0
+#define CLFT_VERSION_NUMBER (CLFT_VERSION_MAJOR * 10000 + CLFT_VERSION_MINOR * 100 + CLFT_VERSION_PATCH)
+
+#if defined(_WIN32) && defined(CLFT_SHARED_BUILD)
+#define CLFT_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define CLFT_API __attribute__((visibility("default")))
+#else
+#define CLFT_API
+#endif
+
+/* ---- status codes: values are pinned once released; groups of 100 ---------------------------- */
+typedef enum clft_status {
+    CLFT_OK = 0,
+    /* argument */
+    CLFT_STATUS_INVALID_ARGUMENT = 100,
+    CLFT_STATUS_NOT_FOUND = 101,      /* a named thing (device, tensor, key) does not exist */
+    CLFT_STATUS_SHAPE_MISMATCH = 102, /* shapes do not fit each other or the config */
+    /* host memory */
+    CLFT_STATUS_HOST_OOM = 200,
+    /* device memory */
+    CLFT_STATUS_DEVICE_OOM = 300, /* allocation larger than the device allows or has left */
+    /* device unsupported */
+    CLFT_STATUS_NO_PLATFORM = 400, /* no OpenCL platform (ICD loader without a driver) */
+    CLFT_STATUS_NO_DEVICE = 401,   /* no device, or none matching the selection */
+    CLFT_STATUS_UNSUPPORTED = 402, /* device lacks a required feature or extension */
+    /* kernel build */
+    CLFT_STATUS_KERNEL_BUILD = 500,
+    CLFT_STATUS_KERNEL_NOT_FOUND = 501,
+    /* OpenCL runtime */
+    CLFT_STATUS_OPENCL = 600,
+    CLFT_STATUS_BLAS = 601,
+    /* I/O */
+    CLFT_STATUS_IO = 700,
+    /* format */
+    CLFT_STATUS_FORMAT = 800,
+    /* numerical */
+    CLFT_STATUS_NUMERICAL = 900, /* NaN/Inf, or a result outside tolerance in a self-check */
+    /* aborted */
+    CLFT_STATUS_ABORTED = 1000
+} clft_status;
+
+/* Static text for a status code (never NULL). */
+CLFT_API const char *clft_status_string(clft_status status);
+/* Detailed message of the last failure on this thread ("" if none). Valid until the next call
+ * into clft on this thread. */
+CLFT_API const char *clft_last_error(void);
+CLFT_API const char *clft_version_string(void);
+
+/* ---- logging ---------------------------------------------------------------------------------- */
+typedef enum clft_log_level {
+    CLFT_LOG_ERROR = 0,
+    CLFT_LOG_WARN = 1,
+    CLFT_LOG_INFO = 2,
+    CLFT_LOG_DEBUG = 3
+} clft_log_level;
+typedef void (*clft_log_fn)(clft_log_level level, const char *message, void *user);
+/* Install a process-wide log callback (NULL: silent, the default). Messages above max_level are
+ * dropped before formatting. */
+CLFT_API void clft_set_log_callback(clft_log_fn fn, void *user, clft_log_level max_level);
+
+/* ---- element types ---------------------------------------------------------------------------- */
+typedef enum clft_dtype {
+    CLFT_DTYPE_F32 = 0,
+    CLFT_DTYPE_F16 = 1,
+    CLFT_DTYPE_BF16 = 2,
+    CLFT_DTYPE_NF4 = 3, /* bitsandbytes NF4: packed codes + blockwise absmax (optionally double-quantized) */
+    CLFT_DTYPE_FP4 = 4, /* bitsandbytes FP4 */
+    CLFT_DTYPE_U8 = 5,
+    CLFT_DTYPE_I32 = 6
+} clft_dtype;
+CLFT_API const char *clft_dtype_name(clft_dtype dtype);
+
+/* ---- devices ---------------------------------------------------------------------------------- */
+typedef struct clft_device_info {
+    int index; /* position in the flattened list of all platforms' devices */
+    char platform[128];
+    char name[128];
+    char vendor[128];
+    char type[16]; /* "gpu", "cpu", "accelerator" or "other" */
+    char driver_version[64];
+    char device_version[128];
+    char opencl_c_version[64];
+    uint32_t compute_units;
+    uint32_t clock_mhz;
+    uint64_t global_mem_bytes;
+    uint64_t max_alloc_bytes;
+    uint64_t local_mem_bytes;
+    uint64_t max_work_group_size;
+    int fp16;      /* cl_khr_fp16 advertised (fp16 arithmetic) */
+    int fp64;      /* cl_khr_fp64 advertised */
+    int subgroups; /* cl_khr_subgroups or cl_intel_subgroups */
+    char extensions[8192]; /* space separated, as the driver reports them */
+} clft_device_info;
+
+/* Enumerate every device of every platform. *out is owned by the caller: clft_devices_free().
+ * No platform at all gives CLFT_STATUS_NO_PLATFORM with a message saying how to install one. */
+CLFT_API clft_status clft_devices_list(clft_device_info **out, size_t *count);
+CLFT_API void clft_devices_free(clft_device_info *devices);
+/* Pick a device by spec: an index ("0"), a type ("gpu", "cpu", "accelerator") or a case-insensitive
+ * substring of the device name ("rx7900"). NULL or "" uses $CLFT_DEVICE, else the first GPU, else
+ * the first device. No match gives CLFT_STATUS_NO_DEVICE; the message lists what exists. */
+CLFT_API clft_status clft_device_find(const char *spec, int *index);
+
+/* ---- context ---------------------------------------------------------------------------------- */
+typedef struct clft_context clft_context;
+
+typedef struct clft_context_params {
+    const char *device;    /* device spec as for clft_device_find(); NULL: default */
+    const char *cache_dir; /* program binary cache; NULL: $CLFT_CACHE_DIR or the user cache dir */
+    int disk_cache;        /* 1 (default): cache compiled programs on disk; 0: memory only */
+    int profiling;         /* 1: enable queue profiling (benchmarks); default 0 */
+} clft_context_params;
+
+CLFT_API clft_context_params clft_context_default_params(void);
+/* Create a context (OpenCL context + in-order queue) on one device. *out owned: clft_context_free. */
+CLFT_API clft_status clft_context_create(const clft_context_params *params, clft_context **out);
+CLFT_API void clft_context_free(clft_context *ctx);
+CLFT_API clft_status clft_context_device_info(const clft_context *ctx, clft_device_info *out);
+/* Wait for all queued device work. */
+CLFT_API clft_status clft_context_finish(clft_context *ctx);
+
+/* Device memory classes counted by the context's arenas. */
+typedef enum clft_mem_class {
+    CLFT_MEM_WEIGHTS = 0,     /* frozen weights */
+    CLFT_MEM_TRAINABLE = 1,   /* trainable weights (and adapters) */
+    CLFT_MEM_GRADIENTS = 2,
+    CLFT_MEM_OPTIMIZER = 3,
+    CLFT_MEM_ACTIVATIONS = 4,
+    CLFT_MEM_SCRATCH = 5,
+    CLFT_MEM_CLASS_COUNT = 6
+} clft_mem_class;
+CLFT_API const char *clft_mem_class_name(clft_mem_class cls);
+
+typedef struct clft_mem_stats {
+    uint64_t current_bytes[CLFT_MEM_CLASS_COUNT];
+    uint64_t peak_bytes[CLFT_MEM_CLASS_COUNT];
+    uint64_t current_total;
+    uint64_t peak_total;
+    uint64_t allocations; /* number of device allocations made since creation */
+} clft_mem_stats;
+CLFT_API clft_status clft_context_mem_stats(const clft_context *ctx, clft_mem_stats *out);
+
+typedef struct clft_kernel_stats {
+    uint32_t programs_built;     /* compiled from source in this process */
+    uint32_t programs_from_disk; /* loaded from the on-disk binary cache */
+    double build_seconds;        /* wall time spent in building/loading programs */
+} clft_kernel_stats;
+CLFT_API clft_status clft_context_kernel_stats(const clft_context *ctx, clft_kernel_stats *out);
+/* Build every kernel program now (otherwise they are built on first use). */
+CLFT_API clft_status clft_context_prepare_kernels(clft_context *ctx);
+
+/* ---- self-check --------------------------------------------------------------------------------- */
+typedef struct clft_selfcheck_result {
+    int checks;   /* number of kernel-vs-reference comparisons run */
+    int failures; /* number that were outside tolerance */
+    double seconds;
+} clft_selfcheck_result;
+/* Run every kernel on small seeded inputs and compare with the plain-C reference. Failures are
+ * logged (CLFT_LOG_ERROR) with the kernel, shape and first mismatch; the status is
+ * CLFT_STATUS_NUMERICAL if any check failed. */
+CLFT_API clft_status clft_selfcheck(clft_context *ctx, clft_selfcheck_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLFT_H */

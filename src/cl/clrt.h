@@ -1,0 +1,104 @@
+/* clrt.h - internal OpenCL runtime: the context structure, device caps, programs and kernels
+ * (built from embedded or on-disk sources, cached in memory and on disk), and device buffers
+ * allocated through per-class arenas. Used by src/ops and above; never exposed in clft.h. */
+#ifndef CLFT_CLRT_H
+#define CLFT_CLRT_H
+
+#include <CL/cl.h>
+
+#include "core/core.h"
+
+/* Device capabilities, probed once at context creation. */
+typedef struct clft_caps {
+    clft_device_info info;
+    int cl_c_major, cl_c_minor; /* OpenCL C version the compiler accepts */
+    int is_cpu, is_gpu;
+    int vendor_nvidia, vendor_amd, vendor_intel, vendor_pocl;
+    size_t max_wg;
+    cl_uint mem_base_align_bytes;
+} clft_caps;
+
+typedef struct clft_program_entry {
+    char file[64];
+    char *options; /* user -D options (the composed full options are derived) */
+    cl_program program;
+    struct clft_kernel_entry *kernels;
+    size_t nkernels, capkernels;
+} clft_program_entry;
+
+typedef struct clft_kernel_entry {
+    char name[96];
+    cl_kernel kernel;
+} clft_kernel_entry;
+
+struct clft_context {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    clft_caps caps;
+    char cache_dir[1024];
+    int disk_cache;
+    int profiling;
+    /* programs */
+    clft_program_entry *programs;
+    size_t nprograms, capprograms;
+    clft_kernel_stats kstats;
+    /* arenas */
+    clft_mem_stats mem;
+    /* CLBlast state */
+    int blas_ready;
+};
+
+/* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
+const char *clft_cl_error_name(cl_int err);
+/* Record an OpenCL failure: "<what>: <CL_ERROR_NAME> (<code>)". */
+clft_status clft_cl_fail(cl_int err, const char *what);
+#define CLFT_CL_CHECK(call, what)                                                                  \
+    do {                                                                                           \
+        cl_int clft_cl_err_ = (call);                                                              \
+        if (clft_cl_err_ != CL_SUCCESS) return clft_cl_fail(clft_cl_err_, what);                   \
+    } while (0)
+
+/* Whole-word extension match. */
+int clft_has_extension(const char *extensions, const char *ext);
+
+/* ---- programs and kernels --------------------------------------------------------------------- */
+/* Source text of cl/<file> (embedded, or from $CLFT_KERNEL_DIR). Caller frees *text. */
+clft_status clft_cl_source(const char *file, char **text, size_t *size);
+/* The full build options for a program: composed in this one function from the device caps and
+ * the caller's -D values (which may be NULL). *out is caller-owned. */
+clft_status clft_cl_build_options(const clft_context *ctx, const char *defines, char **out);
+/* Program of cl/common.cl + cl/<file> built with the given -D defines; cached in memory for the
+ * context and on disk for later processes. */
+clft_status clft_cl_program(clft_context *ctx, const char *file, const char *defines, cl_program *out);
+/* A kernel from such a program; cached, owned by the context (do not release). Kernels are not
+ * thread-safe to set arguments on concurrently: one context per host thread. */
+clft_status clft_cl_kernel(clft_context *ctx, const char *file, const char *defines, const char *name,
+                           cl_kernel *out);
+/* Enqueue an NDRange kernel (1-3 dims); local may be NULL. Global sizes are rounded up to local. */
+clft_status clft_cl_launch(clft_context *ctx, cl_kernel k, cl_uint dims, const size_t *global,
+                           const size_t *local, const char *what);
+/* Set kernel args in order: pairs of (size, pointer), terminated by size 0. */
+clft_status clft_cl_args(cl_kernel k, const char *what, ...);
+
+/* ---- device buffers ------------------------------------------------------------------------- */
+typedef struct clft_buf {
+    cl_mem mem;
+    size_t bytes;
+    clft_mem_class cls;
+} clft_buf;
+/* Allocate a device buffer of the given class. Refuses (CLFT_STATUS_DEVICE_OOM, with the bytes
+ * asked for and the device's limits) a size above max_alloc or above what is left. */
+clft_status clft_buf_alloc(clft_context *ctx, clft_mem_class cls, size_t bytes, clft_buf *out);
+void clft_buf_free(clft_context *ctx, clft_buf *buf);
+clft_status clft_buf_write(clft_context *ctx, clft_buf *buf, size_t offset, const void *src, size_t bytes);
+clft_status clft_buf_read(clft_context *ctx, const clft_buf *buf, size_t offset, void *dst, size_t bytes);
+clft_status clft_buf_fill_zero(clft_context *ctx, clft_buf *buf);
+
+/* Release every cached program and kernel of the context (runtime.c calls it on free). */
+void clft_programs_release(clft_context *ctx);
+/* Release CLBlast's caches tied to the context (ops/blas.c). */
+void clft_blas_release(clft_context *ctx);
+
+#endif

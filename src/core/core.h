@@ -1,0 +1,56 @@
+/* core.h - internal core services: error reporting, logging, environment, small helpers.
+ * Depends on nothing but libc (CONVENTIONS.md layering). */
+#ifndef CLFT_CORE_H
+#define CLFT_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clft.h"
+
+#if defined(__GNUC__)
+#define CLFT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLFT_PRINTF(a, b)
+#endif
+
+/* Record a detailed message for clft_last_error() on this thread and return status. */
+clft_status clft_error(clft_status status, const char *fmt, ...) CLFT_PRINTF(2, 3);
+/* Prefix the current last-error message with more context ("loading x: <old>"); returns status. */
+clft_status clft_error_prefix(clft_status status, const char *fmt, ...) CLFT_PRINTF(2, 3);
+void clft_error_clear(void);
+
+void clft_log(clft_log_level level, const char *fmt, ...) CLFT_PRINTF(2, 3);
+int clft_log_enabled(clft_log_level level);
+
+/* Environment: every CLFT_* variable is read here and only here (documented in README.md). */
+typedef enum clft_env_var {
+    CLFT_ENV_DEVICE = 0,     /* CLFT_DEVICE: default device spec */
+    CLFT_ENV_CACHE_DIR,      /* CLFT_CACHE_DIR: program binary cache directory */
+    CLFT_ENV_KERNEL_DIR,     /* CLFT_KERNEL_DIR: load cl/NAME.cl files from this directory */
+    CLFT_ENV_NO_DISK_CACHE,  /* CLFT_NO_DISK_CACHE=1: disable the on-disk program cache */
+    CLFT_ENV_GEMM,           /* CLFT_GEMM: force a GEMM path (clblast|tiled|auto) */
+    CLFT_ENV_COUNT
+} clft_env_var;
+/* Value of the variable, or NULL when unset or empty. */
+const char *clft_env(clft_env_var var);
+
+/* Host allocation helpers that record CLFT_STATUS_HOST_OOM on failure. */
+void *clft_malloc(size_t bytes);
+void *clft_calloc(size_t n, size_t size);
+char *clft_strdup(const char *s);
+
+/* 64-bit FNV-1a, chained (start with CLFT_FNV_INIT). */
+#define CLFT_FNV_INIT 0xcbf29ce484222325ULL
+uint64_t clft_fnv1a(uint64_t h, const void *data, size_t n);
+
+double clft_now_seconds(void);
+
+#define CLFT_CHECK(expr)                                                                           \
+    do {                                                                                           \
+        clft_status clft_check_s_ = (expr);                                                        \
+        if (clft_check_s_ != CLFT_OK) return clft_check_s_;                                        \
+    } while (0)
+
+#endif

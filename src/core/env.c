@@ -1,0 +1,12 @@
+/* env.c - the one place where CLFT_* environment variables are read (see README "Environment"). */
+#include <stdlib.h>
+
+#include "core/core.h"
+
+const char *clft_env(clft_env_var var) {
+    static const char *names[CLFT_ENV_COUNT] = {"CLFT_DEVICE", "CLFT_CACHE_DIR", "CLFT_KERNEL_DIR",
+                                                "CLFT_NO_DISK_CACHE", "CLFT_GEMM"};
+    if ((unsigned)var >= CLFT_ENV_COUNT) return NULL;
+    const char *v = getenv(names[var]);
+    return (v && v[0]) ? v : NULL;
+}

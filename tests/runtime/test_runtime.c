@@ -1,0 +1,169 @@
+/* test_runtime.c - device discovery and selection, program build and its cache, build-failure
+ * messages, device-memory arenas and their OOM errors, the self-check entry point. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cl/clrt.h"
+#include "tutil.h"
+
+static void test_devices(void) {
+    clft_device_info *d = NULL;
+    size_t n = 0;
+    TU_OK(clft_devices_list(&d, &n));
+    TU_CHECK(n >= 1, "at least one device, got %zu", n);
+    if (n == 0) return;
+    TU_CHECK(d[0].name[0] != '\0', "device has a name");
+    TU_CHECK(d[0].compute_units > 0, "compute units %u", d[0].compute_units);
+    TU_CHECK(d[0].global_mem_bytes > 0 && d[0].max_alloc_bytes > 0, "memory sizes");
+    TU_CHECK(!strcmp(d[0].type, "gpu") || !strcmp(d[0].type, "cpu") || !strcmp(d[0].type, "accelerator") ||
+                 !strcmp(d[0].type, "other"),
+             "type '%s'", d[0].type);
+    int idx = -1;
+    TU_OK(clft_device_find("0", &idx));
+    TU_CHECK(idx == 0, "index 0 -> %d", idx);
+    TU_OK(clft_device_find(d[0].type, &idx));
+    /* a name substring in another case selects the device */
+    char sub[8] = {0};
+    for (int i = 0; i < 5 && d[0].name[i]; i++) sub[i] = (char)((d[0].name[i] >= 'a' && d[0].name[i] <= 'z') ? d[0].name[i] - 32 : d[0].name[i]);
+    TU_OK(clft_device_find(sub, &idx));
+    /* no match: an error that lists the devices */
+    clft_status st = clft_device_find("no-such-device-xyz", &idx);
+    TU_CHECK(st == CLFT_STATUS_NO_DEVICE, "status %d", st);
+    TU_CHECK(strstr(clft_last_error(), d[0].name) != NULL, "error lists devices: %s", clft_last_error());
+    TU_CHECK(strstr(clft_last_error(), "no-such-device-xyz") != NULL, "error names the spec");
+    char num[16];
+    snprintf(num, sizeof num, "%zu", n + 3);
+    TU_CHECK(clft_device_find(num, &idx) == CLFT_STATUS_NO_DEVICE, "index past the end");
+    /* environment variable is the default */
+    setenv("CLFT_DEVICE", "definitely-not-a-device", 1);
+    TU_CHECK(clft_device_find(NULL, &idx) == CLFT_STATUS_NO_DEVICE && strstr(clft_last_error(), "CLFT_DEVICE"),
+             "CLFT_DEVICE honoured: %s", clft_last_error());
+    unsetenv("CLFT_DEVICE");
+    clft_devices_free(d);
+    TU_CHECK(clft_has_extension("cl_khr_fp64 cl_khr_fp16", "cl_khr_fp16"), "whole-word match at end");
+    TU_CHECK(!clft_has_extension("cl_khr_fp16x cl_khr_fp64", "cl_khr_fp16"), "no partial-word match");
+}
+
+static void test_alloc(clft_context *ctx) {
+    clft_device_info info;
+    TU_OK(clft_context_device_info(ctx, &info));
+    clft_buf b = {0};
+    clft_mem_stats m0, m1;
+    TU_OK(clft_context_mem_stats(ctx, &m0));
+    TU_OK(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, 1 << 20, &b));
+    TU_OK(clft_context_mem_stats(ctx, &m1));
+    TU_CHECK(m1.current_bytes[CLFT_MEM_ACTIVATIONS] == m0.current_bytes[CLFT_MEM_ACTIVATIONS] + (1 << 20), "counted");
+    TU_CHECK(m1.allocations == m0.allocations + 1, "allocation count");
+    clft_buf_free(ctx, &b);
+    TU_OK(clft_context_mem_stats(ctx, &m1));
+    TU_CHECK(m1.current_bytes[CLFT_MEM_ACTIVATIONS] == m0.current_bytes[CLFT_MEM_ACTIVATIONS], "freed");
+    TU_CHECK(m1.peak_bytes[CLFT_MEM_ACTIVATIONS] >= (1 << 20), "peak kept");
+    /* larger than the device allows: a clear OOM status naming the sizes */
+    clft_status st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (size_t)info.max_alloc_bytes + 4096, &b);
+    TU_CHECK(st == CLFT_STATUS_DEVICE_OOM, "status %d", st);
+    TU_CHECK(strstr(clft_last_error(), "weights") && strstr(clft_last_error(), "limit"), "message: %s", clft_last_error());
+    TU_CHECK(b.mem == NULL, "nothing allocated");
+    /* write/read round trip and bounds */
+    float x[64], y[64];
+    for (int i = 0; i < 64; i++) x[i] = (float)i - 3.5f;
+    TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, sizeof x, &b));
+    TU_OK(clft_buf_write(ctx, &b, 0, x, sizeof x));
+    TU_OK(clft_buf_read(ctx, &b, 0, y, sizeof y));
+    TU_CHECK(!memcmp(x, y, sizeof x), "round trip");
+    TU_CHECK(clft_buf_write(ctx, &b, 8, x, sizeof x) == CLFT_STATUS_INVALID_ARGUMENT, "write past end refused");
+    clft_buf_free(ctx, &b);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_build_and_cache(void) {
+    char dir[] = "/tmp/clft-test-cache-XXXXXX";
+    TU_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    clft_context_params p = clft_context_default_params();
+    p.device = getenv("CLFT_TEST_DEVICE");
+    p.cache_dir = dir;
+    clft_context *a = NULL, *b = NULL;
+    TU_OK(clft_context_create(&p, &a));
+    if (!a) return;
+    cl_kernel k = NULL;
+    TU_OK(clft_cl_kernel(a, "bench.cl", "-DBENCH_CHAINS=3", "bench_copy_f32", &k));
+    cl_kernel k2 = NULL;
+    TU_OK(clft_cl_kernel(a, "bench.cl", "-DBENCH_CHAINS=3", "bench_copy_f32", &k2));
+    TU_CHECK(k == k2 && k != NULL, "kernel cached in memory");
+    clft_kernel_stats ks;
+    TU_OK(clft_context_kernel_stats(a, &ks));
+    TU_CHECK(ks.programs_built == 1 && ks.programs_from_disk == 0, "built once (%u, %u)", ks.programs_built, ks.programs_from_disk);
+    /* a second context (as a second process would) loads the binary from disk */
+    TU_OK(clft_context_create(&p, &b));
+    if (b) {
+        TU_OK(clft_cl_kernel(b, "bench.cl", "-DBENCH_CHAINS=3", "bench_copy_f32", &k));
+        TU_OK(clft_context_kernel_stats(b, &ks));
+        TU_CHECK(ks.programs_from_disk == 1 && ks.programs_built == 0, "from disk (%u built, %u disk)", ks.programs_built,
+                 ks.programs_from_disk);
+        clft_selfcheck_result r;
+        TU_OK(clft_selfcheck(b, &r));
+        TU_CHECK(r.checks > 0 && r.failures == 0, "selfcheck %d/%d", r.failures, r.checks);
+    }
+    clft_context_free(b);
+    /* a corrupted cache file is ignored and rebuilt, never fatal */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "for f in %s/*.clbin; do printf 'garbage' > \"$f\"; done", dir);
+    TU_CHECK(system(cmd) == 0, "corrupt cache");
+    b = NULL;
+    TU_OK(clft_context_create(&p, &b));
+    if (b) {
+        TU_OK(clft_cl_kernel(b, "bench.cl", "-DBENCH_CHAINS=3", "bench_copy_f32", &k));
+        TU_OK(clft_context_kernel_stats(b, &ks));
+        TU_CHECK(ks.programs_built == 1, "rebuilt after corruption");
+    }
+    clft_context_free(b);
+    /* unknown kernel name and unknown file */
+    TU_CHECK(clft_cl_kernel(a, "bench.cl", "-DBENCH_CHAINS=3", "nope", &k) == CLFT_STATUS_KERNEL_NOT_FOUND, "bad kernel name");
+    TU_CHECK(clft_cl_kernel(a, "nope.cl", "", "x", &k) == CLFT_STATUS_KERNEL_NOT_FOUND, "bad file");
+    clft_context_free(a);
+
+    /* a kernel that fails to build: the message has file, options and build log */
+    char kdir[] = "/tmp/clft-test-kdir-XXXXXX";
+    TU_CHECK(mkdtemp(kdir) != NULL, "mkdtemp");
+    char path[256];
+    snprintf(path, sizeof path, "%s/common.cl", kdir);
+    write_file(path, "/* empty common */\n");
+    snprintf(path, sizeof path, "%s/broken.cl", kdir);
+    write_file(path, "__kernel void broken_fwd(__global float *x) { x[0] = undefined_symbol_q; }\n");
+    setenv("CLFT_KERNEL_DIR", kdir, 1);
+    p.disk_cache = 0;
+    a = NULL;
+    TU_OK(clft_context_create(&p, &a));
+    if (a) {
+        clft_status st = clft_cl_kernel(a, "broken.cl", "-DFOO=1", "broken_fwd", &k);
+        TU_CHECK(st == CLFT_STATUS_KERNEL_BUILD, "status %d", st);
+        const char *e = clft_last_error();
+        TU_CHECK(strstr(e, "broken.cl") && strstr(e, "-DFOO=1") && strstr(e, "undefined_symbol_q"),
+                 "message has file, options and log: %.300s", e);
+    }
+    clft_context_free(a);
+    unsetenv("CLFT_KERNEL_DIR");
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, kdir);
+    TU_CHECK(system(cmd) == 0, "cleanup");
+}
+
+int main(void) {
+    tu_init_seed();
+    test_devices();
+    clft_context *ctx = tu_context();
+    test_alloc(ctx);
+    clft_context_free(ctx);
+    test_build_and_cache();
+    TU_CHECK(clft_context_create(NULL, NULL) == CLFT_STATUS_INVALID_ARGUMENT, "NULL out");
+    clft_context_free(NULL);
+    TU_CHECK(strcmp(clft_status_string(CLFT_STATUS_DEVICE_OOM), "out of device memory") == 0, "status text");
+    return tu_finish("test_runtime");
+}

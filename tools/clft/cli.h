@@ -1,0 +1,28 @@
+/* cli.h - shared helpers of the clft command line: errors, option parsing, command table. */
+#ifndef CLFT_CLI_H
+#define CLFT_CLI_H
+
+#include <stdio.h>
+
+#include "clft.h"
+
+/* Print "clft <cmd>: <status text>: <detail>" to stderr and return exit code 1. */
+int cli_fail(const char *cmd, clft_status st);
+/* Print "clft <cmd>: <message>" to stderr and return exit code 2 (usage error). */
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+/* Matches "--name value" or "--name=value"; advances *i past consumed args. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Installs a stderr logger when CLFT_LOG-style verbosity is requested with -v/--verbose. */
+void cli_enable_logging(int verbosity);
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} cli_command;
+
+int cmd_devices(int argc, char **argv);
+int cmd_selfcheck(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,83 @@
+/* main.c - the `clft` command line: dispatches to subcommands (one file each). Uses only clft.h
+ * (and cJSON for JSON output). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command COMMANDS[] = {
+    {"devices", "list OpenCL devices (--json for machine-readable output)", cmd_devices},
+    {"selfcheck", "run every kernel against its plain-C reference on a device", cmd_selfcheck},
+    {"bench", "benchmarks: 'clft bench kernels' prints JSON", cmd_bench},
+};
+#define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "clft %s - LLM fine-tuning (full, LoRA, QLoRA) on OpenCL\n\nusage: clft <command> [options]\n\ncommands:\n",
+            clft_version_string());
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\ncommon options: --device SPEC (index, gpu/cpu/accelerator, or part of a name; default $CLFT_DEVICE),\n"
+               "                -v/--verbose (log to stderr)\n");
+}
+
+int cli_fail(const char *cmd, clft_status st) {
+    const char *detail = clft_last_error();
+    fprintf(stderr, "clft %s: %s%s%s\n", cmd, clft_status_string(st), detail[0] ? ": " : "", detail);
+    return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "clft %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return 2;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value) {
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= argc) {
+        *value = NULL;
+        return 1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+static void log_stderr(clft_log_level level, const char *msg, void *user) {
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    (void)user;
+    fprintf(stderr, "[clft %s] %s\n", names[level], msg);
+}
+
+void cli_enable_logging(int verbosity) {
+    if (verbosity > 0) clft_set_log_callback(log_stderr, NULL, verbosity > 1 ? CLFT_LOG_DEBUG : CLFT_LOG_INFO);
+    else clft_set_log_callback(log_stderr, NULL, CLFT_LOG_WARN);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("clft %s\n", clft_version_string());
+        return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "clft: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
