@@ -1,0 +1,41 @@
+/* weight.h - a weight matrix on the device in any storage type, as the GEMM layer consumes it.
+ * W is (rows, cols) = (out_features, in_features), row-major, like an HF nn.Linear weight.
+ *   F32  : data = float[rows*cols]
+ *   F16  : data = half bits [rows*cols]   (read with vload_half: works without cl_khr_fp16)
+ *   BF16 : data = ushort [rows*cols]       (high half of an f32)
+ *   NF4/FP4 : data = packed codes, (rows*cols+1)/2 bytes, even element in the high nibble;
+ *          code = float[16]; absmax = float[nblocks] (no double quant) or
+ *          uchar[nblocks] + nested_absmax float[ceil(nblocks/nested_blocksize)] + nested_code float[256]
+ *          + nested_offset (double quant): absmax[b] = nested_code[q[b]] * nested_absmax[b/nbs] + offset. */
+#ifndef CLFT_OPS_WEIGHT_H
+#define CLFT_OPS_WEIGHT_H
+
+#include "cl/clrt.h"
+#include "quant/quant.h"
+
+typedef struct clft_weight {
+    clft_dtype dtype;
+    int64_t rows, cols;
+    clft_buf data;
+    /* 4-bit only */
+    int blocksize;
+    int double_quant;
+    clft_buf code;          /* f32[16] */
+    clft_buf absmax;        /* f32[nblocks] or u8[nblocks] */
+    clft_buf nested_absmax; /* f32 */
+    clft_buf nested_code;   /* f32[256] */
+    int nested_blocksize;
+    float nested_offset;
+} clft_weight;
+
+/* Upload a (rows, cols) f32 host matrix, converted to dtype F32, F16 or BF16 (round to nearest even). */
+clft_status clft_weight_upload(clft_context *ctx, clft_mem_class cls, clft_dtype dtype, int64_t rows, int64_t cols,
+                               const float *host, clft_weight *out);
+/* Upload an already quantized host tensor (q->numel must equal rows*cols). */
+clft_status clft_weight_upload_q4(clft_context *ctx, clft_mem_class cls, const clft_q4 *q, int64_t rows, int64_t cols,
+                                  clft_weight *out);
+void clft_weight_free(clft_context *ctx, clft_weight *w);
+/* Dequantize/convert the whole weight to f32 on the device: out must hold rows*cols floats. */
+clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf *out);
+
+#endif
