@@ -95,6 +95,16 @@ int main(void) {
     test_attention(1, 11, 12, 3, 2, 4, 4); /* ratio 4, 12 heads, window 4 */
     test_attention(1, 6, 3, 3, 8, 1, 5);   /* window 1: each query sees only itself */
     test_attention(1, 1, 2, 1, 4, 0, 6);   /* T = 1 */
+    /* seeded random shapes (CLFT_TEST_SEED changes them) */
+    tu_rng r = tu_rng_make(99);
+    for (int it = 0; it < 4; it++) {
+        int64_t KV = 1 + (int64_t)(tu_next(&r) % 3), rep = (int64_t[]){1, 2, 4}[tu_next(&r) % 3];
+        int64_t T = 1 + (int64_t)(tu_next(&r) % 12), D = 1 + (int64_t)(tu_next(&r) % 8), B = 1 + (int64_t)(tu_next(&r) % 2);
+        int64_t W = tu_next(&r) % 2 ? 1 + (int64_t)(tu_next(&r) % (uint64_t)T) : 0;
+        printf("random attention: B %lld T %lld H %lld KV %lld D %lld window %lld\n", (long long)B, (long long)T,
+               (long long)(KV * rep), (long long)KV, (long long)D, (long long)W);
+        test_attention(B, T, KV * rep, KV, D, W, 100 + (uint64_t)it);
+    }
     clft_ref_attn_dims bad = {1, 4, 6, 4, 8, 0};
     double x[1];
     TU_CHECK(clft_ref_attention_fwd_f64(x, x, x, x, x, &bad) == CLFT_STATUS_INVALID_ARGUMENT, "H %% KV != 0 rejected");

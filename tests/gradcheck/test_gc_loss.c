@@ -115,6 +115,15 @@ int main(void) {
     test_xent(7, 5, 17, 7, 0, 2);   /* one chunk, none ignored */
     test_xent(10, 4, 9, 3, 1, 3);   /* chunk 3 does not divide 10 */
     test_xent(1, 3, 4, 2, 0, 4);    /* one token, chunk larger than N */
+    tu_rng r = tu_rng_make(99); /* seeded random shapes (CLFT_TEST_SEED changes them) */
+    for (int it = 0; it < 4; it++) {
+        int64_t N = 1 + (int64_t)(tu_next(&r) % 20), C = 1 + (int64_t)(tu_next(&r) % 8), V = 2 + (int64_t)(tu_next(&r) % 19);
+        int64_t chunk = 1 + (int64_t)(tu_next(&r) % (uint64_t)(N + 2));
+        int ign = (int)(tu_next(&r) % (uint64_t)(N < 4 ? N : 4));
+        printf("random xent: N %lld C %lld V %lld chunk %lld ignored %d\n", (long long)N, (long long)C, (long long)V,
+               (long long)chunk, ign);
+        test_xent(N, C, V, chunk, ign, 100 + (uint64_t)it);
+    }
     test_xent_edges();
     return tu_finish("test_gc_loss");
 }

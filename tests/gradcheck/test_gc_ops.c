@@ -86,7 +86,13 @@ static void test_rmsnorm(int64_t N, int64_t C, double eps, uint64_t salt) {
     gc_cmp32("rmsnorm fwd f32", o32, c.out, N * C, 1e-6, 1e-5);
     gc_cmp32("rmsnorm rstd f32", rs32, c.rstd, N, 0, 1e-6);
     clft_ref_rmsnorm_bwd_f32(dx32, dw32, gc_to_f32(c.dout, N * C), x32, w32, rs32, N, C);
-    gc_cmp32("rmsnorm dx f32", dx32, dx, N * C, 1e-6, 1e-5);
+    if (C > 1) {
+        gc_cmp32("rmsnorm dx f32", dx32, dx, N * C, 1e-6, 1e-5);
+    } else { /* C = 1: dx = w*g*eps/(x^2+eps)^1.5 is all cancellation; the rounded f32 rstd is amplified
+                by x^2/eps, so only an elementwise relative bound makes sense */
+        float *dxr = gc_to_f32(dx, N);
+        tu_close("rmsnorm dx f32 (C=1)", dx32, dxr, (size_t)N, 1e-6, 1e-2, 1.0);
+    }
     gc_cmp32("rmsnorm dw f32", dw32, dw, C, 1e-6, 1e-5);
     /* in place (out aliases x) */
     clft_ref_rmsnorm_fwd_f32(x32, rs32, x32, w32, N, C, eps);
@@ -360,5 +366,17 @@ int main(void) {
     test_lora(4, 6, 11, 2, 0.0, 0, 31);
     test_lora(3, 5, 4, 1, 0.5, 1, 32);
     test_lora_init();
+    tu_rng r = tu_rng_make(99); /* seeded random shapes (CLFT_TEST_SEED changes them) */
+    for (int it = 0; it < 3; it++) {
+        int64_t N = 1 + (int64_t)(tu_next(&r) % 9), C = 1 + (int64_t)(tu_next(&r) % 20);
+        int64_t H = 1 + (int64_t)(tu_next(&r) % 6), D = 2 * (1 + (int64_t)(tu_next(&r) % 6));
+        int64_t in = 1 + (int64_t)(tu_next(&r) % 12), out = 1 + (int64_t)(tu_next(&r) % 12), rk = 1 + (int64_t)(tu_next(&r) % 4);
+        printf("random ops: rmsnorm N %lld C %lld; rope H %lld D %lld; lora in %lld out %lld r %lld\n", (long long)N,
+               (long long)C, (long long)H, (long long)D, (long long)in, (long long)out, (long long)rk);
+        test_rmsnorm(N, C, 1e-5, 200 + (uint64_t)it);
+        rp = clft_ref_rope_default_params();
+        test_rope(N, H, D, &rp, 1000, 210 + (uint64_t)it);
+        test_lora(N, in, out, rk, 0.1, 1, 220 + (uint64_t)it);
+    }
     return tu_finish("test_gc_ops");
 }
