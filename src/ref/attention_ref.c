@@ -8,8 +8,9 @@
 
 static clft_status ref_attn_check(const clft_ref_attn_dims *d) {
     if (!d || d->B < 0 || d->T < 0 || d->H < 1 || d->KV < 1 || d->D < 1 || d->window < 0 || d->H % d->KV)
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "attention ref: bad dims (H %lld must be a multiple of KV %lld)",
-                          d ? (long long)d->H : 0LL, d ? (long long)d->KV : 0LL);
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "attention ref: bad dims (H %lld must be a multiple of KV %lld)", d ? (long long)d->H : 0LL,
+                          d ? (long long)d->KV : 0LL);
     return CLFT_OK;
 }
 

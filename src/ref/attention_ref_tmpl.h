@@ -30,7 +30,8 @@ clft_status CLFT_REF_FN(clft_ref_attention_fwd)(real *out, real *lse, const real
                 int64_t u0 = ref_attn_first_key(d, t);
                 double mx = -INFINITY, sum = 0;
                 for (int64_t u = u0; u <= t; u++) mx = fmax(mx, CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale));
-                for (int64_t u = u0; u <= t; u++) sum += exp(CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale) - mx);
+                for (int64_t u = u0; u <= t; u++)
+                    sum += exp(CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale) - mx);
                 double l = mx + log(sum);
                 for (int64_t i = 0; i < D; i++) acc[i] = 0;
                 for (int64_t u = u0; u <= t; u++) {

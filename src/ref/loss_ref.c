@@ -17,8 +17,8 @@ static int64_t ref_xent_check(const int32_t *labels, int64_t N, int64_t C, int64
     for (int64_t i = 0; i < N; i++) {
         if (labels[i] == CLFT_REF_IGNORE_INDEX) continue;
         if (labels[i] < 0 || labels[i] >= V) {
-            clft_error(CLFT_STATUS_INVALID_ARGUMENT, "xent ref: label %d at token %lld outside [0,%lld)", (int)labels[i],
-                       (long long)i, (long long)V);
+            clft_error(CLFT_STATUS_INVALID_ARGUMENT, "xent ref: label %d at token %lld outside [0,%lld)",
+                       (int)labels[i], (long long)i, (long long)V);
             return -1;
         }
         n++;

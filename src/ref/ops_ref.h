@@ -36,12 +36,12 @@ typedef enum clft_ref_rope_type {
 } clft_ref_rope_type;
 
 typedef struct clft_ref_rope_params {
-    double theta;                  /* rope_theta: 10000 Llama-2/Mistral, 500000 Llama-3, 1e6 Qwen2 */
+    double theta; /* rope_theta: 10000 Llama-2/Mistral, 500000 Llama-3, 1e6 Qwen2 */
     clft_ref_rope_type type;
-    double factor;                 /* llama3: factor (8.0 for Llama-3.1) */
-    double low_freq_factor;        /* llama3: low_freq_factor (1.0) */
-    double high_freq_factor;       /* llama3: high_freq_factor (4.0) */
-    double original_max_position;  /* llama3: original_max_position_embeddings (8192) */
+    double factor;                /* llama3: factor (8.0 for Llama-3.1) */
+    double low_freq_factor;       /* llama3: low_freq_factor (1.0) */
+    double high_freq_factor;      /* llama3: high_freq_factor (4.0) */
+    double original_max_position; /* llama3: original_max_position_embeddings (8192) */
 } clft_ref_rope_params;
 
 /* theta 10000, no scaling; llama3 fields preset to the Llama-3.1 values (used only when type is LLAMA3) */
@@ -55,9 +55,9 @@ clft_status clft_ref_rope_inv_freq(float *inv_freq /* (D/2) */, int64_t head_dim
 
 /* ---- attention, LoRA, AdamW parameter structs -------------------------------------------- */
 typedef struct clft_ref_attn_dims {
-    int64_t B, T;  /* batch, sequence length */
-    int64_t H, KV; /* query heads, key/value heads; H % KV == 0, kv head j serves q heads j*H/KV .. */
-    int64_t D;     /* head dim; scale is 1/sqrt(D) */
+    int64_t B, T;   /* batch, sequence length */
+    int64_t H, KV;  /* query heads, key/value heads; H % KV == 0, kv head j serves q heads j*H/KV .. */
+    int64_t D;      /* head dim; scale is 1/sqrt(D) */
     int64_t window; /* 0: plain causal; > 0: key u visible from query t iff u <= t and u > t - window */
 } clft_ref_attn_dims;
 

@@ -50,15 +50,14 @@ void CLFT_REF_FN(clft_ref_rope_bwd)(CLFT_REF_T *dx /* (N,H,D) = */, const CLFT_R
  * No T x T matrix is kept (rows are recomputed). Returns CLFT_STATUS_INVALID_ARGUMENT for bad dims,
  * CLFT_STATUS_HOST_OOM when the O(D) scratch cannot be allocated. */
 clft_status CLFT_REF_FN(clft_ref_attention_fwd)(CLFT_REF_T *out /* (B,T,H,D) */, CLFT_REF_T *lse /* (B,H,T) saved */,
-                                                const CLFT_REF_T *q /* (B,T,H,D) */, const CLFT_REF_T *k /* (B,T,KV,D) */,
+                                                const CLFT_REF_T *q /* (B,T,H,D) */,
+                                                const CLFT_REF_T *k /* (B,T,KV,D) */,
                                                 const CLFT_REF_T *v /* (B,T,KV,D) */, const clft_ref_attn_dims *d);
-clft_status CLFT_REF_FN(clft_ref_attention_bwd)(CLFT_REF_T *dq /* (B,T,H,D) = */, CLFT_REF_T *dk /* (B,T,KV,D) = */,
-                                                CLFT_REF_T *dv /* (B,T,KV,D) = */,
-                                                const CLFT_REF_T *d_out /* (B,T,H,D) */,
-                                                const CLFT_REF_T *q /* (B,T,H,D) */, const CLFT_REF_T *k /* (B,T,KV,D) */,
-                                                const CLFT_REF_T *v /* (B,T,KV,D) */,
-                                                const CLFT_REF_T *out /* (B,T,H,D) saved */,
-                                                const CLFT_REF_T *lse /* (B,H,T) saved */, const clft_ref_attn_dims *d);
+clft_status CLFT_REF_FN(clft_ref_attention_bwd)(
+    CLFT_REF_T *dq /* (B,T,H,D) = */, CLFT_REF_T *dk /* (B,T,KV,D) = */, CLFT_REF_T *dv /* (B,T,KV,D) = */,
+    const CLFT_REF_T *d_out /* (B,T,H,D) */, const CLFT_REF_T *q /* (B,T,H,D) */, const CLFT_REF_T *k /* (B,T,KV,D) */,
+    const CLFT_REF_T *v /* (B,T,KV,D) */, const CLFT_REF_T *out /* (B,T,H,D) saved */,
+    const CLFT_REF_T *lse /* (B,H,T) saved */, const clft_ref_attn_dims *d);
 
 /* ---- SwiGLU (HF LlamaMLP act_fn(gate) * up) ------------------------------------------------------
  * fwd: out = silu(gate) * up, silu(g) = g * sigmoid(g). Elementwise over n = N*F values.
@@ -129,8 +128,8 @@ clft_status CLFT_REF_FN(clft_ref_xent_bwd)(CLFT_REF_T *dh /* (N,C) = */, CLFT_RE
  *   p -= lr * (m/(1-b1^step)) / (sqrt(v/(1-b2^step)) + eps)
  * Returns CLFT_STATUS_INVALID_ARGUMENT for step < 1. */
 clft_status CLFT_REF_FN(clft_ref_adamw_step)(CLFT_REF_T *p /* (n) */, CLFT_REF_T *m /* (n) */, CLFT_REF_T *v /* (n) */,
-                                             const CLFT_REF_T *g /* (n) */, int64_t n,
-                                             const clft_ref_adamw_params *hp, int64_t step);
+                                             const CLFT_REF_T *g /* (n) */, int64_t n, const clft_ref_adamw_params *hp,
+                                             int64_t step);
 
 /* ---- global gradient norm and clipping (torch.nn.utils.clip_grad_norm_, norm_type 2) ---------------
  * grad_norm: sqrt(sum over the count tensors grads[i] (sizes[i]) of g^2), accumulated in double.

@@ -35,7 +35,8 @@ static double naive_max_err(const attn_ctx *c) {
                 worst = fmax(worst, fabs(mx + log(sum) - c->lse[(b * H + h) * T + t]));
                 for (int64_t i = 0; i < D; i++) {
                     double o = 0;
-                    for (int64_t u = 0; u < T; u++) o += exp(s[t * T + u] - mx) / sum * c->v[((b * T + u) * KV + j) * D + i];
+                    for (int64_t u = 0; u < T; u++)
+                        o += exp(s[t * T + u] - mx) / sum * c->v[((b * T + u) * KV + j) * D + i];
                     worst = fmax(worst, fabs(o - c->out[((b * T + t) * H + h) * D + i]));
                 }
             }
@@ -99,7 +100,8 @@ int main(void) {
     tu_rng r = tu_rng_make(99);
     for (int it = 0; it < 4; it++) {
         int64_t KV = 1 + (int64_t)(tu_next(&r) % 3), rep = (int64_t[]){1, 2, 4}[tu_next(&r) % 3];
-        int64_t T = 1 + (int64_t)(tu_next(&r) % 12), D = 1 + (int64_t)(tu_next(&r) % 8), B = 1 + (int64_t)(tu_next(&r) % 2);
+        int64_t T = 1 + (int64_t)(tu_next(&r) % 12), D = 1 + (int64_t)(tu_next(&r) % 8),
+                B = 1 + (int64_t)(tu_next(&r) % 2);
         int64_t W = tu_next(&r) % 2 ? 1 + (int64_t)(tu_next(&r) % (uint64_t)T) : 0;
         printf("random attention: B %lld T %lld H %lld KV %lld D %lld window %lld\n", (long long)B, (long long)T,
                (long long)(KV * rep), (long long)KV, (long long)D, (long long)W);

@@ -57,7 +57,8 @@ static void test_xent(int64_t N, int64_t C, int64_t V, int64_t chunk, int n_igno
     gc_check(name, xent_loss, &c, c.W, gW, V * C);
     for (int k = 0; k < n_ignored; k++) {
         int64_t n = (k * 5 + 1) % N;
-        TU_CHECK(dh[n * C] == 0 && dh[n * C + C - 1] == 0 && c.lse[n] == 0, "ignored token %lld has no grad", (long long)n);
+        TU_CHECK(dh[n * C] == 0 && dh[n * C + C - 1] == 0 && c.lse[n] == 0, "ignored token %lld has no grad",
+                 (long long)n);
     }
     /* chunk invariance */
     int64_t chunks[4] = {1, 3, N, N + 5};
@@ -65,7 +66,8 @@ static void test_xent(int64_t N, int64_t C, int64_t V, int64_t chunk, int n_igno
         double l2 = 0, *lse2 = gc_d(N), *dh2 = gc_d(N * C), *dW2 = gc_copy(dW0, V * C);
         int64_t nv2 = clft_ref_xent_fwd_f64(&l2, lse2, c.h, labels, c.W, N, C, V, chunks[i]);
         TU_OK(clft_ref_xent_bwd_f64(dh2, dW2, c.dloss, c.h, labels, c.W, lse2, N, C, V, chunks[i]));
-        TU_CHECK(nv2 == nv && fabs(l2 - loss) < 1e-14, "xent chunk %lld: loss %.15g vs %.15g", (long long)chunks[i], l2, loss);
+        TU_CHECK(nv2 == nv && fabs(l2 - loss) < 1e-14, "xent chunk %lld: loss %.15g vs %.15g", (long long)chunks[i], l2,
+                 loss);
         gc_cmp64("xent dh chunk invariance", dh2, dh, N * C, 1e-14);
         gc_cmp64("xent dW chunk invariance", dW2, dW, V * C, 1e-14);
     }
@@ -111,13 +113,14 @@ static void test_xent_edges(void) {
 
 int main(void) {
     tu_init_seed();
-    test_xent(13, 6, 11, 4, 3, 1);  /* chunk 4 does not divide 13, 3 ignored */
-    test_xent(7, 5, 17, 7, 0, 2);   /* one chunk, none ignored */
-    test_xent(10, 4, 9, 3, 1, 3);   /* chunk 3 does not divide 10 */
-    test_xent(1, 3, 4, 2, 0, 4);    /* one token, chunk larger than N */
-    tu_rng r = tu_rng_make(99); /* seeded random shapes (CLFT_TEST_SEED changes them) */
+    test_xent(13, 6, 11, 4, 3, 1); /* chunk 4 does not divide 13, 3 ignored */
+    test_xent(7, 5, 17, 7, 0, 2);  /* one chunk, none ignored */
+    test_xent(10, 4, 9, 3, 1, 3);  /* chunk 3 does not divide 10 */
+    test_xent(1, 3, 4, 2, 0, 4);   /* one token, chunk larger than N */
+    tu_rng r = tu_rng_make(99);    /* seeded random shapes (CLFT_TEST_SEED changes them) */
     for (int it = 0; it < 4; it++) {
-        int64_t N = 1 + (int64_t)(tu_next(&r) % 20), C = 1 + (int64_t)(tu_next(&r) % 8), V = 2 + (int64_t)(tu_next(&r) % 19);
+        int64_t N = 1 + (int64_t)(tu_next(&r) % 20), C = 1 + (int64_t)(tu_next(&r) % 8),
+                V = 2 + (int64_t)(tu_next(&r) % 19);
         int64_t chunk = 1 + (int64_t)(tu_next(&r) % (uint64_t)(N + 2));
         int ign = (int)(tu_next(&r) % (uint64_t)(N < 4 ? N : 4));
         printf("random xent: N %lld C %lld V %lld chunk %lld ignored %d\n", (long long)N, (long long)C, (long long)V,

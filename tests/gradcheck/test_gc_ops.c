@@ -39,7 +39,8 @@ static void test_embedding(void) {
     /* out-of-range ids: zero rows, counted, skipped by bwd */
     int32_t bad_ids[3] = {-1, 2, 7};
     int64_t nbad = clft_ref_embedding_fwd_f64(c.out, bad_ids, c.table, 3, V, C);
-    TU_CHECK(nbad == 2 && c.out[0] == 0 && c.out[2 * C] == 0 && c.out[C] == c.table[2 * C], "bad ids: %lld", (long long)nbad);
+    TU_CHECK(nbad == 2 && c.out[0] == 0 && c.out[2 * C] == 0 && c.out[C] == c.table[2 * C], "bad ids: %lld",
+             (long long)nbad);
     gc_free_all();
 }
 
@@ -157,7 +158,8 @@ static void test_rope_inv_freq(void) {
     clft_ref_rope_params p = clft_ref_rope_default_params();
     float inv[64];
     TU_OK(clft_ref_rope_inv_freq(inv, 6, &p));
-    TU_CHECK(inv[0] == 1.0f && fabs(inv[1] - pow(10000.0, -2.0 / 6)) < 1e-7 && fabs(inv[2] - pow(10000.0, -4.0 / 6)) < 1e-9,
+    TU_CHECK(inv[0] == 1.0f && fabs(inv[1] - pow(10000.0, -2.0 / 6)) < 1e-7 &&
+                 fabs(inv[2] - pow(10000.0, -4.0 / 6)) < 1e-9,
              "default inv_freq %g %g %g", inv[0], inv[1], inv[2]);
     TU_CHECK(clft_ref_rope_inv_freq(inv, 7, &p) == CLFT_STATUS_INVALID_ARGUMENT, "odd head_dim rejected");
     /* llama3 (Llama-3.1: theta 5e5, factor 8, low 1, high 4, original 8192), head_dim 128 */
@@ -208,8 +210,8 @@ static double ew_loss(void *p) {
 static void test_elementwise(void) {
     tu_rng r = tu_rng_make(3);
     const int64_t N = 5, C = 7, n = N * C;
-    static const char *names[3][2] = {{"swiglu d_gate", "swiglu d_up"}, {"residual da", "residual db"},
-                                      {"bias dx", "bias dbias"}};
+    static const char *names[3][2] = {
+        {"swiglu d_gate", "swiglu d_up"}, {"residual da", "residual db"}, {"bias dx", "bias dbias"}};
     for (int op = 0; op < 3; op++) {
         int64_t nb = op == 2 ? C : n;
         ew_ctx c = {gc_d(n), gc_d(n), gc_d(nb), gc_d(n), N, C, op};
@@ -268,7 +270,8 @@ static void test_lora(int64_t N, int64_t in, int64_t out, int64_t rank, double p
         keep = gc_alloc_bytes((size_t)(N * in));
         for (int64_t i = 0; i < N * in; i++) keep[i] = tu_uniform(&r, 0, 1) >= p;
     }
-    lora_ctx c = {gc_d(N * out), gc_d(N * rank), gc_d(N * in), gc_d(rank * in), gc_d(out * rank), gc_d(N * out), keep, d};
+    lora_ctx c = {gc_d(N * out),    gc_d(N * rank), gc_d(N * in), gc_d(rank * in),
+                  gc_d(out * rank), gc_d(N * out),  keep,         d};
     gc_fill(&r, c.x, N * in, -1, 1);
     gc_fill(&r, c.A, rank * in, -0.5, 0.5);
     gc_fill(&r, c.B, out * rank, -0.5, 0.5);
@@ -339,8 +342,8 @@ static void test_lora_init(void) {
         mx = fmax(mx, fabs(A[i]));
     }
     for (int64_t i = 0; i < out * rank; i++) bad += B[i] != 0 || B32[i] != 0;
-    TU_CHECK(bad == 0 && fabs(mean) < 0.2 * bound && mx > 0.8 * bound, "lora init: %d bad, mean %g max %g bound %g", bad,
-             mean, mx, bound);
+    TU_CHECK(bad == 0 && fabs(mean) < 0.2 * bound && mx > 0.8 * bound, "lora init: %d bad, mean %g max %g bound %g",
+             bad, mean, mx, bound);
     TU_CHECK(clft_ref_lora_scale(16, 8, 0) == 2.0 && fabs(clft_ref_lora_scale(16, 8, 1) - 16 / sqrt(8.0)) < 1e-15,
              "lora scale");
     gc_free_all();
@@ -370,7 +373,8 @@ int main(void) {
     for (int it = 0; it < 3; it++) {
         int64_t N = 1 + (int64_t)(tu_next(&r) % 9), C = 1 + (int64_t)(tu_next(&r) % 20);
         int64_t H = 1 + (int64_t)(tu_next(&r) % 6), D = 2 * (1 + (int64_t)(tu_next(&r) % 6));
-        int64_t in = 1 + (int64_t)(tu_next(&r) % 12), out = 1 + (int64_t)(tu_next(&r) % 12), rk = 1 + (int64_t)(tu_next(&r) % 4);
+        int64_t in = 1 + (int64_t)(tu_next(&r) % 12), out = 1 + (int64_t)(tu_next(&r) % 12),
+                rk = 1 + (int64_t)(tu_next(&r) % 4);
         printf("random ops: rmsnorm N %lld C %lld; rope H %lld D %lld; lora in %lld out %lld r %lld\n", (long long)N,
                (long long)C, (long long)H, (long long)D, (long long)in, (long long)out, (long long)rk);
         test_rmsnorm(N, C, 1e-5, 200 + (uint64_t)it);
