@@ -140,13 +140,42 @@ clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *t) {
     return CLFT_OK;
 }
 
-/* Grow a scratch buffer to at least `bytes` (contents are not kept). */
-static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes) {
-    if (bytes < 64) bytes = 64;
+/* Grow a scratch buffer to at least `bytes` (contents are not kept): at least 1 MiB, and by half
+ * again at a time, so that a run with varying shapes settles after a few allocations. The new
+ * buffer is allocated before the old one is freed. (Oclgrind 21.10 has reported reads of
+ * uninitialised values from a buffer reallocated this way after several small reallocations in a
+ * row, although every element read was written by the pack kernel and all results match.) */
+static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zero) {
     if (b->mem && b->bytes >= bytes) return CLFT_OK;
+    const size_t need = bytes;
+    if (bytes < ((size_t)1 << 20)) bytes = (size_t)1 << 20;
+    if (b->mem && bytes < b->bytes + b->bytes / 2) bytes = b->bytes + b->bytes / 2;
+    /* the growth must not push a fitting request over the device's allocation limit */
+    if (bytes > need && ctx->caps.info.max_alloc_bytes > 0 && bytes > ctx->caps.info.max_alloc_bytes)
+        bytes = need > ctx->caps.info.max_alloc_bytes ? need : (size_t)ctx->caps.info.max_alloc_bytes;
+    clft_buf nb = {0};
+    CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes, &nb));
+    /* zero: for a buffer CLBlast reads, whose direct kernels load whole tiles and may touch the
+     * unused tail. With a kernel, not clEnqueueFillBuffer: after a fill, Oclgrind 21.10 flags
+     * values that later kernels wrote to the buffer as uninitialised. */
+    clft_status st = CLFT_OK;
+    if (zero) {
+        gemm_state *s = state_get(ctx);
+        cl_kernel k = NULL;
+        cl_ulong n = bytes / 4;
+        size_t g = (size_t)n, l = 64;
+        st = s ? clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_zero_f32", &k) : CLFT_STATUS_HOST_OOM;
+        if (st == CLFT_OK)
+            st = clft_cl_args(k, "gemm_zero_f32", sizeof(cl_mem), &nb.mem, sizeof n, &n, (size_t)0);
+        if (st == CLFT_OK) st = clft_cl_launch(ctx, k, 1, &g, &l, "gemm_zero_f32");
+    }
+    if (st != CLFT_OK) {
+        clft_buf_free(ctx, &nb);
+        return st;
+    }
     clft_buf_free(ctx, b);
-    memset(b, 0, sizeof *b);
-    return clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes, b);
+    *b = nb;
+    return CLFT_OK;
 }
 
 /* ---- validation ----------------------------------------------------------------------------- */
@@ -206,7 +235,7 @@ static clft_status blas_fail(CLBlastStatusCode code, const gemm_problem *p) {
 /* Convert a non-f32 weight to f32 (same (rows, cols) layout) into `out`. */
 static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_weight *w, clft_buf *out) {
     const size_t n = (size_t)w->rows * (size_t)w->cols;
-    CLFT_CHECK(scratch(ctx, out, n * sizeof(float)));
+    CLFT_CHECK(scratch(ctx, out, n * sizeof(float), 1));
     cl_kernel k = NULL;
     cl_ulong nn = n;
     size_t g = n, l = 64;
@@ -285,7 +314,7 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
     const size_t NR = (size_t)s->tiles.vw * (size_t)s->tiles.nv;
     const size_t npad = roundup((size_t)p->N, NR);
     const size_t per = npad * (size_t)p->K;
-    CLFT_CHECK(scratch(ctx, &s->pack, per * (size_t)p->batch * sizeof(float)));
+    CLFT_CHECK(scratch(ctx, &s->pack, per * (size_t)p->batch * sizeof(float), 0));
     if (p->K == 0) return CLFT_OK;
     cl_int K = (cl_int)p->K, N = (cl_int)p->N;
     size_t g[3] = {npad, (size_t)p->K, (size_t)p->batch}, l[3] = {NR < 64 ? NR : 64, 1, 1};
@@ -479,7 +508,7 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     t.C.offset = 0;
     t.C.ld = p->N;
     t.sC = t.M * p->N;
-    CLFT_CHECK(scratch(ctx, &s->tuneC, (size_t)t.sC * (size_t)p->batch * sizeof(float)));
+    CLFT_CHECK(scratch(ctx, &s->tuneC, (size_t)t.sC * (size_t)p->batch * sizeof(float), 1));
     t.C.buf = &s->tuneC;
     clft_gemm_path cands[3] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED};
     int ncand = is_q4(p->w) && p->wtrans && p->batch == 1 ? 3 : 2;
