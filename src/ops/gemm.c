@@ -685,3 +685,120 @@ clft_status clft_linear_bwd_weight(clft_context *ctx, clft_mat dW, clft_mat dY, 
     gemm_problem p = {fn, 1, 0, N, K, M, 1, 1.0f, 1.0f, dY, X, dW, 0, 0, 0, NULL, 0};
     return gemm_run(ctx, &p);
 }
+
+/* ---- self-check ----------------------------------------------------------------------------- */
+
+typedef struct sc_ctx {
+    clft_context *ctx;
+    clft_selfcheck_result *r;
+    uint32_t rng;
+} sc_ctx;
+
+static float sc_rand(sc_ctx *c) {
+    c->rng = c->rng * 1664525u + 1013904223u;
+    return (float)(c->rng >> 8) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+/* Upload n floats of host data (or n random ones into host when fill) to a new scratch buffer. */
+static clft_status sc_upload(sc_ctx *c, float *host, size_t n, int fill, clft_buf *out) {
+    if (fill)
+        for (size_t i = 0; i < n; i++) host[i] = sc_rand(c);
+    CLFT_CHECK(clft_buf_alloc(c->ctx, CLFT_MEM_SCRATCH, n * 4, out));
+    return clft_buf_write(c->ctx, out, 0, host, n * 4);
+}
+
+/* One linear forward (weight dtype dt, path) or plain GEMM (dt < 0, transposes ta/tb) of a small
+ * ragged shape against clft_ref_gemm_f32. */
+static clft_status sc_one(sc_ctx *c, clft_gemm_path path, int dt, int ta, int tb, int64_t M, int64_t N, int64_t K) {
+    clft_context *ctx = c->ctx;
+    const size_t nA = (size_t)(M * K), nB = (size_t)(N * K), nC = (size_t)(M * N);
+    float *hA = clft_malloc(nA * 4 + 4), *hB = clft_malloc(nB * 4 + 4), *hC = clft_malloc(nC * 4 + 4),
+          *got = clft_malloc(nC * 4 + 4);
+    uint16_t *h16 = clft_malloc(nB * 2 + 2);
+    uint8_t *q = clft_malloc(nB / 2 + 2);
+    clft_buf A = {0}, B = {0}, C = {0}, code = {0}, absmax = {0};
+    clft_weight w;
+    memset(&w, 0, sizeof w);
+    clft_status st = (hA && hB && hC && got && h16 && q) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
+    if (st == CLFT_OK) st = sc_upload(c, hA, nA, 1, &A);
+    if (st == CLFT_OK) st = sc_upload(c, hC, nC, 1, &C);
+    if (st == CLFT_OK) {
+        for (size_t i = 0; i < nB; i++) hB[i] = sc_rand(c);
+        w.dtype = dt < 0 ? CLFT_DTYPE_F32 : (clft_dtype)dt;
+        w.rows = N;
+        w.cols = K;
+        if (dt == CLFT_DTYPE_F16 || dt == CLFT_DTYPE_BF16) {
+            for (size_t i = 0; i < nB; i++) {
+                h16[i] = dt == CLFT_DTYPE_F16 ? clft_ref_f32_to_f16(hB[i]) : clft_ref_f32_to_bf16(hB[i]);
+                hB[i] = dt == CLFT_DTYPE_F16 ? clft_ref_f16_to_f32(h16[i]) : clft_ref_bf16_to_f32(h16[i]);
+            }
+            st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, nB * 2, &B);
+            if (st == CLFT_OK) st = clft_buf_write(ctx, &B, 0, h16, nB * 2);
+        } else if (dt == CLFT_DTYPE_NF4) {
+            /* random codes on a uniform 16-entry table, one absmax per 16-element block */
+            float tab[16], am[64];
+            for (int i = 0; i < 16; i++) tab[i] = -1.0f + (float)i * (2.0f / 15.0f);
+            const size_t nb = (nB + 15) / 16;
+            for (size_t b = 0; b < nb && b < 64; b++) am[b] = 0.5f + 0.5f * fabsf(sc_rand(c));
+            memset(q, 0, nB / 2 + 2);
+            for (size_t e = 0; e < nB; e++) {
+                unsigned v = (c->rng = c->rng * 1664525u + 1013904223u) >> 28;
+                q[e / 2] |= (uint8_t)((e & 1) ? v : v << 4);
+                hB[e] = tab[v] * am[e / 16];
+            }
+            w.blocksize = 16;
+            st = nb <= 64 ? CLFT_OK : clft_error(CLFT_STATUS_INVALID_ARGUMENT, "gemm self-check: shape too big");
+            if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (nB + 1) / 2, &B);
+            if (st == CLFT_OK) st = clft_buf_write(ctx, &B, 0, q, (nB + 1) / 2);
+            if (st == CLFT_OK) st = sc_upload(c, tab, 16, 0, &code);
+            if (st == CLFT_OK) st = sc_upload(c, am, nb, 0, &absmax);
+        } else {
+            st = sc_upload(c, hB, nB, 0, &B);
+        }
+    }
+    w.data = B;
+    w.code = code;
+    w.absmax = absmax;
+    if (st == CLFT_OK) {
+        if (dt < 0) { /* plain GEMM: B holds op(B) as (K,N), or (N,K) when tb */
+            clft_ref_gemm_f32(ta, tb, M, N, K, 0.75f, hA, ta ? M : K, hB, tb ? K : N, 0.5f, hC, N);
+            st = clft_gemm_set_path(ctx, path);
+            if (st == CLFT_OK)
+                st = clft_gemm_f32(ctx, ta, tb, M, N, K, 0.75f, (clft_mat){&A, 0, ta ? M : K},
+                                   (clft_mat){&B, 0, tb ? K : N}, 0.5f, (clft_mat){&C, 0, N});
+        } else {
+            clft_ref_gemm_f32(0, 1, M, N, K, 1.0f, hA, K, hB, K, 0.0f, hC, N);
+            st = clft_gemm_set_path(ctx, path);
+            if (st == CLFT_OK) st = clft_linear_fwd(ctx, (clft_mat){&C, 0, N}, (clft_mat){&A, 0, K}, &w, M, 0.0f);
+        }
+    }
+    if (st == CLFT_OK) st = clft_buf_read(ctx, &C, 0, got, nC * 4);
+    if (st == CLFT_OK) {
+        char what[128];
+        snprintf(what, sizeof what, "gemm self-check %s %s t%d%d M%lld N%lld K%lld", clft_gemm_path_name(path),
+                 dt < 0 ? "f32" : clft_dtype_name((clft_dtype)dt), ta, tb, (long long)M, (long long)N, (long long)K);
+        c->r->checks++;
+        if (clft_compare_f32(what, got, hC, nC, 1e-4f, 1e-4f, NULL)) c->r->failures++;
+    }
+    clft_buf_free(ctx, &A), clft_buf_free(ctx, &B), clft_buf_free(ctx, &C);
+    clft_buf_free(ctx, &code), clft_buf_free(ctx, &absmax);
+    free(hA), free(hB), free(hC), free(got), free(h16), free(q);
+    return st;
+}
+
+clft_status clft_selfcheck_gemm(clft_context *ctx, clft_selfcheck_result *r) {
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    const clft_gemm_path saved = s->forced;
+    sc_ctx c = {ctx, r, 0x2545f491u};
+    clft_status st = CLFT_OK;
+    static const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
+    for (int pi = 0; st == CLFT_OK && pi < 2; pi++) {
+        for (int t = 0; st == CLFT_OK && t < 4; t++) st = sc_one(&c, paths[pi], -1, t >> 1, t & 1, 17, 33, 19);
+        for (int dt = CLFT_DTYPE_F32; st == CLFT_OK && dt <= CLFT_DTYPE_NF4; dt++)
+            st = sc_one(&c, paths[pi], dt, 0, 1, 5, 7, 64);
+    }
+    if (st == CLFT_OK) st = sc_one(&c, CLFT_GEMM_FUSED, CLFT_DTYPE_NF4, 0, 1, 3, 9, 48);
+    s->forced = saved;
+    return st;
+}
