@@ -13,6 +13,7 @@ static const struct {
     bench_section_fn fn;
 } SECTIONS[] = {
     {"peak", bench_section_peak},
+    {"gemm", bench_section_gemm},
 };
 
 clft_status bench_best_seconds(clft_context *ctx, int reps, bench_run_fn fn, void *arg, double *best) {

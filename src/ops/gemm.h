@@ -26,10 +26,41 @@ clft_status clft_gemm_f32_batched(clft_context *ctx, int transA, int transB, int
                                   float alpha, clft_mat A, int64_t strideA, clft_mat B, int64_t strideB, float beta,
                                   clft_mat C, int64_t strideC, int64_t batch);
 
+/* Y (M,N) = X (M,K) * W^T + beta*Y, W (N,K) = (W->rows, W->cols) of any dtype. */
 clft_status clft_linear_fwd(clft_context *ctx, clft_mat Y, clft_mat X, const clft_weight *W, int64_t M, float beta);
+/* dX (M,K) = dY (M,N) * W + beta*dX (activation grads assign with beta = 0). */
 clft_status clft_linear_bwd_data(clft_context *ctx, clft_mat dX, clft_mat dY, const clft_weight *W, int64_t M,
                                  float beta);
+/* dW (N,K) += dY^T (N,M) * X (M,K) (parameter grads accumulate). */
 clft_status clft_linear_bwd_weight(clft_context *ctx, clft_mat dW, clft_mat dY, clft_mat X, int64_t M, int64_t N,
                                    int64_t K);
+
+/* ---- path selection and tuning (tests, benchmarks, self-check) --------------------------------
+ * Path precedence: clft_gemm_set_path() (when not AUTO) > $CLFT_GEMM (clblast|tiled|auto) > the
+ * measured choice. AUTO times the candidate paths once per shape class (op, weight dtype, N, K,
+ * batch and M rounded up to a power of two) on the call's own operands with M capped, keeps the
+ * winner in memory and in <cache_dir>/gemm-paths.txt (per device). FUSED is the fused 4-bit kernel
+ * (linear forward with an NF4/FP4 weight only; elsewhere it means TILED). */
+typedef enum clft_gemm_path {
+    CLFT_GEMM_AUTO = 0,
+    CLFT_GEMM_CLBLAST = 1, /* CLBlast SGEMM (non-f32 weights converted to an f32 scratch first) */
+    CLFT_GEMM_TILED = 2,   /* cl/gemm.cl: pack op(B) into panels (converting), register-blocked kernel */
+    CLFT_GEMM_FUSED = 3    /* cl/gemm.cl: fused 4-bit dequant + dot-product kernel */
+} clft_gemm_path;
+const char *clft_gemm_path_name(clft_gemm_path path);
+clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
+
+/* -D tunables of cl/gemm.cl (0 = keep the device default). Small tiles for Oclgrind. */
+typedef struct clft_gemm_tiles {
+    int mr, vw, nv; /* panel kernel: rows per work-item, vector width, vectors per row */
+    int qm, qn, qv; /* fused 4-bit kernel: rows, columns per work-item, K chunk (4, 8 or 16) */
+} clft_gemm_tiles;
+clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *tiles);
+/* The path the last GEMM call of this context ran (tests check that a forced path was taken). */
+clft_gemm_path clft_gemm_last_path(clft_context *ctx);
+
+/* Free the GEMM layer's per-context state (scratch buffers, decisions); ops/blas.c calls it when
+ * the context goes away. */
+void clft_gemm_release(clft_context *ctx);
 
 #endif

@@ -1,0 +1,156 @@
+/* bench_gemm.c - GEMM throughput at LLM linear-layer shapes, Y (M,N) = X (M,K) * W^T with W (N,K):
+ * CLBlast and clft's own tiled kernel with an f32 W, and a 4-bit (NF4) W through the fused kernel
+ * and through dequant-pack + tiled kernel. Each result is the whole layer call (packing and
+ * conversion passes included) in GFLOP/s, and as a fraction of root.peak.fp32_gflops when the
+ * peak section ran. Big shapes are timed once after one warm-up per (K,N) and path. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "ops/gemm.h"
+
+typedef struct gemm_arg {
+    clft_mat Y, X;
+    const clft_weight *W;
+    int64_t M;
+} gemm_arg;
+
+/* bitsandbytes' NF4 table (FORMATS.md 1.1); a local copy so the bench does not need src/quant */
+static const float BENCH_NF4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                                    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                                    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f,
+                                    0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
+                                    0.7229568362236023f, 1.0f};
+
+static clft_status run_linear(clft_context *ctx, void *arg) {
+    gemm_arg *a = arg;
+    return clft_linear_fwd(ctx, a->Y, a->X, a->W, a->M, 0.0f);
+}
+
+/* A weight (N,K) of dtype F32 or NF4 with deterministic pseudo-random contents (bench only: the
+ * NF4 codes and scales are random, not a quantization of anything). */
+static clft_status make_weight(clft_context *ctx, clft_dtype dt, int64_t N, int64_t K, clft_weight *w) {
+    memset(w, 0, sizeof *w);
+    w->dtype = dt;
+    w->rows = N;
+    w->cols = K;
+    const size_t n = (size_t)N * (size_t)K;
+    uint32_t s = 12345u;
+    if (dt == CLFT_DTYPE_F32) {
+        float *h = clft_malloc(n * 4);
+        if (!h) return CLFT_STATUS_HOST_OOM;
+        for (size_t i = 0; i < n; i++) h[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f) - 0.5f;
+        clft_status st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, n * 4, &w->data);
+        if (st == CLFT_OK) st = clft_buf_write(ctx, &w->data, 0, h, n * 4);
+        free(h);
+        return st;
+    }
+    const int bs = 64;
+    const size_t nb = (n + bs - 1) / bs;
+    uint8_t *p = clft_malloc((n + 1) / 2);
+    float *am = clft_malloc(nb * 4);
+    clft_status st = (p && am) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
+    for (size_t i = 0; st == CLFT_OK && i < (n + 1) / 2; i++) p[i] = (uint8_t)((s = s * 1664525u + 1013904223u) >> 24);
+    for (size_t i = 0; st == CLFT_OK && i < nb; i++) am[i] = 0.01f + (float)(i % 7) * 0.001f;
+    w->blocksize = bs;
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (n + 1) / 2, &w->data);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &w->data, 0, p, (n + 1) / 2);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, 64, &w->code);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &w->code, 0, BENCH_NF4, 64);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, nb * 4, &w->absmax);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &w->absmax, 0, am, nb * 4);
+    free(p);
+    free(am);
+    return st;
+}
+
+static void free_weight(clft_context *ctx, clft_weight *w) {
+    clft_buf_free(ctx, &w->data);
+    clft_buf_free(ctx, &w->code);
+    clft_buf_free(ctx, &w->absmax);
+}
+
+/* Time `reps` runs (best of), after a warm-up run when `warm`. */
+static clft_status time_runs(clft_context *ctx, gemm_arg *a, int warm, int reps, double *best) {
+    *best = 1e30;
+    if (warm) {
+        CLFT_CHECK(run_linear(ctx, a));
+        CLFT_CHECK(clft_context_finish(ctx));
+    }
+    for (int r = 0; r < reps; r++) {
+        double t0 = clft_now_seconds();
+        CLFT_CHECK(run_linear(ctx, a));
+        CLFT_CHECK(clft_context_finish(ctx));
+        double dt = clft_now_seconds() - t0;
+        if (dt < *best) *best = dt;
+    }
+    return CLFT_OK;
+}
+
+clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out) {
+    static const int64_t full_M[] = {512, 2048}, full_KN[][2] = {{2048, 2048}, {4096, 4096}, {4096, 11008}, {11008, 4096}};
+    static const int64_t quick_M[] = {64}, quick_KN[][2] = {{256, 256}};
+    const int64_t *Ms = o->quick ? quick_M : full_M;
+    const int64_t(*KN)[2] = o->quick ? quick_KN : full_KN;
+    const int nM = o->quick ? 1 : 2, nKN = o->quick ? 1 : 4;
+    const cJSON *peak = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "peak"), "fp32_gflops");
+    const double peak_gflops = cJSON_IsNumber(peak) ? peak->valuedouble : 0.0;
+    int64_t maxM = 0, maxK = 0, maxN = 0;
+    for (int i = 0; i < nM; i++) maxM = Ms[i] > maxM ? Ms[i] : maxM;
+    for (int i = 0; i < nKN; i++) {
+        maxK = KN[i][0] > maxK ? KN[i][0] : maxK;
+        maxN = KN[i][1] > maxN ? KN[i][1] : maxN;
+    }
+    clft_buf X = {0}, Y = {0};
+    clft_status st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(maxM * maxK) * 4, &X);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(maxM * maxN) * 4, &Y);
+    if (st == CLFT_OK) st = clft_buf_fill_zero(ctx, &X);
+    cJSON *arr = cJSON_AddArrayToObject(out, "results");
+    static const struct {
+        const char *name;
+        clft_dtype dt;
+        clft_gemm_path path;
+    } VARIANTS[] = {{"clblast_f32", CLFT_DTYPE_F32, CLFT_GEMM_CLBLAST},
+                    {"tiled_f32", CLFT_DTYPE_F32, CLFT_GEMM_TILED},
+                    {"fused_nf4", CLFT_DTYPE_NF4, CLFT_GEMM_FUSED},
+                    {"tiled_nf4", CLFT_DTYPE_NF4, CLFT_GEMM_TILED}};
+    double best_target = 0.0; /* best path at M=2048, K=N=4096 */
+    for (int s = 0; st == CLFT_OK && s < nKN; s++) {
+        const int64_t K = KN[s][0], N = KN[s][1];
+        for (size_t v = 0; st == CLFT_OK && v < sizeof VARIANTS / sizeof VARIANTS[0]; v++) {
+            clft_weight w;
+            st = make_weight(ctx, VARIANTS[v].dt, N, K, &w);
+            if (st == CLFT_OK) st = clft_gemm_set_path(ctx, VARIANTS[v].path);
+            for (int m = 0; st == CLFT_OK && m < nM; m++) {
+                const int64_t M = Ms[m];
+                gemm_arg a = {{&Y, 0, N}, {&X, 0, K}, &w, M};
+                const double flops = 2.0 * (double)M * (double)N * (double)K;
+                /* reps: a few for small problems, one for the slow ones (CLBlast: ~10-20 s each) */
+                int reps = flops > 2e10 ? 1 : (o->reps > 0 ? o->reps : 1);
+                if (o->quick && reps > 2) reps = 2;
+                double t = 0;
+                st = time_runs(ctx, &a, m == 0, reps, &t);
+                if (st != CLFT_OK) break;
+                const double gf = flops / t / 1e9;
+                cJSON *r = cJSON_CreateObject();
+                cJSON_AddStringToObject(r, "variant", VARIANTS[v].name);
+                cJSON_AddStringToObject(r, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
+                cJSON_AddNumberToObject(r, "M", (double)M);
+                cJSON_AddNumberToObject(r, "K", (double)K);
+                cJSON_AddNumberToObject(r, "N", (double)N);
+                cJSON_AddNumberToObject(r, "ms", t * 1e3);
+                cJSON_AddNumberToObject(r, "gflops", gf);
+                if (peak_gflops > 0) cJSON_AddNumberToObject(r, "fraction_of_peak", gf / peak_gflops);
+                cJSON_AddItemToArray(arr, r);
+                if (M == 2048 && K == 4096 && N == 4096 && gf > best_target) best_target = gf;
+            }
+            free_weight(ctx, &w);
+        }
+    }
+    clft_gemm_set_path(ctx, CLFT_GEMM_AUTO);
+    if (st == CLFT_OK && !o->quick) cJSON_AddNumberToObject(out, "best_gflops_M2048_K4096_N4096", best_target);
+    clft_buf_free(ctx, &X);
+    clft_buf_free(ctx, &Y);
+    return st;
+}

@@ -1,0 +1,369 @@
+/* gemm.cl - clft's own f32 GEMM kernels (fp32 accumulation everywhere).
+ *
+ * The main kernel multiplies a strided A by a B that a pre-pass has packed into column panels:
+ *   gemm_pack_<f32|f16|bf16>  (Bp, B, b_off, sbk, sbj, K, N, strideB, strideBp)
+ *        op(B) (K,N), element (k,j) at B[b_off + b*strideB + k*sbk + j*sbj] (any storage type)
+ *        -> Bp: panels of GEMM_NR columns, panel p holds (K, GEMM_NR) row-major, zero-padded past N;
+ *           batch b at Bp + b*strideBp. Global (roundup(N, NR), K, batch).
+ *   gemm_pack_q4 / gemm_pack_q4dq  the same for an NF4/FP4 W (bitsandbytes layout, see
+ *        src/ops/weight.h): element (k,j) is flattened weight element k*sbk + j*sbj; dequantized
+ *        as code[nibble] * absmax[e / blocksize] (q4dq: absmax from the double quantization).
+ *   gemm_f32_panel  (M, N, K, alpha, A, a_off, sai, sak, strideA, Bp, strideBp, beta, C, c_off,
+ *                    ldc, strideC)
+ *        C (M,N) = alpha * op(A) (M,K) * Bp (K,N) + beta * C; op(A) element (i,k) at
+ *        A[a_off + b*strideA + i*sai + k*sak] (so transA is just swapped strides); C row-major
+ *        with ldc. beta == 0 overwrites C without reading it. Global (ceil(M/MR), N/NR, batch).
+ *        Each work-item keeps a GEMM_MR x GEMM_NR tile of C in GEMM_MR*GEMM_NV vector registers:
+ *        per k it loads GEMM_NV vectors of the panel and broadcasts GEMM_MR values of A. Written
+ *        for explicit vectors within one work-item (a CPU runs it with local size 1; PoCL's
+ *        across-work-item vectorizer then has nothing to do), it also runs on GPUs, where CLBlast
+ *        is normally chosen instead.
+ *   gemm_f32_nt_q4 / gemm_f32_nt_q4dq (M, N, K, alpha, X, x_off, ldx, packed, code, absmax, ...,
+ *                    beta, Y, y_off, ldy)
+ *        fused 4-bit linear forward Y (M,N) = alpha * X (M,K) * W^T + beta * Y, W (N,K) NF4/FP4:
+ *        each work-item computes GEMM_QM x GEMM_QN outputs as dot products along K in chunks of
+ *        GEMM_QV, dequantizing the W chunk in registers (W is never expanded in memory).
+ *   gemm_convert_<f16|bf16|q4|q4dq>  (out, in, ..., n): elementwise to f32 (CLBlast path scratch).
+ *   gemm_zero_f32 (out, n): out[0..n) = 0 (scratch buffers CLBlast reads past the matrix).
+ *
+ * Tunables (-D, defaults below): GEMM_MR (rows per work-item), GEMM_VW (vector width 1,2,4,8,16),
+ * GEMM_NV (vectors per row; GEMM_NR = GEMM_VW * GEMM_NV), GEMM_KU (k-loop unroll),
+ * GEMM_QM, GEMM_QN, GEMM_QV (fused 4-bit kernel tile and K chunk: 4, 8 or 16).
+ * Extensions: none (f16 weights are read with vload_half, bf16 as ushort).
+ * Sizes: M, N, K < 2^31; element offsets and strides are 64-bit.                                */
+
+#ifndef GEMM_MR
+#define GEMM_MR 6
+#endif
+#ifndef GEMM_VW
+#define GEMM_VW 16
+#endif
+#ifndef GEMM_NV
+#define GEMM_NV 4
+#endif
+#ifndef GEMM_KU
+#define GEMM_KU 1
+#endif
+#ifndef GEMM_QM
+#define GEMM_QM 4
+#endif
+#ifndef GEMM_QN
+#define GEMM_QN 4
+#endif
+#ifndef GEMM_QV
+#define GEMM_QV 16
+#endif
+
+#define GEMM_NR (GEMM_VW * GEMM_NV)
+
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+
+#if GEMM_VW == 1
+typedef float gemm_vec;
+#define GEMM_VLOAD(i, p) ((p)[i])
+#define GEMM_VSTORE(x, i, p) ((p)[i] = (x))
+#else
+typedef GEMM_CAT(float, GEMM_VW) gemm_vec;
+#define GEMM_VLOAD(i, p) GEMM_CAT(vload, GEMM_VW)(i, p)
+#define GEMM_VSTORE(x, i, p) GEMM_CAT(vstore, GEMM_VW)(x, i, p)
+#endif
+
+/* ---- packing op(B) into panels ------------------------------------------------------------- */
+
+inline size_t gemm_panel_index(size_t j, size_t k, size_t K) {
+    return (j / GEMM_NR) * K * GEMM_NR + k * GEMM_NR + (j % GEMM_NR);
+}
+
+#define GEMM_PACK_KERNEL(NAME, T, LOAD)                                                            \
+    __kernel void NAME(__global float *restrict Bp, __global const T *restrict B, ulong b_off, long sbk, \
+                       long sbj, int K, int N, long strideB, long strideBp) {                      \
+        const size_t j = get_global_id(0), k = get_global_id(1), b = get_global_id(2);             \
+        const size_t npad = ((size_t)N + GEMM_NR - 1) / GEMM_NR * GEMM_NR;                         \
+        if (j >= npad || k >= (size_t)K) return;                                                   \
+        float v = 0.0f;                                                                            \
+        if (j < (size_t)N) {                                                                       \
+            const size_t idx = b_off + b * strideB + k * sbk + j * sbj;                            \
+            v = LOAD;                                                                              \
+        }                                                                                          \
+        Bp[b * strideBp + gemm_panel_index(j, k, (size_t)K)] = v;                                  \
+    }
+
+GEMM_PACK_KERNEL(gemm_pack_f32, float, B[idx])
+GEMM_PACK_KERNEL(gemm_pack_f16, half, vload_half(idx, B))
+GEMM_PACK_KERNEL(gemm_pack_bf16, ushort, clft_bf16_to_f32(B[idx]))
+
+/* 4-bit element e of a bitsandbytes-layout tensor (even element in the high nibble). */
+inline float gemm_q4_value(__global const uchar *packed, __global const float *code, size_t e, float absmax) {
+    const uchar byte = packed[e >> 1];
+    const uint nib = (e & 1) ? (byte & 15u) : (byte >> 4);
+    return code[nib] * absmax;
+}
+/* absmax of block blk under double quantization. */
+inline float gemm_q4dq_absmax(__global const uchar *qabsmax, __global const float *nested_absmax,
+                              __global const float *nested_code, int nested_blocksize, float nested_offset,
+                              size_t blk) {
+    return nested_code[qabsmax[blk]] * nested_absmax[blk / (size_t)nested_blocksize] + nested_offset;
+}
+
+__kernel void gemm_pack_q4(__global float *restrict Bp, __global const uchar *restrict packed,
+                           __global const float *restrict code, __global const float *restrict absmax, int blocksize,
+                           long sbk, long sbj, int K, int N) {
+    const size_t j = get_global_id(0), k = get_global_id(1);
+    const size_t npad = ((size_t)N + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
+    if (j >= npad || k >= (size_t)K) return;
+    float v = 0.0f;
+    if (j < (size_t)N) {
+        const size_t e = k * sbk + j * sbj;
+        v = gemm_q4_value(packed, code, e, absmax[e / (size_t)blocksize]);
+    }
+    Bp[gemm_panel_index(j, k, (size_t)K)] = v;
+}
+
+__kernel void gemm_pack_q4dq(__global float *restrict Bp, __global const uchar *restrict packed,
+                             __global const float *restrict code, __global const uchar *restrict qabsmax,
+                             __global const float *restrict nested_absmax, __global const float *restrict nested_code,
+                             int nested_blocksize, float nested_offset, int blocksize, long sbk, long sbj, int K,
+                             int N) {
+    const size_t j = get_global_id(0), k = get_global_id(1);
+    const size_t npad = ((size_t)N + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
+    if (j >= npad || k >= (size_t)K) return;
+    float v = 0.0f;
+    if (j < (size_t)N) {
+        const size_t e = k * sbk + j * sbj;
+        const float am = gemm_q4dq_absmax(qabsmax, nested_absmax, nested_code, nested_blocksize, nested_offset,
+                                          e / (size_t)blocksize);
+        v = gemm_q4_value(packed, code, e, am);
+    }
+    Bp[gemm_panel_index(j, k, (size_t)K)] = v;
+}
+
+/* ---- elementwise conversion to f32 (scratch for the CLBlast path) ---------------------------- */
+
+__kernel void gemm_zero_f32(__global float *restrict out, ulong n) {
+    const size_t i = get_global_id(0);
+    if (i < n) out[i] = 0.0f;
+}
+
+__kernel void gemm_convert_f16(__global float *restrict out, __global const half *restrict in, ulong n) {
+    const size_t i = get_global_id(0);
+    if (i < n) out[i] = vload_half(i, in);
+}
+__kernel void gemm_convert_bf16(__global float *restrict out, __global const ushort *restrict in, ulong n) {
+    const size_t i = get_global_id(0);
+    if (i < n) out[i] = clft_bf16_to_f32(in[i]);
+}
+__kernel void gemm_convert_q4(__global float *restrict out, __global const uchar *restrict packed,
+                              __global const float *restrict code, __global const float *restrict absmax,
+                              int blocksize, ulong n) {
+    const size_t i = get_global_id(0);
+    if (i < n) out[i] = gemm_q4_value(packed, code, i, absmax[i / (size_t)blocksize]);
+}
+__kernel void gemm_convert_q4dq(__global float *restrict out, __global const uchar *restrict packed,
+                                __global const float *restrict code, __global const uchar *restrict qabsmax,
+                                __global const float *restrict nested_absmax,
+                                __global const float *restrict nested_code, int nested_blocksize,
+                                float nested_offset, int blocksize, ulong n) {
+    const size_t i = get_global_id(0);
+    if (i < n)
+        out[i] = gemm_q4_value(packed, code, i,
+                               gemm_q4dq_absmax(qabsmax, nested_absmax, nested_code, nested_blocksize, nested_offset,
+                                                i / (size_t)blocksize));
+}
+
+/* ---- the register-blocked panel kernel ----------------------------------------------------- */
+
+__kernel void gemm_f32_panel(int M, int N, int K, float alpha, __global const float *restrict A, ulong a_off,
+                             long sai, long sak, long strideA, __global const float *restrict Bp, long strideBp,
+                             float beta, __global float *restrict C, ulong c_off, long ldc, long strideC) {
+    const int mt = (int)get_global_id(0), p = (int)get_global_id(1);
+    const size_t b = get_global_id(2);
+    const int m0 = mt * GEMM_MR;
+    if (m0 >= M || (size_t)p * GEMM_NR >= (size_t)N) return;
+    __global const float *Ab = A + a_off + b * strideA;
+    __global const float *bp = Bp + b * strideBp + (size_t)p * (size_t)K * GEMM_NR;
+    /* rows past M re-read row M-1 (valid memory); their results are never stored */
+    __global const float *ar[GEMM_MR];
+#pragma unroll
+    for (int i = 0; i < GEMM_MR; i++) ar[i] = Ab + (long)min(m0 + i, M - 1) * sai;
+
+    gemm_vec acc[GEMM_MR][GEMM_NV];
+#pragma unroll
+    for (int i = 0; i < GEMM_MR; i++)
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++) acc[i][v] = (gemm_vec)(0.0f);
+
+#pragma unroll GEMM_KU
+    for (int k = 0; k < K; k++) {
+        gemm_vec bv[GEMM_NV];
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++) bv[v] = GEMM_VLOAD(v, bp + (size_t)k * GEMM_NR);
+#pragma unroll
+        for (int i = 0; i < GEMM_MR; i++) {
+            const gemm_vec a = (gemm_vec)(ar[i][(long)k * sak]);
+#pragma unroll
+            for (int v = 0; v < GEMM_NV; v++) acc[i][v] = fma(a, bv[v], acc[i][v]);
+        }
+    }
+
+    __global float *Cb = C + c_off + b * strideC;
+#pragma unroll
+    for (int i = 0; i < GEMM_MR; i++) {
+        const int r = m0 + i;
+        if (r >= M) break;
+        __global float *crow = Cb + (long)r * ldc;
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++) {
+            const int c0 = p * GEMM_NR + v * GEMM_VW;
+            if (c0 + GEMM_VW <= N) {
+                gemm_vec o = (gemm_vec)(alpha) * acc[i][v];
+                if (beta != 0.0f) o = fma((gemm_vec)(beta), GEMM_VLOAD(0, crow + c0), o);
+                GEMM_VSTORE(o, 0, crow + c0);
+            } else {
+                float t[GEMM_VW];
+                GEMM_VSTORE(acc[i][v], 0, t);
+                for (int l = 0; l < GEMM_VW && c0 + l < N; l++) {
+                    float o = alpha * t[l];
+                    if (beta != 0.0f) o = fma(beta, crow[c0 + l], o);
+                    crow[c0 + l] = o;
+                }
+            }
+        }
+    }
+}
+
+/* ---- fused 4-bit linear forward (dot products along K, W dequantized in registers) ---------- */
+
+#if GEMM_QV == 16
+typedef float16 gemm_qvec;
+typedef uchar8 gemm_qbytes;
+#define GEMM_QLOAD vload16
+#define GEMM_QBLOAD vload8
+#define GEMM_QIDX(h, l)                                                                            \
+    (uint16)(h.s0, l.s0, h.s1, l.s1, h.s2, l.s2, h.s3, l.s3, h.s4, l.s4, h.s5, l.s5, h.s6, l.s6, h.s7, l.s7)
+#define GEMM_QWIDEN convert_uint8
+typedef uint8 gemm_qidx;
+#define GEMM_QSUM(v) gemm_sum8((v).lo + (v).hi)
+#elif GEMM_QV == 8
+typedef float8 gemm_qvec;
+typedef uchar4 gemm_qbytes;
+#define GEMM_QLOAD vload8
+#define GEMM_QBLOAD vload4
+#define GEMM_QIDX(h, l) (uint8)(h.s0, l.s0, h.s1, l.s1, h.s2, l.s2, h.s3, l.s3)
+#define GEMM_QWIDEN convert_uint4
+typedef uint4 gemm_qidx;
+#define GEMM_QSUM(v) gemm_sum8(v)
+#elif GEMM_QV == 4
+typedef float4 gemm_qvec;
+typedef uchar2 gemm_qbytes;
+#define GEMM_QLOAD vload4
+#define GEMM_QBLOAD vload2
+#define GEMM_QIDX(h, l) (uint4)(h.s0, l.s0, h.s1, l.s1)
+#define GEMM_QWIDEN convert_uint2
+typedef uint2 gemm_qidx;
+#define GEMM_QSUM(v) dot((v), (float4)(1.0f))
+#else
+#error "GEMM_QV must be 4, 8 or 16"
+#endif
+
+inline float gemm_sum8(float8 v) { return dot(v.lo + v.hi, (float4)(1.0f)); }
+
+/* absmax of block blk: plain f32 table, or reconstructed from the double quantization */
+inline float gemm_q4_block_absmax(int dq, __global const float *absmax_f, __global const uchar *qabsmax,
+                                  __global const float *nested_absmax, __global const float *nested_code, int nbs,
+                                  float noff, size_t blk) {
+    return dq ? gemm_q4dq_absmax(qabsmax, nested_absmax, nested_code, nbs, noff, blk) : absmax_f[blk];
+}
+
+inline void gemm_nt_q4_body(int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
+                            __global const uchar *packed, __global const float *code, int dq,
+                            __global const float *absmax_f, __global const uchar *qabsmax,
+                            __global const float *nested_absmax, __global const float *nested_code, int nbs,
+                            float noff, int blocksize, float beta, __global float *Y, ulong y_off, long ldy) {
+    const int n0 = (int)get_global_id(0) * GEMM_QN, m0 = (int)get_global_id(1) * GEMM_QM;
+    if (n0 >= N || m0 >= M) return;
+    __global const float *xr[GEMM_QM];
+#pragma unroll
+    for (int i = 0; i < GEMM_QM; i++) xr[i] = X + x_off + (long)min(m0 + i, M - 1) * ldx;
+    size_t wrow[GEMM_QN]; /* flattened index of W[n, 0] */
+#pragma unroll
+    for (int j = 0; j < GEMM_QN; j++) wrow[j] = (size_t)min(n0 + j, N - 1) * (size_t)K;
+    float sum[GEMM_QM][GEMM_QN];
+    if (K % GEMM_QV == 0) {
+        /* every chunk starts on a byte and lies inside one quantization block (blocksize is a
+         * power of two >= 16 and a multiple of GEMM_QV) */
+        const float16 lut = vload16(0, code);
+        gemm_qvec acc[GEMM_QM][GEMM_QN];
+#pragma unroll
+        for (int i = 0; i < GEMM_QM; i++)
+#pragma unroll
+            for (int j = 0; j < GEMM_QN; j++) acc[i][j] = (gemm_qvec)(0.0f);
+        for (int k = 0; k < K; k += GEMM_QV) {
+            gemm_qvec xv[GEMM_QM];
+#pragma unroll
+            for (int i = 0; i < GEMM_QM; i++) xv[i] = GEMM_QLOAD(0, xr[i] + k);
+#pragma unroll
+            for (int j = 0; j < GEMM_QN; j++) {
+                const size_t e = wrow[j] + (size_t)k;
+                const gemm_qbytes by = GEMM_QBLOAD(0, packed + (e >> 1));
+                const gemm_qbytes hb = by >> (uchar)4, lb = by & (uchar)15;
+                const gemm_qidx h = GEMM_QWIDEN(hb), l = GEMM_QWIDEN(lb);
+                const float am = gemm_q4_block_absmax(dq, absmax_f, qabsmax, nested_absmax, nested_code, nbs, noff,
+                                                      e / (size_t)blocksize);
+                const gemm_qvec w = shuffle(lut, GEMM_QIDX(h, l)) * am;
+#pragma unroll
+                for (int i = 0; i < GEMM_QM; i++) acc[i][j] = fma(xv[i], w, acc[i][j]);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < GEMM_QM; i++)
+#pragma unroll
+            for (int j = 0; j < GEMM_QN; j++) sum[i][j] = GEMM_QSUM(acc[i][j]);
+    } else {
+        /* ragged K: element by element (rows start mid-byte and mid-block) */
+#pragma unroll
+        for (int i = 0; i < GEMM_QM; i++)
+#pragma unroll
+            for (int j = 0; j < GEMM_QN; j++) sum[i][j] = 0.0f;
+        for (int k = 0; k < K; k++) {
+#pragma unroll
+            for (int j = 0; j < GEMM_QN; j++) {
+                const size_t e = wrow[j] + (size_t)k;
+                const float w = gemm_q4_value(packed, code, e,
+                                              gemm_q4_block_absmax(dq, absmax_f, qabsmax, nested_absmax, nested_code,
+                                                                   nbs, noff, e / (size_t)blocksize));
+#pragma unroll
+                for (int i = 0; i < GEMM_QM; i++) sum[i][j] = fma(xr[i][k], w, sum[i][j]);
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < GEMM_QM; i++) {
+        if (m0 + i >= M) break;
+        __global float *yr = Y + y_off + (long)(m0 + i) * ldy;
+#pragma unroll
+        for (int j = 0; j < GEMM_QN; j++) {
+            if (n0 + j >= N) break;
+            float o = alpha * sum[i][j];
+            if (beta != 0.0f) o = fma(beta, yr[n0 + j], o);
+            yr[n0 + j] = o;
+        }
+    }
+}
+
+__kernel void gemm_f32_nt_q4(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx,
+                             __global const uchar *restrict packed, __global const float *restrict code,
+                             __global const float *restrict absmax, int blocksize, float beta,
+                             __global float *restrict Y, ulong y_off, long ldy) {
+    gemm_nt_q4_body(M, N, K, alpha, X, x_off, ldx, packed, code, 0, absmax, packed, absmax, absmax, 1, 0.0f, blocksize,
+                    beta, Y, y_off, ldy);
+}
+
+__kernel void gemm_f32_nt_q4dq(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off,
+                               long ldx, __global const uchar *restrict packed, __global const float *restrict code,
+                               __global const uchar *restrict qabsmax, __global const float *restrict nested_absmax,
+                               __global const float *restrict nested_code, int nested_blocksize, float nested_offset,
+                               int blocksize, float beta, __global float *restrict Y, ulong y_off, long ldy) {
+    gemm_nt_q4_body(M, N, K, alpha, X, x_off, ldx, packed, code, 1, nested_absmax, qabsmax, nested_absmax, nested_code,
+                    nested_blocksize, nested_offset, blocksize, beta, Y, y_off, ldy);
+}

@@ -1,0 +1,804 @@
+/* gemm.c - the GEMM layer (src/ops/gemm.h): argument validation, the two execution paths
+ * (CLBlast SGEMM, and cl/gemm.cl's pack + register-blocked panel kernel, plus a fused 4-bit
+ * kernel), and the per-shape choice between them from timings taken on first use, cached in
+ * memory and in <cache_dir>/gemm-paths.txt. Per-context state lives in a small registry keyed by
+ * the context (clrt.h has no slot for it); ops/blas.c frees it with the context. */
+#include <clblast_c.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ops/gemm.h"
+#include "ops/selfcheck.h"
+#include "ref/ref.h"
+
+/* ---- per-context state ---------------------------------------------------------------------- */
+
+#define GEMM_MAX_DECISIONS 256
+#define GEMM_TUNE_MAX_M 256 /* autotune runs use at most this many rows of the real operands */
+
+typedef struct gemm_decision {
+    char key[96];
+    clft_gemm_path path;
+} gemm_decision;
+
+typedef struct gemm_state {
+    clft_context *ctx;
+    struct gemm_state *next;
+    clft_gemm_path forced;
+    clft_gemm_path last;
+    clft_gemm_tiles tiles;
+    char defines[160];
+    clft_buf pack;  /* packed panels of op(B) */
+    clft_buf conv;  /* f32 copy of a non-f32 weight (CLBlast path) */
+    clft_buf tuneC; /* output of autotune runs */
+    gemm_decision dec[GEMM_MAX_DECISIONS];
+    int ndec;
+    int loaded;
+} gemm_state;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static gemm_state *g_states = NULL;
+
+static void default_tiles(const clft_context *ctx, clft_gemm_tiles *t) {
+    if (strstr(ctx->caps.info.name, "Oclgrind") || strstr(ctx->caps.info.platform, "Oclgrind")) {
+        /* an interpreter: small register tiles (Oclgrind has crashed on big private arrays) */
+        *t = (clft_gemm_tiles){2, 4, 2, 2, 2, 4};
+    } else if (ctx->caps.is_cpu) {
+        /* 6 x 64 tile = 24 AVX-512 accumulators (measured best on PoCL, Zen 5) */
+        *t = (clft_gemm_tiles){6, 16, 4, 4, 4, 16};
+    } else {
+        *t = (clft_gemm_tiles){4, 4, 2, 2, 2, 8};
+    }
+}
+
+static void compose_defines(gemm_state *s) {
+    snprintf(s->defines, sizeof s->defines, "-DGEMM_MR=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_QM=%d -DGEMM_QN=%d -DGEMM_QV=%d",
+             s->tiles.mr, s->tiles.vw, s->tiles.nv, s->tiles.qm, s->tiles.qn, s->tiles.qv);
+}
+
+static gemm_state *state_get(clft_context *ctx) {
+    pthread_mutex_lock(&g_lock);
+    gemm_state *s = g_states;
+    while (s && s->ctx != ctx) s = s->next;
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (s) {
+            s->ctx = ctx;
+            default_tiles(ctx, &s->tiles);
+            compose_defines(s);
+            s->next = g_states;
+            g_states = s;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (!s) clft_error(CLFT_STATUS_HOST_OOM, "gemm: cannot allocate the per-context state");
+    return s;
+}
+
+void clft_gemm_release(clft_context *ctx) {
+    pthread_mutex_lock(&g_lock);
+    gemm_state **pp = &g_states;
+    while (*pp && (*pp)->ctx != ctx) pp = &(*pp)->next;
+    gemm_state *s = *pp;
+    if (s) *pp = s->next;
+    pthread_mutex_unlock(&g_lock);
+    if (!s) return;
+    clft_buf_free(ctx, &s->pack);
+    clft_buf_free(ctx, &s->conv);
+    clft_buf_free(ctx, &s->tuneC);
+    free(s);
+}
+
+const char *clft_gemm_path_name(clft_gemm_path path) {
+    switch (path) {
+    case CLFT_GEMM_AUTO: return "auto";
+    case CLFT_GEMM_CLBLAST: return "clblast";
+    case CLFT_GEMM_TILED: return "tiled";
+    case CLFT_GEMM_FUSED: return "fused";
+    }
+    return "?";
+}
+
+clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path) {
+    if (!ctx || path < CLFT_GEMM_AUTO || path > CLFT_GEMM_FUSED)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_set_path: bad context or path %d", (int)path);
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    s->forced = path;
+    return CLFT_OK;
+}
+
+clft_gemm_path clft_gemm_last_path(clft_context *ctx) {
+    gemm_state *s = ctx ? state_get(ctx) : NULL;
+    return s ? s->last : CLFT_GEMM_AUTO;
+}
+
+clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *t) {
+    if (!ctx || !t) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_set_tiles: NULL argument");
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    clft_gemm_tiles d;
+    default_tiles(ctx, &d);
+    clft_gemm_tiles n = {t->mr ? t->mr : d.mr, t->vw ? t->vw : d.vw, t->nv ? t->nv : d.nv,
+                         t->qm ? t->qm : d.qm, t->qn ? t->qn : d.qn, t->qv ? t->qv : d.qv};
+    int vw_ok = n.vw == 1 || n.vw == 2 || n.vw == 4 || n.vw == 8 || n.vw == 16;
+    if (n.mr < 1 || n.mr > 16 || !vw_ok || n.nv < 1 || n.nv > 8 || n.qm < 1 || n.qm > 8 || n.qn < 1 || n.qn > 8 ||
+        (n.qv != 4 && n.qv != 8 && n.qv != 16))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "clft_gemm_set_tiles: mr %d (1..16), vw %d (1,2,4,8,16), nv %d (1..8), qm %d, qn %d (1..8), "
+                          "qv %d (4,8,16) out of range",
+                          n.mr, n.vw, n.nv, n.qm, n.qn, n.qv);
+    s->tiles = n;
+    compose_defines(s);
+    return CLFT_OK;
+}
+
+/* Grow a scratch buffer to at least `bytes` (contents are not kept): at least 1 MiB, and by half
+ * again at a time, so that a run with varying shapes settles after a few allocations. The new
+ * buffer is allocated before the old one is freed. (Oclgrind 21.10 has reported reads of
+ * uninitialised values from a buffer reallocated this way after several small reallocations in a
+ * row, although every element read was written by the pack kernel and all results match.) */
+static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zero) {
+    if (b->mem && b->bytes >= bytes) return CLFT_OK;
+    const size_t need = bytes;
+    if (bytes < ((size_t)1 << 20)) bytes = (size_t)1 << 20;
+    if (b->mem && bytes < b->bytes + b->bytes / 2) bytes = b->bytes + b->bytes / 2;
+    /* the growth must not push a fitting request over the device's allocation limit */
+    if (bytes > need && ctx->caps.info.max_alloc_bytes > 0 && bytes > ctx->caps.info.max_alloc_bytes)
+        bytes = need > ctx->caps.info.max_alloc_bytes ? need : (size_t)ctx->caps.info.max_alloc_bytes;
+    clft_buf nb = {0};
+    CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes, &nb));
+    /* zero: for a buffer CLBlast reads, whose direct kernels load whole tiles and may touch the
+     * unused tail. With a kernel, not clEnqueueFillBuffer: after a fill, Oclgrind 21.10 flags
+     * values that later kernels wrote to the buffer as uninitialised. */
+    clft_status st = CLFT_OK;
+    if (zero) {
+        gemm_state *s = state_get(ctx);
+        cl_kernel k = NULL;
+        cl_ulong n = bytes / 4;
+        size_t g = (size_t)n, l = 64;
+        st = s ? clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_zero_f32", &k) : CLFT_STATUS_HOST_OOM;
+        if (st == CLFT_OK)
+            st = clft_cl_args(k, "gemm_zero_f32", sizeof(cl_mem), &nb.mem, sizeof n, &n, (size_t)0);
+        if (st == CLFT_OK) st = clft_cl_launch(ctx, k, 1, &g, &l, "gemm_zero_f32");
+    }
+    if (st != CLFT_OK) {
+        clft_buf_free(ctx, &nb);
+        return st;
+    }
+    clft_buf_free(ctx, b);
+    *b = nb;
+    return CLFT_OK;
+}
+
+/* ---- validation ----------------------------------------------------------------------------- */
+
+/* A (rows, cols) view, `batch` matrices `stride` floats apart, `esize`-byte elements. */
+static clft_status check_view(const char *fn, const char *name, const clft_buf *buf, size_t offset, int64_t ld,
+                              int64_t rows, int64_t cols, int64_t batch, int64_t stride, size_t esize) {
+    if (!buf || !buf->mem) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: %s has no buffer", fn, name);
+    if (ld < (cols > 1 ? cols : 1))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: %s (%lld,%lld): ld %lld is smaller than its %lld columns",
+                          fn, name, (long long)rows, (long long)cols, (long long)ld, (long long)cols);
+    if (rows == 0 || cols == 0 || batch == 0) return CLFT_OK;
+    if (batch > 1 && stride < 0)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: %s: negative batch stride %lld", fn, name,
+                          (long long)stride);
+    /* last element + 1, in elements; every term is < 2^62 after the checks on the dims */
+    double last = (double)offset + (double)(batch - 1) * (double)stride + (double)(rows - 1) * (double)ld + (double)cols;
+    if (last * (double)esize > (double)buf->bytes)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                          "%s: %s (%lld,%lld) with ld %lld, offset %zu, batch %lld x stride %lld needs %.0f bytes; "
+                          "the buffer has %zu",
+                          fn, name, (long long)rows, (long long)cols, (long long)ld, offset, (long long)batch,
+                          (long long)stride, last * (double)esize, buf->bytes);
+    return CLFT_OK;
+}
+
+static clft_status check_dims(const char *fn, int64_t M, int64_t N, int64_t K, int64_t batch) {
+    if (M < 0 || N < 0 || K < 0 || batch < 0)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: negative size M %lld N %lld K %lld batch %lld", fn,
+                          (long long)M, (long long)N, (long long)K, (long long)batch);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || batch > INT_MAX)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: size above 2^31-1: M %lld N %lld K %lld batch %lld", fn,
+                          (long long)M, (long long)N, (long long)K, (long long)batch);
+    return CLFT_OK;
+}
+
+/* ---- one GEMM problem, path-independent description ----------------------------------------- */
+
+/* C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C, batched. B is either an f32 matrix view
+ * (w == NULL) or a weight W, used as op(B)(k,j) = W[j,k] (wtrans: linear forward) or W[k,j]. */
+typedef struct gemm_problem {
+    const char *fn; /* API function name for messages and the decision key */
+    int transA, transB;
+    int64_t M, N, K, batch;
+    float alpha, beta;
+    clft_mat A, B, C;
+    int64_t sA, sB, sC;
+    const clft_weight *w;
+    int wtrans;
+} gemm_problem;
+
+static clft_status blas_fail(CLBlastStatusCode code, const gemm_problem *p) {
+    return clft_error(CLFT_STATUS_BLAS, "%s: CLBlast SGEMM failed with status %d (M %lld N %lld K %lld batch %lld)",
+                      p->fn, (int)code, (long long)p->M, (long long)p->N, (long long)p->K, (long long)p->batch);
+}
+
+/* Convert a non-f32 weight to f32 (same (rows, cols) layout) into `out`. */
+static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_weight *w, clft_buf *out) {
+    const size_t n = (size_t)w->rows * (size_t)w->cols;
+    CLFT_CHECK(scratch(ctx, out, n * sizeof(float), 1));
+    cl_kernel k = NULL;
+    cl_ulong nn = n;
+    size_t g = n, l = 64;
+    switch (w->dtype) {
+    case CLFT_DTYPE_F16:
+    case CLFT_DTYPE_BF16: {
+        const char *name = w->dtype == CLFT_DTYPE_F16 ? "gemm_convert_f16" : "gemm_convert_bf16";
+        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof nn, &nn,
+                                (size_t)0));
+        return clft_cl_launch(ctx, k, 1, &g, &l, name);
+    }
+    case CLFT_DTYPE_NF4:
+    case CLFT_DTYPE_FP4: {
+        cl_int bs = w->blocksize;
+        if (!w->double_quant) {
+            CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_convert_q4", &k));
+            CLFT_CHECK(clft_cl_args(k, "gemm_convert_q4", sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem,
+                                    sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
+                                    sizeof nn, &nn, (size_t)0));
+            return clft_cl_launch(ctx, k, 1, &g, &l, "gemm_convert_q4");
+        }
+        cl_int nbs = w->nested_blocksize;
+        cl_float noff = w->nested_offset;
+        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_convert_q4dq", &k));
+        CLFT_CHECK(clft_cl_args(k, "gemm_convert_q4dq", sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem,
+                                sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
+                                &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
+                                sizeof noff, &noff, sizeof bs, &bs, sizeof nn, &nn, (size_t)0));
+        return clft_cl_launch(ctx, k, 1, &g, &l, "gemm_convert_q4dq");
+    }
+    default:
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "gemm: weight dtype %s cannot be converted", clft_dtype_name(w->dtype));
+    }
+}
+
+static clft_status run_clblast(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+    clft_mat B = p->B;
+    int transB = p->transB;
+    if (p->w) {
+        if (p->w->dtype == CLFT_DTYPE_F32) {
+            B.buf = &p->w->data;
+        } else {
+            CLFT_CHECK(weight_convert(ctx, s, p->w, &s->conv));
+            B.buf = &s->conv;
+        }
+        B.offset = 0;
+        B.ld = p->w->cols;
+        transB = p->wtrans;
+    }
+    /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: C is then not "rotated"
+     * (CLBlast's GEMMK=0 kernels want column-major C), which saves one of its transpose passes. */
+    const CLBlastTranspose ta = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
+    const CLBlastTranspose tb = p->transA ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastStatusCode rc;
+    if (p->batch == 1)
+        rc = CLBlastSgemm(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha, B.buf->mem,
+                          B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, p->beta, p->C.buf->mem,
+                          p->C.offset, (size_t)p->C.ld, &ctx->queue, NULL);
+    else
+        rc = CLBlastSgemmStridedBatched(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
+                                        p->alpha, B.buf->mem, B.offset, (size_t)B.ld, (size_t)p->sB, p->A.buf->mem,
+                                        p->A.offset, (size_t)p->A.ld, (size_t)p->sA, p->beta, p->C.buf->mem,
+                                        p->C.offset, (size_t)p->C.ld, (size_t)p->sC, (size_t)p->batch, &ctx->queue,
+                                        NULL);
+    ctx->blas_ready = 1;
+    if (rc != CLBlastSuccess) return blas_fail(rc, p);
+    s->last = CLFT_GEMM_CLBLAST;
+    return CLFT_OK;
+}
+
+static size_t roundup(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* Pack op(B) of every batch into panels of NR columns in s->pack. */
+static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+    const size_t NR = (size_t)s->tiles.vw * (size_t)s->tiles.nv;
+    const size_t npad = roundup((size_t)p->N, NR);
+    const size_t per = npad * (size_t)p->K;
+    CLFT_CHECK(scratch(ctx, &s->pack, per * (size_t)p->batch * sizeof(float), 0));
+    if (p->K == 0) return CLFT_OK;
+    cl_int K = (cl_int)p->K, N = (cl_int)p->N;
+    size_t g[3] = {npad, (size_t)p->K, (size_t)p->batch}, l[3] = {NR < 64 ? NR : 64, 1, 1};
+    cl_kernel k = NULL;
+    const clft_weight *w = p->w;
+    if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4)) {
+        /* op(B)(k,j) = W[j,k] (linear forward) or W[k,j] */
+        cl_long sbk = p->wtrans ? 1 : w->cols, sbj = p->wtrans ? w->cols : 1;
+        cl_int bs = w->blocksize;
+        if (!w->double_quant) {
+            CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_pack_q4", &k));
+            CLFT_CHECK(clft_cl_args(k, "gemm_pack_q4", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
+                                    sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
+                                    sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N, (size_t)0));
+        } else {
+            cl_int nbs = w->nested_blocksize;
+            cl_float noff = w->nested_offset;
+            CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_pack_q4dq", &k));
+            CLFT_CHECK(clft_cl_args(k, "gemm_pack_q4dq", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
+                                    sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
+                                    &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
+                                    sizeof noff, &noff, sizeof bs, &bs, sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K,
+                                    &K, sizeof N, &N, (size_t)0));
+        }
+        g[2] = 1;
+        return clft_cl_launch(ctx, k, 3, g, l, "gemm_pack_q4");
+    }
+    const char *name = "gemm_pack_f32";
+    const clft_buf *src = p->B.buf;
+    cl_ulong off = p->B.offset;
+    cl_long sbk = p->transB ? 1 : p->B.ld, sbj = p->transB ? p->B.ld : 1, sB = p->sB, sBp = (cl_long)per;
+    if (w) {
+        name = w->dtype == CLFT_DTYPE_F16 ? "gemm_pack_f16" : w->dtype == CLFT_DTYPE_BF16 ? "gemm_pack_bf16" : "gemm_pack_f32";
+        src = &w->data;
+        off = 0;
+        sbk = p->wtrans ? 1 : w->cols;
+        sbj = p->wtrans ? w->cols : 1;
+        sB = 0;
+    }
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
+    CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &src->mem, sizeof off, &off,
+                            sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N, sizeof sB, &sB, sizeof sBp,
+                            &sBp, (size_t)0));
+    return clft_cl_launch(ctx, k, 3, g, l, name);
+}
+
+static clft_status run_tiled(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+    CLFT_CHECK(pack_b(ctx, s, p));
+    const size_t NR = (size_t)s->tiles.vw * (size_t)s->tiles.nv;
+    const size_t npad = roundup((size_t)p->N, NR);
+    cl_int M = (cl_int)p->M, N = (cl_int)p->N, K = (cl_int)p->K;
+    cl_ulong aoff = p->A.offset, coff = p->C.offset;
+    cl_long sai = p->transA ? 1 : p->A.ld, sak = p->transA ? p->A.ld : 1, sA = p->sA, sC = p->sC, ldc = p->C.ld;
+    cl_long sBp = (cl_long)(npad * (size_t)p->K);
+    cl_float alpha = p->alpha, beta = p->beta;
+    cl_kernel k = NULL;
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_f32_panel", &k));
+    CLFT_CHECK(clft_cl_args(k, "gemm_f32_panel", sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha,
+                            sizeof(cl_mem), &p->A.buf->mem, sizeof aoff, &aoff, sizeof sai, &sai, sizeof sak, &sak,
+                            sizeof sA, &sA, sizeof(cl_mem), &s->pack.mem, sizeof sBp, &sBp, sizeof beta, &beta,
+                            sizeof(cl_mem), &p->C.buf->mem, sizeof coff, &coff, sizeof ldc, &ldc, sizeof sC, &sC,
+                            (size_t)0));
+    size_t g[3] = {((size_t)p->M + (size_t)s->tiles.mr - 1) / (size_t)s->tiles.mr, npad / NR, (size_t)p->batch};
+    /* CPU: one work-item per work-group; the kernel is explicitly vectorized (PERF.md 5) */
+    size_t one[3] = {1, 1, 1};
+    CLFT_CHECK(clft_cl_launch(ctx, k, 3, g, ctx->caps.is_cpu ? one : NULL, "gemm_f32_panel"));
+    s->last = CLFT_GEMM_TILED;
+    return CLFT_OK;
+}
+
+static clft_status run_fused(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+    const clft_weight *w = p->w;
+    cl_int M = (cl_int)p->M, N = (cl_int)p->N, K = (cl_int)p->K, bs = w->blocksize;
+    cl_ulong xoff = p->A.offset, yoff = p->C.offset;
+    cl_long ldx = p->A.ld, ldy = p->C.ld;
+    cl_float alpha = p->alpha, beta = p->beta;
+    cl_kernel k = NULL;
+    const char *name = w->double_quant ? "gemm_f32_nt_q4dq" : "gemm_f32_nt_q4";
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
+    if (!w->double_quant) {
+        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha,
+                                sizeof(cl_mem), &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem),
+                                &w->data.mem, sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem,
+                                sizeof bs, &bs, sizeof beta, &beta, sizeof(cl_mem), &p->C.buf->mem, sizeof yoff, &yoff,
+                                sizeof ldy, &ldy, (size_t)0));
+    } else {
+        cl_int nbs = w->nested_blocksize;
+        cl_float noff = w->nested_offset;
+        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha,
+                                sizeof(cl_mem), &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem),
+                                &w->data.mem, sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem,
+                                sizeof(cl_mem), &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem,
+                                sizeof nbs, &nbs, sizeof noff, &noff, sizeof bs, &bs, sizeof beta, &beta,
+                                sizeof(cl_mem), &p->C.buf->mem, sizeof yoff, &yoff, sizeof ldy, &ldy, (size_t)0));
+    }
+    /* dim 0 runs over output columns so that neighbouring work-items share the X rows */
+    size_t g[2] = {((size_t)p->N + (size_t)s->tiles.qn - 1) / (size_t)s->tiles.qn,
+                   ((size_t)p->M + (size_t)s->tiles.qm - 1) / (size_t)s->tiles.qm};
+    size_t l[2] = {ctx->caps.is_cpu ? 1 : 16, 1};
+    CLFT_CHECK(clft_cl_launch(ctx, k, 2, g, l, name));
+    s->last = CLFT_GEMM_FUSED;
+    return CLFT_OK;
+}
+
+static int is_q4(const clft_weight *w) { return w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4); }
+
+static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path) {
+    /* CLBlast refuses K == 0 (C = beta*C); the own kernel does it */
+    if (path == CLFT_GEMM_CLBLAST && p->K > 0) return run_clblast(ctx, s, p);
+    if (path == CLFT_GEMM_FUSED && is_q4(p->w) && p->wtrans && p->batch == 1) return run_fused(ctx, s, p);
+    return run_tiled(ctx, s, p);
+}
+
+/* ---- measured path choice ------------------------------------------------------------------- */
+
+static void decisions_path(const clft_context *ctx, char *out, size_t cap) {
+    uint64_t h = clft_fnv1a(CLFT_FNV_INIT, ctx->caps.info.name, strlen(ctx->caps.info.name));
+    h = clft_fnv1a(h, ctx->caps.info.driver_version, strlen(ctx->caps.info.driver_version));
+    h = clft_fnv1a(h, ctx->caps.info.platform, strlen(ctx->caps.info.platform));
+    snprintf(out, cap, "%s/gemm-paths-%016llx.txt", ctx->cache_dir, (unsigned long long)h);
+}
+
+static void decisions_load(clft_context *ctx, gemm_state *s) {
+    s->loaded = 1;
+    if (!ctx->disk_cache || !ctx->cache_dir[0]) return;
+    char path[1200];
+    decisions_path(ctx, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[256], key[96], name[32];
+    while (s->ndec < GEMM_MAX_DECISIONS && fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || sscanf(line, "%95s %31s", key, name) != 2) continue;
+        clft_gemm_path pth = !strcmp(name, "clblast") ? CLFT_GEMM_CLBLAST
+                             : !strcmp(name, "tiled") ? CLFT_GEMM_TILED
+                             : !strcmp(name, "fused") ? CLFT_GEMM_FUSED
+                                                      : CLFT_GEMM_AUTO;
+        if (pth == CLFT_GEMM_AUTO) continue;
+        snprintf(s->dec[s->ndec].key, sizeof s->dec[s->ndec].key, "%s", key);
+        s->dec[s->ndec++].path = pth;
+    }
+    fclose(f);
+}
+
+/* Rewrite the whole file (temp file + rename), so concurrent writers never leave a torn file. */
+static void decisions_save(clft_context *ctx, gemm_state *s) {
+    if (!ctx->disk_cache || !ctx->cache_dir[0]) return;
+    mkdir(ctx->cache_dir, 0755);
+    char path[1200], tmp[1300];
+    decisions_path(ctx, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        clft_log(CLFT_LOG_DEBUG, "gemm: cannot write %s: %s", tmp, strerror(errno));
+        return;
+    }
+    fprintf(f, "# clft GEMM path per shape class, measured on %s (%s)\n", ctx->caps.info.name,
+            ctx->caps.info.driver_version);
+    for (int i = 0; i < s->ndec; i++) fprintf(f, "%s %s\n", s->dec[i].key, clft_gemm_path_name(s->dec[i].path));
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        clft_log(CLFT_LOG_DEBUG, "gemm: cannot replace %s", path);
+    }
+}
+
+static void shape_key(const gemm_problem *p, char *out, size_t cap) {
+    int64_t mb = 1;
+    while (mb < p->M) mb *= 2;
+    int64_t bb = 1;
+    while (bb < p->batch) bb *= 2;
+    snprintf(out, cap, "%s:%d%d:%s:M%lld:N%lld:K%lld:B%lld", p->fn, p->transA, p->w ? p->wtrans : p->transB,
+             p->w ? clft_dtype_name(p->w->dtype) : "f32", (long long)mb, (long long)p->N, (long long)p->K,
+             (long long)bb);
+}
+
+static clft_status time_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path,
+                             double *secs) {
+    CLFT_CHECK(run_path(ctx, s, p, path)); /* warm-up: builds programs, sizes scratch */
+    CLFT_CHECK(clft_context_finish(ctx));
+    double t0 = clft_now_seconds();
+    CLFT_CHECK(run_path(ctx, s, p, path));
+    CLFT_CHECK(clft_context_finish(ctx));
+    *secs = clft_now_seconds() - t0;
+    return CLFT_OK;
+}
+
+/* Time each candidate on the call's own A and B (M capped) writing a scratch C with beta = 0. */
+static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path *out) {
+    gemm_problem t = *p;
+    t.M = p->M < GEMM_TUNE_MAX_M ? p->M : GEMM_TUNE_MAX_M;
+    t.beta = 0.0f;
+    t.C.offset = 0;
+    t.C.ld = p->N;
+    t.sC = t.M * p->N;
+    CLFT_CHECK(scratch(ctx, &s->tuneC, (size_t)t.sC * (size_t)p->batch * sizeof(float), 1));
+    t.C.buf = &s->tuneC;
+    clft_gemm_path cands[3] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED};
+    int ncand = is_q4(p->w) && p->wtrans && p->batch == 1 ? 3 : 2;
+    double best = 1e30, secs[3] = {0, 0, 0};
+    *out = CLFT_GEMM_TILED;
+    for (int i = 0; i < ncand; i++) {
+        clft_status st = time_path(ctx, s, &t, cands[i], &secs[i]);
+        if (st != CLFT_OK) { /* a failing candidate is skipped, not fatal */
+            clft_log(CLFT_LOG_WARN, "gemm autotune: %s path failed: %s", clft_gemm_path_name(cands[i]),
+                     clft_last_error());
+            clft_error_clear();
+            continue;
+        }
+        if (secs[i] < best) {
+            best = secs[i];
+            *out = cands[i];
+        }
+    }
+    char key[96];
+    shape_key(p, key, sizeof key);
+    clft_log(CLFT_LOG_INFO, "gemm autotune %s: tiled %.3f ms, clblast %.3f ms%s -> %s", key, secs[0] * 1e3,
+             secs[1] * 1e3, ncand == 3 ? ", fused measured too" : "", clft_gemm_path_name(*out));
+    return CLFT_OK;
+}
+
+static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path *out) {
+    if (s->forced != CLFT_GEMM_AUTO) {
+        *out = s->forced;
+        return CLFT_OK;
+    }
+    const char *env = clft_env(CLFT_ENV_GEMM);
+    if (env && strcmp(env, "auto") != 0) {
+        if (!strcmp(env, "clblast")) *out = CLFT_GEMM_CLBLAST;
+        else if (!strcmp(env, "tiled")) *out = CLFT_GEMM_TILED;
+        else if (!strcmp(env, "fused")) *out = CLFT_GEMM_FUSED;
+        else
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "CLFT_GEMM=%s: expected clblast, tiled, fused or auto", env);
+        return CLFT_OK;
+    }
+    if (!s->loaded) decisions_load(ctx, s);
+    char key[96];
+    shape_key(p, key, sizeof key);
+    for (int i = 0; i < s->ndec; i++)
+        if (!strcmp(s->dec[i].key, key)) {
+            *out = s->dec[i].path;
+            return CLFT_OK;
+        }
+    CLFT_CHECK(autotune(ctx, s, p, out));
+    int slot = s->ndec < GEMM_MAX_DECISIONS ? s->ndec++ : GEMM_MAX_DECISIONS - 1;
+    snprintf(s->dec[slot].key, sizeof s->dec[slot].key, "%s", key);
+    s->dec[slot].path = *out;
+    decisions_save(ctx, s);
+    return CLFT_OK;
+}
+
+static clft_status gemm_run(clft_context *ctx, const gemm_problem *p) {
+    if (p->M == 0 || p->N == 0 || p->batch == 0) return CLFT_OK;
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    clft_gemm_path path = CLFT_GEMM_TILED;
+    CLFT_CHECK(choose_path(ctx, s, p, &path));
+    clft_status st = run_path(ctx, s, p, path);
+    if (st != CLFT_OK)
+        return clft_error_prefix(st, "%s (M %lld N %lld K %lld batch %lld, %s path)", p->fn, (long long)p->M,
+                                 (long long)p->N, (long long)p->K, (long long)p->batch, clft_gemm_path_name(path));
+    return CLFT_OK;
+}
+
+/* ---- API ------------------------------------------------------------------------------------ */
+
+clft_status clft_gemm_f32_batched(clft_context *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                                  float alpha, clft_mat A, int64_t strideA, clft_mat B, int64_t strideB, float beta,
+                                  clft_mat C, int64_t strideC, int64_t batch) {
+    const char *fn = batch == 1 ? "clft_gemm_f32" : "clft_gemm_f32_batched";
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: NULL context", fn);
+    CLFT_CHECK(check_dims(fn, M, N, K, batch));
+    CLFT_CHECK(check_view(fn, transA ? "A (K,M)" : "A (M,K)", A.buf, A.offset, A.ld, transA ? K : M, transA ? M : K,
+                          batch, strideA, 4));
+    CLFT_CHECK(check_view(fn, transB ? "B (N,K)" : "B (K,N)", B.buf, B.offset, B.ld, transB ? N : K, transB ? K : N,
+                          batch, strideB, 4));
+    CLFT_CHECK(check_view(fn, "C (M,N)", C.buf, C.offset, C.ld, M, N, batch, strideC, 4));
+    if (batch > 1 && M > 0 && N > 0 && strideC < (M - 1) * C.ld + N)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "%s: C batch stride %lld makes the (%lld,%lld) outputs with ld %lld overlap", fn,
+                          (long long)strideC, (long long)M, (long long)N, (long long)C.ld);
+    gemm_problem p = {fn, transA ? 1 : 0, transB ? 1 : 0, M, N, K, batch, alpha, beta, A, B, C,
+                      strideA, strideB, strideC, NULL, 0};
+    return gemm_run(ctx, &p);
+}
+
+clft_status clft_gemm_f32(clft_context *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                          clft_mat A, clft_mat B, float beta, clft_mat C) {
+    return clft_gemm_f32_batched(ctx, transA, transB, M, N, K, alpha, A, 0, B, 0, beta, C, 0, 1);
+}
+
+static clft_status check_weight(const char *fn, const clft_weight *W) {
+    if (!W) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: NULL weight", fn);
+    if (W->rows < 0 || W->cols < 0 || W->rows > INT_MAX || W->cols > INT_MAX)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: weight shape (%lld,%lld) out of range", fn,
+                          (long long)W->rows, (long long)W->cols);
+    const size_t n = (size_t)W->rows * (size_t)W->cols;
+    if (!W->data.mem) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: weight has no data buffer", fn);
+    size_t need;
+    switch (W->dtype) {
+    case CLFT_DTYPE_F32: need = n * 4; break;
+    case CLFT_DTYPE_F16:
+    case CLFT_DTYPE_BF16: need = n * 2; break;
+    case CLFT_DTYPE_NF4:
+    case CLFT_DTYPE_FP4: {
+        if (W->blocksize < 16 || (W->blocksize & (W->blocksize - 1)))
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: 4-bit weight blocksize %d is not a power of two >= 16",
+                              fn, W->blocksize);
+        need = (n + 1) / 2;
+        const size_t nblocks = (n + (size_t)W->blocksize - 1) / (size_t)W->blocksize;
+        if (!W->code.mem || W->code.bytes < 16 * 4 || !W->absmax.mem ||
+            W->absmax.bytes < nblocks * (W->double_quant ? 1 : 4))
+            return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                              "%s: 4-bit weight (%lld,%lld): code (16 floats) or absmax (%zu blocks) buffer missing or "
+                              "too small",
+                              fn, (long long)W->rows, (long long)W->cols, nblocks);
+        if (W->double_quant) {
+            if (W->nested_blocksize < 1 || !W->nested_code.mem || W->nested_code.bytes < 256 * 4 ||
+                !W->nested_absmax.mem ||
+                W->nested_absmax.bytes < (nblocks + (size_t)W->nested_blocksize - 1) / (size_t)W->nested_blocksize * 4)
+                return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                                  "%s: 4-bit weight (%lld,%lld): double-quantization buffers missing or too small", fn,
+                                  (long long)W->rows, (long long)W->cols);
+        }
+        break;
+    }
+    default: return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: weight dtype %s is not supported", fn, clft_dtype_name(W->dtype));
+    }
+    if (W->data.bytes < need)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: weight (%lld,%lld) %s needs %zu bytes; its buffer has %zu",
+                          fn, (long long)W->rows, (long long)W->cols, clft_dtype_name(W->dtype), need, W->data.bytes);
+    return CLFT_OK;
+}
+
+clft_status clft_linear_fwd(clft_context *ctx, clft_mat Y, clft_mat X, const clft_weight *W, int64_t M, float beta) {
+    const char *fn = "clft_linear_fwd";
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: NULL context", fn);
+    CLFT_CHECK(check_weight(fn, W));
+    const int64_t N = W->rows, K = W->cols;
+    CLFT_CHECK(check_dims(fn, M, N, K, 1));
+    CLFT_CHECK(check_view(fn, "X (M,K)", X.buf, X.offset, X.ld, M, K, 1, 0, 4));
+    CLFT_CHECK(check_view(fn, "Y (M,N)", Y.buf, Y.offset, Y.ld, M, N, 1, 0, 4));
+    gemm_problem p = {fn, 0, 1, M, N, K, 1, 1.0f, beta, X, {0}, Y, 0, 0, 0, W, 1};
+    return gemm_run(ctx, &p);
+}
+
+clft_status clft_linear_bwd_data(clft_context *ctx, clft_mat dX, clft_mat dY, const clft_weight *W, int64_t M,
+                                 float beta) {
+    const char *fn = "clft_linear_bwd_data";
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: NULL context", fn);
+    CLFT_CHECK(check_weight(fn, W));
+    const int64_t N = W->rows, K = W->cols;
+    CLFT_CHECK(check_dims(fn, M, N, K, 1));
+    CLFT_CHECK(check_view(fn, "dY (M,N)", dY.buf, dY.offset, dY.ld, M, N, 1, 0, 4));
+    CLFT_CHECK(check_view(fn, "dX (M,K)", dX.buf, dX.offset, dX.ld, M, K, 1, 0, 4));
+    /* GEMM (M,K) = dY (M,N) * W (N,K): inner dimension N */
+    gemm_problem p = {fn, 0, 0, M, K, N, 1, 1.0f, beta, dY, {0}, dX, 0, 0, 0, W, 0};
+    return gemm_run(ctx, &p);
+}
+
+clft_status clft_linear_bwd_weight(clft_context *ctx, clft_mat dW, clft_mat dY, clft_mat X, int64_t M, int64_t N,
+                                   int64_t K) {
+    const char *fn = "clft_linear_bwd_weight";
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: NULL context", fn);
+    CLFT_CHECK(check_dims(fn, M, N, K, 1));
+    CLFT_CHECK(check_view(fn, "dY (M,N)", dY.buf, dY.offset, dY.ld, M, N, 1, 0, 4));
+    CLFT_CHECK(check_view(fn, "X (M,K)", X.buf, X.offset, X.ld, M, K, 1, 0, 4));
+    CLFT_CHECK(check_view(fn, "dW (N,K)", dW.buf, dW.offset, dW.ld, N, K, 1, 0, 4));
+    /* GEMM (N,K) = dY^T (N,M) * X (M,K) + dW: inner dimension M */
+    gemm_problem p = {fn, 1, 0, N, K, M, 1, 1.0f, 1.0f, dY, X, dW, 0, 0, 0, NULL, 0};
+    return gemm_run(ctx, &p);
+}
+
+/* ---- self-check ----------------------------------------------------------------------------- */
+
+typedef struct sc_ctx {
+    clft_context *ctx;
+    clft_selfcheck_result *r;
+    uint32_t rng;
+} sc_ctx;
+
+static float sc_rand(sc_ctx *c) {
+    c->rng = c->rng * 1664525u + 1013904223u;
+    return (float)(c->rng >> 8) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+/* Upload n floats of host data (or n random ones into host when fill) to a new scratch buffer. */
+static clft_status sc_upload(sc_ctx *c, float *host, size_t n, int fill, clft_buf *out) {
+    if (fill)
+        for (size_t i = 0; i < n; i++) host[i] = sc_rand(c);
+    CLFT_CHECK(clft_buf_alloc(c->ctx, CLFT_MEM_SCRATCH, n * 4, out));
+    return clft_buf_write(c->ctx, out, 0, host, n * 4);
+}
+
+/* One linear forward (weight dtype dt, path) or plain GEMM (dt < 0, transposes ta/tb) of a small
+ * ragged shape against clft_ref_gemm_f32. */
+static clft_status sc_one(sc_ctx *c, clft_gemm_path path, int dt, int ta, int tb, int64_t M, int64_t N, int64_t K) {
+    clft_context *ctx = c->ctx;
+    const size_t nA = (size_t)(M * K), nB = (size_t)(N * K), nC = (size_t)(M * N);
+    float *hA = clft_malloc(nA * 4 + 4), *hB = clft_malloc(nB * 4 + 4), *hC = clft_malloc(nC * 4 + 4),
+          *got = clft_malloc(nC * 4 + 4);
+    uint16_t *h16 = clft_malloc(nB * 2 + 2);
+    uint8_t *q = clft_malloc(nB / 2 + 2);
+    clft_buf A = {0}, B = {0}, C = {0}, code = {0}, absmax = {0};
+    clft_weight w;
+    memset(&w, 0, sizeof w);
+    clft_status st = (hA && hB && hC && got && h16 && q) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
+    if (st == CLFT_OK) st = sc_upload(c, hA, nA, 1, &A);
+    if (st == CLFT_OK) st = sc_upload(c, hC, nC, 1, &C);
+    if (st == CLFT_OK) {
+        for (size_t i = 0; i < nB; i++) hB[i] = sc_rand(c);
+        w.dtype = dt < 0 ? CLFT_DTYPE_F32 : (clft_dtype)dt;
+        w.rows = N;
+        w.cols = K;
+        if (dt == CLFT_DTYPE_F16 || dt == CLFT_DTYPE_BF16) {
+            for (size_t i = 0; i < nB; i++) {
+                h16[i] = dt == CLFT_DTYPE_F16 ? clft_ref_f32_to_f16(hB[i]) : clft_ref_f32_to_bf16(hB[i]);
+                hB[i] = dt == CLFT_DTYPE_F16 ? clft_ref_f16_to_f32(h16[i]) : clft_ref_bf16_to_f32(h16[i]);
+            }
+            st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, nB * 2, &B);
+            if (st == CLFT_OK) st = clft_buf_write(ctx, &B, 0, h16, nB * 2);
+        } else if (dt == CLFT_DTYPE_NF4) {
+            /* random codes on a uniform 16-entry table, one absmax per 16-element block */
+            float tab[16], am[64];
+            for (int i = 0; i < 16; i++) tab[i] = -1.0f + (float)i * (2.0f / 15.0f);
+            const size_t nb = (nB + 15) / 16;
+            for (size_t b = 0; b < nb && b < 64; b++) am[b] = 0.5f + 0.5f * fabsf(sc_rand(c));
+            memset(q, 0, nB / 2 + 2);
+            for (size_t e = 0; e < nB; e++) {
+                unsigned v = (c->rng = c->rng * 1664525u + 1013904223u) >> 28;
+                q[e / 2] |= (uint8_t)((e & 1) ? v : v << 4);
+                hB[e] = tab[v] * am[e / 16];
+            }
+            w.blocksize = 16;
+            st = nb <= 64 ? CLFT_OK : clft_error(CLFT_STATUS_INVALID_ARGUMENT, "gemm self-check: shape too big");
+            if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (nB + 1) / 2, &B);
+            if (st == CLFT_OK) st = clft_buf_write(ctx, &B, 0, q, (nB + 1) / 2);
+            if (st == CLFT_OK) st = sc_upload(c, tab, 16, 0, &code);
+            if (st == CLFT_OK) st = sc_upload(c, am, nb, 0, &absmax);
+        } else {
+            st = sc_upload(c, hB, nB, 0, &B);
+        }
+    }
+    w.data = B;
+    w.code = code;
+    w.absmax = absmax;
+    if (st == CLFT_OK) {
+        if (dt < 0) { /* plain GEMM: B holds op(B) as (K,N), or (N,K) when tb */
+            clft_ref_gemm_f32(ta, tb, M, N, K, 0.75f, hA, ta ? M : K, hB, tb ? K : N, 0.5f, hC, N);
+            st = clft_gemm_set_path(ctx, path);
+            if (st == CLFT_OK)
+                st = clft_gemm_f32(ctx, ta, tb, M, N, K, 0.75f, (clft_mat){&A, 0, ta ? M : K},
+                                   (clft_mat){&B, 0, tb ? K : N}, 0.5f, (clft_mat){&C, 0, N});
+        } else {
+            clft_ref_gemm_f32(0, 1, M, N, K, 1.0f, hA, K, hB, K, 0.0f, hC, N);
+            st = clft_gemm_set_path(ctx, path);
+            if (st == CLFT_OK) st = clft_linear_fwd(ctx, (clft_mat){&C, 0, N}, (clft_mat){&A, 0, K}, &w, M, 0.0f);
+        }
+    }
+    if (st == CLFT_OK) st = clft_buf_read(ctx, &C, 0, got, nC * 4);
+    if (st == CLFT_OK) {
+        char what[128];
+        snprintf(what, sizeof what, "gemm self-check %s %s t%d%d M%lld N%lld K%lld", clft_gemm_path_name(path),
+                 dt < 0 ? "f32" : clft_dtype_name((clft_dtype)dt), ta, tb, (long long)M, (long long)N, (long long)K);
+        c->r->checks++;
+        if (clft_compare_f32(what, got, hC, nC, 1e-4f, 1e-4f, NULL)) c->r->failures++;
+    }
+    clft_buf_free(ctx, &A), clft_buf_free(ctx, &B), clft_buf_free(ctx, &C);
+    clft_buf_free(ctx, &code), clft_buf_free(ctx, &absmax);
+    free(hA), free(hB), free(hC), free(got), free(h16), free(q);
+    return st;
+}
+
+clft_status clft_selfcheck_gemm(clft_context *ctx, clft_selfcheck_result *r) {
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    const clft_gemm_path saved = s->forced;
+    sc_ctx c = {ctx, r, 0x2545f491u};
+    clft_status st = CLFT_OK;
+    static const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
+    for (int pi = 0; st == CLFT_OK && pi < 2; pi++) {
+        for (int t = 0; st == CLFT_OK && t < 4; t++) st = sc_one(&c, paths[pi], -1, t >> 1, t & 1, 17, 33, 19);
+        for (int dt = CLFT_DTYPE_F32; st == CLFT_OK && dt <= CLFT_DTYPE_NF4; dt++)
+            st = sc_one(&c, paths[pi], dt, 0, 1, 5, 7, 64);
+    }
+    if (st == CLFT_OK) st = sc_one(&c, CLFT_GEMM_FUSED, CLFT_DTYPE_NF4, 0, 1, 3, 9, 48);
+    s->forced = saved;
+    return st;
+}

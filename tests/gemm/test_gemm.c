@@ -1,0 +1,308 @@
+/* test_gemm.c - the GEMM layer (src/ops/gemm.h) against src/ref on seeded inputs: every path
+ * (CLBlast, own tiled kernel, fused 4-bit kernel) forced explicitly, every product (nn, nt, tn,
+ * tt, batched), every weight dtype (f32, f16, bf16, NF4/FP4 with and without double quant), alpha,
+ * beta, offsets and leading dimensions, ragged shapes, bad arguments, and the measured path choice
+ * with its decision file. Tiny shapes and small tiles under Oclgrind (CLFT_TEST_TINY). */
+#include "tutil.h"
+
+#include "ops/gemm.h"
+#include "ref/ref.h"
+
+static clft_context *ctx;
+
+static clft_buf upload(const void *host, size_t bytes) {
+    clft_buf b = {0};
+    TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes ? bytes : 4, &b));
+    if (bytes) TU_OK(clft_buf_write(ctx, &b, 0, host, bytes));
+    return b;
+}
+static void download(const clft_buf *b, float *host, size_t n) { TU_OK(clft_buf_read(ctx, b, 0, host, n * 4)); }
+
+/* ---- weights built locally (this file's own copy of the layout in src/ops/weight.h) ---------- */
+
+typedef struct host_weight {
+    clft_weight w;
+    float *deq; /* (rows, cols) f32: what the kernels must see */
+} host_weight;
+
+static host_weight make_weight(clft_dtype dt, int64_t rows, int64_t cols, int dq, tu_rng *r) {
+    host_weight h;
+    memset(&h, 0, sizeof h);
+    const size_t n = (size_t)rows * (size_t)cols;
+    h.deq = malloc((n ? n : 1) * 4);
+    h.w.dtype = dt;
+    h.w.rows = rows;
+    h.w.cols = cols;
+    if (dt == CLFT_DTYPE_F32 || dt == CLFT_DTYPE_F16 || dt == CLFT_DTYPE_BF16) {
+        uint16_t *u16 = malloc((n ? n : 1) * 2);
+        for (size_t i = 0; i < n; i++) {
+            float v = tu_uniform(r, -1.0f, 1.0f);
+            if (dt == CLFT_DTYPE_F16) u16[i] = clft_ref_f32_to_f16(v), v = clft_ref_f16_to_f32(u16[i]);
+            if (dt == CLFT_DTYPE_BF16) u16[i] = clft_ref_f32_to_bf16(v), v = clft_ref_bf16_to_f32(u16[i]);
+            h.deq[i] = v;
+        }
+        h.w.data = dt == CLFT_DTYPE_F32 ? upload(h.deq, n * 4) : upload(u16, n * 2);
+        free(u16);
+        return h;
+    }
+    /* 4-bit: random codes, random scales; the code table is a sorted random one, not NF4 itself */
+    const int bs = 64, nbs = 4;
+    const size_t nblocks = (n + bs - 1) / bs, nnested = (nblocks + nbs - 1) / nbs;
+    uint8_t *packed = calloc((n + 1) / 2 + 1, 1), *q = malloc(nblocks + 1);
+    float code[16], *absmax = malloc((nblocks + 1) * 4), ncode[256], *nabs = malloc((nnested + 1) * 4);
+    for (int i = 0; i < 16; i++) code[i] = -1.0f + (float)i * (2.0f / 15.0f) + tu_uniform(r, -0.03f, 0.03f);
+    for (int i = 0; i < 256; i++) ncode[i] = tu_uniform(r, -1.0f, 1.0f);
+    for (size_t i = 0; i < nnested; i++) nabs[i] = tu_uniform(r, 0.1f, 0.5f);
+    const float noff = 0.6f;
+    for (size_t b = 0; b < nblocks; b++) {
+        q[b] = (uint8_t)(tu_next(r) & 255);
+        absmax[b] = dq ? ncode[q[b]] * nabs[b / nbs] + noff : tu_uniform(r, 0.2f, 1.5f);
+    }
+    for (size_t e = 0; e < n; e++) {
+        unsigned c = (unsigned)(tu_next(r) & 15);
+        packed[e / 2] |= (uint8_t)((e & 1) ? c : c << 4);
+        h.deq[e] = code[c] * absmax[e / bs];
+    }
+    h.w.data = upload(packed, (n + 1) / 2);
+    h.w.blocksize = bs;
+    h.w.double_quant = dq;
+    h.w.code = upload(code, sizeof code);
+    if (dq) {
+        h.w.absmax = upload(q, nblocks);
+        h.w.nested_absmax = upload(nabs, nnested * 4);
+        h.w.nested_code = upload(ncode, sizeof ncode);
+        h.w.nested_blocksize = nbs;
+        h.w.nested_offset = noff;
+    } else {
+        h.w.absmax = upload(absmax, nblocks * 4);
+    }
+    free(packed), free(q), free(absmax), free(nabs);
+    return h;
+}
+static void free_weight(host_weight *h) {
+    clft_buf_free(ctx, &h->w.data);
+    clft_buf_free(ctx, &h->w.code);
+    clft_buf_free(ctx, &h->w.absmax);
+    clft_buf_free(ctx, &h->w.nested_absmax);
+    clft_buf_free(ctx, &h->w.nested_code);
+    free(h->deq);
+}
+
+/* ---- generic GEMM check ------------------------------------------------------------------- */
+
+static const char *PATHS[] = {"auto", "clblast", "tiled", "fused"};
+
+/* CLFT_TEST_VERBOSE: name each check before it runs (to place Oclgrind reports) */
+static void trace(const char *what) {
+    if (getenv("CLFT_TEST_VERBOSE")) fprintf(stderr, "check: %s\n", what);
+}
+
+/* One (batched) clft_gemm_f32 call vs the reference, with offsets and padded leading dims. */
+static void check_gemm(clft_gemm_path path, int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t batch,
+                       float alpha, float beta, int pad, uint64_t salt) {
+    tu_rng r = tu_rng_make(salt);
+    const int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    const int64_t lda = ac + pad, ldb = bc + 2 * pad, ldc = N + pad;
+    const size_t offA = (size_t)pad * 3, offB = (size_t)pad * 5, offC = (size_t)pad * 7;
+    const int64_t sA = ar * lda + pad, sB = br * ldb, sC = M * ldc + 2 * pad;
+    const size_t nA = offA + (size_t)(sA * batch), nB = offB + (size_t)(sB * batch), nC = offC + (size_t)(sC * batch);
+    float *hA = malloc(nA * 4 + 4), *hB = malloc(nB * 4 + 4), *hC = malloc(nC * 4 + 4), *ref = malloc(nC * 4 + 4),
+          *got = malloc(nC * 4 + 4);
+    tu_fill(&r, hA, nA, -1, 1);
+    tu_fill(&r, hB, nB, -1, 1);
+    tu_fill(&r, hC, nC, -1, 1);
+    memcpy(ref, hC, nC * 4);
+    for (int64_t b = 0; b < batch; b++)
+        clft_ref_gemm_f32(ta, tb, M, N, K, alpha, hA + offA + b * sA, lda, hB + offB + b * sB, ldb, beta,
+                          ref + offC + b * sC, ldc);
+    clft_buf A = upload(hA, nA * 4), B = upload(hB, nB * 4), C = upload(hC, nC * 4);
+    clft_mat mA = {&A, offA, lda}, mB = {&B, offB, ldb}, mC = {&C, offC, ldc};
+    char what[160];
+    snprintf(what, sizeof what, "%s gemm t%d%d M%lld N%lld K%lld b%lld a%g b%g pad%d", PATHS[path], ta, tb,
+             (long long)M, (long long)N, (long long)K, (long long)batch, alpha, beta, pad);
+    trace(what);
+    TU_OK(clft_gemm_set_path(ctx, path));
+    clft_status st = batch == 1 ? clft_gemm_f32(ctx, ta, tb, M, N, K, alpha, mA, mB, beta, mC)
+                                : clft_gemm_f32_batched(ctx, ta, tb, M, N, K, alpha, mA, sA, mB, sB, beta, mC, sC, batch);
+    TU_CHECK(st == CLFT_OK, "gemm %s: %s", clft_status_string(st), clft_last_error());
+    if (path != CLFT_GEMM_AUTO && M && N && K)
+        TU_CHECK(clft_gemm_last_path(ctx) == path, "forced %s, ran %s", PATHS[path], PATHS[clft_gemm_last_path(ctx)]);
+    download(&C, got, nC);
+    /* the whole buffer: also proves nothing outside the (M,N) views was written */
+    tu_close(what, got, ref, nC, 1e-5 + 1e-6 * (double)K, 1e-4, 1e-9);
+    clft_buf_free(ctx, &A), clft_buf_free(ctx, &B), clft_buf_free(ctx, &C);
+    free(hA), free(hB), free(hC), free(ref), free(got);
+}
+
+/* Linear-layer products with a weight of dtype dt: 0 = fwd, 1 = bwd_data. */
+static void check_linear(clft_gemm_path path, int which, clft_dtype dt, int dq, int64_t M, int64_t N, int64_t K,
+                         float beta, int pad, uint64_t salt) {
+    tu_rng r = tu_rng_make(salt);
+    host_weight hw = make_weight(dt, N, K, dq, &r);
+    const int64_t in = which == 0 ? K : N, out = which == 0 ? N : K;
+    const int64_t ldx = in + pad, ldy = out + pad;
+    const size_t offX = (size_t)pad, offY = (size_t)pad * 2;
+    const size_t nX = offX + (size_t)(M * ldx), nY = offY + (size_t)(M * ldy);
+    float *hX = malloc(nX * 4 + 4), *hY = malloc(nY * 4 + 4), *ref = malloc(nY * 4 + 4), *got = malloc(nY * 4 + 4);
+    tu_fill(&r, hX, nX, -1, 1);
+    tu_fill(&r, hY, nY, -1, 1);
+    memcpy(ref, hY, nY * 4);
+    clft_ref_gemm_f32(0, which == 0, M, out, in, 1.0f, hX + offX, ldx, hw.deq, K, beta, ref + offY, ldy);
+    clft_buf X = upload(hX, nX * 4), Y = upload(hY, nY * 4);
+    clft_mat mX = {&X, offX, ldx}, mY = {&Y, offY, ldy};
+    char what[160];
+    snprintf(what, sizeof what, "%s linear_%s %s%s M%lld N%lld K%lld beta%g pad%d", PATHS[path],
+             which == 0 ? "fwd" : "bwd_data", clft_dtype_name(dt), dq ? "+dq" : "", (long long)M, (long long)N,
+             (long long)K, beta, pad);
+    trace(what);
+    TU_OK(clft_gemm_set_path(ctx, path));
+    clft_status st = which == 0 ? clft_linear_fwd(ctx, mY, mX, &hw.w, M, beta)
+                                : clft_linear_bwd_data(ctx, mY, mX, &hw.w, M, beta);
+    TU_CHECK(st == CLFT_OK, "linear: %s: %s", clft_status_string(st), clft_last_error());
+    download(&Y, got, nY);
+    tu_close(what, got, ref, nY, 1e-5 + 1e-6 * (double)(N > K ? N : K), 1e-4, 1e-9);
+    clft_buf_free(ctx, &X), clft_buf_free(ctx, &Y);
+    free(hX), free(hY), free(ref), free(got);
+    free_weight(&hw);
+}
+
+static void check_bwd_weight(clft_gemm_path path, int64_t M, int64_t N, int64_t K, uint64_t salt) {
+    tu_rng r = tu_rng_make(salt);
+    float *dY = malloc((size_t)(M * N) * 4 + 4), *X = malloc((size_t)(M * K) * 4 + 4),
+          *dW = malloc((size_t)(N * K) * 4 + 4), *ref = malloc((size_t)(N * K) * 4 + 4),
+          *got = malloc((size_t)(N * K) * 4 + 4);
+    tu_fill(&r, dY, (size_t)(M * N), -1, 1);
+    tu_fill(&r, X, (size_t)(M * K), -1, 1);
+    tu_fill(&r, dW, (size_t)(N * K), -1, 1);
+    memcpy(ref, dW, (size_t)(N * K) * 4);
+    clft_ref_gemm_f32(1, 0, N, K, M, 1.0f, dY, N, X, K, 1.0f, ref, K);
+    clft_buf bY = upload(dY, (size_t)(M * N) * 4), bX = upload(X, (size_t)(M * K) * 4),
+             bW = upload(dW, (size_t)(N * K) * 4);
+    TU_OK(clft_gemm_set_path(ctx, path));
+    TU_OK(clft_linear_bwd_weight(ctx, (clft_mat){&bW, 0, K}, (clft_mat){&bY, 0, N}, (clft_mat){&bX, 0, K}, M, N, K));
+    download(&bW, got, (size_t)(N * K));
+    char what[128];
+    snprintf(what, sizeof what, "%s linear_bwd_weight M%lld N%lld K%lld", PATHS[path], (long long)M, (long long)N,
+             (long long)K);
+    tu_close(what, got, ref, (size_t)(N * K), 1e-5 + 1e-6 * (double)M, 1e-4, 1e-9);
+    clft_buf_free(ctx, &bY), clft_buf_free(ctx, &bX), clft_buf_free(ctx, &bW);
+    free(dY), free(X), free(dW), free(ref), free(got);
+}
+
+/* beta == 0 must overwrite C even when it holds NaN (arena memory is not cleared). */
+static void check_nan_overwrite(clft_gemm_path path) {
+    const int64_t M = 3, N = 5, K = 4;
+    float a[12], b[20], c[15], ref[15], got[15];
+    tu_rng r = tu_rng_make(77);
+    tu_fill(&r, a, 12, -1, 1);
+    tu_fill(&r, b, 20, -1, 1);
+    for (int i = 0; i < 15; i++) c[i] = NAN;
+    clft_ref_gemm_f32(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, ref, N);
+    clft_buf A = upload(a, sizeof a), B = upload(b, sizeof b), C = upload(c, sizeof c);
+    TU_OK(clft_gemm_set_path(ctx, path));
+    TU_OK(clft_gemm_f32(ctx, 0, 0, M, N, K, 1.0f, (clft_mat){&A, 0, K}, (clft_mat){&B, 0, N}, 0.0f,
+                        (clft_mat){&C, 0, N}));
+    download(&C, got, 15);
+    char what[64];
+    snprintf(what, sizeof what, "%s beta=0 over NaN", PATHS[path]);
+    tu_close(what, got, ref, 15, 1e-5, 1e-5, 1e-9);
+    clft_buf_free(ctx, &A), clft_buf_free(ctx, &B), clft_buf_free(ctx, &C);
+}
+
+static void check_bad_arguments(void) {
+    float h[64] = {0};
+    clft_buf A = upload(h, sizeof h);
+    clft_mat m = {&A, 0, 8};
+    clft_status st = clft_gemm_f32(ctx, 0, 0, -1, 2, 2, 1, m, m, 0, m);
+    TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT, "negative M -> %s", clft_status_string(st));
+    st = clft_gemm_f32(ctx, 0, 0, 2, 2, 9, 1, m, (clft_mat){&A, 0, 2}, 0, m);
+    TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT, "ld < cols of A (M,K=9) with ld 8 -> %s", clft_status_string(st));
+    TU_CHECK(strstr(clft_last_error(), "A (M,K)") != NULL, "message names the operand: %s", clft_last_error());
+    st = clft_gemm_f32(ctx, 0, 0, 9, 8, 8, 1, m, m, 0, m);
+    TU_CHECK(st == CLFT_STATUS_SHAPE_MISMATCH, "A (9,8) in 64 floats -> %s", clft_status_string(st));
+    st = clft_gemm_f32(ctx, 0, 0, 2, 2, 2, 1, m, m, 0, (clft_mat){&A, 60, 8});
+    TU_CHECK(st == CLFT_STATUS_SHAPE_MISMATCH, "C offset past the end -> %s", clft_status_string(st));
+    st = clft_gemm_f32(ctx, 0, 0, 2, 2, 2, 1, m, (clft_mat){NULL, 0, 8}, 0, m);
+    TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT, "NULL B -> %s", clft_status_string(st));
+    st = clft_gemm_f32_batched(ctx, 0, 0, 2, 2, 2, 1, m, 0, m, 0, 0, m, 0, 3);
+    TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT, "overlapping C batches -> %s", clft_status_string(st));
+    clft_weight w = {0};
+    w.dtype = CLFT_DTYPE_F32;
+    w.rows = 9;
+    w.cols = 8;
+    w.data = A;
+    st = clft_linear_fwd(ctx, m, m, &w, 1, 0);
+    TU_CHECK(st == CLFT_STATUS_SHAPE_MISMATCH, "weight (9,8) in 64 floats -> %s", clft_status_string(st));
+    w.rows = 2;
+    w.dtype = CLFT_DTYPE_NF4;
+    w.blocksize = 64;
+    st = clft_linear_fwd(ctx, m, m, &w, 1, 0);
+    TU_CHECK(st == CLFT_STATUS_SHAPE_MISMATCH, "NF4 weight without code/absmax -> %s", clft_status_string(st));
+    TU_CHECK(clft_gemm_set_path(ctx, (clft_gemm_path)9) == CLFT_STATUS_INVALID_ARGUMENT, "bad path");
+    clft_gemm_tiles t = {0, 3, 0, 0, 0, 0};
+    TU_CHECK(clft_gemm_set_tiles(ctx, &t) == CLFT_STATUS_INVALID_ARGUMENT, "vector width 3 refused");
+    clft_buf_free(ctx, &A);
+}
+
+int main(void) {
+    tu_init_seed();
+    ctx = tu_context();
+    const int tiny = tu_tiny();
+    double t0 = clft_now_seconds();
+    if (tiny) { /* small register tiles for the interpreter */
+        clft_gemm_tiles t = {2, 4, 2, 2, 2, 4};
+        TU_OK(clft_gemm_set_tiles(ctx, &t));
+    }
+    check_bad_arguments();
+
+    static const int64_t Ms[] = {1, 3, 17, 65}, NKs[] = {1, 5, 33, 100, 130};
+    static const int64_t tMs[] = {1, 3}, tNKs[] = {1, 5, 9};
+    const int64_t *ms = tiny ? tMs : Ms, *nks = tiny ? tNKs : NKs;
+    const int nm = tiny ? 2 : 4, nnk = tiny ? 3 : 5;
+    const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
+    uint64_t salt = 1;
+    /* Under Oclgrind only clft's own kernels: it reports uninitialised local-memory stores inside
+     * CLBlast's XgemmDirect kernels (third-party code); the CLBlast path is checked on the real
+     * device run of this same test. */
+    for (int pi = 0; pi < (tiny ? 1 : 2); pi++) {
+        const clft_gemm_path path = paths[pi];
+        check_nan_overwrite(path);
+        /* every transpose combination over the ragged shape grid (N and K walk the list out of step) */
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < nm; i++)
+                for (int j = 0; j < nnk; j++)
+                    check_gemm(path, t >> 1, t & 1, ms[i], nks[j], nks[(j + i + t) % nnk], 1, 1.0f, 0.0f, 0, salt++);
+        /* alpha/beta, offsets and padded leading dimensions, empty K, batched */
+        const int64_t m = tiny ? 3 : 17, n = tiny ? 5 : 33, k = tiny ? 9 : 100;
+        for (int t = 0; t < 4; t++) {
+            check_gemm(path, t >> 1, t & 1, m, n, k, 1, 0.5f, -1.5f, 3, salt++);
+            check_gemm(path, t >> 1, t & 1, m, n, k, 3, -2.0f, 1.0f, 2, salt++);
+        }
+        check_gemm(path, 0, 0, m, n, 0, 1, 1.0f, 0.25f, 1, salt++);
+        check_gemm(path, 0, 1, tiny ? 4 : 65, tiny ? 9 : 130, tiny ? 5 : 64, tiny ? 2 : 12, 1.0f, 0.0f, 0, salt++);
+        /* linear layers: every weight dtype, forward and backward-data, ragged and with padding */
+        const clft_dtype dts[] = {CLFT_DTYPE_F32, CLFT_DTYPE_F16, CLFT_DTYPE_BF16, CLFT_DTYPE_NF4, CLFT_DTYPE_NF4};
+        for (int d = 0; d < 5; d++)
+            for (int which = 0; which < 2; which++) {
+                check_linear(path, which, dts[d], d == 4, tiny ? 3 : 17, tiny ? 5 : 33, tiny ? 9 : 130, 0.0f, 0,
+                             salt++);
+                check_linear(path, which, dts[d], d == 4, tiny ? 2 : 65, tiny ? 8 : 100, tiny ? 16 : 128, 1.0f, 2,
+                             salt++);
+            }
+        check_bwd_weight(path, tiny ? 5 : 65, tiny ? 3 : 33, tiny ? 7 : 100, salt++);
+    }
+    /* the fused 4-bit kernel: K multiple of the chunk (vector path) and ragged K (scalar path) */
+    for (int dq = 0; dq < 2; dq++)
+        for (int i = 0; i < nm; i++) {
+            check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_NF4, dq, ms[i], tiny ? 5 : 33, tiny ? 16 : 128, 0.0f, 0, salt++);
+            check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_FP4, dq, ms[i], tiny ? 3 : 17, tiny ? 9 : 100, 1.0f, 1, salt++);
+        }
+    /* measured choice: decisions are taken, persisted, and results stay right */
+    if (tiny) TU_OK(clft_gemm_set_path(ctx, CLFT_GEMM_TILED)); /* see above: no CLBlast under Oclgrind */
+    check_gemm(tiny ? CLFT_GEMM_TILED : CLFT_GEMM_AUTO, 0, 1, tiny ? 3 : 65, tiny ? 8 : 100, tiny ? 8 : 128, 1, 1.0f, 0.0f, 0, salt++);
+    check_linear(tiny ? CLFT_GEMM_FUSED : CLFT_GEMM_AUTO, 0, CLFT_DTYPE_NF4, 0, tiny ? 2 : 17, tiny ? 5 : 33, tiny ? 16 : 128, 0.0f, 0, salt++);
+    TU_CHECK(clft_gemm_last_path(ctx) != CLFT_GEMM_AUTO, "auto ran a real path");
+    printf("test_gemm: %.1f s\n", clft_now_seconds() - t0);
+    clft_context_free(ctx);
+    return tu_finish("test_gemm");
+}
