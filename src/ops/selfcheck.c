@@ -8,6 +8,7 @@
 
 static const clft_selfcheck_fn CHECKS[] = {
     clft_selfcheck_runtime,
+    clft_selfcheck_q4,
     clft_selfcheck_gemm,
 };
 

@@ -37,5 +37,8 @@ clft_status clft_weight_upload_q4(clft_context *ctx, clft_mem_class cls, const c
 void clft_weight_free(clft_context *ctx, clft_weight *w);
 /* Dequantize/convert the whole weight to f32 on the device: out must hold rows*cols floats. */
 clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf *out);
+/* Dequantize a 4-bit weight to F32, F16 or BF16 storage (cl/nf4.cl; f16/bf16 round to nearest
+ * even): out must hold rows*cols elements of out_dtype. The work is enqueued, not waited for. */
+clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, clft_buf *out);
 
 #endif

@@ -1,0 +1,110 @@
+/* nf4.cl - dequantization of bitsandbytes 4-bit weights (NF4 and FP4: the code table is an
+ * argument) and conversion of 16-bit weight storage, for the layout of src/ops/weight.h.
+ *
+ * Kernels (one work-item per group of 16 elements; global size ceil(numel / 16)):
+ *   dequant_nf4_{f32,f16,bf16}(out[numel], packed[(numel+1)/2] uchar, code[16] f32,
+ *                              absmax[nblocks] f32, numel ulong, blocksize_log2 uint)
+ *   dequant_nf4_{f32,f16,bf16}_dq(out[numel], packed, code[16],
+ *                              qabsmax[nblocks] uchar, nested_absmax[ceil(nblocks/nbs)] f32,
+ *                              nested_code[256] f32, offset f32, numel ulong, blocksize_log2 uint,
+ *                              nested_blocksize_log2 uint)
+ *   convert_f16_to_f32(out[n] f32, in[n] half bits, n ulong)     (vload_half: no cl_khr_fp16)
+ *   convert_bf16_to_f32(out[n] f32, in[n] ushort, n ulong)
+ * Element e has code nibble (packed[e/2] >> 4) for even e, (packed[e/2] & 15) for odd e, and
+ * value code[nibble] * absmax[e >> blocksize_log2]; with double quantization
+ * absmax[b] = nested_code[qabsmax[b]] * nested_absmax[b >> nested_log2] + offset (two roundings:
+ * FP_CONTRACT is off so the results match src/quant/quant.c bit for bit). f16 and bf16 outputs
+ * round the f32 value to nearest even (vstore_half_rte, clft_f32_to_bf16).
+ * A group of 16 never straddles a block (blocksizes are powers of two >= 32). The 16 nibbles are
+ * looked up with one shuffle() of the code table held in a float16, which CPU compilers turn into
+ * a single permute instead of 16 loads; the last, partial group takes a scalar path.
+ * No tunables; no extensions needed. */
+#pragma OPENCL FP_CONTRACT OFF
+
+/* 16 codes of 8 packed bytes, first element in the high nibble, scaled by a */
+inline float16 nf4_group16(uchar8 b, float16 tbl, float a) {
+    const uchar16 d = (uchar16)(b.s0, b.s0, b.s1, b.s1, b.s2, b.s2, b.s3, b.s3, b.s4, b.s4, b.s5, b.s5, b.s6, b.s6,
+                                b.s7, b.s7);
+    const uchar16 sh = (uchar16)(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0);
+    const uint16 idx = convert_uint16((d >> sh) & (uchar16)15);
+    return shuffle(tbl, idx) * a;
+}
+
+inline float nf4_code_at(__global const uchar *packed, __global const float *code, ulong e) {
+    const uchar byte = packed[e >> 1];
+    return code[(e & 1) ? (byte & 15) : (byte >> 4)];
+}
+
+inline float nf4_absmax_dq(__global const uchar *qabsmax, __global const float *nested_absmax,
+                           __global const float *nested_code, float offset, ulong b, uint nested_log2) {
+    const float t = nested_code[qabsmax[b]] * nested_absmax[b >> nested_log2];
+    return t + offset;
+}
+
+inline ushort16 nf4_to_bf16_16(float16 v) {
+    uint16 u = as_uint16(v);
+    const int16 isnan_ = isnan(v);
+    const uint16 r = (u + (uint16)0x7fffu + ((u >> 16) & (uint16)1u)) >> 16;
+    const uint16 q = (u >> 16) | (uint16)0x40u;
+    return convert_ushort16(select(r, q, as_uint16(isnan_)));
+}
+
+/* STORE16(v, g) stores the 16 values of group g, STORE1(x, e) one value at element e */
+#define NF4_KERNELS(SUFFIX, OUT_T, STORE16, STORE1)                                                     \
+    __kernel void dequant_nf4_##SUFFIX(__global OUT_T *restrict out, __global const uchar *restrict packed, \
+                                        __global const float *restrict code,                             \
+                                        __global const float *restrict absmax, ulong numel,              \
+                                        uint blocksize_log2) {                                           \
+        const ulong g = get_global_id(0), e0 = g * 16;                                                   \
+        if (e0 >= numel) return;                                                                         \
+        const float a = absmax[e0 >> blocksize_log2];                                                    \
+        if (e0 + 16 <= numel) {                                                                          \
+            const float16 v = nf4_group16(vload8(g, packed), vload16(0, code), a);                      \
+            STORE16(v, g);                                                                               \
+        } else {                                                                                         \
+            for (ulong e = e0; e < numel; e++) {                                                         \
+                const float x = nf4_code_at(packed, code, e) * a;                                        \
+                STORE1(x, e);                                                                            \
+            }                                                                                            \
+        }                                                                                                \
+    }                                                                                                    \
+    __kernel void dequant_nf4_##SUFFIX##_dq(                                                             \
+        __global OUT_T *restrict out, __global const uchar *restrict packed, __global const float *restrict code, \
+        __global const uchar *restrict qabsmax, __global const float *restrict nested_absmax,           \
+        __global const float *restrict nested_code, float offset, ulong numel, uint blocksize_log2,      \
+        uint nested_log2) {                                                                              \
+        const ulong g = get_global_id(0), e0 = g * 16;                                                   \
+        if (e0 >= numel) return;                                                                         \
+        const float a =                                                                                  \
+            nf4_absmax_dq(qabsmax, nested_absmax, nested_code, offset, e0 >> blocksize_log2, nested_log2); \
+        if (e0 + 16 <= numel) {                                                                          \
+            const float16 v = nf4_group16(vload8(g, packed), vload16(0, code), a);                      \
+            STORE16(v, g);                                                                               \
+        } else {                                                                                         \
+            for (ulong e = e0; e < numel; e++) {                                                         \
+                const float x = nf4_code_at(packed, code, e) * a;                                        \
+                STORE1(x, e);                                                                            \
+            }                                                                                            \
+        }                                                                                                \
+    }
+
+#define ST16_F32(v, g) vstore16((v), (g), out)
+#define ST1_F32(x, e) out[(e)] = (x)
+#define ST16_F16(v, g) vstore_half16_rte((v), (g), out)
+#define ST1_F16(x, e) vstore_half_rte((x), (e), out)
+#define ST16_BF16(v, g) vstore16(nf4_to_bf16_16(v), (g), out)
+#define ST1_BF16(x, e) out[(e)] = clft_f32_to_bf16(x)
+
+NF4_KERNELS(f32, float, ST16_F32, ST1_F32)
+NF4_KERNELS(f16, half, ST16_F16, ST1_F16)
+NF4_KERNELS(bf16, ushort, ST16_BF16, ST1_BF16)
+
+__kernel void convert_f16_to_f32(__global float *restrict out, __global const half *restrict in, ulong n) {
+    const ulong i = get_global_id(0);
+    if (i < n) out[i] = vload_half(i, in);
+}
+
+__kernel void convert_bf16_to_f32(__global float *restrict out, __global const ushort *restrict in, ulong n) {
+    const ulong i = get_global_id(0);
+    if (i < n) out[i] = clft_bf16_to_f32(in[i]);
+}

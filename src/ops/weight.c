@@ -1,0 +1,276 @@
+/* weight.c - weights on the device (layout in weight.h): upload of f32 host matrices as F32, F16
+ * or BF16 storage, upload of host-quantized NF4/FP4 tensors (src/quant), and conversion or
+ * dequantization of any of them to f32 / f16 / bf16 with the kernels of cl/nf4.cl. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/selfcheck.h"
+#include "ops/weight.h"
+#include "ref/ref.h"
+
+static int is_q4(clft_dtype t) { return t == CLFT_DTYPE_NF4 || t == CLFT_DTYPE_FP4; }
+
+static uint32_t log2_u32(uint32_t v) {
+    uint32_t r = 0;
+    while ((1u << r) < v) r++;
+    return r;
+}
+
+static clft_status check_shape(const char *fn, int64_t rows, int64_t cols) {
+    if (rows < 1 || cols < 1 || rows > INT64_MAX / cols || (uint64_t)(rows * cols) > (uint64_t)(SIZE_MAX / 4))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: bad shape (%lld, %lld)", fn, (long long)rows,
+                          (long long)cols);
+    return CLFT_OK;
+}
+
+clft_status clft_weight_upload(clft_context *ctx, clft_mem_class cls, clft_dtype dtype, int64_t rows, int64_t cols,
+                               const float *host, clft_weight *out) {
+    if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!ctx || !host) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload: NULL argument");
+    CLFT_CHECK(check_shape("clft_weight_upload", rows, cols));
+    if (dtype != CLFT_DTYPE_F32 && dtype != CLFT_DTYPE_F16 && dtype != CLFT_DTYPE_BF16)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "clft_weight_upload: dtype %s is not f32, f16 or bf16 (quantize with clft_q4_quantize "
+                          "and use clft_weight_upload_q4)",
+                          clft_dtype_name(dtype));
+    const size_t n = (size_t)(rows * cols);
+    const size_t esz = dtype == CLFT_DTYPE_F32 ? 4 : 2;
+    clft_weight w;
+    memset(&w, 0, sizeof w);
+    w.dtype = dtype;
+    w.rows = rows;
+    w.cols = cols;
+    CLFT_CHECK(clft_buf_alloc(ctx, cls, n * esz, &w.data));
+    clft_status st;
+    if (dtype == CLFT_DTYPE_F32) {
+        st = clft_buf_write(ctx, &w.data, 0, host, n * 4);
+    } else {
+        uint16_t *tmp = clft_malloc(n * 2);
+        if (!tmp) {
+            st = CLFT_STATUS_HOST_OOM;
+        } else {
+            for (size_t i = 0; i < n; i++)
+                tmp[i] = dtype == CLFT_DTYPE_F16 ? clft_ref_f32_to_f16(host[i]) : clft_ref_f32_to_bf16(host[i]);
+            st = clft_buf_write(ctx, &w.data, 0, tmp, n * 2);
+            free(tmp);
+        }
+    }
+    if (st != CLFT_OK) {
+        clft_weight_free(ctx, &w);
+        return st;
+    }
+    *out = w;
+    return CLFT_OK;
+}
+
+clft_status clft_weight_upload_q4(clft_context *ctx, clft_mem_class cls, const clft_q4 *q, int64_t rows, int64_t cols,
+                                  clft_weight *out) {
+    if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!ctx || !q || !q->packed) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: NULL argument");
+    CLFT_CHECK(check_shape("clft_weight_upload_q4", rows, cols));
+    if (!is_q4(q->type) || q->blocksize < 32 || q->blocksize > 4096 || (q->blocksize & (q->blocksize - 1)))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: not a valid 4-bit tensor (%s, blocksize %d)",
+                          clft_dtype_name(q->type), q->blocksize);
+    if (q->numel != rows * cols)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "clft_weight_upload_q4: %lld quantized elements for a (%lld, %lld) weight",
+                          (long long)q->numel, (long long)rows, (long long)cols);
+    if (q->double_quant ? (!q->qabsmax || !q->nested_absmax || q->nested_blocksize < 1 ||
+                           (q->nested_blocksize & (q->nested_blocksize - 1)))
+                        : !q->absmax)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: absmax arrays missing or bad nested blocksize");
+    clft_weight w;
+    memset(&w, 0, sizeof w);
+    w.dtype = q->type;
+    w.rows = rows;
+    w.cols = cols;
+    w.blocksize = q->blocksize;
+    w.double_quant = q->double_quant;
+    w.nested_blocksize = q->nested_blocksize;
+    w.nested_offset = q->nested_offset;
+    const size_t npacked = (size_t)(q->numel + 1) / 2, nb = (size_t)q->nblocks;
+    clft_status st = clft_buf_alloc(ctx, cls, npacked, &w.data);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &w.data, 0, q->packed, npacked);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, cls, sizeof q->code, &w.code);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &w.code, 0, q->code, sizeof q->code);
+    if (!q->double_quant) {
+        if (st == CLFT_OK) st = clft_buf_alloc(ctx, cls, nb * sizeof(float), &w.absmax);
+        if (st == CLFT_OK) st = clft_buf_write(ctx, &w.absmax, 0, q->absmax, nb * sizeof(float));
+    } else {
+        const size_t nn = (nb + (size_t)q->nested_blocksize - 1) / (size_t)q->nested_blocksize;
+        if (st == CLFT_OK) st = clft_buf_alloc(ctx, cls, nb, &w.absmax);
+        if (st == CLFT_OK) st = clft_buf_write(ctx, &w.absmax, 0, q->qabsmax, nb);
+        if (st == CLFT_OK) st = clft_buf_alloc(ctx, cls, nn * sizeof(float), &w.nested_absmax);
+        if (st == CLFT_OK) st = clft_buf_write(ctx, &w.nested_absmax, 0, q->nested_absmax, nn * sizeof(float));
+        if (st == CLFT_OK) st = clft_buf_alloc(ctx, cls, sizeof q->nested_code, &w.nested_code);
+        if (st == CLFT_OK) st = clft_buf_write(ctx, &w.nested_code, 0, q->nested_code, sizeof q->nested_code);
+    }
+    if (st != CLFT_OK) {
+        clft_weight_free(ctx, &w);
+        return st;
+    }
+    *out = w;
+    return CLFT_OK;
+}
+
+void clft_weight_free(clft_context *ctx, clft_weight *w) {
+    if (!ctx || !w) return;
+    clft_buf_free(ctx, &w->data);
+    clft_buf_free(ctx, &w->code);
+    clft_buf_free(ctx, &w->absmax);
+    clft_buf_free(ctx, &w->nested_absmax);
+    clft_buf_free(ctx, &w->nested_code);
+    memset(w, 0, sizeof *w);
+}
+
+static size_t dtype_bytes(clft_dtype t) { return t == CLFT_DTYPE_F32 ? 4 : 2; }
+
+clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, clft_buf *out) {
+    if (!ctx || !w || !out || !out->mem || !w->data.mem)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: NULL argument");
+    if (!is_q4(w->dtype))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: weight is %s, not nf4/fp4",
+                          clft_dtype_name(w->dtype));
+    if (out_dtype != CLFT_DTYPE_F32 && out_dtype != CLFT_DTYPE_F16 && out_dtype != CLFT_DTYPE_BF16)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: output dtype %s is not f32, f16 or bf16",
+                          clft_dtype_name(out_dtype));
+    const cl_ulong numel = (cl_ulong)(w->rows * w->cols);
+    if (out->bytes < numel * dtype_bytes(out_dtype))
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "clft_weight_dequant: output of %zu bytes cannot hold %llu %s values",
+                          out->bytes, (unsigned long long)numel, clft_dtype_name(out_dtype));
+    char name[48];
+    snprintf(name, sizeof name, "dequant_nf4_%s%s", clft_dtype_name(out_dtype), w->double_quant ? "_dq" : "");
+    cl_kernel k = NULL;
+    CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", "", name, &k));
+    const cl_uint bl = log2_u32((uint32_t)w->blocksize);
+    if (!w->double_quant) {
+        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
+                                &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof numel, &numel, sizeof bl, &bl,
+                                (size_t)0));
+    } else {
+        const cl_uint nl = log2_u32((uint32_t)w->nested_blocksize);
+        const cl_float off = w->nested_offset;
+        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
+                                &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem), &w->nested_absmax.mem,
+                                sizeof(cl_mem), &w->nested_code.mem, sizeof off, &off, sizeof numel, &numel, sizeof bl,
+                                &bl, sizeof nl, &nl, (size_t)0));
+    }
+    /* one work-item per 16 elements; work-groups of 64 keep dozens of groups per CPU thread */
+    const size_t groups = (size_t)((numel + 15) / 16), local = 64;
+    return clft_cl_launch(ctx, k, 1, &groups, &local, name);
+}
+
+clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf *out) {
+    if (!ctx || !w || !out || !out->mem || !w->data.mem)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_to_f32: NULL argument");
+    if (is_q4(w->dtype)) return clft_weight_dequant(ctx, w, CLFT_DTYPE_F32, out);
+    const cl_ulong n = (cl_ulong)(w->rows * w->cols);
+    if (out->bytes < n * 4)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "clft_weight_to_f32: output of %zu bytes cannot hold %llu floats",
+                          out->bytes, (unsigned long long)n);
+    if (w->dtype == CLFT_DTYPE_F32) {
+        CLFT_CL_CHECK(clEnqueueCopyBuffer(ctx->queue, w->data.mem, out->mem, 0, 0, (size_t)n * 4, 0, NULL, NULL),
+                      "clEnqueueCopyBuffer (weight to f32)");
+        return CLFT_OK;
+    }
+    if (w->dtype != CLFT_DTYPE_F16 && w->dtype != CLFT_DTYPE_BF16)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_to_f32: weight dtype %s is not supported",
+                          clft_dtype_name(w->dtype));
+    const char *name = w->dtype == CLFT_DTYPE_F16 ? "convert_f16_to_f32" : "convert_bf16_to_f32";
+    cl_kernel k = NULL;
+    CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", "", name, &k));
+    CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof n, &n, (size_t)0));
+    const size_t g = (size_t)n, local = 256;
+    return clft_cl_launch(ctx, k, 1, &g, &local, name);
+}
+
+/* ---- self-check ------------------------------------------------------------------------------ */
+/* One dequantization on the device against clft_q4_dequantize, compared bit for bit (after the
+ * same rounding to f16/bf16 on the host). */
+static clft_status check_one_q4(clft_context *ctx, clft_selfcheck_result *r, const float *x, int64_t rows,
+                                int64_t cols, clft_dtype type, int blocksize, int dq, clft_dtype out_dtype) {
+    const size_t n = (size_t)(rows * cols);
+    clft_q4 q;
+    clft_weight w;
+    clft_buf out = {0};
+    memset(&w, 0, sizeof w);
+    float *ref = clft_malloc(n * sizeof(float)), *got = clft_malloc(n * sizeof(float));
+    uint16_t *h = clft_malloc(n * 2);
+    clft_status st = (ref && got && h) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
+    if (st == CLFT_OK) st = clft_q4_quantize(x, (int64_t)n, type, blocksize, dq, &q);
+    else memset(&q, 0, sizeof q);
+    if (st == CLFT_OK) st = clft_weight_upload_q4(ctx, CLFT_MEM_SCRATCH, &q, rows, cols, &w);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n * dtype_bytes(out_dtype), &out);
+    if (st == CLFT_OK) st = clft_weight_dequant(ctx, &w, out_dtype, &out);
+    if (st == CLFT_OK) st = clft_buf_read(ctx, &out, 0, out_dtype == CLFT_DTYPE_F32 ? (void *)got : (void *)h,
+                                          n * dtype_bytes(out_dtype));
+    if (st == CLFT_OK) {
+        clft_q4_dequantize(&q, ref);
+        for (size_t i = 0; out_dtype != CLFT_DTYPE_F32 && i < n; i++) {
+            if (out_dtype == CLFT_DTYPE_F16) {
+                got[i] = clft_ref_f16_to_f32(h[i]);
+                ref[i] = clft_ref_f16_to_f32(clft_ref_f32_to_f16(ref[i]));
+            } else {
+                got[i] = clft_ref_bf16_to_f32(h[i]);
+                ref[i] = clft_ref_bf16_to_f32(clft_ref_f32_to_bf16(ref[i]));
+            }
+        }
+        char what[96];
+        snprintf(what, sizeof what, "dequant %s bs%d%s -> %s (%lld, %lld)", clft_dtype_name(type), blocksize,
+                 dq ? " dq" : "", clft_dtype_name(out_dtype), (long long)rows, (long long)cols);
+        r->checks++;
+        if (clft_compare_f32(what, got, ref, n, 0.0f, 0.0f, NULL)) r->failures++;
+    }
+    clft_buf_free(ctx, &out);
+    clft_weight_free(ctx, &w);
+    clft_q4_free(&q);
+    free(ref);
+    free(got);
+    free(h);
+    return st;
+}
+
+clft_status clft_selfcheck_q4(clft_context *ctx, clft_selfcheck_result *r) {
+    const int64_t rows = 37, cols = 61; /* odd numel, a partial last block and a partial last group */
+    const size_t n = (size_t)(rows * cols);
+    float *x = clft_malloc(n * sizeof(float));
+    if (!x) return CLFT_STATUS_HOST_OOM;
+    uint64_t s = 0x5eedf00dULL;
+    for (size_t i = 0; i < n; i++) { /* xorshift: uniform in [-1, 1), scaled per row */
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        x[i] = ((float)(s >> 40) / 8388608.0f - 1.0f) * (0.01f + 0.05f * (float)(i / (size_t)cols));
+    }
+    clft_status st = check_one_q4(ctx, r, x, rows, cols, CLFT_DTYPE_NF4, 64, 1, CLFT_DTYPE_F32);
+    if (st == CLFT_OK) st = check_one_q4(ctx, r, x, rows, cols, CLFT_DTYPE_NF4, 64, 0, CLFT_DTYPE_F16);
+    if (st == CLFT_OK) st = check_one_q4(ctx, r, x, rows, cols, CLFT_DTYPE_FP4, 128, 1, CLFT_DTYPE_BF16);
+    /* 16-bit storage back to f32 */
+    for (int t = 0; st == CLFT_OK && t < 2; t++) {
+        const clft_dtype dt = t ? CLFT_DTYPE_BF16 : CLFT_DTYPE_F16;
+        clft_weight w;
+        clft_buf out = {0};
+        float *got = clft_malloc(n * sizeof(float)), *ref = clft_malloc(n * sizeof(float));
+        st = (got && ref) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
+        if (st == CLFT_OK) st = clft_weight_upload(ctx, CLFT_MEM_SCRATCH, dt, rows, cols, x, &w);
+        else memset(&w, 0, sizeof w);
+        if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n * sizeof(float), &out);
+        if (st == CLFT_OK) st = clft_weight_to_f32(ctx, &w, &out);
+        if (st == CLFT_OK) st = clft_buf_read(ctx, &out, 0, got, n * sizeof(float));
+        if (st == CLFT_OK) {
+            for (size_t i = 0; i < n; i++)
+                ref[i] = t ? clft_ref_bf16_to_f32(clft_ref_f32_to_bf16(x[i])) : clft_ref_f16_to_f32(clft_ref_f32_to_f16(x[i]));
+            r->checks++;
+            if (clft_compare_f32(t ? "bf16 weight to f32" : "f16 weight to f32", got, ref, n, 0.0f, 0.0f, NULL))
+                r->failures++;
+        }
+        clft_buf_free(ctx, &out);
+        clft_weight_free(ctx, &w);
+        free(got);
+        free(ref);
+    }
+    free(x);
+    return st;
+}
