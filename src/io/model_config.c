@@ -14,7 +14,7 @@
 #include "io/io_util.h"
 #include "io/safetensors.h"
 
-#define TRANSFORMERS_VERSION "4.46.0" /* written into config.json like save_pretrained does */
+#define TRANSFORMERS_VERSION "4.46.3" /* written into config.json like save_pretrained does */
 
 static const char *const ARCH_NAMES[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
 static const char *const ARCH_TYPES[] = {"llama", "mistral", "qwen2"};
@@ -454,8 +454,9 @@ clft_status clft_model_config_to_json(const clft_model_config *c, char **out) {
     snprintf(arch, sizeof arch, "[\n    \"%s\"\n  ]", clft_arch_name(c->arch));
     kv_raw(&l, "architectures", arch);
     kv_float(&l, "attention_dropout", 0.0);
-    kv_id(&l, "bos_token_id", c->bos_token_id);
-    kv_eos(&l, c);
+    /* save_pretrained drops None values that equal the class default (Qwen2Config has no bos/eos) */
+    if (c->arch != CLFT_ARCH_QWEN2 || c->bos_token_id >= 0) kv_id(&l, "bos_token_id", c->bos_token_id);
+    if (c->arch != CLFT_ARCH_QWEN2 || c->n_eos > 0) kv_eos(&l, c);
     kv_str(&l, "hidden_act", "silu");
     kv_int(&l, "hidden_size", c->hidden_size);
     kv_float(&l, "initializer_range", c->initializer_range);
@@ -492,7 +493,9 @@ clft_status clft_model_config_to_json(const clft_model_config *c, char **out) {
     case CLFT_ARCH_QWEN2:
         kv_int(&l, "max_window_layers", c->max_window_layers);
         kv_raw(&l, "rope_scaling", rope);
-        kv_int(&l, "sliding_window", c->sliding_window > 0 ? c->sliding_window : c->max_position_embeddings);
+        /* Qwen2Config (4.46) keeps sliding_window only when use_sliding_window is true */
+        if (c->sliding_window > 0) kv_int(&l, "sliding_window", c->sliding_window);
+        else kv_raw(&l, "sliding_window", "null");
         kv_bool(&l, "use_sliding_window", c->sliding_window > 0);
         break;
     }
