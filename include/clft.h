@@ -181,6 +181,46 @@ typedef struct clft_selfcheck_result {
  * CLFT_STATUS_NUMERICAL if any check failed. */
 CLFT_API clft_status clft_selfcheck(clft_context *ctx, clft_selfcheck_result *out);
 
+/* ---- Hugging Face model files: safetensors and model folders (src/io) --------------------------- */
+/* A read-only, validated set of safetensors tensors: one file, or every shard of a sharded model.
+ * Views point into the mapped files and stay valid until clft_safetensors_free(). */
+typedef struct clft_safetensors clft_safetensors;
+typedef struct clft_tensor_view {
+    const char *name;
+    const char *dtype;    /* safetensors dtype string: "F32", "F16", "BF16", "U8", "I64", ... */
+    int ndim;
+    const int64_t *shape; /* ndim entries */
+    const void *data;     /* little-endian, C order, zero-copy */
+    uint64_t bytes;
+} clft_tensor_view;
+/* path: a .safetensors file, a model.safetensors.index.json, or a model folder. Every header is
+ * validated in full; errors name the file, the tensor or key, and the problem. *out owned. */
+CLFT_API clft_status clft_safetensors_open(const char *path, clft_safetensors **out);
+CLFT_API void clft_safetensors_free(clft_safetensors *st);
+CLFT_API size_t clft_safetensors_count(const clft_safetensors *st);
+/* Tensors are in name order. */
+CLFT_API clft_status clft_safetensors_tensor(const clft_safetensors *st, size_t index, clft_tensor_view *out);
+CLFT_API clft_status clft_safetensors_find(const clft_safetensors *st, const char *name, clft_tensor_view *out);
+
+/* Write a random-initialized Hugging Face model folder (config.json, generation_config.json,
+ * model.safetensors or shards + index, tokenizer.json, tokenizer_config.json) that transformers can
+ * load. Weights as HF initializes them: normal(0, initializer_range) for linear and embedding
+ * weights, ones for norms, zeros for biases; deterministic for a seed. */
+typedef struct clft_model_init_params {
+    const char *preset;        /* a name from clft_model_preset_name(), or NULL when config_path is set */
+    const char *config_path;   /* start from this config.json instead of a preset */
+    const char *tokenizer_dir; /* copy the tokenizer files of this folder; NULL: a byte-level tokenizer */
+    uint64_t seed;             /* default 0 */
+    clft_dtype dtype;          /* CLFT_DTYPE_F32 (default), F16 or BF16 */
+    int config_only;           /* 1: write everything except the weights (for planning) */
+    int force;                 /* 1: write into a non-empty folder, replacing the files */
+    uint64_t max_shard_bytes;  /* shard above this many bytes; 0: 2,000,000,000 */
+} clft_model_init_params;
+CLFT_API clft_model_init_params clft_model_init_default_params(void);
+CLFT_API clft_status clft_model_init_write(const char *dir, const clft_model_init_params *params);
+/* Preset names ("tiny", "small", "llama-2-7b", ...); NULL past the end. */
+CLFT_API const char *clft_model_preset_name(size_t index);
+
 #ifdef __cplusplus
 }
 #endif

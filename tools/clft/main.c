@@ -11,6 +11,7 @@ static const cli_command COMMANDS[] = {
     {"devices", "list OpenCL devices (--json for machine-readable output)", cmd_devices},
     {"selfcheck", "run every kernel against its plain-C reference on a device", cmd_selfcheck},
     {"bench", "benchmarks: 'clft bench kernels' prints JSON", cmd_bench},
+    {"init", "write a random-initialized Hugging Face model folder from a preset or config.json", cmd_init},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -1,0 +1,49 @@
+/* io_util.h - small helpers shared by the io writers: a growable byte buffer, JSON string and number
+ * formatting that match Python's json.dumps (ensure_ascii, float repr) and serde_json, whole-file
+ * reading, atomic (temp + rename) writing, path joining. */
+#ifndef CLFT_IO_UTIL_H
+#define CLFT_IO_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clft.h"
+
+typedef struct clft_sbuf {
+    char *data; /* NUL-terminated while ok */
+    size_t len, cap;
+    int failed; /* an allocation failed: every later append is a no-op */
+} clft_sbuf;
+
+void clft_sbuf_init(clft_sbuf *b);
+void clft_sbuf_free(clft_sbuf *b);
+void clft_sbuf_put(clft_sbuf *b, const void *data, size_t n);
+void clft_sbuf_puts(clft_sbuf *b, const char *s);
+void clft_sbuf_printf(clft_sbuf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* CLFT_STATUS_HOST_OOM (recorded) when an append failed, else CLFT_OK. */
+clft_status clft_sbuf_status(const clft_sbuf *b);
+
+/* A JSON string literal as Python's json.dumps writes it (ensure_ascii=True: non-ASCII as \uXXXX
+ * with surrogate pairs; invalid UTF-8 bytes as \u00XX). */
+void clft_json_py_string(clft_sbuf *b, const char *s);
+/* A JSON string literal as serde_json writes it (UTF-8 kept, only '"', '\\' and controls escaped). */
+void clft_json_serde_string(clft_sbuf *b, const char *s);
+/* A float as Python's repr() (shortest round trip: 1e-05, 0.02, 10000.0, 1000000.0, 1e+16). */
+void clft_json_py_float(clft_sbuf *b, double v);
+
+/* Read a whole file; *out is NUL-terminated and malloc'd; *size excludes the NUL. */
+clft_status clft_io_read_file(const char *path, char **out, size_t *size);
+/* Write bytes to path through a temporary file in the same folder, then rename it into place. */
+clft_status clft_io_write_atomic(const char *path, const void *data, size_t size);
+/* Last path component. */
+const char *clft_io_basename(const char *path);
+/* dir + "/" + name, malloc'd (NULL and HOST_OOM recorded on failure). */
+char *clft_io_join(const char *dir, const char *name);
+/* 1 when path is an existing directory. */
+int clft_io_is_dir(const char *path);
+
+#endif
