@@ -59,3 +59,23 @@ __kernel void axpy_f32(__global float *y, ulong y_off, float a, __global const f
     const size_t i = get_global_id(0);
     if (i < n) y[y_off + i] += a * x[x_off + i];
 }
+
+/* dropout_f32 (out, x, n, p, seed): out = keep ? x / (1-p) : 0 with keep = hash(seed, i) >= p.
+ * Counter-based (no state), so backward regenerates the same mask from the same seed. */
+inline uint clft_hash_u32(uint x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+__kernel void dropout_f32(__global float *out, ulong out_off, __global const float *x, ulong x_off, ulong n, float p,
+                          uint seed) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    const uint h = clft_hash_u32((uint)i * 0x9e3779b9u ^ clft_hash_u32(seed ^ (uint)(i >> 32)));
+    const float u = (float)(h >> 8) * (1.0f / 16777216.0f);
+    out[out_off + i] = u >= p ? x[x_off + i] / (1.0f - p) : 0.0f;
+}

@@ -221,6 +221,172 @@ CLFT_API clft_status clft_model_init_write(const char *dir, const clft_model_ini
 /* Preset names ("tiny", "small", "llama-2-7b", ...); NULL past the end. */
 CLFT_API const char *clft_model_preset_name(size_t index);
 
+/* ---- model configuration (Llama, Mistral, Qwen2) ------------------------------------------------
+ * Read from / written to a Hugging Face config.json (clft_model_config_load in the models API). */
+typedef enum clft_arch {
+    CLFT_ARCH_LLAMA = 0,   /* LlamaForCausalLM, model_type "llama" */
+    CLFT_ARCH_MISTRAL = 1, /* MistralForCausalLM, model_type "mistral" */
+    CLFT_ARCH_QWEN2 = 2    /* Qwen2ForCausalLM, model_type "qwen2": q/k/v biases */
+} clft_arch;
+
+typedef enum clft_rope_type {
+    CLFT_ROPE_NONE = 0,   /* plain RoPE ("default" or no rope_scaling) */
+    CLFT_ROPE_LLAMA3 = 1, /* Llama-3.1 frequency-dependent scaling */
+    CLFT_ROPE_LINEAR = 2  /* positions divided by factor */
+} clft_rope_type;
+
+#define CLFT_CONFIG_MAX_EOS 8
+
+typedef struct clft_model_config {
+    clft_arch arch;
+    int64_t vocab_size;
+    int64_t hidden_size;
+    int64_t intermediate_size;
+    int64_t num_layers;   /* num_hidden_layers */
+    int64_t num_heads;    /* num_attention_heads */
+    int64_t num_kv_heads; /* num_key_value_heads (default num_heads; Mistral's class default 8) */
+    int64_t head_dim;     /* config head_dim, else hidden_size / num_heads */
+    double rms_norm_eps;
+    double rope_theta;
+    struct {
+        clft_rope_type type;
+        double factor;
+        double low_freq_factor;  /* llama3 */
+        double high_freq_factor; /* llama3 */
+        int64_t original_max_position_embeddings; /* llama3 */
+    } rope_scaling;
+    int64_t max_position_embeddings;
+    int tie_word_embeddings;
+    int attention_bias; /* Llama: bias on q/k/v/o; Qwen2 always has q/k/v bias (qkv_bias below) */
+    int qkv_bias;       /* derived: 1 for Qwen2, or attention_bias */
+    int o_bias;         /* derived: attention_bias for Llama/Mistral, 0 for Qwen2 */
+    int mlp_bias;
+    int64_t sliding_window;    /* 0: none. Qwen2: only when use_sliding_window is true */
+    int64_t max_window_layers; /* Qwen2: layers with index >= this use the sliding window */
+    int64_t bos_token_id;      /* -1: none */
+    int64_t eos_token_ids[CLFT_CONFIG_MAX_EOS];
+    int n_eos;
+    int64_t pad_token_id; /* -1: none */
+    double initializer_range;
+    char torch_dtype[16]; /* "float32", "float16", "bfloat16" or "" when absent */
+    int has_quantization_config;
+    char quant_method[32]; /* quantization_config.quant_method ("bitsandbytes"), "" when absent */
+} clft_model_config;
+
+
+/* "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM" */
+CLFT_API const char *clft_arch_name(clft_arch arch);
+/* The defaults of the transformers config class (LlamaConfig(), MistralConfig(), Qwen2Config()). */
+CLFT_API void clft_model_config_defaults(clft_arch arch, clft_model_config *cfg);
+/* Check that the values fit together; `what` names the source in messages. */
+CLFT_API clft_status clft_model_config_validate(const clft_model_config *cfg, const char *what);
+/* Read DIR/config.json or the named file (Llama, Mistral, Qwen2; other architectures are refused). */
+CLFT_API clft_status clft_model_config_load(const char *path, clft_model_config *cfg);
+/* A named preset ("tiny", "small", "llama-2-7b", ...; see clft_model_preset_name). */
+CLFT_API clft_status clft_model_preset_config(const char *name, clft_model_config *cfg);
+/* Total parameter count (tied lm_head counted once). */
+CLFT_API int64_t clft_model_config_num_params(const clft_model_config *cfg);
+
+/* ---- training core ------------------------------------------------------------------------------
+ * One training step (forward, fused chunked cross-entropy, backward, grad-norm clipping, AdamW) of a
+ * Llama-family decoder with every op an OpenCL kernel, in three methods. */
+typedef enum clft_method {
+    CLFT_METHOD_FULL = 0,  /* every weight trainable: fp32 master weights and AdamW state */
+    CLFT_METHOD_LORA = 1,  /* frozen base (f32, f16 or bf16 storage) + low-rank adapters */
+    CLFT_METHOD_QLORA = 2  /* frozen NF4 base with double quantization + fp32 adapters */
+} clft_method;
+CLFT_API const char *clft_method_name(clft_method method);
+
+/* LoRA targets (bit mask) */
+#define CLFT_LORA_Q 0x01u
+#define CLFT_LORA_K 0x02u
+#define CLFT_LORA_V 0x04u
+#define CLFT_LORA_O 0x08u
+#define CLFT_LORA_GATE 0x10u
+#define CLFT_LORA_UP 0x20u
+#define CLFT_LORA_DOWN 0x40u
+#define CLFT_LORA_ALL 0x7fu
+
+typedef struct clft_lora_params {
+    int r;            /* rank (default 8) */
+    float alpha;      /* scale = alpha / r (default 16) */
+    float dropout;    /* on the adapter input only, in [0, 1) (default 0) */
+    int use_rslora;   /* scale = alpha / sqrt(r) */
+    uint32_t targets; /* CLFT_LORA_* mask (default all seven) */
+} clft_lora_params;
+
+typedef struct clft_train_params {
+    clft_method method;
+    clft_dtype base_dtype;  /* LoRA: f32 (default), f16 or bf16 storage of the frozen projections */
+    int qlora_blocksize;    /* QLoRA: NF4 block size (default 64); double quantization always on */
+    clft_lora_params lora;
+    int batch, seq_len;     /* micro-batch shape the step buffers are planned for */
+    float lr, beta1, beta2, eps, weight_decay; /* AdamW (defaults 1e-4, 0.9, 0.999, 1e-8, 0) */
+    float max_grad_norm;    /* clip the global L2 norm (default 1.0; <= 0 disables) */
+    int checkpointing;      /* -1 (default): on for LoRA/QLoRA, off for full; 0 off; 1 on */
+    int xent_chunk;         /* tokens per cross-entropy chunk (default 0: automatic) */
+    int max_bad_steps;      /* consecutive non-finite steps before the trainer stops (default 5) */
+    uint64_t seed;          /* adapter init and dropout (default 42) */
+} clft_train_params;
+CLFT_API clft_train_params clft_train_default_params(clft_method method);
+
+/* Bytes per memory class that a model + trainer will allocate on the device; computed without a
+ * device (for models far larger than the machine). */
+typedef struct clft_memory_plan {
+    uint64_t bytes[CLFT_MEM_CLASS_COUNT];
+    uint64_t total;
+    int64_t base_params;      /* parameters of the model */
+    int64_t trainable_params; /* parameters updated by the optimizer */
+} clft_memory_plan;
+CLFT_API clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_train_params *tp,
+                                              clft_memory_plan *out);
+
+typedef struct clft_model clft_model;
+/* Build a model on ctx: allocates weights (storage per method), adapters, gradients and optimizer
+ * state; weights start at zero until set or randomized. *out owned: clft_model_free. */
+CLFT_API clft_status clft_model_create(clft_context *ctx, const clft_model_config *cfg, const clft_train_params *tp,
+                                       clft_model **out);
+CLFT_API void clft_model_free(clft_model *model);
+/* Random init as transformers does (normal(0, std) for embeddings and projections, ones for norms,
+ * zeros for biases); adapters: A Kaiming-uniform (bound 1/sqrt(in)), B zero. */
+CLFT_API clft_status clft_model_init_random(clft_model *model, uint64_t seed, float std);
+/* Set a weight by its Hugging Face name ("model.layers.0.self_attn.q_proj.weight", ...) from f32
+ * host data (converted to the storage type, quantized to NF4 for QLoRA). */
+CLFT_API clft_status clft_model_set_weight(clft_model *model, const char *name, const float *data, int64_t numel);
+/* Read a weight back as f32 (dequantized). */
+CLFT_API clft_status clft_model_get_weight(clft_model *model, const char *name, float *data, int64_t numel);
+/* Adapters of one projection: A (r,in) and B (out,r), f32. target is one CLFT_LORA_* bit. */
+CLFT_API clft_status clft_model_lora_get(clft_model *model, int layer, uint32_t target, float *A, float *B);
+CLFT_API clft_status clft_model_lora_set(clft_model *model, int layer, uint32_t target, const float *A,
+                                         const float *B);
+/* Gradients of the adapters after clft_trainer_compute_grads. */
+CLFT_API clft_status clft_model_lora_grad_get(clft_model *model, int layer, uint32_t target, float *dA, float *dB);
+/* Gradient of a weight by HF name (full fine-tuning) after clft_trainer_compute_grads. */
+CLFT_API clft_status clft_model_get_weight_grad(clft_model *model, const char *name, float *data, int64_t numel);
+
+typedef struct clft_trainer clft_trainer;
+typedef struct clft_step_stats {
+    int64_t step;     /* optimizer steps taken so far */
+    double loss;      /* mean cross-entropy over the counted tokens */
+    double grad_norm; /* global L2 norm before clipping */
+    int64_t tokens;   /* counted (label != -100) tokens */
+    int skipped;      /* 1: NaN/Inf in the loss or gradients, the update was skipped */
+    double seconds;
+} clft_step_stats;
+/* A trainer for model: allocates every step buffer now (nothing is allocated inside a step). */
+CLFT_API clft_status clft_trainer_create(clft_model *model, clft_trainer **out);
+CLFT_API void clft_trainer_free(clft_trainer *trainer);
+/* One step on a (batch, seq_len) batch: ids and labels are row-major host arrays; labels follow
+ * Hugging Face (unshifted, -100 = ignored). A non-finite loss or gradient skips the update and is
+ * reported in stats; after max_bad_steps in a row the step returns CLFT_STATUS_NUMERICAL. */
+CLFT_API clft_status clft_trainer_step(clft_trainer *trainer, const int32_t *ids, const int32_t *labels,
+                                       clft_step_stats *stats);
+/* Forward, loss and gradients without an update (evaluation and checks). logits may be NULL, else
+ * (batch, seq_len, vocab). */
+CLFT_API clft_status clft_trainer_compute_grads(clft_trainer *trainer, const int32_t *ids, const int32_t *labels,
+                                                double *loss, float *logits);
+CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_mem_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

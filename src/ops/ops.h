@@ -69,6 +69,14 @@ clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_d
                                clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta,
                                const clft_attn_dims *d);
 
+/* Cross-entropy rows: logits (R,V) become dscale*(softmax - onehot) in place when grad; row_loss (R)
+ * = lse - logit[target] (0 for target -100). */
+clft_status clft_xent_rows(clft_context *ctx, clft_dv logits, clft_dv targets, clft_dv row_loss, int64_t R, int64_t V,
+                           float dscale, int grad);
+/* LoRA dropout: out = x * keep / (1-p) with keep drawn from a counter-based hash of
+ * (seed, index) — the same mask is recomputed in backward. */
+clft_status clft_dropout_fwd(clft_context *ctx, clft_dv out, clft_dv x, int64_t n, float p, uint32_t seed);
+
 /* AdamW (torch semantics), step >= 1. */
 typedef struct clft_adamw_hparams {
     float lr, beta1, beta2, eps, weight_decay;

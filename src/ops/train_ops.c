@@ -232,3 +232,17 @@ clft_status clft_embedding_bwd(clft_context *ctx, clft_dv d_table, clft_dv d_out
                             CLFT_ARG_DV(tokens), sizeof u, &u, sizeof c, &c, (size_t)0));
     return clft_launch_nd(ctx, k, 2, (size_t)C, (size_t)U, 1, op);
 }
+
+clft_status clft_dropout_fwd(clft_context *ctx, clft_dv out, clft_dv x, int64_t n, float p, uint32_t seed) {
+    const char *op = "dropout";
+    if (n < 0 || !(p >= 0.0f && p < 1.0f)) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: bad size or p %g", op, (double)p);
+    if (n == 0) return CLFT_OK;
+    CLFT_CHECK(clft_dv_check(op, "out", out, (size_t)n, 4));
+    CLFT_CHECK(clft_dv_check(op, "x", x, (size_t)n, 4));
+    cl_kernel k;
+    CLFT_CHECK(clft_cl_kernel(ctx, "elementwise.cl", "", "dropout_f32", &k));
+    cl_ulong nn = (cl_ulong)n;
+    cl_uint s = seed;
+    CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(out), CLFT_ARG_DV(x), sizeof nn, &nn, sizeof p, &p, sizeof s, &s, (size_t)0));
+    return clft_launch_1d(ctx, k, (size_t)n, 64, op);
+}

@@ -1,0 +1,210 @@
+/* forward.c - one forward + fused chunked cross-entropy + backward of the Llama-family decoder,
+ * every op an OpenCL kernel or a GEMM-layer call. The order of work is visible in
+ * clft_model_fwd_bwd(); layer_fwd/layer_bwd hold the block. With activation checkpointing only
+ * each layer's input is kept and the block is recomputed before its backward. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+
+static clft_mat MAT(const clft_buf *b, size_t off, int64_t ld) {
+    clft_mat m = {b, off, ld};
+    return m;
+}
+static clft_dv DV(const clft_buf *b) { return clft_dv_of(b, 0); }
+
+static uint32_t mix32(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (uint32_t)x;
+}
+
+static uint32_t dropout_seed(const clft_model *m, const clft_linear *lin) {
+    return mix32(m->tp.seed * 0x9e3779b97f4a7c15ULL ^ (uint64_t)m->step * 0x100000001b3ULL ^ lin->dropout_salt);
+}
+
+/* Y (N,out) = X W^T (+ bias) (+ scale * dropout(X) A^T B^T), u (N,r) saved. */
+static clft_status linear_fwd(clft_model *m, clft_linear *lin, const clft_buf *Y, const clft_buf *X, const clft_buf *u) {
+    clft_context *ctx = m->ctx;
+    const int64_t N = m->N;
+    CLFT_CHECK(clft_linear_fwd(ctx, MAT(Y, 0, lin->out), MAT(X, 0, lin->in), &lin->base, N, 0.0f));
+    if (lin->has_bias) CLFT_CHECK(clft_bias_add_fwd(ctx, DV(Y), DV(Y), DV(&lin->bias), N, lin->out));
+    if (!lin->has_lora) return CLFT_OK;
+    const clft_buf *xd = X;
+    if (m->tp.lora.dropout > 0.0f) {
+        CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
+        xd = &m->lxd;
+    }
+    CLFT_CHECK(clft_gemm_f32(ctx, 0, 1, N, lin->r, lin->in, 1.0f, MAT(xd, 0, lin->in), MAT(&lin->A.w, 0, lin->in), 0.0f,
+                             MAT(u, 0, lin->r)));
+    return clft_gemm_f32(ctx, 0, 1, N, lin->out, lin->r, lin->scale, MAT(u, 0, lin->r), MAT(&lin->B.w, 0, lin->r), 1.0f,
+                         MAT(Y, 0, lin->out));
+}
+
+/* dX (N,in) = dY W (beta 0) or += (beta 1); parameter grads accumulate. */
+static clft_status linear_bwd(clft_model *m, clft_linear *lin, const clft_buf *dX, float beta, const clft_buf *dY,
+                              const clft_buf *X, const clft_buf *u) {
+    clft_context *ctx = m->ctx;
+    const int64_t N = m->N;
+    CLFT_CHECK(clft_linear_bwd_data(ctx, MAT(dX, 0, lin->in), MAT(dY, 0, lin->out), &lin->base, N, beta));
+    if (lin->p.g.mem)
+        CLFT_CHECK(clft_linear_bwd_weight(ctx, MAT(&lin->p.g, 0, lin->in), MAT(dY, 0, lin->out), MAT(X, 0, lin->in), N,
+                                          lin->out, lin->in));
+    if (lin->pb.g.mem) CLFT_CHECK(clft_bias_add_bwd(ctx, DV(&lin->pb.g), DV(dY), N, lin->out));
+    if (!lin->has_lora) return CLFT_OK;
+    const int drop = m->tp.lora.dropout > 0.0f;
+    const clft_buf *xd = X;
+    if (drop) {
+        CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
+        xd = &m->lxd;
+    }
+    /* du = scale * dY B  (N,r) */
+    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->r, lin->out, lin->scale, MAT(dY, 0, lin->out), MAT(&lin->B.w, 0, lin->r),
+                             0.0f, MAT(&m->ldu, 0, lin->r)));
+    /* dA += du^T xd  (r,in);  dB += scale * dY^T u  (out,r) */
+    CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->r, lin->in, N, 1.0f, MAT(&m->ldu, 0, lin->r), MAT(xd, 0, lin->in), 1.0f,
+                             MAT(&lin->A.g, 0, lin->in)));
+    CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->out, lin->r, N, lin->scale, MAT(dY, 0, lin->out), MAT(u, 0, lin->r), 1.0f,
+                             MAT(&lin->B.g, 0, lin->r)));
+    /* dX += (du A) * keep/(1-p) */
+    if (!drop)
+        return clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, MAT(&m->ldu, 0, lin->r), MAT(&lin->A.w, 0, lin->in),
+                             1.0f, MAT(dX, 0, lin->in));
+    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, MAT(&m->ldu, 0, lin->r), MAT(&lin->A.w, 0, lin->in),
+                             0.0f, MAT(&m->lxd, 0, lin->in)));
+    CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(&m->lxd), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
+    return clft_axpy(ctx, DV(dX), 1.0f, DV(&m->lxd), N * lin->in);
+}
+
+static clft_layer_acts *acts_of(clft_model *m, int64_t l) { return m->tp.checkpointing ? &m->shared : &m->acts[l]; }
+
+/* Y (N,C) = block(X); X is m->acts[l].x. */
+static clft_status layer_fwd(clft_model *m, int64_t l, const clft_buf *Y) {
+    clft_context *ctx = m->ctx;
+    clft_layer *ly = &m->layers[l];
+    clft_layer_acts *a = acts_of(m, l);
+    const clft_buf *X = &m->acts[l].x;
+    const int64_t N = m->N;
+    CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&a->h1), DV(&a->rstd1), DV(X), DV(&ly->ln1.w), N, m->C, (float)m->cfg.rms_norm_eps));
+    CLFT_CHECK(linear_fwd(m, &ly->lin[0], &a->q, &a->h1, &a->lu[0]));
+    CLFT_CHECK(linear_fwd(m, &ly->lin[1], &a->k, &a->h1, &a->lu[1]));
+    CLFT_CHECK(linear_fwd(m, &ly->lin[2], &a->v, &a->h1, &a->lu[2]));
+    CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->q), DV(&a->q), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));
+    CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->k), DV(&a->k), DV(&m->pos), DV(&m->inv_freq), N, m->KV, m->D));
+    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window};
+    CLFT_CHECK(clft_attention_fwd(ctx, DV(&a->att), DV(&a->lse), DV(&a->q), DV(&a->k), DV(&a->v), &ad));
+    CLFT_CHECK(linear_fwd(m, &ly->lin[3], &a->xmid, &a->att, &a->lu[3]));
+    CLFT_CHECK(clft_add_fwd(ctx, DV(&a->xmid), DV(&a->xmid), DV(X), N * m->C));
+    CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&a->h2), DV(&a->rstd2), DV(&a->xmid), DV(&ly->ln2.w), N, m->C,
+                                (float)m->cfg.rms_norm_eps));
+    CLFT_CHECK(linear_fwd(m, &ly->lin[4], &a->g, &a->h2, &a->lu[4]));
+    CLFT_CHECK(linear_fwd(m, &ly->lin[5], &a->u, &a->h2, &a->lu[5]));
+    CLFT_CHECK(clft_swiglu_fwd(ctx, DV(&a->a), DV(&a->g), DV(&a->u), N * m->F));
+    CLFT_CHECK(linear_fwd(m, &ly->lin[6], Y, &a->a, &a->lu[6]));
+    return clft_add_fwd(ctx, DV(Y), DV(Y), DV(&a->xmid), N * m->C);
+}
+
+/* m->dx holds dL/dY on entry and dL/dX on return. */
+static clft_status layer_bwd(clft_model *m, int64_t l) {
+    clft_context *ctx = m->ctx;
+    clft_layer *ly = &m->layers[l];
+    clft_layer_acts *a = acts_of(m, l);
+    const clft_buf *X = &m->acts[l].x;
+    const int64_t N = m->N;
+    if (m->tp.checkpointing) CLFT_CHECK(layer_fwd(m, l, &m->dtmp)); /* recompute; the output is not needed */
+    /* MLP */
+    CLFT_CHECK(linear_bwd(m, &ly->lin[6], &m->da, 0.0f, &m->dx, &a->a, &a->lu[6]));
+    CLFT_CHECK(clft_swiglu_bwd(ctx, DV(&m->dg), DV(&m->du), DV(&m->da), DV(&a->g), DV(&a->u), N * m->F));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[4], &m->dh, 0.0f, &m->dg, &a->h2, &a->lu[4]));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[5], &m->dh, 1.0f, &m->du, &a->h2, &a->lu[5]));
+    clft_dv dln2 = clft_dv_of(ly->ln2.g.mem ? &ly->ln2.g : NULL, 0);
+    CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->dtmp), dln2, DV(&m->dh), DV(&a->xmid), DV(&ly->ln2.w), DV(&a->rstd2), N, m->C));
+    CLFT_CHECK(clft_add_fwd(ctx, DV(&m->dxmid), DV(&m->dx), DV(&m->dtmp), N * m->C));
+    /* attention */
+    CLFT_CHECK(linear_bwd(m, &ly->lin[3], &m->datt, 0.0f, &m->dxmid, &a->att, &a->lu[3]));
+    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window};
+    CLFT_CHECK(clft_attention_bwd(ctx, DV(&m->dq), DV(&m->dk), DV(&m->dv), DV(&m->datt), DV(&a->q), DV(&a->k), DV(&a->v),
+                                  DV(&a->att), DV(&a->lse), DV(&m->delta), &ad));
+    CLFT_CHECK(clft_rope_bwd(ctx, DV(&m->dq), DV(&m->dq), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));
+    CLFT_CHECK(clft_rope_bwd(ctx, DV(&m->dk), DV(&m->dk), DV(&m->pos), DV(&m->inv_freq), N, m->KV, m->D));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[0], &m->dh, 0.0f, &m->dq, &a->h1, &a->lu[0]));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[1], &m->dh, 1.0f, &m->dk, &a->h1, &a->lu[1]));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[2], &m->dh, 1.0f, &m->dv, &a->h1, &a->lu[2]));
+    clft_dv dln1 = clft_dv_of(ly->ln1.g.mem ? &ly->ln1.g : NULL, 0);
+    CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->dtmp), dln1, DV(&m->dh), DV(X), DV(&ly->ln1.w), DV(&a->rstd1), N, m->C));
+    return clft_add_fwd(ctx, DV(&m->dx), DV(&m->dxmid), DV(&m->dtmp), N * m->C);
+}
+
+/* Loss over the chunks of hf; with want_grads the chunk gradients go to m->dh and the head. */
+static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, float *logits_out) {
+    clft_context *ctx = m->ctx;
+    const int64_t N = m->N, V = m->V, C = m->C;
+    const float dscale = valid > 0 ? 1.0f / (float)valid : 0.0f;
+    clft_param *headp = m->cfg.tie_word_embeddings ? &m->embed : &m->head;
+    for (int64_t n0 = 0; n0 < N; n0 += m->chunk) {
+        const int64_t R = N - n0 < m->chunk ? N - n0 : m->chunk;
+        CLFT_CHECK(clft_linear_fwd(ctx, MAT(&m->logits, 0, V), MAT(&m->hf, (size_t)(n0 * C), C), &m->head_w, R, 0.0f));
+        if (logits_out)
+            CLFT_CHECK(clft_buf_read(ctx, &m->logits, 0, logits_out + n0 * V, (size_t)(R * V) * sizeof(float)));
+        CLFT_CHECK(clft_xent_rows(ctx, clft_dv_of(&m->logits, 0), clft_dv_of(&m->targets, (size_t)n0),
+                                  clft_dv_of(&m->row_loss, (size_t)n0), R, V, dscale, want_grads));
+        if (!want_grads) continue;
+        CLFT_CHECK(clft_linear_bwd_data(ctx, MAT(&m->dh, (size_t)(n0 * C), C), MAT(&m->logits, 0, V), &m->head_w, R, 0.0f));
+        if (headp->g.mem)
+            CLFT_CHECK(clft_linear_bwd_weight(ctx, MAT(&headp->g, 0, C), MAT(&m->logits, 0, V),
+                                              MAT(&m->hf, (size_t)(n0 * C), C), R, V, C));
+    }
+    return CLFT_OK;
+}
+
+clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t *labels, int want_grads, double *loss,
+                               int64_t *valid_out, float *logits_out) {
+    clft_context *ctx = m->ctx;
+    const int64_t N = m->N, T = m->T, C = m->C;
+    /* inputs: ids, shifted targets (HF causal-LM convention), positions */
+    int64_t valid = 0;
+    for (int64_t n = 0; n < N; n++) {
+        if (ids[n] < 0 || ids[n] >= m->V)
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "input id %d at position %lld is outside the vocabulary (%lld)",
+                              ids[n], (long long)n, (long long)m->V);
+        int64_t t = n % T;
+        int32_t lab = t + 1 < T ? labels[n + 1] : -100;
+        if (lab != -100 && (lab < 0 || lab >= m->V))
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "label %d at position %lld is outside the vocabulary (%lld) and not -100",
+                              lab, (long long)(n + 1), (long long)m->V);
+        m->h_targets[n] = lab;
+        valid += lab != -100;
+    }
+    CLFT_CHECK(clft_buf_write(ctx, &m->ids, 0, ids, (size_t)N * 4));
+    CLFT_CHECK(clft_buf_write(ctx, &m->targets, 0, m->h_targets, (size_t)N * 4));
+    /* forward */
+    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&m->acts[0].x), DV(&m->ids), DV(&m->embed.w), N, m->V, C));
+    for (int64_t l = 0; l < m->L; l++) CLFT_CHECK(layer_fwd(m, l, l + 1 < m->L ? &m->acts[l + 1].x : &m->xf));
+    CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&m->hf), DV(&m->rstdf), DV(&m->xf), DV(&m->norm_f.w), N, C,
+                                (float)m->cfg.rms_norm_eps));
+    CLFT_CHECK(loss_and_head(m, valid, want_grads, logits_out));
+    CLFT_CHECK(clft_buf_read(ctx, &m->row_loss, 0, m->h_row_loss, (size_t)N * 4));
+    double s = 0.0;
+    for (int64_t n = 0; n < N; n++) s += (double)m->h_row_loss[n];
+    *loss = valid > 0 ? s / (double)valid : 0.0;
+    *valid_out = valid;
+    if (!want_grads) return CLFT_OK;
+    /* backward */
+    clft_dv dnf = clft_dv_of(m->norm_f.g.mem ? &m->norm_f.g : NULL, 0);
+    CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->dx), dnf, DV(&m->dh), DV(&m->xf), DV(&m->norm_f.w), DV(&m->rstdf), N, C));
+    for (int64_t l = m->L - 1; l >= 0; l--) CLFT_CHECK(layer_bwd(m, l));
+    if (m->embed.g.mem) {
+        int64_t U = clft_embedding_group(ids, N, m->V, m->h_rows, m->h_offs, m->h_toks);
+        if (U < 0) return clft_error(CLFT_STATUS_HOST_OOM, "embedding backward grouping");
+        CLFT_CHECK(clft_buf_write(ctx, &m->emb_rows, 0, m->h_rows, (size_t)U * 4));
+        CLFT_CHECK(clft_buf_write(ctx, &m->emb_offs, 0, m->h_offs, (size_t)(U + 1) * 4));
+        CLFT_CHECK(clft_buf_write(ctx, &m->emb_toks, 0, m->h_toks, (size_t)N * 4));
+        CLFT_CHECK(clft_embedding_bwd(ctx, DV(&m->embed.g), DV(&m->dx), DV(&m->emb_rows), DV(&m->emb_offs),
+                                      DV(&m->emb_toks), U, C));
+    }
+    return CLFT_OK;
+}

@@ -1,0 +1,511 @@
+/* model.c - building the device model: weights per method and storage type, LoRA adapters,
+ * gradients and AdamW state; weights by Hugging Face name; random init; adapter access. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "quant/quant.h"
+#include "ref/ref.h"
+#include "ref/ops_ref.h"
+
+const char *const CLFT_TARGET_NAMES[CLFT_NTARGETS] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                      "gate_proj", "up_proj", "down_proj"};
+
+const char *clft_method_name(clft_method method) {
+    switch (method) {
+    case CLFT_METHOD_FULL: return "full";
+    case CLFT_METHOD_LORA: return "lora";
+    case CLFT_METHOD_QLORA: return "qlora";
+    }
+    return "unknown";
+}
+
+clft_train_params clft_train_default_params(clft_method method) {
+    clft_train_params p;
+    memset(&p, 0, sizeof p);
+    p.method = method;
+    p.base_dtype = method == CLFT_METHOD_QLORA ? CLFT_DTYPE_NF4 : CLFT_DTYPE_F32;
+    p.qlora_blocksize = 64;
+    p.lora.r = 8;
+    p.lora.alpha = 16.0f;
+    p.lora.dropout = 0.0f;
+    p.lora.targets = CLFT_LORA_ALL;
+    p.batch = 1;
+    p.seq_len = 512;
+    p.lr = 1e-4f;
+    p.beta1 = 0.9f;
+    p.beta2 = 0.999f;
+    p.eps = 1e-8f;
+    p.weight_decay = 0.0f;
+    p.max_grad_norm = 1.0f;
+    p.checkpointing = -1;
+    p.max_bad_steps = 5;
+    p.seed = 42;
+    return p;
+}
+
+/* ---- validation shared with the memory plan --------------------------------------------------- */
+clft_status clft_train_params_check(const clft_model_config *cfg, const clft_train_params *tp) {
+    if (!cfg || !tp) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "NULL config or training parameters");
+    CLFT_CHECK(clft_model_config_validate(cfg, "model config"));
+    if (cfg->head_dim % 2)
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "model config: head_dim %lld must be even for RoPE", (long long)cfg->head_dim);
+    if (tp->method != CLFT_METHOD_FULL && tp->method != CLFT_METHOD_LORA && tp->method != CLFT_METHOD_QLORA)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: unknown method %d", (int)tp->method);
+    if (tp->method == CLFT_METHOD_LORA && tp->base_dtype != CLFT_DTYPE_F32 && tp->base_dtype != CLFT_DTYPE_F16 &&
+        tp->base_dtype != CLFT_DTYPE_BF16)
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "training parameters: LoRA base weights must be f32, f16 or bf16, not %s",
+                          clft_dtype_name(tp->base_dtype));
+    if (tp->method == CLFT_METHOD_QLORA && (tp->qlora_blocksize < 32 || tp->qlora_blocksize > 4096 ||
+                                            (tp->qlora_blocksize & (tp->qlora_blocksize - 1))))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: NF4 block size %d (use 32..4096, a power of two)",
+                          tp->qlora_blocksize);
+    if (tp->method != CLFT_METHOD_FULL) {
+        if (!(tp->lora.targets & CLFT_LORA_ALL) || (tp->lora.targets & ~CLFT_LORA_ALL))
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: target mask 0x%x selects no valid projection", tp->lora.targets);
+        int64_t minin = cfg->hidden_size;
+        if (cfg->intermediate_size < minin) minin = cfg->intermediate_size;
+        if (cfg->num_heads * cfg->head_dim < minin) minin = cfg->num_heads * cfg->head_dim;
+        if (cfg->num_kv_heads * cfg->head_dim < minin) minin = cfg->num_kv_heads * cfg->head_dim;
+        if (tp->lora.r < 1 || tp->lora.r > minin)
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                              "LoRA: rank %d must be between 1 and the smallest layer dimension (%lld)", tp->lora.r,
+                              (long long)minin);
+        if (!(tp->lora.dropout >= 0.0f && tp->lora.dropout < 1.0f))
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: dropout %g must be in [0, 1)", (double)tp->lora.dropout);
+        if (!(tp->lora.alpha > 0.0f)) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: alpha must be positive");
+    }
+    if (tp->batch < 1 || tp->seq_len < 1)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: batch %d x seq_len %d", tp->batch, tp->seq_len);
+    if (!(tp->lr >= 0.0f) || !(tp->beta1 >= 0.0f && tp->beta1 < 1.0f) || !(tp->beta2 >= 0.0f && tp->beta2 < 1.0f) ||
+        !(tp->eps > 0.0f) || !(tp->weight_decay >= 0.0f))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: bad AdamW hyper-parameters");
+    return CLFT_OK;
+}
+
+/* ---- parameters ------------------------------------------------------------------------------- */
+static clft_status param_alloc(clft_context *ctx, clft_param *p, int64_t n, int trainable) {
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    CLFT_CHECK(clft_buf_alloc(ctx, trainable ? CLFT_MEM_TRAINABLE : CLFT_MEM_WEIGHTS, (size_t)n * 4, &p->w));
+    CLFT_CHECK(clft_buf_fill_zero(ctx, &p->w));
+    if (trainable) {
+        CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_GRADIENTS, (size_t)n * 4, &p->g));
+        CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_OPTIMIZER, (size_t)n * 4, &p->m));
+        CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_OPTIMIZER, (size_t)n * 4, &p->v));
+        CLFT_CHECK(clft_buf_fill_zero(ctx, &p->g));
+        CLFT_CHECK(clft_buf_fill_zero(ctx, &p->m));
+        CLFT_CHECK(clft_buf_fill_zero(ctx, &p->v));
+    }
+    return CLFT_OK;
+}
+
+static void param_free(clft_context *ctx, clft_param *p) {
+    clft_buf_free(ctx, &p->w);
+    clft_buf_free(ctx, &p->g);
+    clft_buf_free(ctx, &p->m);
+    clft_buf_free(ctx, &p->v);
+}
+
+static clft_weight weight_view(const clft_buf *b, int64_t rows, int64_t cols) {
+    clft_weight w;
+    memset(&w, 0, sizeof w);
+    w.dtype = CLFT_DTYPE_F32;
+    w.rows = rows;
+    w.cols = cols;
+    w.data = *b; /* a view: never freed through the weight */
+    return w;
+}
+
+static uint32_t target_bit(int t) { return 1u << t; }
+
+static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int t, int64_t in, int64_t out, int has_bias) {
+    clft_context *ctx = m->ctx;
+    const clft_train_params *tp = &m->tp;
+    lin->in = in;
+    lin->out = out;
+    lin->has_bias = has_bias;
+    if (tp->method == CLFT_METHOD_FULL) {
+        CLFT_CHECK(param_alloc(ctx, &lin->p, in * out, 1));
+        lin->base = weight_view(&lin->p.w, out, in);
+        if (has_bias) {
+            CLFT_CHECK(param_alloc(ctx, &lin->pb, out, 1));
+            lin->bias = lin->pb.w;
+        }
+    } else {
+        if (tp->method == CLFT_METHOD_QLORA) {
+            float *zeros = clft_calloc((size_t)(in * out), sizeof(float));
+            if (!zeros) return CLFT_STATUS_HOST_OOM;
+            clft_q4 q;
+            clft_status st = clft_q4_quantize(zeros, in * out, CLFT_DTYPE_NF4, tp->qlora_blocksize, 1, &q);
+            free(zeros);
+            CLFT_CHECK(st);
+            st = clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, out, in, &lin->base);
+            clft_q4_free(&q);
+            CLFT_CHECK(st);
+        } else {
+            float *zeros = clft_calloc((size_t)(in * out), sizeof(float));
+            if (!zeros) return CLFT_STATUS_HOST_OOM;
+            clft_status st = clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, tp->base_dtype, out, in, zeros, &lin->base);
+            free(zeros);
+            CLFT_CHECK(st);
+        }
+        if (has_bias) {
+            CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (size_t)out * 4, &lin->bias));
+            CLFT_CHECK(clft_buf_fill_zero(ctx, &lin->bias));
+        }
+        if (tp->lora.targets & target_bit(t)) {
+            lin->has_lora = 1;
+            lin->r = tp->lora.r;
+            lin->scale = (float)clft_ref_lora_scale(tp->lora.alpha, tp->lora.r, tp->lora.use_rslora);
+            lin->dropout_salt = (uint32_t)(layer * CLFT_NTARGETS + t + 1) * 0x85ebca6bu;
+            CLFT_CHECK(param_alloc(ctx, &lin->A, lin->r * in, 1));
+            CLFT_CHECK(param_alloc(ctx, &lin->B, out * lin->r, 1));
+        }
+    }
+    return CLFT_OK;
+}
+
+static void linear_free(clft_context *ctx, clft_linear *lin) {
+    if (lin->p.w.mem) {
+        param_free(ctx, &lin->p);
+        param_free(ctx, &lin->pb);
+        memset(&lin->base, 0, sizeof lin->base);
+        memset(&lin->bias, 0, sizeof lin->bias);
+    } else {
+        clft_weight_free(ctx, &lin->base);
+        clft_buf_free(ctx, &lin->bias);
+    }
+    param_free(ctx, &lin->A);
+    param_free(ctx, &lin->B);
+}
+
+
+void clft_model_free(clft_model *m) {
+    if (!m) return;
+    clft_model_step_free(m);
+    for (int64_t l = 0; m->layers && l < m->L; l++) {
+        param_free(m->ctx, &m->layers[l].ln1);
+        param_free(m->ctx, &m->layers[l].ln2);
+        for (int t = 0; t < CLFT_NTARGETS; t++) linear_free(m->ctx, &m->layers[l].lin[t]);
+    }
+    free(m->layers);
+    param_free(m->ctx, &m->embed);
+    param_free(m->ctx, &m->norm_f);
+    param_free(m->ctx, &m->head);
+    clft_buf_free(m->ctx, &m->inv_freq);
+    free(m);
+}
+
+clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, const clft_train_params *tp,
+                             clft_model **out) {
+    CLFT_CHECK(clft_train_params_check(cfg, tp));
+    clft_model *m = clft_calloc(1, sizeof *m);
+    if (!m) return CLFT_STATUS_HOST_OOM;
+    m->ctx = ctx;
+    m->cfg = *cfg;
+    m->tp = *tp;
+    if (m->tp.checkpointing < 0) m->tp.checkpointing = tp->method != CLFT_METHOD_FULL;
+    m->C = cfg->hidden_size;
+    m->D = cfg->head_dim;
+    m->H = cfg->num_heads;
+    m->KV = cfg->num_kv_heads;
+    m->QD = m->H * m->D;
+    m->KD = m->KV * m->D;
+    m->F = cfg->intermediate_size;
+    m->V = cfg->vocab_size;
+    m->L = cfg->num_layers;
+    const int full = tp->method == CLFT_METHOD_FULL;
+    clft_status st = CLFT_OK;
+    m->layers = clft_calloc((size_t)m->L, sizeof *m->layers);
+    if (!m->layers) st = CLFT_STATUS_HOST_OOM;
+    if (st == CLFT_OK) st = param_alloc(ctx, &m->embed, m->V * m->C, full);
+    if (st == CLFT_OK) st = param_alloc(ctx, &m->norm_f, m->C, full);
+    if (st == CLFT_OK && !cfg->tie_word_embeddings) st = param_alloc(ctx, &m->head, m->V * m->C, full);
+    if (st == CLFT_OK) m->head_w = weight_view(cfg->tie_word_embeddings ? &m->embed.w : &m->head.w, m->V, m->C);
+    const int64_t io[CLFT_NTARGETS][2] = {{m->C, m->QD}, {m->C, m->KD}, {m->C, m->KD}, {m->QD, m->C},
+                                          {m->C, m->F},  {m->C, m->F},  {m->F, m->C}};
+    for (int64_t l = 0; st == CLFT_OK && l < m->L; l++) {
+        clft_layer *ly = &m->layers[l];
+        st = param_alloc(ctx, &ly->ln1, m->C, full);
+        if (st == CLFT_OK) st = param_alloc(ctx, &ly->ln2, m->C, full);
+        for (int t = 0; st == CLFT_OK && t < CLFT_NTARGETS; t++) {
+            int bias = t < 3 ? cfg->qkv_bias : t == 3 ? cfg->o_bias : cfg->mlp_bias;
+            st = linear_build(m, &ly->lin[t], (int)l, t, io[t][0], io[t][1], bias);
+        }
+        ly->window = cfg->sliding_window;
+        if (cfg->arch == CLFT_ARCH_QWEN2 && cfg->sliding_window > 0 && l < cfg->max_window_layers) ly->window = 0;
+    }
+    /* RoPE frequencies */
+    if (st == CLFT_OK) {
+        clft_ref_rope_params rp = clft_ref_rope_default_params();
+        rp.theta = cfg->rope_theta;
+        if (cfg->rope_scaling.type == CLFT_ROPE_LLAMA3) {
+            rp.type = CLFT_REF_ROPE_LLAMA3;
+            rp.factor = cfg->rope_scaling.factor;
+            rp.low_freq_factor = cfg->rope_scaling.low_freq_factor;
+            rp.high_freq_factor = cfg->rope_scaling.high_freq_factor;
+            rp.original_max_position = (double)cfg->rope_scaling.original_max_position_embeddings;
+        }
+        float *inv = clft_malloc((size_t)(m->D / 2) * sizeof(float));
+        if (!inv) st = CLFT_STATUS_HOST_OOM;
+        if (st == CLFT_OK) st = clft_ref_rope_inv_freq(inv, m->D, &rp);
+        if (st == CLFT_OK && cfg->rope_scaling.type == CLFT_ROPE_LINEAR)
+            for (int64_t i = 0; i < m->D / 2; i++) inv[i] = (float)(inv[i] / cfg->rope_scaling.factor);
+        if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (size_t)(m->D / 2) * 4, &m->inv_freq);
+        if (st == CLFT_OK) st = clft_buf_write(ctx, &m->inv_freq, 0, inv, (size_t)(m->D / 2) * 4);
+        free(inv);
+    }
+    if (st != CLFT_OK) {
+        clft_model_free(m);
+        return st;
+    }
+    *out = m;
+    return CLFT_OK;
+}
+
+clft_status clft_model_create(clft_context *ctx, const clft_model_config *cfg, const clft_train_params *tp,
+                              clft_model **out) {
+    if (!ctx || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_create: NULL argument");
+    *out = NULL;
+    return clft_model_build(ctx, cfg, tp, out);
+}
+
+clft_status clft_model_each_param(clft_model *m, clft_param_fn fn, void *user) {
+    clft_param *top[3] = {&m->embed, &m->norm_f, &m->head};
+    for (int i = 0; i < 3; i++)
+        if (top[i]->g.mem) CLFT_CHECK(fn(m, top[i], user));
+    for (int64_t l = 0; l < m->L; l++) {
+        clft_layer *ly = &m->layers[l];
+        if (ly->ln1.g.mem) CLFT_CHECK(fn(m, &ly->ln1, user));
+        if (ly->ln2.g.mem) CLFT_CHECK(fn(m, &ly->ln2, user));
+        for (int t = 0; t < CLFT_NTARGETS; t++) {
+            clft_linear *lin = &ly->lin[t];
+            clft_param *ps[4] = {&lin->p, &lin->pb, &lin->A, &lin->B};
+            for (int i = 0; i < 4; i++)
+                if (ps[i]->g.mem) CLFT_CHECK(fn(m, ps[i], user));
+        }
+    }
+    return CLFT_OK;
+}
+
+/* ---- weights by Hugging Face name ---------------------------------------------------------------- */
+typedef struct named {
+    clft_param *param;   /* f32 parameter (embed, norms, head, full-FT linears and biases) */
+    clft_linear *lin;    /* frozen base of a projection (LoRA/QLoRA) */
+    clft_buf *bias;      /* frozen bias */
+    int64_t numel;
+} named;
+
+static clft_status find_named(clft_model *m, const char *name, named *out) {
+    memset(out, 0, sizeof *out);
+    if (!strcmp(name, "model.embed_tokens.weight")) {
+        out->param = &m->embed;
+    } else if (!strcmp(name, "model.norm.weight")) {
+        out->param = &m->norm_f;
+    } else if (!strcmp(name, "lm_head.weight")) {
+        out->param = m->cfg.tie_word_embeddings ? &m->embed : &m->head;
+    } else {
+        int layer = -1, off = 0;
+        if (sscanf(name, "model.layers.%d.%n", &layer, &off) != 1 || layer < 0 || layer >= m->L || off == 0)
+            return clft_error(CLFT_STATUS_NOT_FOUND, "no tensor '%s' in this model", name);
+        const char *rest = name + off;
+        clft_layer *ly = &m->layers[layer];
+        if (!strcmp(rest, "input_layernorm.weight")) out->param = &ly->ln1;
+        else if (!strcmp(rest, "post_attention_layernorm.weight")) out->param = &ly->ln2;
+        else {
+            for (int t = 0; t < CLFT_NTARGETS && !out->param && !out->lin && !out->bias; t++) {
+                char w[96], b[96];
+                const char *mod = t < 4 ? "self_attn" : "mlp";
+                snprintf(w, sizeof w, "%s.%s.weight", mod, CLFT_TARGET_NAMES[t]);
+                snprintf(b, sizeof b, "%s.%s.bias", mod, CLFT_TARGET_NAMES[t]);
+                clft_linear *lin = &ly->lin[t];
+                if (!strcmp(rest, w)) {
+                    if (lin->p.w.mem) out->param = &lin->p;
+                    else out->lin = lin;
+                    out->numel = lin->in * lin->out;
+                } else if (!strcmp(rest, b) && lin->has_bias) {
+                    if (lin->pb.w.mem) out->param = &lin->pb;
+                    else out->bias = &lin->bias;
+                    out->numel = lin->out;
+                }
+            }
+            if (!out->param && !out->lin && !out->bias)
+                return clft_error(CLFT_STATUS_NOT_FOUND, "no tensor '%s' in this model", name);
+        }
+    }
+    if (out->param) out->numel = out->param->n;
+    return CLFT_OK;
+}
+
+/* Replace the contents of an existing 4-bit weight with the quantization of data (same sizes). */
+static clft_status q4_write(clft_model *m, clft_weight *w, const float *data, int64_t n) {
+    clft_q4 q;
+    CLFT_CHECK(clft_q4_quantize(data, n, w->dtype, w->blocksize, w->double_quant, &q));
+    size_t nb = (size_t)q.nblocks;
+    clft_status st = clft_buf_write(m->ctx, &w->data, 0, q.packed, (size_t)(n + 1) / 2);
+    if (st == CLFT_OK && q.double_quant) {
+        size_t nn = (nb + (size_t)q.nested_blocksize - 1) / (size_t)q.nested_blocksize;
+        st = clft_buf_write(m->ctx, &w->absmax, 0, q.qabsmax, nb);
+        if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_absmax, 0, q.nested_absmax, nn * 4);
+        if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_code, 0, q.nested_code, sizeof q.nested_code);
+        w->nested_offset = q.nested_offset;
+    } else if (st == CLFT_OK) {
+        st = clft_buf_write(m->ctx, &w->absmax, 0, q.absmax, nb * 4);
+    }
+    if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->code, 0, q.code, sizeof q.code);
+    clft_q4_free(&q);
+    return st;
+}
+
+clft_status clft_model_set_weight(clft_model *m, const char *name, const float *data, int64_t numel) {
+    if (!m || !name || !data) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_set_weight: NULL argument");
+    named nd;
+    CLFT_CHECK(find_named(m, name, &nd));
+    if (numel != nd.numel)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "tensor '%s' has %lld elements, %lld given", name,
+                          (long long)nd.numel, (long long)numel);
+    if (nd.param) return clft_buf_write(m->ctx, &nd.param->w, 0, data, (size_t)numel * 4);
+    if (nd.bias) return clft_buf_write(m->ctx, nd.bias, 0, data, (size_t)numel * 4);
+    clft_weight *w = &nd.lin->base;
+    if (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4) return q4_write(m, w, data, numel);
+    if (w->dtype == CLFT_DTYPE_F32) return clft_buf_write(m->ctx, &w->data, 0, data, (size_t)numel * 4);
+    uint16_t *tmp = clft_malloc((size_t)numel * 2);
+    if (!tmp) return CLFT_STATUS_HOST_OOM;
+    for (int64_t i = 0; i < numel; i++)
+        tmp[i] = w->dtype == CLFT_DTYPE_F16 ? clft_ref_f32_to_f16(data[i]) : clft_ref_f32_to_bf16(data[i]);
+    clft_status st = clft_buf_write(m->ctx, &w->data, 0, tmp, (size_t)numel * 2);
+    free(tmp);
+    return st;
+}
+
+clft_status clft_model_get_weight(clft_model *m, const char *name, float *data, int64_t numel) {
+    if (!m || !name || !data) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_get_weight: NULL argument");
+    named nd;
+    CLFT_CHECK(find_named(m, name, &nd));
+    if (numel != nd.numel)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "tensor '%s' has %lld elements, %lld asked", name,
+                          (long long)nd.numel, (long long)numel);
+    if (nd.param) return clft_buf_read(m->ctx, &nd.param->w, 0, data, (size_t)numel * 4);
+    if (nd.bias) return clft_buf_read(m->ctx, nd.bias, 0, data, (size_t)numel * 4);
+    clft_buf tmp = {0};
+    CLFT_CHECK(clft_buf_alloc(m->ctx, CLFT_MEM_SCRATCH, (size_t)numel * 4, &tmp));
+    clft_status st = clft_weight_to_f32(m->ctx, &nd.lin->base, &tmp);
+    if (st == CLFT_OK) st = clft_buf_read(m->ctx, &tmp, 0, data, (size_t)numel * 4);
+    clft_buf_free(m->ctx, &tmp);
+    return st;
+}
+
+clft_status clft_model_get_weight_grad(clft_model *m, const char *name, float *data, int64_t numel) {
+    if (!m || !name || !data) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_get_weight_grad: NULL argument");
+    named nd;
+    CLFT_CHECK(find_named(m, name, &nd));
+    if (!nd.param || !nd.param->g.mem)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "tensor '%s' is frozen in this model (method %s)", name,
+                          clft_method_name(m->tp.method));
+    if (numel != nd.numel)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "tensor '%s' has %lld elements, %lld asked", name,
+                          (long long)nd.numel, (long long)numel);
+    return clft_buf_read(m->ctx, &nd.param->g, 0, data, (size_t)numel * 4);
+}
+
+static clft_status lora_of(clft_model *m, int layer, uint32_t target, clft_linear **out) {
+    int t = -1;
+    for (int i = 0; i < CLFT_NTARGETS; i++)
+        if (target == target_bit(i)) t = i;
+    if (!m || layer < 0 || layer >= m->L || t < 0)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: bad layer %d or target 0x%x (one CLFT_LORA_* bit)", layer,
+                          target);
+    clft_linear *lin = &m->layers[layer].lin[t];
+    if (!lin->has_lora)
+        return clft_error(CLFT_STATUS_NOT_FOUND, "layer %d %s has no LoRA adapter", layer, CLFT_TARGET_NAMES[t]);
+    *out = lin;
+    return CLFT_OK;
+}
+
+clft_status clft_model_lora_get(clft_model *m, int layer, uint32_t target, float *A, float *B) {
+    clft_linear *lin;
+    CLFT_CHECK(lora_of(m, layer, target, &lin));
+    if (A) CLFT_CHECK(clft_buf_read(m->ctx, &lin->A.w, 0, A, (size_t)lin->A.n * 4));
+    if (B) CLFT_CHECK(clft_buf_read(m->ctx, &lin->B.w, 0, B, (size_t)lin->B.n * 4));
+    return CLFT_OK;
+}
+
+clft_status clft_model_lora_set(clft_model *m, int layer, uint32_t target, const float *A, const float *B) {
+    clft_linear *lin;
+    CLFT_CHECK(lora_of(m, layer, target, &lin));
+    if (A) CLFT_CHECK(clft_buf_write(m->ctx, &lin->A.w, 0, A, (size_t)lin->A.n * 4));
+    if (B) CLFT_CHECK(clft_buf_write(m->ctx, &lin->B.w, 0, B, (size_t)lin->B.n * 4));
+    return CLFT_OK;
+}
+
+clft_status clft_model_lora_grad_get(clft_model *m, int layer, uint32_t target, float *dA, float *dB) {
+    clft_linear *lin;
+    CLFT_CHECK(lora_of(m, layer, target, &lin));
+    if (dA) CLFT_CHECK(clft_buf_read(m->ctx, &lin->A.g, 0, dA, (size_t)lin->A.n * 4));
+    if (dB) CLFT_CHECK(clft_buf_read(m->ctx, &lin->B.g, 0, dB, (size_t)lin->B.n * 4));
+    return CLFT_OK;
+}
+
+/* ---- random init ---------------------------------------------------------------------------------- */
+static uint64_t sm64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static float normal01(uint64_t *s) {
+    double u1 = ((double)(sm64(s) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = ((double)(sm64(s) >> 11) + 0.5) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static clft_status set_filled(clft_model *m, const char *name, int64_t n, int kind, float std, uint64_t *s) {
+    float *x = clft_malloc((size_t)n * sizeof(float));
+    if (!x) return CLFT_STATUS_HOST_OOM;
+    for (int64_t i = 0; i < n; i++) x[i] = kind == 0 ? std * normal01(s) : kind == 1 ? 1.0f : 0.0f;
+    clft_status st = clft_model_set_weight(m, name, x, n);
+    free(x);
+    return st;
+}
+
+clft_status clft_model_init_random(clft_model *m, uint64_t seed, float std) {
+    if (!m) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_init_random: NULL model");
+    uint64_t s = seed * 0x2545f4914f6cdd1dULL + 1;
+    char name[128];
+    CLFT_CHECK(set_filled(m, "model.embed_tokens.weight", m->V * m->C, 0, std, &s));
+    CLFT_CHECK(set_filled(m, "model.norm.weight", m->C, 1, 0, &s));
+    if (!m->cfg.tie_word_embeddings) CLFT_CHECK(set_filled(m, "lm_head.weight", m->V * m->C, 0, std, &s));
+    for (int64_t l = 0; l < m->L; l++) {
+        snprintf(name, sizeof name, "model.layers.%lld.input_layernorm.weight", (long long)l);
+        CLFT_CHECK(set_filled(m, name, m->C, 1, 0, &s));
+        snprintf(name, sizeof name, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
+        CLFT_CHECK(set_filled(m, name, m->C, 1, 0, &s));
+        for (int t = 0; t < CLFT_NTARGETS; t++) {
+            clft_linear *lin = &m->layers[l].lin[t];
+            const char *mod = t < 4 ? "self_attn" : "mlp";
+            snprintf(name, sizeof name, "model.layers.%lld.%s.%s.weight", (long long)l, mod, CLFT_TARGET_NAMES[t]);
+            CLFT_CHECK(set_filled(m, name, lin->in * lin->out, 0, std, &s));
+            if (lin->has_bias) {
+                snprintf(name, sizeof name, "model.layers.%lld.%s.%s.bias", (long long)l, mod, CLFT_TARGET_NAMES[t]);
+                CLFT_CHECK(set_filled(m, name, lin->out, 2, 0, &s));
+            }
+            if (lin->has_lora) {
+                float *A = clft_malloc((size_t)lin->A.n * 4), *B = clft_malloc((size_t)lin->B.n * 4);
+                if (!A || !B) {
+                    free(A);
+                    free(B);
+                    return CLFT_STATUS_HOST_OOM;
+                }
+                clft_ref_lora_init_f32(A, B, lin->r, lin->in, lin->out, sm64(&s) ^ m->tp.seed);
+                clft_status st = clft_model_lora_set(m, (int)l, target_bit(t), A, B);
+                free(A);
+                free(B);
+                CLFT_CHECK(st);
+            }
+        }
+    }
+    return CLFT_OK;
+}

@@ -1,0 +1,273 @@
+/* trainer.c - the training step: step buffers allocated once, then per step zero grads,
+ * forward + loss + backward, global grad norm, NaN/Inf check (skip the update), clipping, AdamW.
+ * The step order is visible in clft_trainer_step(). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+
+struct clft_trainer {
+    clft_model *m;
+    double last_norm;
+};
+
+static clft_status act(clft_context *ctx, clft_buf *b, int64_t n) {
+    return clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)n * 4, b);
+}
+static clft_status scr(clft_context *ctx, clft_buf *b, int64_t n) {
+    return clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)n * 4, b);
+}
+
+/* The recomputable part of a layer's activations (everything but x). */
+static clft_status acts_alloc(clft_model *m, clft_layer_acts *a) {
+    clft_context *ctx = m->ctx;
+    const int64_t N = m->N;
+    CLFT_CHECK(act(ctx, &a->h1, N * m->C));
+    CLFT_CHECK(act(ctx, &a->rstd1, N));
+    CLFT_CHECK(act(ctx, &a->q, N * m->QD));
+    CLFT_CHECK(act(ctx, &a->k, N * m->KD));
+    CLFT_CHECK(act(ctx, &a->v, N * m->KD));
+    CLFT_CHECK(act(ctx, &a->att, N * m->QD));
+    CLFT_CHECK(act(ctx, &a->lse, m->B * m->H * m->T));
+    CLFT_CHECK(act(ctx, &a->xmid, N * m->C));
+    CLFT_CHECK(act(ctx, &a->h2, N * m->C));
+    CLFT_CHECK(act(ctx, &a->rstd2, N));
+    CLFT_CHECK(act(ctx, &a->g, N * m->F));
+    CLFT_CHECK(act(ctx, &a->u, N * m->F));
+    CLFT_CHECK(act(ctx, &a->a, N * m->F));
+    for (int t = 0; t < CLFT_NTARGETS; t++)
+        if (m->layers[0].lin[t].has_lora) CLFT_CHECK(act(ctx, &a->lu[t], N * m->tp.lora.r));
+    return CLFT_OK;
+}
+
+static void acts_free(clft_context *ctx, clft_layer_acts *a) {
+    clft_buf *bs[] = {&a->x, &a->h1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse,
+                      &a->xmid, &a->h2, &a->rstd2, &a->g, &a->u, &a->a};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) clft_buf_free(ctx, bs[i]);
+    for (int t = 0; t < CLFT_NTARGETS; t++) clft_buf_free(ctx, &a->lu[t]);
+}
+
+int64_t clft_xent_chunk(const clft_model_config *cfg, const clft_train_params *tp, int64_t N) {
+    int64_t chunk = tp->xent_chunk > 0 ? tp->xent_chunk : 0;
+    if (!chunk) { /* about 64 MiB of logits, at least 1 token */
+        chunk = ((int64_t)64 << 20) / 4 / (cfg->vocab_size > 0 ? cfg->vocab_size : 1);
+        if (chunk < 1) chunk = 1;
+    }
+    return chunk < N ? chunk : N;
+}
+
+void clft_model_step_free(clft_model *m) {
+    if (!m) return;
+    clft_context *ctx = m->ctx;
+    for (int64_t l = 0; m->acts && l < m->L; l++) acts_free(ctx, &m->acts[l]);
+    free(m->acts);
+    m->acts = NULL;
+    acts_free(ctx, &m->shared);
+    clft_buf *bs[] = {&m->ids, &m->pos, &m->targets, &m->emb_rows, &m->emb_offs, &m->emb_toks, &m->xf, &m->hf,
+                      &m->rstdf, &m->logits, &m->row_loss, &m->dx, &m->dxmid, &m->dh, &m->dtmp, &m->dq,
+                      &m->dk, &m->dv, &m->datt, &m->dg, &m->du, &m->da, &m->delta, &m->ldu, &m->lxd, &m->sumsq_part};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) clft_buf_free(ctx, bs[i]);
+    free(m->h_ids);
+    free(m->h_rows);
+    free(m->h_offs);
+    free(m->h_toks);
+    free(m->h_targets);
+    free(m->h_row_loss);
+    m->h_ids = m->h_rows = m->h_offs = m->h_toks = m->h_targets = NULL;
+    m->h_row_loss = NULL;
+    m->allocated = 0;
+}
+
+static int64_t max_param(clft_model *m) {
+    int64_t mx = m->V * m->C;
+    for (int t = 0; t < CLFT_NTARGETS; t++) {
+        int64_t n = m->layers[0].lin[t].in * m->layers[0].lin[t].out;
+        if (n > mx) mx = n;
+    }
+    return mx;
+}
+
+clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
+    clft_context *ctx = m->ctx;
+    m->B = B;
+    m->T = T;
+    m->N = B * T;
+    const int64_t N = m->N;
+    m->chunk = clft_xent_chunk(&m->cfg, &m->tp, N);
+    clft_status st = CLFT_OK;
+#define TRY(x)                                                                                                        \
+    do {                                                                                                              \
+        if (st == CLFT_OK) st = (x);                                                                                  \
+    } while (0)
+    m->acts = clft_calloc((size_t)m->L, sizeof *m->acts);
+    if (!m->acts) return CLFT_STATUS_HOST_OOM;
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->ids));
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->pos));
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->targets));
+    for (int64_t l = 0; l < m->L; l++) {
+        TRY(act(ctx, &m->acts[l].x, N * m->C));
+        if (!m->tp.checkpointing) TRY(acts_alloc(m, &m->acts[l]));
+    }
+    if (m->tp.checkpointing) TRY(acts_alloc(m, &m->shared));
+    TRY(act(ctx, &m->xf, N * m->C));
+    TRY(act(ctx, &m->hf, N * m->C));
+    TRY(act(ctx, &m->rstdf, N));
+    TRY(scr(ctx, &m->logits, m->chunk * m->V));
+    TRY(scr(ctx, &m->row_loss, N));
+    TRY(scr(ctx, &m->dx, N * m->C));
+    TRY(scr(ctx, &m->dxmid, N * m->C));
+    TRY(scr(ctx, &m->dh, N * m->C));
+    TRY(scr(ctx, &m->dtmp, N * m->C));
+    TRY(scr(ctx, &m->dq, N * m->QD));
+    TRY(scr(ctx, &m->dk, N * m->KD));
+    TRY(scr(ctx, &m->dv, N * m->KD));
+    TRY(scr(ctx, &m->datt, N * m->QD));
+    TRY(scr(ctx, &m->dg, N * m->F));
+    TRY(scr(ctx, &m->du, N * m->F));
+    TRY(scr(ctx, &m->da, N * m->F));
+    TRY(scr(ctx, &m->delta, B * m->H * T));
+    if (m->tp.method != CLFT_METHOD_FULL) {
+        TRY(scr(ctx, &m->ldu, N * m->tp.lora.r));
+        if (m->tp.lora.dropout > 0.0f) TRY(scr(ctx, &m->lxd, N * (m->F > m->QD ? (m->F > m->C ? m->F : m->C) : m->QD)));
+    }
+    if (m->tp.method == CLFT_METHOD_FULL) {
+        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)N * 4, &m->emb_rows));
+        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(N + 1) * 4, &m->emb_offs));
+        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)N * 4, &m->emb_toks));
+    }
+    TRY(scr(ctx, &m->sumsq_part, (int64_t)clft_sumsq_partials(max_param(m))));
+#undef TRY
+    m->h_ids = clft_malloc((size_t)N * 4);
+    m->h_rows = clft_malloc((size_t)N * 4);
+    m->h_offs = clft_malloc((size_t)(N + 1) * 4);
+    m->h_toks = clft_malloc((size_t)N * 4);
+    m->h_targets = clft_malloc((size_t)N * 4);
+    m->h_row_loss = clft_malloc((size_t)N * 4);
+    if (st == CLFT_OK && (!m->h_ids || !m->h_rows || !m->h_offs || !m->h_toks || !m->h_targets || !m->h_row_loss))
+        st = CLFT_STATUS_HOST_OOM;
+    if (st == CLFT_OK) {
+        for (int64_t n = 0; n < N; n++) m->h_ids[n] = (int32_t)(n % T);
+        st = clft_buf_write(ctx, &m->pos, 0, m->h_ids, (size_t)N * 4);
+    }
+    if (st != CLFT_OK) {
+        clft_model_step_free(m);
+        return st;
+    }
+    m->allocated = 1;
+    return CLFT_OK;
+}
+
+clft_status clft_trainer_create(clft_model *m, clft_trainer **out) {
+    if (!m || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_create: NULL argument");
+    *out = NULL;
+    if (m->allocated) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_create: the model already has a trainer");
+    clft_trainer *tr = clft_calloc(1, sizeof *tr);
+    if (!tr) return CLFT_STATUS_HOST_OOM;
+    tr->m = m;
+    clft_status st = clft_model_alloc_step(m, m->tp.batch, m->tp.seq_len);
+    if (st != CLFT_OK) {
+        free(tr);
+        return st;
+    }
+    *out = tr;
+    return CLFT_OK;
+}
+
+void clft_trainer_free(clft_trainer *tr) {
+    if (!tr) return;
+    clft_model_step_free(tr->m);
+    free(tr);
+}
+
+static clft_status zero_grad(clft_model *m, clft_param *p, void *user) {
+    (void)user;
+    return clft_buf_fill_zero(m->ctx, &p->g);
+}
+
+static clft_status add_sumsq(clft_model *m, clft_param *p, void *user) {
+    double s = 0.0;
+    CLFT_CHECK(clft_sumsq(m->ctx, clft_dv_of(&p->g, 0), p->n, clft_dv_of(&m->sumsq_part, 0), &s));
+    *(double *)user += s;
+    return CLFT_OK;
+}
+
+static clft_status scale_grad(clft_model *m, clft_param *p, void *user) {
+    return clft_scale(m->ctx, clft_dv_of(&p->g, 0), *(float *)user, p->n);
+}
+
+static clft_status adamw(clft_model *m, clft_param *p, void *user) {
+    (void)user;
+    clft_adamw_hparams hp = {m->tp.lr, m->tp.beta1, m->tp.beta2, m->tp.eps, m->tp.weight_decay};
+    return clft_adamw_step(m->ctx, clft_dv_of(&p->w, 0), clft_dv_of(&p->m, 0), clft_dv_of(&p->v, 0),
+                           clft_dv_of(&p->g, 0), p->n, &hp, m->step);
+}
+
+static clft_status check_batch(clft_trainer *tr, const int32_t *ids, const int32_t *labels) {
+    if (!tr || !ids || !labels) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "trainer step: NULL argument");
+    return CLFT_OK;
+}
+
+clft_status clft_trainer_compute_grads(clft_trainer *tr, const int32_t *ids, const int32_t *labels, double *loss,
+                                       float *logits) {
+    CLFT_CHECK(check_batch(tr, ids, labels));
+    clft_model *m = tr->m;
+    CLFT_CHECK(clft_model_each_param(m, zero_grad, NULL));
+    int64_t valid = 0;
+    double l = 0.0;
+    CLFT_CHECK(clft_model_fwd_bwd(m, ids, labels, 1, &l, &valid, logits));
+    if (loss) *loss = l;
+    return clft_context_finish(m->ctx);
+}
+
+clft_status clft_trainer_step(clft_trainer *tr, const int32_t *ids, const int32_t *labels, clft_step_stats *stats) {
+    CLFT_CHECK(check_batch(tr, ids, labels));
+    clft_model *m = tr->m;
+    double t0 = clft_now_seconds();
+    clft_step_stats s;
+    memset(&s, 0, sizeof s);
+    /* 1. zero gradients  2. forward + loss + backward */
+    CLFT_CHECK(clft_model_each_param(m, zero_grad, NULL));
+    CLFT_CHECK(clft_model_fwd_bwd(m, ids, labels, 1, &s.loss, &s.tokens, NULL));
+    /* 3. global gradient norm */
+    double sq = 0.0;
+    CLFT_CHECK(clft_model_each_param(m, add_sumsq, &sq));
+    s.grad_norm = sqrt(sq);
+    /* 4. non-finite loss or gradients: skip the update */
+    if (!isfinite(s.loss) || !isfinite(s.grad_norm)) {
+        s.skipped = 1;
+        m->bad_steps++;
+        s.step = m->step;
+        s.seconds = clft_now_seconds() - t0;
+        if (stats) *stats = s;
+        clft_log(CLFT_LOG_WARN, "step %lld skipped: loss %g, grad norm %g (%d in a row)", (long long)m->step + 1,
+                 s.loss, s.grad_norm, m->bad_steps);
+        if (m->tp.max_bad_steps > 0 && m->bad_steps >= m->tp.max_bad_steps)
+            return clft_error(CLFT_STATUS_NUMERICAL,
+                              "%d consecutive steps had a non-finite loss or gradient (last loss %g, grad norm %g); "
+                              "lower the learning rate or check the data",
+                              m->bad_steps, s.loss, s.grad_norm);
+        return CLFT_OK;
+    }
+    m->bad_steps = 0;
+    /* 5. clip  6. AdamW */
+    if (m->tp.max_grad_norm > 0.0f) {
+        double coef = (double)m->tp.max_grad_norm / (s.grad_norm + 1e-6);
+        if (coef < 1.0) {
+            float c = (float)coef;
+            CLFT_CHECK(clft_model_each_param(m, scale_grad, &c));
+        }
+    }
+    m->step++;
+    CLFT_CHECK(clft_model_each_param(m, adamw, NULL));
+    CLFT_CHECK(clft_context_finish(m->ctx));
+    s.step = m->step;
+    s.seconds = clft_now_seconds() - t0;
+    if (stats) *stats = s;
+    return CLFT_OK;
+}
+
+clft_status clft_trainer_mem_stats(const clft_trainer *tr, clft_mem_stats *out) {
+    if (!tr) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_mem_stats: NULL trainer");
+    return clft_context_mem_stats(tr->m->ctx, out);
+}
