@@ -31,6 +31,10 @@ VARIANTS = {
     "llama_f32": dict(vocab=512, hidden=64, layers=2, heads=4, kv_heads=2, inter=128, eps=1e-5,
                       theta=10000.0, rope_scaling=None, tied=False, bias=False, window=0, nf4=False,
                       B=2, T=16, r=8, alpha=16.0, seed=1234),
+    # full fine-tuning: gradients of every weight (no adapters)
+    "llama_full": dict(vocab=512, hidden=64, layers=2, heads=4, kv_heads=2, inter=128, eps=1e-5,
+                       theta=10000.0, rope_scaling=None, tied=False, bias=False, window=0, nf4=False,
+                       B=2, T=16, r=0, alpha=0.0, seed=4321),
     "llama_nf4": dict(vocab=512, hidden=64, layers=2, heads=4, kv_heads=2, inter=128, eps=1e-5,
                       theta=10000.0, rope_scaling=None, tied=False, bias=False, window=0, nf4=True,
                       B=2, T=16, r=8, alpha=16.0, seed=1234),
@@ -77,12 +81,37 @@ def quantize_blockwise(x, code, blocksize):
     return q[:n], absmax
 
 
+def quantize_8bit_bnb_cpu(x, code, blocksize):
+    """libbitsandbytes_cpu's blockwise 8-bit quantizer (what bitsandbytes uses for the nested
+    absmax on CPU): a 65536-entry table of nearest map indices, s = x * (1/absmax) clamped,
+    index = trunc(fma((s + 1) * 0.5, 65535, 0.5))."""
+    mid = (code[:-1] + code[1:]) * 0.5
+    val = -1.0 + (2.0 * torch.arange(65536, dtype=torch.float32)) / 65535.0
+    lut = torch.searchsorted(mid, val)
+    n = x.numel()
+    nb = (n + blocksize - 1) // blocksize
+    q = torch.empty(n, dtype=torch.int64)
+    absmax = torch.empty(nb, dtype=torch.float32)
+    for b in range(nb):
+        blk = x[b * blocksize:(b + 1) * blocksize]
+        m = blk.abs().max()
+        absmax[b] = m
+        if m == 0:
+            q[b * blocksize:(b + 1) * blocksize] = 0
+            continue
+        s_ = (blk * (1.0 / m)).clamp(-1, 1)
+        t = (s_ + 1.0) * 0.5
+        f = (t.double() * 65535.0 + 0.5).float()  # == fmaf(t, 65535, 0.5): one rounding
+        q[b * blocksize:(b + 1) * blocksize] = lut[f.long()]
+    return q, absmax
+
+
 def nf4_double_quant_roundtrip(w):
     flat = w.reshape(-1).float()
     q, absmax = quantize_blockwise(flat, NF4, 64)
     offset = absmax.mean()
     dmap = dynamic_map_signed()
-    qa, absmax2 = quantize_blockwise(absmax - offset, dmap, 256)
+    qa, absmax2 = quantize_8bit_bnb_cpu(absmax - offset, dmap, 256)
     absmax_r = dmap[qa] * absmax2.repeat_interleave(256)[: absmax.numel()] + offset
     deq = NF4[q] * absmax_r.repeat_interleave(64)[: flat.numel()]
     return deq.view_as(w)
@@ -120,7 +149,7 @@ def forward(cfg, P, ids, lora):
     B, T = ids.shape
     C, H, KV = cfg["hidden"], cfg["heads"], cfg["kv_heads"]
     D = C // H
-    scale = cfg["alpha"] / cfg["r"]
+    scale = cfg["alpha"] / cfg["r"] if cfg["r"] else 0.0
     pos = torch.arange(T).float()
     freqs = torch.outer(pos, inv_freq(cfg, D))
     emb = torch.cat((freqs, freqs), dim=-1)
@@ -135,6 +164,8 @@ def forward(cfg, P, ids, lora):
         y = x @ P[name].t()
         if name.replace(".weight", ".bias") in P:
             y = y + P[name.replace(".weight", ".bias")]
+        if not lora:
+            return y
         A, Bm = lora[(l, tgt)]
         return y + (x @ A.t()) @ Bm.t() * scale
 
@@ -194,7 +225,7 @@ def build(cfg):
     if not cfg["tied"]:
         P["lm_head.weight"] = rnd(cfg["vocab"], cfg["hidden"], std=0.15)
     lora = {}
-    for l in range(cfg["layers"]):
+    for l in range(cfg["layers"] if cfg["r"] else 0):
         for t in TARGETS:
             out_f, in_f = sh[t]
             bound = 1.0 / math.sqrt(in_f)
@@ -248,11 +279,17 @@ def main(outdir):
         for (l, t), (A, Bm) in lora.items():
             A.requires_grad_(True)
             Bm.requires_grad_(True)
+        full = not lora
+        if full:
+            for v in base.values():
+                v.requires_grad_(True)
         logits = forward(cfg, base, ids, lora)
         loss = causal_lm_loss(logits, labels)
         loss.backward()
         for k, v in P.items():
-            out[k] = v  # the original (unquantized) weights: the C side quantizes them itself
+            out[k] = v.detach()  # the original (unquantized) weights: the C side quantizes them itself
+            if full:
+                out["grad." + k] = base[k].grad
         for (l, t), (A, Bm) in lora.items():
             out[lora_name(l, t, "A")] = A.detach()
             out[lora_name(l, t, "B")] = Bm.detach()

@@ -1,0 +1,185 @@
+/* test_golden.c - the training core against an independent implementation: PyTorch autograd
+ * (tests/golden/make_golden.py wrote the fixtures). For each tiny model: the same weights and
+ * adapters are loaded, one forward + loss + backward runs on the OpenCL device, and logits, loss and
+ * the LoRA gradients (every weight's gradient for full fine-tuning) must agree.
+ * Tolerances (f32 end to end on both sides, different summation orders):
+ *   logits  |d| <= 2e-4 + 2e-3|ref|,  loss rel 1e-5,  grads |d| <= 1e-3*max|ref| + 2e-3|ref|, NMSE <= 1e-6.
+ * The NF4 variant also checks that clft's quantization reproduces the dequantized weights torch used. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tutil.h"
+
+#ifndef GOLDEN_DIR
+#define GOLDEN_DIR "."
+#endif
+
+typedef struct variant {
+    const char *name;
+    clft_arch arch;
+    int64_t vocab, hidden, layers, heads, kv, inter;
+    double eps, theta;
+    int llama3; /* rope scaling factor 8, 1, 4, original 8 */
+    int tied, bias, window, nf4, full;
+    int B, T, r;
+    float alpha;
+} variant;
+
+/* mirrors VARIANTS in make_golden.py */
+static const variant VARIANTS[] = {
+    {"llama_f32", CLFT_ARCH_LLAMA, 512, 64, 2, 4, 2, 128, 1e-5, 10000.0, 0, 0, 0, 0, 0, 0, 2, 16, 8, 16.0f},
+    {"llama_full", CLFT_ARCH_LLAMA, 512, 64, 2, 4, 2, 128, 1e-5, 10000.0, 0, 0, 0, 0, 0, 1, 2, 16, 0, 0.0f},
+    {"llama_nf4", CLFT_ARCH_LLAMA, 512, 64, 2, 4, 2, 128, 1e-5, 10000.0, 0, 0, 0, 0, 1, 0, 2, 16, 8, 16.0f},
+    {"qwen2_f32", CLFT_ARCH_QWEN2, 384, 48, 2, 3, 1, 80, 1e-6, 1e6, 1, 1, 1, 5, 0, 0, 2, 13, 4, 8.0f},
+};
+static const char *TGT[7] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+
+static const float *f32(const clft_safetensors *st, const char *name, int64_t *n) {
+    clft_tensor_view v;
+    clft_status s = clft_safetensors_find(st, name, &v);
+    TU_CHECK(s == CLFT_OK, "fixture tensor %s: %s", name, clft_last_error());
+    if (s != CLFT_OK) return NULL;
+    if (n) *n = (int64_t)(v.bytes / 4);
+    return v.data;
+}
+
+static double maxabs(const float *x, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/golden_%s.safetensors", GOLDEN_DIR, vt->name);
+    clft_safetensors *st = NULL;
+    TU_OK(clft_safetensors_open(path, &st));
+    if (!st) return;
+    fprintf(stderr, "golden %s (checkpointing %d)\n", vt->name, ckpt);
+    clft_model_config cfg;
+    clft_model_config_defaults(vt->arch, &cfg);
+    cfg.vocab_size = vt->vocab;
+    cfg.hidden_size = vt->hidden;
+    cfg.num_layers = vt->layers;
+    cfg.num_heads = vt->heads;
+    cfg.num_kv_heads = vt->kv;
+    cfg.head_dim = vt->hidden / vt->heads;
+    cfg.intermediate_size = vt->inter;
+    cfg.rms_norm_eps = vt->eps;
+    cfg.rope_theta = vt->theta;
+    cfg.tie_word_embeddings = vt->tied;
+    cfg.qkv_bias = vt->bias;
+    cfg.o_bias = 0;
+    cfg.mlp_bias = 0;
+    cfg.sliding_window = vt->window;
+    cfg.max_window_layers = 0;
+    if (vt->llama3) {
+        cfg.rope_scaling.type = CLFT_ROPE_LLAMA3;
+        cfg.rope_scaling.factor = 8.0;
+        cfg.rope_scaling.low_freq_factor = 1.0;
+        cfg.rope_scaling.high_freq_factor = 4.0;
+        cfg.rope_scaling.original_max_position_embeddings = 8;
+    }
+    clft_train_params tp = clft_train_default_params(vt->full ? CLFT_METHOD_FULL : vt->nf4 ? CLFT_METHOD_QLORA : CLFT_METHOD_LORA);
+    tp.batch = vt->B;
+    tp.seq_len = vt->T;
+    tp.checkpointing = ckpt;
+    tp.xent_chunk = 7; /* chunks that do not divide B*T */
+    if (!vt->full) {
+        tp.lora.r = vt->r;
+        tp.lora.alpha = vt->alpha;
+    }
+    clft_model *m = NULL;
+    clft_trainer *tr = NULL;
+    TU_OK(clft_model_create(ctx, &cfg, &tp, &m));
+    if (!m) {
+        clft_safetensors_free(st);
+        return;
+    }
+    /* weights */
+    for (size_t i = 0; i < clft_safetensors_count(st); i++) {
+        clft_tensor_view v;
+        TU_OK(clft_safetensors_tensor(st, i, &v));
+        if (strncmp(v.name, "model.", 6) && strcmp(v.name, "lm_head.weight")) continue;
+        TU_OK(clft_model_set_weight(m, v.name, v.data, (int64_t)(v.bytes / 4)));
+    }
+    char name[160];
+    if (vt->nf4) { /* clft's NF4 + double quantization == the torch re-implementation of bitsandbytes */
+        for (int l = 0; l < vt->layers; l++)
+            for (int t = 0; t < 7; t++) {
+                snprintf(name, sizeof name, "dequant.model.layers.%d.%s.%s.weight", l, t < 4 ? "self_attn" : "mlp", TGT[t]);
+                int64_t n = 0;
+                const float *ref = f32(st, name, &n);
+                float *got = malloc((size_t)n * 4);
+                TU_OK(clft_model_get_weight(m, name + 8, got, n));
+                if (ref) tu_close(name, got, ref, (size_t)n, 1e-7, 1e-6, 1e-12);
+                free(got);
+            }
+    }
+    if (!vt->full)
+        for (int l = 0; l < vt->layers; l++)
+            for (int t = 0; t < 7; t++) {
+                char an[160], bn[160];
+                snprintf(an, sizeof an, "base_model.model.model.layers.%d.%s.%s.lora_A.weight", l, t < 4 ? "self_attn" : "mlp", TGT[t]);
+                snprintf(bn, sizeof bn, "base_model.model.model.layers.%d.%s.%s.lora_B.weight", l, t < 4 ? "self_attn" : "mlp", TGT[t]);
+                TU_OK(clft_model_lora_set(m, l, 1u << t, f32(st, an, NULL), f32(st, bn, NULL)));
+            }
+    TU_OK(clft_trainer_create(m, &tr));
+    if (!tr) {
+        clft_model_free(m);
+        clft_safetensors_free(st);
+        return;
+    }
+    clft_tensor_view vi, vl;
+    TU_OK(clft_safetensors_find(st, "input_ids", &vi));
+    TU_OK(clft_safetensors_find(st, "labels", &vl));
+    const int64_t N = (int64_t)vt->B * vt->T;
+    float *logits = malloc((size_t)(N * vt->vocab) * 4);
+    double loss = 0;
+    TU_OK(clft_trainer_compute_grads(tr, vi.data, vl.data, &loss, logits));
+    int64_t n = 0;
+    const float *ref_logits = f32(st, "logits", &n);
+    const float *ref_loss = f32(st, "loss", NULL);
+    if (ref_logits) tu_close("logits", logits, ref_logits, (size_t)n, 2e-4, 2e-3, 1e-8);
+    if (ref_loss) TU_CHECK(fabs(loss - ref_loss[0]) <= 1e-5 * fabs(ref_loss[0]), "loss %.8f vs torch %.8f", loss, (double)ref_loss[0]);
+    /* gradients */
+    for (size_t i = 0; i < clft_safetensors_count(st); i++) {
+        clft_tensor_view v;
+        TU_OK(clft_safetensors_tensor(st, i, &v));
+        if (strncmp(v.name, "grad.", 5)) continue;
+        const float *ref = v.data;
+        int64_t cnt = (int64_t)(v.bytes / 4);
+        float *got = malloc((size_t)cnt * 4);
+        const char *pname = v.name + 5;
+        if (vt->full) {
+            TU_OK(clft_model_get_weight_grad(m, pname, got, cnt));
+        } else {
+            int l = -1, t = -1;
+            for (int tt = 0; tt < 7; tt++)
+                if (strstr(pname, TGT[tt])) t = tt;
+            sscanf(pname, "base_model.model.model.layers.%d.", &l);
+            int isA = strstr(pname, "lora_A") != NULL;
+            TU_OK(clft_model_lora_grad_get(m, l, 1u << t, isA ? got : NULL, isA ? NULL : got));
+        }
+        double tol = 1e-3 * maxabs(ref, cnt);
+        tu_close(v.name, got, ref, (size_t)cnt, tol, 2e-3, 1e-6);
+        free(got);
+    }
+    free(logits);
+    clft_trainer_free(tr);
+    clft_model_free(m);
+    clft_safetensors_free(st);
+}
+
+int main(void) {
+    tu_init_seed();
+    clft_context *ctx = tu_context();
+    for (size_t i = 0; i < sizeof VARIANTS / sizeof VARIANTS[0]; i++) {
+        run_variant(ctx, &VARIANTS[i], 0);
+        if (!tu_tiny()) run_variant(ctx, &VARIANTS[i], 1);
+    }
+    clft_context_free(ctx);
+    return tu_finish("test_golden");
+}
