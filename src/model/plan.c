@@ -1,0 +1,133 @@
+/* plan.c - the memory plan: bytes per class that clft_model_create + clft_trainer_create allocate,
+ * computed from the config and training parameters alone (no device), so that a run can be sized
+ * (or refused) for models far larger than the machine. It mirrors model.c and trainer.c buffer by
+ * buffer; tests/train checks that it matches what the arenas count. The GEMM layer's scratch
+ * (packed panels, dequantized weights on the CLBlast path, tuning outputs) is an upper estimate. */
+#include <string.h>
+
+#include "model/model.h"
+
+typedef struct plan_acc {
+    uint64_t b[CLFT_MEM_CLASS_COUNT];
+} plan_acc;
+
+static void add(plan_acc *p, clft_mem_class c, uint64_t bytes) { p->b[c] += bytes ? bytes : 4; }
+
+static void add_param(plan_acc *p, int64_t n, int trainable) {
+    add(p, trainable ? CLFT_MEM_TRAINABLE : CLFT_MEM_WEIGHTS, (uint64_t)n * 4);
+    if (trainable) {
+        add(p, CLFT_MEM_GRADIENTS, (uint64_t)n * 4);
+        add(p, CLFT_MEM_OPTIMIZER, (uint64_t)n * 8);
+    }
+}
+
+static uint64_t q4_bytes_and_add(plan_acc *p, int64_t n, int blocksize) {
+    const int64_t nb = (n + blocksize - 1) / blocksize, nn = (nb + 255) / 256;
+    add(p, CLFT_MEM_WEIGHTS, (uint64_t)(n + 1) / 2); /* packed codes */
+    add(p, CLFT_MEM_WEIGHTS, 16 * 4);                /* code */
+    add(p, CLFT_MEM_WEIGHTS, (uint64_t)nb);          /* quantized absmax */
+    add(p, CLFT_MEM_WEIGHTS, (uint64_t)nn * 4);      /* nested absmax */
+    add(p, CLFT_MEM_WEIGHTS, 256 * 4);               /* nested code */
+    return 0;
+}
+
+clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_train_params *tp_in,
+                                     clft_memory_plan *out) {
+    if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_memory_plan_compute: NULL output");
+    memset(out, 0, sizeof *out);
+    CLFT_CHECK(clft_train_params_check(cfg, tp_in));
+    clft_train_params tp = *tp_in;
+    if (tp.checkpointing < 0) tp.checkpointing = tp.method != CLFT_METHOD_FULL;
+    const int full = tp.method == CLFT_METHOD_FULL;
+    const int64_t C = cfg->hidden_size, D = cfg->head_dim, H = cfg->num_heads, KV = cfg->num_kv_heads;
+    const int64_t QD = H * D, KD = KV * D, F = cfg->intermediate_size, V = cfg->vocab_size, L = cfg->num_layers;
+    const int64_t B = tp.batch, T = tp.seq_len, N = B * T, r = tp.lora.r;
+    plan_acc p;
+    memset(&p, 0, sizeof p);
+    int64_t trainable = 0;
+    /* model */
+    add_param(&p, V * C, full);
+    add_param(&p, C, full);
+    if (!cfg->tie_word_embeddings) add_param(&p, V * C, full);
+    if (full) trainable += V * C * (cfg->tie_word_embeddings ? 1 : 2) + C;
+    const int64_t io[CLFT_NTARGETS][2] = {{C, QD}, {C, KD}, {C, KD}, {QD, C}, {C, F}, {C, F}, {F, C}};
+    int nlora = 0;
+    int64_t max_in = 0, max_w = V * C;
+    for (int64_t l = 0; l < L; l++) {
+        add_param(&p, C, full);
+        add_param(&p, C, full);
+        if (full) trainable += 2 * C;
+        for (int t = 0; t < CLFT_NTARGETS; t++) {
+            const int64_t in = io[t][0], o = io[t][1], n = in * o;
+            const int bias = t < 3 ? cfg->qkv_bias : t == 3 ? cfg->o_bias : cfg->mlp_bias;
+            if (n > max_w) max_w = n;
+            if (in > max_in) max_in = in;
+            if (full) {
+                add_param(&p, n, 1);
+                trainable += n;
+                if (bias) {
+                    add_param(&p, o, 1);
+                    trainable += o;
+                }
+                continue;
+            }
+            if (tp.method == CLFT_METHOD_QLORA) q4_bytes_and_add(&p, n, tp.qlora_blocksize);
+            else add(&p, CLFT_MEM_WEIGHTS, (uint64_t)n * (tp.base_dtype == CLFT_DTYPE_F32 ? 4 : 2));
+            if (bias) add(&p, CLFT_MEM_WEIGHTS, (uint64_t)o * 4);
+            if (tp.lora.targets & (1u << t)) {
+                add_param(&p, r * in, 1);
+                add_param(&p, o * r, 1);
+                trainable += r * (in + o);
+                if (l == 0) nlora++;
+            }
+        }
+    }
+    add(&p, CLFT_MEM_WEIGHTS, (uint64_t)(D / 2) * 4); /* RoPE inverse frequencies */
+    /* step buffers */
+    const uint64_t f = 4;
+    add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* ids */
+    add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* positions */
+    add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* targets */
+    const int64_t sets = tp.checkpointing ? 1 : L;
+    for (int64_t l = 0; l < L; l++) add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * C) * f); /* layer inputs */
+    for (int64_t s = 0; s < sets; s++) {
+        const int64_t sizes[] = {N * C, N, N * QD, N * KD, N * KD, N * QD, B * H * T, N * C, N * C, N, N * F, N * F, N * F};
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)sizes[i] * f);
+        for (int i = 0; i < nlora; i++) add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * r) * f);
+    }
+    add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * C) * f); /* xf */
+    add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * C) * f); /* hf */
+    add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * f);       /* rstdf */
+    const int64_t chunk = clft_xent_chunk(cfg, &tp, N);
+    const int64_t scr[] = {chunk * V, N, N * C, N * C, N * C, N * C, N * QD, N * KD, N * KD, N * QD, N * F, N * F, N * F, B * H * T};
+    for (size_t i = 0; i < sizeof scr / sizeof scr[0]; i++) add(&p, CLFT_MEM_SCRATCH, (uint64_t)scr[i] * f);
+    if (!full) {
+        add(&p, CLFT_MEM_SCRATCH, (uint64_t)(N * r) * f);
+        if (tp.lora.dropout > 0.0f) {
+            int64_t w = F > QD ? (F > C ? F : C) : QD;
+            add(&p, CLFT_MEM_SCRATCH, (uint64_t)(N * w) * f);
+        }
+    } else {
+        add(&p, CLFT_MEM_SCRATCH, (uint64_t)N * 4);
+        add(&p, CLFT_MEM_SCRATCH, (uint64_t)(N + 1) * 4);
+        add(&p, CLFT_MEM_SCRATCH, (uint64_t)N * 4);
+    }
+    add(&p, CLFT_MEM_SCRATCH, (uint64_t)clft_sumsq_partials(max_w) * 4);
+    /* GEMM layer scratch (estimate; ops/gemm.c grows each buffer to at least 1 MiB and by 1.5x):
+     * packed panels of the largest weight operand, one tuning output (a chunk of logits), and for
+     * non-f32 bases a dequantized copy of the largest weight (CLBlast path). */
+    const uint64_t mib = (uint64_t)1 << 20;
+    uint64_t pack = (uint64_t)max_w * 4 * 3 / 2, tune = (uint64_t)(chunk * V) * 4 * 3 / 2;
+    add(&p, CLFT_MEM_SCRATCH, pack > mib ? pack : mib);
+    add(&p, CLFT_MEM_SCRATCH, tune > mib ? tune : mib);
+    if (!full && !(tp.method == CLFT_METHOD_LORA && tp.base_dtype == CLFT_DTYPE_F32))
+        add(&p, CLFT_MEM_SCRATCH, pack > mib ? pack : mib);
+    (void)max_in;
+    for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {
+        out->bytes[c] = p.b[c];
+        out->total += p.b[c];
+    }
+    out->base_params = clft_model_config_num_params(cfg);
+    out->trainable_params = trainable;
+    return CLFT_OK;
+}

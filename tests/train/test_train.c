@@ -1,0 +1,250 @@
+/* test_train.c - the trainer around the model: the memory plan equals what the arenas count
+ * (every class but the GEMM layer's scratch, which the plan bounds), no device allocation inside
+ * a step, plans of real model shapes without a device, bad inputs, NaN detection and the stop
+ * after repeated non-finite steps, LoRA dropout determinism. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tutil.h"
+
+static clft_model_config tiny(void) {
+    clft_model_config cfg;
+    clft_status st = clft_model_preset_config("tiny", &cfg);
+    TU_CHECK(st == CLFT_OK, "tiny preset: %s", clft_last_error());
+    return cfg;
+}
+
+static void fill_ids(int32_t *ids, int n, int64_t V, uint64_t seed) {
+    for (int i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        ids[i] = (int32_t)((seed >> 33) % (uint64_t)V);
+    }
+}
+
+static void test_plan_matches(clft_context *ctx, clft_method method, clft_dtype base, int ckpt, float dropout) {
+    clft_model_config cfg = tiny();
+    clft_train_params tp = clft_train_default_params(method);
+    if (method == CLFT_METHOD_LORA) tp.base_dtype = base;
+    tp.batch = 2;
+    tp.seq_len = 24;
+    tp.checkpointing = ckpt;
+    tp.lora.dropout = dropout;
+    tp.lora.targets = CLFT_LORA_Q | CLFT_LORA_V | CLFT_LORA_DOWN;
+    clft_memory_plan plan;
+    TU_OK(clft_memory_plan_compute(&cfg, &tp, &plan));
+    clft_mem_stats before, after, s1, s3;
+    TU_OK(clft_context_mem_stats(ctx, &before));
+    clft_model *m = NULL;
+    clft_trainer *tr = NULL;
+    TU_OK(clft_model_create(ctx, &cfg, &tp, &m));
+    TU_OK(clft_model_init_random(m, 5, 0.1f));
+    TU_OK(clft_trainer_create(m, &tr));
+    if (!tr) {
+        clft_model_free(m);
+        return;
+    }
+    TU_OK(clft_context_mem_stats(ctx, &after));
+    fprintf(stderr, "plan %s/%s ckpt %d dropout %.2f: total %.2f MiB\n", clft_method_name(method), clft_dtype_name(base),
+            ckpt, (double)dropout, (double)plan.total / 1048576.0);
+    for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {
+        uint64_t got = after.current_bytes[c] - before.current_bytes[c];
+        if (c == CLFT_MEM_SCRATCH) continue;
+        TU_CHECK(got == plan.bytes[c], "%s: allocated %llu bytes, plan %llu", clft_mem_class_name((clft_mem_class)c),
+                 (unsigned long long)got, (unsigned long long)plan.bytes[c]);
+    }
+    int32_t ids[48];
+    fill_ids(ids, 48, cfg.vocab_size, 3);
+    clft_step_stats st;
+    TU_OK(clft_trainer_step(tr, ids, ids, &st));
+    TU_CHECK(isfinite(st.loss) && st.tokens == 2 * 23 && !st.skipped, "step 1: loss %g tokens %lld", st.loss, (long long)st.tokens);
+    TU_OK(clft_context_mem_stats(ctx, &s1));
+    for (int i = 0; i < 3; i++) TU_OK(clft_trainer_step(tr, ids, ids, &st));
+    TU_OK(clft_context_mem_stats(ctx, &s3));
+    TU_CHECK(s3.allocations == s1.allocations, "device allocations inside steps: %llu after step 1, %llu after step 4",
+             (unsigned long long)s1.allocations, (unsigned long long)s3.allocations);
+    uint64_t scratch = s3.peak_bytes[CLFT_MEM_SCRATCH] - before.current_bytes[CLFT_MEM_SCRATCH];
+    TU_CHECK(scratch <= plan.bytes[CLFT_MEM_SCRATCH], "scratch peak %llu above the plan %llu", (unsigned long long)scratch,
+             (unsigned long long)plan.bytes[CLFT_MEM_SCRATCH]);
+    TU_CHECK(st.step == 4, "4 optimizer steps, got %lld", (long long)st.step);
+    clft_trainer_free(tr);
+    clft_model_free(m);
+    clft_mem_stats end;
+    TU_OK(clft_context_mem_stats(ctx, &end));
+    TU_CHECK(end.current_total <= before.current_total + (uint64_t)s3.current_bytes[CLFT_MEM_SCRATCH],
+             "model and trainer free their buffers");
+}
+
+static void test_plan_real_shapes(void) {
+    clft_model_config cfg;
+    TU_OK(clft_model_preset_config("llama-2-7b", &cfg));
+    clft_train_params tp = clft_train_default_params(CLFT_METHOD_QLORA);
+    tp.batch = 1;
+    tp.seq_len = 1024;
+    tp.lora.r = 8;
+    clft_memory_plan p;
+    TU_OK(clft_memory_plan_compute(&cfg, &tp, &p));
+    /* 32 layers x r x ((in+out) summed over q,k,v,o,gate,up,down) */
+    int64_t want = 32 * 8 * (4 * (4096 + 4096) + 2 * (4096 + 11008) + (11008 + 4096));
+    TU_CHECK(p.trainable_params == want, "7B QLoRA r=8 trainable %lld, want %lld", (long long)p.trainable_params, (long long)want);
+    TU_CHECK(p.base_params > 6700000000LL && p.base_params < 6800000000LL, "7B params %lld", (long long)p.base_params);
+    /* NF4 + DQ projections (~6.48e9 weights x 0.5 + 1/64) + f32 embeddings/head (2 x 32000 x 4096 x 4) */
+    double w = (double)p.bytes[CLFT_MEM_WEIGHTS] / 1e9;
+    TU_CHECK(w > 4.2 && w < 4.4, "7B QLoRA frozen weights %.3f GB", w);
+    TU_CHECK(p.bytes[CLFT_MEM_OPTIMIZER] == 2 * p.bytes[CLFT_MEM_TRAINABLE], "AdamW state is two moments");
+    clft_train_params full = clft_train_default_params(CLFT_METHOD_FULL);
+    full.batch = 1;
+    full.seq_len = 1024;
+    clft_memory_plan pf;
+    TU_OK(clft_memory_plan_compute(&cfg, &full, &pf));
+    TU_CHECK(pf.trainable_params == pf.base_params, "full fine-tuning trains everything");
+    TU_CHECK(pf.total > 4 * (uint64_t)pf.base_params * 4, "full: weights + grads + 2 moments (> 16 bytes/param)");
+    const char *big[] = {"mistral-7b", "llama-3-8b", "qwen2.5-7b", "llama-2-13b", "llama-3-70b"};
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        TU_OK(clft_model_preset_config(big[i], &cfg));
+        TU_OK(clft_memory_plan_compute(&cfg, &tp, &p));
+        TU_CHECK(p.total > 0 && p.trainable_params > 0, "%s plan", big[i]);
+    }
+}
+
+static void test_bad_inputs(clft_context *ctx) {
+    clft_model_config cfg = tiny();
+    clft_train_params tp = clft_train_default_params(CLFT_METHOD_LORA);
+    clft_model *m = NULL;
+    clft_memory_plan p;
+    tp.lora.r = 0;
+    TU_CHECK(clft_model_create(ctx, &cfg, &tp, &m) == CLFT_STATUS_INVALID_ARGUMENT && strstr(clft_last_error(), "rank"),
+             "rank 0: %s", clft_last_error());
+    tp.lora.r = 65;
+    TU_CHECK(clft_memory_plan_compute(&cfg, &tp, &p) == CLFT_STATUS_INVALID_ARGUMENT, "rank above the layer");
+    tp = clft_train_default_params(CLFT_METHOD_LORA);
+    tp.base_dtype = CLFT_DTYPE_NF4;
+    TU_CHECK(clft_model_create(ctx, &cfg, &tp, &m) == CLFT_STATUS_UNSUPPORTED, "NF4 base for LoRA: %s", clft_last_error());
+    tp = clft_train_default_params(CLFT_METHOD_QLORA);
+    tp.qlora_blocksize = 48;
+    TU_CHECK(clft_model_create(ctx, &cfg, &tp, &m) == CLFT_STATUS_INVALID_ARGUMENT, "bad NF4 block size");
+    tp = clft_train_default_params(CLFT_METHOD_LORA);
+    tp.lora.dropout = 1.0f;
+    TU_CHECK(clft_model_create(ctx, &cfg, &tp, &m) == CLFT_STATUS_INVALID_ARGUMENT, "dropout 1");
+    tp = clft_train_default_params(CLFT_METHOD_LORA);
+    tp.lora.targets = 0;
+    TU_CHECK(clft_model_create(ctx, &cfg, &tp, &m) == CLFT_STATUS_INVALID_ARGUMENT, "no targets");
+    clft_model_config bad = cfg;
+    bad.num_kv_heads = 3;
+    tp = clft_train_default_params(CLFT_METHOD_LORA);
+    TU_CHECK(clft_model_create(ctx, &bad, &tp, &m) != CLFT_OK, "heads not divisible by kv heads");
+    TU_CHECK(m == NULL, "nothing returned on failure");
+    /* shapes that do not fit */
+    tp.batch = 1;
+    tp.seq_len = 8;
+    TU_OK(clft_model_create(ctx, &cfg, &tp, &m));
+    if (!m) return;
+    float w[10] = {0};
+    TU_CHECK(clft_model_set_weight(m, "model.norm.weight", w, 10) == CLFT_STATUS_SHAPE_MISMATCH, "wrong numel");
+    TU_CHECK(clft_model_set_weight(m, "model.layers.9.mlp.up_proj.weight", w, 10) == CLFT_STATUS_NOT_FOUND &&
+                 strstr(clft_last_error(), "layers.9"), "unknown tensor: %s", clft_last_error());
+    TU_CHECK(clft_model_lora_get(m, 0, 0x3, w, NULL) == CLFT_STATUS_INVALID_ARGUMENT, "two targets at once");
+    clft_trainer *tr = NULL;
+    TU_OK(clft_trainer_create(m, &tr));
+    int32_t ids[8] = {1, 2, 3, 4, 5, 6, 7, 8}, labels[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    clft_step_stats s;
+    ids[3] = 512;
+    TU_CHECK(clft_trainer_step(tr, ids, labels, &s) == CLFT_STATUS_INVALID_ARGUMENT && strstr(clft_last_error(), "512"),
+             "id outside the vocabulary: %s", clft_last_error());
+    ids[3] = 4;
+    labels[5] = -7;
+    TU_CHECK(clft_trainer_step(tr, ids, labels, &s) == CLFT_STATUS_INVALID_ARGUMENT, "negative label");
+    labels[5] = -100;
+    TU_OK(clft_trainer_step(tr, ids, labels, &s));
+    TU_CHECK(s.tokens == 6, "ignored labels are not counted (%lld)", (long long)s.tokens);
+    for (int i = 0; i < 8; i++) labels[i] = -100;
+    TU_OK(clft_trainer_step(tr, ids, labels, &s));
+    TU_CHECK(s.tokens == 0 && s.loss == 0.0 && !s.skipped, "no counted token: loss 0, no NaN");
+    clft_trainer_free(tr);
+    clft_model_free(m);
+}
+
+static void test_nan(clft_context *ctx) {
+    clft_model_config cfg = tiny();
+    clft_train_params tp = clft_train_default_params(CLFT_METHOD_QLORA);
+    tp.batch = 1;
+    tp.seq_len = 8;
+    tp.max_bad_steps = 2;
+    clft_model *m = NULL;
+    clft_trainer *tr = NULL;
+    TU_OK(clft_model_create(ctx, &cfg, &tp, &m));
+    TU_OK(clft_model_init_random(m, 9, 0.1f));
+    TU_OK(clft_trainer_create(m, &tr));
+    if (!tr) return;
+    int32_t ids[8] = {5, 9, 200, 3, 7, 1, 400, 11};
+    clft_step_stats s;
+    TU_OK(clft_trainer_step(tr, ids, ids, &s));
+    TU_CHECK(!s.skipped && s.step == 1, "healthy step");
+    float *norm = malloc((size_t)cfg.hidden_size * 4);
+    TU_OK(clft_model_get_weight(m, "model.layers.1.post_attention_layernorm.weight", norm, cfg.hidden_size));
+    norm[3] = NAN;
+    TU_OK(clft_model_set_weight(m, "model.layers.1.post_attention_layernorm.weight", norm, cfg.hidden_size));
+    float A0[8 * 64], A1[8 * 64];
+    TU_OK(clft_model_lora_get(m, 0, CLFT_LORA_Q, A0, NULL));
+    TU_OK(clft_trainer_step(tr, ids, ids, &s));
+    TU_CHECK(s.skipped && s.step == 1, "NaN step skipped (skipped %d, step %lld)", s.skipped, (long long)s.step);
+    TU_OK(clft_model_lora_get(m, 0, CLFT_LORA_Q, A1, NULL));
+    TU_CHECK(!memcmp(A0, A1, sizeof A0), "a skipped step leaves the adapters untouched");
+    clft_status st = clft_trainer_step(tr, ids, ids, &s);
+    TU_CHECK(st == CLFT_STATUS_NUMERICAL && strstr(clft_last_error(), "consecutive"), "stops after 2 bad steps: %s",
+             clft_last_error());
+    free(norm);
+    clft_trainer_free(tr);
+    clft_model_free(m);
+}
+
+static void test_dropout(clft_context *ctx) {
+    clft_model_config cfg = tiny();
+    clft_train_params tp = clft_train_default_params(CLFT_METHOD_LORA);
+    tp.batch = 2;
+    tp.seq_len = 16;
+    tp.lora.dropout = 0.25f;
+    tp.lr = 3e-3f;
+    clft_model *m = NULL;
+    clft_trainer *tr = NULL;
+    TU_OK(clft_model_create(ctx, &cfg, &tp, &m));
+    TU_OK(clft_model_init_random(m, 11, 0.2f));
+    /* non-zero B so that the adapter branch (and its dropout) shapes the loss */
+    float *B = calloc(128 * 8, 4);
+    for (int i = 0; i < 128 * 8; i++) B[i] = 0.01f * (float)((i * 37) % 11 - 5);
+    TU_OK(clft_model_lora_set(m, 0, CLFT_LORA_UP, NULL, B));
+    TU_OK(clft_trainer_create(m, &tr));
+    if (!tr) return;
+    int32_t ids[32];
+    fill_ids(ids, 32, cfg.vocab_size, 17);
+    double l1 = 0, l2 = 0;
+    float g1[8 * 64], g2[8 * 64];
+    TU_OK(clft_trainer_compute_grads(tr, ids, ids, &l1, NULL));
+    TU_OK(clft_model_lora_grad_get(m, 0, CLFT_LORA_UP, g1, NULL));
+    TU_OK(clft_trainer_compute_grads(tr, ids, ids, &l2, NULL));
+    TU_OK(clft_model_lora_grad_get(m, 0, CLFT_LORA_UP, g2, NULL));
+    TU_CHECK(l1 == l2 && !memcmp(g1, g2, sizeof g1), "the dropout mask is the same within a step");
+    clft_step_stats s, s0;
+    TU_OK(clft_trainer_step(tr, ids, ids, &s0));
+    for (int i = 0; i < 40; i++) TU_OK(clft_trainer_step(tr, ids, ids, &s));
+    TU_CHECK(isfinite(s.loss) && s.loss < 0.8 * s0.loss, "training with dropout lowers the loss: %g -> %g", s0.loss, s.loss);
+    free(B);
+    clft_trainer_free(tr);
+    clft_model_free(m);
+}
+
+int main(void) {
+    tu_init_seed();
+    clft_context *ctx = tu_context();
+    test_plan_matches(ctx, CLFT_METHOD_FULL, CLFT_DTYPE_F32, 0, 0.0f);
+    test_plan_matches(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_F32, 1, 0.0f);
+    test_plan_matches(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_BF16, 0, 0.1f);
+    test_plan_matches(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_F16, 1, 0.0f);
+    test_plan_matches(ctx, CLFT_METHOD_QLORA, CLFT_DTYPE_NF4, 1, 0.0f);
+    test_plan_real_shapes();
+    test_bad_inputs(ctx);
+    test_nan(ctx);
+    test_dropout(ctx);
+    clft_context_free(ctx);
+    return tu_finish("test_train");
+}
