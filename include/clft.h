@@ -160,6 +160,8 @@ typedef struct clft_mem_stats {
     uint64_t allocations; /* number of device allocations made since creation */
 } clft_mem_stats;
 CLFT_API clft_status clft_context_mem_stats(const clft_context *ctx, clft_mem_stats *out);
+/* Restart the peak counters from the current allocation (to measure one phase). */
+CLFT_API clft_status clft_context_reset_peak(clft_context *ctx);
 
 typedef struct clft_kernel_stats {
     uint32_t programs_built;     /* compiled from source in this process */

@@ -399,6 +399,13 @@ clft_status clft_context_mem_stats(const clft_context *ctx, clft_mem_stats *out)
     return CLFT_OK;
 }
 
+clft_status clft_context_reset_peak(clft_context *ctx) {
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_context_reset_peak: NULL context");
+    for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) ctx->mem.peak_bytes[c] = ctx->mem.current_bytes[c];
+    ctx->mem.peak_total = ctx->mem.current_total;
+    return CLFT_OK;
+}
+
 clft_status clft_context_kernel_stats(const clft_context *ctx, clft_kernel_stats *out) {
     if (!ctx || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_context_kernel_stats: NULL argument");
     *out = ctx->kstats;
