@@ -10,6 +10,7 @@ static const clft_selfcheck_fn CHECKS[] = {
     clft_selfcheck_runtime,
     clft_selfcheck_q4,
     clft_selfcheck_gemm,
+    clft_selfcheck_train_ops,
 };
 
 size_t clft_compare_f32(const char *what, const float *got, const float *ref, size_t n, float atol, float rtol,
