@@ -15,20 +15,57 @@
  * absmax[b] = nested_code[qabsmax[b]] * nested_absmax[b >> nested_log2] + offset (two roundings:
  * FP_CONTRACT is off so the results match src/quant/quant.c bit for bit). f16 and bf16 outputs
  * round the f32 value to nearest even (vstore_half_rte, clft_f32_to_bf16).
- * A group of 16 never straddles a block (blocksizes are powers of two >= 32). The 16 nibbles are
- * looked up with one shuffle() of the code table held in a float16, which CPU compilers turn into
- * a single permute instead of 16 loads; the last, partial group takes a scalar path.
- * No tunables; no extensions needed. */
+ * A group of 16 never straddles a block (blocksizes are powers of two >= 32); the last, partial
+ * group takes a scalar path. The 16 nibbles are unpacked with one variable shift of a uint16 and
+ * looked up in the code table held in a float16 (no per-element loads):
+ * Tunable NF4_LUT: how the lookup is done. 0 (default) picks: 3 on a CPU device whose compiler
+ * targets AVX-512 (one vpermps through a clang x86 built-in: PoCL), 2 on AVX2 (two vpermps and a
+ * blend), else 1: the portable shuffle() built-in, which GPUs do in registers but PoCL compiles to
+ * 16 scalar extracts (3x slower there). No extensions needed. */
 #pragma OPENCL FP_CONTRACT OFF
 
-/* 16 codes of 8 packed bytes, first element in the high nibble, scaled by a */
-inline float16 nf4_group16(uchar8 b, float16 tbl, float a) {
-    const uchar16 d = (uchar16)(b.s0, b.s0, b.s1, b.s1, b.s2, b.s2, b.s3, b.s3, b.s4, b.s4, b.s5, b.s5, b.s6, b.s6,
-                                b.s7, b.s7);
-    const uchar16 sh = (uchar16)(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0);
-    const uint16 idx = convert_uint16((d >> sh) & (uchar16)15);
-    return shuffle(tbl, idx) * a;
+#ifndef NF4_LUT
+#define NF4_LUT 0
+#endif
+#if NF4_LUT == 0 /* auto */
+#undef NF4_LUT
+#if defined(CLFT_DEVICE_CPU) && defined(__clang__) && defined(__AVX512F__)
+#define NF4_LUT 3
+#elif defined(CLFT_DEVICE_CPU) && defined(__clang__) && defined(__AVX2__)
+#define NF4_LUT 2
+#else
+#define NF4_LUT 1
+#endif
+#endif
+
+/* the 16 element codes of 8 packed bytes: element 2i is the high nibble of byte i */
+inline uint16 nf4_nibbles16(uchar8 b) {
+    const uint2 w = as_uint2(b); /* little-endian: byte i is bits 8i..8i+7 of its word */
+    /* lanes 0-7 read word 0, lanes 8-15 word 1 (written out: Oclgrind 21.10 crashes in its
+     * --uninitialized check on the (uint16)((uint8)x, (uint8)y) form) */
+    const uint16 src = (uint16)(w.s0, w.s0, w.s0, w.s0, w.s0, w.s0, w.s0, w.s0, w.s1, w.s1, w.s1, w.s1, w.s1, w.s1, w.s1,
+                                w.s1);
+    const uint16 sh = (uint16)(4, 0, 12, 8, 20, 16, 28, 24, 4, 0, 12, 8, 20, 16, 28, 24);
+    return (src >> sh) & (uint16)15u;
 }
+
+/* tbl[idx] for 16 lanes */
+inline float16 nf4_lookup16(float16 tbl, uint16 idx) {
+#if NF4_LUT == 3 /* one AVX-512 vpermps */
+    return __builtin_ia32_permvarsf512(tbl, as_int16(idx));
+#elif NF4_LUT == 2 /* two AVX2 vpermps of the table halves and a blend on bit 3 */
+    const int16 i = as_int16(idx);
+    const float8 lo0 = __builtin_ia32_permvarsf256(tbl.lo, i.lo), hi0 = __builtin_ia32_permvarsf256(tbl.hi, i.lo);
+    const float8 lo1 = __builtin_ia32_permvarsf256(tbl.lo, i.hi), hi1 = __builtin_ia32_permvarsf256(tbl.hi, i.hi);
+    const int16 up = i << 28; /* bit 3 to the sign bit */
+    return select((float16)(lo0, lo1), (float16)(hi0, hi1), up);
+#else /* portable: the shuffle() built-in (GPUs index registers; CPU compilers may go scalar) */
+    return shuffle(tbl, idx);
+#endif
+}
+
+/* 16 codes of 8 packed bytes, scaled by a */
+inline float16 nf4_group16(uchar8 b, float16 tbl, float a) { return nf4_lookup16(tbl, nf4_nibbles16(b)) * a; }
 
 inline float nf4_code_at(__global const uchar *packed, __global const float *code, ulong e) {
     const uchar byte = packed[e >> 1];

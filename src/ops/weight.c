@@ -128,6 +128,12 @@ void clft_weight_free(clft_context *ctx, clft_weight *w) {
 static size_t dtype_bytes(clft_dtype t) { return t == CLFT_DTYPE_F32 ? 4 : 2; }
 
 clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, clft_buf *out) {
+    return clft_weight_dequant_lut(ctx, w, out_dtype, 0, out);
+}
+
+clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, int lut,
+                                    clft_buf *out) {
+    if (lut < 0 || lut > 3) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: NF4_LUT %d not in 0..3", lut);
     if (!ctx || !w || !out || !out->mem || !w->data.mem)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: NULL argument");
     if (!is_q4(w->dtype))
@@ -143,7 +149,9 @@ clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dt
     char name[48];
     snprintf(name, sizeof name, "dequant_nf4_%s%s", clft_dtype_name(out_dtype), w->double_quant ? "_dq" : "");
     cl_kernel k = NULL;
-    CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", "", name, &k));
+    char defs[32] = "";
+    if (lut) snprintf(defs, sizeof defs, "-DNF4_LUT=%d", lut);
+    CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", defs, name, &k));
     const cl_uint bl = log2_u32((uint32_t)w->blocksize);
     if (!w->double_quant) {
         CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),

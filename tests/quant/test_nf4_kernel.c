@@ -22,7 +22,7 @@ static float from_bits(clft_dtype t, const void *p, size_t i) {
 }
 
 static void check_dequant(clft_context *ctx, int64_t rows, int64_t cols, clft_dtype type, int bs, int dq,
-                          clft_dtype out_t, uint64_t salt) {
+                          clft_dtype out_t, uint64_t salt, int lut) {
     const size_t n = (size_t)(rows * cols);
     tu_rng rng = tu_rng_make(salt);
     float *x = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
@@ -35,7 +35,8 @@ static void check_dequant(clft_context *ctx, int64_t rows, int64_t cols, clft_dt
     TU_OK(clft_q4_quantize(x, (int64_t)n, type, bs, dq, &q));
     TU_OK(clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, rows, cols, &w));
     TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n * esize(out_t), &out));
-    if (out_t == CLFT_DTYPE_F32) TU_OK(clft_weight_to_f32(ctx, &w, &out));
+    if (lut) TU_OK(clft_weight_dequant_lut(ctx, &w, out_t, lut, &out));
+    else if (out_t == CLFT_DTYPE_F32) TU_OK(clft_weight_to_f32(ctx, &w, &out));
     else TU_OK(clft_weight_dequant(ctx, &w, out_t, &out));
     TU_OK(clft_buf_read(ctx, &out, 0, raw, n * esize(out_t)));
     clft_q4_dequantize(&q, ref);
@@ -44,8 +45,8 @@ static void check_dequant(clft_context *ctx, int64_t rows, int64_t cols, clft_dt
         got[i] = from_bits(out_t, raw, i);
     }
     char what[128];
-    snprintf(what, sizeof what, "%s bs%d%s -> %s (%lld,%lld)", clft_dtype_name(type), bs, dq ? " dq" : "",
-             clft_dtype_name(out_t), (long long)rows, (long long)cols);
+    snprintf(what, sizeof what, "%s bs%d%s -> %s (%lld,%lld) lut %d", clft_dtype_name(type), bs, dq ? " dq" : "",
+             clft_dtype_name(out_t), (long long)rows, (long long)cols, lut);
     size_t bitdiff = 0;
     for (size_t i = 0; i < n; i++) bitdiff += memcmp(&got[i], &ref[i], 4) != 0;
     TU_CHECK(bitdiff == 0, "%s: %zu values differ in their bits", what, bitdiff);
@@ -121,10 +122,17 @@ int main(void) {
             for (int dq = 0; dq < 2; dq++)
                 for (int o = 0; o < 3; o++) {
                     int bs = bss[(s + t + o) % (tiny ? 2 : 4)];
-                    check_dequant(ctx, shapes[s][0], shapes[s][1], types[t], bs, dq, outs[o], salt++);
+                    check_dequant(ctx, shapes[s][0], shapes[s][1], types[t], bs, dq, outs[o], salt++, 0);
                 }
-    if (!tiny) check_dequant(ctx, 300, 1000, CLFT_DTYPE_NF4, 64, 1, CLFT_DTYPE_F32, salt++); /* > 256 blocks */
-    else check_dequant(ctx, 9, 1000, CLFT_DTYPE_NF4, 32, 1, CLFT_DTYPE_F32, salt++);         /* 282 blocks */
+    if (!tiny) check_dequant(ctx, 300, 1000, CLFT_DTYPE_NF4, 64, 1, CLFT_DTYPE_F32, salt++, 0); /* > 256 blocks */
+    else check_dequant(ctx, 9, 1000, CLFT_DTYPE_NF4, 32, 1, CLFT_DTYPE_F32, salt++, 0);         /* 282 blocks */
+    /* every lookup implementation the device can build: the portable one everywhere, the x86
+     * permutes on PoCL's CPU device (what the automatic choice does not pick is tested here) */
+    const int nlut = (ctx->caps.is_cpu && ctx->caps.vendor_pocl) ? 3 : 1;
+    for (int lut = 1; lut <= nlut; lut++)
+        for (int o = 0; o < 3; o++)
+            for (int dq = 0; dq < 2; dq++)
+                check_dequant(ctx, 33, 97, o == 1 ? CLFT_DTYPE_FP4 : CLFT_DTYPE_NF4, 32 << o, dq, outs[o], salt++, lut);
     for (int o = 0; o < 3; o++) check_upload(ctx, outs[o], tiny ? 3 : 45, tiny ? 7 : 77);
     check_bad(ctx);
     clft_selfcheck_result r;
