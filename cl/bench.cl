@@ -2,6 +2,8 @@
  *   bench_copy_f32   (dst[n4] float4, src[n4] float4, n4 ulong): dst = src        -> copy bandwidth
  *   bench_copy16_f32 (dst[n16] float16, src[n16] float16, n16 ulong): the same, one float16 per
  *                    work-item (what CPU devices move best: one 64-byte vector load and store)
+ *   bench_copy16x_f32 (same arguments): BENCH_COPY_CHUNK float16 per work-item
+ *   bench_copy16nt_f32 (same arguments): one float16 per work-item, non-temporal store
  *   bench_fma_f32    (out[global] float, iters int, seed float): chains of fma    -> fp32 peak
  * Tunables: BENCH_CHAINS (independent fma chains per work-item, 1..16, default 8) and
  * BENCH_VEC (their vector width: 1, 2, 4, 8 or 16, default 16).
@@ -33,6 +35,28 @@ __kernel void bench_copy_f32(__global float4 *restrict dst, __global const float
 __kernel void bench_copy16_f32(__global float *restrict dst, __global const float *restrict src, ulong n16) {
     size_t i = get_global_id(0);
     if (i < n16) vstore16(vload16(i, src), i, dst);
+}
+
+/* BENCH_COPY_CHUNK consecutive float16 per work-item (a CPU thread streams through 1 KiB
+ * instead of paying the work-item loop once per 64 bytes) */
+#ifndef BENCH_COPY_CHUNK
+#define BENCH_COPY_CHUNK 16
+#endif
+__kernel void bench_copy16x_f32(__global float *restrict dst, __global const float *restrict src, ulong n16) {
+    const size_t i0 = get_global_id(0) * BENCH_COPY_CHUNK;
+    for (size_t j = 0; j < BENCH_COPY_CHUNK; j++)
+        if (i0 + j < n16) vstore16(vload16(i0 + j, src), i0 + j, dst);
+}
+
+/* the same with non-temporal stores (CPUs: no read-for-ownership of dst), where the compiler has
+ * the clang built-in; the dequantization kernels use such stores, so the copy limit must too */
+__kernel void bench_copy16nt_f32(__global float16 *restrict dst, __global const float16 *restrict src, ulong n16) {
+    size_t i = get_global_id(0);
+#if defined(__clang__)
+    if (i < n16) __builtin_nontemporal_store(src[i], dst + i);
+#else
+    if (i < n16) dst[i] = src[i];
+#endif
 }
 
 /* Each work-item runs BENCH_CHAINS independent chains of `iters` fused multiply-adds on

@@ -1,7 +1,8 @@
 /* nf4.cl - dequantization of bitsandbytes 4-bit weights (NF4 and FP4: the code table is an
  * argument) and conversion of 16-bit weight storage, for the layout of src/ops/weight.h.
  *
- * Kernels (one work-item per group of 16 elements; global size ceil(numel / 16)):
+ * Kernels (one work-item per NF4_GROUPS groups of 16 elements; global size
+ * ceil(numel / (16 * NF4_GROUPS))):
  *   dequant_nf4_{f32,f16,bf16}(out[numel], packed[(numel+1)/2] uchar, code[16] f32,
  *                              absmax[nblocks] f32, numel ulong, blocksize_log2 uint)
  *   dequant_nf4_{f32,f16,bf16}_dq(out[numel], packed, code[16],
@@ -21,7 +22,10 @@
  * Tunable NF4_LUT: how the lookup is done. 0 (default) picks: 3 on a CPU device whose compiler
  * targets AVX-512 (one vpermps through a clang x86 built-in: PoCL), 2 on AVX2 (two vpermps and a
  * blend), else 1: the portable shuffle() built-in, which GPUs do in registers but PoCL compiles to
- * 16 scalar extracts (3x slower there). No extensions needed. */
+ * 16 scalar extracts (3x slower there).
+ * Tunable NF4_STORE (below): plain, aligned or non-temporal stores; f16 output always uses
+ * vstore_half16_rte. Tunable NF4_GROUPS (default 1; the host passes 4, or 2 for blocksize 32):
+ * groups per work-item, all in one block. No extensions needed. */
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef NF4_LUT
@@ -36,6 +40,23 @@
 #else
 #define NF4_LUT 1
 #endif
+#endif
+
+/* How a group of 16 outputs is stored: 0 vstore (any alignment), 1 aligned vector store,
+ * 2 non-temporal aligned vector store (a CPU writes the output without first reading it into the
+ * cache: the output of a whole layer is larger than the cache and is read back by the GEMM later).
+ * 1 and 2 need `out` 64-byte aligned (a whole buffer: the host passes 0 otherwise). */
+#ifndef NF4_STORE
+#if defined(CLFT_DEVICE_CPU) && defined(__clang__)
+#define NF4_STORE 2
+#else
+#define NF4_STORE 0
+#endif
+#endif
+#if NF4_STORE == 2
+#define NF4_VSTORE(v, p) __builtin_nontemporal_store((v), (p))
+#else
+#define NF4_VSTORE(v, p) (*(p) = (v))
 #endif
 
 /* the 16 element codes of 8 packed bytes: element 2i is the high nibble of byte i */
@@ -78,58 +99,68 @@ inline float nf4_absmax_dq(__global const uchar *qabsmax, __global const float *
     return t + offset;
 }
 
-inline ushort16 nf4_to_bf16_16(float16 v) {
-    uint16 u = as_uint16(v);
-    const int16 isnan_ = isnan(v);
+inline ushort16 nf4_to_bf16_16(float16 v) { /* clft_f32_to_bf16 on 16 lanes, integer ops only */
+    const uint16 u = as_uint16(v);
     const uint16 r = (u + (uint16)0x7fffu + ((u >> 16) & (uint16)1u)) >> 16;
     const uint16 q = (u >> 16) | (uint16)0x40u;
-    return convert_ushort16(select(r, q, as_uint16(isnan_)));
+    const int16 nan_ = (u & (uint16)0x7fffffffu) > (uint16)0x7f800000u; /* -1 where NaN */
+    return convert_ushort16(select(r, q, nan_));
 }
 
+/* Groups of 16 per work-item: all in one block (the host passes NF4_GROUPS <= blocksize / 16), so
+ * the block's absmax, which costs three dependent loads with double quantization, is computed once. */
+#ifndef NF4_GROUPS
+#define NF4_GROUPS 1
+#endif
+
 /* STORE16(v, g) stores the 16 values of group g, STORE1(x, e) one value at element e */
+#define NF4_BODY(STORE16, STORE1)                                                                        \
+    const float16 tbl = vload16(0, code);                                                                \
+    for (int j = 0; j < NF4_GROUPS; j++) {                                                               \
+        const ulong g = g0 + j, e = g * 16;                                                              \
+        if (e + 16 <= numel) {                                                                           \
+            STORE16(nf4_group16(vload8(g, packed), tbl, a), g);                                          \
+        } else {                                                                                         \
+            for (ulong i = e; i < numel; i++) {                                                          \
+                const float x = nf4_code_at(packed, code, i) * a;                                        \
+                STORE1(x, i);                                                                            \
+            }                                                                                            \
+            break;                                                                                       \
+        }                                                                                                \
+    }
+
 #define NF4_KERNELS(SUFFIX, OUT_T, STORE16, STORE1)                                                     \
     __kernel void dequant_nf4_##SUFFIX(__global OUT_T *restrict out, __global const uchar *restrict packed, \
                                         __global const float *restrict code,                             \
                                         __global const float *restrict absmax, ulong numel,              \
                                         uint blocksize_log2) {                                           \
-        const ulong g = get_global_id(0), e0 = g * 16;                                                   \
-        if (e0 >= numel) return;                                                                         \
-        const float a = absmax[e0 >> blocksize_log2];                                                    \
-        if (e0 + 16 <= numel) {                                                                          \
-            const float16 v = nf4_group16(vload8(g, packed), vload16(0, code), a);                      \
-            STORE16(v, g);                                                                               \
-        } else {                                                                                         \
-            for (ulong e = e0; e < numel; e++) {                                                         \
-                const float x = nf4_code_at(packed, code, e) * a;                                        \
-                STORE1(x, e);                                                                            \
-            }                                                                                            \
-        }                                                                                                \
+        const ulong g0 = get_global_id(0) * NF4_GROUPS;                                                  \
+        if (g0 * 16 >= numel) return;                                                                    \
+        const float a = absmax[(g0 * 16) >> blocksize_log2];                                             \
+        NF4_BODY(STORE16, STORE1)                                                                        \
     }                                                                                                    \
     __kernel void dequant_nf4_##SUFFIX##_dq(                                                             \
         __global OUT_T *restrict out, __global const uchar *restrict packed, __global const float *restrict code, \
         __global const uchar *restrict qabsmax, __global const float *restrict nested_absmax,           \
         __global const float *restrict nested_code, float offset, ulong numel, uint blocksize_log2,      \
         uint nested_log2) {                                                                              \
-        const ulong g = get_global_id(0), e0 = g * 16;                                                   \
-        if (e0 >= numel) return;                                                                         \
-        const float a =                                                                                  \
-            nf4_absmax_dq(qabsmax, nested_absmax, nested_code, offset, e0 >> blocksize_log2, nested_log2); \
-        if (e0 + 16 <= numel) {                                                                          \
-            const float16 v = nf4_group16(vload8(g, packed), vload16(0, code), a);                      \
-            STORE16(v, g);                                                                               \
-        } else {                                                                                         \
-            for (ulong e = e0; e < numel; e++) {                                                         \
-                const float x = nf4_code_at(packed, code, e) * a;                                        \
-                STORE1(x, e);                                                                            \
-            }                                                                                            \
-        }                                                                                                \
+        const ulong g0 = get_global_id(0) * NF4_GROUPS;                                                  \
+        if (g0 * 16 >= numel) return;                                                                    \
+        const float a = nf4_absmax_dq(qabsmax, nested_absmax, nested_code, offset, (g0 * 16) >> blocksize_log2, \
+                                      nested_log2);                                                      \
+        NF4_BODY(STORE16, STORE1)                                                                        \
     }
 
+#if NF4_STORE
+#define ST16_F32(v, g) NF4_VSTORE((v), (__global float16 *)out + (g))
+#define ST16_BF16(v, g) NF4_VSTORE(nf4_to_bf16_16(v), (__global ushort16 *)out + (g))
+#else
 #define ST16_F32(v, g) vstore16((v), (g), out)
+#define ST16_BF16(v, g) vstore16(nf4_to_bf16_16(v), (g), out)
+#endif
 #define ST1_F32(x, e) out[(e)] = (x)
 #define ST16_F16(v, g) vstore_half16_rte((v), (g), out)
 #define ST1_F16(x, e) vstore_half_rte((x), (e), out)
-#define ST16_BF16(v, g) vstore16(nf4_to_bf16_16(v), (g), out)
 #define ST1_BF16(x, e) out[(e)] = clft_f32_to_bf16(x)
 
 NF4_KERNELS(f32, float, ST16_F32, ST1_F32)

@@ -149,8 +149,13 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
     char name[48];
     snprintf(name, sizeof name, "dequant_nf4_%s%s", clft_dtype_name(out_dtype), w->double_quant ? "_dq" : "");
     cl_kernel k = NULL;
-    char defs[32] = "";
-    if (lut) snprintf(defs, sizeof defs, "-DNF4_LUT=%d", lut);
+    /* 4 groups of 16 per work-item (2 for blocksize 32: a work-item stays in one block) */
+    const int groups = w->blocksize >= 64 ? 4 : 2;
+    char defs[80], lutdef[24] = "";
+    if (lut) snprintf(lutdef, sizeof lutdef, " -DNF4_LUT=%d", lut);
+    /* aligned/non-temporal group stores need 64-byte aligned buffers */
+    snprintf(defs, sizeof defs, "-DNF4_GROUPS=%d%s%s", groups,
+             ctx->caps.mem_base_align_bytes < 64 ? " -DNF4_STORE=0" : "", lutdef);
     CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", defs, name, &k));
     const cl_uint bl = log2_u32((uint32_t)w->blocksize);
     if (!w->double_quant) {
@@ -165,9 +170,9 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
                                 sizeof(cl_mem), &w->nested_code.mem, sizeof off, &off, sizeof numel, &numel, sizeof bl,
                                 &bl, sizeof nl, &nl, (size_t)0));
     }
-    /* one work-item per 16 elements; work-groups of 64 keep dozens of groups per CPU thread */
-    const size_t groups = (size_t)((numel + 15) / 16), local = 64;
-    return clft_cl_launch(ctx, k, 1, &groups, &local, name);
+    /* one work-item per 16 * groups elements; work-groups of 64 keep dozens per CPU thread */
+    const size_t items = (size_t)((numel + 16 * (cl_ulong)groups - 1) / (16 * (cl_ulong)groups)), local = 64;
+    return clft_cl_launch(ctx, k, 1, &items, &local, name);
 }
 
 clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf *out) {
