@@ -102,6 +102,8 @@ clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSO
     const cJSON *peak = cJSON_GetObjectItemCaseSensitive(root, "peak");
     const cJSON *copy = peak ? cJSON_GetObjectItemCaseSensitive(peak, "copy_gbs") : NULL;
     const double copy_gbs = cJSON_IsNumber(copy) ? copy->valuedouble : 0.0;
+    const cJSON *write = peak ? cJSON_GetObjectItemCaseSensitive(peak, "write_gbs") : NULL;
+    const double write_gbs = cJSON_IsNumber(write) ? write->valuedouble : 0.0;
     static const int64_t SHAPES[][2] = {{4096, 4096}, {4096, 11008}};
     static const struct {
         int dq;
@@ -156,6 +158,8 @@ clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSO
                     cJSON_AddNumberToObject(jv, "copy_gbs_alongside", cg);
                     cJSON_AddNumberToObject(jv, "fraction_of_copy_alongside", gbs / cg);
                 }
+                if (write_gbs > 0) /* bytes written per second vs the write-only limit */
+                    cJSON_AddNumberToObject(jv, "write_fraction_of_write_gbs", wr / t / 1e9 / write_gbs);
                 if (copy_gbs > 0) {
                     cJSON_AddNumberToObject(jv, "fraction_of_copy", gbs / copy_gbs);
                     if (v == 0 && (worst_fraction < 0 || gbs / copy_gbs < worst_fraction))

@@ -7,6 +7,8 @@
  *   - copy is measured with the driver's clEnqueueCopyBuffer and with float4, float16,
  *     1 KiB-per-work-item and non-temporal-store kernels, and the best of them is reported (the
  *     dequantization kernels store non-temporally on CPUs, so the limit must include that);
+ *   - write-only bandwidth (non-temporal fill) is reported too: a kernel that writes far more than
+ *     it reads (NF4 dequantization: 4 bytes out per 0.5 in) is bounded by it, not by the copy;
  *   - the FMA kernel keeps independent vector chains in registers (see cl/bench.cl) and is run in
  *     a few chain/vector-width configurations, the best of which is reported, so that both CPUs
  *     (wide SIMD, PoCL vectorizing only innermost loops) and GPUs (scalar lanes) reach their peak. */
@@ -83,6 +85,20 @@ clft_status bench_section_peak(clft_context *ctx, const bench_opts *o, const cJS
     if (st == CLFT_OK) {
         cJSON_AddNumberToObject(out, "copy_bytes", (double)bytes);
         cJSON_AddNumberToObject(out, "copy_gbs", best_copy);
+    }
+    /* write-only bandwidth (bytes written / s) */
+    if (st == CLFT_OK) {
+        cl_kernel k = NULL;
+        const cl_ulong n16 = bytes / 64;
+        const float v = 1.0f;
+        st = clft_cl_kernel(ctx, "bench.cl", "", "bench_fill16nt_f32", &k);
+        if (st == CLFT_OK)
+            st = clft_cl_args(k, "bench_fill16nt_f32", sizeof(cl_mem), &dst.mem, sizeof v, &v, sizeof n16, &n16,
+                              (size_t)0);
+        launch_arg a = {k, (size_t)n16, 64, "bench_fill16nt_f32"};
+        double t = 0;
+        if (st == CLFT_OK) st = bench_best_seconds(ctx, o->reps, run_launch, &a, &t);
+        if (st == CLFT_OK) cJSON_AddNumberToObject(out, "write_gbs", (double)bytes / t / 1e9);
     }
     clft_buf_free(ctx, &src);
     clft_buf_free(ctx, &dst);

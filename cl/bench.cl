@@ -4,6 +4,7 @@
  *                    work-item (what CPU devices move best: one 64-byte vector load and store)
  *   bench_copy16x_f32 (same arguments): BENCH_COPY_CHUNK float16 per work-item
  *   bench_copy16nt_f32 (same arguments): one float16 per work-item, non-temporal store
+ *   bench_fill16nt_f32 (dst[n16] float16, v float, n16 ulong): dst = v            -> write bandwidth
  *   bench_fma_f32    (out[global] float, iters int, seed float): chains of fma    -> fp32 peak
  * Tunables: BENCH_CHAINS (independent fma chains per work-item, 1..16, default 8) and
  * BENCH_VEC (their vector width: 1, 2, 4, 8 or 16, default 16).
@@ -56,6 +57,17 @@ __kernel void bench_copy16nt_f32(__global float16 *restrict dst, __global const 
     if (i < n16) __builtin_nontemporal_store(src[i], dst + i);
 #else
     if (i < n16) dst[i] = src[i];
+#endif
+}
+
+/* write-only bandwidth: dst = v with non-temporal stores where available (a dequantization that
+ * writes 4 bytes per 0.5 byte read is bounded by this rather than by the copy bandwidth) */
+__kernel void bench_fill16nt_f32(__global float16 *restrict dst, float v, ulong n16) {
+    size_t i = get_global_id(0);
+#if defined(__clang__)
+    if (i < n16) __builtin_nontemporal_store((float16)(v), dst + i);
+#else
+    if (i < n16) dst[i] = (float16)(v);
 #endif
 }
 

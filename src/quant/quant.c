@@ -214,8 +214,7 @@ static void build_bnb_lut(const float code[256], uint8_t *lut) {
     }
 }
 
-static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const float code[256], const uint8_t *lut,
-                                  uint8_t *q, float *absmax) {
+static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const uint8_t *lut, uint8_t *q, float *absmax) {
     int64_t nb = (n + bs - 1) / bs;
     for (int64_t b = 0; b < nb; b++) {
         int64_t s0 = b * bs, s1 = s0 + bs < n ? s0 + bs : n;
@@ -240,7 +239,6 @@ static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const float
             q[i] = lut[(uint16_t)idx];
         }
     }
-    (void)code;
 }
 
 /* bitsandbytes' torch default backend, for a 4-bit or 8-bit code given by its sorted midpoints
@@ -363,7 +361,7 @@ clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int 
             goto oom;
         }
         build_bnb_lut(q.nested_code, lut);
-        quantize_8bit_bnb_cpu(centered, q.nblocks, q.nested_blocksize, q.nested_code, lut, q.qabsmax, q.nested_absmax);
+        quantize_8bit_bnb_cpu(centered, q.nblocks, q.nested_blocksize, lut, q.qabsmax, q.nested_absmax);
         free(lut);
     } else {
         float mid[255];

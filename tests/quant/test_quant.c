@@ -197,6 +197,23 @@ static void test_hand_vectors(void) {
     clft_q4_free(&q);
 }
 
+/* NaN and Inf follow torch's semantics (max propagates NaN; bucketize puts NaN past the last
+ * bound): no crash, a NaN absmax for the block holding a NaN, finite blocks unaffected */
+static void test_non_finite(void) {
+    float x[96];
+    for (int i = 0; i < 96; i++) x[i] = (float)(i % 7) - 3.0f;
+    x[5] = NAN;
+    x[70] = INFINITY;
+    clft_q4 q;
+    TU_OK(clft_q4_quantize(x, 96, CLFT_DTYPE_NF4, 32, 0, &q));
+    TU_CHECK(isnan(q.absmax[0]) && q.absmax[1] == 3.0f && isinf(q.absmax[2]), "absmax %g %g %g", (double)q.absmax[0],
+             (double)q.absmax[1], (double)q.absmax[2]);
+    TU_CHECK((q.packed[2] >> 4) == 15, "NaN block codes 0x%02x", q.packed[2]);
+    clft_q4_free(&q);
+    TU_OK(clft_q4_quantize(x, 96, CLFT_DTYPE_FP4, 32, 1, &q));
+    clft_q4_free(&q);
+}
+
 static void test_bad_arguments(void) {
     float x[8] = {0};
     clft_q4 q;
@@ -394,6 +411,7 @@ int main(int argc, char **argv) {
     tu_init_seed();
     test_tables();
     test_hand_vectors();
+    test_non_finite();
     test_bad_arguments();
     if (argc > 1) test_fixtures(argv[1]);
     else TU_CHECK(0, "usage: test_quant FIXTURE_FILE");
