@@ -149,8 +149,9 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
     char name[48];
     snprintf(name, sizeof name, "dequant_nf4_%s%s", clft_dtype_name(out_dtype), w->double_quant ? "_dq" : "");
     cl_kernel k = NULL;
-    /* 4 groups of 16 per work-item (2 for blocksize 32: a work-item stays in one block) */
-    const int groups = w->blocksize >= 64 ? 4 : 2;
+    /* CPUs: 4 groups of 16 per work-item (2 for blocksize 32: a work-item stays in one block), so
+     * the block's absmax is computed once per 64 outputs; GPUs: 1, the most work-items */
+    const int groups = !ctx->caps.is_cpu ? 1 : w->blocksize >= 64 ? 4 : 2;
     char defs[80], lutdef[24] = "";
     if (lut) snprintf(lutdef, sizeof lutdef, " -DNF4_LUT=%d", lut);
     /* aligned/non-temporal group stores need 64-byte aligned buffers */
