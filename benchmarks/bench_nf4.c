@@ -54,10 +54,13 @@ static clft_status make_weight(clft_context *ctx, int64_t rows, int64_t cols, in
             q.packed[i] = (uint8_t)(s >> 32);
         }
         for (size_t b = 0; b < nb; b++) {
-            if (double_quant) q.qabsmax[b] = q.packed[b];
-            else q.absmax[b] = 0.01f + 0.001f * (float)(q.packed[b] & 15);
+            if (double_quant)
+                q.qabsmax[b] = q.packed[b];
+            else
+                q.absmax[b] = 0.01f + 0.001f * (float)(q.packed[b] & 15);
         }
-        for (size_t b = 0; double_quant && b < nn; b++) q.nested_absmax[b] = 0.01f;
+        for (size_t b = 0; double_quant && b < nn; b++)
+            q.nested_absmax[b] = 0.01f;
         st = clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, rows, cols, w);
     }
     clft_q4_free(&q);
@@ -141,8 +144,10 @@ clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSO
             if (st != CLFT_OK) break;
             dq_arg a = {&w, VARIANTS[v].out, &obuf};
             double t = 0, tc = 0;
-            if (v == 0) st = interleaved(ctx, o->reps < 3 ? 3 : 2 * o->reps, &a, &ca, &t, &tc);
-            else st = bench_best_seconds(ctx, o->reps, run_dequant, &a, &t);
+            if (v == 0)
+                st = interleaved(ctx, o->reps < 3 ? 3 : 2 * o->reps, &a, &ca, &t, &tc);
+            else
+                st = bench_best_seconds(ctx, o->reps, run_dequant, &a, &t);
             if (st == CLFT_OK) {
                 const double nb = (double)((n + 63) / 64);
                 const double rd = (double)((n + 1) / 2) + (VARIANTS[v].dq ? nb + 4.0 * (nb / 256.0) : 4.0 * nb);

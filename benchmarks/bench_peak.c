@@ -43,7 +43,7 @@ clft_status bench_section_peak(clft_context *ctx, const bench_opts *o, const cJS
     if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes, &dst);
     if (st == CLFT_OK) st = clft_buf_fill_zero(ctx, &src);
     if (st == CLFT_OK) st = clft_buf_fill_zero(ctx, &dst); /* touch every page before timing */
-    double best_copy = 0; /* the best of the driver's copy and our copy kernels */
+    double best_copy = 0;                                  /* the best of the driver's copy and our copy kernels */
     cJSON *copies = cJSON_AddObjectToObject(out, "copy_kernels_gbs");
     /* the driver's own copy as a cross-check */
     if (st == CLFT_OK) {
@@ -64,8 +64,10 @@ clft_status bench_section_peak(clft_context *ctx, const bench_opts *o, const cJS
     static const struct {
         const char *name;
         size_t elem, per_item;
-    } COPIES[] = {{"bench_copy_f32", 16, 1}, {"bench_copy16_f32", 64, 1}, {"bench_copy16x_f32", 64, 16},
-                   {"bench_copy16nt_f32", 64, 1}};
+    } COPIES[] = {{"bench_copy_f32", 16, 1},
+                  {"bench_copy16_f32", 64, 1},
+                  {"bench_copy16x_f32", 64, 16},
+                  {"bench_copy16nt_f32", 64, 1}};
     for (size_t c = 0; st == CLFT_OK && c < sizeof COPIES / sizeof COPIES[0]; c++) {
         cl_kernel k = NULL;
         st = clft_cl_kernel(ctx, "bench.cl", "", COPIES[c].name, &k);
@@ -106,9 +108,7 @@ clft_status bench_section_peak(clft_context *ctx, const bench_opts *o, const cJS
     /* fma: enough work-items to fill every compute unit many times over */
     const size_t items = (size_t)ctx->caps.info.compute_units * (ctx->caps.is_cpu ? 256 : 16384);
     const int iters = o->quick ? 1024 : 4096;
-    static const struct {
-        int chains, vec;
-    } FMAS[] = {{8, 16}, {12, 16}, {16, 4}, {16, 1}};
+    static const struct { int chains, vec; } FMAS[] = {{8, 16}, {12, 16}, {16, 4}, {16, 1}};
     double best_fma = 0;
     cJSON *fmas = cJSON_AddObjectToObject(out, "fma_kernels_gflops");
     if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, items * sizeof(float), &fout);
