@@ -21,6 +21,8 @@ clft_status bench_best_seconds(clft_context *ctx, int reps, bench_run_fn fn, voi
 
 /* Sections (one file each), run in the order of the table in bench_kernels.c. */
 clft_status bench_section_peak(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out);
+/* NF4 dequantization GB/s at 4096x4096 and 4096x11008, as a fraction of peak copy_gbs. */
+clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out);
 clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out);
 
 /* Entry point of the kernel benchmark (bench_kernels program and `clft bench kernels`). */

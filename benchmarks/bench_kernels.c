@@ -13,6 +13,7 @@ static const struct {
     bench_section_fn fn;
 } SECTIONS[] = {
     {"peak", bench_section_peak},
+    {"nf4_dequant", bench_section_nf4},
     {"gemm", bench_section_gemm},
 };
 

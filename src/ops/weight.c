@@ -13,7 +13,8 @@ static int is_q4(clft_dtype t) { return t == CLFT_DTYPE_NF4 || t == CLFT_DTYPE_F
 
 static uint32_t log2_u32(uint32_t v) {
     uint32_t r = 0;
-    while ((1u << r) < v) r++;
+    while ((1u << r) < v)
+        r++;
     return r;
 }
 
@@ -69,18 +70,22 @@ clft_status clft_weight_upload_q4(clft_context *ctx, clft_mem_class cls, const c
                                   clft_weight *out) {
     if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: NULL output");
     memset(out, 0, sizeof *out);
-    if (!ctx || !q || !q->packed) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: NULL argument");
+    if (!ctx || !q || !q->packed)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: NULL argument");
     CLFT_CHECK(check_shape("clft_weight_upload_q4", rows, cols));
     if (!is_q4(q->type) || q->blocksize < 32 || q->blocksize > 4096 || (q->blocksize & (q->blocksize - 1)))
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: not a valid 4-bit tensor (%s, blocksize %d)",
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "clft_weight_upload_q4: not a valid 4-bit tensor (%s, blocksize %d)",
                           clft_dtype_name(q->type), q->blocksize);
     if (q->numel != rows * cols)
-        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "clft_weight_upload_q4: %lld quantized elements for a (%lld, %lld) weight",
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                          "clft_weight_upload_q4: %lld quantized elements for a (%lld, %lld) weight",
                           (long long)q->numel, (long long)rows, (long long)cols);
     if (q->double_quant ? (!q->qabsmax || !q->nested_absmax || q->nested_blocksize < 1 ||
                            (q->nested_blocksize & (q->nested_blocksize - 1)))
                         : !q->absmax)
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_q4: absmax arrays missing or bad nested blocksize");
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "clft_weight_upload_q4: absmax arrays missing or bad nested blocksize");
     clft_weight w;
     memset(&w, 0, sizeof w);
     w.dtype = q->type;
@@ -128,6 +133,13 @@ void clft_weight_free(clft_context *ctx, clft_weight *w) {
 static size_t dtype_bytes(clft_dtype t) { return t == CLFT_DTYPE_F32 ? 4 : 2; }
 
 clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, clft_buf *out) {
+    return clft_weight_dequant_lut(ctx, w, out_dtype, 0, out);
+}
+
+clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, int lut,
+                                    clft_buf *out) {
+    if (lut < 0 || lut > 3)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: NF4_LUT %d not in 0..3", lut);
     if (!ctx || !w || !out || !out->mem || !w->data.mem)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: NULL argument");
     if (!is_q4(w->dtype))
@@ -138,12 +150,21 @@ clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dt
                           clft_dtype_name(out_dtype));
     const cl_ulong numel = (cl_ulong)(w->rows * w->cols);
     if (out->bytes < numel * dtype_bytes(out_dtype))
-        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "clft_weight_dequant: output of %zu bytes cannot hold %llu %s values",
-                          out->bytes, (unsigned long long)numel, clft_dtype_name(out_dtype));
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                          "clft_weight_dequant: output of %zu bytes cannot hold %llu %s values", out->bytes,
+                          (unsigned long long)numel, clft_dtype_name(out_dtype));
     char name[48];
     snprintf(name, sizeof name, "dequant_nf4_%s%s", clft_dtype_name(out_dtype), w->double_quant ? "_dq" : "");
     cl_kernel k = NULL;
-    CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", "", name, &k));
+    /* CPUs: 4 groups of 16 per work-item (2 for blocksize 32: a work-item stays in one block), so
+     * the block's absmax is computed once per 64 outputs; GPUs: 1, the most work-items */
+    const int groups = !ctx->caps.is_cpu ? 1 : w->blocksize >= 64 ? 4 : 2;
+    char defs[80], lutdef[24] = "";
+    if (lut) snprintf(lutdef, sizeof lutdef, " -DNF4_LUT=%d", lut);
+    /* aligned/non-temporal group stores need 64-byte aligned buffers */
+    snprintf(defs, sizeof defs, "-DNF4_GROUPS=%d%s%s", groups,
+             ctx->caps.mem_base_align_bytes < 64 ? " -DNF4_STORE=0" : "", lutdef);
+    CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", defs, name, &k));
     const cl_uint bl = log2_u32((uint32_t)w->blocksize);
     if (!w->double_quant) {
         CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
@@ -157,9 +178,9 @@ clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dt
                                 sizeof(cl_mem), &w->nested_code.mem, sizeof off, &off, sizeof numel, &numel, sizeof bl,
                                 &bl, sizeof nl, &nl, (size_t)0));
     }
-    /* one work-item per 16 elements; work-groups of 64 keep dozens of groups per CPU thread */
-    const size_t groups = (size_t)((numel + 15) / 16), local = 64;
-    return clft_cl_launch(ctx, k, 1, &groups, &local, name);
+    /* one work-item per 16 * groups elements; work-groups of 64 keep dozens per CPU thread */
+    const size_t items = (size_t)((numel + 16 * (cl_ulong)groups - 1) / (16 * (cl_ulong)groups)), local = 64;
+    return clft_cl_launch(ctx, k, 1, &items, &local, name);
 }
 
 clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf *out) {
@@ -189,8 +210,8 @@ clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf
 /* ---- self-check ------------------------------------------------------------------------------ */
 /* One dequantization on the device against clft_q4_dequantize, compared bit for bit (after the
  * same rounding to f16/bf16 on the host). */
-static clft_status check_one_q4(clft_context *ctx, clft_selfcheck_result *r, const float *x, int64_t rows,
-                                int64_t cols, clft_dtype type, int blocksize, int dq, clft_dtype out_dtype) {
+static clft_status check_one_q4(clft_context *ctx, clft_selfcheck_result *r, const float *x, int64_t rows, int64_t cols,
+                                clft_dtype type, int blocksize, int dq, clft_dtype out_dtype) {
     const size_t n = (size_t)(rows * cols);
     clft_q4 q;
     clft_weight w;
@@ -199,13 +220,16 @@ static clft_status check_one_q4(clft_context *ctx, clft_selfcheck_result *r, con
     float *ref = clft_malloc(n * sizeof(float)), *got = clft_malloc(n * sizeof(float));
     uint16_t *h = clft_malloc(n * 2);
     clft_status st = (ref && got && h) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
-    if (st == CLFT_OK) st = clft_q4_quantize(x, (int64_t)n, type, blocksize, dq, &q);
-    else memset(&q, 0, sizeof q);
+    if (st == CLFT_OK)
+        st = clft_q4_quantize(x, (int64_t)n, type, blocksize, dq, &q);
+    else
+        memset(&q, 0, sizeof q);
     if (st == CLFT_OK) st = clft_weight_upload_q4(ctx, CLFT_MEM_SCRATCH, &q, rows, cols, &w);
     if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n * dtype_bytes(out_dtype), &out);
     if (st == CLFT_OK) st = clft_weight_dequant(ctx, &w, out_dtype, &out);
-    if (st == CLFT_OK) st = clft_buf_read(ctx, &out, 0, out_dtype == CLFT_DTYPE_F32 ? (void *)got : (void *)h,
-                                          n * dtype_bytes(out_dtype));
+    if (st == CLFT_OK)
+        st = clft_buf_read(ctx, &out, 0, out_dtype == CLFT_DTYPE_F32 ? (void *)got : (void *)h,
+                           n * dtype_bytes(out_dtype));
     if (st == CLFT_OK) {
         clft_q4_dequantize(&q, ref);
         for (size_t i = 0; out_dtype != CLFT_DTYPE_F32 && i < n; i++) {
@@ -254,14 +278,17 @@ clft_status clft_selfcheck_q4(clft_context *ctx, clft_selfcheck_result *r) {
         clft_buf out = {0};
         float *got = clft_malloc(n * sizeof(float)), *ref = clft_malloc(n * sizeof(float));
         st = (got && ref) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
-        if (st == CLFT_OK) st = clft_weight_upload(ctx, CLFT_MEM_SCRATCH, dt, rows, cols, x, &w);
-        else memset(&w, 0, sizeof w);
+        if (st == CLFT_OK)
+            st = clft_weight_upload(ctx, CLFT_MEM_SCRATCH, dt, rows, cols, x, &w);
+        else
+            memset(&w, 0, sizeof w);
         if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n * sizeof(float), &out);
         if (st == CLFT_OK) st = clft_weight_to_f32(ctx, &w, &out);
         if (st == CLFT_OK) st = clft_buf_read(ctx, &out, 0, got, n * sizeof(float));
         if (st == CLFT_OK) {
             for (size_t i = 0; i < n; i++)
-                ref[i] = t ? clft_ref_bf16_to_f32(clft_ref_f32_to_bf16(x[i])) : clft_ref_f16_to_f32(clft_ref_f32_to_f16(x[i]));
+                ref[i] = t ? clft_ref_bf16_to_f32(clft_ref_f32_to_bf16(x[i]))
+                           : clft_ref_f16_to_f32(clft_ref_f32_to_f16(x[i]));
             r->checks++;
             if (clft_compare_f32(t ? "bf16 weight to f32" : "f16 weight to f32", got, ref, n, 0.0f, 0.0f, NULL))
                 r->failures++;

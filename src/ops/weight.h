@@ -40,5 +40,10 @@ clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf
 /* Dequantize a 4-bit weight to F32, F16 or BF16 storage (cl/nf4.cl; f16/bf16 round to nearest
  * even): out must hold rows*cols elements of out_dtype. The work is enqueued, not waited for. */
 clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, clft_buf *out);
+/* The same with a chosen code-lookup implementation of cl/nf4.cl (NF4_LUT: 0 auto, 1 portable
+ * shuffle(), 2 AVX2 permutes, 3 AVX-512 permute; 2 and 3 build only on x86 CPU devices with
+ * clang: PoCL). For tests and benchmarks. */
+clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, int lut,
+                                    clft_buf *out);
 
 #endif

@@ -43,17 +43,20 @@
 #include "core/core.h"
 #include "quant/quant.h"
 
+/* clang-format off */
 const float CLFT_NF4_CODE[16] = {
-    -1.0f,                 -0.6961928009986877f,  -0.5250730514526367f, -0.39491748809814453f,
+    -1.0f,                 -0.6961928009986877f,  -0.5250730514526367f,  -0.39491748809814453f,
     -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f,  0.16093020141124725f,  0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f,  0.5626170039176941f,   0.7229568362236023f,  1.0f};
+    0.07958029955625534f,  0.16093020141124725f,  0.24611230194568634f,  0.33791524171829224f,
+    0.44070982933044434f,  0.5626170039176941f,   0.7229568362236023f,   1.0f};
 
 /* {0, 0.0625, 8, 12, 4, 6, 2, 3, 0, -0.0625, -8, -12, -4, -6, -2, -3} / 12 in f32 */
 const float CLFT_FP4_CODE[16] = {
-    0.0f,  0.0052083334885537624f,  0.6666666865348816f,  1.0f,  0.3333333432674408f,  0.5f,
-    0.1666666716337204f,  0.25f,    0.0f,  -0.0052083334885537624f, -0.6666666865348816f, -1.0f,
-    -0.3333333432674408f, -0.5f,  -0.1666666716337204f, -0.25f};
+    0.0f,                  0.0052083334885537624f,  0.6666666865348816f,  1.0f,
+    0.3333333432674408f,   0.5f,                    0.1666666716337204f,  0.25f,
+    0.0f,                  -0.0052083334885537624f, -0.6666666865348816f, -1.0f,
+    -0.3333333432674408f,  -0.5f,                   -0.1666666716337204f, -0.25f};
+/* clang-format on */
 
 /* torch.argsort(FP4 code) as bitsandbytes' _get_4bit_quantize_bounds gets it */
 static const int FP4_ORDER[16] = {11, 10, 13, 12, 15, 14, 9, 0, 8, 1, 6, 7, 4, 5, 2, 3};
@@ -77,8 +80,10 @@ static int bucketize(float s, const float *bounds, int nb) {
     int lo = 0, hi = nb;
     while (lo < hi) {
         int mid = lo + ((hi - lo) >> 1);
-        if (!(bounds[mid] >= s)) lo = mid + 1;
-        else hi = mid;
+        if (!(bounds[mid] >= s))
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -110,7 +115,8 @@ static void torch_row_sum(const float *x, int64_t units, int L, float *ps) {
     int64_t i = 0;
     while (i + step <= size) {
         for (int64_t j = 0; j < step; j++, i++)
-            for (int k = 0; k < R; k++) acc[0][k] += x[i * R + k];
+            for (int k = 0; k < R; k++)
+                acc[0][k] += x[i * R + k];
         for (int j = 1; j < LEVELS; j++) {
             for (int k = 0; k < R; k++) {
                 acc[j][k] += acc[j - 1][k];
@@ -120,15 +126,20 @@ static void torch_row_sum(const float *x, int64_t units, int L, float *ps) {
         }
     }
     for (; i < size; i++)
-        for (int k = 0; k < R; k++) acc[0][k] += x[i * R + k];
+        for (int k = 0; k < R; k++)
+            acc[0][k] += x[i * R + k];
     for (int j = 1; j < LEVELS; j++)
-        for (int k = 0; k < R; k++) acc[0][k] += acc[j][k];
+        for (int k = 0; k < R; k++)
+            acc[0][k] += acc[j][k];
     /* partial_sums[u] = acc[0][u*L .. u*L+L) */
-    for (int l = 0; l < L; l++) ps[l] = acc[0][l];
+    for (int l = 0; l < L; l++)
+        ps[l] = acc[0][l];
     for (int64_t u = size * 4; u < units; u++)
-        for (int l = 0; l < L; l++) ps[l] += x[u * L + l];
+        for (int l = 0; l < L; l++)
+            ps[l] += x[u * L + l];
     for (int u = 1; u < 4; u++)
-        for (int l = 0; l < L; l++) ps[l] += acc[0][u * L + l];
+        for (int l = 0; l < L; l++)
+            ps[l] += acc[0][u * L + l];
 }
 
 float clft_q4_torch_mean_f32(const float *x, int64_t n) {
@@ -139,8 +150,10 @@ float clft_q4_torch_mean_f32(const float *x, int64_t n) {
         float ps[TORCH_VEC];
         torch_row_sum(x, nvec, TORCH_VEC, ps);
         float fin = 0.0f;
-        for (int64_t k = nvec * TORCH_VEC; k < n; k++) fin += x[k];
-        for (int l = 0; l < TORCH_VEC; l++) fin += ps[l];
+        for (int64_t k = nvec * TORCH_VEC; k < n; k++)
+            fin += x[k];
+        for (int l = 0; l < TORCH_VEC; l++)
+            fin += ps[l];
         sum = fin;
     } else { /* scalar_inner_sum */
         float ps[1];
@@ -209,13 +222,13 @@ static void build_bnb_lut(const float code[256], uint8_t *lut) {
     for (int i = 0; i < 65536; i++) {
         float t = (2.0f * (float)i) / 65535.0f;
         float val = -1.0f + t;
-        while (c < 255 && mid[c] < val) c++;
+        while (c < 255 && mid[c] < val)
+            c++;
         lut[i] = (uint8_t)c;
     }
 }
 
-static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const float code[256], const uint8_t *lut,
-                                  uint8_t *q, float *absmax) {
+static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const uint8_t *lut, uint8_t *q, float *absmax) {
     int64_t nb = (n + bs - 1) / bs;
     for (int64_t b = 0; b < nb; b++) {
         int64_t s0 = b * bs, s1 = s0 + bs < n ? s0 + bs : n;
@@ -226,7 +239,8 @@ static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const float
         }
         absmax[b] = m;
         if (m == 0.0f) {
-            for (int64_t i = s0; i < s1; i++) q[i] = 0;
+            for (int64_t i = s0; i < s1; i++)
+                q[i] = 0;
             continue;
         }
         float inv = 1.0f / m;
@@ -240,7 +254,6 @@ static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const float
             q[i] = lut[(uint16_t)idx];
         }
     }
-    (void)code;
 }
 
 /* bitsandbytes' torch default backend, for a 4-bit or 8-bit code given by its sorted midpoints
@@ -251,7 +264,8 @@ static void quantize_blockwise_torch(const float *x, int64_t n, int bs, const fl
     for (int64_t b = 0; b < nb; b++) {
         int64_t s0 = b * bs, s1 = s0 + bs < n ? s0 + bs : n;
         float m = 0.0f;
-        for (int64_t i = s0; i < s1; i++) m = nan_max(m, fabsf(x[i]));
+        for (int64_t i = s0; i < s1; i++)
+            m = nan_max(m, fabsf(x[i]));
         if (b < nfull) {
             absmax[b] = m;
             float c = clamp_min_nan(m, CLAMP_MIN_ABSMAX);
@@ -324,7 +338,8 @@ clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int 
     /* 4-bit codes: bounds on the sorted code */
     float sorted[16], bounds[15];
     const int *order = type == CLFT_DTYPE_FP4 ? FP4_ORDER : NULL;
-    for (int i = 0; i < 16; i++) sorted[i] = q.code[order ? order[i] : i];
+    for (int i = 0; i < 16; i++)
+        sorted[i] = q.code[order ? order[i] : i];
     for (int i = 0; i < 15; i++) {
         float s = sorted[i] + sorted[i + 1];
         bounds[i] = s / 2.0f;
@@ -334,7 +349,8 @@ clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int 
         int k = bucketize(0.0f, bounds, 15);
         codes[n] = (uint8_t)(order ? order[k] : k);
     }
-    for (size_t j = 0; j < npacked; j++) q.packed[j] = (uint8_t)((codes[2 * j] << 4) | (codes[2 * j + 1] & 0x0f));
+    for (size_t j = 0; j < npacked; j++)
+        q.packed[j] = (uint8_t)((codes[2 * j] << 4) | (codes[2 * j + 1] & 0x0f));
     free(codes);
     codes = NULL;
 
@@ -355,7 +371,8 @@ clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int 
         free(centered);
         goto oom;
     }
-    for (int64_t b = 0; b < q.nblocks; b++) centered[b] = absmax[b] - q.nested_offset;
+    for (int64_t b = 0; b < q.nblocks; b++)
+        centered[b] = absmax[b] - q.nested_offset;
     if (nested_mode == CLFT_Q4_NESTED_BNB_CPU) {
         uint8_t *lut = clft_malloc(65536);
         if (!lut) {
@@ -363,7 +380,7 @@ clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int 
             goto oom;
         }
         build_bnb_lut(q.nested_code, lut);
-        quantize_8bit_bnb_cpu(centered, q.nblocks, q.nested_blocksize, q.nested_code, lut, q.qabsmax, q.nested_absmax);
+        quantize_8bit_bnb_cpu(centered, q.nblocks, q.nested_blocksize, lut, q.qabsmax, q.nested_absmax);
         free(lut);
     } else {
         float mid[255];

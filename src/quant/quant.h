@@ -14,7 +14,7 @@ extern const float CLFT_NF4_CODE[16]; /* bitsandbytes NF4 table (quant_map) */
 extern const float CLFT_FP4_CODE[16]; /* bitsandbytes FP4 table (bit-pattern order, divided by 12) */
 
 #define CLFT_Q4_DEFAULT_BLOCKSIZE 64
-#define CLFT_Q4_NESTED_BLOCKSIZE 256
+#define CLFT_Q4_NESTED_BLOCKSIZE  256
 
 /* A quantized tensor on the host. Elements are the flattened row-major tensor in blocks of
  * `blocksize`; two 4-bit codes per byte, the even element in the HIGH nibble. */
@@ -50,8 +50,7 @@ typedef enum clft_q4_nested_mode {
 /* Quantize n floats (n >= 1) with the nested mode CLFT_Q4_NESTED_BNB_CPU. *out is filled (caller
  * frees with clft_q4_free; it is zeroed on failure). Bad type, blocksize (not a power of two in
  * 32..4096), n < 1 or NULL pointers give CLFT_STATUS_INVALID_ARGUMENT. */
-clft_status clft_q4_quantize(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant,
-                             clft_q4 *out);
+clft_status clft_q4_quantize(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant, clft_q4 *out);
 clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant,
                                 clft_q4_nested_mode nested_mode, clft_q4 *out);
 /* Frees the arrays and zeroes *q; accepts NULL and an already freed/zeroed struct. */

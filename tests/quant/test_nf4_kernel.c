@@ -22,12 +22,13 @@ static float from_bits(clft_dtype t, const void *p, size_t i) {
 }
 
 static void check_dequant(clft_context *ctx, int64_t rows, int64_t cols, clft_dtype type, int bs, int dq,
-                          clft_dtype out_t, uint64_t salt) {
+                          clft_dtype out_t, uint64_t salt, int lut) {
     const size_t n = (size_t)(rows * cols);
     tu_rng rng = tu_rng_make(salt);
     float *x = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
     void *raw = malloc(n * 4);
-    for (size_t i = 0; i < n; i++) x[i] = tu_normal(&rng) * (0.01f + 0.1f * (float)((i / 97) % 5));
+    for (size_t i = 0; i < n; i++)
+        x[i] = tu_normal(&rng) * (0.01f + 0.1f * (float)((i / 97) % 5));
     if (n > 200) memset(x + 64, 0, 64 * sizeof(float)); /* an all-zero block for bs <= 64 */
     clft_q4 q;
     clft_weight w;
@@ -35,8 +36,12 @@ static void check_dequant(clft_context *ctx, int64_t rows, int64_t cols, clft_dt
     TU_OK(clft_q4_quantize(x, (int64_t)n, type, bs, dq, &q));
     TU_OK(clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, rows, cols, &w));
     TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n * esize(out_t), &out));
-    if (out_t == CLFT_DTYPE_F32) TU_OK(clft_weight_to_f32(ctx, &w, &out));
-    else TU_OK(clft_weight_dequant(ctx, &w, out_t, &out));
+    if (lut)
+        TU_OK(clft_weight_dequant_lut(ctx, &w, out_t, lut, &out));
+    else if (out_t == CLFT_DTYPE_F32)
+        TU_OK(clft_weight_to_f32(ctx, &w, &out));
+    else
+        TU_OK(clft_weight_dequant(ctx, &w, out_t, &out));
     TU_OK(clft_buf_read(ctx, &out, 0, raw, n * esize(out_t)));
     clft_q4_dequantize(&q, ref);
     for (size_t i = 0; i < n; i++) {
@@ -44,10 +49,11 @@ static void check_dequant(clft_context *ctx, int64_t rows, int64_t cols, clft_dt
         got[i] = from_bits(out_t, raw, i);
     }
     char what[128];
-    snprintf(what, sizeof what, "%s bs%d%s -> %s (%lld,%lld)", clft_dtype_name(type), bs, dq ? " dq" : "",
-             clft_dtype_name(out_t), (long long)rows, (long long)cols);
+    snprintf(what, sizeof what, "%s bs%d%s -> %s (%lld,%lld) lut %d", clft_dtype_name(type), bs, dq ? " dq" : "",
+             clft_dtype_name(out_t), (long long)rows, (long long)cols, lut);
     size_t bitdiff = 0;
-    for (size_t i = 0; i < n; i++) bitdiff += memcmp(&got[i], &ref[i], 4) != 0;
+    for (size_t i = 0; i < n; i++)
+        bitdiff += memcmp(&got[i], &ref[i], 4) != 0;
     TU_CHECK(bitdiff == 0, "%s: %zu values differ in their bits", what, bitdiff);
     tu_close(what, got, ref, n, 0.0, 0.0, 0.0);
     clft_buf_free(ctx, &out);
@@ -63,7 +69,8 @@ static void check_upload(clft_context *ctx, clft_dtype t, int64_t rows, int64_t 
     const size_t n = (size_t)(rows * cols);
     tu_rng rng = tu_rng_make(77 + (uint64_t)t);
     float *x = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) x[i] = tu_normal(&rng) * 3.0f;
+    for (size_t i = 0; i < n; i++)
+        x[i] = tu_normal(&rng) * 3.0f;
     x[0] = 1.0f + 1.0f / 2048.0f; /* an f16 tie: rounds to even */
     x[n - 1] = 65519.0f;          /* the largest value that still rounds to f16 max 65504 */
     clft_weight w;
@@ -72,7 +79,8 @@ static void check_upload(clft_context *ctx, clft_dtype t, int64_t rows, int64_t 
     TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n * 4, &out));
     TU_OK(clft_weight_to_f32(ctx, &w, &out));
     TU_OK(clft_buf_read(ctx, &out, 0, got, n * 4));
-    for (size_t i = 0; i < n; i++) ref[i] = round_to(t, x[i]);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = round_to(t, x[i]);
     char what[64];
     snprintf(what, sizeof what, "upload %s (%lld,%lld)", clft_dtype_name(t), (long long)rows, (long long)cols);
     tu_close(what, got, ref, n, 0.0, 0.0, 0.0);
@@ -88,7 +96,8 @@ static void check_bad(clft_context *ctx) {
     clft_q4 q;
     clft_weight w;
     TU_OK(clft_q4_quantize(x, 64, CLFT_DTYPE_NF4, 32, 1, &q));
-    TU_CHECK(clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, 8, 9, &w) == CLFT_STATUS_SHAPE_MISMATCH, "numel mismatch");
+    TU_CHECK(clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, 8, 9, &w) == CLFT_STATUS_SHAPE_MISMATCH,
+             "numel mismatch");
     TU_CHECK(clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, NULL, 8, 8, &w) == CLFT_STATUS_INVALID_ARGUMENT, "NULL q");
     TU_CHECK(clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, 0, 64, &w) == CLFT_STATUS_INVALID_ARGUMENT, "rows 0");
     TU_CHECK(clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, CLFT_DTYPE_NF4, 8, 8, x, &w) == CLFT_STATUS_INVALID_ARGUMENT,
@@ -121,11 +130,21 @@ int main(void) {
             for (int dq = 0; dq < 2; dq++)
                 for (int o = 0; o < 3; o++) {
                     int bs = bss[(s + t + o) % (tiny ? 2 : 4)];
-                    check_dequant(ctx, shapes[s][0], shapes[s][1], types[t], bs, dq, outs[o], salt++);
+                    check_dequant(ctx, shapes[s][0], shapes[s][1], types[t], bs, dq, outs[o], salt++, 0);
                 }
-    if (!tiny) check_dequant(ctx, 300, 1000, CLFT_DTYPE_NF4, 64, 1, CLFT_DTYPE_F32, salt++); /* > 256 blocks */
-    else check_dequant(ctx, 9, 1000, CLFT_DTYPE_NF4, 32, 1, CLFT_DTYPE_F32, salt++);         /* 282 blocks */
-    for (int o = 0; o < 3; o++) check_upload(ctx, outs[o], tiny ? 3 : 45, tiny ? 7 : 77);
+    if (!tiny)
+        check_dequant(ctx, 300, 1000, CLFT_DTYPE_NF4, 64, 1, CLFT_DTYPE_F32, salt++, 0); /* > 256 blocks */
+    else
+        check_dequant(ctx, 9, 1000, CLFT_DTYPE_NF4, 32, 1, CLFT_DTYPE_F32, salt++, 0); /* 282 blocks */
+    /* every lookup implementation the device can build: the portable one everywhere, the x86
+     * permutes on PoCL's CPU device (what the automatic choice does not pick is tested here) */
+    const int nlut = (ctx->caps.is_cpu && ctx->caps.vendor_pocl) ? 3 : 1;
+    for (int lut = 1; lut <= nlut; lut++)
+        for (int o = 0; o < 3; o++)
+            for (int dq = 0; dq < 2; dq++)
+                check_dequant(ctx, 33, 97, o == 1 ? CLFT_DTYPE_FP4 : CLFT_DTYPE_NF4, 32 << o, dq, outs[o], salt++, lut);
+    for (int o = 0; o < 3; o++)
+        check_upload(ctx, outs[o], tiny ? 3 : 45, tiny ? 7 : 77);
     check_bad(ctx);
     clft_selfcheck_result r;
     TU_OK(clft_selfcheck(ctx, &r));

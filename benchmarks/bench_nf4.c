@@ -1,0 +1,185 @@
+/* bench_nf4.c - NF4 dequantization bandwidth (cl/nf4.cl via clft_weight_dequant) at LLM weight
+ * shapes: bytes read (packed codes + absmax statistics) plus bytes written, per second, and as a
+ * fraction of the device's measured copy bandwidth (root["peak"]["copy_gbs"]). The weight is
+ * random packed bytes and statistics: dequantization speed does not depend on the values, and
+ * quantizing 45M values on the host would only slow the benchmark down. The headline variant
+ * (double-quantized NF4 to f32) is also timed alternately with a same-sized non-temporal copy
+ * ("fraction_of_copy_alongside"): on a shared machine the peak section's copy was measured at
+ * another moment, under another load. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "ops/weight.h"
+
+typedef struct dq_arg {
+    const clft_weight *w;
+    clft_dtype out_dtype;
+    clft_buf *out;
+} dq_arg;
+
+static clft_status run_dequant(clft_context *ctx, void *arg) {
+    dq_arg *a = arg;
+    return clft_weight_dequant(ctx, a->w, a->out_dtype, a->out);
+}
+
+/* a random (rows, cols) 4-bit weight in the bitsandbytes layout, blocksize 64 */
+static clft_status make_weight(clft_context *ctx, int64_t rows, int64_t cols, int double_quant, clft_weight *w) {
+    clft_q4 q;
+    memset(&q, 0, sizeof q);
+    q.type = CLFT_DTYPE_NF4;
+    q.numel = rows * cols;
+    q.blocksize = 64;
+    q.nblocks = (q.numel + 63) / 64;
+    q.double_quant = double_quant;
+    q.nested_blocksize = 256;
+    q.nested_offset = 0.02f;
+    memcpy(q.code, CLFT_NF4_CODE, sizeof q.code);
+    clft_dynamic_map_signed(q.nested_code);
+    const size_t npacked = (size_t)(q.numel + 1) / 2, nb = (size_t)q.nblocks, nn = (nb + 255) / 256;
+    q.packed = malloc(npacked);
+    q.absmax = double_quant ? NULL : malloc(nb * sizeof(float));
+    q.qabsmax = double_quant ? malloc(nb) : NULL;
+    q.nested_absmax = double_quant ? malloc(nn * sizeof(float)) : NULL;
+    clft_status st = CLFT_OK;
+    if (!q.packed || (double_quant ? (!q.qabsmax || !q.nested_absmax) : !q.absmax)) {
+        st = clft_error(CLFT_STATUS_HOST_OOM, "bench nf4: out of host memory");
+    } else {
+        uint64_t s = 0x9e3779b97f4a7c15ULL;
+        for (size_t i = 0; i < npacked; i++) {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            q.packed[i] = (uint8_t)(s >> 32);
+        }
+        for (size_t b = 0; b < nb; b++) {
+            if (double_quant)
+                q.qabsmax[b] = q.packed[b];
+            else
+                q.absmax[b] = 0.01f + 0.001f * (float)(q.packed[b] & 15);
+        }
+        for (size_t b = 0; double_quant && b < nn; b++)
+            q.nested_absmax[b] = 0.01f;
+        st = clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, rows, cols, w);
+    }
+    clft_q4_free(&q);
+    return st;
+}
+
+static size_t out_size(clft_dtype t) { return t == CLFT_DTYPE_F32 ? 4 : 2; }
+
+static double seconds_of(clft_context *ctx, bench_run_fn fn, void *arg, clft_status *st) {
+    double t0 = clft_now_seconds();
+    *st = fn(ctx, arg);
+    if (*st == CLFT_OK) *st = clft_context_finish(ctx);
+    return clft_now_seconds() - t0;
+}
+
+typedef struct copy_arg {
+    cl_kernel k;
+    size_t n16;
+} copy_arg;
+
+static clft_status run_copy(clft_context *ctx, void *arg) {
+    copy_arg *a = arg;
+    size_t local = 64;
+    return clft_cl_launch(ctx, a->k, 1, &a->n16, &local, "bench_copy16nt_f32");
+}
+
+/* Best-of timing of the dequantization and of a same-sized non-temporal copy, run alternately so
+ * that both see the same machine (a shared machine's load changes from second to second). */
+static clft_status interleaved(clft_context *ctx, int reps, dq_arg *dq, copy_arg *cp, double *t_dq, double *t_cp) {
+    clft_status st = CLFT_OK;
+    *t_dq = *t_cp = 1e30;
+    for (int r = 0; st == CLFT_OK && r <= reps; r++) { /* r == 0 warms up */
+        double a = seconds_of(ctx, run_dequant, dq, &st);
+        double b = st == CLFT_OK ? seconds_of(ctx, run_copy, cp, &st) : 0;
+        if (r > 0 && a < *t_dq) *t_dq = a;
+        if (r > 0 && b < *t_cp) *t_cp = b;
+    }
+    return st;
+}
+
+clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out) {
+    const cJSON *peak = cJSON_GetObjectItemCaseSensitive(root, "peak");
+    const cJSON *copy = peak ? cJSON_GetObjectItemCaseSensitive(peak, "copy_gbs") : NULL;
+    const double copy_gbs = cJSON_IsNumber(copy) ? copy->valuedouble : 0.0;
+    const cJSON *write = peak ? cJSON_GetObjectItemCaseSensitive(peak, "write_gbs") : NULL;
+    const double write_gbs = cJSON_IsNumber(write) ? write->valuedouble : 0.0;
+    static const int64_t SHAPES[][2] = {{4096, 4096}, {4096, 11008}};
+    static const struct {
+        int dq;
+        clft_dtype out;
+        const char *key;
+    } VARIANTS[] = {{1, CLFT_DTYPE_F32, "nf4_dq_to_f32"},
+                    {0, CLFT_DTYPE_F32, "nf4_to_f32"},
+                    {1, CLFT_DTYPE_F16, "nf4_dq_to_f16"},
+                    {1, CLFT_DTYPE_BF16, "nf4_dq_to_bf16"}};
+    const size_t nshapes = o->quick ? 1 : 2, nvariants = o->quick ? 1 : 4;
+    if (copy_gbs > 0) cJSON_AddNumberToObject(out, "copy_gbs", copy_gbs);
+    cJSON *shapes = cJSON_AddArrayToObject(out, "shapes");
+    clft_status st = CLFT_OK;
+    double worst_fraction = -1;
+    for (size_t s = 0; st == CLFT_OK && s < nshapes; s++) {
+        const int64_t rows = SHAPES[s][0], cols = SHAPES[s][1], n = rows * cols;
+        cJSON *js = cJSON_CreateObject();
+        cJSON_AddItemToArray(shapes, js);
+        cJSON_AddNumberToObject(js, "rows", (double)rows);
+        cJSON_AddNumberToObject(js, "cols", (double)cols);
+        clft_buf obuf = {0}, cbuf = {0};
+        st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)n * 4, &obuf);
+        if (st == CLFT_OK) st = clft_buf_fill_zero(ctx, &obuf);
+        if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)n * 4, &cbuf);
+        if (st == CLFT_OK) st = clft_buf_fill_zero(ctx, &cbuf);
+        copy_arg ca = {NULL, (size_t)n / 16};
+        const cl_ulong n16 = (cl_ulong)n / 16;
+        if (st == CLFT_OK) st = clft_cl_kernel(ctx, "bench.cl", "", "bench_copy16nt_f32", &ca.k);
+        if (st == CLFT_OK)
+            st = clft_cl_args(ca.k, "bench_copy16nt_f32", sizeof(cl_mem), &obuf.mem, sizeof(cl_mem), &cbuf.mem,
+                              sizeof n16, &n16, (size_t)0);
+        for (size_t v = 0; st == CLFT_OK && v < nvariants; v++) {
+            clft_weight w;
+            st = make_weight(ctx, rows, cols, VARIANTS[v].dq, &w);
+            if (st != CLFT_OK) break;
+            dq_arg a = {&w, VARIANTS[v].out, &obuf};
+            double t = 0, tc = 0;
+            if (v == 0)
+                st = interleaved(ctx, o->reps < 3 ? 3 : 2 * o->reps, &a, &ca, &t, &tc);
+            else
+                st = bench_best_seconds(ctx, o->reps, run_dequant, &a, &t);
+            if (st == CLFT_OK) {
+                const double nb = (double)((n + 63) / 64);
+                const double rd = (double)((n + 1) / 2) + (VARIANTS[v].dq ? nb + 4.0 * (nb / 256.0) : 4.0 * nb);
+                const double wr = (double)n * (double)out_size(VARIANTS[v].out);
+                const double gbs = (rd + wr) / t / 1e9;
+                cJSON *jv = cJSON_AddObjectToObject(js, VARIANTS[v].key);
+                cJSON_AddNumberToObject(jv, "seconds", t);
+                cJSON_AddNumberToObject(jv, "bytes", rd + wr);
+                cJSON_AddNumberToObject(jv, "gbs", gbs);
+                cJSON_AddNumberToObject(jv, "gelems_per_s", (double)n / t / 1e9);
+                if (v == 0) { /* the same-sized non-temporal copy, timed alternately with it */
+                    const double cg = 8.0 * (double)(n / 16 * 16) / tc / 1e9;
+                    cJSON_AddNumberToObject(jv, "copy_gbs_alongside", cg);
+                    cJSON_AddNumberToObject(jv, "fraction_of_copy_alongside", gbs / cg);
+                }
+                if (write_gbs > 0) /* bytes written per second vs the write-only limit */
+                    cJSON_AddNumberToObject(jv, "write_fraction_of_write_gbs", wr / t / 1e9 / write_gbs);
+                if (copy_gbs > 0) {
+                    cJSON_AddNumberToObject(jv, "fraction_of_copy", gbs / copy_gbs);
+                    if (v == 0 && (worst_fraction < 0 || gbs / copy_gbs < worst_fraction))
+                        worst_fraction = gbs / copy_gbs;
+                }
+            }
+            clft_weight_free(ctx, &w);
+        }
+        clft_buf_free(ctx, &obuf);
+        clft_buf_free(ctx, &cbuf);
+    }
+    if (st == CLFT_OK && worst_fraction >= 0) {
+        /* the headline: NF4 double-quant dequantization to f32, worst shape, vs copy bandwidth */
+        cJSON_AddNumberToObject(out, "fraction_of_copy", worst_fraction);
+        cJSON_AddNumberToObject(out, "target_fraction", 0.70);
+    }
+    return st;
+}
