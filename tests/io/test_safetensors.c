@@ -359,6 +359,8 @@ static void test_bad_inputs(void) {
                0, 8, "duplicate", "'x'");
     expect_bad("non-string metadata", "{\"__metadata__\":{\"format\":\"pt\",\"step\":3}}", 0, 0, "'step'",
                "not a string");
+    expect_bad("duplicate metadata key", "{\"__metadata__\":{\"b\":\"1\",\"a\":\"2\",\"b\":\"3\"}}", 0, 0,
+               "duplicate key 'b'", NULL);
     expect_bad("metadata not an object", "{\"__metadata__\":[1]}", 0, 0, "__metadata__", NULL);
     expect_bad("unknown dtype", "{\"x\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,1]}}", 0, 1, "'x'", "'Q4'");
     expect_bad("negative shape", "{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0, 0, "'x'",
