@@ -651,3 +651,17 @@ clft_status clft_model_check_tensors(const clft_model_config *c, const clft_safe
     free(t);
     return s;
 }
+
+clft_status clft_model_folder_open(const char *dir, clft_model_config *cfg, clft_safetensors **st) {
+    *st = NULL;
+    if (!clft_io_is_dir(dir)) return clft_error(CLFT_STATUS_IO, "%s: not a folder", dir);
+    CLFT_CHECK(clft_model_config_load(dir, cfg));
+    CLFT_CHECK(clft_st_open(dir, st));
+    clft_status s = clft_model_check_tensors(cfg, *st);
+    if (s) {
+        clft_error_prefix(s, "%s", dir);
+        clft_safetensors_free(*st);
+        *st = NULL;
+    }
+    return s;
+}

@@ -48,11 +48,9 @@ static clft_status init(const char *dir, const char *preset, uint64_t seed, clft
 /* The folder holds the config's tensors with the right shapes and HF init statistics. */
 static void check_folder(const char *dir, const char *what) {
     clft_model_config c;
-    TU_OK(clft_model_config_load(dir, &c));
     clft_safetensors *st = NULL;
-    TU_OK(clft_st_open(dir, &st));
+    TU_OK(clft_model_folder_open(dir, &c, &st));
     if (!st) return;
-    TU_OK(clft_model_check_tensors(&c, st));
     clft_hf_tensor *t = NULL;
     size_t n = 0;
     TU_OK(clft_hf_tensor_list(&c, &t, &n));
