@@ -244,6 +244,23 @@ static void test_sharded(void) {
         free(a);
         free(b);
     }
+    /* keys that need escaping in the index, and oversized tensors getting shards of their own */
+    clft_st_out_tensor on[NNAMES];
+    unsigned char *nb[NNAMES];
+    build(NAMES, NNAMES, on, nb);
+    char *dirn = path_in(g_scratch, "sharded_names"), *refn = path_in(g_data, "ref_sharded_names");
+    mkdir(dirn, 0755);
+    TU_OK(clft_st_write_model(dirn, on, NNAMES, &meta, 1, 8, NULL, NULL, &nsh));
+    TU_CHECK(nsh == 4, "4 shards for the names, got %d", nsh);
+    for (int i = 0; i < 5; i++) {
+        char *a = path_in(dirn, files[i]), *b = path_in(refn, files[i]);
+        TU_CHECK(files_equal(a, b), "names: %s equals the python-written one", files[i]);
+        free(a);
+        free(b);
+    }
+    for (size_t k = 0; k < NNAMES; k++) free(nb[k]);
+    free(dirn);
+    free(refn);
     /* reading: folder, index path, and the reference folder */
     const char *opens[3];
     char *idx = path_in(refdir, "model.safetensors.index.json");
