@@ -68,6 +68,9 @@ clft_status clft_model_config_validate(const clft_model_config *c, const char *w
         if (pos[i].v <= 0 || pos[i].v > (INT64_C(1) << 31))
             return clft_error(CLFT_STATUS_FORMAT, "%s: %s = %lld is not a positive size", what, pos[i].key,
                               (long long)pos[i].v);
+    if (c->num_layers > 10000)
+        return clft_error(CLFT_STATUS_FORMAT, "%s: num_hidden_layers = %lld is implausibly large", what,
+                          (long long)c->num_layers);
     if (c->num_heads % c->num_kv_heads)
         return clft_error(CLFT_STATUS_FORMAT, "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
                           what, (long long)c->num_heads, (long long)c->num_kv_heads);

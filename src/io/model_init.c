@@ -512,9 +512,19 @@ static int is_weight_file(const char *n) {
 /* Create dir if needed; refuse a non-empty one unless force, and then remove stale weight files. */
 static clft_status prepare_dir(const char *dir, int force) {
     struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        if (mkdir(dir, 0755) != 0)
-            return clft_error(CLFT_STATUS_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    if (stat(dir, &sb) != 0) { /* mkdir -p */
+        char *p = clft_strdup(dir);
+        if (!p) return CLFT_STATUS_HOST_OOM;
+        int rc = 0;
+        for (char *q = p + 1; *q && rc == 0; q++)
+            if (*q == '/') {
+                *q = '\0';
+                if (mkdir(p, 0755) != 0 && errno != EEXIST) rc = -1;
+                *q = '/';
+            }
+        if (rc == 0 && mkdir(p, 0755) != 0 && errno != EEXIST) rc = -1;
+        free(p);
+        if (rc != 0) return clft_error(CLFT_STATUS_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
         return CLFT_OK;
     }
     if (!S_ISDIR(sb.st_mode)) return clft_error(CLFT_STATUS_IO, "%s: exists and is not a folder", dir);
