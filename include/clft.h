@@ -217,8 +217,12 @@ typedef struct clft_model_init_params {
     int config_only;           /* 1: write everything except the weights (for planning) */
     int force;                 /* 1: write into a non-empty folder, replacing the files */
     uint64_t max_shard_bytes;  /* shard above this many bytes; 0: 2,000,000,000 */
+    int threads;               /* threads generating weights (same output for any count); 0: all cores */
 } clft_model_init_params;
 CLFT_API clft_model_init_params clft_model_init_default_params(void);
+/* dir is created when missing; a non-empty dir is refused (CLFT_STATUS_INVALID_ARGUMENT) unless force,
+ * which also removes stale model*.safetensors / index files first. Every file is written to a temporary
+ * name and renamed. vocab_size grows to the tokenizer's size when smaller. */
 CLFT_API clft_status clft_model_init_write(const char *dir, const clft_model_init_params *params);
 /* Preset names ("tiny", "small", "llama-2-7b", ...); NULL past the end. */
 CLFT_API const char *clft_model_preset_name(size_t index);

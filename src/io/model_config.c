@@ -68,6 +68,9 @@ clft_status clft_model_config_validate(const clft_model_config *c, const char *w
         if (pos[i].v <= 0 || pos[i].v > (INT64_C(1) << 31))
             return clft_error(CLFT_STATUS_FORMAT, "%s: %s = %lld is not a positive size", what, pos[i].key,
                               (long long)pos[i].v);
+    if (c->num_layers > 10000)
+        return clft_error(CLFT_STATUS_FORMAT, "%s: num_hidden_layers = %lld is implausibly large", what,
+                          (long long)c->num_layers);
     if (c->num_heads % c->num_kv_heads)
         return clft_error(CLFT_STATUS_FORMAT, "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
                           what, (long long)c->num_heads, (long long)c->num_kv_heads);
@@ -649,5 +652,19 @@ clft_status clft_model_check_tensors(const clft_model_config *c, const clft_safe
                            t[i].name, clft_st_dtype_name(x->dtype));
     }
     free(t);
+    return s;
+}
+
+clft_status clft_model_folder_open(const char *dir, clft_model_config *cfg, clft_safetensors **st) {
+    *st = NULL;
+    if (!clft_io_is_dir(dir)) return clft_error(CLFT_STATUS_IO, "%s: not a folder", dir);
+    CLFT_CHECK(clft_model_config_load(dir, cfg));
+    CLFT_CHECK(clft_st_open(dir, st));
+    clft_status s = clft_model_check_tensors(cfg, *st);
+    if (s) {
+        clft_error_prefix(s, "%s", dir);
+        clft_safetensors_free(*st);
+        *st = NULL;
+    }
     return s;
 }

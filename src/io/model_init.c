@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,7 +309,7 @@ static const char *const TOKENIZER_FILES[] = {"tokenizer.json",   "tokenizer_con
 
 typedef struct tok_info {
     int64_t size; /* highest id + 1 in tokenizer.json; 0 when unknown */
-    int64_t bos, eos, pad; /* -2: not named by tokenizer_config.json; -1: named but not found */
+    int64_t bos, eos, pad; /* -2: not named by tokenizer_config.json; -1: named but not found; -3: null */
 } tok_info;
 
 static const char *token_string(const cJSON *j) {
@@ -374,8 +375,10 @@ static clft_status inspect_tokenizer(const char *src, tok_info *ti) {
             const char *keys[3] = {"bos_token", "eos_token", "pad_token"};
             int64_t *dst[3] = {&ti->bos, &ti->eos, &ti->pad};
             for (int k = 0; k < 3 && tc; k++) {
-                const char *str = token_string(cJSON_GetObjectItemCaseSensitive(tc, keys[k]));
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(tc, keys[k]);
+                const char *str = token_string(v);
                 if (str) *dst[k] = token_id(tok, str);
+                else if (cJSON_IsNull(v)) *dst[k] = -3;
             }
             cJSON_Delete(tc);
         }
@@ -421,6 +424,7 @@ typedef struct init_ctx {
     double std;
     int64_t pad_row; /* embedding row zeroed (padding_idx), -1: none */
     int64_t hidden;
+    int threads;
 } init_ctx;
 
 /* element i of a normal(0,1) stream keyed by key: Box-Muller on the counter pair (2k, 2k+1) */
@@ -437,15 +441,11 @@ static double normal_at(uint64_t key, uint64_t i, double *cache_z1, uint64_t *ca
     return *cache_z1;
 }
 
-static clft_status init_fill(void *user, size_t index, uint64_t offset, void *dst, size_t bytes) {
-    const init_ctx *c = user;
+static void fill_range(const init_ctx *c, size_t index, uint64_t start, uint64_t n, unsigned char *out) {
     const clft_hf_tensor *t = &c->list[index];
-    int es = clft_st_dtype_bits(c->dtype) / 8;
-    uint64_t start = offset / (uint64_t)es, n = bytes / (uint64_t)es;
     uint64_t key = splitmix(c->seed ^ clft_fnv1a(CLFT_FNV_INIT, t->name, strlen(t->name)));
     double z1 = 0;
     uint64_t ck = UINT64_MAX;
-    unsigned char *out = dst;
     for (uint64_t j = 0; j < n; j++) {
         uint64_t i = start + j;
         float v;
@@ -460,6 +460,45 @@ static clft_status init_fill(void *user, size_t index, uint64_t offset, void *ds
             memcpy(out + 2 * j, &h, 2);
         }
     }
+}
+
+typedef struct fill_job {
+    const init_ctx *c;
+    size_t index;
+    uint64_t start, n;
+    unsigned char *out;
+} fill_job;
+
+static void *fill_thread(void *arg) {
+    fill_job *j = arg;
+    fill_range(j->c, j->index, j->start, j->n, j->out);
+    return NULL;
+}
+
+#define FILL_MAX_THREADS 32
+
+/* The values depend only on (seed, name, element), so splitting a chunk over threads changes nothing
+ * in the output; a failed pthread_create falls back to doing that part on this thread. */
+static clft_status init_fill(void *user, size_t index, uint64_t offset, void *dst, size_t bytes) {
+    const init_ctx *c = user;
+    int es = clft_st_dtype_bits(c->dtype) / 8;
+    uint64_t start = offset / (uint64_t)es, n = bytes / (uint64_t)es;
+    int nt = c->threads < 1 ? 1 : c->threads > FILL_MAX_THREADS ? FILL_MAX_THREADS : c->threads;
+    if (n < 65536) nt = 1;
+    fill_job jobs[FILL_MAX_THREADS];
+    pthread_t tid[FILL_MAX_THREADS];
+    int started[FILL_MAX_THREADS] = {0};
+    uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt;
+    for (int k = 0; k < nt; k++) {
+        uint64_t a = (uint64_t)k * per, b = a + per < n ? a + per : n;
+        jobs[k] = (fill_job){c, index, start + a, b > a ? b - a : 0, (unsigned char *)dst + a * (uint64_t)es};
+        if (k > 0 && jobs[k].n) started[k] = pthread_create(&tid[k], NULL, fill_thread, &jobs[k]) == 0;
+    }
+    fill_thread(&jobs[0]);
+    for (int k = 1; k < nt; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else if (jobs[k].n) fill_thread(&jobs[k]);
+    }
     return CLFT_OK;
 }
 
@@ -473,9 +512,19 @@ static int is_weight_file(const char *n) {
 /* Create dir if needed; refuse a non-empty one unless force, and then remove stale weight files. */
 static clft_status prepare_dir(const char *dir, int force) {
     struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        if (mkdir(dir, 0755) != 0)
-            return clft_error(CLFT_STATUS_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    if (stat(dir, &sb) != 0) { /* mkdir -p */
+        char *p = clft_strdup(dir);
+        if (!p) return CLFT_STATUS_HOST_OOM;
+        int rc = 0;
+        for (char *q = p + 1; *q && rc == 0; q++)
+            if (*q == '/') {
+                *q = '\0';
+                if (mkdir(p, 0755) != 0 && errno != EEXIST) rc = -1;
+                *q = '/';
+            }
+        if (rc == 0 && mkdir(p, 0755) != 0 && errno != EEXIST) rc = -1;
+        free(p);
+        if (rc != 0) return clft_error(CLFT_STATUS_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
         return CLFT_OK;
     }
     if (!S_ISDIR(sb.st_mode)) return clft_error(CLFT_STATUS_IO, "%s: exists and is not a folder", dir);
@@ -538,11 +587,16 @@ clft_status clft_model_init_write(const char *dir, const clft_model_init_params 
     tok_info ti = {BYTE_TOKENIZER_SIZE, -2, -2, -2};
     if (p->tokenizer_dir) {
         CLFT_CHECK(inspect_tokenizer(p->tokenizer_dir, &ti));
-        if (ti.bos >= 0) cfg.bos_token_id = ti.bos;
+        /* ids named by the tokenizer win; an explicit null clears; otherwise the preset's stay when
+         * they fit the tokenizer */
+        if (ti.bos >= 0 || ti.bos == -3) cfg.bos_token_id = ti.bos >= 0 ? ti.bos : -1;
         if (ti.eos >= 0) cfg.eos_token_ids[0] = ti.eos, cfg.n_eos = 1;
-        if (ti.pad >= 0) cfg.pad_token_id = ti.pad;
-        if (ti.bos == -1 || ti.bos == -2) { /* keep the preset ids only when they fit the tokenizer */
-            if (ti.size > 0 && cfg.bos_token_id >= ti.size) cfg.bos_token_id = -1;
+        if (ti.eos == -3) cfg.n_eos = 0;
+        if (ti.pad >= 0 || ti.pad == -3) cfg.pad_token_id = ti.pad >= 0 ? ti.pad : -1;
+        if (ti.size > 0) {
+            if (cfg.bos_token_id >= ti.size) cfg.bos_token_id = -1;
+            if (cfg.pad_token_id >= ti.size) cfg.pad_token_id = -1;
+            if (cfg.n_eos > 0 && cfg.eos_token_ids[0] >= ti.size) cfg.n_eos = 0;
         }
     } else {
         style_tokens st = style_of(style);
@@ -577,7 +631,9 @@ clft_status clft_model_init_write(const char *dir, const clft_model_init_params 
         out[i].shape[0] = list[i].shape[0];
         out[i].shape[1] = list[i].shape[1];
     }
-    init_ctx ic = {list, dt, p->seed, cfg.initializer_range, cfg.pad_token_id, cfg.hidden_size};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = p->threads > 0 ? p->threads : cores > 0 ? (int)cores : 1;
+    init_ctx ic = {list, dt, p->seed, cfg.initializer_range, cfg.pad_token_id, cfg.hidden_size, threads};
     clft_st_kv meta = {"format", "pt"};
     uint64_t max_shard = p->max_shard_bytes ? p->max_shard_bytes : 2000000000ULL;
     int nshards = 0;

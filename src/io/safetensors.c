@@ -273,6 +273,10 @@ static clft_status parse_tensor(const char *fn, const cJSON *e, const unsigned c
     return CLFT_OK;
 }
 
+static int cmp_meta_pair(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Parse file fi's header and append its tensors to st. */
 static clft_status parse_file(clft_safetensors *st, int fi) {
     st_file *f = &st->files[fi];
@@ -339,11 +343,6 @@ static clft_status parse_file(clft_safetensors *st, int fi) {
                                    m->string);
                     goto out;
                 }
-                for (const cJSON *o = e->child; o != m; o = o->next)
-                    if (!strcmp(o->string, m->string)) {
-                        s = clft_error(CLFT_STATUS_FORMAT, "%s: __metadata__: duplicate key '%s'", fn, m->string);
-                        goto out;
-                    }
                 k++;
             }
             f->meta = clft_calloc(2 * k + 1, sizeof(char *));
@@ -360,6 +359,13 @@ static clft_status parse_file(clft_safetensors *st, int fi) {
                     goto out;
                 }
             }
+            /* duplicate keys: sort the pairs by key (n log n; a header may hold millions) */
+            qsort(f->meta, f->nmeta, 2 * sizeof(char *), cmp_meta_pair);
+            for (size_t i = 1; i < f->nmeta; i++)
+                if (!strcmp(f->meta[2 * i], f->meta[2 * i - 2])) {
+                    s = clft_error(CLFT_STATUS_FORMAT, "%s: __metadata__: duplicate key '%s'", fn, f->meta[2 * i]);
+                    goto out;
+                }
             continue;
         }
         clft_st_tensor t;

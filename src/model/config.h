@@ -71,4 +71,9 @@ clft_status clft_hf_tensor_list(const clft_model_config *cfg, clft_hf_tensor **o
  * shape CLFT_STATUS_SHAPE_MISMATCH; a wrong dtype CLFT_STATUS_FORMAT. Extra tensors are allowed. */
 clft_status clft_model_check_tensors(const clft_model_config *cfg, const clft_safetensors *st);
 
+/* Open a Hugging Face model folder: DIR/config.json into *cfg, its weights (model.safetensors or the
+ * shards of model.safetensors.index.json) into *st, and check them with clft_model_check_tensors.
+ * *st owned by the caller (clft_safetensors_free); NULL on failure. */
+clft_status clft_model_folder_open(const char *dir, clft_model_config *cfg, clft_safetensors **st);
+
 #endif

@@ -16,6 +16,7 @@ code() { # code EXPECTED COMMAND... : exit status equals EXPECTED
     "$@" >/dev/null 2>"$T/stderr"; [ $? -eq "$e" ]
 }
 check "init tiny" code 0 "$CLFT" init --preset tiny --out "$T/a" --seed 7
+check "init creates missing parent folders" code 0 "$CLFT" init --preset tiny --out "$T/x/y/z" --config-only
 check "init tiny again, same seed" code 0 "$CLFT" init --preset tiny --out "$T/b" --seed 7
 check "init tiny, other seed" code 0 "$CLFT" init --preset tiny --out "$T/c" --seed 8
 for f in config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json; do

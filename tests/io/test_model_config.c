@@ -264,6 +264,36 @@ static void test_check_tensors(void) {
     TU_CHECK(s == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "embed_tokens") && strstr(clft_last_error(), "I32"),
              "wrong dtype: %s", clft_last_error());
     clft_safetensors_free(st);
+    o[0].dtype = CLFT_ST_F32;
+    /* bitsandbytes 4-bit layout (FORMATS.md 1.7): linear weights U8 [(n+1)/2, 1] + absmax + quant_map */
+    c.has_quantization_config = 1;
+    clft_st_out_tensor *q = calloc(3 * n, sizeof *q);
+    char(*names)[128] = calloc(2 * n, sizeof *names);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        q[m] = o[i];
+        if (t[i].role == CLFT_ROLE_LINEAR) {
+            q[m].dtype = CLFT_ST_U8;
+            q[m].shape[0] = (t[i].shape[0] * t[i].shape[1] + 1) / 2;
+            q[m].shape[1] = 1;
+            m++;
+            snprintf(names[2 * i], 128, "%s.absmax", t[i].name);
+            snprintf(names[2 * i + 1], 128, "%s.quant_map", t[i].name);
+            q[m] = (clft_st_out_tensor){.name = names[2 * i], .dtype = CLFT_ST_F32, .ndim = 1, .shape = {2}, .data = zeros};
+            m++;
+            if (!strstr(t[i].name, "down_proj")) /* leave one quant_map out */
+                q[m++] = (clft_st_out_tensor){.name = names[2 * i + 1], .dtype = CLFT_ST_F32, .ndim = 1, .shape = {16},
+                                              .data = zeros};
+        } else m++;
+    }
+    TU_OK(clft_st_write_file(p, q, m, NULL, 0, NULL, NULL));
+    TU_OK(clft_st_open(p, &st));
+    s = clft_model_check_tensors(&c, st);
+    TU_CHECK(s == CLFT_STATUS_NOT_FOUND && strstr(clft_last_error(), "'model.layers.0.mlp.down_proj.weight.quant_map'"),
+             "4-bit: missing quant_map: %s", clft_last_error());
+    clft_safetensors_free(st);
+    free(q);
+    free(names);
     free(p);
     free(o);
     free(t);

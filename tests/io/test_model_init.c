@@ -48,11 +48,9 @@ static clft_status init(const char *dir, const char *preset, uint64_t seed, clft
 /* The folder holds the config's tensors with the right shapes and HF init statistics. */
 static void check_folder(const char *dir, const char *what) {
     clft_model_config c;
-    TU_OK(clft_model_config_load(dir, &c));
     clft_safetensors *st = NULL;
-    TU_OK(clft_st_open(dir, &st));
+    TU_OK(clft_model_folder_open(dir, &c, &st));
     if (!st) return;
-    TU_OK(clft_model_check_tensors(&c, st));
     clft_hf_tensor *t = NULL;
     size_t n = 0;
     TU_OK(clft_hf_tensor_list(&c, &t, &n));
@@ -239,6 +237,17 @@ static void test_copy_tokenizer(void) {
     free(x);
     free(y);
     check_folder(d, "tiny with copied tokenizer");
+    /* an explicit null bos_token clears the preset's bos */
+    const char *tc2 = "{\"bos_token\": null, \"eos_token\": \"<eos>\"}";
+    p = clft_io_join(src, "tokenizer_config.json");
+    TU_OK(clft_io_write_atomic(p, tc2, strlen(tc2)));
+    free(p);
+    ip.force = 1;
+    TU_OK(clft_model_init_write(d, &ip));
+    TU_OK(clft_model_config_load(d, &c));
+    TU_CHECK(c.bos_token_id == -1 && c.eos_token_ids[0] == 601 && c.pad_token_id == -1, "null bos: bos %lld pad %lld",
+             (long long)c.bos_token_id, (long long)c.pad_token_id);
+    ip.force = 0;
     /* no tokenizer in the folder */
     char *d2 = sub("tok_none");
     ip.tokenizer_dir = g_scratch;
@@ -248,6 +257,30 @@ static void test_copy_tokenizer(void) {
     free(d2);
     free(d);
     free(src);
+}
+
+/* the weights do not depend on the thread count (chunks above 65536 elements are split) */
+static void test_threads(void) {
+    char *cfgp = sub("threads.json"), *d1 = sub("thr1"), *d3 = sub("thr3");
+    const char *j = "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 4096, \"hidden_size\": 64, "
+                    "\"intermediate_size\": 96, \"num_hidden_layers\": 1, \"num_attention_heads\": 4}";
+    TU_OK(clft_io_write_atomic(cfgp, j, strlen(j)));
+    clft_model_init_params p = clft_model_init_default_params();
+    p.config_path = cfgp;
+    p.seed = 99;
+    p.dtype = CLFT_DTYPE_BF16;
+    p.threads = 1;
+    TU_OK(clft_model_init_write(d1, &p));
+    p.threads = 3;
+    TU_OK(clft_model_init_write(d3, &p));
+    char *a = clft_io_join(d1, "model.safetensors"), *b = clft_io_join(d3, "model.safetensors");
+    TU_CHECK(same_file(a, b), "1 and 3 threads give the same weights");
+    check_folder(d3, "threaded");
+    free(a);
+    free(b);
+    free(cfgp);
+    free(d1);
+    free(d3);
 }
 
 static void test_errors(void) {
@@ -289,6 +322,7 @@ int main(int argc, char **argv) {
     test_tiny();
     test_byte_tokenizer();
     test_copy_tokenizer();
+    test_threads();
     test_errors();
     if (!tu_failures) {
         char cmd[4200];

@@ -244,6 +244,23 @@ static void test_sharded(void) {
         free(a);
         free(b);
     }
+    /* keys that need escaping in the index, and oversized tensors getting shards of their own */
+    clft_st_out_tensor on[NNAMES];
+    unsigned char *nb[NNAMES];
+    build(NAMES, NNAMES, on, nb);
+    char *dirn = path_in(g_scratch, "sharded_names"), *refn = path_in(g_data, "ref_sharded_names");
+    mkdir(dirn, 0755);
+    TU_OK(clft_st_write_model(dirn, on, NNAMES, &meta, 1, 8, NULL, NULL, &nsh));
+    TU_CHECK(nsh == 4, "4 shards for the names, got %d", nsh);
+    for (int i = 0; i < 5; i++) {
+        char *a = path_in(dirn, files[i]), *b = path_in(refn, files[i]);
+        TU_CHECK(files_equal(a, b), "names: %s equals the python-written one", files[i]);
+        free(a);
+        free(b);
+    }
+    for (size_t k = 0; k < NNAMES; k++) free(nb[k]);
+    free(dirn);
+    free(refn);
     /* reading: folder, index path, and the reference folder */
     const char *opens[3];
     char *idx = path_in(refdir, "model.safetensors.index.json");
@@ -359,6 +376,8 @@ static void test_bad_inputs(void) {
                0, 8, "duplicate", "'x'");
     expect_bad("non-string metadata", "{\"__metadata__\":{\"format\":\"pt\",\"step\":3}}", 0, 0, "'step'",
                "not a string");
+    expect_bad("duplicate metadata key", "{\"__metadata__\":{\"b\":\"1\",\"a\":\"2\",\"b\":\"3\"}}", 0, 0,
+               "duplicate key 'b'", NULL);
     expect_bad("metadata not an object", "{\"__metadata__\":[1]}", 0, 0, "__metadata__", NULL);
     expect_bad("unknown dtype", "{\"x\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,1]}}", 0, 1, "'x'", "'Q4'");
     expect_bad("negative shape", "{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0, 0, "'x'",

@@ -80,16 +80,10 @@ def hf_split(sizes, max_shard):
     return shards
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/io/data"
-    os.makedirs(out, exist_ok=True)
-    save_file(build(MIXED), os.path.join(out, "ref_mixed.safetensors"), metadata={"format": "pt"})
-    save_file(build(NAMES), os.path.join(out, "ref_names.safetensors"))
-    # sharded: the MIXED tensors split at 40 bytes, shards written as transformers does
-    tensors = build(MIXED)
-    sizes = [(name, tensors[name].nbytes) for name, _, _ in MIXED]
-    shards = hf_split(sizes, 40)
-    sdir = os.path.join(out, "ref_sharded")
+def write_sharded(sdir, spec, max_shard):
+    tensors = build(spec)
+    sizes = [(name, tensors[name].nbytes) for name, _, _ in spec]
+    shards = hf_split(sizes, max_shard)
     os.makedirs(sdir, exist_ok=True)
     weight_map = {}
     for k, names in enumerate(shards):
@@ -100,6 +94,17 @@ def main():
     index = {"metadata": {"total_size": sum(s for _, s in sizes)}, "weight_map": weight_map}
     with open(os.path.join(sdir, "model.safetensors.index.json"), "w") as f:
         f.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/io/data"
+    os.makedirs(out, exist_ok=True)
+    save_file(build(MIXED), os.path.join(out, "ref_mixed.safetensors"), metadata={"format": "pt"})
+    save_file(build(NAMES), os.path.join(out, "ref_names.safetensors"))
+    # sharded: the MIXED tensors split at 40 bytes, the NAMES ones at 8 (index keys that need
+    # escaping), shards written as transformers does
+    write_sharded(os.path.join(out, "ref_sharded"), MIXED, 40)
+    write_sharded(os.path.join(out, "ref_sharded_names"), NAMES, 8)
     for name in ["ref_mixed.safetensors", "ref_names.safetensors"]:
         with open(os.path.join(out, name), "rb") as f:
             n = int.from_bytes(f.read(8), "little")

@@ -9,6 +9,7 @@
 static void init_usage(FILE *f) {
     fprintf(f, "usage: clft init (--preset NAME | --config FILE) --out DIR [--tokenizer DIR | --byte-tokenizer]\n"
                "                 [--seed N] [--dtype f32|f16|bf16] [--config-only] [--force] [--shard-size BYTES]\n"
+               "                 [--threads N]\n"
                "writes config.json, generation_config.json, model.safetensors (sharded above 2 GB),\n"
                "tokenizer.json and tokenizer_config.json; transformers can load the folder.\n"
                "  --tokenizer DIR    copy that folder's tokenizer files (vocab_size grows to fit them)\n"
@@ -48,6 +49,12 @@ int cmd_init(int argc, char **argv) {
             if (!v || !v[0]) return cli_usage_error("init", "--shard-size needs a number of bytes");
             p.max_shard_bytes = strtoull(v, &end, 0);
             if (*end || !p.max_shard_bytes) return cli_usage_error("init", "--shard-size '%s' is not a byte count", v);
+        } else if (cli_opt(argc, argv, &i, "--threads", &v)) {
+            char *end = NULL;
+            if (!v || !v[0]) return cli_usage_error("init", "--threads needs a number");
+            long t = strtol(v, &end, 10);
+            if (*end || t < 0 || t > 1024) return cli_usage_error("init", "--threads '%s' is not a thread count", v);
+            p.threads = (int)t;
         } else if (cli_opt(argc, argv, &i, "--dtype", &v)) {
             if (!v) return cli_usage_error("init", "--dtype needs f32, f16 or bf16");
             if (!strcmp(v, "f32") || !strcmp(v, "float32")) p.dtype = CLFT_DTYPE_F32;
