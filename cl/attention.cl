@@ -137,3 +137,60 @@ __kernel void attention_bwd_dkv_f32(__global float *dk, ulong dk_off, __global f
         dv[dv_off + kvrow + d] = dva[d];
     }
 }
+
+/* ---- blocked path: the GEMM layer computes S = Q K^T for a block of queries, these kernels do the
+ * masked softmax in between. S holds KV matrices of (rows, nk): row i is query t = q0 + i of head
+ * h = kvh * rep + g, column j is key u = k0 + j.
+ *   attention_softmax_f32  (S -> P in place, lse (B,H,T))       one work-group per (row, kvh)
+ *   attention_dsoftmax_f32 (S -> P, dP -> dS in place)           one work-item per element */
+#ifndef ATT_WG
+#define ATT_WG 64
+#endif
+
+inline int att_visible(int t, int u, int window) { return u <= t && (window <= 0 || u > t - window); }
+
+__kernel __attribute__((reqd_work_group_size(ATT_WG, 1, 1)))
+void attention_softmax_f32(__global float *S, ulong s_off, __global float *lse, ulong lse_off, int rows, int nk,
+                           int q0, int k0, int b, int g, int rep, int H, int T, int window) {
+    __local float scratch[ATT_WG];
+    const int i = (int)get_group_id(0), kvh = (int)get_group_id(1), l = (int)get_local_id(0);
+    const int t = q0 + i;
+    __global float *row = S + s_off + ((size_t)kvh * rows + i) * (size_t)nk;
+    float mx = -INFINITY;
+    for (int j = l; j < nk; j += ATT_WG)
+        if (att_visible(t, k0 + j, window)) mx = fmax(mx, row[j]);
+    scratch[l] = mx;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ATT_WG / 2; s > 0; s >>= 1) {
+        if (l < s) scratch[l] = fmax(scratch[l], scratch[l + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    mx = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float se = 0.0f;
+    for (int j = l; j < nk; j += ATT_WG)
+        if (att_visible(t, k0 + j, window)) se += exp(row[j] - mx);
+    scratch[l] = se;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ATT_WG / 2; s > 0; s >>= 1) {
+        if (l < s) scratch[l] += scratch[l + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float L = mx + log(scratch[0]);
+    for (int j = l; j < nk; j += ATT_WG) row[j] = att_visible(t, k0 + j, window) ? exp(row[j] - L) : 0.0f;
+    if (l == 0) lse[lse_off + ((size_t)b * H + (size_t)(kvh * rep + g)) * T + t] = L;
+}
+
+__kernel void attention_dsoftmax_f32(__global float *S, ulong s_off, __global float *dP, ulong dp_off,
+                                     __global const float *lse, ulong lse_off, __global const float *delta,
+                                     ulong delta_off, int rows, int nk, int q0, int k0, int b, int g, int rep, int H,
+                                     int T, int window) {
+    const int j = (int)get_global_id(0), i = (int)get_global_id(1), kvh = (int)get_global_id(2);
+    if (j >= nk || i >= rows) return;
+    const int t = q0 + i;
+    const size_t e = ((size_t)kvh * rows + i) * (size_t)nk + j;
+    const size_t st = ((size_t)b * H + (size_t)(kvh * rep + g)) * T + t;
+    const float p = att_visible(t, k0 + j, window) ? exp(S[s_off + e] - lse[lse_off + st]) : 0.0f;
+    S[s_off + e] = p;
+    dP[dp_off + e] = p * (dP[dp_off + e] - delta[delta_off + st]);
+}

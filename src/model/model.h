@@ -71,6 +71,7 @@ struct clft_model {
     clft_buf dq, dk, dv, datt;       /* (N,QD) (N,KD) (N,KD) (N,QD) */
     clft_buf dg, du, da;             /* (N,F) x3 */
     clft_buf delta;                  /* (B,H,T) */
+    clft_buf attn_ws;                /* blocked attention scores (clft_attention_workspace_floats) */
     clft_buf ldu, lxd;               /* LoRA scratch: (N,r) and dropout input (N,max(in)) */
     clft_buf sumsq_part;
     int allocated;

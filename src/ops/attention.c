@@ -78,3 +78,161 @@ clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_d
                             CLFT_ARG_DV(v), CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), ATT_DIM_ARGS, (size_t)0));
     return clft_launch_nd(ctx, kkv, 3, (size_t)d->T, (size_t)d->KV, (size_t)d->B, op);
 }
+
+/* ---- blocked path (GEMM layer + masked softmax kernels) ---------------------------------------- */
+#include "ops/gemm.h"
+
+#define ATT_SCORES_BUDGET ((int64_t)4 << 20) /* floats of S per buffer */
+
+static int64_t att_block_rows(const clft_attn_dims *d) {
+    if (d->block > 0) return d->block < d->T ? d->block : d->T;
+    int64_t rows = ATT_SCORES_BUDGET / (d->KV * d->T);
+    if (rows >= d->T) return d->T;
+    rows = rows / 16 * 16;
+    return rows < 16 ? (d->T < 16 ? d->T : 16) : rows;
+}
+
+size_t clft_attention_workspace_floats(const clft_attn_dims *d) {
+    return 2 * (size_t)d->KV * (size_t)att_block_rows(d) * (size_t)d->T;
+}
+
+static clft_mat mat(const clft_buf *b, size_t off, int64_t ld) {
+    clft_mat m = {b, off, ld};
+    return m;
+}
+
+typedef struct att_blk {
+    int64_t b, g, q0, rows, k0, nk;
+} att_blk;
+
+/* S (KV x rows x nk) = scale * Q_blk K_range^T, batched over kv heads for query heads kvh*rep+g */
+static clft_status att_scores(clft_context *ctx, const clft_buf *ws, size_t ws_off, clft_dv q, clft_dv k,
+                              const clft_attn_dims *d, const att_blk *z, float scale) {
+    const int64_t rep = d->H / d->KV, D = d->D;
+    return clft_gemm_f32_batched(ctx, 0, 1, z->rows, z->nk, D, scale,
+                                 mat(q.buf, q.off + (size_t)(((z->b * d->T + z->q0) * d->H + z->g) * D), d->H * D), rep * D,
+                                 mat(k.buf, k.off + (size_t)((z->b * d->T + z->k0) * d->KV * D), d->KV * D), D, 0.0f,
+                                 mat(ws, ws_off, z->nk), z->rows * z->nk, d->KV);
+}
+
+static clft_status att_softmax_kernel(clft_context *ctx, cl_kernel k, const char *what, const clft_buf *ws, size_t s_off,
+                                      const clft_buf *dp, size_t dp_off, clft_dv lse, clft_dv delta,
+                                      const clft_attn_dims *d, const att_blk *z) {
+    cl_int rows = (cl_int)z->rows, nk = (cl_int)z->nk, q0 = (cl_int)z->q0, k0 = (cl_int)z->k0, b = (cl_int)z->b,
+           g = (cl_int)z->g, rep = (cl_int)(d->H / d->KV), H = (cl_int)d->H, T = (cl_int)d->T, W = (cl_int)d->window;
+    cl_ulong so = s_off;
+    if (!dp) {
+        CLFT_CHECK(clft_cl_args(k, what, sizeof(cl_mem), &ws->mem, sizeof so, &so, CLFT_ARG_DV(lse), sizeof rows, &rows,
+                                sizeof nk, &nk, sizeof q0, &q0, sizeof k0, &k0, sizeof b, &b, sizeof g, &g, sizeof rep,
+                                &rep, sizeof H, &H, sizeof T, &T, sizeof W, &W, (size_t)0));
+        size_t gl[2] = {(size_t)z->rows * 64, (size_t)d->KV}, lo[2] = {64, 1};
+        return clft_cl_launch(ctx, k, 2, gl, lo, what);
+    }
+    cl_ulong dpo = dp_off;
+    CLFT_CHECK(clft_cl_args(k, what, sizeof(cl_mem), &ws->mem, sizeof so, &so, sizeof(cl_mem), &dp->mem, sizeof dpo, &dpo,
+                            CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), sizeof rows, &rows, sizeof nk, &nk, sizeof q0, &q0,
+                            sizeof k0, &k0, sizeof b, &b, sizeof g, &g, sizeof rep, &rep, sizeof H, &H, sizeof T, &T,
+                            sizeof W, &W, (size_t)0));
+    return clft_launch_nd(ctx, k, 3, (size_t)z->nk, (size_t)z->rows, (size_t)d->KV, what);
+}
+
+static void att_range(const clft_attn_dims *d, int64_t q0, int64_t rows, att_blk *z) {
+    z->q0 = q0;
+    z->rows = rows;
+    z->k0 = d->window > 0 && q0 - d->window + 1 > 0 ? q0 - d->window + 1 : 0;
+    z->nk = q0 + rows - z->k0;
+}
+
+static clft_status att_ws_check(const char *op, const clft_buf *ws, const clft_attn_dims *d) {
+    if (!ws || !ws->mem || ws->bytes < clft_attention_workspace_floats(d) * sizeof(float))
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: workspace must hold %zu floats", op,
+                          clft_attention_workspace_floats(d));
+    return CLFT_OK;
+}
+
+clft_status clft_attention_fwd_blocked(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
+                                       const clft_buf *ws, const clft_attn_dims *d) {
+    const char *op = "attention_fwd_blocked";
+    CLFT_CHECK(attn_check(op, d));
+    CLFT_CHECK(att_ws_check(op, ws, d));
+    size_t nq = (size_t)(d->B * d->T * d->H * d->D), nk = (size_t)(d->B * d->T * d->KV * d->D);
+    CLFT_CHECK(clft_dv_check(op, "out", out, nq, 4));
+    CLFT_CHECK(clft_dv_check(op, "lse", lse, (size_t)(d->B * d->H * d->T), 4));
+    CLFT_CHECK(clft_dv_check(op, "q", q, nq, 4));
+    CLFT_CHECK(clft_dv_check(op, "k", k, nk, 4));
+    CLFT_CHECK(clft_dv_check(op, "v", v, nk, 4));
+    cl_kernel ks;
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", "-DATT_WG=64", "attention_softmax_f32", &ks));
+    const int64_t rep = d->H / d->KV, D = d->D, Bq = att_block_rows(d);
+    const float scale = (float)(1.0 / sqrt((double)D));
+    for (int64_t b = 0; b < d->B; b++)
+        for (int64_t g = 0; g < rep; g++)
+            for (int64_t q0 = 0; q0 < d->T; q0 += Bq) {
+                att_blk z = {b, g, 0, 0, 0, 0};
+                att_range(d, q0, d->T - q0 < Bq ? d->T - q0 : Bq, &z);
+                CLFT_CHECK(att_scores(ctx, ws, 0, q, k, d, &z, scale));
+                CLFT_CHECK(att_softmax_kernel(ctx, ks, op, ws, 0, NULL, 0, lse, lse, d, &z));
+                CLFT_CHECK(clft_gemm_f32_batched(
+                    ctx, 0, 0, z.rows, D, z.nk, 1.0f, mat(ws, 0, z.nk), z.rows * z.nk,
+                    mat(v.buf, v.off + (size_t)((b * d->T + z.k0) * d->KV * D), d->KV * D), D, 0.0f,
+                    mat(out.buf, out.off + (size_t)(((b * d->T + q0) * d->H + g) * D), d->H * D), rep * D, d->KV));
+            }
+    return CLFT_OK;
+}
+
+clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q,
+                                       clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_buf *ws,
+                                       const clft_attn_dims *d) {
+    const char *op = "attention_bwd_blocked";
+    CLFT_CHECK(attn_check(op, d));
+    CLFT_CHECK(att_ws_check(op, ws, d));
+    size_t nq = (size_t)(d->B * d->T * d->H * d->D), nkv = (size_t)(d->B * d->T * d->KV * d->D);
+    size_t nl = (size_t)(d->B * d->H * d->T);
+    CLFT_CHECK(clft_dv_check(op, "dq", dq, nq, 4));
+    CLFT_CHECK(clft_dv_check(op, "dk", dk, nkv, 4));
+    CLFT_CHECK(clft_dv_check(op, "dv", dv, nkv, 4));
+    CLFT_CHECK(clft_dv_check(op, "d_out", d_out, nq, 4));
+    CLFT_CHECK(clft_dv_check(op, "out", out, nq, 4));
+    CLFT_CHECK(clft_dv_check(op, "lse", lse, nl, 4));
+    CLFT_CHECK(clft_dv_check(op, "delta", delta, nl, 4));
+    char defs[64];
+    attn_defs(defs, sizeof defs, d);
+    cl_kernel kd, kds;
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_delta_f32", &kd));
+    cl_int B = (cl_int)d->B, T = (cl_int)d->T, H = (cl_int)d->H;
+    CLFT_CHECK(clft_cl_args(kd, op, CLFT_ARG_DV(delta), CLFT_ARG_DV(d_out), CLFT_ARG_DV(out), sizeof B, &B, sizeof T, &T,
+                            sizeof H, &H, (size_t)0));
+    CLFT_CHECK(clft_launch_nd(ctx, kd, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op));
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", "-DATT_WG=64", "attention_dsoftmax_f32", &kds));
+    CLFT_CHECK(clft_zero(ctx, dk, (int64_t)nkv));
+    CLFT_CHECK(clft_zero(ctx, dv, (int64_t)nkv));
+    const int64_t rep = d->H / d->KV, D = d->D, Bq = att_block_rows(d);
+    const size_t half = clft_attention_workspace_floats(d) / 2;
+    const float scale = (float)(1.0 / sqrt((double)D));
+    for (int64_t b = 0; b < d->B; b++)
+        for (int64_t g = 0; g < rep; g++)
+            for (int64_t q0 = 0; q0 < d->T; q0 += Bq) {
+                att_blk z = {b, g, 0, 0, 0, 0};
+                att_range(d, q0, d->T - q0 < Bq ? d->T - q0 : Bq, &z);
+                const size_t qoff = (size_t)(((b * d->T + q0) * d->H + g) * D);
+                const size_t kvoff = (size_t)((b * d->T + z.k0) * d->KV * D);
+                const int64_t sS = z.rows * z.nk;
+                /* S = scale Q K^T ; dP = dO V^T ; then P and dS = P (dP - delta) */
+                CLFT_CHECK(att_scores(ctx, ws, 0, q, k, d, &z, scale));
+                CLFT_CHECK(clft_gemm_f32_batched(ctx, 0, 1, z.rows, z.nk, D, 1.0f, mat(d_out.buf, d_out.off + qoff, d->H * D),
+                                                 rep * D, mat(v.buf, v.off + kvoff, d->KV * D), D, 0.0f,
+                                                 mat(ws, half, z.nk), sS, d->KV));
+                CLFT_CHECK(att_softmax_kernel(ctx, kds, op, ws, 0, ws, half, lse, delta, d, &z));
+                /* dV += P^T dO ; dQ = scale dS K ; dK += scale dS^T Q */
+                CLFT_CHECK(clft_gemm_f32_batched(ctx, 1, 0, z.nk, D, z.rows, 1.0f, mat(ws, 0, z.nk), sS,
+                                                 mat(d_out.buf, d_out.off + qoff, d->H * D), rep * D, 1.0f,
+                                                 mat(dv.buf, dv.off + kvoff, d->KV * D), D, d->KV));
+                CLFT_CHECK(clft_gemm_f32_batched(ctx, 0, 0, z.rows, D, z.nk, scale, mat(ws, half, z.nk), sS,
+                                                 mat(k.buf, k.off + kvoff, d->KV * D), D, 0.0f,
+                                                 mat(dq.buf, dq.off + qoff, d->H * D), rep * D, d->KV));
+                CLFT_CHECK(clft_gemm_f32_batched(ctx, 1, 0, z.nk, D, z.rows, scale, mat(ws, half, z.nk), sS,
+                                                 mat(q.buf, q.off + qoff, d->H * D), rep * D, 1.0f,
+                                                 mat(dk.buf, dk.off + kvoff, d->KV * D), D, d->KV));
+            }
+    return CLFT_OK;
+}

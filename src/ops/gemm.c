@@ -590,7 +590,10 @@ clft_status clft_gemm_f32_batched(clft_context *ctx, int transA, int transB, int
     CLFT_CHECK(check_view(fn, transB ? "B (N,K)" : "B (K,N)", B.buf, B.offset, B.ld, transB ? N : K, transB ? K : N,
                           batch, strideB, 4));
     CLFT_CHECK(check_view(fn, "C (M,N)", C.buf, C.offset, C.ld, M, N, batch, strideC, 4));
-    if (batch > 1 && M > 0 && N > 0 && strideC < (M - 1) * C.ld + N)
+    /* outputs must not overlap: consecutive matrices one after the other, or side by side within
+     * each row (e.g. the heads of a (T, H*D) activation) */
+    if (batch > 1 && M > 0 && N > 0 && strideC < (M - 1) * C.ld + N &&
+        !(M == 1 ? strideC >= N : (strideC >= N && (batch - 1) * strideC + N <= C.ld)))
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                           "%s: C batch stride %lld makes the (%lld,%lld) outputs with ld %lld overlap", fn,
                           (long long)strideC, (long long)M, (long long)N, (long long)C.ld);

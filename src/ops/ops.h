@@ -35,6 +35,8 @@ clft_status clft_add_fwd(clft_context *ctx, clft_dv out, clft_dv a, clft_dv b, i
 clft_status clft_bias_add_fwd(clft_context *ctx, clft_dv out, clft_dv x, clft_dv bias, int64_t N, int64_t C);
 clft_status clft_bias_add_bwd(clft_context *ctx, clft_dv dbias /* (C) += */, clft_dv d_out /* (N,C) */, int64_t N,
                               int64_t C);
+/* x = 0 over n elements. */
+clft_status clft_zero(clft_context *ctx, clft_dv x, int64_t n);
 /* x *= s;  y += a * x. */
 clft_status clft_scale(clft_context *ctx, clft_dv x, float s, int64_t n);
 clft_status clft_axpy(clft_context *ctx, clft_dv y, float a, clft_dv x, int64_t n);
@@ -61,6 +63,7 @@ clft_status clft_embedding_bwd(clft_context *ctx, clft_dv d_table /* (V,C) += */
 /* Attention dims: as clft_ref_attn_dims. */
 typedef struct clft_attn_dims {
     int64_t B, T, H, KV, D, window;
+    int64_t block; /* blocked path: queries per block (0: automatic, from a scores budget) */
 } clft_attn_dims;
 /* fwd: out (B,T,H,D), lse (B,H,T) saved; bwd assigns dq, dk, dv; delta (B,H,T) is scratch. */
 clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
@@ -76,6 +79,17 @@ clft_status clft_xent_rows(clft_context *ctx, clft_dv logits, clft_dv targets, c
 /* LoRA dropout: out = x * keep / (1-p) with keep drawn from a counter-based hash of
  * (seed, index) — the same mask is recomputed in backward. */
 clft_status clft_dropout_fwd(clft_context *ctx, clft_dv out, clft_dv x, int64_t n, float p, uint32_t seed);
+
+/* Blocked attention through the GEMM layer: S = Q K^T for a block of queries against the keys it
+ * can see, a masked softmax kernel, then P V; the backward recomputes P from the saved lse. Only
+ * KV x block x T scores exist at a time (the block shrinks as T grows). Same contract as the direct
+ * kernels above; ws must hold clft_attention_workspace_floats(d) floats. */
+size_t clft_attention_workspace_floats(const clft_attn_dims *d);
+clft_status clft_attention_fwd_blocked(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
+                                       const clft_buf *ws, const clft_attn_dims *d);
+clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q,
+                                       clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_buf *ws,
+                                       const clft_attn_dims *d);
 
 /* AdamW (torch semantics), step >= 1. */
 typedef struct clft_adamw_hparams {

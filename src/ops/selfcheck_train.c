@@ -88,7 +88,7 @@ static clft_status run(sc *s) {
     clft_buf *bgv, *bl;
     CLFT_CHECK(upload(s, g + 8, sizeof(float) * B * T * KV * D, &bgv));
     CLFT_CHECK(upload(s, NULL, sizeof lse, &bl));
-    clft_attn_dims ad = {B, T, H, KV, D, 2};
+    clft_attn_dims ad = {B, T, H, KV, D, 2, 0};
     CLFT_CHECK(clft_attention_fwd(s->ctx, clft_dv_of(bo, 0), clft_dv_of(bl, 0), clft_dv_of(bx, 0), clft_dv_of(bg, 0),
                                   clft_dv_of(bgv, 0), &ad));
     CLFT_CHECK(compare(s, "attention_fwd", bo, att, B * T * H * D, 1e-5f, 1e-4f));

@@ -66,7 +66,7 @@ void clft_model_step_free(clft_model *m) {
     acts_free(ctx, &m->shared);
     clft_buf *bs[] = {&m->ids, &m->pos, &m->targets, &m->emb_rows, &m->emb_offs, &m->emb_toks, &m->xf, &m->hf,
                       &m->rstdf, &m->logits, &m->row_loss, &m->dx, &m->dxmid, &m->dh, &m->dtmp, &m->dq,
-                      &m->dk, &m->dv, &m->datt, &m->dg, &m->du, &m->da, &m->delta, &m->ldu, &m->lxd, &m->sumsq_part};
+                      &m->dk, &m->dv, &m->datt, &m->dg, &m->du, &m->da, &m->delta, &m->attn_ws, &m->ldu, &m->lxd, &m->sumsq_part};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) clft_buf_free(ctx, bs[i]);
     free(m->h_ids);
     free(m->h_rows);
@@ -127,6 +127,8 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     TRY(scr(ctx, &m->du, N * m->F));
     TRY(scr(ctx, &m->da, N * m->F));
     TRY(scr(ctx, &m->delta, B * m->H * T));
+    clft_attn_dims ad = {B, T, m->H, m->KV, m->D, 0, 0};
+    TRY(scr(ctx, &m->attn_ws, (int64_t)clft_attention_workspace_floats(&ad)));
     if (m->tp.method != CLFT_METHOD_FULL) {
         TRY(scr(ctx, &m->ldu, N * m->tp.lora.r));
         if (m->tp.lora.dropout > 0.0f) TRY(scr(ctx, &m->lxd, N * (m->F > m->QD ? (m->F > m->C ? m->F : m->C) : m->QD)));

@@ -166,7 +166,7 @@ static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t 
     clft_buf bq = up(q, nq * 4), bk = up(k, nk * 4), bv = up(v, nk * 4), bg = up(g, nq * 4), bo = up(NULL, nq * 4),
              bl = up(NULL, nl * 4), bdq = up(NULL, nq * 4), bdk = up(NULL, nk * 4), bdv = up(NULL, nk * 4),
              bde = up(NULL, nl * 4);
-    clft_attn_dims d = {B, T, H, KV, D, window};
+    clft_attn_dims d = {B, T, H, KV, D, window, 0};
     TU_OK(clft_attention_fwd(ctx, DV(bo), DV(bl), DV(bq), DV(bk), DV(bv), &d));
     TU_OK(clft_attention_bwd(ctx, DV(bdq), DV(bdk), DV(bdv), DV(bg), DV(bq), DV(bk), DV(bv), DV(bo), DV(bl), DV(bde), &d));
     float *o = down(&bo, nq), *l = down(&bl, nl), *gq = down(&bdq, nq), *gk = down(&bdk, nk), *gv = down(&bdv, nk);
@@ -179,6 +179,25 @@ static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t 
     tu_close("attn dq", gq, dq, nq, 1e-5, 1e-3, 1e-8);
     tu_close("attn dk", gk, dk, nk, 1e-5, 1e-3, 1e-8);
     tu_close("attn dv", gv, dv, nk, 1e-5, 1e-3, 1e-8);
+    /* the blocked path (GEMM layer + masked softmax), with blocks that do not divide T */
+    for (int blk = 0; blk < 2; blk++) {
+        clft_attn_dims db = d;
+        db.block = blk ? 3 : 0;
+        clft_buf ws = up(NULL, clft_attention_workspace_floats(&db) * 4), bo2 = up(NULL, nq * 4), bl2 = up(NULL, nl * 4);
+        TU_OK(clft_attention_fwd_blocked(ctx, DV(bo2), DV(bl2), DV(bq), DV(bk), DV(bv), &ws, &db));
+        TU_OK(clft_attention_bwd_blocked(ctx, DV(bdq), DV(bdk), DV(bdv), DV(bg), DV(bq), DV(bk), DV(bv), DV(bo2), DV(bl2),
+                                         DV(bde), &ws, &db));
+        float *o2 = down(&bo2, nq), *l2 = down(&bl2, nl), *q2 = down(&bdq, nq), *k2 = down(&bdk, nk), *v2 = down(&bdv, nk);
+        tu_close("blocked attn out", o2, out, nq, 1e-5, 1e-4, 1e-9);
+        tu_close("blocked attn lse", l2, lse, nl, 1e-5, 1e-5, 1e-10);
+        tu_close("blocked attn dq", q2, dq, nq, 1e-5, 1e-3, 1e-8);
+        tu_close("blocked attn dk", k2, dk, nk, 1e-5, 1e-3, 1e-8);
+        tu_close("blocked attn dv", v2, dv, nk, 1e-5, 1e-3, 1e-8);
+        free(o2), free(l2), free(q2), free(k2), free(v2);
+        clft_buf_free(ctx, &ws);
+        clft_buf_free(ctx, &bo2);
+        clft_buf_free(ctx, &bl2);
+    }
     clft_attn_dims bad = d;
     bad.KV = H + 1;
     TU_CHECK(clft_attention_fwd(ctx, DV(bo), DV(bl), DV(bq), DV(bk), DV(bv), &bad) != CLFT_OK, "bad GQA refused");
