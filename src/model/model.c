@@ -270,6 +270,26 @@ clft_status clft_model_create(clft_context *ctx, const clft_model_config *cfg, c
                               clft_model **out) {
     if (!ctx || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_create: NULL argument");
     *out = NULL;
+    /* refuse up front, with the plan's numbers, what the device cannot hold */
+    clft_memory_plan plan;
+    CLFT_CHECK(clft_memory_plan_compute(cfg, tp, &plan));
+    clft_device_info info;
+    clft_mem_stats ms;
+    CLFT_CHECK(clft_context_device_info(ctx, &info));
+    CLFT_CHECK(clft_context_mem_stats(ctx, &ms));
+    if (plan.total + ms.current_total > info.global_mem_bytes)
+        return clft_error(CLFT_STATUS_DEVICE_OOM,
+                          "%s of %s needs %.2f GiB on the device (frozen weights %.2f, trainable %.2f, gradients %.2f, "
+                          "optimizer %.2f, activations %.2f, scratch %.2f GiB) but '%s' has %.2f GiB (%.2f GiB in use); "
+                          "use QLoRA, a smaller batch or sequence, or checkpointing",
+                          clft_method_name(tp->method), clft_arch_name(cfg->arch), (double)plan.total / 1073741824.0,
+                          (double)plan.bytes[CLFT_MEM_WEIGHTS] / 1073741824.0,
+                          (double)plan.bytes[CLFT_MEM_TRAINABLE] / 1073741824.0,
+                          (double)plan.bytes[CLFT_MEM_GRADIENTS] / 1073741824.0,
+                          (double)plan.bytes[CLFT_MEM_OPTIMIZER] / 1073741824.0,
+                          (double)plan.bytes[CLFT_MEM_ACTIVATIONS] / 1073741824.0,
+                          (double)plan.bytes[CLFT_MEM_SCRATCH] / 1073741824.0, info.name,
+                          (double)info.global_mem_bytes / 1073741824.0, (double)ms.current_total / 1073741824.0);
     return clft_model_build(ctx, cfg, tp, out);
 }
 

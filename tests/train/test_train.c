@@ -134,6 +134,16 @@ static void test_bad_inputs(clft_context *ctx) {
     tp = clft_train_default_params(CLFT_METHOD_LORA);
     TU_CHECK(clft_model_create(ctx, &bad, &tp, &m) != CLFT_OK, "heads not divisible by kv heads");
     TU_CHECK(m == NULL, "nothing returned on failure");
+    /* a 7B model with full fine-tuning does not fit this device: refused before any allocation */
+    clft_model_config big;
+    TU_OK(clft_model_preset_config("llama-2-7b", &big));
+    clft_mem_stats m0, m1;
+    TU_OK(clft_context_mem_stats(ctx, &m0));
+    tp = clft_train_default_params(CLFT_METHOD_FULL);
+    TU_CHECK(clft_model_create(ctx, &big, &tp, &m) == CLFT_STATUS_DEVICE_OOM && strstr(clft_last_error(), "GiB"),
+             "7B full refused up front: %s", clft_last_error());
+    TU_OK(clft_context_mem_stats(ctx, &m1));
+    TU_CHECK(m1.allocations == m0.allocations, "no allocation before the refusal");
     /* shapes that do not fit */
     tp.batch = 1;
     tp.seq_len = 8;
