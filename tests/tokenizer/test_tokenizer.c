@@ -70,6 +70,21 @@ static int run_cases(clft_tokenizer *tok, const char *name, const char *file, in
         n++;
         clft_status st = clft_tokenize(tok, text, strlen(text), 0, &ids, &nid);
         int ok = st == CLFT_OK && ids_equal(ids, nid, want);
+        const cJSON *want_sp = cJSON_GetObjectItem(c, "ids_special"), *dec = cJSON_GetObjectItem(c, "decoded");
+        if (ok && want_sp) { /* Hugging Face extra cases: with special tokens, and decoding */
+            int32_t *ids2 = NULL;
+            size_t n2 = 0;
+            TU_OK(clft_tokenize(tok, text, strlen(text), 1, &ids2, &n2));
+            TU_CHECK(ids_equal(ids2, n2, want_sp), "%s case %d with special tokens", name, n);
+            if (!ids_equal(ids2, n2, want_sp)) print_ids("got", ids2, n2), ok = 0;
+            clft_free(ids2);
+            char *back = NULL;
+            TU_OK(clft_detokenize(tok, ids, nid, 0, &back, NULL));
+            TU_CHECK(back && !strcmp(back, dec->valuestring), "%s case %d decode: got '%s' want '%s'", name, n,
+                     back ? back : "", dec->valuestring);
+            if (!back || strcmp(back, dec->valuestring)) ok = 0;
+            clft_free(back);
+        }
         TU_CHECK(ok, "%s case %d %.60s", name, n, text);
         if (!ok && st == CLFT_OK) {
             print_ids("got ", ids, nid);
@@ -105,6 +120,10 @@ int main(int argc, char **argv) {
         char file[256];
         snprintf(file, sizeof file, "%s/cases.json", names[t]);
         run_cases(tok, names[t], file, 0, &total);
+        snprintf(file, sizeof file, "%s/hf_extra_cases.json", names[t]);
+        char hname[64];
+        snprintf(hname, sizeof hname, "%s (HF extra)", names[t]);
+        run_cases(tok, hname, file, 0, &total);
         clft_tokenizer_free(tok);
     }
     return tu_finish("test_tokenizer");

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Generate tests/data/tokenizers/<name>/hf_extra_cases.json with the Hugging Face `tokenizers`
+package (the authority for clft's tokenizer), and report where it disagrees with cases.json.
+
+    python3 -m venv /tmp/hfvenv && /tmp/hfvenv/bin/pip install tokenizers
+    /tmp/hfvenv/bin/python tests/reference/hf_tokenizers_cases.py [tests/data/tokenizers]
+
+Each case: text, ids (add_special_tokens=False), ids_special (add_special_tokens=True) and
+decoded (decode(ids, skip_special_tokens=False)).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import tokenizers
+
+TEXTS = [
+    "Hello world",
+    " Hello world",
+    "Hello  world  ",
+    "e\u0301te\u0301 cafe\u0301",            # decomposed accents (NFC composes them)
+    "\u00c5ngstr\u00f6m \u212bngstr\u00f6m",  # precomposed and the Angstrom sign
+    "tab\tnewline\nCRLF\r\nCR\rend",
+    "    indented\n        more\n",
+    "1234567890 12 345 6789",
+    "don't DON'T I'M you'RE we'Ve",
+    "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\n",
+    "text<|im_end|>more <|endoftext|> x",
+    "<s> spaced </s> tokens <unk>",
+    "<s>[INST] hi [/INST] ok</s>",
+    "<|begin_of_text|>Hi<|eot_id|><|start_header_id|>",
+    "<think>\nreasoning\n</think>\n\nanswer",
+    "a\u00a0b\u2003c\u3000d",
+    "\u0001\u001f\u007f\u0085",  # controls (NUL is tested in C: cJSON strings are C strings)
+    "\ud55c\uad6d\uc5b4 \u1100\u1161\u11a8",  # Hangul syllables and conjoining jamo
+    "\U0001f600\U0001f44d\U0001f3fd\u200d\u2764\ufe0f",
+    "x" * 300,
+    " " * 40 + "y",
+    "\n" * 10,
+    "\u0627\u0644\u0639\u0631\u0628\u064a\u0629 \u05e2\u05d1\u05e8\u05d9\u05ea",
+    "MiXeD-CaSe_snake__double  __init__",
+    "https://example.com/path?query=1&x=y#frag",
+    "The year 2024 had 365.25 days; pi=3.14159265358979",
+    "\u2581already\u2581has\u2581metaspace",
+    "trailing newline\n",
+    "ends with space ",
+    "\u00e9\u00e8\u00ea\u00eb \u0153\u00e6 \u00df \u0131\u0130",
+    "def foo(bar):\n\treturn bar ** 2  # comment\n",
+    "{\"json\": [1, 2, {\"k\": null}]}",
+    "\u4f60\u597d\uff0c\u4e16\u754c\uff01\u3053\u3093\u306b\u3061\u306f\u4e16\u754c",
+    "'s's 'll've",
+    "a" * 17 + " " + "ab" * 20,
+]
+
+
+def load(d):
+    for name in ("tokenizer.json", "tokenizer.json.zst"):
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            if name.endswith(".zst"):
+                raw = subprocess.run(["zstd", "-dc", p], check=True, capture_output=True).stdout
+                with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+                    f.write(raw)
+                    tmp = f.name
+                t = tokenizers.Tokenizer.from_file(tmp)
+                os.unlink(tmp)
+                return t
+            return tokenizers.Tokenizer.from_file(p)
+    raise FileNotFoundError(d)
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "data", "tokenizers")
+    for name in sorted(os.listdir(root)):
+        d = os.path.join(root, name)
+        if not os.path.isdir(d):
+            continue
+        tok = load(d)
+        # agreement with cases.json
+        cases = json.load(open(os.path.join(d, "cases.json")))["cases"]
+        bad = 0
+        for c in cases:
+            ids = tok.encode(c["text"], add_special_tokens=False).ids
+            if ids != c["ids"]:
+                bad += 1
+                print(f"{name}: HF differs from cases.json for {c['text']!r}: {ids} vs {c['ids']}")
+        print(f"{name}: cases.json agrees with tokenizers {tokenizers.__version__} on {len(cases) - bad}/{len(cases)}")
+        out = []
+        for t in TEXTS:
+            e = tok.encode(t, add_special_tokens=False)
+            es = tok.encode(t, add_special_tokens=True)
+            out.append({"text": t, "ids": e.ids, "ids_special": es.ids,
+                        "decoded": tok.decode(e.ids, skip_special_tokens=False)})
+        with open(os.path.join(d, "hf_extra_cases.json"), "w", encoding="utf-8") as f:
+            json.dump({"source": f"Hugging Face tokenizers {tokenizers.__version__} (PyPI), "
+                                 "tests/reference/hf_tokenizers_cases.py", "cases": out}, f, ensure_ascii=False, indent=0)
+        print(f"{name}: wrote {len(out)} cases")
+
+
+if __name__ == "__main__":
+    main()
