@@ -11,6 +11,8 @@ static const cli_command COMMANDS[] = {
     {"devices", "list OpenCL devices (--json for machine-readable output)", cmd_devices},
     {"selfcheck", "run every kernel against its plain-C reference on a device", cmd_selfcheck},
     {"bench", "benchmarks: 'clft bench kernels' prints JSON", cmd_bench},
+    {"tokenize", "UTF-8 text on stdin -> JSON array of token ids (--tokens: token strings)", cmd_tokenize},
+    {"detokenize", "JSON array of token ids on stdin -> text", cmd_detokenize},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
