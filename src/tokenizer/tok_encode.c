@@ -14,11 +14,6 @@ typedef struct heap_item {
     int32_t a, b, m;
 } heap_item;
 
-typedef struct cache_entry {
-    uint64_t hash;
-    uint32_t key_off, key_len, tok_off, tok_n;
-} cache_entry;
-
 typedef struct match3 {
     size_t s, e;
     int32_t id;
@@ -55,15 +50,8 @@ typedef struct enc {
     char *tmp;
     size_t tmp_cap;
     pcre2_match_data *md;
-    /* word cache */
-    uint32_t *cslots; /* entry index + 1, 0 = empty */
-    uint32_t cmask;
-    cache_entry *cent;
-    size_t cn, ccap;
-    char *ckeys;
-    size_t ckn, ckcap;
-    int32_t *ctoks; /* (id, end relative to word start) pairs */
-    size_t ctn, ctcap;
+    /* word cache: the tokenizer's shared one when its lock was free, else a per-call one */
+    tok_cache local, *c;
 } enc;
 
 #define GROW(ptr, cap, need)                                                                       \
@@ -77,6 +65,15 @@ typedef struct enc {
             (cap) = nc_;                                                                           \
         }                                                                                          \
     } while (0)
+
+void tok_cache_free(tok_cache *c) {
+    if (!c) return;
+    free(c->cslots);
+    free(c->cent);
+    free(c->ckeys);
+    free(c->ctoks);
+    memset(c, 0, sizeof *c);
+}
 
 static void enc_free(enc *st) {
     free(st->ids);
@@ -96,10 +93,7 @@ static void enc_free(enc *st) {
     free(st->heap);
     free(st->tmp);
     if (st->md) pcre2_match_data_free(st->md);
-    free(st->cslots);
-    free(st->cent);
-    free(st->ckeys);
-    free(st->ctoks);
+    tok_cache_free(&st->local);
 }
 
 static clft_status emit(enc *st, int32_t id, size_t s, size_t e) {
@@ -657,58 +651,64 @@ static clft_status model_word(enc *st, size_t a, size_t b) {
     const sbuf *w = &st->wb[0];
     const char *s = w->s + a;
     size_t n = b - a;
+    tok_cache *c = st->c;
     int cacheable = n <= 128;
     uint64_t h = 0;
     uint32_t slot = 0;
     if (cacheable) {
         h = tok_hash(s, n);
-        if (!st->cslots) {
-            st->cmask = 4095;
-            st->cslots = calloc(st->cmask + 1, sizeof(uint32_t));
-            if (!st->cslots) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory in tokenize");
+        if (!c->cslots) {
+            c->cmask = 4095;
+            c->cslots = calloc(c->cmask + 1, sizeof(uint32_t));
+            if (!c->cslots) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory in tokenize");
         }
-        slot = (uint32_t)h & st->cmask;
-        while (st->cslots[slot]) {
-            const cache_entry *e = &st->cent[st->cslots[slot] - 1];
-            if (e->hash == h && e->key_len == n && memcmp(st->ckeys + e->key_off, s, n) == 0) {
-                const int32_t *t = st->ctoks + e->tok_off;
+        slot = (uint32_t)h & c->cmask;
+        while (c->cslots[slot]) {
+            const tok_cache_entry *e = &c->cent[c->cslots[slot] - 1];
+            if (e->hash == h && e->key_len == n && memcmp(c->ckeys + e->key_off, s, n) == 0) {
+                const int32_t *t = c->ctoks + e->tok_off;
                 for (uint32_t i = 0; i < e->tok_n; i++)
                     CLFT_CHECK(emit(st, t[3 * i], w->al[a + (uint32_t)t[3 * i + 1]], w->al[a + (uint32_t)t[3 * i + 2]]));
                 return CLFT_OK;
             }
-            slot = (slot + 1) & st->cmask;
+            slot = (slot + 1) & c->cmask;
         }
     }
     size_t k = 0;
     CLFT_CHECK(bpe_word(st, s, n, &k));
     for (size_t i = 0; i < k; i++) CLFT_CHECK(emit(st, st->sid[i], w->al[a + st->ss[i]], w->al[a + st->se[i]]));
     if (!cacheable) return CLFT_OK;
-    /* remember it */
-    GROW(st->cent, st->ccap, st->cn + 1);
-    GROW(st->ckeys, st->ckcap, st->ckn + n);
-    GROW(st->ctoks, st->ctcap, st->ctn + 3 * k);
-    cache_entry *e = &st->cent[st->cn];
-    e->hash = h, e->key_off = (uint32_t)st->ckn, e->key_len = (uint32_t)n, e->tok_off = (uint32_t)st->ctn, e->tok_n = (uint32_t)k;
-    memcpy(st->ckeys + st->ckn, s, n);
-    st->ckn += n;
-    for (size_t i = 0; i < k; i++) {
-        st->ctoks[st->ctn++] = st->sid[i];
-        st->ctoks[st->ctn++] = (int32_t)st->ss[i];
-        st->ctoks[st->ctn++] = (int32_t)st->se[i];
+    /* remember it; a full cache starts over */
+    if (c->cn >= TOK_CACHE_MAX_WORDS) {
+        c->cn = c->ckn = c->ctn = 0;
+        memset(c->cslots, 0, sizeof(uint32_t) * ((size_t)c->cmask + 1));
+        slot = (uint32_t)h & c->cmask;
     }
-    st->cslots[slot] = (uint32_t)++st->cn;
-    if (st->cn * 2 > st->cmask) { /* grow and rehash */
-        uint32_t nm = st->cmask * 2 + 1;
+    GROW(c->cent, c->ccap, c->cn + 1);
+    GROW(c->ckeys, c->ckcap, c->ckn + n);
+    GROW(c->ctoks, c->ctcap, c->ctn + 3 * k);
+    tok_cache_entry *e = &c->cent[c->cn];
+    e->hash = h, e->key_off = (uint32_t)c->ckn, e->key_len = (uint32_t)n, e->tok_off = (uint32_t)c->ctn, e->tok_n = (uint32_t)k;
+    memcpy(c->ckeys + c->ckn, s, n);
+    c->ckn += n;
+    for (size_t i = 0; i < k; i++) {
+        c->ctoks[c->ctn++] = st->sid[i];
+        c->ctoks[c->ctn++] = (int32_t)st->ss[i];
+        c->ctoks[c->ctn++] = (int32_t)st->se[i];
+    }
+    c->cslots[slot] = (uint32_t)++c->cn;
+    if (c->cn * 2 > c->cmask) { /* grow and rehash */
+        uint32_t nm = c->cmask * 2 + 1;
         uint32_t *ns = calloc((size_t)nm + 1, sizeof(uint32_t));
         if (!ns) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory in tokenize");
-        for (size_t i = 0; i < st->cn; i++) {
-            uint32_t q = (uint32_t)st->cent[i].hash & nm;
+        for (size_t i = 0; i < c->cn; i++) {
+            uint32_t q = (uint32_t)c->cent[i].hash & nm;
             while (ns[q]) q = (q + 1) & nm;
             ns[q] = (uint32_t)i + 1;
         }
-        free(st->cslots);
-        st->cslots = ns;
-        st->cmask = nm;
+        free(c->cslots);
+        c->cslots = ns;
+        c->cmask = nm;
     }
     return CLFT_OK;
 }
@@ -800,6 +800,10 @@ clft_status tok_encode(const clft_tokenizer *tok, const char *text, size_t len, 
     enc st;
     memset(&st, 0, sizeof st);
     st.tok = tok;
+    /* the shared word cache when no other thread holds it */
+    tok_cache *shared = NULL;
+    if (tok->cache && pthread_mutex_trylock(tok->cache_lock) == 0) shared = tok->cache;
+    st.c = shared ? shared : &st.local;
     clft_status s = CLFT_OK;
     for (size_t i = 0; s == CLFT_OK && add_special && i < tok->n_prefix; i++) s = emit(&st, tok->prefix_ids[i], 0, 0);
     if (s == CLFT_OK) s = find_added(&st, &tok->match_raw, text, len, &st.mraw, &st.nraw, &st.craw);
@@ -813,6 +817,7 @@ clft_status tok_encode(const clft_tokenizer *tok, const char *text, size_t len, 
     if (s == CLFT_OK) s = encode_text(&st, text, last, len);
     for (size_t i = 0; s == CLFT_OK && add_special && i < tok->n_suffix; i++) s = emit(&st, tok->suffix_ids[i], len, len);
     if (s == CLFT_OK && st.n == 0) s = emit(&st, 0, 0, 0), st.n = 0; /* allocate a non-NULL empty result */
+    if (shared) pthread_mutex_unlock(tok->cache_lock);
     if (s != CLFT_OK) {
         enc_free(&st);
         return s;

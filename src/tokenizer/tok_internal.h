@@ -6,6 +6,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -28,6 +29,24 @@ typedef struct tok_pairmap {
     tok_pair_slot *slots;
     uint32_t mask;
 } tok_pairmap;
+
+/* ---- word cache: pre-token bytes -> tokens (id, start, end relative to the word) ------------ */
+typedef struct tok_cache_entry {
+    uint64_t hash;
+    uint32_t key_off, key_len, tok_off, tok_n;
+} tok_cache_entry;
+typedef struct tok_cache {
+    uint32_t *cslots; /* entry index + 1, 0 = empty */
+    uint32_t cmask;
+    tok_cache_entry *cent;
+    size_t cn, ccap;
+    char *ckeys;
+    size_t ckn, ckcap;
+    int32_t *ctoks; /* (id, start, end) triples */
+    size_t ctn, ctcap;
+} tok_cache;
+#define TOK_CACHE_MAX_WORDS 131072 /* then it starts over (~10 MB) */
+void tok_cache_free(tok_cache *c);
 
 /* ---- pipeline steps --------------------------------------------------------------------------- */
 typedef enum tok_norm_kind {
@@ -146,6 +165,10 @@ struct clft_tokenizer {
     size_t n_prefix, n_suffix;
     int32_t bos_id, eos_id, pad_id;
     char *chat_template;
+    /* word cache shared by the calls on this tokenizer; a call that finds it locked by another
+     * thread uses a private one (encoding results never depend on the cache) */
+    tok_cache *cache;
+    pthread_mutex_t *cache_lock; /* NULL when it could not be created: no shared cache */
 };
 
 /* Hash of a byte string. */

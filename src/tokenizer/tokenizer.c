@@ -879,9 +879,15 @@ clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t t
     clft_tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     tok->bos_id = tok->eos_id = tok->pad_id = tok->unk_id = -1;
+    tok->cache_lock = malloc(sizeof *tok->cache_lock);
+    if (tok->cache_lock && pthread_mutex_init(tok->cache_lock, NULL) != 0) {
+        free(tok->cache_lock);
+        tok->cache_lock = NULL;
+    }
+    tok->cache = tok->cache_lock ? calloc(1, sizeof *tok->cache) : NULL;
     tok->name = clft_strdup(name);
     if (!tok->name) {
-        free(tok);
+        clft_tokenizer_free(tok);
         return CLFT_STATUS_HOST_OOM;
     }
     cJSON *root = NULL, *cfg = NULL;
@@ -993,6 +999,10 @@ void clft_tokenizer_free(clft_tokenizer *tok) {
     free(tok->match_raw.order);
     free(tok->match_norm.order);
     free(tok->chat_template);
+    tok_cache_free(tok->cache);
+    free(tok->cache);
+    if (tok->cache_lock) pthread_mutex_destroy(tok->cache_lock);
+    free(tok->cache_lock);
     free(tok);
 }
 
