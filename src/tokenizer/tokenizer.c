@@ -273,6 +273,10 @@ static const char *jtoken(const cJSON *o, const char *key) {
 
 static clft_status parse_json(const char *name, const char *text, size_t len, cJSON **out) {
     const char *end = NULL;
+    /* valid UTF-8 throughout (JSON requires it; cJSON does not check): every string taken from
+     * the file is then valid UTF-8 too (its \u escapes are checked by cJSON) */
+    size_t bad = tok_utf8_check((const unsigned char *)text, len);
+    if (bad < len) return clft_error(CLFT_STATUS_FORMAT, "%s: invalid UTF-8 at byte %zu", name, bad);
     cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!j) {
         const char *e = cJSON_GetErrorPtr();
@@ -337,7 +341,7 @@ static clft_status compile_regex(clft_tokenizer *tok, const char *pattern, int l
     if (!conv) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     int err = 0;
     PCRE2_SIZE eoff = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
     p->re = pcre2_compile((PCRE2_SPTR)conv, PCRE2_ZERO_TERMINATED, opts, &err, &eoff, NULL);
     if (!p->re) {
         PCRE2_UCHAR msg[256];
@@ -1115,18 +1119,17 @@ static int dec_step(const clft_tokenizer *tok, const tok_dec *d, tlist *in, tlis
             if (!tlist_push(out, "", 0)) return 0;
             const char *to = d->kind == TOK_DEC_REPLACE ? d->str2 : " ";
             size_t tl = d->kind == TOK_DEC_REPLACE ? d->len2 : 1;
-            int first = 1;
             while (j < n) {
                 if (j + d->len <= n && memcmp(s + j, d->str, d->len) == 0) {
-                    /* Metaspace: the prepended space of the first token is dropped */
-                    if (!(d->kind == TOK_DEC_METASPACE && d->prepend && i == 0 && first && j == 0))
+                    /* Metaspace: every replacement char of the first token is dropped (as the
+                     * Rust crate's decode_chain does), not only a leading one */
+                    if (!(d->kind == TOK_DEC_METASPACE && d->prepend && i == 0))
                         if (!tlist_append(out, to, tl)) return 0;
                     j += d->len;
                 } else {
                     if (!tlist_append(out, s + j, 1)) return 0;
                     j++;
                 }
-                first = 0;
             }
         }
         return 1;

@@ -71,6 +71,37 @@ def load(d):
     raise FileNotFoundError(d)
 
 
+METASPACE_VARIANTS = [("first", False), ("always", True), ("never", False)]
+
+
+def metaspace_variant(tokenizer_json, scheme, split):
+    """The llama2 tokenizer turned into its legacy=False form: Metaspace pre-tokenizer and decoder."""
+    j = json.loads(tokenizer_json)
+    j["normalizer"] = None
+    j["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme, "split": split}
+    j["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme, "split": split},
+        {"type": "ByteFallback"}, {"type": "Fuse"}]}
+    return json.dumps(j, ensure_ascii=False)
+
+
+def write_metaspace_cases(root):
+    d = os.path.join(root, "llama2")
+    src = open(os.path.join(d, "tokenizer.json"), encoding="utf-8").read()
+    out = []
+    for scheme, split in METASPACE_VARIANTS:
+        tok = tokenizers.Tokenizer.from_str(metaspace_variant(src, scheme, split))
+        for t in TEXTS + ["<s>[INST] hi [/INST] ok</s> more", "  two  spaces", "\u2581lead"]:
+            e = tok.encode(t, add_special_tokens=False)
+            out.append({"prepend_scheme": scheme, "split": split, "text": t, "ids": e.ids,
+                        "decoded": tok.decode(e.ids, skip_special_tokens=False)})
+    with open(os.path.join(d, "hf_metaspace_cases.json"), "w", encoding="utf-8") as f:
+        json.dump({"source": f"Hugging Face tokenizers {tokenizers.__version__}: llama2 with normalizer null, "
+                             "pre_tokenizer Metaspace(prepend_scheme, split), decoder [Metaspace, ByteFallback, Fuse]; "
+                             "tests/reference/hf_tokenizers_cases.py", "cases": out}, f, ensure_ascii=False, indent=0)
+    print(f"llama2: wrote {len(out)} Metaspace cases")
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "data", "tokenizers")
     for name in sorted(os.listdir(root)):
@@ -97,6 +128,7 @@ def main():
             json.dump({"source": f"Hugging Face tokenizers {tokenizers.__version__} (PyPI), "
                                  "tests/reference/hf_tokenizers_cases.py", "cases": out}, f, ensure_ascii=False, indent=0)
         print(f"{name}: wrote {len(out)} cases")
+    write_metaspace_cases(root)
 
 
 if __name__ == "__main__":

@@ -296,6 +296,70 @@ static void synthetic(void) {
     TU_CHECK(st == CLFT_STATUS_FORMAT, "merge pair of one: %s", clft_last_error());
 }
 
+/* llama2 in its legacy=False form (Metaspace pre-tokenizer and decoder), against the Hugging Face
+ * library on the same modification (hf_metaspace_cases.json). */
+static void metaspace_variants(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/llama2/tokenizer.json", g_dir);
+    char *src = slurp(path, NULL);
+    snprintf(path, sizeof path, "%s/llama2/hf_metaspace_cases.json", g_dir);
+    char *cases_txt = slurp(path, NULL);
+    TU_CHECK(src && cases_txt, "read llama2 tokenizer.json and hf_metaspace_cases.json");
+    if (!src || !cases_txt) return;
+    cJSON *cases = cJSON_Parse(cases_txt), *c;
+    const char *schemes[3] = {"first", "always", "never"};
+    int splits[3] = {0, 1, 0};
+    int pass = 0, n = 0;
+    for (int v = 0; v < 3; v++) {
+        cJSON *j = cJSON_Parse(src);
+        cJSON_ReplaceItemInObject(j, "normalizer", cJSON_CreateNull());
+        cJSON *pre = cJSON_CreateObject();
+        cJSON_AddStringToObject(pre, "type", "Metaspace");
+        cJSON_AddStringToObject(pre, "replacement", "\xe2\x96\x81");
+        cJSON_AddStringToObject(pre, "prepend_scheme", schemes[v]);
+        cJSON_AddBoolToObject(pre, "split", splits[v]);
+        cJSON_ReplaceItemInObject(j, "pre_tokenizer", pre);
+        cJSON *dec = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(dec, "decoders");
+        cJSON_AddStringToObject(dec, "type", "Sequence");
+        cJSON_AddItemToArray(arr, cJSON_Duplicate(pre, 1));
+        cJSON *bf = cJSON_CreateObject(), *fu = cJSON_CreateObject();
+        cJSON_AddStringToObject(bf, "type", "ByteFallback");
+        cJSON_AddStringToObject(fu, "type", "Fuse");
+        cJSON_AddItemToArray(arr, bf);
+        cJSON_AddItemToArray(arr, fu);
+        cJSON_ReplaceItemInObject(j, "decoder", dec);
+        char *txt = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        clft_tokenizer *tok = NULL;
+        TU_OK(clft_tokenizer_load_from_memory(txt, strlen(txt), NULL, 0, "llama2-metaspace", &tok));
+        free(txt);
+        if (!tok) continue;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(cases, "cases")) {
+            if (strcmp(cJSON_GetObjectItem(c, "prepend_scheme")->valuestring, schemes[v])) continue;
+            const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+            int32_t *ids = NULL;
+            size_t nid = 0;
+            n++;
+            TU_OK(clft_tokenize(tok, text, strlen(text), 0, &ids, &nid));
+            int ok = ids_equal(ids, nid, cJSON_GetObjectItem(c, "ids"));
+            TU_CHECK(ok, "metaspace %s ids of '%s'", schemes[v], text);
+            if (!ok) print_ids("got", ids, nid);
+            char *back = NULL;
+            TU_OK(clft_detokenize(tok, ids, nid, 0, &back, NULL));
+            const char *want = cJSON_GetObjectItem(c, "decoded")->valuestring;
+            TU_CHECK(back && !strcmp(back, want), "metaspace %s decode: got '%s' want '%s'", schemes[v], back ? back : "", want);
+            pass += ok && back && !strcmp(back, want);
+            clft_free(back);
+            clft_free(ids);
+        }
+        clft_tokenizer_free(tok);
+    }
+    printf("llama2 Metaspace variants (HF): %d/%d cases match\n", pass, n);
+    cJSON_Delete(cases);
+    free(src);
+    free(cases_txt);
+}
+
 static void bad_files(void) {
     clft_tokenizer *tok = NULL;
     const char *wp = "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}}}";
@@ -364,6 +428,7 @@ int main(int argc, char **argv) {
         clft_tokenizer_free(tok);
     }
     synthetic();
+    metaspace_variants();
     bad_files();
     return tu_finish("test_tokenizer");
 }
