@@ -186,7 +186,8 @@ CLFT_API clft_status clft_selfcheck(clft_context *ctx, clft_selfcheck_result *ou
  * fallback, "▁") and byte-level (GPT-2, Llama-3, Qwen2/3). tokenizer_config.json next to it (when
  * present) gives BOS/EOS/PAD and add_bos_token/add_eos_token and the chat template. A path ending
  * in ".zst" (or a directory holding only tokenizer.json.zst) is decompressed transparently.
- * A loaded tokenizer is immutable: encode/decode may run concurrently on several threads. */
+ * A loaded tokenizer may be used by several threads at once (its word cache is locked; a call that
+ * finds it busy uses a private one). */
 typedef struct clft_tokenizer clft_tokenizer;
 
 /* dir_or_file: a directory holding tokenizer.json[.zst] (+ tokenizer_config.json), or the path
@@ -263,6 +264,12 @@ typedef struct clft_chat_message {
 CLFT_API clft_status clft_chat_render(const char *template_name, const clft_chat_message *messages, size_t n,
                                       const char *bos, const char *eos, int add_generation_prompt, char **text,
                                       size_t *len, uint8_t **mask);
+/* Render with the template and tokenize the text (add_special 0): *ids and *mask (1 = assistant
+ * token, from clft_token_mask_from_bytes) of *n tokens, owned by the caller: clft_free(). BOS/EOS
+ * texts are the tokenizer's (bos_token/eos_token), else the family's usual ones. */
+CLFT_API clft_status clft_chat_tokenize(const clft_tokenizer *tok, const char *template_name,
+                                        const clft_chat_message *messages, size_t n, int add_generation_prompt,
+                                        int32_t **ids, uint8_t **mask, size_t *n_tokens);
 /* Comma separated names of the built-in templates (static text). */
 CLFT_API const char *clft_chat_template_names(void);
 /* Recognise a Jinja chat_template string (e.g. clft_tokenizer_chat_template()) as one of the

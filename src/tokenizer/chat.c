@@ -296,3 +296,31 @@ void clft_token_mask_from_bytes(const size_t *offsets, size_t n, const uint8_t *
         out[i] = m;
     }
 }
+
+clft_status clft_chat_tokenize(const clft_tokenizer *tok, const char *template_name, const clft_chat_message *messages,
+                               size_t n, int add_generation_prompt, int32_t **ids, uint8_t **mask, size_t *n_tokens) {
+    if (!tok || !ids || !mask || !n_tokens) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_chat_tokenize: NULL argument");
+    *ids = NULL;
+    *mask = NULL;
+    *n_tokens = 0;
+    const char *bos = clft_tokenizer_id_to_token(tok, clft_tokenizer_bos_id(tok));
+    const char *eos = clft_tokenizer_id_to_token(tok, clft_tokenizer_eos_id(tok));
+    char *text = NULL;
+    uint8_t *bmask = NULL;
+    size_t len = 0, nt = 0, *offs = NULL;
+    clft_status st = clft_chat_render(template_name, messages, n, bos, eos, add_generation_prompt, &text, &len, &bmask);
+    if (st == CLFT_OK) st = clft_tokenize_offsets(tok, text, len, 0, ids, &offs, &nt);
+    if (st == CLFT_OK) {
+        *mask = malloc(nt ? nt : 1);
+        if (!*mask) st = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
+        else clft_token_mask_from_bytes(offs, nt, bmask, len, *mask);
+    }
+    if (st != CLFT_OK) {
+        free(*ids);
+        *ids = NULL;
+    } else *n_tokens = nt;
+    free(offs);
+    free(text);
+    free(bmask);
+    return st;
+}

@@ -956,6 +956,11 @@ clft_status clft_tokenizer_load(const char *dir_or_file, clft_tokenizer **out) {
     if (S_ISDIR(sb.st_mode)) {
         snprintf(tj, pl + 64, "%s/tokenizer.json", dir_or_file);
         if (!file_exists(tj)) snprintf(tj, pl + 64, "%s/tokenizer.json.zst", dir_or_file);
+        if (!file_exists(tj)) {
+            free(tj);
+            free(cj);
+            return clft_error(CLFT_STATUS_IO, "%s: no tokenizer.json (or tokenizer.json.zst) in this directory", dir_or_file);
+        }
         snprintf(cj, pl + 64, "%s/tokenizer_config.json", dir_or_file);
     } else {
         memcpy(tj, dir_or_file, pl + 1);
@@ -1264,7 +1269,8 @@ clft_status clft_detokenize(const clft_tokenizer *tok, const int32_t *ids, size_
     }
     tbuf out = {0};
     for (size_t i = 0; i < a.n; i++)
-        if (!tbuf_put(&out, TL_S(&a, i), a.len[i])) {
+        if ((i && !tok->n_decs && !tbuf_put(&out, " ", 1)) || /* no decoder: tokens joined by spaces */
+            !tbuf_put(&out, TL_S(&a, i), a.len[i])) {
             tlist_free(&a);
             free(out.p);
             return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");

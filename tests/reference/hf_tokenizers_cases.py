@@ -2,8 +2,8 @@
 """Generate tests/data/tokenizers/<name>/hf_extra_cases.json with the Hugging Face `tokenizers`
 package (the authority for clft's tokenizer), and report where it disagrees with cases.json.
 
-    python3 -m venv /tmp/hfvenv && /tmp/hfvenv/bin/pip install tokenizers
-    /tmp/hfvenv/bin/python tests/reference/hf_tokenizers_cases.py [tests/data/tokenizers]
+    /usr/bin/python3 -m venv /tmp/tok_hfvenv && /tmp/tok_hfvenv/bin/pip install tokenizers
+    /tmp/tok_hfvenv/bin/python tests/reference/hf_tokenizers_cases.py [tests/data/tokenizers]
 
 Each case: text, ids (add_special_tokens=False), ids_special (add_special_tokens=True) and
 decoded (decode(ids, skip_special_tokens=False)).

@@ -202,6 +202,15 @@ static void tokenizer_masks(void) {
             if (q && offs[2 * q] < offs[2 * q - 2]) sane = 0;
         }
         TU_CHECK(sane, "%s token offsets are ordered and inside the text", T[i].dir);
+        /* clft_chat_tokenize gives the same ids and mask */
+        int32_t *ids2 = NULL;
+        uint8_t *m2 = NULL;
+        size_t n2 = 0;
+        TU_OK(clft_chat_tokenize(tok, T[i].tpl, CANON, 5, 0, &ids2, &m2, &n2));
+        TU_CHECK(n2 == n && ids2 && m2 && !memcmp(ids2, ids, n * sizeof *ids) && !memcmp(m2, tm, n),
+                 "%s clft_chat_tokenize agrees (%zu vs %zu tokens)", T[i].dir, n2, n);
+        clft_free(ids2);
+        clft_free(m2);
         clft_free(dec);
         free(sel);
         free(tm);
