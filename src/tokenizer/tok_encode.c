@@ -150,7 +150,7 @@ static clft_status find_added(enc *st, const tok_matcher *m, const char *s, size
     while (p < n) {
         unsigned char c = u[p];
         uint32_t a = m->start[c], b = m->start[c + 1];
-        if (a == b) {
+        if (a == b || (!m->single[c] && (p + 1 >= n || !(m->second[c][u[p + 1] >> 6] >> (u[p + 1] & 63) & 1)))) {
             p++;
             continue;
         }

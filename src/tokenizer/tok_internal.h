@@ -122,6 +122,8 @@ typedef struct tok_matcher {
     int32_t *order; /* indices into tok->added, grouped by first byte, longest first */
     uint32_t start[257];
     size_t n;
+    uint64_t second[256][4]; /* second bytes present after each first byte */
+    uint8_t single[256];     /* a one-byte token exists for this byte */
 } tok_matcher;
 
 struct clft_tokenizer {

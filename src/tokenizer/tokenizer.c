@@ -800,6 +800,17 @@ static clft_status build_matcher(clft_tokenizer *tok, tok_matcher *m, int normal
         }
         m->order[j] = v;
     }
+    memset(m->second, 0, sizeof m->second);
+    memset(m->single, 0, sizeof m->single);
+    for (size_t i = 0; i < m->n; i++) {
+        const tok_added *a = &tok->added[m->order[i]];
+        unsigned char c0 = (unsigned char)a->content[0];
+        if (a->len == 1) m->single[c0] = 1;
+        else {
+            unsigned char c1 = (unsigned char)a->content[1];
+            m->second[c0][c1 >> 6] |= 1ULL << (c1 & 63);
+        }
+    }
     uint32_t k = 0;
     for (int c = 0; c < 256; c++) {
         m->start[c] = k;
