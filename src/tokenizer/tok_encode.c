@@ -157,8 +157,8 @@ static clft_status find_added(enc *st, const tok_matcher *m, const char *s, size
         int found = 0;
         for (uint32_t k = a; k < b; k++) {
             const tok_added *t = &tok->added[m->order[k]];
-            if (t->len > n - p || memcmp(s + p, t->content, t->len) != 0) continue;
-            size_t ms = p, me = p + t->len, l;
+            if (t->mlen > n - p || memcmp(s + p, t->match, t->mlen) != 0) continue;
+            size_t ms = p, me = p + t->mlen, l;
             if (t->single_word) {
                 int32_t cb = ms > 0 ? cp_before(u, ms, &l) : ' ';
                 int32_t ca = ' ';
@@ -346,6 +346,27 @@ static clft_status apply_norm(enc *st, const tok_norm *nm) {
     out->al[out->n] = in->al[n];
     sb_swap(in, out);
     return CLFT_OK;
+}
+
+clft_status tok_normalize(const clft_tokenizer *tok, const char *s, size_t n, char **out, size_t *out_len) {
+    enc st;
+    memset(&st, 0, sizeof st);
+    st.tok = tok;
+    clft_status r = sb_reserve(&st.nb[0], n);
+    if (r == CLFT_OK) {
+        memcpy(st.nb[0].s, s, n);
+        for (size_t i = 0; i <= n; i++) st.nb[0].al[i] = i;
+        st.nb[0].n = n;
+        for (size_t i = 0; r == CLFT_OK && i < tok->n_norms; i++) r = apply_norm(&st, &tok->norms[i]);
+    }
+    if (r == CLFT_OK && !(*out = malloc(st.nb[0].n + 1))) r = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
+    if (r == CLFT_OK) {
+        memcpy(*out, st.nb[0].s, st.nb[0].n);
+        (*out)[st.nb[0].n] = '\0';
+        *out_len = st.nb[0].n;
+    }
+    enc_free(&st);
+    return r;
 }
 
 /* ---- pre-tokenizers --------------------------------------------------------------------------- */

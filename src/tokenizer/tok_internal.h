@@ -114,6 +114,8 @@ typedef struct tok_added {
     int32_t id;
     char *content;
     size_t len;
+    char *match; /* what is matched: content, or content through the normalizers (normalized) */
+    size_t mlen;
     int single_word, lstrip, rstrip, normalized, special;
 } tok_added;
 
@@ -233,6 +235,9 @@ size_t tok_utf8_check(const unsigned char *s, size_t n);
 /* Decode one code point at s (valid UTF-8 assumed); returns its length. */
 size_t tok_utf8_decode(const unsigned char *s, int32_t *cp);
 size_t tok_utf8_encode(int32_t cp, char *out);
+
+/* The text through the tokenizer's normalizers; *out owned by the caller (free). */
+clft_status tok_normalize(const clft_tokenizer *tok, const char *s, size_t n, char **out, size_t *out_len);
 
 /* Encoding entry point (tok_encode.c). */
 clft_status tok_encode(const clft_tokenizer *tok, const char *text, size_t len, int add_special, int32_t **ids,

@@ -684,6 +684,14 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
         a->len = strlen(content);
         a->content = clft_strdup(content);
         if (!a->content) return CLFT_STATUS_HOST_OOM;
+        /* content already in the model's vocabulary: that id wins (as the Rust crate does, with
+         * the same warning) */
+        int32_t vid = tok_map_get(tok, &tok->vocab, content, a->len);
+        if (vid >= 0 && vid != a->id) {
+            clft_log(CLFT_LOG_WARN, "%s: added token '%s' was expected to have id %d but the vocabulary gives %d",
+                     tok->name, content, (int)a->id, (int)vid);
+            a->id = vid;
+        }
         tok->n_added++;
         a->single_word = jbool(e, "single_word", 0);
         a->lstrip = jbool(e, "lstrip", 0);
@@ -785,15 +793,15 @@ static clft_status build_matcher(clft_tokenizer *tok, tok_matcher *m, int normal
     if (!m->order) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     m->n = 0;
     for (size_t i = 0; i < tok->n_added; i++)
-        if (!!tok->added[i].normalized == !!normalized) m->order[m->n++] = (int32_t)i;
+        if (!!tok->added[i].normalized == !!normalized && tok->added[i].mlen) m->order[m->n++] = (int32_t)i;
     /* insertion sort: qsort has no user pointer in C11 */
     for (size_t i = 1; i < m->n; i++) {
         int32_t v = m->order[i];
         size_t j = i;
         while (j > 0) {
             const tok_added *a = &tok->added[v], *b = &tok->added[m->order[j - 1]];
-            unsigned char fa = (unsigned char)a->content[0], fb = (unsigned char)b->content[0];
-            int less = fa < fb || (fa == fb && a->len > b->len);
+            unsigned char fa = (unsigned char)a->match[0], fb = (unsigned char)b->match[0];
+            int less = fa < fb || (fa == fb && a->mlen > b->mlen);
             if (!less) break;
             m->order[j] = m->order[j - 1];
             j--;
@@ -804,17 +812,17 @@ static clft_status build_matcher(clft_tokenizer *tok, tok_matcher *m, int normal
     memset(m->single, 0, sizeof m->single);
     for (size_t i = 0; i < m->n; i++) {
         const tok_added *a = &tok->added[m->order[i]];
-        unsigned char c0 = (unsigned char)a->content[0];
-        if (a->len == 1) m->single[c0] = 1;
+        unsigned char c0 = (unsigned char)a->match[0];
+        if (a->mlen == 1) m->single[c0] = 1;
         else {
-            unsigned char c1 = (unsigned char)a->content[1];
+            unsigned char c1 = (unsigned char)a->match[1];
             m->second[c0][c1 >> 6] |= 1ULL << (c1 & 63);
         }
     }
     uint32_t k = 0;
     for (int c = 0; c < 256; c++) {
         m->start[c] = k;
-        while (k < m->n && (unsigned char)tok->added[m->order[k]].content[0] == c) k++;
+        while (k < m->n && (unsigned char)tok->added[m->order[k]].match[0] == c) k++;
     }
     m->start[256] = k;
     return CLFT_OK;
@@ -920,6 +928,13 @@ clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t t
                 break;
             }
     }
+    /* normalized added tokens are matched in the normalized text, as their normalized content */
+    for (size_t i = 0; st == CLFT_OK && i < tok->n_added; i++) {
+        tok_added *a = &tok->added[i];
+        if (a->normalized) st = tok_normalize(tok, a->content, a->len, &a->match, &a->mlen);
+        else if (!(a->match = clft_strdup(a->content))) st = CLFT_STATUS_HOST_OOM;
+        else a->mlen = a->len;
+    }
     if (st == CLFT_OK) st = build_matcher(tok, &tok->match_raw, 0);
     if (st == CLFT_OK) st = build_matcher(tok, &tok->match_norm, 1);
     if (st == CLFT_OK) {
@@ -1013,7 +1028,7 @@ void clft_tokenizer_free(clft_tokenizer *tok) {
     free(tok->pres);
     for (size_t i = 0; i < tok->n_decs; i++) free(tok->decs[i].str), free(tok->decs[i].str2);
     free(tok->decs);
-    for (size_t i = 0; i < tok->n_added; i++) free(tok->added[i].content);
+    for (size_t i = 0; i < tok->n_added; i++) free(tok->added[i].content), free(tok->added[i].match);
     free(tok->added);
     free(tok->added_map.slots);
     free(tok->match_raw.order);

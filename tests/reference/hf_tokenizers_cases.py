@@ -102,6 +102,38 @@ def write_metaspace_cases(root):
     print(f"llama2: wrote {len(out)} Metaspace cases")
 
 
+EXTRA_ADDED = [
+    {"content": "foo bar", "single_word": False, "lstrip": False, "rstrip": False, "normalized": True, "special": False},
+    {"content": "caf\u00e9", "single_word": False, "lstrip": False, "rstrip": False, "normalized": True, "special": False},
+    {"content": "<tag>", "single_word": False, "lstrip": True, "rstrip": False, "normalized": True, "special": True},
+    {"content": "[SEP]", "single_word": False, "lstrip": False, "rstrip": True, "normalized": False, "special": True},
+    {"content": "word", "single_word": True, "lstrip": False, "rstrip": False, "normalized": False, "special": False},
+]
+ADDED_TEXTS = ["a foo bar b", "foo bar", "xfoo barx", "cafe\u0301 caf\u00e9", "  <tag> x", "hello<tag>",
+               "x [SEP]  y", "[SEP]\n\nz", "word words sword _word word.", " word\u00a0word"]
+
+
+def write_added_cases(root):
+    """Each test tokenizer with EXTRA_ADDED appended (normalized / lstrip / rstrip / single_word)."""
+    out = {"source": f"Hugging Face tokenizers {tokenizers.__version__}, tests/reference/hf_tokenizers_cases.py",
+           "tokenizers": {}}
+    for name in ("llama2", "llama3", "qwen3"):
+        d = os.path.join(root, name)
+        p = os.path.join(d, "tokenizer.json")
+        src = open(p, encoding="utf-8").read() if os.path.exists(p) else \
+            subprocess.run(["zstd", "-dc", p + ".zst"], check=True, capture_output=True).stdout.decode("utf-8")
+        j = json.loads(src)
+        nid = max(max(j["model"]["vocab"].values()), max(a["id"] for a in j["added_tokens"])) + 1
+        added = [dict(a, id=nid + i) for i, a in enumerate(EXTRA_ADDED)]
+        j["added_tokens"] += added
+        tok = tokenizers.Tokenizer.from_str(json.dumps(j, ensure_ascii=False))
+        cases = [{"text": t, "ids": tok.encode(t, add_special_tokens=True).ids} for t in ADDED_TEXTS]
+        out["tokenizers"][name] = {"added_tokens": added, "cases": cases}
+    with open(os.path.join(root, "hf_added_cases.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False, indent=0)
+    print("wrote hf_added_cases.json")
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "data", "tokenizers")
     for name in sorted(os.listdir(root)):
@@ -129,6 +161,7 @@ def main():
                                  "tests/reference/hf_tokenizers_cases.py", "cases": out}, f, ensure_ascii=False, indent=0)
         print(f"{name}: wrote {len(out)} cases")
     write_metaspace_cases(root)
+    write_added_cases(root)
 
 
 if __name__ == "__main__":

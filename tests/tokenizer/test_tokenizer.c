@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#include <zstd.h>
 
 #include "clft.h"
 #include "tutil.h"
@@ -360,6 +361,68 @@ static void metaspace_variants(void) {
     free(cases_txt);
 }
 
+/* Extra added tokens (normalized ones are matched as their normalized text; lstrip, rstrip,
+ * single_word), against the Hugging Face library (hf_added_cases.json). */
+static void added_variants(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/hf_added_cases.json", g_dir);
+    char *txt = slurp(path, NULL);
+    TU_CHECK(txt != NULL, "read %s", path);
+    if (!txt) return;
+    cJSON *all = cJSON_Parse(txt), *t;
+    free(txt);
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(all, "tokenizers")) {
+        const char *name = t->string;
+        char tp[1024];
+        snprintf(tp, sizeof tp, "%s/%s/tokenizer.json", g_dir, name);
+        char *src = slurp(tp, NULL);
+        if (!src) { /* the zstd-compressed ones */
+            size_t zl = 0;
+            snprintf(tp, sizeof tp, "%s/%s/tokenizer.json.zst", g_dir, name);
+            char *z = slurp(tp, &zl);
+            unsigned long long full = z ? ZSTD_getFrameContentSize(z, zl) : 0;
+            if (z && full != ZSTD_CONTENTSIZE_UNKNOWN && full != ZSTD_CONTENTSIZE_ERROR) {
+                src = malloc((size_t)full + 1);
+                size_t r = ZSTD_decompress(src, (size_t)full, z, zl);
+                if (ZSTD_isError(r)) {
+                    free(src);
+                    src = NULL;
+                } else src[r] = 0;
+            }
+            free(z);
+            TU_CHECK(src != NULL, "decompress %s", tp);
+        }
+        if (!src) continue;
+        cJSON *j = cJSON_Parse(src), *a;
+        free(src);
+        cJSON *arr = cJSON_GetObjectItem(j, "added_tokens");
+        cJSON_ArrayForEach(a, cJSON_GetObjectItem(t, "added_tokens")) cJSON_AddItemToArray(arr, cJSON_Duplicate(a, 1));
+        char *js = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        clft_tokenizer *tok = NULL;
+        TU_OK(clft_tokenizer_load_from_memory(js, strlen(js), NULL, 0, name, &tok));
+        free(js);
+        if (!tok) continue;
+        const cJSON *c;
+        int pass = 0, n = 0;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "cases")) {
+            const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+            int32_t *ids = NULL;
+            size_t nid = 0;
+            n++;
+            TU_OK(clft_tokenize(tok, text, strlen(text), 1, &ids, &nid));
+            int ok = ids_equal(ids, nid, cJSON_GetObjectItem(c, "ids"));
+            TU_CHECK(ok, "%s added tokens: '%s'", name, text);
+            if (!ok) print_ids("got", ids, nid);
+            pass += ok;
+            clft_free(ids);
+        }
+        printf("%s extra added tokens (HF): %d/%d cases match\n", name, pass, n);
+        clft_tokenizer_free(tok);
+    }
+    cJSON_Delete(all);
+}
+
 static void bad_files(void) {
     clft_tokenizer *tok = NULL;
     const char *wp = "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}}}";
@@ -429,6 +492,7 @@ int main(int argc, char **argv) {
     }
     synthetic();
     metaspace_variants();
+    added_variants();
     bad_files();
     return tu_finish("test_tokenizer");
 }
