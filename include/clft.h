@@ -239,8 +239,10 @@ CLFT_API const char *clft_tokenizer_chat_template(const clft_tokenizer *tok);
 
 /* ---- chat templates (src/tokenizer/chat.c) ----------------------------------------------------
  * Built-in renderers, byte-exact with the Hugging Face Jinja templates they stand for:
- *   chatml        <|im_start|>ROLE\nCONTENT<|im_end|>\n ...        (OpenHermes, Qwen3 without thinking)
+ *   chatml        <|im_start|>ROLE\nCONTENT<|im_end|>\n ...        (OpenHermes and other plain ChatML)
  *   qwen2         chatml, plus the default system message when the first message is not a system one
+ *   qwen3         Qwen3 (no tools): chatml; assistant turns after the last user message get a think
+ *                 block ("<think>\n\n</think>\n\n" when empty, in the mask); role "tool" supported
  *   llama3        Llama-3-Instruct (<|start_header_id|>...; content trimmed; BOS text first)
  *   llama2        Llama-2-chat ([INST] with <<SYS>>; BOS text before every user turn)
  *   mistral       Mistral-7B-Instruct-v0.2 / Mixtral: [INST] u [/INST]a</s>[INST] ... (no system role)

@@ -9,7 +9,7 @@
 
 #include "tokenizer/tok_internal.h"
 
-static const char NAMES[] = "chatml, qwen2, llama3, llama2, mistral, mistral-v0.1, alpaca, plain";
+static const char NAMES[] = "chatml, qwen2, qwen3, llama3, llama2, mistral, mistral-v0.1, alpaca, plain";
 static const char ALTERNATE[] = "Conversation roles must alternate user/assistant/user/assistant/...";
 
 typedef struct rbuf {
@@ -91,6 +91,92 @@ static clft_status render_chatml(rbuf *o, const clft_chat_message *ms, size_t n,
         puts_(o, ms[i].content, a);
         puts_(o, "<|im_end|>", a);
         puts_(o, "\n", 0);
+    }
+    if (gen) puts_(o, "<|im_start|>assistant\n", 0);
+    return CLFT_OK;
+}
+
+/* Last / first occurrence of needle in [s, s + n), or NULL. */
+static const char *find_last(const char *s, size_t n, const char *needle) {
+    size_t k = strlen(needle);
+    for (size_t i = n >= k ? n - k + 1 : 0; i-- > 0;)
+        if (!memcmp(s + i, needle, k)) return s + i;
+    return NULL;
+}
+static const char *find_first(const char *s, size_t n, const char *needle) {
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (!memcmp(s + i, needle, k)) return s + i;
+    return NULL;
+}
+static int starts(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
+static int ends(const char *s, const char *p) {
+    size_t a = strlen(s), b = strlen(p);
+    return a >= b && !memcmp(s + a - b, p, b);
+}
+
+/* Qwen3 (its tokenizer_config.json template, without tools): chatml, and the assistant turns after
+ * the last user query carry a think block ("<think>\n\n</think>\n\n" when empty); an assistant
+ * content holding "</think>" is split into reasoning and answer. The think block is part of the
+ * assistant's output, so it is in the mask. */
+static clft_status render_qwen3(rbuf *o, const clft_chat_message *ms, size_t n, int gen) {
+    if (n && is_role(&ms[0], "system")) {
+        puts_(o, "<|im_start|>system\n", 0);
+        puts_(o, ms[0].content, 0);
+        puts_(o, "<|im_end|>\n", 0);
+    }
+    size_t last_query = n ? n - 1 : 0;
+    for (size_t k = n; k-- > 0;)
+        if (is_role(&ms[k], "user") && !(starts(ms[k].content, "<tool_response>") && ends(ms[k].content, "</tool_response>"))) {
+            last_query = k;
+            break;
+        }
+    for (size_t i = 0; i < n; i++) {
+        const clft_chat_message *m = &ms[i];
+        if (is_role(m, "user") || (is_role(m, "system") && i > 0)) {
+            puts_(o, "<|im_start|>", 0);
+            puts_(o, m->role, 0);
+            puts_(o, "\n", 0);
+            puts_(o, m->content, 0);
+            puts_(o, "<|im_end|>\n", 0);
+        } else if (is_role(m, "assistant")) {
+            const char *c = m->content, *r = "";
+            size_t cl = strlen(c), rl = 0;
+            const char *end_tag = find_last(c, cl, "</think>");
+            if (end_tag) {
+                /* content = split('</think>')[-1].lstrip('\n') */
+                const char *a = end_tag + 8;
+                while (*a == '\n') a++;
+                /* reasoning = split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') */
+                const char *first_end = find_first(c, cl, "</think>");
+                size_t pl = (size_t)(first_end - c);
+                while (pl && c[pl - 1] == '\n') pl--;
+                const char *open = find_last(c, pl, "<think>");
+                r = open ? open + 7 : c;
+                rl = pl - (size_t)(r - c);
+                while (rl && *r == '\n') r++, rl--;
+                cl -= (size_t)(a - c);
+                c = a;
+            }
+            puts_(o, "<|im_start|>assistant\n", 0);
+            if (i > last_query && (i + 1 == n || rl)) {
+                /* '<think>\n' + reasoning.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') */
+                while (rl && r[rl - 1] == '\n') rl--;
+                while (cl && *c == '\n') c++, cl--;
+                puts_(o, "<think>\n", 1);
+                put(o, r, rl, 1);
+                puts_(o, "\n</think>\n\n", 1);
+            }
+            put(o, c, cl, 1);
+            puts_(o, "<|im_end|>", 1);
+            puts_(o, "\n", 0);
+        } else if (is_role(m, "tool")) {
+            if (i == 0 || !is_role(&ms[i - 1], "tool")) puts_(o, "<|im_start|>user", 0);
+            puts_(o, "\n<tool_response>\n", 0);
+            puts_(o, m->content, 0);
+            puts_(o, "\n</tool_response>", 0);
+            if (i + 1 == n || !is_role(&ms[i + 1], "tool")) puts_(o, "<|im_end|>\n", 0);
+        }
     }
     if (gen) puts_(o, "<|im_start|>assistant\n", 0);
     return CLFT_OK;
@@ -243,6 +329,7 @@ clft_status clft_chat_render(const char *template_name, const clft_chat_message 
     clft_status st;
     if (!strcmp(t, "chatml")) st = render_chatml(&o, messages, n, 0, add_generation_prompt);
     else if (!strcmp(t, "qwen2")) st = render_chatml(&o, messages, n, 1, add_generation_prompt);
+    else if (!strcmp(t, "qwen3")) st = render_qwen3(&o, messages, n, add_generation_prompt);
     else if (l3) st = render_llama3(&o, messages, n, bos, add_generation_prompt);
     else if (!strcmp(t, "llama2")) st = render_llama2(&o, messages, n, bos, eos);
     else if (!strcmp(t, "mistral")) st = render_mistral(&o, messages, n, bos, eos, 0);
@@ -267,7 +354,9 @@ clft_status clft_chat_render(const char *template_name, const clft_chat_message 
 clft_status clft_chat_template_detect(const char *jinja, const char **name) {
     if (!jinja || !name) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_chat_template_detect: NULL argument");
     *name = NULL;
-    if (strstr(jinja, "<|im_start|>")) {
+    if (strstr(jinja, "<|im_start|>") && strstr(jinja, "<think>") && strstr(jinja, "last_query_index")) {
+        *name = "qwen3";
+    } else if (strstr(jinja, "<|im_start|>")) {
         *name = strstr(jinja, "You are a helpful assistant<|im_end|>") && strstr(jinja, "loop.first") ? "qwen2" : "chatml";
     } else if (strstr(jinja, "<|start_header_id|>") && strstr(jinja, "<|eot_id|>")) {
         *name = "llama3";

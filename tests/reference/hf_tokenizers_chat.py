@@ -21,6 +21,10 @@ TEMPLATES = {
     "chatml": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
 }
 BOS = {"llama3": "<|begin_of_text|>"}
+# Qwen3: the real template of tests/data/tokenizers/qwen3/tokenizer_config.json
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "tokenizers", "qwen3",
+                       "tokenizer_config.json"), encoding="utf-8") as _f:
+    TEMPLATES["qwen3"] = json.load(_f)["chat_template"]
 
 CANON = [
     {"role": "system", "content": "You are a helpful assistant"},
@@ -39,6 +43,13 @@ CONVS = {
     "not_alternating": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
     "system_only_first": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}],
     "empty": [],
+    "reasoning": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>\nhmm\n\n</think>\n\nanswer"},
+                  {"role": "user", "content": "q2"}, {"role": "assistant", "content": "x<think>\n\nwhy\n</think>\n\n\nfinal\n"}],
+    "tools": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "call"},
+              {"role": "tool", "content": "r1"}, {"role": "tool", "content": "r2"}, {"role": "assistant", "content": "done"}],
+    "tool_last_query": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a1"},
+                        {"role": "user", "content": "<tool_response>\nx\n</tool_response>"},
+                        {"role": "assistant", "content": "a2"}],
 }
 
 
@@ -49,6 +60,7 @@ def raise_exception(msg):
 def main():
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = raise_exception
+    env.filters["tojson"] = json.dumps
     cases = []
     for name, src in TEMPLATES.items():
         tpl = env.from_string(src)

@@ -154,7 +154,7 @@ static void tokenizer_masks(void) {
         const char *dir, *tpl, *want_detect, *want_masked;
     } T[] = {
         {"llama3", "llama3", "llama3", "Hi there<|eot_id|>I am an assistant<|eot_id|>"},
-        {"qwen3", "chatml", "chatml", "Hi there<|im_end|>   I am an assistant   <|im_end|>"},
+        {"qwen3", "qwen3", "qwen3", "Hi there<|im_end|><think>\n\n</think>\n\n   I am an assistant   <|im_end|>"},
         {"llama2", "llama2", NULL, NULL},
     };
     for (int i = 0; i < 3; i++) {
@@ -225,7 +225,7 @@ static void tokenizer_masks(void) {
 static void errors(void) {
     char *text = NULL;
     clft_status st = clft_chat_render("vicuna", CANON, 2, NULL, NULL, 0, &text, NULL, NULL);
-    TU_CHECK(st == CLFT_STATUS_NOT_FOUND && strstr(clft_last_error(), "chatml, qwen2, llama3, llama2, mistral"),
+    TU_CHECK(st == CLFT_STATUS_NOT_FOUND && strstr(clft_last_error(), "chatml, qwen2, qwen3, llama3, llama2, mistral"),
              "unknown template: %s", clft_last_error());
     st = clft_chat_render("mistral", CANON, 6, NULL, NULL, 0, &text, NULL, NULL);
     TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT && strstr(clft_last_error(), "no system role"), "mistral system: %s",
