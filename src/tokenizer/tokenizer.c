@@ -280,9 +280,10 @@ static clft_status parse_json(const char *name, const char *text, size_t len, cJ
     cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!j) {
         const char *e = cJSON_GetErrorPtr();
-        size_t off = (e && e >= text && e <= text + len) ? (size_t)(e - text) : len;
-        return clft_error(CLFT_STATUS_FORMAT, "%s: malformed JSON near byte %zu of %zu%s", name, off, len,
-                          off >= len ? " (truncated?)" : "");
+        size_t off = (e && e >= text && e <= text + len) ? (size_t)(e - text) : len, line = 1, col = 1;
+        for (size_t i = 0; i < off; i++) col = text[i] == '\n' ? (line++, 1) : col + 1;
+        return clft_error(CLFT_STATUS_FORMAT, "%s: malformed JSON near byte %zu of %zu (line %zu, column %zu)%s", name, off,
+                          len, line, col, off >= len ? ": truncated?" : "");
     }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
