@@ -2,6 +2,7 @@
  * tests/data/tokenizers (ids without special tokens), round trips, added tokens, BOS/EOS, offsets,
  * both merge forms on a tiny synthetic tokenizer, and bad inputs. argv[1]: tests/data/tokenizers. */
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +424,53 @@ static void added_variants(void) {
     cJSON_Delete(all);
 }
 
+/* Several threads on one tokenizer (the shared word cache is locked; the others use private
+ * caches): every result equals the single-threaded one. */
+typedef struct thread_job {
+    const clft_tokenizer *tok;
+    const char **texts;
+    int32_t **want;
+    size_t *nwant;
+    int ntexts, seed, bad;
+} thread_job;
+
+static void *thread_run(void *arg) {
+    thread_job *j = arg;
+    for (int r = 0; r < 200; r++) {
+        int k = (j->seed * 7 + r * 13) % j->ntexts;
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (clft_tokenize(j->tok, j->texts[k], strlen(j->texts[k]), 0, &ids, &n) != CLFT_OK || n != j->nwant[k] ||
+            memcmp(ids, j->want[k], n * sizeof *ids) != 0)
+            j->bad++;
+        clft_free(ids);
+    }
+    return NULL;
+}
+
+static void threads(clft_tokenizer *tok, const char *name) {
+    static const char *texts[] = {"The quick brown fox jumps over the lazy dog.", "Hello, world! Hello, world!",
+                                  "日本語のテキストです。", "  leading and trailing  ", "int main(void) { return 0; }\n",
+                                  "Ünïcödé àccénts naïve café", "<|im_start|>user\nHi<|im_end|>", "aaaaaaaaaaaaaaaaaaaaaaaa"};
+    enum { NT = 8, NTH = 4 };
+    int32_t *want[NT];
+    size_t nwant[NT];
+    for (int i = 0; i < NT; i++) TU_OK(clft_tokenize(tok, texts[i], strlen(texts[i]), 0, &want[i], &nwant[i]));
+    pthread_t th[NTH];
+    thread_job jobs[NTH];
+    for (int t = 0; t < NTH; t++) {
+        jobs[t] = (thread_job){tok, texts, want, nwant, NT, t, 0};
+        pthread_create(&th[t], NULL, thread_run, &jobs[t]);
+    }
+    int bad = 0;
+    for (int t = 0; t < NTH; t++) {
+        pthread_join(th[t], NULL);
+        bad += jobs[t].bad;
+    }
+    TU_CHECK(bad == 0, "%s: %d results differ under %d threads", name, bad, NTH);
+    for (int i = 0; i < NT; i++) clft_free(want[i]);
+}
+
 static void bad_files(void) {
     clft_tokenizer *tok = NULL;
     const char *wp = "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}}}";
@@ -488,6 +536,7 @@ int main(int argc, char **argv) {
         if (t == 0) llama2_specifics(tok);
         if (t == 1) llama3_specifics(tok);
         special_ids(tok, names[t]);
+        threads(tok, names[t]);
         clft_tokenizer_free(tok);
     }
     synthetic();
