@@ -413,7 +413,8 @@ static clft_status split_regex(enc *st, const tok_pre *p) {
         const PCRE2_SPTR subj = (PCRE2_SPTR)(w + a);
         int pending = 0;      /* MERGED_NEXT: a delimiter waiting for the next part, from pending_s */
         size_t pending_s = 0; /* start of the pending delimiter */
-        int last_delim = 0;   /* CONTIGUOUS: last pushed piece is a delimiter */
+        int last_delim = 0;   /* the previous part was a delimiter */
+        size_t first_part = st->np2; /* parts of this piece start here */
         size_t seg[2][2];
         while (pos <= len) {
             int rc = p->jit ? pcre2_jit_match(p->re, subj, len, pos, 0, st->md, NULL)
@@ -450,19 +451,21 @@ static clft_status split_regex(enc *st, const tok_pre *p) {
                     if (!delim) PUSH2(a + x, a + y);
                     break;
                 case TOK_SPLIT_ISOLATED: PUSH2(a + x, a + y); break;
-                case TOK_SPLIT_CONTIGUOUS:
-                    if (delim && last_delim && st->np2 && st->pe2[st->np2 - 1] == a + x) st->pe2[st->np2 - 1] = a + y;
+                /* as the Rust crate's NormalizedString::split: a delimiter merges with its
+                 * neighbour only when that neighbour is not a delimiter itself */
+                case TOK_SPLIT_CONTIGUOUS: /* runs of parts of the same kind are merged */
+                    if (delim == last_delim && st->np2 > first_part) st->pe2[st->np2 - 1] = a + y;
                     else PUSH2(a + x, a + y);
-                    last_delim = delim;
                     break;
                 case TOK_SPLIT_MERGED_PREV:
-                    if (delim && st->np2 && st->pe2[st->np2 - 1] == a + x && st->ps2[st->np2 - 1] >= a)
+                    if (delim && !last_delim && st->np2 > first_part)
                         st->pe2[st->np2 - 1] = a + y;
                     else PUSH2(a + x, a + y);
                     break;
                 case TOK_SPLIT_MERGED_NEXT:
                     if (delim) {
-                        if (!pending) pending_s = a + x;
+                        if (pending) PUSH2(pending_s, a + x); /* two delimiters in a row: the first stays alone */
+                        pending_s = a + x;
                         pending = 1;
                     } else {
                         PUSH2(pending ? pending_s : a + x, a + y);
@@ -470,6 +473,7 @@ static clft_status split_regex(enc *st, const tok_pre *p) {
                     }
                     break;
                 }
+                last_delim = delim;
             }
             last = me;
             if (me >= len) break;

@@ -295,7 +295,8 @@ static clft_status parse_json(const char *name, const char *text, size_t len, cJ
 
 /* ---- regexes ---------------------------------------------------------------------------------- */
 /* Convert the Oniguruma (Ruby syntax) constructs that PCRE2 reads differently: \h/\H (hex digit in
- * Oniguruma, horizontal space in PCRE2) and (?m) (dot-all in Ruby syntax). The rest of what HF
+ * Oniguruma, horizontal space in PCRE2), \w/\W (Oniguruma's word includes marks) and (?m) (dot-all
+ * in Ruby syntax). The rest of what HF
  * tokenizers use (\p{L}, \p{N}, (?i:...), (?!...), {m,n}) means the same in both. */
 static char *onig_to_pcre2(const char *re) {
     tbuf b = {0};
@@ -305,7 +306,12 @@ static char *onig_to_pcre2(const char *re) {
         char c = re[i];
         if (c == '\\' && i + 1 < n) {
             char d = re[i + 1];
-            if (d == 'h') {
+            if (d == 'w') { /* Oniguruma's Unicode word: Letter | Mark | Decimal_Number | Connector_Punctuation */
+                const char *w = in_class ? "\\p{L}\\p{M}\\p{Nd}\\p{Pc}" : "[\\p{L}\\p{M}\\p{Nd}\\p{Pc}]";
+                if (!tbuf_put(&b, w, strlen(w))) goto oom;
+            } else if (d == 'W' && !in_class) {
+                if (!tbuf_put(&b, "[^\\p{L}\\p{M}\\p{Nd}\\p{Pc}]", 25)) goto oom;
+            } else if (d == 'h') {
                 if (!tbuf_put(&b, in_class ? "0-9a-fA-F" : "[0-9a-fA-F]", in_class ? 9 : 11)) goto oom;
             } else if (d == 'H' && !in_class) {
                 if (!tbuf_put(&b, "[^0-9a-fA-F]", 12)) goto oom;
@@ -342,7 +348,7 @@ static clft_status compile_regex(clft_tokenizer *tok, const char *pattern, int l
     if (!conv) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     int err = 0;
     PCRE2_SIZE eoff = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP); /* UCP is refused with LITERAL */
     p->re = pcre2_compile((PCRE2_SPTR)conv, PCRE2_ZERO_TERMINATED, opts, &err, &eoff, NULL);
     if (!p->re) {
         PCRE2_UCHAR msg[256];
@@ -446,6 +452,9 @@ static clft_status push_pre(clft_tokenizer *tok, const tok_pre *pp) {
 
 static clft_status add_pre(clft_tokenizer *tok, const cJSON *n) {
     if (cJSON_IsNull(n) || !n) return CLFT_OK;
+    if (tok->byte_level && cJSON_IsObject(n) && jstr(n, "type") && strcmp(jstr(n, "type"), "Sequence") != 0)
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: a pre_tokenizer after ByteLevel ('%s') is not supported", tok->name,
+                          jstr(n, "type"));
     if (!cJSON_IsObject(n)) return malformed(tok, "\"pre_tokenizer\" is not an object");
     const char *type = jstr(n, "type");
     if (!type) return malformed(tok, "pre_tokenizer without a \"type\"");
@@ -490,6 +499,28 @@ static clft_status add_pre(clft_tokenizer *tok, const cJSON *n) {
         p.repl_len = rl;
         p.prepend_scheme = prepend_scheme(n);
         p.split = jbool(n, "split", 1);
+    } else if (!strcmp(type, "Whitespace")) { /* \w+|[^\w\s]+ with Rust regex's Unicode \w and \s */
+        p.kind = TOK_PRE_SPLIT;
+        CLFT_CHECK(compile_regex(tok,
+                                 "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]+|"
+                                 "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}\\p{White_Space}]+",
+                                 0, &p));
+        p.behavior = TOK_SPLIT_REMOVED;
+        p.invert = 1;
+    } else if (!strcmp(type, "Digits")) { /* numeric chars: each alone, or runs */
+        p.kind = TOK_PRE_SPLIT;
+        CLFT_CHECK(compile_regex(tok, "\\p{N}", 0, &p));
+        p.behavior = jbool(n, "individual_digits", 0) ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS;
+    } else if (!strcmp(type, "Punctuation")) { /* ASCII punctuation or Unicode P*, one char each */
+        const char *beh = jstr(n, "behavior");
+        p.kind = TOK_PRE_SPLIT;
+        p.behavior = TOK_SPLIT_ISOLATED;
+        if (beh && !strcmp(beh, "Removed")) p.behavior = TOK_SPLIT_REMOVED;
+        else if (beh && !strcmp(beh, "MergedWithPrevious")) p.behavior = TOK_SPLIT_MERGED_PREV;
+        else if (beh && !strcmp(beh, "MergedWithNext")) p.behavior = TOK_SPLIT_MERGED_NEXT;
+        else if (beh && !strcmp(beh, "Contiguous")) p.behavior = TOK_SPLIT_CONTIGUOUS;
+        else if (beh && strcmp(beh, "Isolated")) return unsupported(tok, "Punctuation behavior", beh);
+        CLFT_CHECK(compile_regex(tok, "[\\p{P}!-/:-@\\[-`{-~]", 0, &p));
     } else if (!strcmp(type, "WhitespaceSplit")) {
         p.kind = TOK_PRE_WHITESPACE_SPLIT;
         CLFT_CHECK(compile_regex(tok, "\\S+", 0, &p));

@@ -134,6 +134,41 @@ def write_added_cases(root):
     print("wrote hf_added_cases.json")
 
 
+BL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+PRE_VARIANTS = [
+    {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+    {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": False}, {"type": "Punctuation"}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "[aeiou]"}, "behavior": "MergedWithNext",
+                                            "invert": False}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "[aeiou]"}, "behavior": "MergedWithPrevious",
+                                            "invert": False}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"String": " "}, "behavior": "Contiguous",
+                                            "invert": True}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\w+|\\W"}, "behavior": "Removed",
+                                            "invert": True}, BL]},
+]
+PRE_TEXTS = ["Hello, world! 12345 and 3.14 -- x", "uae eaux   queue\tooo", "  spaced  out  ", "caf\u00e9 na\u00efve \u0915\u094d\u0915",
+             "a_b __init__ \u2460\u2461 \u0661\u0662", "\u65e5\u672c\u8a9e, \u4e2d\u6587! \U0001f600?", ""]
+
+
+def write_pretok_cases(root):
+    """llama3's vocabulary under other pre-tokenizers (Split behaviours, Whitespace, Digits, ...)."""
+    raw = subprocess.run(["zstd", "-dc", os.path.join(root, "llama3", "tokenizer.json.zst")], check=True,
+                         capture_output=True).stdout.decode("utf-8")
+    base = json.loads(raw)
+    out = []
+    for pre in PRE_VARIANTS:
+        base["pre_tokenizer"] = pre
+        tok = tokenizers.Tokenizer.from_str(json.dumps(base, ensure_ascii=False))
+        out.append({"pre_tokenizer": pre, "cases": [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids}
+                                                    for t in PRE_TEXTS]})
+    with open(os.path.join(root, "llama3", "hf_pretok_cases.json"), "w", encoding="utf-8") as f:
+        json.dump({"source": f"Hugging Face tokenizers {tokenizers.__version__}: llama3 with other pre_tokenizers, "
+                             "tests/reference/hf_tokenizers_cases.py", "variants": out}, f, ensure_ascii=False, indent=0)
+    print(f"llama3: wrote {len(out)} pre-tokenizer variants")
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "data", "tokenizers")
     for name in sorted(os.listdir(root)):
@@ -162,6 +197,7 @@ def main():
         print(f"{name}: wrote {len(out)} cases")
     write_metaspace_cases(root)
     write_added_cases(root)
+    write_pretok_cases(root)
 
 
 if __name__ == "__main__":

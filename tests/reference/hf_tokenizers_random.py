@@ -55,6 +55,70 @@ def load_hf(d):
     return tokenizers.Tokenizer.from_str(raw.decode("utf-8"))
 
 
+BL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+PRE_VARIANTS = [  # llama3 with these pre-tokenizers instead of its own
+    {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+    {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+    {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": False}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Punctuation", "behavior": "Isolated"}, BL]},
+    {"type": "Sequence", "pretokenizers": [{"type": "Punctuation", "behavior": "Contiguous"}, BL]},
+] + [
+    {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": pat, "behavior": beh, "invert": inv}, BL]}
+    for pat in ({"Regex": "\\s+"}, {"String": " "}, {"Regex": "[aeiou]"}, {"Regex": "\\w+|\\W"})
+    for beh in ("Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous")
+    for inv in (False, True)
+]
+
+
+def check_variants(lib, n, seed):
+    """llama3's vocabulary under other pre-tokenizers, through clft_tokenizer_load_from_memory."""
+    lib.clft_tokenizer_load_from_memory.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+                                                    ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.clft_tokenizer_free.argtypes = [ctypes.c_void_p]
+    raw = subprocess.run(["zstd", "-dc", os.path.join(ROOT, "llama3", "tokenizer.json.zst")], check=True,
+                         capture_output=True).stdout.decode("utf-8")
+    base = json.loads(raw)
+    bad = 0
+    for v, pre in enumerate(PRE_VARIANTS):
+        base["pre_tokenizer"] = pre
+        js = json.dumps(base, ensure_ascii=False)
+        hf = tokenizers.Tokenizer.from_str(js)
+        tok = ctypes.c_void_p()
+        b = js.encode()
+        if lib.clft_tokenizer_load_from_memory(b, len(b), None, 0, b"variant", ctypes.byref(tok)) != 0:
+            print(f"variant {v}: {lib.clft_last_error().decode()}")
+            bad += 1
+            continue
+        rng = random.Random(seed + v)
+        vbad = 0
+        for _ in range(n):
+            text = rand_text(rng, [])
+            want = hf.encode(text, add_special_tokens=False).ids
+            got = encode(lib, tok, text)
+            if got != want:
+                vbad += 1
+                if vbad <= 2:
+                    print(f"variant {v} {json.dumps(pre)[:120]}: MISMATCH {text!r}\n  ids {got}\n  hf  {want}")
+        lib.clft_tokenizer_free(tok)
+        bad += vbad
+    print(f"pre-tokenizer variants: {len(PRE_VARIANTS)} x {n} texts, {bad} mismatches")
+    return bad
+
+
+def encode(lib, tok, text):
+    b = text.encode("utf-8")
+    ids = ctypes.POINTER(ctypes.c_int32)()
+    cnt = ctypes.c_size_t()
+    if lib.clft_tokenize(tok, b, len(b), 0, ctypes.byref(ids), ctypes.byref(cnt)) != 0:
+        return "error: " + lib.clft_last_error().decode()
+    got = [ids[k] for k in range(cnt.value)]
+    lib.clft_free(ids)
+    return got
+
+
 def main():
     lib = ctypes.CDLL(sys.argv[1] if len(sys.argv) > 1 else "build/libclft.so")
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
@@ -100,6 +164,7 @@ def main():
                     print(f"{name}: MISMATCH {text!r}\n  ids {got}\n  hf  {want}\n  dec {dec!r}\n  hf  {want_dec!r}")
         print(f"{name}: {n - bad}/{n} random texts agree with tokenizers {tokenizers.__version__}")
         bad_total += bad
+    bad_total += check_variants(lib, max(n // 10, 50), seed)
     sys.exit(1 if bad_total else 0)
 
 

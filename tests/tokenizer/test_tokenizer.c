@@ -362,6 +362,74 @@ static void metaspace_variants(void) {
     free(cases_txt);
 }
 
+/* tokenizer.json text of a test tokenizer, plain or zstd-compressed; free(). */
+static char *tokenizer_json(const char *name) {
+    char tp[1024];
+    snprintf(tp, sizeof tp, "%s/%s/tokenizer.json", g_dir, name);
+    char *src = slurp(tp, NULL);
+    if (src) return src;
+    size_t zl = 0;
+    snprintf(tp, sizeof tp, "%s/%s/tokenizer.json.zst", g_dir, name);
+    char *z = slurp(tp, &zl);
+    unsigned long long full = z ? ZSTD_getFrameContentSize(z, zl) : 0;
+    if (z && full != ZSTD_CONTENTSIZE_UNKNOWN && full != ZSTD_CONTENTSIZE_ERROR) {
+        src = malloc((size_t)full + 1);
+        size_t r = src ? ZSTD_decompress(src, (size_t)full, z, zl) : 0;
+        if (!src || ZSTD_isError(r)) {
+            free(src);
+            src = NULL;
+        } else src[r] = 0;
+    }
+    free(z);
+    TU_CHECK(src != NULL, "read %s", tp);
+    return src;
+}
+
+/* llama3's vocabulary under other pre-tokenizers (Split behaviours, Whitespace, Digits,
+ * Punctuation, ByteLevel with its regex), against the Hugging Face library. */
+static void pretok_variants(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/llama3/hf_pretok_cases.json", g_dir);
+    char *txt = slurp(path, NULL), *src = tokenizer_json("llama3");
+    TU_CHECK(txt != NULL, "read %s", path);
+    if (!txt || !src) {
+        free(txt);
+        free(src);
+        return;
+    }
+    cJSON *all = cJSON_Parse(txt), *base = cJSON_Parse(src), *v;
+    free(txt);
+    free(src);
+    int pass = 0, n = 0;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(all, "variants")) {
+        cJSON_ReplaceItemInObject(base, "pre_tokenizer", cJSON_Duplicate(cJSON_GetObjectItem(v, "pre_tokenizer"), 1));
+        char *js = cJSON_PrintUnformatted(base);
+        clft_tokenizer *tok = NULL;
+        TU_OK(clft_tokenizer_load_from_memory(js, strlen(js), NULL, 0, "llama3-variant", &tok));
+        free(js);
+        if (!tok) continue;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(v, "cases")) {
+            const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+            int32_t *ids = NULL;
+            size_t nid = 0;
+            n++;
+            TU_OK(clft_tokenize(tok, text, strlen(text), 0, &ids, &nid));
+            int ok = ids_equal(ids, nid, cJSON_GetObjectItem(c, "ids"));
+            char *pre = cJSON_PrintUnformatted(cJSON_GetObjectItem(v, "pre_tokenizer"));
+            TU_CHECK(ok, "pre_tokenizer %s: '%s'", pre, text);
+            free(pre);
+            if (!ok) print_ids("got", ids, nid);
+            pass += ok;
+            clft_free(ids);
+        }
+        clft_tokenizer_free(tok);
+    }
+    printf("llama3 pre-tokenizer variants (HF): %d/%d cases match\n", pass, n);
+    cJSON_Delete(all);
+    cJSON_Delete(base);
+}
+
 /* Extra added tokens (normalized ones are matched as their normalized text; lstrip, rstrip,
  * single_word), against the Hugging Face library (hf_added_cases.json). */
 static void added_variants(void) {
@@ -374,25 +442,7 @@ static void added_variants(void) {
     free(txt);
     cJSON_ArrayForEach(t, cJSON_GetObjectItem(all, "tokenizers")) {
         const char *name = t->string;
-        char tp[1024];
-        snprintf(tp, sizeof tp, "%s/%s/tokenizer.json", g_dir, name);
-        char *src = slurp(tp, NULL);
-        if (!src) { /* the zstd-compressed ones */
-            size_t zl = 0;
-            snprintf(tp, sizeof tp, "%s/%s/tokenizer.json.zst", g_dir, name);
-            char *z = slurp(tp, &zl);
-            unsigned long long full = z ? ZSTD_getFrameContentSize(z, zl) : 0;
-            if (z && full != ZSTD_CONTENTSIZE_UNKNOWN && full != ZSTD_CONTENTSIZE_ERROR) {
-                src = malloc((size_t)full + 1);
-                size_t r = ZSTD_decompress(src, (size_t)full, z, zl);
-                if (ZSTD_isError(r)) {
-                    free(src);
-                    src = NULL;
-                } else src[r] = 0;
-            }
-            free(z);
-            TU_CHECK(src != NULL, "decompress %s", tp);
-        }
+        char *src = tokenizer_json(name);
         if (!src) continue;
         cJSON *j = cJSON_Parse(src), *a;
         free(src);
@@ -542,6 +592,7 @@ int main(int argc, char **argv) {
     synthetic();
     metaspace_variants();
     added_variants();
+    pretok_variants();
     bad_files();
     return tu_finish("test_tokenizer");
 }
