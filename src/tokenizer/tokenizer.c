@@ -873,6 +873,8 @@ static void check_sp_split(clft_tokenizer *tok) {
         }
     const char *mk = tok->sp_mark;
     size_t ml = tok->sp_mark_len;
+    /* the mark must be a token itself, or unknown chars around it could be fused across the cut */
+    if (tok_map_get(tok, &tok->vocab, mk, ml) < 0) return;
     for (size_t id = 0; id < tok->n_ids; id++) {
         if (tok->tok_off[id] == UINT32_MAX) continue;
         const char *s = tok->arena + tok->tok_off[id];
