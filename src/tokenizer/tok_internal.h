@@ -147,6 +147,7 @@ struct clft_tokenizer {
     int32_t byte_char_id[256]; /* id of the one-char token of every mapped byte */
     char byte_char[256][3];    /* byte -> UTF-8 of its mapped char */
     uint8_t byte_char_len[256];
+    int16_t char_byte[324];    /* mapped char (code point < 324) -> byte, -1 when not a mapped char */
     /* SentencePiece-style: words may be split before a "▁" that follows another char (no vocab
      * token contains "x▁" with x != "▁"), which lets long unsplit texts be merged piecewise */
     int sp_split_ok;

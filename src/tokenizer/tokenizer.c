@@ -569,6 +569,8 @@ static clft_status add_dec(clft_tokenizer *tok, const cJSON *n) {
     } else if (!strcmp(type, "ByteLevel")) d.kind = TOK_DEC_BYTELEVEL;
     else if (!strcmp(type, "Metaspace")) {
         const char *r = jstr(n, "replacement");
+        if (r && (!r[0] || tok_utf8_len((unsigned char)r[0]) != strlen(r)))
+            return malformed(tok, "Metaspace decoder replacement must be one character");
         d.kind = TOK_DEC_METASPACE;
         d.str = clft_strdup(r ? r : "\xe2\x96\x81");
         d.len = strlen(d.str ? d.str : "");
@@ -811,9 +813,11 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
  * other 68 to U+0100 + n in increasing byte order. */
 static void build_byte_map(clft_tokenizer *tok) {
     int n = 0;
+    for (int c = 0; c < 324; c++) tok->char_byte[c] = -1;
     for (int b = 0; b < 256; b++) {
         int keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
         int32_t cp = keep ? b : 256 + n++;
+        tok->char_byte[cp] = (int16_t)b;
         tok->byte_char_len[b] = (uint8_t)tok_utf8_encode(cp, tok->byte_char[b]);
         tok->byte_char_id[b] = tok_map_get(tok, &tok->vocab, tok->byte_char[b], tok->byte_char_len[b]);
     }
@@ -1259,16 +1263,7 @@ static int dec_step(const clft_tokenizer *tok, const tok_dec *d, tlist *in, tlis
             while (j < n) {
                 int32_t cp;
                 j += tok_utf8_decode(s + j, &cp);
-                int b = -1;
-                if ((cp >= 33 && cp <= 126) || (cp >= 161 && cp <= 172) || (cp >= 174 && cp <= 255)) b = cp;
-                else if (cp >= 256 && cp < 256 + 68) {
-                    int k = cp - 256, c;
-                    for (c = 0; c < 256; c++) {
-                        int keep = (c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255);
-                        if (!keep && k-- == 0) break;
-                    }
-                    b = c;
-                }
+                int b = cp >= 0 && cp < 324 ? tok->char_byte[cp] : -1;
                 if (b < 0) {
                     ok = 0;
                     break;
@@ -1294,7 +1289,6 @@ static int dec_step(const clft_tokenizer *tok, const tok_dec *d, tlist *in, tlis
         return r;
     }
     }
-    (void)tok;
     return 0;
 }
 
