@@ -250,16 +250,18 @@ CLFT_API const char *clft_tokenizer_chat_template(const clft_tokenizer *tok);
  *   alpaca        Stanford Alpaca prompt; user = instruction, optional role "input" = input,
  *                 assistant = response followed by EOS; a system message replaces the preamble line
  *   plain         contents one per line; assistant content followed by the EOS text
- * Roles must alternate user/assistant where the real template raises (llama2, mistral*, alpaca).
+ * Roles must alternate user/assistant where the real template raises (llama2, mistral*; the error
+ * text is the template's); alpaca takes [system] user [input] [assistant]; the mask of llama2 also
+ * covers the space it writes between the content and EOS.
  * The rendered text already holds BOS where the template writes it: tokenize it with add_special 0. */
 typedef struct clft_chat_message {
-    const char *role; /* "system", "user", "assistant" (chatml/llama3 accept any role text) */
+    const char *role; /* "system", "user", "assistant" (chatml, qwen2, llama3 take any role text) */
     const char *content;
 } clft_chat_message;
 
 /* Render messages with the named template. bos/eos: the token texts ({{ bos_token }},
  * {{ eos_token }}); NULL uses the template family's usual ones. add_generation_prompt: append the
- * assistant header (chatml, qwen2, llama3; the others have none). *text (NUL-terminated) and
+ * assistant header (chatml, qwen2, qwen3, llama3; the others have none). *text (NUL-terminated) and
  * *mask (one byte per text byte: 1 = part of an assistant turn - its content and end-of-turn token
  * text -, 0 = prompt) are owned by the caller: clft_free(); mask may be NULL. Unknown names give
  * CLFT_STATUS_NOT_FOUND listing the built-in ones; role errors CLFT_STATUS_INVALID_ARGUMENT. */
