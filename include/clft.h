@@ -393,6 +393,110 @@ CLFT_API clft_status clft_trainer_compute_grads(clft_trainer *trainer, const int
                                                 double *loss, float *logits);
 CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_mem_stats *out);
 
+/* ==== tokenizer (src/tokenizer) ================================================================
+ * Hugging Face tokenizer.json with a BPE model: SentencePiece-style (Llama-2, Mistral: byte
+ * fallback, "▁") and byte-level (GPT-2, Llama-3, Qwen2/3). tokenizer_config.json next to it (when
+ * present) gives BOS/EOS/PAD and add_bos_token/add_eos_token and the chat template. A path ending
+ * in ".zst" (or a directory holding only tokenizer.json.zst) is decompressed transparently.
+ * A loaded tokenizer may be used by several threads at once (its word cache is locked; a call that
+ * finds it busy uses a private one). */
+typedef struct clft_tokenizer clft_tokenizer;
+
+/* dir_or_file: a directory holding tokenizer.json[.zst] (+ tokenizer_config.json), or the path
+ * of a tokenizer.json[.zst] file. *out owned by the caller: clft_tokenizer_free(). Unsupported
+ * models (WordPiece, Unigram, ...) give CLFT_STATUS_UNSUPPORTED; malformed files CLFT_STATUS_FORMAT,
+ * with the file and the problem in clft_last_error(). */
+CLFT_API clft_status clft_tokenizer_load(const char *dir_or_file, clft_tokenizer **out);
+/* Same from memory: tokenizer_json (required) and config_json (tokenizer_config.json, or NULL);
+ * name is used in error messages. */
+CLFT_API clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t tokenizer_len,
+                                                     const char *config_json, size_t config_len, const char *name,
+                                                     clft_tokenizer **out);
+CLFT_API void clft_tokenizer_free(clft_tokenizer *tok);
+
+/* Encode UTF-8 text (len bytes; need not be NUL-terminated). Added/special tokens written in the
+ * text are recognised. add_special: add BOS/EOS as the tokenizer's post-processor and
+ * tokenizer_config.json say. *ids owned by the caller: clft_free(). Invalid UTF-8 gives
+ * CLFT_STATUS_INVALID_ARGUMENT naming the byte offset. */
+CLFT_API clft_status clft_tokenize(const clft_tokenizer *tok, const char *text, size_t len, int add_special,
+                                   int32_t **ids, size_t *n);
+/* As clft_tokenize, plus the byte span of every token in text: offsets[2*i] = start,
+ * offsets[2*i+1] = end (end == start for tokens with no text of their own, e.g. an added BOS or a
+ * prepended "▁"). Both arrays owned by the caller: clft_free(). */
+CLFT_API clft_status clft_tokenize_offsets(const clft_tokenizer *tok, const char *text, size_t len, int add_special,
+                                           int32_t **ids, size_t **offsets, size_t *n);
+/* Decode ids to UTF-8 text through the tokenizer's decoder chain (invalid byte sequences become
+ * U+FFFD as in Hugging Face tokenizers). skip_special: drop special tokens. *text is
+ * NUL-terminated, owned by the caller: clft_free(); *len excludes the NUL (len may be NULL). */
+CLFT_API clft_status clft_detokenize(const clft_tokenizer *tok, const int32_t *ids, size_t n, int skip_special,
+                                     char **text, size_t *len);
+/* Free memory returned by the tokenizer and chat functions (accepts NULL). */
+CLFT_API void clft_free(void *p);
+
+/* Number of ids (max id + 1 over the vocabulary and the added tokens). */
+CLFT_API size_t clft_tokenizer_vocab_size(const clft_tokenizer *tok);
+/* Token text of an id as stored in the vocabulary (e.g. "ĠHello", "▁Hello", "<0x0A>"), NUL-terminated,
+ * owned by the tokenizer; NULL for an unknown id. */
+CLFT_API const char *clft_tokenizer_id_to_token(const clft_tokenizer *tok, int32_t id);
+/* Id of a token text (vocabulary or added token), or -1. */
+CLFT_API int32_t clft_tokenizer_token_to_id(const clft_tokenizer *tok, const char *token);
+/* Special token ids, -1 when the tokenizer has none. */
+CLFT_API int32_t clft_tokenizer_bos_id(const clft_tokenizer *tok);
+CLFT_API int32_t clft_tokenizer_eos_id(const clft_tokenizer *tok);
+CLFT_API int32_t clft_tokenizer_pad_id(const clft_tokenizer *tok);
+/* 1 if the id is a special added token. */
+CLFT_API int clft_tokenizer_is_special(const clft_tokenizer *tok, int32_t id);
+/* The chat_template string of tokenizer_config.json, or NULL. */
+CLFT_API const char *clft_tokenizer_chat_template(const clft_tokenizer *tok);
+
+/* ---- chat templates (src/tokenizer/chat.c) ----------------------------------------------------
+ * Built-in renderers, byte-exact with the Hugging Face Jinja templates they stand for:
+ *   chatml        <|im_start|>ROLE\nCONTENT<|im_end|>\n ...        (OpenHermes and other plain ChatML)
+ *   qwen2         chatml, plus the default system message when the first message is not a system one
+ *   qwen3         Qwen3 (no tools): chatml; assistant turns after the last user message get a think
+ *                 block ("<think>\n\n</think>\n\n" when empty, in the mask); role "tool" supported
+ *   llama3        Llama-3-Instruct (<|start_header_id|>...; content trimmed; BOS text first)
+ *   llama2        Llama-2-chat ([INST] with <<SYS>>; BOS text before every user turn)
+ *   mistral       Mistral-7B-Instruct-v0.2 / Mixtral: [INST] u [/INST]a</s>[INST] ... (no system role)
+ *   mistral-v0.1  Mistral-7B-Instruct-v0.1: as mistral with "</s> " (a space after EOS)
+ *   alpaca        Stanford Alpaca prompt; user = instruction, optional role "input" = input,
+ *                 assistant = response followed by EOS; a system message replaces the preamble line
+ *   plain         contents one per line; assistant content followed by the EOS text
+ * Roles must alternate user/assistant where the real template raises (llama2, mistral*; the error
+ * text is the template's); alpaca takes [system] user [input] [assistant]; the mask of llama2 also
+ * covers the space it writes between the content and EOS.
+ * The rendered text already holds BOS where the template writes it: tokenize it with add_special 0. */
+typedef struct clft_chat_message {
+    const char *role; /* "system", "user", "assistant" (chatml, qwen2, llama3 take any role text) */
+    const char *content;
+} clft_chat_message;
+
+/* Render messages with the named template. bos/eos: the token texts ({{ bos_token }},
+ * {{ eos_token }}); NULL uses the template family's usual ones. add_generation_prompt: append the
+ * assistant header (chatml, qwen2, qwen3, llama3; the others have none). *text (NUL-terminated) and
+ * *mask (one byte per text byte: 1 = part of an assistant turn - its content and end-of-turn token
+ * text -, 0 = prompt) are owned by the caller: clft_free(); mask may be NULL. Unknown names give
+ * CLFT_STATUS_NOT_FOUND listing the built-in ones; role errors CLFT_STATUS_INVALID_ARGUMENT. */
+CLFT_API clft_status clft_chat_render(const char *template_name, const clft_chat_message *messages, size_t n,
+                                      const char *bos, const char *eos, int add_generation_prompt, char **text,
+                                      size_t *len, uint8_t **mask);
+/* Render with the template and tokenize the text (add_special 0): *ids and *mask (1 = assistant
+ * token, from clft_token_mask_from_bytes) of *n tokens, owned by the caller: clft_free(). BOS/EOS
+ * texts are the tokenizer's (bos_token/eos_token), else the family's usual ones. */
+CLFT_API clft_status clft_chat_tokenize(const clft_tokenizer *tok, const char *template_name,
+                                        const clft_chat_message *messages, size_t n, int add_generation_prompt,
+                                        int32_t **ids, uint8_t **mask, size_t *n_tokens);
+/* Comma separated names of the built-in templates (static text). */
+CLFT_API const char *clft_chat_template_names(void);
+/* Recognise a Jinja chat_template string (e.g. clft_tokenizer_chat_template()) as one of the
+ * built-in templates; *name is static text. Unknown: CLFT_STATUS_NOT_FOUND. */
+CLFT_API clft_status clft_chat_template_detect(const char *jinja, const char **name);
+/* Per-token loss mask from a per-byte mask: token i gets 1 when any byte of its span
+ * [offsets[2i], offsets[2i+1]) is 1 (an empty span takes the byte at its start). out: n bytes. */
+CLFT_API void clft_token_mask_from_bytes(const size_t *offsets, size_t n, const uint8_t *byte_mask, size_t text_len,
+                                         uint8_t *out);
+/* ==== end tokenizer ============================================================================ */
+
 #ifdef __cplusplus
 }
 #endif
