@@ -503,7 +503,11 @@ static clft_status time_path(clft_context *ctx, gemm_state *s, const gemm_proble
 /* Time each candidate on the call's own A and B (M capped) writing a scratch C with beta = 0. */
 static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path *out) {
     gemm_problem t = *p;
-    t.M = p->M < GEMM_TUNE_MAX_M ? p->M : GEMM_TUNE_MAX_M;
+    /* rows timed: up to GEMM_TUNE_MAX_M, fewer for big N*K (about 2 GFLOP, so that a slow
+     * candidate costs a fraction of a second on a CPU), at least 32 (or M) */
+    double rows = 1e9 / ((double)p->N * (double)(p->K > 0 ? p->K : 1) * (double)p->batch);
+    int64_t tm = rows > GEMM_TUNE_MAX_M ? GEMM_TUNE_MAX_M : rows < 32 ? 32 : (int64_t)rows / 8 * 8;
+    t.M = p->M < tm ? p->M : tm;
     t.beta = 0.0f;
     t.C.offset = 0;
     t.C.ld = p->N;

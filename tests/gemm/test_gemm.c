@@ -3,6 +3,9 @@
  * tt, batched), every weight dtype (f32, f16, bf16, NF4/FP4 with and without double quant), alpha,
  * beta, offsets and leading dimensions, ragged shapes, bad arguments, and the measured path choice
  * with its decision file. Tiny shapes and small tiles under Oclgrind (CLFT_TEST_TINY). */
+#include <dirent.h>
+#include <unistd.h>
+
 #include "tutil.h"
 
 #include "ops/gemm.h"
@@ -244,6 +247,54 @@ static void check_bad_arguments(void) {
     clft_buf_free(ctx, &A);
 }
 
+/* The measured choice is written to <cache_dir>/gemm-paths-*.txt; CLFT_GEMM overrides it. */
+static void check_decisions_file(void) {
+    char dir[] = "/tmp/clft-gemm-test-XXXXXX";
+    TU_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    clft_context_params p = clft_context_default_params();
+    p.device = getenv("CLFT_TEST_DEVICE");
+    p.cache_dir = dir;
+    clft_context *c2 = NULL;
+    TU_OK(clft_context_create(&p, &c2));
+    if (!c2) return;
+    clft_context *saved = ctx;
+    ctx = c2;
+    check_gemm(CLFT_GEMM_AUTO, 1, 0, 33, 40, 24, 1, 1.0f, 0.0f, 0, 991);
+    char path[512] = "", line[256];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (!strncmp(e->d_name, "gemm-paths-", 11)) snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (d) closedir(d);
+    TU_CHECK(path[0] != 0, "no gemm-paths-*.txt written in %s", dir);
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    int found = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "clft_gemm_f32:10:f32:M64:N40:K24:B1 ")) found = 1;
+    if (f) fclose(f);
+    TU_CHECK(found, "decision for the shape class not in %s", path);
+    /* environment override beats the stored decision */
+    setenv("CLFT_GEMM", "clblast", 1);
+    check_gemm(CLFT_GEMM_AUTO, 1, 0, 33, 40, 24, 1, 1.0f, 0.0f, 0, 992);
+    TU_CHECK(clft_gemm_last_path(ctx) == CLFT_GEMM_CLBLAST, "CLFT_GEMM=clblast ran %s",
+             PATHS[clft_gemm_last_path(ctx)]);
+    setenv("CLFT_GEMM", "tiled", 1);
+    check_gemm(CLFT_GEMM_AUTO, 1, 0, 33, 40, 24, 1, 1.0f, 0.0f, 0, 993);
+    TU_CHECK(clft_gemm_last_path(ctx) == CLFT_GEMM_TILED, "CLFT_GEMM=tiled ran %s", PATHS[clft_gemm_last_path(ctx)]);
+    setenv("CLFT_GEMM", "bogus", 1);
+    float h[4] = {0};
+    clft_buf b = upload(h, sizeof h);
+    clft_status st = clft_gemm_f32(ctx, 0, 0, 1, 1, 1, 1, (clft_mat){&b, 0, 1}, (clft_mat){&b, 1, 1}, 0,
+                                   (clft_mat){&b, 2, 1});
+    TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT, "CLFT_GEMM=bogus -> %s", clft_status_string(st));
+    clft_buf_free(ctx, &b);
+    unsetenv("CLFT_GEMM");
+    ctx = saved;
+    clft_context_free(c2);
+    if (path[0]) remove(path);
+    rmdir(dir);
+}
+
 int main(void) {
     tu_init_seed();
     ctx = tu_context();
@@ -302,6 +353,7 @@ int main(void) {
     check_gemm(tiny ? CLFT_GEMM_TILED : CLFT_GEMM_AUTO, 0, 1, tiny ? 3 : 65, tiny ? 8 : 100, tiny ? 8 : 128, 1, 1.0f, 0.0f, 0, salt++);
     check_linear(tiny ? CLFT_GEMM_FUSED : CLFT_GEMM_AUTO, 0, CLFT_DTYPE_NF4, 0, tiny ? 2 : 17, tiny ? 5 : 33, tiny ? 16 : 128, 0.0f, 0, salt++);
     TU_CHECK(clft_gemm_last_path(ctx) != CLFT_GEMM_AUTO, "auto ran a real path");
+    if (!tiny) check_decisions_file();
     printf("test_gemm: %.1f s\n", clft_now_seconds() - t0);
     clft_context_free(ctx);
     return tu_finish("test_gemm");
