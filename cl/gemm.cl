@@ -5,6 +5,10 @@
  *        op(B) (K,N), element (k,j) at B[b_off + b*strideB + k*sbk + j*sbj] (any storage type)
  *        -> Bp: panels of GEMM_NR columns, panel p holds (K, GEMM_NR) row-major, zero-padded past N;
  *           batch b at Bp + b*strideBp. Global (roundup(N, NR), K, batch).
+ *   gemm_packt_<f32|f16|bf16> (Bp, B, b_off, sbj, K, N, strideB, strideBp)  the same when sbk == 1
+ *        (rows of a linear layer's W, or of a transposed B, contiguous along k): reads vectors along
+ *        k and transposes them in registers. Global (roundup(N,NR)/VW, ceil(K/GEMM_PACK_KC), batch).
+ *   gemm_packt_q4 / gemm_packt_q4dq  the same for a 4-bit W (N,K) with K % GEMM_VW == 0.
  *   gemm_pack_q4 / gemm_pack_q4dq  the same for an NF4/FP4 W (bitsandbytes layout, see
  *        src/ops/weight.h): element (k,j) is flattened weight element k*sbk + j*sbj; dequantized
  *        as code[nibble] * absmax[e / blocksize] (q4dq: absmax from the double quantization).
@@ -12,9 +16,11 @@
  *                    ldc, strideC)
  *        C (M,N) = alpha * op(A) (M,K) * Bp (K,N) + beta * C; op(A) element (i,k) at
  *        A[a_off + b*strideA + i*sai + k*sak] (so transA is just swapped strides); C row-major
- *        with ldc. beta == 0 overwrites C without reading it. Global (ceil(M/MR), N/NR, batch).
+ *        with ldc. beta == 0 overwrites C without reading it. Global (ceil(M/(MR*MG)), N/NR, batch).
  *        Each work-item keeps a GEMM_MR x GEMM_NR tile of C in GEMM_MR*GEMM_NV vector registers:
- *        per k it loads GEMM_NV vectors of the panel and broadcasts GEMM_MR values of A. Written
+ *        per k it loads GEMM_NV vectors of the panel and broadcasts GEMM_MR values of A. A
+ *        work-item does GEMM_MG row tiles, K in blocks of GEMM_KB so that the panel block stays
+ *        in cache (partial sums go through C: first block alpha*acc + beta*C, then += alpha*acc). Written
  *        for explicit vectors within one work-item (a CPU runs it with local size 1; PoCL's
  *        across-work-item vectorizer then has nothing to do), it also runs on GPUs, where CLBlast
  *        is normally chosen instead.
@@ -27,7 +33,8 @@
  *   gemm_zero_f32 (out, n): out[0..n) = 0 (scratch buffers CLBlast reads past the matrix).
  *
  * Tunables (-D, defaults below): GEMM_MR (rows per work-item), GEMM_VW (vector width 1,2,4,8,16),
- * GEMM_NV (vectors per row; GEMM_NR = GEMM_VW * GEMM_NV), GEMM_KU (k-loop unroll),
+ * GEMM_NV (vectors per row; GEMM_NR = GEMM_VW * GEMM_NV), GEMM_KU (k-loop unroll), GEMM_KB (K block),
+ * GEMM_MG (row tiles per work-item), GEMM_PACK_KC (k values per transposing-pack work-item),
  * GEMM_QM, GEMM_QN, GEMM_QV (fused 4-bit kernel tile and K chunk: 4, 8 or 16).
  * Extensions: none (f16 weights are read with vload_half, bf16 as ushort).
  * Sizes: M, N, K < 2^31; element offsets and strides are 64-bit.                                */
@@ -44,11 +51,17 @@
 #ifndef GEMM_KU
 #define GEMM_KU 1
 #endif
+#ifndef GEMM_KB
+#define GEMM_KB 256
+#endif
+#ifndef GEMM_MG
+#define GEMM_MG 8
+#endif
 #ifndef GEMM_QM
-#define GEMM_QM 4
+#define GEMM_QM 8
 #endif
 #ifndef GEMM_QN
-#define GEMM_QN 4
+#define GEMM_QN 2
 #endif
 #ifndef GEMM_QV
 #define GEMM_QV 16
@@ -93,6 +106,60 @@ GEMM_PACK_KERNEL(gemm_pack_f32, float, B[idx])
 GEMM_PACK_KERNEL(gemm_pack_f16, half, vload_half(idx, B))
 GEMM_PACK_KERNEL(gemm_pack_bf16, ushort, clft_bf16_to_f32(B[idx]))
 
+/* Transposing pack for a B whose rows of op(B)^T are contiguous along k (sbk == 1: a linear
+ * layer's W (N,K), or a transposed B): a work-item takes GEMM_VW rows j and GEMM_PACK_KC values
+ * of k, reads each row as vectors along k and writes vectors of GEMM_VW consecutive j. The
+ * generic pack above gathers across rows instead. Global (roundup(N,NR)/VW, ceil(K/KC), batch). */
+#ifndef GEMM_PACK_KC
+#define GEMM_PACK_KC 256
+#endif
+
+#if GEMM_VW == 1
+#define GEMM_VLOAD_HALF(i, p) vload_half(i, p)
+#define GEMM_VLOAD_BF16(i, p) clft_bf16_to_f32((p)[i])
+#else
+#define GEMM_VLOAD_HALF(i, p) GEMM_CAT(vload_half, GEMM_VW)(i, p)
+#define GEMM_VLOAD_BF16(i, p) GEMM_CAT(as_float, GEMM_VW)(GEMM_CAT(convert_uint, GEMM_VW)(GEMM_CAT(vload, GEMM_VW)(i, p)) << 16)
+#endif
+
+#define GEMM_PACKT_KERNEL(NAME, T, VLOAD, SLOAD)                                                   \
+    __kernel void NAME(__global float *restrict Bp, __global const T *restrict B, ulong b_off, long sbj, int K, \
+                       int N, long strideB, long strideBp) {                                        \
+        const int j0 = (int)get_global_id(0) * GEMM_VW, kc0 = (int)get_global_id(1) * GEMM_PACK_KC; \
+        const size_t b = get_global_id(2);                                                         \
+        if (kc0 >= K) return; /* j0 >= N: zero columns of the last panel */                       \
+        const int kc1 = min(kc0 + GEMM_PACK_KC, K);                                                \
+        __global const T *Bb = B + b_off + b * strideB;                                            \
+        __global float *out = Bp + b * strideBp;                                                   \
+        size_t rows[GEMM_VW];                                                                      \
+        _Pragma("unroll") for (int r = 0; r < GEMM_VW; r++) rows[r] = (size_t)min(j0 + r, N - 1) * sbj; \
+        int k = kc0;                                                                               \
+        for (; k + GEMM_VW <= kc1; k += GEMM_VW) {                                                 \
+            float t[GEMM_VW][GEMM_VW];                                                             \
+            _Pragma("unroll") for (int r = 0; r < GEMM_VW; r++) {                                  \
+                gemm_vec v = VLOAD(0, Bb + rows[r] + k);                                           \
+                if (j0 + r >= N) v = (gemm_vec)(0.0f);                                             \
+                GEMM_VSTORE(v, 0, t[r]);                                                           \
+            }                                                                                      \
+            _Pragma("unroll") for (int kk = 0; kk < GEMM_VW; kk++) {                               \
+                float col[GEMM_VW];                                                                \
+                _Pragma("unroll") for (int r = 0; r < GEMM_VW; r++) col[r] = t[r][kk];             \
+                GEMM_VSTORE(GEMM_VLOAD(0, col), 0, out + gemm_panel_index((size_t)j0, (size_t)(k + kk), (size_t)K)); \
+            }                                                                                      \
+        }                                                                                          \
+        for (; k < kc1; k++)                                                                       \
+            for (int r = 0; r < GEMM_VW; r++)                                                      \
+                out[gemm_panel_index((size_t)(j0 + r), (size_t)k, (size_t)K)] =                    \
+                    j0 + r < N ? SLOAD(Bb, rows[r] + k) : 0.0f;                                    \
+    }
+
+#define GEMM_SLOAD_F32(p, i) ((p)[i])
+#define GEMM_SLOAD_F16(p, i) vload_half(i, p)
+#define GEMM_SLOAD_BF16(p, i) clft_bf16_to_f32((p)[i])
+GEMM_PACKT_KERNEL(gemm_packt_f32, float, GEMM_VLOAD, GEMM_SLOAD_F32)
+GEMM_PACKT_KERNEL(gemm_packt_f16, half, GEMM_VLOAD_HALF, GEMM_SLOAD_F16)
+GEMM_PACKT_KERNEL(gemm_packt_bf16, ushort, GEMM_VLOAD_BF16, GEMM_SLOAD_BF16)
+
 /* 4-bit element e of a bitsandbytes-layout tensor (even element in the high nibble). */
 inline float gemm_q4_value(__global const uchar *packed, __global const float *code, size_t e, float absmax) {
     const uchar byte = packed[e >> 1];
@@ -104,6 +171,13 @@ inline float gemm_q4dq_absmax(__global const uchar *qabsmax, __global const floa
                               __global const float *nested_code, int nested_blocksize, float nested_offset,
                               size_t blk) {
     return nested_code[qabsmax[blk]] * nested_absmax[blk / (size_t)nested_blocksize] + nested_offset;
+}
+
+/* absmax of block blk: plain f32 table, or reconstructed from the double quantization */
+inline float gemm_q4_block_absmax(int dq, __global const float *absmax_f, __global const uchar *qabsmax,
+                                  __global const float *nested_absmax, __global const float *nested_code, int nbs,
+                                  float noff, size_t blk) {
+    return dq ? gemm_q4dq_absmax(qabsmax, nested_absmax, nested_code, nbs, noff, blk) : absmax_f[blk];
 }
 
 __kernel void gemm_pack_q4(__global float *restrict Bp, __global const uchar *restrict packed,
@@ -136,6 +210,55 @@ __kernel void gemm_pack_q4dq(__global float *restrict Bp, __global const uchar *
         v = gemm_q4_value(packed, code, e, am);
     }
     Bp[gemm_panel_index(j, k, (size_t)K)] = v;
+}
+
+/* Transposing 4-bit pack for a linear layer's W (N,K) with K % GEMM_VW == 0 (so each chunk of
+ * GEMM_VW codes starts on a byte and lies inside one quantization block). */
+inline void gemm_packt_q4_body(__global float *restrict Bp, __global const uchar *restrict packed,
+                               __global const float *restrict code, int dq, __global const float *absmax_f,
+                               __global const uchar *qabsmax, __global const float *nested_absmax,
+                               __global const float *nested_code, int nbs, float noff, int blocksize, int K, int N) {
+    const int j0 = (int)get_global_id(0) * GEMM_VW, kc0 = (int)get_global_id(1) * GEMM_PACK_KC;
+    if (kc0 >= K) return;
+    const int kc1 = min(kc0 + GEMM_PACK_KC, K);
+    float lut[16];
+    for (int i = 0; i < 16; i++) lut[i] = code[i];
+    for (int k = kc0; k < kc1; k += GEMM_VW) {
+        float t[GEMM_VW][GEMM_VW];
+#pragma unroll
+        for (int r = 0; r < GEMM_VW; r++) {
+            const size_t e0 = (size_t)min(j0 + r, N - 1) * (size_t)K + (size_t)k;
+            const float am = j0 + r < N ? gemm_q4_block_absmax(dq, absmax_f, qabsmax, nested_absmax, nested_code,
+                                                                nbs, noff, e0 / (size_t)blocksize)
+                                        : 0.0f;
+#pragma unroll
+            for (int i = 0; i < GEMM_VW; i++) {
+                const uchar byte = packed[(e0 >> 1) + (size_t)(i >> 1)];
+                t[r][i] = lut[(i & 1) ? (byte & 15u) : (byte >> 4)] * am;
+            }
+        }
+#pragma unroll
+        for (int kk = 0; kk < GEMM_VW; kk++) {
+            float col[GEMM_VW];
+#pragma unroll
+            for (int r = 0; r < GEMM_VW; r++) col[r] = t[r][kk];
+            GEMM_VSTORE(GEMM_VLOAD(0, col), 0, Bp + gemm_panel_index((size_t)j0, (size_t)(k + kk), (size_t)K));
+        }
+    }
+}
+
+__kernel void gemm_packt_q4(__global float *restrict Bp, __global const uchar *restrict packed,
+                            __global const float *restrict code, __global const float *restrict absmax, int blocksize,
+                            int K, int N) {
+    gemm_packt_q4_body(Bp, packed, code, 0, absmax, packed, absmax, absmax, 1, 0.0f, blocksize, K, N);
+}
+
+__kernel void gemm_packt_q4dq(__global float *restrict Bp, __global const uchar *restrict packed,
+                              __global const float *restrict code, __global const uchar *restrict qabsmax,
+                              __global const float *restrict nested_absmax, __global const float *restrict nested_code,
+                              int nested_blocksize, float nested_offset, int blocksize, int K, int N) {
+    gemm_packt_q4_body(Bp, packed, code, 1, nested_absmax, qabsmax, nested_absmax, nested_code, nested_blocksize,
+                       nested_offset, blocksize, K, N);
 }
 
 /* ---- elementwise conversion to f32 (scratch for the CLBlast path) ---------------------------- */
@@ -176,56 +299,68 @@ __kernel void gemm_convert_q4dq(__global float *restrict out, __global const uch
 __kernel void gemm_f32_panel(int M, int N, int K, float alpha, __global const float *restrict A, ulong a_off,
                              long sai, long sak, long strideA, __global const float *restrict Bp, long strideBp,
                              float beta, __global float *restrict C, ulong c_off, long ldc, long strideC) {
-    const int mt = (int)get_global_id(0), p = (int)get_global_id(1);
+    const int mg = (int)get_global_id(0) * GEMM_MG, p = (int)get_global_id(1);
     const size_t b = get_global_id(2);
-    const int m0 = mt * GEMM_MR;
-    if (m0 >= M || (size_t)p * GEMM_NR >= (size_t)N) return;
+    if (mg * GEMM_MR >= M || (size_t)p * GEMM_NR >= (size_t)N) return;
     __global const float *Ab = A + a_off + b * strideA;
     __global const float *bp = Bp + b * strideBp + (size_t)p * (size_t)K * GEMM_NR;
-    /* rows past M re-read row M-1 (valid memory); their results are never stored */
-    __global const float *ar[GEMM_MR];
+    __global float *Cb = C + c_off + b * strideC;
+    /* K in blocks of GEMM_KB (the block of the panel stays in cache across the GEMM_MG row tiles);
+     * the first block writes alpha*acc + beta*C, later ones add alpha*acc. K == 0 still runs one
+     * (empty) block so that C = beta*C. */
+    for (int kb = 0; kb < max(K, 1); kb += GEMM_KB) {
+        const int ke = min(kb + GEMM_KB, K);
+        const int first = kb == 0;
+        for (int g = 0; g < GEMM_MG; g++) {
+            const int m0 = (mg + g) * GEMM_MR;
+            if (m0 >= M) break;
+            /* rows past M re-read row M-1 (valid memory); their results are never stored */
+            __global const float *ar[GEMM_MR];
 #pragma unroll
-    for (int i = 0; i < GEMM_MR; i++) ar[i] = Ab + (long)min(m0 + i, M - 1) * sai;
+            for (int i = 0; i < GEMM_MR; i++) ar[i] = Ab + (long)min(m0 + i, M - 1) * sai;
 
-    gemm_vec acc[GEMM_MR][GEMM_NV];
+            gemm_vec acc[GEMM_MR][GEMM_NV];
 #pragma unroll
-    for (int i = 0; i < GEMM_MR; i++)
+            for (int i = 0; i < GEMM_MR; i++)
 #pragma unroll
-        for (int v = 0; v < GEMM_NV; v++) acc[i][v] = (gemm_vec)(0.0f);
+                for (int v = 0; v < GEMM_NV; v++) acc[i][v] = (gemm_vec)(0.0f);
 
 #pragma unroll GEMM_KU
-    for (int k = 0; k < K; k++) {
-        gemm_vec bv[GEMM_NV];
+            for (int k = kb; k < ke; k++) {
+                gemm_vec bv[GEMM_NV];
 #pragma unroll
-        for (int v = 0; v < GEMM_NV; v++) bv[v] = GEMM_VLOAD(v, bp + (size_t)k * GEMM_NR);
+                for (int v = 0; v < GEMM_NV; v++) bv[v] = GEMM_VLOAD(v, bp + (size_t)k * GEMM_NR);
 #pragma unroll
-        for (int i = 0; i < GEMM_MR; i++) {
-            const gemm_vec a = (gemm_vec)(ar[i][(long)k * sak]);
+                for (int i = 0; i < GEMM_MR; i++) {
+                    const gemm_vec a = (gemm_vec)(ar[i][(long)k * sak]);
 #pragma unroll
-            for (int v = 0; v < GEMM_NV; v++) acc[i][v] = fma(a, bv[v], acc[i][v]);
-        }
-    }
+                    for (int v = 0; v < GEMM_NV; v++) acc[i][v] = fma(a, bv[v], acc[i][v]);
+                }
+            }
 
-    __global float *Cb = C + c_off + b * strideC;
+            /* C scale: beta on the first block (not read when 0), 1 afterwards */
+            const float cs = first ? beta : 1.0f;
 #pragma unroll
-    for (int i = 0; i < GEMM_MR; i++) {
-        const int r = m0 + i;
-        if (r >= M) break;
-        __global float *crow = Cb + (long)r * ldc;
+            for (int i = 0; i < GEMM_MR; i++) {
+                const int r = m0 + i;
+                if (r >= M) break;
+                __global float *crow = Cb + (long)r * ldc;
 #pragma unroll
-        for (int v = 0; v < GEMM_NV; v++) {
-            const int c0 = p * GEMM_NR + v * GEMM_VW;
-            if (c0 + GEMM_VW <= N) {
-                gemm_vec o = (gemm_vec)(alpha) * acc[i][v];
-                if (beta != 0.0f) o = fma((gemm_vec)(beta), GEMM_VLOAD(0, crow + c0), o);
-                GEMM_VSTORE(o, 0, crow + c0);
-            } else {
-                float t[GEMM_VW];
-                GEMM_VSTORE(acc[i][v], 0, t);
-                for (int l = 0; l < GEMM_VW && c0 + l < N; l++) {
-                    float o = alpha * t[l];
-                    if (beta != 0.0f) o = fma(beta, crow[c0 + l], o);
-                    crow[c0 + l] = o;
+                for (int v = 0; v < GEMM_NV; v++) {
+                    const int c0 = p * GEMM_NR + v * GEMM_VW;
+                    if (c0 + GEMM_VW <= N) {
+                        gemm_vec o = (gemm_vec)(alpha) * acc[i][v];
+                        if (cs != 0.0f) o = fma((gemm_vec)(cs), GEMM_VLOAD(0, crow + c0), o);
+                        GEMM_VSTORE(o, 0, crow + c0);
+                    } else {
+                        float t[GEMM_VW];
+                        GEMM_VSTORE(acc[i][v], 0, t);
+                        for (int l = 0; l < GEMM_VW && c0 + l < N; l++) {
+                            float o = alpha * t[l];
+                            if (cs != 0.0f) o = fma(cs, crow[c0 + l], o);
+                            crow[c0 + l] = o;
+                        }
+                    }
                 }
             }
         }
@@ -268,12 +403,6 @@ typedef uint2 gemm_qidx;
 
 inline float gemm_sum8(float8 v) { return dot(v.lo + v.hi, (float4)(1.0f)); }
 
-/* absmax of block blk: plain f32 table, or reconstructed from the double quantization */
-inline float gemm_q4_block_absmax(int dq, __global const float *absmax_f, __global const uchar *qabsmax,
-                                  __global const float *nested_absmax, __global const float *nested_code, int nbs,
-                                  float noff, size_t blk) {
-    return dq ? gemm_q4dq_absmax(qabsmax, nested_absmax, nested_code, nbs, noff, blk) : absmax_f[blk];
-}
 
 inline void gemm_nt_q4_body(int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
                             __global const uchar *packed, __global const float *code, int dq,

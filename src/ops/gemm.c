@@ -49,18 +49,21 @@ static gemm_state *g_states = NULL;
 static void default_tiles(const clft_context *ctx, clft_gemm_tiles *t) {
     if (strstr(ctx->caps.info.name, "Oclgrind") || strstr(ctx->caps.info.platform, "Oclgrind")) {
         /* an interpreter: small register tiles (Oclgrind has crashed on big private arrays) */
-        *t = (clft_gemm_tiles){2, 4, 2, 2, 2, 4};
+        *t = (clft_gemm_tiles){2, 4, 2, 2, 2, 4, 8, 2};
     } else if (ctx->caps.is_cpu) {
-        /* 6 x 64 tile = 24 AVX-512 accumulators (measured best on PoCL, Zen 5) */
-        *t = (clft_gemm_tiles){6, 16, 4, 4, 4, 16};
+        /* 6 x 64 tile = 24 AVX-512 accumulators; a 256 x 64 panel block (64 KiB) stays in L2 over
+         * 8 row tiles; fused 4-bit 8 x 2 (measured best on PoCL 3.1, Zen 5) */
+        *t = (clft_gemm_tiles){6, 16, 4, 8, 2, 16, 256, 8};
     } else {
-        *t = (clft_gemm_tiles){4, 4, 2, 2, 2, 8};
+        /* untuned for GPUs (CLBlast is normally measured faster there): no K blocking */
+        *t = (clft_gemm_tiles){4, 4, 2, 2, 2, 8, 1 << 30, 1};
     }
 }
 
 static void compose_defines(gemm_state *s) {
-    snprintf(s->defines, sizeof s->defines, "-DGEMM_MR=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_QM=%d -DGEMM_QN=%d -DGEMM_QV=%d",
-             s->tiles.mr, s->tiles.vw, s->tiles.nv, s->tiles.qm, s->tiles.qn, s->tiles.qv);
+    snprintf(s->defines, sizeof s->defines,
+             "-DGEMM_MR=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_QM=%d -DGEMM_QN=%d -DGEMM_QV=%d -DGEMM_KB=%d -DGEMM_MG=%d",
+             s->tiles.mr, s->tiles.vw, s->tiles.nv, s->tiles.qm, s->tiles.qn, s->tiles.qv, s->tiles.kb, s->tiles.mg);
 }
 
 static gemm_state *state_get(clft_context *ctx) {
@@ -127,14 +130,15 @@ clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *t) {
     clft_gemm_tiles d;
     default_tiles(ctx, &d);
     clft_gemm_tiles n = {t->mr ? t->mr : d.mr, t->vw ? t->vw : d.vw, t->nv ? t->nv : d.nv,
-                         t->qm ? t->qm : d.qm, t->qn ? t->qn : d.qn, t->qv ? t->qv : d.qv};
+                         t->qm ? t->qm : d.qm, t->qn ? t->qn : d.qn, t->qv ? t->qv : d.qv,
+                         t->kb ? t->kb : d.kb, t->mg ? t->mg : d.mg};
     int vw_ok = n.vw == 1 || n.vw == 2 || n.vw == 4 || n.vw == 8 || n.vw == 16;
     if (n.mr < 1 || n.mr > 16 || !vw_ok || n.nv < 1 || n.nv > 8 || n.qm < 1 || n.qm > 8 || n.qn < 1 || n.qn > 8 ||
-        (n.qv != 4 && n.qv != 8 && n.qv != 16))
+        (n.qv != 4 && n.qv != 8 && n.qv != 16) || n.kb < 1 || n.mg < 1 || n.mg > 64)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                           "clft_gemm_set_tiles: mr %d (1..16), vw %d (1,2,4,8,16), nv %d (1..8), qm %d, qn %d (1..8), "
-                          "qv %d (4,8,16) out of range",
-                          n.mr, n.vw, n.nv, n.qm, n.qn, n.qv);
+                          "qv %d (4,8,16), kb %d (>= 1), mg %d (1..64) out of range",
+                          n.mr, n.vw, n.nv, n.qm, n.qn, n.qv, n.kb, n.mg);
     s->tiles = n;
     compose_defines(s);
     return CLFT_OK;
@@ -320,6 +324,30 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
     size_t g[3] = {npad, (size_t)p->K, (size_t)p->batch}, l[3] = {NR < 64 ? NR : 64, 1, 1};
     cl_kernel k = NULL;
     const clft_weight *w = p->w;
+    /* transposing pack (rows of W / of a transposed B contiguous along k): global over groups of
+     * VW columns and chunks of GEMM_PACK_KC (256) values of k; one work-item per group on a CPU */
+    const size_t VW = (size_t)s->tiles.vw, KC = 256;
+    size_t gt[3] = {npad / VW, ((size_t)p->K + KC - 1) / KC, (size_t)p->batch}, one[3] = {1, 1, 1};
+    const size_t *lt = ctx->caps.is_cpu ? one : NULL;
+    if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4) && p->wtrans && p->K % (int64_t)VW == 0) {
+        cl_int bs = w->blocksize;
+        gt[2] = 1;
+        if (!w->double_quant) {
+            CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_packt_q4", &k));
+            CLFT_CHECK(clft_cl_args(k, "gemm_packt_q4", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
+                                    sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
+                                    sizeof K, &K, sizeof N, &N, (size_t)0));
+            return clft_cl_launch(ctx, k, 3, gt, lt, "gemm_packt_q4");
+        }
+        cl_int nbs = w->nested_blocksize;
+        cl_float noff = w->nested_offset;
+        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_packt_q4dq", &k));
+        CLFT_CHECK(clft_cl_args(k, "gemm_packt_q4dq", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
+                                sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
+                                &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
+                                sizeof noff, &noff, sizeof bs, &bs, sizeof K, &K, sizeof N, &N, (size_t)0));
+        return clft_cl_launch(ctx, k, 3, gt, lt, "gemm_packt_q4dq");
+    }
     if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4)) {
         /* op(B)(k,j) = W[j,k] (linear forward) or W[k,j] */
         cl_long sbk = p->wtrans ? 1 : w->cols, sbj = p->wtrans ? w->cols : 1;
@@ -354,6 +382,15 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
         sbj = p->wtrans ? w->cols : 1;
         sB = 0;
     }
+    if (sbk == 1) {
+        char tname[32];
+        snprintf(tname, sizeof tname, "gemm_packt_%s", name + strlen("gemm_pack_"));
+        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, tname, &k));
+        CLFT_CHECK(clft_cl_args(k, tname, sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &src->mem, sizeof off, &off,
+                                sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N, sizeof sB, &sB, sizeof sBp, &sBp,
+                                (size_t)0));
+        return clft_cl_launch(ctx, k, 3, gt, lt, tname);
+    }
     CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
     CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &src->mem, sizeof off, &off,
                             sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N, sizeof sB, &sB, sizeof sBp,
@@ -377,7 +414,8 @@ static clft_status run_tiled(clft_context *ctx, gemm_state *s, const gemm_proble
                             sizeof sA, &sA, sizeof(cl_mem), &s->pack.mem, sizeof sBp, &sBp, sizeof beta, &beta,
                             sizeof(cl_mem), &p->C.buf->mem, sizeof coff, &coff, sizeof ldc, &ldc, sizeof sC, &sC,
                             (size_t)0));
-    size_t g[3] = {((size_t)p->M + (size_t)s->tiles.mr - 1) / (size_t)s->tiles.mr, npad / NR, (size_t)p->batch};
+    const size_t tiles_m = ((size_t)p->M + (size_t)s->tiles.mr - 1) / (size_t)s->tiles.mr;
+    size_t g[3] = {(tiles_m + (size_t)s->tiles.mg - 1) / (size_t)s->tiles.mg, npad / NR, (size_t)p->batch};
     /* CPU: one work-item per work-group; the kernel is explicitly vectorized (PERF.md 5) */
     size_t one[3] = {1, 1, 1};
     CLFT_CHECK(clft_cl_launch(ctx, k, 3, g, ctx->caps.is_cpu ? one : NULL, "gemm_f32_panel"));

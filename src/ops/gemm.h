@@ -54,6 +54,7 @@ clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
 typedef struct clft_gemm_tiles {
     int mr, vw, nv; /* panel kernel: rows per work-item, vector width, vectors per row */
     int qm, qn, qv; /* fused 4-bit kernel: rows, columns per work-item, K chunk (4, 8 or 16) */
+    int kb, mg;     /* panel kernel: K block (cache blocking), row tiles per work-item */
 } clft_gemm_tiles;
 clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *tiles);
 /* The path the last GEMM call of this context ran (tests check that a forced path was taken). */

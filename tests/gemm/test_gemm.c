@@ -242,7 +242,7 @@ static void check_bad_arguments(void) {
     st = clft_linear_fwd(ctx, m, m, &w, 1, 0);
     TU_CHECK(st == CLFT_STATUS_SHAPE_MISMATCH, "NF4 weight without code/absmax -> %s", clft_status_string(st));
     TU_CHECK(clft_gemm_set_path(ctx, (clft_gemm_path)9) == CLFT_STATUS_INVALID_ARGUMENT, "bad path");
-    clft_gemm_tiles t = {0, 3, 0, 0, 0, 0};
+    clft_gemm_tiles t = {0, 3, 0, 0, 0, 0, 0, 0};
     TU_CHECK(clft_gemm_set_tiles(ctx, &t) == CLFT_STATUS_INVALID_ARGUMENT, "vector width 3 refused");
     clft_buf_free(ctx, &A);
 }
@@ -291,8 +291,16 @@ static void check_decisions_file(void) {
     unsetenv("CLFT_GEMM");
     ctx = saved;
     clft_context_free(c2);
-    if (path[0]) remove(path);
-    rmdir(dir);
+    /* the temporary cache holds the decisions file and compiled programs */
+    d = opendir(dir);
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char fp[600];
+        snprintf(fp, sizeof fp, "%s/%s", dir, e->d_name);
+        remove(fp);
+    }
+    if (d) closedir(d);
+    TU_CHECK(rmdir(dir) == 0, "cannot remove %s", dir);
 }
 
 int main(void) {
@@ -301,7 +309,7 @@ int main(void) {
     const int tiny = tu_tiny();
     double t0 = clft_now_seconds();
     if (tiny) { /* small register tiles for the interpreter */
-        clft_gemm_tiles t = {2, 4, 2, 2, 2, 4};
+        clft_gemm_tiles t = {2, 4, 2, 2, 2, 4, 8, 2};
         TU_OK(clft_gemm_set_tiles(ctx, &t));
     }
     check_bad_arguments();
@@ -341,6 +349,22 @@ int main(void) {
                              salt++);
             }
         check_bwd_weight(path, tiny ? 5 : 65, tiny ? 3 : 33, tiny ? 7 : 100, salt++);
+    }
+    if (!tiny) { /* other tile shapes: K blocks of 16 (partial sums through C), 3 row tiles per item, VW 8 */
+        clft_gemm_tiles t = {5, 8, 3, 3, 3, 8, 16, 3};
+        TU_OK(clft_gemm_set_tiles(ctx, &t));
+        for (int t2 = 0; t2 < 4; t2++) {
+            check_gemm(CLFT_GEMM_TILED, t2 >> 1, t2 & 1, 65, 33, 100, 1, 0.5f, -1.5f, 3, salt++);
+            check_gemm(CLFT_GEMM_TILED, t2 >> 1, t2 & 1, 17, 130, 33, 2, 1.0f, 0.0f, 1, salt++);
+        }
+        check_gemm(CLFT_GEMM_TILED, 0, 0, 17, 5, 0, 1, 1.0f, 0.25f, 1, salt++);
+        for (int d = 0; d < 2; d++) {
+            check_linear(CLFT_GEMM_TILED, 0, CLFT_DTYPE_NF4, d, 17, 33, 128, 1.0f, 1, salt++);
+            check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_NF4, d, 17, 33, 128, 1.0f, 1, salt++);
+            check_linear(CLFT_GEMM_TILED, 0, CLFT_DTYPE_BF16, d, 17, 33, 100, 0.0f, 0, salt++);
+        }
+        clft_gemm_tiles dflt = {0, 0, 0, 0, 0, 0, 0, 0};
+        TU_OK(clft_gemm_set_tiles(ctx, &dflt));
     }
     /* the fused 4-bit kernel: K multiple of the chunk (vector path) and ragged K (scalar path) */
     for (int dq = 0; dq < 2; dq++)
