@@ -31,6 +31,7 @@
  *        GEMM_QV, dequantizing the W chunk in registers (W is never expanded in memory).
  *   gemm_convert_<f16|bf16|q4|q4dq>  (out, in, ..., n): elementwise to f32 (CLBlast path scratch).
  *   gemm_zero_f32 (out, n): out[0..n) = 0 (scratch buffers CLBlast reads past the matrix).
+ *   gemm_stage_f16 / gemm_unstage_f16: f32 <-> f16 copies around CLBlast HGEMM (fp16 devices).
  *
  * Tunables (-D, defaults below): GEMM_MR (rows per work-item), GEMM_VW (vector width 1,2,4,8,16),
  * GEMM_NV (vectors per row; GEMM_NR = GEMM_VW * GEMM_NV), GEMM_KU (k-loop unroll), GEMM_KB (K block),
@@ -292,6 +293,26 @@ __kernel void gemm_convert_q4dq(__global float *restrict out, __global const uch
         out[i] = gemm_q4_value(packed, code, i,
                                gemm_q4dq_absmax(qabsmax, nested_absmax, nested_code, nested_blocksize, nested_offset,
                                                 i / (size_t)blocksize));
+}
+
+/* ---- fp16 staging for CLBlast HGEMM (used only where cl_khr_fp16 exists and a probe passed) -- */
+
+/* out (rows, cols) contiguous half = in (rows, cols) f32 with ld, rounded to nearest even */
+__kernel void gemm_stage_f16(__global half *restrict out, __global const float *restrict in, ulong in_off, long ld,
+                             int rows, int cols) {
+    const int j = (int)get_global_id(0), i = (int)get_global_id(1);
+    if (i >= rows || j >= cols) return;
+    vstore_half_rte(in[in_off + (size_t)i * ld + j], (size_t)i * cols + j, out);
+}
+/* C (rows, cols) = alpha * H + beta * C (C not read when beta == 0); H contiguous half */
+__kernel void gemm_unstage_f16(__global float *restrict C, ulong c_off, long ldc, __global const half *restrict H,
+                               int rows, int cols, float alpha, float beta) {
+    const int j = (int)get_global_id(0), i = (int)get_global_id(1);
+    if (i >= rows || j >= cols) return;
+    __global float *c = C + c_off + (size_t)i * ldc + j;
+    float o = alpha * vload_half((size_t)i * cols + j, H);
+    if (beta != 0.0f) o = fma(beta, *c, o);
+    *c = o;
 }
 
 /* ---- the register-blocked panel kernel ----------------------------------------------------- */

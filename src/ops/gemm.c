@@ -38,6 +38,8 @@ typedef struct gemm_state {
     clft_buf pack;  /* packed panels of op(B) */
     clft_buf conv;  /* f32 copy of a non-f32 weight (CLBlast path) */
     clft_buf tuneC; /* output of autotune runs */
+    clft_buf halfA, halfC; /* f16 staging for CLBlast HGEMM */
+    int hgemm;             /* 0: not probed yet, 1: usable, -1: not */
     gemm_decision dec[GEMM_MAX_DECISIONS];
     int ndec;
     int loaded;
@@ -96,6 +98,8 @@ void clft_gemm_release(clft_context *ctx) {
     clft_buf_free(ctx, &s->pack);
     clft_buf_free(ctx, &s->conv);
     clft_buf_free(ctx, &s->tuneC);
+    clft_buf_free(ctx, &s->halfA);
+    clft_buf_free(ctx, &s->halfC);
     free(s);
 }
 
@@ -105,12 +109,13 @@ const char *clft_gemm_path_name(clft_gemm_path path) {
     case CLFT_GEMM_CLBLAST: return "clblast";
     case CLFT_GEMM_TILED: return "tiled";
     case CLFT_GEMM_FUSED: return "fused";
+    case CLFT_GEMM_HGEMM: return "hgemm";
     }
     return "?";
 }
 
 clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path) {
-    if (!ctx || path < CLFT_GEMM_AUTO || path > CLFT_GEMM_FUSED)
+    if (!ctx || path < CLFT_GEMM_AUTO || path > CLFT_GEMM_HGEMM)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_set_path: bad context or path %d", (int)path);
     gemm_state *s = state_get(ctx);
     if (!s) return CLFT_STATUS_HOST_OOM;
@@ -457,11 +462,112 @@ static clft_status run_fused(clft_context *ctx, gemm_state *s, const gemm_proble
     return CLFT_OK;
 }
 
+/* CLBlast HGEMM for an f16 weight: X staged to f16, C = alpha * H + beta * C after. */
+static clft_status run_hgemm(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+    const clft_weight *w = p->w;
+    const size_t nA = (size_t)p->M * (size_t)p->K, nC = (size_t)p->M * (size_t)p->N;
+    CLFT_CHECK(scratch(ctx, &s->halfA, nA * 2, 0));
+    CLFT_CHECK(scratch(ctx, &s->halfC, nC * 2, 0));
+    cl_kernel k = NULL;
+    cl_int rows = (cl_int)p->M, cols = (cl_int)p->K;
+    cl_ulong aoff = p->A.offset, coff = p->C.offset;
+    cl_long lda = p->A.ld, ldc = p->C.ld;
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_stage_f16", &k));
+    CLFT_CHECK(clft_cl_args(k, "gemm_stage_f16", sizeof(cl_mem), &s->halfA.mem, sizeof(cl_mem), &p->A.buf->mem,
+                            sizeof aoff, &aoff, sizeof lda, &lda, sizeof rows, &rows, sizeof cols, &cols, (size_t)0));
+    size_t g[2] = {(size_t)p->K, (size_t)p->M}, l[2] = {16, 1};
+    CLFT_CHECK(clft_cl_launch(ctx, k, 2, g, l, "gemm_stage_f16"));
+    const cl_half one = 0x3c00, zero = 0;
+    CLBlastStatusCode rc = CLBlastHgemm(CLBlastLayoutColMajor, p->wtrans ? CLBlastTransposeYes : CLBlastTransposeNo,
+                                        CLBlastTransposeNo, (size_t)p->N, (size_t)p->M, (size_t)p->K, one, w->data.mem,
+                                        0, (size_t)w->cols, s->halfA.mem, 0, (size_t)p->K, zero, s->halfC.mem, 0,
+                                        (size_t)p->N, &ctx->queue, NULL);
+    ctx->blas_ready = 1;
+    if (rc != CLBlastSuccess)
+        return clft_error(CLFT_STATUS_BLAS, "%s: CLBlast HGEMM failed with status %d (M %lld N %lld K %lld)", p->fn,
+                          (int)rc, (long long)p->M, (long long)p->N, (long long)p->K);
+    cl_int crow = (cl_int)p->M, ccol = (cl_int)p->N;
+    cl_float alpha = p->alpha, beta = p->beta;
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_unstage_f16", &k));
+    CLFT_CHECK(clft_cl_args(k, "gemm_unstage_f16", sizeof(cl_mem), &p->C.buf->mem, sizeof coff, &coff, sizeof ldc, &ldc,
+                            sizeof(cl_mem), &s->halfC.mem, sizeof crow, &crow, sizeof ccol, &ccol, sizeof alpha, &alpha,
+                            sizeof beta, &beta, (size_t)0));
+    size_t gc[2] = {(size_t)p->N, (size_t)p->M};
+    CLFT_CHECK(clft_cl_launch(ctx, k, 2, gc, l, "gemm_unstage_f16"));
+    s->last = CLFT_GEMM_HGEMM;
+    return CLFT_OK;
+}
+
+/* One probe HGEMM against a double-precision reference of the same f16 values. */
+static int hgemm_probe(clft_context *ctx, gemm_state *s) {
+    const int64_t M = 64, N = 64, K = 4096;
+    float *x = clft_malloc((size_t)(M * K) * 4), *wf = clft_malloc((size_t)(N * K) * 4),
+          *y = clft_malloc((size_t)(M * N) * 4), *ref = clft_malloc((size_t)(M * N) * 4);
+    uint16_t *wh = clft_malloc((size_t)(N * K) * 2);
+    clft_buf bx = {0}, by = {0};
+    clft_weight w;
+    memset(&w, 0, sizeof w);
+    w.dtype = CLFT_DTYPE_F16;
+    w.rows = N;
+    w.cols = K;
+    uint32_t r = 0x9e3779b9u;
+    int ok = 0;
+    clft_status st = (x && wf && y && ref && wh) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
+    for (int64_t i = 0; st == CLFT_OK && i < M * K; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = clft_ref_f16_to_f32(clft_ref_f32_to_f16((float)(r >> 8) * (2.0f / 16777216.0f) - 1.0f));
+    }
+    for (int64_t i = 0; st == CLFT_OK && i < N * K; i++) {
+        r = r * 1664525u + 1013904223u;
+        wh[i] = clft_ref_f32_to_f16((float)(r >> 8) * (2.0f / 16777216.0f) - 1.0f);
+        wf[i] = clft_ref_f16_to_f32(wh[i]);
+    }
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(M * K) * 4, &bx);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(M * N) * 4, &by);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(N * K) * 2, &w.data);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &bx, 0, x, (size_t)(M * K) * 4);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &w.data, 0, wh, (size_t)(N * K) * 2);
+    gemm_problem p = {"hgemm probe", 0, 1, M, N, K, 1, 1.0f, 0.0f, {&bx, 0, K}, {0}, {&by, 0, N}, 0, 0, 0, &w, 1};
+    if (st == CLFT_OK) st = run_hgemm(ctx, s, &p);
+    if (st == CLFT_OK) st = clft_buf_read(ctx, &by, 0, y, (size_t)(M * N) * 4);
+    if (st == CLFT_OK) {
+        clft_ref_gemm_f32(0, 1, M, N, K, 1.0f, x, K, wf, K, 0.0f, ref, N);
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < M * N; i++) {
+            num += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
+            den += (double)ref[i] * ref[i];
+        }
+        const double nmse = den > 0 ? num / den : num;
+        ok = nmse <= 1e-5;
+        clft_log(CLFT_LOG_INFO, "gemm: HGEMM probe NMSE %.3g (limit 1e-5): %s", nmse, ok ? "usable" : "not used");
+    } else {
+        clft_log(CLFT_LOG_INFO, "gemm: HGEMM probe failed (%s): not used", clft_last_error());
+        clft_error_clear();
+    }
+    clft_buf_free(ctx, &bx), clft_buf_free(ctx, &by), clft_buf_free(ctx, &w.data);
+    free(x), free(wf), free(y), free(ref), free(wh);
+    return ok;
+}
+
+int clft_gemm_hgemm_usable(clft_context *ctx) {
+    gemm_state *s = ctx ? state_get(ctx) : NULL;
+    if (!s) return 0;
+    if (s->hgemm == 0) s->hgemm = ctx->caps.info.fp16 && hgemm_probe(ctx, s) ? 1 : -1;
+    return s->hgemm == 1;
+}
+
+/* The HGEMM path applies to a linear layer with an f16 weight on a device where it was probed. */
+static int hgemm_applies(clft_context *ctx, const gemm_problem *p) {
+    return p->w && p->w->dtype == CLFT_DTYPE_F16 && p->transA == 0 && p->batch == 1 && p->K > 0 &&
+           clft_gemm_hgemm_usable(ctx);
+}
+
 static int is_q4(const clft_weight *w) { return w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4); }
 
 static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path) {
+    if (path == CLFT_GEMM_HGEMM && hgemm_applies(ctx, p)) return run_hgemm(ctx, s, p);
     /* CLBlast refuses K == 0 (C = beta*C); the own kernel does it */
-    if (path == CLFT_GEMM_CLBLAST && p->K > 0) return run_clblast(ctx, s, p);
+    if ((path == CLFT_GEMM_CLBLAST || path == CLFT_GEMM_HGEMM) && p->K > 0) return run_clblast(ctx, s, p);
     if (path == CLFT_GEMM_FUSED && is_q4(p->w) && p->wtrans && p->batch == 1) return run_fused(ctx, s, p);
     return run_tiled(ctx, s, p);
 }
@@ -488,6 +594,7 @@ static void decisions_load(clft_context *ctx, gemm_state *s) {
         clft_gemm_path pth = !strcmp(name, "clblast") ? CLFT_GEMM_CLBLAST
                              : !strcmp(name, "tiled") ? CLFT_GEMM_TILED
                              : !strcmp(name, "fused") ? CLFT_GEMM_FUSED
+                             : !strcmp(name, "hgemm") ? CLFT_GEMM_HGEMM
                                                       : CLFT_GEMM_AUTO;
         if (pth == CLFT_GEMM_AUTO) continue;
         snprintf(s->dec[s->ndec].key, sizeof s->dec[s->ndec].key, "%s", key);
@@ -553,7 +660,9 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     CLFT_CHECK(scratch(ctx, &s->tuneC, (size_t)t.sC * (size_t)p->batch * sizeof(float), 1));
     t.C.buf = &s->tuneC;
     clft_gemm_path cands[3] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED};
-    int ncand = is_q4(p->w) && p->wtrans && p->batch == 1 ? 3 : 2;
+    int ncand = 2;
+    if (is_q4(p->w) && p->wtrans && p->batch == 1) ncand = 3;
+    else if (hgemm_applies(ctx, p)) cands[ncand++] = CLFT_GEMM_HGEMM;
     double best = 1e30, secs[3] = {0, 0, 0};
     *out = CLFT_GEMM_TILED;
     for (int i = 0; i < ncand; i++) {
@@ -571,8 +680,9 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     }
     char key[96];
     shape_key(p, key, sizeof key);
-    clft_log(CLFT_LOG_INFO, "gemm autotune %s: tiled %.3f ms, clblast %.3f ms%s -> %s", key, secs[0] * 1e3,
-             secs[1] * 1e3, ncand == 3 ? ", fused measured too" : "", clft_gemm_path_name(*out));
+    clft_log(CLFT_LOG_INFO, "gemm autotune %s: tiled %.3f ms, clblast %.3f ms, %s %.3f ms -> %s", key,
+             secs[0] * 1e3, secs[1] * 1e3, ncand == 3 ? clft_gemm_path_name(cands[2]) : "-", secs[2] * 1e3,
+             clft_gemm_path_name(*out));
     return CLFT_OK;
 }
 
@@ -586,8 +696,10 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
         if (!strcmp(env, "clblast")) *out = CLFT_GEMM_CLBLAST;
         else if (!strcmp(env, "tiled")) *out = CLFT_GEMM_TILED;
         else if (!strcmp(env, "fused")) *out = CLFT_GEMM_FUSED;
+        else if (!strcmp(env, "hgemm")) *out = CLFT_GEMM_HGEMM;
         else
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "CLFT_GEMM=%s: expected clblast, tiled, fused or auto", env);
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                              "CLFT_GEMM=%s: expected clblast, tiled, fused, hgemm or auto", env);
         return CLFT_OK;
     }
     if (!s->loaded) decisions_load(ctx, s);

@@ -93,7 +93,7 @@ static void free_weight(host_weight *h) {
 
 /* ---- generic GEMM check ------------------------------------------------------------------- */
 
-static const char *PATHS[] = {"auto", "clblast", "tiled", "fused"};
+static const char *PATHS[] = {"auto", "clblast", "tiled", "fused", "hgemm"};
 
 /* CLFT_TEST_VERBOSE: name each check before it runs (to place Oclgrind reports) */
 static void trace(const char *what) {
@@ -163,7 +163,10 @@ static void check_linear(clft_gemm_path path, int which, clft_dtype dt, int dq, 
                                 : clft_linear_bwd_data(ctx, mY, mX, &hw.w, M, beta);
     TU_CHECK(st == CLFT_OK, "linear: %s: %s", clft_status_string(st), clft_last_error());
     download(&Y, got, nY);
-    tu_close(what, got, ref, nY, 1e-5 + 1e-6 * (double)(N > K ? N : K), 1e-4, 1e-9);
+    if (path == CLFT_GEMM_HGEMM) /* X rounded to f16 and fp16 accumulation (where it runs at all) */
+        tu_close(what, got, ref, nY, 0.05, 0.02, 1e-4);
+    else
+        tu_close(what, got, ref, nY, 1e-5 + 1e-6 * (double)(N > K ? N : K), 1e-4, 1e-9);
     clft_buf_free(ctx, &X), clft_buf_free(ctx, &Y);
     free(hX), free(hY), free(ref), free(got);
     free_weight(&hw);
@@ -372,6 +375,18 @@ int main(void) {
             check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_NF4, dq, ms[i], tiny ? 5 : 33, tiny ? 16 : 128, 0.0f, 0, salt++);
             check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_FP4, dq, ms[i], tiny ? 3 : 17, tiny ? 9 : 100, 1.0f, 1, salt++);
         }
+    /* HGEMM: gated on cl_khr_fp16 plus an accuracy probe; elsewhere the forced path runs SGEMM */
+    {
+        const int usable = clft_gemm_hgemm_usable(ctx);
+        clft_device_info info;
+        TU_OK(clft_context_device_info(ctx, &info));
+        TU_CHECK(info.fp16 || !usable, "HGEMM usable without cl_khr_fp16");
+        if (!tiny) {
+            check_linear(CLFT_GEMM_HGEMM, 0, CLFT_DTYPE_F16, 0, 17, 33, 100, 0.5f, 1, salt++);
+            TU_CHECK(clft_gemm_last_path(ctx) == (usable ? CLFT_GEMM_HGEMM : CLFT_GEMM_CLBLAST),
+                     "forced hgemm ran %s (usable %d)", PATHS[clft_gemm_last_path(ctx)], usable);
+        }
+    }
     /* measured choice: decisions are taken, persisted, and results stay right */
     if (tiny) TU_OK(clft_gemm_set_path(ctx, CLFT_GEMM_TILED)); /* see above: no CLBlast under Oclgrind */
     check_gemm(tiny ? CLFT_GEMM_TILED : CLFT_GEMM_AUTO, 0, 1, tiny ? 3 : 65, tiny ? 8 : 100, tiny ? 8 : 128, 1, 1.0f, 0.0f, 0, salt++);
