@@ -88,6 +88,21 @@ static clft_status time_runs(clft_context *ctx, gemm_arg *a, int warm, int reps,
     return CLFT_OK;
 }
 
+static void add_result(cJSON *arr, const char *variant, clft_context *ctx, int64_t M, int64_t K, int64_t N, double t,
+                       double peak_gflops) {
+    const double gf = 2.0 * (double)M * (double)N * (double)K / t / 1e9;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "variant", variant);
+    cJSON_AddStringToObject(r, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
+    cJSON_AddNumberToObject(r, "M", (double)M);
+    cJSON_AddNumberToObject(r, "K", (double)K);
+    cJSON_AddNumberToObject(r, "N", (double)N);
+    cJSON_AddNumberToObject(r, "ms", t * 1e3);
+    cJSON_AddNumberToObject(r, "gflops", gf);
+    if (peak_gflops > 0) cJSON_AddNumberToObject(r, "fraction_of_peak", gf / peak_gflops);
+    cJSON_AddItemToArray(arr, r);
+}
+
 clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out) {
     static const int64_t full_M[] = {512, 2048}, full_KN[][2] = {{2048, 2048}, {4096, 4096}, {4096, 11008}, {11008, 4096}};
     static const int64_t quick_M[] = {64}, quick_KN[][2] = {{256, 256}};
@@ -133,20 +148,23 @@ clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJS
                 st = time_runs(ctx, &a, m == 0, reps, &t);
                 if (st != CLFT_OK) break;
                 const double gf = flops / t / 1e9;
-                cJSON *r = cJSON_CreateObject();
-                cJSON_AddStringToObject(r, "variant", VARIANTS[v].name);
-                cJSON_AddStringToObject(r, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
-                cJSON_AddNumberToObject(r, "M", (double)M);
-                cJSON_AddNumberToObject(r, "K", (double)K);
-                cJSON_AddNumberToObject(r, "N", (double)N);
-                cJSON_AddNumberToObject(r, "ms", t * 1e3);
-                cJSON_AddNumberToObject(r, "gflops", gf);
-                if (peak_gflops > 0) cJSON_AddNumberToObject(r, "fraction_of_peak", gf / peak_gflops);
-                cJSON_AddItemToArray(arr, r);
+                add_result(arr, VARIANTS[v].name, ctx, M, K, N, t, peak_gflops);
                 if (M == 2048 && K == 4096 && N == 4096 && gf > best_target) best_target = gf;
             }
             free_weight(ctx, &w);
         }
+    }
+    /* few tokens (M = 16): where the fused 4-bit kernel, which never expands W, is meant to win */
+    for (size_t v = 2; st == CLFT_OK && !o->quick && v < 4; v++) {
+        const int64_t M = 16, K = 4096, N = 4096;
+        clft_weight w;
+        st = make_weight(ctx, VARIANTS[v].dt, N, K, &w);
+        if (st == CLFT_OK) st = clft_gemm_set_path(ctx, VARIANTS[v].path);
+        gemm_arg a = {{&Y, 0, N}, {&X, 0, K}, &w, M};
+        double t = 0;
+        if (st == CLFT_OK) st = time_runs(ctx, &a, 1, o->reps > 0 ? o->reps : 1, &t);
+        if (st == CLFT_OK) add_result(arr, VARIANTS[v].name, ctx, M, K, N, t, peak_gflops);
+        free_weight(ctx, &w);
     }
     clft_gemm_set_path(ctx, CLFT_GEMM_AUTO);
     if (st == CLFT_OK && !o->quick) cJSON_AddNumberToObject(out, "best_gflops_M2048_K4096_N4096", best_target);
