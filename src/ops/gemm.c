@@ -1,8 +1,18 @@
-/* gemm.c - the GEMM layer (src/ops/gemm.h): argument validation, the two execution paths
- * (CLBlast SGEMM, and cl/gemm.cl's pack + register-blocked panel kernel, plus a fused 4-bit
- * kernel), and the per-shape choice between them from timings taken on first use, cached in
- * memory and in <cache_dir>/gemm-paths.txt. Per-context state lives in a small registry keyed by
- * the context (clrt.h has no slot for it); ops/blas.c frees it with the context. */
+/* gemm.c - the GEMM layer (src/ops/gemm.h): argument validation, the execution paths, and the
+ * per-shape choice between them from timings taken on first use.
+ *   tiled   cl/gemm.cl: op(B) (or a weight of any dtype, converted/dequantized on the way) is packed
+ *           into zero-padded column panels, then the register-blocked panel kernel runs; on a CPU
+ *           both run one work-item per work-group with explicit vectors (PoCL would otherwise try
+ *           to vectorize across work-items). Ragged M, N, K are handled in the kernels.
+ *   clblast CLBlastSgemm / CLBlastSgemmStridedBatched, called column-major with swapped operands
+ *           (C not "rotated", PERF.md 1.5); non-f32 weights are first converted to an f32 scratch.
+ *   fused   cl/gemm.cl: 4-bit linear forward that dequantizes W chunks in registers (small M).
+ *   hgemm   CLBlast HGEMM for f16 weights, only where cl_khr_fp16 exists and a probe passed.
+ * The choice is timed once per shape class on the call's own operands (rows capped), kept in
+ * memory and in <cache_dir>/gemm-paths-<device hash>.txt (temp file + rename); $CLFT_GEMM or
+ * clft_gemm_set_path() override it. Per-context state (scratch buffers, decisions) lives in a
+ * small registry keyed by the context (clrt.h has no slot for it); ops/blas.c frees it with the
+ * context. Scratch buffers grow on first use of a bigger shape and are then reused. */
 #include <clblast_c.h>
 #include <errno.h>
 #include <limits.h>
