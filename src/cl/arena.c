@@ -1,6 +1,7 @@
 /* arena.c - device buffers through per-class arenas: current/peak bytes per class, refusal with a
  * clear CLFT_STATUS_DEVICE_OOM before the driver fails (or crashes) on an impossible request. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cl/clrt.h"
@@ -62,7 +63,25 @@ clft_status clft_buf_alloc(clft_context *ctx, clft_mem_class cls, size_t bytes, 
 void clft_buf_free(clft_context *ctx, clft_buf *buf) {
     if (!buf || !buf->mem) return;
     size_t req = buf->bytes ? buf->bytes : 4;
-    clReleaseMemObject(buf->mem);
+    /* Oclgrind 21.10 reuses a released buffer's id without resetting its uninitialized-value
+     * shadow, so a larger buffer that gets the id reports false "uninitialized" reads past the old
+     * size. Under Oclgrind only, release buffers when the context goes instead. */
+    int deferred = 0;
+    if (ctx->caps.is_oclgrind) {
+        if (ctx->ndeferred == ctx->capdeferred) {
+            size_t cap = ctx->capdeferred ? ctx->capdeferred * 2 : 64;
+            cl_mem *a = realloc(ctx->deferred, cap * sizeof *a);
+            if (a) {
+                ctx->deferred = a;
+                ctx->capdeferred = cap;
+            }
+        }
+        if (ctx->ndeferred < ctx->capdeferred) {
+            ctx->deferred[ctx->ndeferred++] = buf->mem;
+            deferred = 1;
+        }
+    }
+    if (!deferred) clReleaseMemObject(buf->mem);
     ctx->mem.current_bytes[buf->cls] -= req;
     ctx->mem.current_total -= req;
     memset(buf, 0, sizeof *buf);
@@ -84,7 +103,20 @@ clft_status clft_buf_read(clft_context *ctx, const clft_buf *buf, size_t offset,
 
 clft_status clft_buf_fill_zero(clft_context *ctx, clft_buf *buf) {
     if (!buf->bytes) return CLFT_OK;
-    const cl_uchar zero = 0;
-    CLFT_CL_CHECK(clEnqueueFillBuffer(ctx->queue, buf->mem, &zero, 1, 0, buf->bytes, 0, NULL, NULL), "clEnqueueFillBuffer");
+    /* whole words with a kernel (cl/runtime.cl), the last 1-3 bytes from the host */
+    size_t words = buf->bytes / 4, tail = buf->bytes % 4;
+    if (words) {
+        cl_kernel k;
+        CLFT_CHECK(clft_cl_kernel(ctx, "runtime.cl", "", "fill_u32", &k));
+        cl_ulong n = words;
+        cl_uint v = 0;
+        CLFT_CHECK(clft_cl_args(k, "fill_u32", sizeof(cl_mem), &buf->mem, sizeof n, &n, sizeof v, &v, (size_t)0));
+        size_t local = 64;
+        CLFT_CHECK(clft_cl_launch(ctx, k, 1, &words, &local, "fill_u32"));
+    }
+    if (tail) {
+        static const unsigned char zeros[4] = {0, 0, 0, 0};
+        CLFT_CHECK(clft_buf_write(ctx, buf, words * 4, zeros, tail));
+    }
     return CLFT_OK;
 }

@@ -13,7 +13,7 @@ typedef struct clft_caps {
     clft_device_info info;
     int cl_c_major, cl_c_minor; /* OpenCL C version the compiler accepts */
     int is_cpu, is_gpu;
-    int vendor_nvidia, vendor_amd, vendor_intel, vendor_pocl;
+    int vendor_nvidia, vendor_amd, vendor_intel, vendor_pocl, is_oclgrind;
     size_t max_wg;
     cl_uint mem_base_align_bytes;
 } clft_caps;
@@ -46,6 +46,9 @@ struct clft_context {
     clft_kernel_stats kstats;
     /* arenas */
     clft_mem_stats mem;
+    /* Oclgrind only: released buffers are kept until the context goes (see arena.c) */
+    cl_mem *deferred;
+    size_t ndeferred, capdeferred;
     /* CLBlast state */
     int blas_ready;
 };

@@ -304,6 +304,7 @@ static void fill_caps(clft_context *ctx) {
     c->vendor_amd = ci_contains(c->info.vendor, "advanced micro") || ci_contains(c->info.platform, "amd");
     c->vendor_intel = ci_contains(c->info.vendor, "intel");
     c->vendor_pocl = ci_contains(c->info.platform, "portable computing");
+    c->is_oclgrind = ci_contains(c->info.platform, "oclgrind");
     c->max_wg = (size_t)c->info.max_work_group_size;
     c->cl_c_major = 1;
     c->cl_c_minor = 2;
@@ -373,6 +374,8 @@ void clft_context_free(clft_context *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
     clft_blas_release(ctx);
     clft_programs_release(ctx);
+    for (size_t i = 0; i < ctx->ndeferred; i++) clReleaseMemObject(ctx->deferred[i]);
+    free(ctx->deferred);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx);

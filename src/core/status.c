@@ -56,7 +56,18 @@ clft_status clft_error_prefix(clft_status status, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, tl_error, sizeof old);
-    snprintf(tl_error, sizeof tl_error, "%s: %s", prefix, old[0] ? old : clft_status_string(status));
+    const char *rest = old[0] ? old : clft_status_string(status);
+    size_t lp = strlen(prefix), lr = strlen(rest), cap = sizeof tl_error - 1;
+    if (lp > cap) lp = cap;
+    memcpy(tl_error, prefix, lp);
+    size_t pos = lp;
+    if (pos + 2 <= cap) {
+        memcpy(tl_error + pos, ": ", 2);
+        pos += 2;
+    }
+    if (lr > cap - pos) lr = cap - pos;
+    memcpy(tl_error + pos, rest, lr);
+    tl_error[pos + lr] = '\0';
     return status;
 }
 

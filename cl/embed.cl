@@ -1,0 +1,26 @@
+/* embed.cl - token embedding, f32.
+ *   embedding_fwd_f32 (out (N,C), ids (N), table (V,C), N, V, C)   out[n] = table[ids[n]] (0 if out of range)
+ *   embedding_bwd_f32 (d_table (V,C) +=, d_out (N,C), rows (U), offsets (U+1), tokens (N), U, C)
+ * NDRange (C, N) and (C, U). The backward is deterministic without atomics: the host groups the token positions by id
+ * (rows[u] = the id, tokens[offsets[u] .. offsets[u+1]) = its positions in order) and one work-item
+ * per (unique id, column) sums them. Every buffer argument is followed by its offset in elements. */
+
+__kernel void embedding_fwd_f32(__global float *out, ulong out_off, __global const int *ids, ulong ids_off,
+                                __global const float *table, ulong t_off, int N, int V, int C) {
+    const size_t c = get_global_id(0), n = get_global_id(1);
+    if (c >= (size_t)C || n >= (size_t)N) return;
+    const int id = ids[ids_off + n];
+    out[out_off + n * (size_t)C + c] = (id >= 0 && id < V) ? table[t_off + (size_t)id * (size_t)C + c] : 0.0f;
+}
+
+__kernel void embedding_bwd_f32(__global float *d_table, ulong dt_off, __global const float *d_out, ulong dout_off,
+                                __global const int *rows, ulong rows_off, __global const int *offsets,
+                                ulong offs_off, __global const int *tokens, ulong tok_off, int U, int C) {
+    const size_t c = get_global_id(0);
+    const int u = (int)get_global_id(1);
+    if (c >= (size_t)C || u >= U) return;
+    float acc = 0.0f;
+    for (int j = offsets[offs_off + u]; j < offsets[offs_off + u + 1]; j++)
+        acc += d_out[dout_off + (size_t)tokens[tok_off + j] * (size_t)C + c];
+    d_table[dt_off + (size_t)rows[rows_off + u] * (size_t)C + c] += acc;
+}

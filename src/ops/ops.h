@@ -1,0 +1,83 @@
+/* ops.h - host launchers of the training ops (cl/norm.cl, elementwise.cl, rope.cl, embed.cl,
+ * attention.cl, optim.cl). Each mirrors its src/ref twin in ref/ops_ref.h: same shapes, same
+ * argument order (_fwd(out, saved, in, dims), _bwd(d_in, d_param, d_out, in, saved, dims)), the
+ * same assign (=) / accumulate (+=) contract. Tensors are f32 views into device buffers. */
+#ifndef CLFT_OPS_OPS_H
+#define CLFT_OPS_OPS_H
+
+#include "cl/clrt.h"
+
+/* A view of device data: element `off` of `buf` onwards (floats, or int32 for ids/positions). */
+typedef struct clft_dv {
+    const clft_buf *buf;
+    size_t off;
+} clft_dv;
+static inline clft_dv clft_dv_of(const clft_buf *b, size_t off) {
+    clft_dv v = {b, off};
+    return v;
+}
+
+/* RMSNorm. fwd: out = w * x * rstd, rstd saved. bwd: dx = (assign, skipped when dx.buf NULL),
+ * dw += (skipped when dw.buf NULL). */
+clft_status clft_rmsnorm_fwd(clft_context *ctx, clft_dv out /* (N,C) */, clft_dv rstd /* (N) */, clft_dv x /* (N,C) */,
+                             clft_dv w /* (C) */, int64_t N, int64_t C, float eps);
+clft_status clft_rmsnorm_bwd(clft_context *ctx, clft_dv dx /* (N,C) = */, clft_dv dw /* (C) += */,
+                             clft_dv d_out /* (N,C) */, clft_dv x /* (N,C) */, clft_dv w /* (C) */,
+                             clft_dv rstd /* (N) */, int64_t N, int64_t C);
+
+/* SwiGLU: out = silu(gate) * up; bwd assigns d_gate and d_up. */
+clft_status clft_swiglu_fwd(clft_context *ctx, clft_dv out, clft_dv gate, clft_dv up, int64_t n);
+clft_status clft_swiglu_bwd(clft_context *ctx, clft_dv d_gate, clft_dv d_up, clft_dv d_out, clft_dv gate, clft_dv up,
+                            int64_t n);
+/* out = a + b (residual). */
+clft_status clft_add_fwd(clft_context *ctx, clft_dv out, clft_dv a, clft_dv b, int64_t n);
+/* out[n,c] = x[n,c] + bias[c]; bwd: dbias += column sums of d_out (dx = d_out is the caller's alias). */
+clft_status clft_bias_add_fwd(clft_context *ctx, clft_dv out, clft_dv x, clft_dv bias, int64_t N, int64_t C);
+clft_status clft_bias_add_bwd(clft_context *ctx, clft_dv dbias /* (C) += */, clft_dv d_out /* (N,C) */, int64_t N,
+                              int64_t C);
+/* x *= s;  y += a * x. */
+clft_status clft_scale(clft_context *ctx, clft_dv x, float s, int64_t n);
+clft_status clft_axpy(clft_context *ctx, clft_dv y, float a, clft_dv x, int64_t n);
+
+/* RoPE, rotate-half. fwd rotates by +angle, bwd by -angle (assigns; out may alias x).
+ * pos (N) int32, inv_freq (D/2) f32 on the device. */
+clft_status clft_rope_fwd(clft_context *ctx, clft_dv out /* (N,H,D) */, clft_dv x /* (N,H,D) */, clft_dv pos,
+                          clft_dv inv_freq, int64_t N, int64_t H, int64_t D);
+clft_status clft_rope_bwd(clft_context *ctx, clft_dv dx /* (N,H,D) = */, clft_dv d_out /* (N,H,D) */, clft_dv pos,
+                          clft_dv inv_freq, int64_t N, int64_t H, int64_t D);
+
+/* Embedding. fwd: out[n] = table[ids[n]] (rows of out-of-range ids are zero).
+ * bwd: d_table += grouped sums; the grouping (clft_embedding_group) is made on the host from the ids. */
+clft_status clft_embedding_fwd(clft_context *ctx, clft_dv out /* (N,C) */, clft_dv ids /* (N) int32 */,
+                               clft_dv table /* (V,C) */, int64_t N, int64_t V, int64_t C);
+/* Groups token positions by id: rows (U) ids, offsets (U+1), tokens (N) positions; returns U.
+ * Out-of-range ids are left out. Arrays are caller-allocated with N, N+1 and N entries. */
+int64_t clft_embedding_group(const int32_t *ids, int64_t N, int64_t V, int32_t *rows, int32_t *offsets,
+                             int32_t *tokens);
+clft_status clft_embedding_bwd(clft_context *ctx, clft_dv d_table /* (V,C) += */, clft_dv d_out /* (N,C) */,
+                               clft_dv rows /* (U) */, clft_dv offsets /* (U+1) */, clft_dv tokens /* (N) */,
+                               int64_t U, int64_t C);
+
+/* Attention dims: as clft_ref_attn_dims. */
+typedef struct clft_attn_dims {
+    int64_t B, T, H, KV, D, window;
+} clft_attn_dims;
+/* fwd: out (B,T,H,D), lse (B,H,T) saved; bwd assigns dq, dk, dv; delta (B,H,T) is scratch. */
+clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
+                               const clft_attn_dims *d);
+clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q,
+                               clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta,
+                               const clft_attn_dims *d);
+
+/* AdamW (torch semantics), step >= 1. */
+typedef struct clft_adamw_hparams {
+    float lr, beta1, beta2, eps, weight_decay;
+} clft_adamw_hparams;
+clft_status clft_adamw_step(clft_context *ctx, clft_dv p, clft_dv m, clft_dv v, clft_dv g, int64_t n,
+                            const clft_adamw_hparams *hp, int64_t step);
+/* Sum of squares of n floats: per-work-group partials on the device (partial must hold
+ * clft_sumsq_partials(n) floats), summed on the host in double. */
+size_t clft_sumsq_partials(int64_t n);
+clft_status clft_sumsq(clft_context *ctx, clft_dv x, int64_t n, clft_dv partial, double *out);
+
+#endif
