@@ -31,7 +31,7 @@
 /* ---- per-context state ---------------------------------------------------------------------- */
 
 #define GEMM_MAX_DECISIONS 256
-#define GEMM_TUNE_MAX_M 256 /* autotune runs use at most this many rows of the real operands */
+#define GEMM_TUNE_MAX_M    256 /* autotune runs use at most this many rows of the real operands */
 
 typedef struct gemm_decision {
     char key[96];
@@ -45,9 +45,9 @@ typedef struct gemm_state {
     clft_gemm_path last;
     clft_gemm_tiles tiles;
     char defines[160];
-    clft_buf pack;  /* packed panels of op(B) */
-    clft_buf conv;  /* f32 copy of a non-f32 weight (CLBlast path) */
-    clft_buf tuneC; /* output of autotune runs */
+    clft_buf pack;         /* packed panels of op(B) */
+    clft_buf conv;         /* f32 copy of a non-f32 weight (CLBlast path) */
+    clft_buf tuneC;        /* output of autotune runs */
     clft_buf halfA, halfC; /* f16 staging for CLBlast HGEMM */
     int hgemm;             /* 0: not probed yet, 1: usable, -1: not */
     gemm_decision dec[GEMM_MAX_DECISIONS];
@@ -81,7 +81,8 @@ static void compose_defines(gemm_state *s) {
 static gemm_state *state_get(clft_context *ctx) {
     pthread_mutex_lock(&g_lock);
     gemm_state *s = g_states;
-    while (s && s->ctx != ctx) s = s->next;
+    while (s && s->ctx != ctx)
+        s = s->next;
     if (!s) {
         s = calloc(1, sizeof *s);
         if (s) {
@@ -100,7 +101,8 @@ static gemm_state *state_get(clft_context *ctx) {
 void clft_gemm_release(clft_context *ctx) {
     pthread_mutex_lock(&g_lock);
     gemm_state **pp = &g_states;
-    while (*pp && (*pp)->ctx != ctx) pp = &(*pp)->next;
+    while (*pp && (*pp)->ctx != ctx)
+        pp = &(*pp)->next;
     gemm_state *s = *pp;
     if (s) *pp = s->next;
     pthread_mutex_unlock(&g_lock);
@@ -144,9 +146,8 @@ clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *t) {
     if (!s) return CLFT_STATUS_HOST_OOM;
     clft_gemm_tiles d;
     default_tiles(ctx, &d);
-    clft_gemm_tiles n = {t->mr ? t->mr : d.mr, t->vw ? t->vw : d.vw, t->nv ? t->nv : d.nv,
-                         t->qm ? t->qm : d.qm, t->qn ? t->qn : d.qn, t->qv ? t->qv : d.qv,
-                         t->kb ? t->kb : d.kb, t->mg ? t->mg : d.mg};
+    clft_gemm_tiles n = {t->mr ? t->mr : d.mr, t->vw ? t->vw : d.vw, t->nv ? t->nv : d.nv, t->qm ? t->qm : d.qm,
+                         t->qn ? t->qn : d.qn, t->qv ? t->qv : d.qv, t->kb ? t->kb : d.kb, t->mg ? t->mg : d.mg};
     int vw_ok = n.vw == 1 || n.vw == 2 || n.vw == 4 || n.vw == 8 || n.vw == 16;
     if (n.mr < 1 || n.mr > 16 || !vw_ok || n.nv < 1 || n.nv > 8 || n.qm < 1 || n.qm > 8 || n.qn < 1 || n.qn > 8 ||
         (n.qv != 4 && n.qv != 8 && n.qv != 16) || n.kb < 1 || n.mg < 1 || n.mg > 64)
@@ -184,8 +185,7 @@ static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zer
         cl_ulong n = bytes / 4;
         size_t g = (size_t)n, l = 64;
         st = s ? clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_zero_f32", &k) : CLFT_STATUS_HOST_OOM;
-        if (st == CLFT_OK)
-            st = clft_cl_args(k, "gemm_zero_f32", sizeof(cl_mem), &nb.mem, sizeof n, &n, (size_t)0);
+        if (st == CLFT_OK) st = clft_cl_args(k, "gemm_zero_f32", sizeof(cl_mem), &nb.mem, sizeof n, &n, (size_t)0);
         if (st == CLFT_OK) st = clft_cl_launch(ctx, k, 1, &g, &l, "gemm_zero_f32");
     }
     if (st != CLFT_OK) {
@@ -211,7 +211,8 @@ static clft_status check_view(const char *fn, const char *name, const clft_buf *
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: %s: negative batch stride %lld", fn, name,
                           (long long)stride);
     /* last element + 1, in elements; every term is < 2^62 after the checks on the dims */
-    double last = (double)offset + (double)(batch - 1) * (double)stride + (double)(rows - 1) * (double)ld + (double)cols;
+    double last =
+        (double)offset + (double)(batch - 1) * (double)stride + (double)(rows - 1) * (double)ld + (double)cols;
     if (last * (double)esize > (double)buf->bytes)
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
                           "%s: %s (%lld,%lld) with ld %lld, offset %zu, batch %lld x stride %lld needs %.0f bytes; "
@@ -263,8 +264,8 @@ static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_w
     case CLFT_DTYPE_BF16: {
         const char *name = w->dtype == CLFT_DTYPE_F16 ? "gemm_convert_f16" : "gemm_convert_bf16";
         CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
-        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof nn, &nn,
-                                (size_t)0));
+        CLFT_CHECK(
+            clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof nn, &nn, (size_t)0));
         return clft_cl_launch(ctx, k, 1, &g, &l, name);
     }
     case CLFT_DTYPE_NF4:
@@ -287,7 +288,8 @@ static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_w
         return clft_cl_launch(ctx, k, 1, &g, &l, "gemm_convert_q4dq");
     }
     default:
-        return clft_error(CLFT_STATUS_UNSUPPORTED, "gemm: weight dtype %s cannot be converted", clft_dtype_name(w->dtype));
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "gemm: weight dtype %s cannot be converted",
+                          clft_dtype_name(w->dtype));
     }
 }
 
@@ -315,11 +317,10 @@ static clft_status run_clblast(clft_context *ctx, gemm_state *s, const gemm_prob
                           B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, p->beta, p->C.buf->mem,
                           p->C.offset, (size_t)p->C.ld, &ctx->queue, NULL);
     else
-        rc = CLBlastSgemmStridedBatched(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
-                                        p->alpha, B.buf->mem, B.offset, (size_t)B.ld, (size_t)p->sB, p->A.buf->mem,
-                                        p->A.offset, (size_t)p->A.ld, (size_t)p->sA, p->beta, p->C.buf->mem,
-                                        p->C.offset, (size_t)p->C.ld, (size_t)p->sC, (size_t)p->batch, &ctx->queue,
-                                        NULL);
+        rc = CLBlastSgemmStridedBatched(
+            CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha, B.buf->mem, B.offset,
+            (size_t)B.ld, (size_t)p->sB, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, (size_t)p->sA, p->beta,
+            p->C.buf->mem, p->C.offset, (size_t)p->C.ld, (size_t)p->sC, (size_t)p->batch, &ctx->queue, NULL);
     ctx->blas_ready = 1;
     if (rc != CLBlastSuccess) return blas_fail(rc, p);
     s->last = CLFT_GEMM_CLBLAST;
@@ -390,7 +391,9 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
     cl_ulong off = p->B.offset;
     cl_long sbk = p->transB ? 1 : p->B.ld, sbj = p->transB ? p->B.ld : 1, sB = p->sB, sBp = (cl_long)per;
     if (w) {
-        name = w->dtype == CLFT_DTYPE_F16 ? "gemm_pack_f16" : w->dtype == CLFT_DTYPE_BF16 ? "gemm_pack_bf16" : "gemm_pack_f32";
+        name = w->dtype == CLFT_DTYPE_F16    ? "gemm_pack_f16"
+               : w->dtype == CLFT_DTYPE_BF16 ? "gemm_pack_bf16"
+                                             : "gemm_pack_f32";
         src = &w->data;
         off = 0;
         sbk = p->wtrans ? 1 : w->cols;
@@ -448,20 +451,20 @@ static clft_status run_fused(clft_context *ctx, gemm_state *s, const gemm_proble
     const char *name = w->double_quant ? "gemm_f32_nt_q4dq" : "gemm_f32_nt_q4";
     CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
     if (!w->double_quant) {
-        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha,
-                                sizeof(cl_mem), &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem),
-                                &w->data.mem, sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem,
-                                sizeof bs, &bs, sizeof beta, &beta, sizeof(cl_mem), &p->C.buf->mem, sizeof yoff, &yoff,
-                                sizeof ldy, &ldy, (size_t)0));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha, sizeof(cl_mem),
+                                &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem), &w->data.mem,
+                                sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
+                                sizeof beta, &beta, sizeof(cl_mem), &p->C.buf->mem, sizeof yoff, &yoff, sizeof ldy,
+                                &ldy, (size_t)0));
     } else {
         cl_int nbs = w->nested_blocksize;
         cl_float noff = w->nested_offset;
-        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha,
-                                sizeof(cl_mem), &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem),
-                                &w->data.mem, sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem,
-                                sizeof(cl_mem), &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem,
-                                sizeof nbs, &nbs, sizeof noff, &noff, sizeof bs, &bs, sizeof beta, &beta,
-                                sizeof(cl_mem), &p->C.buf->mem, sizeof yoff, &yoff, sizeof ldy, &ldy, (size_t)0));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha, sizeof(cl_mem),
+                                &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem), &w->data.mem,
+                                sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
+                                &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
+                                sizeof noff, &noff, sizeof bs, &bs, sizeof beta, &beta, sizeof(cl_mem), &p->C.buf->mem,
+                                sizeof yoff, &yoff, sizeof ldy, &ldy, (size_t)0));
     }
     /* dim 0 runs over output columns so that neighbouring work-items share the X rows */
     size_t g[2] = {((size_t)p->N + (size_t)s->tiles.qn - 1) / (size_t)s->tiles.qn,
@@ -488,10 +491,10 @@ static clft_status run_hgemm(clft_context *ctx, gemm_state *s, const gemm_proble
     size_t g[2] = {(size_t)p->K, (size_t)p->M}, l[2] = {16, 1};
     CLFT_CHECK(clft_cl_launch(ctx, k, 2, g, l, "gemm_stage_f16"));
     const cl_half one = 0x3c00, zero = 0;
-    CLBlastStatusCode rc = CLBlastHgemm(CLBlastLayoutColMajor, p->wtrans ? CLBlastTransposeYes : CLBlastTransposeNo,
-                                        CLBlastTransposeNo, (size_t)p->N, (size_t)p->M, (size_t)p->K, one, w->data.mem,
-                                        0, (size_t)w->cols, s->halfA.mem, 0, (size_t)p->K, zero, s->halfC.mem, 0,
-                                        (size_t)p->N, &ctx->queue, NULL);
+    CLBlastStatusCode rc =
+        CLBlastHgemm(CLBlastLayoutColMajor, p->wtrans ? CLBlastTransposeYes : CLBlastTransposeNo, CLBlastTransposeNo,
+                     (size_t)p->N, (size_t)p->M, (size_t)p->K, one, w->data.mem, 0, (size_t)w->cols, s->halfA.mem, 0,
+                     (size_t)p->K, zero, s->halfC.mem, 0, (size_t)p->N, &ctx->queue, NULL);
     ctx->blas_ready = 1;
     if (rc != CLBlastSuccess)
         return clft_error(CLFT_STATUS_BLAS, "%s: CLBlast HGEMM failed with status %d (M %lld N %lld K %lld)", p->fn,
@@ -627,7 +630,8 @@ static void decisions_save(clft_context *ctx, gemm_state *s) {
     }
     fprintf(f, "# clft GEMM path per shape class, measured on %s (%s)\n", ctx->caps.info.name,
             ctx->caps.info.driver_version);
-    for (int i = 0; i < s->ndec; i++) fprintf(f, "%s %s\n", s->dec[i].key, clft_gemm_path_name(s->dec[i].path));
+    for (int i = 0; i < s->ndec; i++)
+        fprintf(f, "%s %s\n", s->dec[i].key, clft_gemm_path_name(s->dec[i].path));
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
         clft_log(CLFT_LOG_DEBUG, "gemm: cannot replace %s", path);
@@ -636,9 +640,11 @@ static void decisions_save(clft_context *ctx, gemm_state *s) {
 
 static void shape_key(const gemm_problem *p, char *out, size_t cap) {
     int64_t mb = 1;
-    while (mb < p->M) mb *= 2;
+    while (mb < p->M)
+        mb *= 2;
     int64_t bb = 1;
-    while (bb < p->batch) bb *= 2;
+    while (bb < p->batch)
+        bb *= 2;
     snprintf(out, cap, "%s:%d%d:%s:M%lld:N%lld:K%lld:B%lld", p->fn, p->transA, p->w ? p->wtrans : p->transB,
              p->w ? clft_dtype_name(p->w->dtype) : "f32", (long long)mb, (long long)p->N, (long long)p->K,
              (long long)bb);
@@ -671,8 +677,10 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     t.C.buf = &s->tuneC;
     clft_gemm_path cands[3] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED};
     int ncand = 2;
-    if (is_q4(p->w) && p->wtrans && p->batch == 1) ncand = 3;
-    else if (hgemm_applies(ctx, p)) cands[ncand++] = CLFT_GEMM_HGEMM;
+    if (is_q4(p->w) && p->wtrans && p->batch == 1)
+        ncand = 3;
+    else if (hgemm_applies(ctx, p))
+        cands[ncand++] = CLFT_GEMM_HGEMM;
     double best = 1e30, secs[3] = {0, 0, 0};
     *out = CLFT_GEMM_TILED;
     for (int i = 0; i < ncand; i++) {
@@ -690,9 +698,8 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     }
     char key[96];
     shape_key(p, key, sizeof key);
-    clft_log(CLFT_LOG_INFO, "gemm autotune %s: tiled %.3f ms, clblast %.3f ms, %s %.3f ms -> %s", key,
-             secs[0] * 1e3, secs[1] * 1e3, ncand == 3 ? clft_gemm_path_name(cands[2]) : "-", secs[2] * 1e3,
-             clft_gemm_path_name(*out));
+    clft_log(CLFT_LOG_INFO, "gemm autotune %s: tiled %.3f ms, clblast %.3f ms, %s %.3f ms -> %s", key, secs[0] * 1e3,
+             secs[1] * 1e3, ncand == 3 ? clft_gemm_path_name(cands[2]) : "-", secs[2] * 1e3, clft_gemm_path_name(*out));
     return CLFT_OK;
 }
 
@@ -703,10 +710,14 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
     }
     const char *env = clft_env(CLFT_ENV_GEMM);
     if (env && strcmp(env, "auto") != 0) {
-        if (!strcmp(env, "clblast")) *out = CLFT_GEMM_CLBLAST;
-        else if (!strcmp(env, "tiled")) *out = CLFT_GEMM_TILED;
-        else if (!strcmp(env, "fused")) *out = CLFT_GEMM_FUSED;
-        else if (!strcmp(env, "hgemm")) *out = CLFT_GEMM_HGEMM;
+        if (!strcmp(env, "clblast"))
+            *out = CLFT_GEMM_CLBLAST;
+        else if (!strcmp(env, "tiled"))
+            *out = CLFT_GEMM_TILED;
+        else if (!strcmp(env, "fused"))
+            *out = CLFT_GEMM_FUSED;
+        else if (!strcmp(env, "hgemm"))
+            *out = CLFT_GEMM_HGEMM;
         else
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                               "CLFT_GEMM=%s: expected clblast, tiled, fused, hgemm or auto", env);
@@ -758,8 +769,8 @@ clft_status clft_gemm_f32_batched(clft_context *ctx, int transA, int transB, int
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                           "%s: C batch stride %lld makes the (%lld,%lld) outputs with ld %lld overlap", fn,
                           (long long)strideC, (long long)M, (long long)N, (long long)C.ld);
-    gemm_problem p = {fn, transA ? 1 : 0, transB ? 1 : 0, M, N, K, batch, alpha, beta, A, B, C,
-                      strideA, strideB, strideC, NULL, 0};
+    gemm_problem p = {fn, transA ? 1 : 0, transB ? 1 : 0, M,       N,    K, batch, alpha, beta, A, B,
+                      C,  strideA,        strideB,        strideC, NULL, 0};
     return gemm_run(ctx, &p);
 }
 
@@ -803,7 +814,9 @@ static clft_status check_weight(const char *fn, const clft_weight *W) {
         }
         break;
     }
-    default: return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: weight dtype %s is not supported", fn, clft_dtype_name(W->dtype));
+    default:
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: weight dtype %s is not supported", fn,
+                          clft_dtype_name(W->dtype));
     }
     if (W->data.bytes < need)
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: weight (%lld,%lld) %s needs %zu bytes; its buffer has %zu",
@@ -866,7 +879,8 @@ static float sc_rand(sc_ctx *c) {
 /* Upload n floats of host data (or n random ones into host when fill) to a new scratch buffer. */
 static clft_status sc_upload(sc_ctx *c, float *host, size_t n, int fill, clft_buf *out) {
     if (fill)
-        for (size_t i = 0; i < n; i++) host[i] = sc_rand(c);
+        for (size_t i = 0; i < n; i++)
+            host[i] = sc_rand(c);
     CLFT_CHECK(clft_buf_alloc(c->ctx, CLFT_MEM_SCRATCH, n * 4, out));
     return clft_buf_write(c->ctx, out, 0, host, n * 4);
 }
@@ -887,7 +901,8 @@ static clft_status sc_one(sc_ctx *c, clft_gemm_path path, int dt, int ta, int tb
     if (st == CLFT_OK) st = sc_upload(c, hA, nA, 1, &A);
     if (st == CLFT_OK) st = sc_upload(c, hC, nC, 1, &C);
     if (st == CLFT_OK) {
-        for (size_t i = 0; i < nB; i++) hB[i] = sc_rand(c);
+        for (size_t i = 0; i < nB; i++)
+            hB[i] = sc_rand(c);
         w.dtype = dt < 0 ? CLFT_DTYPE_F32 : (clft_dtype)dt;
         w.rows = N;
         w.cols = K;
@@ -901,9 +916,11 @@ static clft_status sc_one(sc_ctx *c, clft_gemm_path path, int dt, int ta, int tb
         } else if (dt == CLFT_DTYPE_NF4) {
             /* random codes on a uniform 16-entry table, one absmax per 16-element block */
             float tab[16], am[64];
-            for (int i = 0; i < 16; i++) tab[i] = -1.0f + (float)i * (2.0f / 15.0f);
+            for (int i = 0; i < 16; i++)
+                tab[i] = -1.0f + (float)i * (2.0f / 15.0f);
             const size_t nb = (nB + 15) / 16;
-            for (size_t b = 0; b < nb && b < 64; b++) am[b] = 0.5f + 0.5f * fabsf(sc_rand(c));
+            for (size_t b = 0; b < nb && b < 64; b++)
+                am[b] = 0.5f + 0.5f * fabsf(sc_rand(c));
             memset(q, 0, nB / 2 + 2);
             for (size_t e = 0; e < nB; e++) {
                 unsigned v = (c->rng = c->rng * 1664525u + 1013904223u) >> 28;
@@ -958,7 +975,8 @@ clft_status clft_selfcheck_gemm(clft_context *ctx, clft_selfcheck_result *r) {
     clft_status st = CLFT_OK;
     static const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
     for (int pi = 0; st == CLFT_OK && pi < 2; pi++) {
-        for (int t = 0; st == CLFT_OK && t < 4; t++) st = sc_one(&c, paths[pi], -1, t >> 1, t & 1, 17, 33, 19);
+        for (int t = 0; st == CLFT_OK && t < 4; t++)
+            st = sc_one(&c, paths[pi], -1, t >> 1, t & 1, 17, 33, 19);
         for (int dt = CLFT_DTYPE_F32; st == CLFT_OK && dt <= CLFT_DTYPE_NF4; dt++)
             st = sc_one(&c, paths[pi], dt, 0, 1, 5, 7, 64);
     }

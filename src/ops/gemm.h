@@ -37,8 +37,8 @@ clft_status clft_linear_bwd_weight(clft_context *ctx, clft_mat dW, clft_mat dY, 
 
 /* ---- path selection and tuning (tests, benchmarks, self-check) --------------------------------
  * Path precedence: clft_gemm_set_path() (when not AUTO) > $CLFT_GEMM (clblast|tiled|auto) > the
- * measured choice ($CLFT_GEMM also takes fused and hgemm). AUTO times the candidate paths once per shape class (op, weight dtype, N, K,
- * batch and M rounded up to a power of two) on the call's own operands with M capped, keeps the
+ * measured choice ($CLFT_GEMM also takes fused and hgemm). AUTO times the candidate paths once per shape class (op,
+ * weight dtype, N, K, batch and M rounded up to a power of two) on the call's own operands with M capped, keeps the
  * winner in memory and in <cache_dir>/gemm-paths.txt (per device). FUSED is the fused 4-bit kernel
  * (linear forward with an NF4/FP4 weight only; elsewhere it means TILED). */
 typedef enum clft_gemm_path {
