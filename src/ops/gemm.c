@@ -197,6 +197,43 @@ static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zer
     return CLFT_OK;
 }
 
+static size_t roundup(size_t x, size_t m) { return (x + m - 1) / m * m; }
+static clft_status check_dims(const char *fn, int64_t M, int64_t N, int64_t K, int64_t batch);
+
+/* Sizes of the three scratch buffers for products up to (M, N, K, batch) with these tiles. */
+static void scratch_sizes(const clft_gemm_tiles *t, int64_t M, int64_t N, int64_t K, int64_t batch, size_t out[3]) {
+    const size_t NR = (size_t)t->vw * (size_t)t->nv;
+    const size_t tm = (size_t)(M < GEMM_TUNE_MAX_M ? M : GEMM_TUNE_MAX_M);
+    out[0] = roundup((size_t)N, NR) * (size_t)K * (size_t)batch * sizeof(float); /* pack */
+    out[1] = (size_t)N * (size_t)K * sizeof(float);                              /* weight conversion */
+    out[2] = tm * (size_t)N * (size_t)batch * sizeof(float);                     /* autotune output */
+}
+
+size_t clft_gemm_scratch_bytes(const clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch) {
+    if (!ctx || M < 0 || N < 0 || K < 0 || batch < 0) return 0;
+    clft_gemm_tiles t;
+    default_tiles(ctx, &t);
+    pthread_mutex_lock(&g_lock);
+    for (const gemm_state *s = g_states; s; s = s->next)
+        if (s->ctx == ctx) t = s->tiles;
+    pthread_mutex_unlock(&g_lock);
+    size_t b[3];
+    scratch_sizes(&t, M, N, K, batch, b);
+    return b[0] + b[1] + b[2];
+}
+
+clft_status clft_gemm_reserve(clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch) {
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_reserve: NULL context");
+    CLFT_CHECK(check_dims("clft_gemm_reserve", M, N, K, batch));
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    size_t b[3];
+    scratch_sizes(&s->tiles, M, N, K, batch, b);
+    CLFT_CHECK(scratch(ctx, &s->pack, b[0], 0));
+    CLFT_CHECK(scratch(ctx, &s->conv, b[1], 1));
+    return scratch(ctx, &s->tuneC, b[2], 1);
+}
+
 /* ---- validation ----------------------------------------------------------------------------- */
 
 /* A (rows, cols) view, `batch` matrices `stride` floats apart, `esize`-byte elements. */
@@ -326,8 +363,6 @@ static clft_status run_clblast(clft_context *ctx, gemm_state *s, const gemm_prob
     s->last = CLFT_GEMM_CLBLAST;
     return CLFT_OK;
 }
-
-static size_t roundup(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 /* Pack op(B) of every batch into panels of NR columns in s->pack. */
 static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *p) {

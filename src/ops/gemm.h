@@ -67,6 +67,13 @@ int clft_gemm_hgemm_usable(clft_context *ctx);
 /* The path the last GEMM call of this context ran (tests check that a forced path was taken). */
 clft_gemm_path clft_gemm_last_path(clft_context *ctx);
 
+/* Device scratch the layer uses for products up to these sizes (M rows, N output columns, K inner,
+ * batch; for linear layers pass the largest of a weight's rows and cols as both N and K), and a
+ * call that allocates it now, so that later calls inside a training step allocate nothing. The
+ * bytes are counted in CLFT_MEM_SCRATCH. */
+size_t clft_gemm_scratch_bytes(const clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch);
+clft_status clft_gemm_reserve(clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch);
+
 /* Free the GEMM layer's per-context state (scratch buffers, decisions); ops/blas.c calls it when
  * the context goes away. */
 void clft_gemm_release(clft_context *ctx);

@@ -311,6 +311,32 @@ static void check_decisions_file(void) {
     TU_CHECK(rmdir(dir) == 0, "cannot remove %s", dir);
 }
 
+/* After clft_gemm_reserve() the layer allocates nothing for products within the reserved sizes. */
+static void check_reserve(void) {
+    const int64_t M = 40, N = 72, K = 56;
+    tu_rng r = tu_rng_make(4242);
+    host_weight hw = make_weight(CLFT_DTYPE_BF16, N, K, 0, &r);
+    float *h = calloc((size_t)(M * (N > K ? N : K)), 4);
+    clft_buf X = upload(h, (size_t)(M * K) * 4), Y = upload(h, (size_t)(M * N) * 4);
+    const size_t want = clft_gemm_scratch_bytes(ctx, M, N > K ? N : K, N > K ? N : K, 1);
+    TU_CHECK(want > 0, "scratch bytes");
+    TU_OK(clft_gemm_reserve(ctx, M, N > K ? N : K, N > K ? N : K, 1));
+    clft_mem_stats before, after;
+    TU_OK(clft_context_mem_stats(ctx, &before));
+    const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
+    for (int i = 0; i < 2; i++) {
+        TU_OK(clft_gemm_set_path(ctx, paths[i]));
+        TU_OK(clft_linear_fwd(ctx, (clft_mat){&Y, 0, N}, (clft_mat){&X, 0, K}, &hw.w, M, 0.0f));
+        TU_OK(clft_linear_bwd_data(ctx, (clft_mat){&X, 0, K}, (clft_mat){&Y, 0, N}, &hw.w, M, 0.0f));
+    }
+    TU_OK(clft_context_mem_stats(ctx, &after));
+    TU_CHECK(after.allocations == before.allocations, "%llu allocations after reserve",
+             (unsigned long long)(after.allocations - before.allocations));
+    clft_buf_free(ctx, &X), clft_buf_free(ctx, &Y);
+    free(h);
+    free_weight(&hw);
+}
+
 int main(void) {
     tu_init_seed();
     ctx = tu_context();
@@ -321,6 +347,7 @@ int main(void) {
         TU_OK(clft_gemm_set_tiles(ctx, &t));
     }
     check_bad_arguments();
+    check_reserve(); /* first, while the scratch buffers are still empty */
 
     static const int64_t Ms[] = {1, 3, 17, 65}, NKs[] = {1, 5, 33, 100, 130};
     static const int64_t tMs[] = {1, 3}, tNKs[] = {1, 5, 9};
