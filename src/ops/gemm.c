@@ -49,6 +49,7 @@ typedef struct gemm_state {
     clft_buf conv;         /* f32 copy of a non-f32 weight (CLBlast path) */
     clft_buf tuneC;        /* output of autotune runs */
     clft_buf halfA, halfC; /* f16 staging for CLBlast HGEMM */
+    clft_buf blasTmp;      /* CLBlast's temporary buffer (indirect GEMM kernels) */
     int hgemm;             /* 0: not probed yet, 1: usable, -1: not */
     gemm_decision dec[GEMM_MAX_DECISIONS];
     int ndec;
@@ -112,6 +113,7 @@ void clft_gemm_release(clft_context *ctx) {
     clft_buf_free(ctx, &s->tuneC);
     clft_buf_free(ctx, &s->halfA);
     clft_buf_free(ctx, &s->halfC);
+    clft_buf_free(ctx, &s->blasTmp);
     free(s);
 }
 
@@ -231,7 +233,21 @@ clft_status clft_gemm_reserve(clft_context *ctx, int64_t M, int64_t N, int64_t K
     scratch_sizes(&s->tiles, M, N, K, batch, b);
     CLFT_CHECK(scratch(ctx, &s->pack, b[0], 0));
     CLFT_CHECK(scratch(ctx, &s->conv, b[1], 1));
-    return scratch(ctx, &s->tuneC, b[2], 1);
+    CLFT_CHECK(scratch(ctx, &s->tuneC, b[2], 1));
+    /* CLBlast's temporary buffer: the largest over the transpose combinations at these sizes */
+    size_t tmp = 0;
+    for (int t = 0; M > 0 && N > 0 && K > 0 && t < 4; t++) {
+        const CLBlastTranspose ta = (t & 1) ? CLBlastTransposeYes : CLBlastTransposeNo;
+        const CLBlastTranspose tb = (t & 2) ? CLBlastTransposeYes : CLBlastTransposeNo;
+        size_t one = 0;
+        if (CLBlastSGemmTempBufferSize(CLBlastLayoutColMajor, ta, tb, (size_t)N, (size_t)M, (size_t)K, 0,
+                                       (size_t)((t & 1) ? K : N), 0, (size_t)((t & 2) ? M : K), 0, (size_t)N,
+                                       &ctx->queue, &one) == CLBlastSuccess &&
+            one > tmp)
+            tmp = one;
+    }
+    ctx->blas_ready = 1;
+    return tmp > 0 ? scratch(ctx, &s->blasTmp, tmp, 1) : CLFT_OK;
 }
 
 /* ---- validation ----------------------------------------------------------------------------- */
@@ -349,11 +365,26 @@ static clft_status run_clblast(clft_context *ctx, gemm_state *s, const gemm_prob
     const CLBlastTranspose ta = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
     const CLBlastTranspose tb = p->transA ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode rc;
-    if (p->batch == 1)
-        rc = CLBlastSgemm(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha, B.buf->mem,
-                          B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, p->beta, p->C.buf->mem,
-                          p->C.offset, (size_t)p->C.ld, &ctx->queue, NULL);
-    else
+    if (p->batch == 1) {
+        /* CLBlast's indirect path needs a temporary buffer; pass a kept one instead of letting it
+         * call clCreateBuffer on every GEMM (PERF.md 1.5) */
+        size_t tmp = 0;
+        rc = CLBlastSGemmTempBufferSize(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
+                                        B.offset, (size_t)B.ld, p->A.offset, (size_t)p->A.ld, p->C.offset,
+                                        (size_t)p->C.ld, &ctx->queue, &tmp);
+        if (rc != CLBlastSuccess) return blas_fail(rc, p);
+        if (tmp > 0) {
+            CLFT_CHECK(scratch(ctx, &s->blasTmp, tmp, 1));
+            rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
+                                            p->alpha, B.buf->mem, B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset,
+                                            (size_t)p->A.ld, p->beta, p->C.buf->mem, p->C.offset, (size_t)p->C.ld,
+                                            &ctx->queue, NULL, s->blasTmp.mem);
+        } else {
+            rc = CLBlastSgemm(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha,
+                              B.buf->mem, B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, p->beta,
+                              p->C.buf->mem, p->C.offset, (size_t)p->C.ld, &ctx->queue, NULL);
+        }
+    } else
         rc = CLBlastSgemmStridedBatched(
             CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha, B.buf->mem, B.offset,
             (size_t)B.ld, (size_t)p->sB, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, (size_t)p->sA, p->beta,
