@@ -157,8 +157,9 @@ clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJS
                 const int64_t M = Ms[m];
                 gemm_arg a = {{&Y, 0, N}, {&X, 0, K}, &w, M};
                 const double flops = 2.0 * (double)M * (double)N * (double)K;
-                /* reps: a few for small problems, one for the slow ones (CLBlast: ~10-20 s each) */
-                int reps = flops > 2e10 ? 1 : (o->reps > 0 ? o->reps : 1);
+                /* reps (best of): all for the tiled path and small problems, one for big problems on
+                 * the slow paths (CLBlast ~10-20 s each on a 2-core CPU) */
+                int reps = flops > 2e10 && VARIANTS[v].path != CLFT_GEMM_TILED ? 1 : (o->reps > 0 ? o->reps : 1);
                 if (o->quick && reps > 2) reps = 2;
                 double t = 0;
                 st = time_runs(ctx, &a, m == 0, reps, &t);
