@@ -32,6 +32,7 @@
 
 #define GEMM_MAX_DECISIONS 256
 #define GEMM_TUNE_MAX_M    256 /* autotune runs use at most this many rows of the real operands */
+#define GEMM_PACK_KC       256 /* k values per work-item of the transposing pack kernels (-DGEMM_PACK_KC) */
 
 typedef struct gemm_decision {
     char key[96];
@@ -75,8 +76,10 @@ static void default_tiles(const clft_context *ctx, clft_gemm_tiles *t) {
 
 static void compose_defines(gemm_state *s) {
     snprintf(s->defines, sizeof s->defines,
-             "-DGEMM_MR=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_QM=%d -DGEMM_QN=%d -DGEMM_QV=%d -DGEMM_KB=%d -DGEMM_MG=%d",
-             s->tiles.mr, s->tiles.vw, s->tiles.nv, s->tiles.qm, s->tiles.qn, s->tiles.qv, s->tiles.kb, s->tiles.mg);
+             "-DGEMM_MR=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_QM=%d -DGEMM_QN=%d -DGEMM_QV=%d -DGEMM_KB=%d -DGEMM_MG=%d "
+             "-DGEMM_PACK_KC=%d",
+             s->tiles.mr, s->tiles.vw, s->tiles.nv, s->tiles.qm, s->tiles.qn, s->tiles.qv, s->tiles.kb, s->tiles.mg,
+             GEMM_PACK_KC);
 }
 
 static gemm_state *state_get(clft_context *ctx) {
@@ -408,7 +411,7 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
     const clft_weight *w = p->w;
     /* transposing pack (rows of W / of a transposed B contiguous along k): global over groups of
      * VW columns and chunks of GEMM_PACK_KC (256) values of k; one work-item per group on a CPU */
-    const size_t VW = (size_t)s->tiles.vw, KC = 256;
+    const size_t VW = (size_t)s->tiles.vw, KC = GEMM_PACK_KC;
     size_t gt[3] = {npad / VW, ((size_t)p->K + KC - 1) / KC, (size_t)p->batch}, one[3] = {1, 1, 1};
     const size_t *lt = ctx->caps.is_cpu ? one : NULL;
     if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4) && p->wtrans && p->K % (int64_t)VW == 0) {
