@@ -17,11 +17,22 @@ typedef struct gemm_arg {
 } gemm_arg;
 
 /* bitsandbytes' NF4 table (FORMATS.md 1.1); a local copy so the bench does not need src/quant */
-static const float BENCH_NF4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-                                    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-                                    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f,
-                                    0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
-                                    0.7229568362236023f, 1.0f};
+static const float BENCH_NF4[16] = {-1.0f,
+                                    -0.6961928009986877f,
+                                    -0.5250730514526367f,
+                                    -0.39491748809814453f,
+                                    -0.28444138169288635f,
+                                    -0.18477343022823334f,
+                                    -0.09105003625154495f,
+                                    0.0f,
+                                    0.07958029955625534f,
+                                    0.16093020141124725f,
+                                    0.24611230194568634f,
+                                    0.33791524171829224f,
+                                    0.44070982933044434f,
+                                    0.5626170039176941f,
+                                    0.7229568362236023f,
+                                    1.0f};
 
 static clft_status run_linear(clft_context *ctx, void *arg) {
     gemm_arg *a = arg;
@@ -40,7 +51,8 @@ static clft_status make_weight(clft_context *ctx, clft_dtype dt, int64_t N, int6
     if (dt == CLFT_DTYPE_F32) {
         float *h = clft_malloc(n * 4);
         if (!h) return CLFT_STATUS_HOST_OOM;
-        for (size_t i = 0; i < n; i++) h[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f) - 0.5f;
+        for (size_t i = 0; i < n; i++)
+            h[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f) - 0.5f;
         clft_status st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, n * 4, &w->data);
         if (st == CLFT_OK) st = clft_buf_write(ctx, &w->data, 0, h, n * 4);
         free(h);
@@ -51,8 +63,10 @@ static clft_status make_weight(clft_context *ctx, clft_dtype dt, int64_t N, int6
     uint8_t *p = clft_malloc((n + 1) / 2);
     float *am = clft_malloc(nb * 4);
     clft_status st = (p && am) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
-    for (size_t i = 0; st == CLFT_OK && i < (n + 1) / 2; i++) p[i] = (uint8_t)((s = s * 1664525u + 1013904223u) >> 24);
-    for (size_t i = 0; st == CLFT_OK && i < nb; i++) am[i] = 0.01f + (float)(i % 7) * 0.001f;
+    for (size_t i = 0; st == CLFT_OK && i < (n + 1) / 2; i++)
+        p[i] = (uint8_t)((s = s * 1664525u + 1013904223u) >> 24);
+    for (size_t i = 0; st == CLFT_OK && i < nb; i++)
+        am[i] = 0.01f + (float)(i % 7) * 0.001f;
     w->blocksize = bs;
     if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (n + 1) / 2, &w->data);
     if (st == CLFT_OK) st = clft_buf_write(ctx, &w->data, 0, p, (n + 1) / 2);
@@ -88,8 +102,24 @@ static clft_status time_runs(clft_context *ctx, gemm_arg *a, int warm, int reps,
     return CLFT_OK;
 }
 
+static void add_result(cJSON *arr, const char *variant, clft_context *ctx, int64_t M, int64_t K, int64_t N, double t,
+                       double peak_gflops) {
+    const double gf = 2.0 * (double)M * (double)N * (double)K / t / 1e9;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "variant", variant);
+    cJSON_AddStringToObject(r, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
+    cJSON_AddNumberToObject(r, "M", (double)M);
+    cJSON_AddNumberToObject(r, "K", (double)K);
+    cJSON_AddNumberToObject(r, "N", (double)N);
+    cJSON_AddNumberToObject(r, "ms", t * 1e3);
+    cJSON_AddNumberToObject(r, "gflops", gf);
+    if (peak_gflops > 0) cJSON_AddNumberToObject(r, "fraction_of_peak", gf / peak_gflops);
+    cJSON_AddItemToArray(arr, r);
+}
+
 clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out) {
-    static const int64_t full_M[] = {512, 2048}, full_KN[][2] = {{2048, 2048}, {4096, 4096}, {4096, 11008}, {11008, 4096}};
+    static const int64_t full_M[] = {512, 2048},
+                         full_KN[][2] = {{2048, 2048}, {4096, 4096}, {4096, 11008}, {11008, 4096}};
     static const int64_t quick_M[] = {64}, quick_KN[][2] = {{256, 256}};
     const int64_t *Ms = o->quick ? quick_M : full_M;
     const int64_t(*KN)[2] = o->quick ? quick_KN : full_KN;
@@ -97,7 +127,8 @@ clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJS
     const cJSON *peak = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "peak"), "fp32_gflops");
     const double peak_gflops = cJSON_IsNumber(peak) ? peak->valuedouble : 0.0;
     int64_t maxM = 0, maxK = 0, maxN = 0;
-    for (int i = 0; i < nM; i++) maxM = Ms[i] > maxM ? Ms[i] : maxM;
+    for (int i = 0; i < nM; i++)
+        maxM = Ms[i] > maxM ? Ms[i] : maxM;
     for (int i = 0; i < nKN; i++) {
         maxK = KN[i][0] > maxK ? KN[i][0] : maxK;
         maxN = KN[i][1] > maxN ? KN[i][1] : maxN;
@@ -126,27 +157,31 @@ clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJS
                 const int64_t M = Ms[m];
                 gemm_arg a = {{&Y, 0, N}, {&X, 0, K}, &w, M};
                 const double flops = 2.0 * (double)M * (double)N * (double)K;
-                /* reps: a few for small problems, one for the slow ones (CLBlast: ~10-20 s each) */
-                int reps = flops > 2e10 ? 1 : (o->reps > 0 ? o->reps : 1);
+                /* reps (best of): all for the tiled path and small problems, one for big problems on
+                 * the slow paths (CLBlast ~10-20 s each on a 2-core CPU) */
+                int reps = flops > 2e10 && VARIANTS[v].path != CLFT_GEMM_TILED ? 1 : (o->reps > 0 ? o->reps : 1);
                 if (o->quick && reps > 2) reps = 2;
                 double t = 0;
                 st = time_runs(ctx, &a, m == 0, reps, &t);
                 if (st != CLFT_OK) break;
                 const double gf = flops / t / 1e9;
-                cJSON *r = cJSON_CreateObject();
-                cJSON_AddStringToObject(r, "variant", VARIANTS[v].name);
-                cJSON_AddStringToObject(r, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
-                cJSON_AddNumberToObject(r, "M", (double)M);
-                cJSON_AddNumberToObject(r, "K", (double)K);
-                cJSON_AddNumberToObject(r, "N", (double)N);
-                cJSON_AddNumberToObject(r, "ms", t * 1e3);
-                cJSON_AddNumberToObject(r, "gflops", gf);
-                if (peak_gflops > 0) cJSON_AddNumberToObject(r, "fraction_of_peak", gf / peak_gflops);
-                cJSON_AddItemToArray(arr, r);
+                add_result(arr, VARIANTS[v].name, ctx, M, K, N, t, peak_gflops);
                 if (M == 2048 && K == 4096 && N == 4096 && gf > best_target) best_target = gf;
             }
             free_weight(ctx, &w);
         }
+    }
+    /* few tokens (M = 16): where the fused 4-bit kernel, which never expands W, is meant to win */
+    for (size_t v = 2; st == CLFT_OK && !o->quick && v < 4; v++) {
+        const int64_t M = 16, K = 4096, N = 4096;
+        clft_weight w;
+        st = make_weight(ctx, VARIANTS[v].dt, N, K, &w);
+        if (st == CLFT_OK) st = clft_gemm_set_path(ctx, VARIANTS[v].path);
+        gemm_arg a = {{&Y, 0, N}, {&X, 0, K}, &w, M};
+        double t = 0;
+        if (st == CLFT_OK) st = time_runs(ctx, &a, 1, o->reps > 0 ? o->reps : 1, &t);
+        if (st == CLFT_OK) add_result(arr, VARIANTS[v].name, ctx, M, K, N, t, peak_gflops);
+        free_weight(ctx, &w);
     }
     clft_gemm_set_path(ctx, CLFT_GEMM_AUTO);
     if (st == CLFT_OK && !o->quick) cJSON_AddNumberToObject(out, "best_gflops_M2048_K4096_N4096", best_target);

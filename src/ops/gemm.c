@@ -1,8 +1,18 @@
-/* gemm.c - the GEMM layer (src/ops/gemm.h): argument validation, the two execution paths
- * (CLBlast SGEMM, and cl/gemm.cl's pack + register-blocked panel kernel, plus a fused 4-bit
- * kernel), and the per-shape choice between them from timings taken on first use, cached in
- * memory and in <cache_dir>/gemm-paths.txt. Per-context state lives in a small registry keyed by
- * the context (clrt.h has no slot for it); ops/blas.c frees it with the context. */
+/* gemm.c - the GEMM layer (src/ops/gemm.h): argument validation, the execution paths, and the
+ * per-shape choice between them from timings taken on first use.
+ *   tiled   cl/gemm.cl: op(B) (or a weight of any dtype, converted/dequantized on the way) is packed
+ *           into zero-padded column panels, then the register-blocked panel kernel runs; on a CPU
+ *           both run one work-item per work-group with explicit vectors (PoCL would otherwise try
+ *           to vectorize across work-items). Ragged M, N, K are handled in the kernels.
+ *   clblast CLBlastSgemm / CLBlastSgemmStridedBatched, called column-major with swapped operands
+ *           (C not "rotated", PERF.md 1.5); non-f32 weights are first converted to an f32 scratch.
+ *   fused   cl/gemm.cl: 4-bit linear forward that dequantizes W chunks in registers (small M).
+ *   hgemm   CLBlast HGEMM for f16 weights, only where cl_khr_fp16 exists and a probe passed.
+ * The choice is timed once per shape class on the call's own operands (rows capped), kept in
+ * memory and in <cache_dir>/gemm-paths-<device hash>.txt (temp file + rename); $CLFT_GEMM or
+ * clft_gemm_set_path() override it. Per-context state (scratch buffers, decisions) lives in a
+ * small registry keyed by the context (clrt.h has no slot for it); ops/blas.c frees it with the
+ * context. Scratch buffers grow on first use of a bigger shape and are then reused. */
 #include <clblast_c.h>
 #include <errno.h>
 #include <limits.h>
@@ -21,7 +31,8 @@
 /* ---- per-context state ---------------------------------------------------------------------- */
 
 #define GEMM_MAX_DECISIONS 256
-#define GEMM_TUNE_MAX_M 256 /* autotune runs use at most this many rows of the real operands */
+#define GEMM_TUNE_MAX_M    256 /* autotune runs use at most this many rows of the real operands */
+#define GEMM_PACK_KC       256 /* k values per work-item of the transposing pack kernels (-DGEMM_PACK_KC) */
 
 typedef struct gemm_decision {
     char key[96];
@@ -35,9 +46,12 @@ typedef struct gemm_state {
     clft_gemm_path last;
     clft_gemm_tiles tiles;
     char defines[160];
-    clft_buf pack;  /* packed panels of op(B) */
-    clft_buf conv;  /* f32 copy of a non-f32 weight (CLBlast path) */
-    clft_buf tuneC; /* output of autotune runs */
+    clft_buf pack;         /* packed panels of op(B) */
+    clft_buf conv;         /* f32 copy of a non-f32 weight (CLBlast path) */
+    clft_buf tuneC;        /* output of autotune runs */
+    clft_buf halfA, halfC; /* f16 staging for CLBlast HGEMM */
+    clft_buf blasTmp;      /* CLBlast's temporary buffer (indirect GEMM kernels) */
+    int hgemm;             /* 0: not probed yet, 1: usable, -1: not */
     gemm_decision dec[GEMM_MAX_DECISIONS];
     int ndec;
     int loaded;
@@ -49,24 +63,30 @@ static gemm_state *g_states = NULL;
 static void default_tiles(const clft_context *ctx, clft_gemm_tiles *t) {
     if (strstr(ctx->caps.info.name, "Oclgrind") || strstr(ctx->caps.info.platform, "Oclgrind")) {
         /* an interpreter: small register tiles (Oclgrind has crashed on big private arrays) */
-        *t = (clft_gemm_tiles){2, 4, 2, 2, 2, 4};
+        *t = (clft_gemm_tiles){2, 4, 2, 2, 2, 4, 8, 2};
     } else if (ctx->caps.is_cpu) {
-        /* 6 x 64 tile = 24 AVX-512 accumulators (measured best on PoCL, Zen 5) */
-        *t = (clft_gemm_tiles){6, 16, 4, 4, 4, 16};
+        /* 6 x 64 tile = 24 AVX-512 accumulators; a 256 x 64 panel block (64 KiB) stays in L2 over
+         * 8 row tiles; fused 4-bit 8 x 2 (measured best on PoCL 3.1, Zen 5) */
+        *t = (clft_gemm_tiles){6, 16, 4, 8, 2, 16, 256, 8};
     } else {
-        *t = (clft_gemm_tiles){4, 4, 2, 2, 2, 8};
+        /* untuned for GPUs (CLBlast is normally measured faster there): no K blocking */
+        *t = (clft_gemm_tiles){4, 4, 2, 2, 2, 8, 1 << 30, 1};
     }
 }
 
 static void compose_defines(gemm_state *s) {
-    snprintf(s->defines, sizeof s->defines, "-DGEMM_MR=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_QM=%d -DGEMM_QN=%d -DGEMM_QV=%d",
-             s->tiles.mr, s->tiles.vw, s->tiles.nv, s->tiles.qm, s->tiles.qn, s->tiles.qv);
+    snprintf(s->defines, sizeof s->defines,
+             "-DGEMM_MR=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_QM=%d -DGEMM_QN=%d -DGEMM_QV=%d -DGEMM_KB=%d -DGEMM_MG=%d "
+             "-DGEMM_PACK_KC=%d",
+             s->tiles.mr, s->tiles.vw, s->tiles.nv, s->tiles.qm, s->tiles.qn, s->tiles.qv, s->tiles.kb, s->tiles.mg,
+             GEMM_PACK_KC);
 }
 
 static gemm_state *state_get(clft_context *ctx) {
     pthread_mutex_lock(&g_lock);
     gemm_state *s = g_states;
-    while (s && s->ctx != ctx) s = s->next;
+    while (s && s->ctx != ctx)
+        s = s->next;
     if (!s) {
         s = calloc(1, sizeof *s);
         if (s) {
@@ -85,7 +105,8 @@ static gemm_state *state_get(clft_context *ctx) {
 void clft_gemm_release(clft_context *ctx) {
     pthread_mutex_lock(&g_lock);
     gemm_state **pp = &g_states;
-    while (*pp && (*pp)->ctx != ctx) pp = &(*pp)->next;
+    while (*pp && (*pp)->ctx != ctx)
+        pp = &(*pp)->next;
     gemm_state *s = *pp;
     if (s) *pp = s->next;
     pthread_mutex_unlock(&g_lock);
@@ -93,6 +114,9 @@ void clft_gemm_release(clft_context *ctx) {
     clft_buf_free(ctx, &s->pack);
     clft_buf_free(ctx, &s->conv);
     clft_buf_free(ctx, &s->tuneC);
+    clft_buf_free(ctx, &s->halfA);
+    clft_buf_free(ctx, &s->halfC);
+    clft_buf_free(ctx, &s->blasTmp);
     free(s);
 }
 
@@ -102,12 +126,13 @@ const char *clft_gemm_path_name(clft_gemm_path path) {
     case CLFT_GEMM_CLBLAST: return "clblast";
     case CLFT_GEMM_TILED: return "tiled";
     case CLFT_GEMM_FUSED: return "fused";
+    case CLFT_GEMM_HGEMM: return "hgemm";
     }
     return "?";
 }
 
 clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path) {
-    if (!ctx || path < CLFT_GEMM_AUTO || path > CLFT_GEMM_FUSED)
+    if (!ctx || path < CLFT_GEMM_AUTO || path > CLFT_GEMM_HGEMM)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_set_path: bad context or path %d", (int)path);
     gemm_state *s = state_get(ctx);
     if (!s) return CLFT_STATUS_HOST_OOM;
@@ -126,15 +151,15 @@ clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *t) {
     if (!s) return CLFT_STATUS_HOST_OOM;
     clft_gemm_tiles d;
     default_tiles(ctx, &d);
-    clft_gemm_tiles n = {t->mr ? t->mr : d.mr, t->vw ? t->vw : d.vw, t->nv ? t->nv : d.nv,
-                         t->qm ? t->qm : d.qm, t->qn ? t->qn : d.qn, t->qv ? t->qv : d.qv};
+    clft_gemm_tiles n = {t->mr ? t->mr : d.mr, t->vw ? t->vw : d.vw, t->nv ? t->nv : d.nv, t->qm ? t->qm : d.qm,
+                         t->qn ? t->qn : d.qn, t->qv ? t->qv : d.qv, t->kb ? t->kb : d.kb, t->mg ? t->mg : d.mg};
     int vw_ok = n.vw == 1 || n.vw == 2 || n.vw == 4 || n.vw == 8 || n.vw == 16;
     if (n.mr < 1 || n.mr > 16 || !vw_ok || n.nv < 1 || n.nv > 8 || n.qm < 1 || n.qm > 8 || n.qn < 1 || n.qn > 8 ||
-        (n.qv != 4 && n.qv != 8 && n.qv != 16))
+        (n.qv != 4 && n.qv != 8 && n.qv != 16) || n.kb < 1 || n.mg < 1 || n.mg > 64)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                           "clft_gemm_set_tiles: mr %d (1..16), vw %d (1,2,4,8,16), nv %d (1..8), qm %d, qn %d (1..8), "
-                          "qv %d (4,8,16) out of range",
-                          n.mr, n.vw, n.nv, n.qm, n.qn, n.qv);
+                          "qv %d (4,8,16), kb %d (>= 1), mg %d (1..64) out of range",
+                          n.mr, n.vw, n.nv, n.qm, n.qn, n.qv, n.kb, n.mg);
     s->tiles = n;
     compose_defines(s);
     return CLFT_OK;
@@ -165,8 +190,7 @@ static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zer
         cl_ulong n = bytes / 4;
         size_t g = (size_t)n, l = 64;
         st = s ? clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_zero_f32", &k) : CLFT_STATUS_HOST_OOM;
-        if (st == CLFT_OK)
-            st = clft_cl_args(k, "gemm_zero_f32", sizeof(cl_mem), &nb.mem, sizeof n, &n, (size_t)0);
+        if (st == CLFT_OK) st = clft_cl_args(k, "gemm_zero_f32", sizeof(cl_mem), &nb.mem, sizeof n, &n, (size_t)0);
         if (st == CLFT_OK) st = clft_cl_launch(ctx, k, 1, &g, &l, "gemm_zero_f32");
     }
     if (st != CLFT_OK) {
@@ -176,6 +200,57 @@ static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zer
     clft_buf_free(ctx, b);
     *b = nb;
     return CLFT_OK;
+}
+
+static size_t roundup(size_t x, size_t m) { return (x + m - 1) / m * m; }
+static clft_status check_dims(const char *fn, int64_t M, int64_t N, int64_t K, int64_t batch);
+
+/* Sizes of the three scratch buffers for products up to (M, N, K, batch) with these tiles. */
+static void scratch_sizes(const clft_gemm_tiles *t, int64_t M, int64_t N, int64_t K, int64_t batch, size_t out[3]) {
+    const size_t NR = (size_t)t->vw * (size_t)t->nv;
+    const size_t tm = (size_t)(M < GEMM_TUNE_MAX_M ? M : GEMM_TUNE_MAX_M);
+    out[0] = roundup((size_t)N, NR) * (size_t)K * (size_t)batch * sizeof(float); /* pack */
+    out[1] = (size_t)N * (size_t)K * sizeof(float);                              /* weight conversion */
+    out[2] = tm * (size_t)N * (size_t)batch * sizeof(float);                     /* autotune output */
+}
+
+size_t clft_gemm_scratch_bytes(const clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch) {
+    if (!ctx || M < 0 || N < 0 || K < 0 || batch < 0) return 0;
+    clft_gemm_tiles t;
+    default_tiles(ctx, &t);
+    pthread_mutex_lock(&g_lock);
+    for (const gemm_state *s = g_states; s; s = s->next)
+        if (s->ctx == ctx) t = s->tiles;
+    pthread_mutex_unlock(&g_lock);
+    size_t b[3];
+    scratch_sizes(&t, M, N, K, batch, b);
+    return b[0] + b[1] + b[2];
+}
+
+clft_status clft_gemm_reserve(clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch) {
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_reserve: NULL context");
+    CLFT_CHECK(check_dims("clft_gemm_reserve", M, N, K, batch));
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    size_t b[3];
+    scratch_sizes(&s->tiles, M, N, K, batch, b);
+    CLFT_CHECK(scratch(ctx, &s->pack, b[0], 0));
+    CLFT_CHECK(scratch(ctx, &s->conv, b[1], 1));
+    CLFT_CHECK(scratch(ctx, &s->tuneC, b[2], 1));
+    /* CLBlast's temporary buffer: the largest over the transpose combinations at these sizes */
+    size_t tmp = 0;
+    for (int t = 0; M > 0 && N > 0 && K > 0 && t < 4; t++) {
+        const CLBlastTranspose ta = (t & 1) ? CLBlastTransposeYes : CLBlastTransposeNo;
+        const CLBlastTranspose tb = (t & 2) ? CLBlastTransposeYes : CLBlastTransposeNo;
+        size_t one = 0;
+        if (CLBlastSGemmTempBufferSize(CLBlastLayoutColMajor, ta, tb, (size_t)N, (size_t)M, (size_t)K, 0,
+                                       (size_t)((t & 1) ? K : N), 0, (size_t)((t & 2) ? M : K), 0, (size_t)N,
+                                       &ctx->queue, &one) == CLBlastSuccess &&
+            one > tmp)
+            tmp = one;
+    }
+    ctx->blas_ready = 1;
+    return tmp > 0 ? scratch(ctx, &s->blasTmp, tmp, 1) : CLFT_OK;
 }
 
 /* ---- validation ----------------------------------------------------------------------------- */
@@ -192,7 +267,8 @@ static clft_status check_view(const char *fn, const char *name, const clft_buf *
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: %s: negative batch stride %lld", fn, name,
                           (long long)stride);
     /* last element + 1, in elements; every term is < 2^62 after the checks on the dims */
-    double last = (double)offset + (double)(batch - 1) * (double)stride + (double)(rows - 1) * (double)ld + (double)cols;
+    double last =
+        (double)offset + (double)(batch - 1) * (double)stride + (double)(rows - 1) * (double)ld + (double)cols;
     if (last * (double)esize > (double)buf->bytes)
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
                           "%s: %s (%lld,%lld) with ld %lld, offset %zu, batch %lld x stride %lld needs %.0f bytes; "
@@ -244,8 +320,8 @@ static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_w
     case CLFT_DTYPE_BF16: {
         const char *name = w->dtype == CLFT_DTYPE_F16 ? "gemm_convert_f16" : "gemm_convert_bf16";
         CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
-        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof nn, &nn,
-                                (size_t)0));
+        CLFT_CHECK(
+            clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof nn, &nn, (size_t)0));
         return clft_cl_launch(ctx, k, 1, &g, &l, name);
     }
     case CLFT_DTYPE_NF4:
@@ -268,7 +344,8 @@ static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_w
         return clft_cl_launch(ctx, k, 1, &g, &l, "gemm_convert_q4dq");
     }
     default:
-        return clft_error(CLFT_STATUS_UNSUPPORTED, "gemm: weight dtype %s cannot be converted", clft_dtype_name(w->dtype));
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "gemm: weight dtype %s cannot be converted",
+                          clft_dtype_name(w->dtype));
     }
 }
 
@@ -291,23 +368,35 @@ static clft_status run_clblast(clft_context *ctx, gemm_state *s, const gemm_prob
     const CLBlastTranspose ta = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
     const CLBlastTranspose tb = p->transA ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode rc;
-    if (p->batch == 1)
-        rc = CLBlastSgemm(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha, B.buf->mem,
-                          B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, p->beta, p->C.buf->mem,
-                          p->C.offset, (size_t)p->C.ld, &ctx->queue, NULL);
-    else
-        rc = CLBlastSgemmStridedBatched(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
-                                        p->alpha, B.buf->mem, B.offset, (size_t)B.ld, (size_t)p->sB, p->A.buf->mem,
-                                        p->A.offset, (size_t)p->A.ld, (size_t)p->sA, p->beta, p->C.buf->mem,
-                                        p->C.offset, (size_t)p->C.ld, (size_t)p->sC, (size_t)p->batch, &ctx->queue,
-                                        NULL);
+    if (p->batch == 1) {
+        /* CLBlast's indirect path needs a temporary buffer; pass a kept one instead of letting it
+         * call clCreateBuffer on every GEMM (PERF.md 1.5) */
+        size_t tmp = 0;
+        rc = CLBlastSGemmTempBufferSize(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
+                                        B.offset, (size_t)B.ld, p->A.offset, (size_t)p->A.ld, p->C.offset,
+                                        (size_t)p->C.ld, &ctx->queue, &tmp);
+        if (rc != CLBlastSuccess) return blas_fail(rc, p);
+        if (tmp > 0) {
+            CLFT_CHECK(scratch(ctx, &s->blasTmp, tmp, 1));
+            rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
+                                            p->alpha, B.buf->mem, B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset,
+                                            (size_t)p->A.ld, p->beta, p->C.buf->mem, p->C.offset, (size_t)p->C.ld,
+                                            &ctx->queue, NULL, s->blasTmp.mem);
+        } else {
+            rc = CLBlastSgemm(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha,
+                              B.buf->mem, B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, p->beta,
+                              p->C.buf->mem, p->C.offset, (size_t)p->C.ld, &ctx->queue, NULL);
+        }
+    } else
+        rc = CLBlastSgemmStridedBatched(
+            CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha, B.buf->mem, B.offset,
+            (size_t)B.ld, (size_t)p->sB, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, (size_t)p->sA, p->beta,
+            p->C.buf->mem, p->C.offset, (size_t)p->C.ld, (size_t)p->sC, (size_t)p->batch, &ctx->queue, NULL);
     ctx->blas_ready = 1;
     if (rc != CLBlastSuccess) return blas_fail(rc, p);
     s->last = CLFT_GEMM_CLBLAST;
     return CLFT_OK;
 }
-
-static size_t roundup(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 /* Pack op(B) of every batch into panels of NR columns in s->pack. */
 static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
@@ -320,6 +409,30 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
     size_t g[3] = {npad, (size_t)p->K, (size_t)p->batch}, l[3] = {NR < 64 ? NR : 64, 1, 1};
     cl_kernel k = NULL;
     const clft_weight *w = p->w;
+    /* transposing pack (rows of W / of a transposed B contiguous along k): global over groups of
+     * VW columns and chunks of GEMM_PACK_KC (256) values of k; one work-item per group on a CPU */
+    const size_t VW = (size_t)s->tiles.vw, KC = GEMM_PACK_KC;
+    size_t gt[3] = {npad / VW, ((size_t)p->K + KC - 1) / KC, (size_t)p->batch}, one[3] = {1, 1, 1};
+    const size_t *lt = ctx->caps.is_cpu ? one : NULL;
+    if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4) && p->wtrans && p->K % (int64_t)VW == 0) {
+        cl_int bs = w->blocksize;
+        gt[2] = 1;
+        if (!w->double_quant) {
+            CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_packt_q4", &k));
+            CLFT_CHECK(clft_cl_args(k, "gemm_packt_q4", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
+                                    sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
+                                    sizeof K, &K, sizeof N, &N, (size_t)0));
+            return clft_cl_launch(ctx, k, 3, gt, lt, "gemm_packt_q4");
+        }
+        cl_int nbs = w->nested_blocksize;
+        cl_float noff = w->nested_offset;
+        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_packt_q4dq", &k));
+        CLFT_CHECK(clft_cl_args(k, "gemm_packt_q4dq", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
+                                sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
+                                &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
+                                sizeof noff, &noff, sizeof bs, &bs, sizeof K, &K, sizeof N, &N, (size_t)0));
+        return clft_cl_launch(ctx, k, 3, gt, lt, "gemm_packt_q4dq");
+    }
     if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4)) {
         /* op(B)(k,j) = W[j,k] (linear forward) or W[k,j] */
         cl_long sbk = p->wtrans ? 1 : w->cols, sbj = p->wtrans ? w->cols : 1;
@@ -347,12 +460,23 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
     cl_ulong off = p->B.offset;
     cl_long sbk = p->transB ? 1 : p->B.ld, sbj = p->transB ? p->B.ld : 1, sB = p->sB, sBp = (cl_long)per;
     if (w) {
-        name = w->dtype == CLFT_DTYPE_F16 ? "gemm_pack_f16" : w->dtype == CLFT_DTYPE_BF16 ? "gemm_pack_bf16" : "gemm_pack_f32";
+        name = w->dtype == CLFT_DTYPE_F16    ? "gemm_pack_f16"
+               : w->dtype == CLFT_DTYPE_BF16 ? "gemm_pack_bf16"
+                                             : "gemm_pack_f32";
         src = &w->data;
         off = 0;
         sbk = p->wtrans ? 1 : w->cols;
         sbj = p->wtrans ? w->cols : 1;
         sB = 0;
+    }
+    if (sbk == 1) {
+        char tname[32];
+        snprintf(tname, sizeof tname, "gemm_packt_%s", name + strlen("gemm_pack_"));
+        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, tname, &k));
+        CLFT_CHECK(clft_cl_args(k, tname, sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &src->mem, sizeof off, &off,
+                                sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N, sizeof sB, &sB, sizeof sBp, &sBp,
+                                (size_t)0));
+        return clft_cl_launch(ctx, k, 3, gt, lt, tname);
     }
     CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
     CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &src->mem, sizeof off, &off,
@@ -377,7 +501,8 @@ static clft_status run_tiled(clft_context *ctx, gemm_state *s, const gemm_proble
                             sizeof sA, &sA, sizeof(cl_mem), &s->pack.mem, sizeof sBp, &sBp, sizeof beta, &beta,
                             sizeof(cl_mem), &p->C.buf->mem, sizeof coff, &coff, sizeof ldc, &ldc, sizeof sC, &sC,
                             (size_t)0));
-    size_t g[3] = {((size_t)p->M + (size_t)s->tiles.mr - 1) / (size_t)s->tiles.mr, npad / NR, (size_t)p->batch};
+    const size_t tiles_m = ((size_t)p->M + (size_t)s->tiles.mr - 1) / (size_t)s->tiles.mr;
+    size_t g[3] = {(tiles_m + (size_t)s->tiles.mg - 1) / (size_t)s->tiles.mg, npad / NR, (size_t)p->batch};
     /* CPU: one work-item per work-group; the kernel is explicitly vectorized (PERF.md 5) */
     size_t one[3] = {1, 1, 1};
     CLFT_CHECK(clft_cl_launch(ctx, k, 3, g, ctx->caps.is_cpu ? one : NULL, "gemm_f32_panel"));
@@ -395,20 +520,20 @@ static clft_status run_fused(clft_context *ctx, gemm_state *s, const gemm_proble
     const char *name = w->double_quant ? "gemm_f32_nt_q4dq" : "gemm_f32_nt_q4";
     CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
     if (!w->double_quant) {
-        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha,
-                                sizeof(cl_mem), &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem),
-                                &w->data.mem, sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem,
-                                sizeof bs, &bs, sizeof beta, &beta, sizeof(cl_mem), &p->C.buf->mem, sizeof yoff, &yoff,
-                                sizeof ldy, &ldy, (size_t)0));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha, sizeof(cl_mem),
+                                &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem), &w->data.mem,
+                                sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
+                                sizeof beta, &beta, sizeof(cl_mem), &p->C.buf->mem, sizeof yoff, &yoff, sizeof ldy,
+                                &ldy, (size_t)0));
     } else {
         cl_int nbs = w->nested_blocksize;
         cl_float noff = w->nested_offset;
-        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha,
-                                sizeof(cl_mem), &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem),
-                                &w->data.mem, sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem,
-                                sizeof(cl_mem), &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem,
-                                sizeof nbs, &nbs, sizeof noff, &noff, sizeof bs, &bs, sizeof beta, &beta,
-                                sizeof(cl_mem), &p->C.buf->mem, sizeof yoff, &yoff, sizeof ldy, &ldy, (size_t)0));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha, sizeof(cl_mem),
+                                &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem), &w->data.mem,
+                                sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
+                                &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
+                                sizeof noff, &noff, sizeof bs, &bs, sizeof beta, &beta, sizeof(cl_mem), &p->C.buf->mem,
+                                sizeof yoff, &yoff, sizeof ldy, &ldy, (size_t)0));
     }
     /* dim 0 runs over output columns so that neighbouring work-items share the X rows */
     size_t g[2] = {((size_t)p->N + (size_t)s->tiles.qn - 1) / (size_t)s->tiles.qn,
@@ -419,11 +544,112 @@ static clft_status run_fused(clft_context *ctx, gemm_state *s, const gemm_proble
     return CLFT_OK;
 }
 
+/* CLBlast HGEMM for an f16 weight: X staged to f16, C = alpha * H + beta * C after. */
+static clft_status run_hgemm(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+    const clft_weight *w = p->w;
+    const size_t nA = (size_t)p->M * (size_t)p->K, nC = (size_t)p->M * (size_t)p->N;
+    CLFT_CHECK(scratch(ctx, &s->halfA, nA * 2, 0));
+    CLFT_CHECK(scratch(ctx, &s->halfC, nC * 2, 0));
+    cl_kernel k = NULL;
+    cl_int rows = (cl_int)p->M, cols = (cl_int)p->K;
+    cl_ulong aoff = p->A.offset, coff = p->C.offset;
+    cl_long lda = p->A.ld, ldc = p->C.ld;
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_stage_f16", &k));
+    CLFT_CHECK(clft_cl_args(k, "gemm_stage_f16", sizeof(cl_mem), &s->halfA.mem, sizeof(cl_mem), &p->A.buf->mem,
+                            sizeof aoff, &aoff, sizeof lda, &lda, sizeof rows, &rows, sizeof cols, &cols, (size_t)0));
+    size_t g[2] = {(size_t)p->K, (size_t)p->M}, l[2] = {16, 1};
+    CLFT_CHECK(clft_cl_launch(ctx, k, 2, g, l, "gemm_stage_f16"));
+    const cl_half one = 0x3c00, zero = 0;
+    CLBlastStatusCode rc =
+        CLBlastHgemm(CLBlastLayoutColMajor, p->wtrans ? CLBlastTransposeYes : CLBlastTransposeNo, CLBlastTransposeNo,
+                     (size_t)p->N, (size_t)p->M, (size_t)p->K, one, w->data.mem, 0, (size_t)w->cols, s->halfA.mem, 0,
+                     (size_t)p->K, zero, s->halfC.mem, 0, (size_t)p->N, &ctx->queue, NULL);
+    ctx->blas_ready = 1;
+    if (rc != CLBlastSuccess)
+        return clft_error(CLFT_STATUS_BLAS, "%s: CLBlast HGEMM failed with status %d (M %lld N %lld K %lld)", p->fn,
+                          (int)rc, (long long)p->M, (long long)p->N, (long long)p->K);
+    cl_int crow = (cl_int)p->M, ccol = (cl_int)p->N;
+    cl_float alpha = p->alpha, beta = p->beta;
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_unstage_f16", &k));
+    CLFT_CHECK(clft_cl_args(k, "gemm_unstage_f16", sizeof(cl_mem), &p->C.buf->mem, sizeof coff, &coff, sizeof ldc, &ldc,
+                            sizeof(cl_mem), &s->halfC.mem, sizeof crow, &crow, sizeof ccol, &ccol, sizeof alpha, &alpha,
+                            sizeof beta, &beta, (size_t)0));
+    size_t gc[2] = {(size_t)p->N, (size_t)p->M};
+    CLFT_CHECK(clft_cl_launch(ctx, k, 2, gc, l, "gemm_unstage_f16"));
+    s->last = CLFT_GEMM_HGEMM;
+    return CLFT_OK;
+}
+
+/* One probe HGEMM against a double-precision reference of the same f16 values. */
+static int hgemm_probe(clft_context *ctx, gemm_state *s) {
+    const int64_t M = 64, N = 64, K = 4096;
+    float *x = clft_malloc((size_t)(M * K) * 4), *wf = clft_malloc((size_t)(N * K) * 4),
+          *y = clft_malloc((size_t)(M * N) * 4), *ref = clft_malloc((size_t)(M * N) * 4);
+    uint16_t *wh = clft_malloc((size_t)(N * K) * 2);
+    clft_buf bx = {0}, by = {0};
+    clft_weight w;
+    memset(&w, 0, sizeof w);
+    w.dtype = CLFT_DTYPE_F16;
+    w.rows = N;
+    w.cols = K;
+    uint32_t r = 0x9e3779b9u;
+    int ok = 0;
+    clft_status st = (x && wf && y && ref && wh) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
+    for (int64_t i = 0; st == CLFT_OK && i < M * K; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = clft_ref_f16_to_f32(clft_ref_f32_to_f16((float)(r >> 8) * (2.0f / 16777216.0f) - 1.0f));
+    }
+    for (int64_t i = 0; st == CLFT_OK && i < N * K; i++) {
+        r = r * 1664525u + 1013904223u;
+        wh[i] = clft_ref_f32_to_f16((float)(r >> 8) * (2.0f / 16777216.0f) - 1.0f);
+        wf[i] = clft_ref_f16_to_f32(wh[i]);
+    }
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(M * K) * 4, &bx);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(M * N) * 4, &by);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(N * K) * 2, &w.data);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &bx, 0, x, (size_t)(M * K) * 4);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &w.data, 0, wh, (size_t)(N * K) * 2);
+    gemm_problem p = {"hgemm probe", 0, 1, M, N, K, 1, 1.0f, 0.0f, {&bx, 0, K}, {0}, {&by, 0, N}, 0, 0, 0, &w, 1};
+    if (st == CLFT_OK) st = run_hgemm(ctx, s, &p);
+    if (st == CLFT_OK) st = clft_buf_read(ctx, &by, 0, y, (size_t)(M * N) * 4);
+    if (st == CLFT_OK) {
+        clft_ref_gemm_f32(0, 1, M, N, K, 1.0f, x, K, wf, K, 0.0f, ref, N);
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < M * N; i++) {
+            num += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
+            den += (double)ref[i] * ref[i];
+        }
+        const double nmse = den > 0 ? num / den : num;
+        ok = nmse <= 1e-5;
+        clft_log(CLFT_LOG_INFO, "gemm: HGEMM probe NMSE %.3g (limit 1e-5): %s", nmse, ok ? "usable" : "not used");
+    } else {
+        clft_log(CLFT_LOG_INFO, "gemm: HGEMM probe failed (%s): not used", clft_last_error());
+        clft_error_clear();
+    }
+    clft_buf_free(ctx, &bx), clft_buf_free(ctx, &by), clft_buf_free(ctx, &w.data);
+    free(x), free(wf), free(y), free(ref), free(wh);
+    return ok;
+}
+
+int clft_gemm_hgemm_usable(clft_context *ctx) {
+    gemm_state *s = ctx ? state_get(ctx) : NULL;
+    if (!s) return 0;
+    if (s->hgemm == 0) s->hgemm = ctx->caps.info.fp16 && hgemm_probe(ctx, s) ? 1 : -1;
+    return s->hgemm == 1;
+}
+
+/* The HGEMM path applies to a linear layer with an f16 weight on a device where it was probed. */
+static int hgemm_applies(clft_context *ctx, const gemm_problem *p) {
+    return p->w && p->w->dtype == CLFT_DTYPE_F16 && p->transA == 0 && p->batch == 1 && p->K > 0 &&
+           clft_gemm_hgemm_usable(ctx);
+}
+
 static int is_q4(const clft_weight *w) { return w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4); }
 
 static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path) {
+    if (path == CLFT_GEMM_HGEMM && hgemm_applies(ctx, p)) return run_hgemm(ctx, s, p);
     /* CLBlast refuses K == 0 (C = beta*C); the own kernel does it */
-    if (path == CLFT_GEMM_CLBLAST && p->K > 0) return run_clblast(ctx, s, p);
+    if ((path == CLFT_GEMM_CLBLAST || path == CLFT_GEMM_HGEMM) && p->K > 0) return run_clblast(ctx, s, p);
     if (path == CLFT_GEMM_FUSED && is_q4(p->w) && p->wtrans && p->batch == 1) return run_fused(ctx, s, p);
     return run_tiled(ctx, s, p);
 }
@@ -450,6 +676,7 @@ static void decisions_load(clft_context *ctx, gemm_state *s) {
         clft_gemm_path pth = !strcmp(name, "clblast") ? CLFT_GEMM_CLBLAST
                              : !strcmp(name, "tiled") ? CLFT_GEMM_TILED
                              : !strcmp(name, "fused") ? CLFT_GEMM_FUSED
+                             : !strcmp(name, "hgemm") ? CLFT_GEMM_HGEMM
                                                       : CLFT_GEMM_AUTO;
         if (pth == CLFT_GEMM_AUTO) continue;
         snprintf(s->dec[s->ndec].key, sizeof s->dec[s->ndec].key, "%s", key);
@@ -472,7 +699,8 @@ static void decisions_save(clft_context *ctx, gemm_state *s) {
     }
     fprintf(f, "# clft GEMM path per shape class, measured on %s (%s)\n", ctx->caps.info.name,
             ctx->caps.info.driver_version);
-    for (int i = 0; i < s->ndec; i++) fprintf(f, "%s %s\n", s->dec[i].key, clft_gemm_path_name(s->dec[i].path));
+    for (int i = 0; i < s->ndec; i++)
+        fprintf(f, "%s %s\n", s->dec[i].key, clft_gemm_path_name(s->dec[i].path));
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
         clft_log(CLFT_LOG_DEBUG, "gemm: cannot replace %s", path);
@@ -481,9 +709,11 @@ static void decisions_save(clft_context *ctx, gemm_state *s) {
 
 static void shape_key(const gemm_problem *p, char *out, size_t cap) {
     int64_t mb = 1;
-    while (mb < p->M) mb *= 2;
+    while (mb < p->M)
+        mb *= 2;
     int64_t bb = 1;
-    while (bb < p->batch) bb *= 2;
+    while (bb < p->batch)
+        bb *= 2;
     snprintf(out, cap, "%s:%d%d:%s:M%lld:N%lld:K%lld:B%lld", p->fn, p->transA, p->w ? p->wtrans : p->transB,
              p->w ? clft_dtype_name(p->w->dtype) : "f32", (long long)mb, (long long)p->N, (long long)p->K,
              (long long)bb);
@@ -503,7 +733,11 @@ static clft_status time_path(clft_context *ctx, gemm_state *s, const gemm_proble
 /* Time each candidate on the call's own A and B (M capped) writing a scratch C with beta = 0. */
 static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path *out) {
     gemm_problem t = *p;
-    t.M = p->M < GEMM_TUNE_MAX_M ? p->M : GEMM_TUNE_MAX_M;
+    /* rows timed: up to GEMM_TUNE_MAX_M, fewer for big N*K (about 2 GFLOP, so that a slow
+     * candidate costs a fraction of a second on a CPU), at least 32 (or M) */
+    double rows = 1e9 / ((double)p->N * (double)(p->K > 0 ? p->K : 1) * (double)p->batch);
+    int64_t tm = rows > GEMM_TUNE_MAX_M ? GEMM_TUNE_MAX_M : rows < 32 ? 32 : (int64_t)rows / 8 * 8;
+    t.M = p->M < tm ? p->M : tm;
     t.beta = 0.0f;
     t.C.offset = 0;
     t.C.ld = p->N;
@@ -511,7 +745,11 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     CLFT_CHECK(scratch(ctx, &s->tuneC, (size_t)t.sC * (size_t)p->batch * sizeof(float), 1));
     t.C.buf = &s->tuneC;
     clft_gemm_path cands[3] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED};
-    int ncand = is_q4(p->w) && p->wtrans && p->batch == 1 ? 3 : 2;
+    int ncand = 2;
+    if (is_q4(p->w) && p->wtrans && p->batch == 1)
+        ncand = 3;
+    else if (hgemm_applies(ctx, p))
+        cands[ncand++] = CLFT_GEMM_HGEMM;
     double best = 1e30, secs[3] = {0, 0, 0};
     *out = CLFT_GEMM_TILED;
     for (int i = 0; i < ncand; i++) {
@@ -529,8 +767,8 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     }
     char key[96];
     shape_key(p, key, sizeof key);
-    clft_log(CLFT_LOG_INFO, "gemm autotune %s: tiled %.3f ms, clblast %.3f ms%s -> %s", key, secs[0] * 1e3,
-             secs[1] * 1e3, ncand == 3 ? ", fused measured too" : "", clft_gemm_path_name(*out));
+    clft_log(CLFT_LOG_INFO, "gemm autotune %s: tiled %.3f ms, clblast %.3f ms, %s %.3f ms -> %s", key, secs[0] * 1e3,
+             secs[1] * 1e3, ncand == 3 ? clft_gemm_path_name(cands[2]) : "-", secs[2] * 1e3, clft_gemm_path_name(*out));
     return CLFT_OK;
 }
 
@@ -541,11 +779,17 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
     }
     const char *env = clft_env(CLFT_ENV_GEMM);
     if (env && strcmp(env, "auto") != 0) {
-        if (!strcmp(env, "clblast")) *out = CLFT_GEMM_CLBLAST;
-        else if (!strcmp(env, "tiled")) *out = CLFT_GEMM_TILED;
-        else if (!strcmp(env, "fused")) *out = CLFT_GEMM_FUSED;
+        if (!strcmp(env, "clblast"))
+            *out = CLFT_GEMM_CLBLAST;
+        else if (!strcmp(env, "tiled"))
+            *out = CLFT_GEMM_TILED;
+        else if (!strcmp(env, "fused"))
+            *out = CLFT_GEMM_FUSED;
+        else if (!strcmp(env, "hgemm"))
+            *out = CLFT_GEMM_HGEMM;
         else
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "CLFT_GEMM=%s: expected clblast, tiled, fused or auto", env);
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                              "CLFT_GEMM=%s: expected clblast, tiled, fused, hgemm or auto", env);
         return CLFT_OK;
     }
     if (!s->loaded) decisions_load(ctx, s);
@@ -597,8 +841,8 @@ clft_status clft_gemm_f32_batched(clft_context *ctx, int transA, int transB, int
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                           "%s: C batch stride %lld makes the (%lld,%lld) outputs with ld %lld overlap", fn,
                           (long long)strideC, (long long)M, (long long)N, (long long)C.ld);
-    gemm_problem p = {fn, transA ? 1 : 0, transB ? 1 : 0, M, N, K, batch, alpha, beta, A, B, C,
-                      strideA, strideB, strideC, NULL, 0};
+    gemm_problem p = {fn, transA ? 1 : 0, transB ? 1 : 0, M,       N,    K, batch, alpha, beta, A, B,
+                      C,  strideA,        strideB,        strideC, NULL, 0};
     return gemm_run(ctx, &p);
 }
 
@@ -642,7 +886,9 @@ static clft_status check_weight(const char *fn, const clft_weight *W) {
         }
         break;
     }
-    default: return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: weight dtype %s is not supported", fn, clft_dtype_name(W->dtype));
+    default:
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: weight dtype %s is not supported", fn,
+                          clft_dtype_name(W->dtype));
     }
     if (W->data.bytes < need)
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: weight (%lld,%lld) %s needs %zu bytes; its buffer has %zu",
@@ -705,7 +951,8 @@ static float sc_rand(sc_ctx *c) {
 /* Upload n floats of host data (or n random ones into host when fill) to a new scratch buffer. */
 static clft_status sc_upload(sc_ctx *c, float *host, size_t n, int fill, clft_buf *out) {
     if (fill)
-        for (size_t i = 0; i < n; i++) host[i] = sc_rand(c);
+        for (size_t i = 0; i < n; i++)
+            host[i] = sc_rand(c);
     CLFT_CHECK(clft_buf_alloc(c->ctx, CLFT_MEM_SCRATCH, n * 4, out));
     return clft_buf_write(c->ctx, out, 0, host, n * 4);
 }
@@ -726,7 +973,8 @@ static clft_status sc_one(sc_ctx *c, clft_gemm_path path, int dt, int ta, int tb
     if (st == CLFT_OK) st = sc_upload(c, hA, nA, 1, &A);
     if (st == CLFT_OK) st = sc_upload(c, hC, nC, 1, &C);
     if (st == CLFT_OK) {
-        for (size_t i = 0; i < nB; i++) hB[i] = sc_rand(c);
+        for (size_t i = 0; i < nB; i++)
+            hB[i] = sc_rand(c);
         w.dtype = dt < 0 ? CLFT_DTYPE_F32 : (clft_dtype)dt;
         w.rows = N;
         w.cols = K;
@@ -740,9 +988,11 @@ static clft_status sc_one(sc_ctx *c, clft_gemm_path path, int dt, int ta, int tb
         } else if (dt == CLFT_DTYPE_NF4) {
             /* random codes on a uniform 16-entry table, one absmax per 16-element block */
             float tab[16], am[64];
-            for (int i = 0; i < 16; i++) tab[i] = -1.0f + (float)i * (2.0f / 15.0f);
+            for (int i = 0; i < 16; i++)
+                tab[i] = -1.0f + (float)i * (2.0f / 15.0f);
             const size_t nb = (nB + 15) / 16;
-            for (size_t b = 0; b < nb && b < 64; b++) am[b] = 0.5f + 0.5f * fabsf(sc_rand(c));
+            for (size_t b = 0; b < nb && b < 64; b++)
+                am[b] = 0.5f + 0.5f * fabsf(sc_rand(c));
             memset(q, 0, nB / 2 + 2);
             for (size_t e = 0; e < nB; e++) {
                 unsigned v = (c->rng = c->rng * 1664525u + 1013904223u) >> 28;
@@ -797,7 +1047,8 @@ clft_status clft_selfcheck_gemm(clft_context *ctx, clft_selfcheck_result *r) {
     clft_status st = CLFT_OK;
     static const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
     for (int pi = 0; st == CLFT_OK && pi < 2; pi++) {
-        for (int t = 0; st == CLFT_OK && t < 4; t++) st = sc_one(&c, paths[pi], -1, t >> 1, t & 1, 17, 33, 19);
+        for (int t = 0; st == CLFT_OK && t < 4; t++)
+            st = sc_one(&c, paths[pi], -1, t >> 1, t & 1, 17, 33, 19);
         for (int dt = CLFT_DTYPE_F32; st == CLFT_OK && dt <= CLFT_DTYPE_NF4; dt++)
             st = sc_one(&c, paths[pi], dt, 0, 1, 5, 7, 64);
     }

@@ -37,15 +37,18 @@ clft_status clft_linear_bwd_weight(clft_context *ctx, clft_mat dW, clft_mat dY, 
 
 /* ---- path selection and tuning (tests, benchmarks, self-check) --------------------------------
  * Path precedence: clft_gemm_set_path() (when not AUTO) > $CLFT_GEMM (clblast|tiled|auto) > the
- * measured choice. AUTO times the candidate paths once per shape class (op, weight dtype, N, K,
- * batch and M rounded up to a power of two) on the call's own operands with M capped, keeps the
+ * measured choice ($CLFT_GEMM also takes fused and hgemm). AUTO times the candidate paths once per shape class (op,
+ * weight dtype, N, K, batch and M rounded up to a power of two) on the call's own operands with M capped, keeps the
  * winner in memory and in <cache_dir>/gemm-paths.txt (per device). FUSED is the fused 4-bit kernel
  * (linear forward with an NF4/FP4 weight only; elsewhere it means TILED). */
 typedef enum clft_gemm_path {
     CLFT_GEMM_AUTO = 0,
     CLFT_GEMM_CLBLAST = 1, /* CLBlast SGEMM (non-f32 weights converted to an f32 scratch first) */
     CLFT_GEMM_TILED = 2,   /* cl/gemm.cl: pack op(B) into panels (converting), register-blocked kernel */
-    CLFT_GEMM_FUSED = 3    /* cl/gemm.cl: fused 4-bit dequant + dot-product kernel */
+    CLFT_GEMM_FUSED = 3,   /* cl/gemm.cl: fused 4-bit dequant + dot-product kernel */
+    CLFT_GEMM_HGEMM = 4    /* CLBlast HGEMM for an f16 weight (X staged to f16, fp16 accumulation):
+                            * only where cl_khr_fp16 exists and clft_gemm_hgemm_usable() passed;
+                            * elsewhere it means CLBLAST */
 } clft_gemm_path;
 const char *clft_gemm_path_name(clft_gemm_path path);
 clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
@@ -54,10 +57,22 @@ clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
 typedef struct clft_gemm_tiles {
     int mr, vw, nv; /* panel kernel: rows per work-item, vector width, vectors per row */
     int qm, qn, qv; /* fused 4-bit kernel: rows, columns per work-item, K chunk (4, 8 or 16) */
+    int kb, mg;     /* panel kernel: K block (cache blocking), row tiles per work-item */
 } clft_gemm_tiles;
 clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *tiles);
+/* 1 when the device advertises cl_khr_fp16 and a probe HGEMM (64 x 64, K = 4096, values in
+ * [-1,1]) matches the fp32 reference within NMSE 1e-5; measured once per context. CLBlast's HGEMM
+ * accumulates in half, so this usually fails for training-sized K. */
+int clft_gemm_hgemm_usable(clft_context *ctx);
 /* The path the last GEMM call of this context ran (tests check that a forced path was taken). */
 clft_gemm_path clft_gemm_last_path(clft_context *ctx);
+
+/* Device scratch the layer uses for products up to these sizes (M rows, N output columns, K inner,
+ * batch; for linear layers pass the largest of a weight's rows and cols as both N and K), and a
+ * call that allocates it now, so that later calls inside a training step allocate nothing. The
+ * bytes are counted in CLFT_MEM_SCRATCH. */
+size_t clft_gemm_scratch_bytes(const clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch);
+clft_status clft_gemm_reserve(clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch);
 
 /* Free the GEMM layer's per-context state (scratch buffers, decisions); ops/blas.c calls it when
  * the context goes away. */

@@ -3,6 +3,9 @@
  * tt, batched), every weight dtype (f32, f16, bf16, NF4/FP4 with and without double quant), alpha,
  * beta, offsets and leading dimensions, ragged shapes, bad arguments, and the measured path choice
  * with its decision file. Tiny shapes and small tiles under Oclgrind (CLFT_TEST_TINY). */
+#include <dirent.h>
+#include <unistd.h>
+
 #include "tutil.h"
 
 #include "ops/gemm.h"
@@ -50,9 +53,12 @@ static host_weight make_weight(clft_dtype dt, int64_t rows, int64_t cols, int dq
     const size_t nblocks = (n + bs - 1) / bs, nnested = (nblocks + nbs - 1) / nbs;
     uint8_t *packed = calloc((n + 1) / 2 + 1, 1), *q = malloc(nblocks + 1);
     float code[16], *absmax = malloc((nblocks + 1) * 4), ncode[256], *nabs = malloc((nnested + 1) * 4);
-    for (int i = 0; i < 16; i++) code[i] = -1.0f + (float)i * (2.0f / 15.0f) + tu_uniform(r, -0.03f, 0.03f);
-    for (int i = 0; i < 256; i++) ncode[i] = tu_uniform(r, -1.0f, 1.0f);
-    for (size_t i = 0; i < nnested; i++) nabs[i] = tu_uniform(r, 0.1f, 0.5f);
+    for (int i = 0; i < 16; i++)
+        code[i] = -1.0f + (float)i * (2.0f / 15.0f) + tu_uniform(r, -0.03f, 0.03f);
+    for (int i = 0; i < 256; i++)
+        ncode[i] = tu_uniform(r, -1.0f, 1.0f);
+    for (size_t i = 0; i < nnested; i++)
+        nabs[i] = tu_uniform(r, 0.1f, 0.5f);
     const float noff = 0.6f;
     for (size_t b = 0; b < nblocks; b++) {
         q[b] = (uint8_t)(tu_next(r) & 255);
@@ -90,7 +96,7 @@ static void free_weight(host_weight *h) {
 
 /* ---- generic GEMM check ------------------------------------------------------------------- */
 
-static const char *PATHS[] = {"auto", "clblast", "tiled", "fused"};
+static const char *PATHS[] = {"auto", "clblast", "tiled", "fused", "hgemm"};
 
 /* CLFT_TEST_VERBOSE: name each check before it runs (to place Oclgrind reports) */
 static void trace(const char *what) {
@@ -98,8 +104,8 @@ static void trace(const char *what) {
 }
 
 /* One (batched) clft_gemm_f32 call vs the reference, with offsets and padded leading dims. */
-static void check_gemm(clft_gemm_path path, int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t batch,
-                       float alpha, float beta, int pad, uint64_t salt) {
+static void check_gemm(clft_gemm_path path, int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t batch, float alpha,
+                       float beta, int pad, uint64_t salt) {
     tu_rng r = tu_rng_make(salt);
     const int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
     const int64_t lda = ac + pad, ldb = bc + 2 * pad, ldc = N + pad;
@@ -122,8 +128,9 @@ static void check_gemm(clft_gemm_path path, int ta, int tb, int64_t M, int64_t N
              (long long)M, (long long)N, (long long)K, (long long)batch, alpha, beta, pad);
     trace(what);
     TU_OK(clft_gemm_set_path(ctx, path));
-    clft_status st = batch == 1 ? clft_gemm_f32(ctx, ta, tb, M, N, K, alpha, mA, mB, beta, mC)
-                                : clft_gemm_f32_batched(ctx, ta, tb, M, N, K, alpha, mA, sA, mB, sB, beta, mC, sC, batch);
+    clft_status st = batch == 1
+                         ? clft_gemm_f32(ctx, ta, tb, M, N, K, alpha, mA, mB, beta, mC)
+                         : clft_gemm_f32_batched(ctx, ta, tb, M, N, K, alpha, mA, sA, mB, sB, beta, mC, sC, batch);
     TU_CHECK(st == CLFT_OK, "gemm %s: %s", clft_status_string(st), clft_last_error());
     if (path != CLFT_GEMM_AUTO && M && N && K)
         TU_CHECK(clft_gemm_last_path(ctx) == path, "forced %s, ran %s", PATHS[path], PATHS[clft_gemm_last_path(ctx)]);
@@ -156,11 +163,14 @@ static void check_linear(clft_gemm_path path, int which, clft_dtype dt, int dq, 
              (long long)K, beta, pad);
     trace(what);
     TU_OK(clft_gemm_set_path(ctx, path));
-    clft_status st = which == 0 ? clft_linear_fwd(ctx, mY, mX, &hw.w, M, beta)
-                                : clft_linear_bwd_data(ctx, mY, mX, &hw.w, M, beta);
+    clft_status st =
+        which == 0 ? clft_linear_fwd(ctx, mY, mX, &hw.w, M, beta) : clft_linear_bwd_data(ctx, mY, mX, &hw.w, M, beta);
     TU_CHECK(st == CLFT_OK, "linear: %s: %s", clft_status_string(st), clft_last_error());
     download(&Y, got, nY);
-    tu_close(what, got, ref, nY, 1e-5 + 1e-6 * (double)(N > K ? N : K), 1e-4, 1e-9);
+    if (path == CLFT_GEMM_HGEMM) /* X rounded to f16 and fp16 accumulation (where it runs at all) */
+        tu_close(what, got, ref, nY, 0.05, 0.02, 1e-4);
+    else
+        tu_close(what, got, ref, nY, 1e-5 + 1e-6 * (double)(N > K ? N : K), 1e-4, 1e-9);
     clft_buf_free(ctx, &X), clft_buf_free(ctx, &Y);
     free(hX), free(hY), free(ref), free(got);
     free_weight(&hw);
@@ -196,7 +206,8 @@ static void check_nan_overwrite(clft_gemm_path path) {
     tu_rng r = tu_rng_make(77);
     tu_fill(&r, a, 12, -1, 1);
     tu_fill(&r, b, 20, -1, 1);
-    for (int i = 0; i < 15; i++) c[i] = NAN;
+    for (int i = 0; i < 15; i++)
+        c[i] = NAN;
     clft_ref_gemm_f32(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, ref, N);
     clft_buf A = upload(a, sizeof a), B = upload(b, sizeof b), C = upload(c, sizeof c);
     TU_OK(clft_gemm_set_path(ctx, path));
@@ -239,9 +250,93 @@ static void check_bad_arguments(void) {
     st = clft_linear_fwd(ctx, m, m, &w, 1, 0);
     TU_CHECK(st == CLFT_STATUS_SHAPE_MISMATCH, "NF4 weight without code/absmax -> %s", clft_status_string(st));
     TU_CHECK(clft_gemm_set_path(ctx, (clft_gemm_path)9) == CLFT_STATUS_INVALID_ARGUMENT, "bad path");
-    clft_gemm_tiles t = {0, 3, 0, 0, 0, 0};
+    clft_gemm_tiles t = {0, 3, 0, 0, 0, 0, 0, 0};
     TU_CHECK(clft_gemm_set_tiles(ctx, &t) == CLFT_STATUS_INVALID_ARGUMENT, "vector width 3 refused");
     clft_buf_free(ctx, &A);
+}
+
+/* The measured choice is written to <cache_dir>/gemm-paths-*.txt; CLFT_GEMM overrides it. */
+static void check_decisions_file(void) {
+    char dir[] = "/tmp/clft-gemm-test-XXXXXX";
+    TU_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    clft_context_params p = clft_context_default_params();
+    p.device = getenv("CLFT_TEST_DEVICE");
+    p.cache_dir = dir;
+    clft_context *c2 = NULL;
+    TU_OK(clft_context_create(&p, &c2));
+    if (!c2) return;
+    clft_context *saved = ctx;
+    ctx = c2;
+    check_gemm(CLFT_GEMM_AUTO, 1, 0, 33, 40, 24, 1, 1.0f, 0.0f, 0, 991);
+    char path[512] = "", line[256];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (!strncmp(e->d_name, "gemm-paths-", 11)) snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (d) closedir(d);
+    TU_CHECK(path[0] != 0, "no gemm-paths-*.txt written in %s", dir);
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    int found = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "clft_gemm_f32:10:f32:M64:N40:K24:B1 ")) found = 1;
+    if (f) fclose(f);
+    TU_CHECK(found, "decision for the shape class not in %s", path);
+    /* environment override beats the stored decision */
+    setenv("CLFT_GEMM", "clblast", 1);
+    check_gemm(CLFT_GEMM_AUTO, 1, 0, 33, 40, 24, 1, 1.0f, 0.0f, 0, 992);
+    TU_CHECK(clft_gemm_last_path(ctx) == CLFT_GEMM_CLBLAST, "CLFT_GEMM=clblast ran %s",
+             PATHS[clft_gemm_last_path(ctx)]);
+    setenv("CLFT_GEMM", "tiled", 1);
+    check_gemm(CLFT_GEMM_AUTO, 1, 0, 33, 40, 24, 1, 1.0f, 0.0f, 0, 993);
+    TU_CHECK(clft_gemm_last_path(ctx) == CLFT_GEMM_TILED, "CLFT_GEMM=tiled ran %s", PATHS[clft_gemm_last_path(ctx)]);
+    setenv("CLFT_GEMM", "bogus", 1);
+    float h[4] = {0};
+    clft_buf b = upload(h, sizeof h);
+    clft_status st =
+        clft_gemm_f32(ctx, 0, 0, 1, 1, 1, 1, (clft_mat){&b, 0, 1}, (clft_mat){&b, 1, 1}, 0, (clft_mat){&b, 2, 1});
+    TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT, "CLFT_GEMM=bogus -> %s", clft_status_string(st));
+    clft_buf_free(ctx, &b);
+    unsetenv("CLFT_GEMM");
+    ctx = saved;
+    clft_context_free(c2);
+    /* the temporary cache holds the decisions file and compiled programs */
+    d = opendir(dir);
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char fp[600];
+        snprintf(fp, sizeof fp, "%s/%s", dir, e->d_name);
+        remove(fp);
+    }
+    if (d) closedir(d);
+    TU_CHECK(rmdir(dir) == 0, "cannot remove %s", dir);
+}
+
+/* After clft_gemm_reserve() the layer allocates nothing for products within the reserved sizes. */
+static void check_reserve(void) {
+    /* big enough for CLBlast's indirect (temp buffer) kernels, except under Oclgrind */
+    const int tiny = tu_tiny();
+    const int64_t M = tiny ? 5 : 200, N = tiny ? 9 : 300, K = tiny ? 7 : 1000;
+    tu_rng r = tu_rng_make(4242);
+    host_weight hw = make_weight(CLFT_DTYPE_BF16, N, K, 0, &r);
+    float *h = calloc((size_t)(M * (N > K ? N : K)), 4);
+    clft_buf X = upload(h, (size_t)(M * K) * 4), Y = upload(h, (size_t)(M * N) * 4);
+    const size_t want = clft_gemm_scratch_bytes(ctx, M, N > K ? N : K, N > K ? N : K, 1);
+    TU_CHECK(want > 0, "scratch bytes");
+    TU_OK(clft_gemm_reserve(ctx, M, N > K ? N : K, N > K ? N : K, 1));
+    clft_mem_stats before, after;
+    TU_OK(clft_context_mem_stats(ctx, &before));
+    const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
+    for (int i = 0; i < 2; i++) {
+        TU_OK(clft_gemm_set_path(ctx, paths[i]));
+        TU_OK(clft_linear_fwd(ctx, (clft_mat){&Y, 0, N}, (clft_mat){&X, 0, K}, &hw.w, M, 0.0f));
+        TU_OK(clft_linear_bwd_data(ctx, (clft_mat){&X, 0, K}, (clft_mat){&Y, 0, N}, &hw.w, M, 0.0f));
+    }
+    TU_OK(clft_context_mem_stats(ctx, &after));
+    TU_CHECK(after.allocations == before.allocations, "%llu allocations after reserve",
+             (unsigned long long)(after.allocations - before.allocations));
+    clft_buf_free(ctx, &X), clft_buf_free(ctx, &Y);
+    free(h);
+    free_weight(&hw);
 }
 
 int main(void) {
@@ -250,10 +345,11 @@ int main(void) {
     const int tiny = tu_tiny();
     double t0 = clft_now_seconds();
     if (tiny) { /* small register tiles for the interpreter */
-        clft_gemm_tiles t = {2, 4, 2, 2, 2, 4};
+        clft_gemm_tiles t = {2, 4, 2, 2, 2, 4, 8, 2};
         TU_OK(clft_gemm_set_tiles(ctx, &t));
     }
     check_bad_arguments();
+    check_reserve(); /* first, while the scratch buffers are still empty */
 
     static const int64_t Ms[] = {1, 3, 17, 65}, NKs[] = {1, 5, 33, 100, 130};
     static const int64_t tMs[] = {1, 3}, tNKs[] = {1, 5, 9};
@@ -261,10 +357,7 @@ int main(void) {
     const int nm = tiny ? 2 : 4, nnk = tiny ? 3 : 5;
     const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
     uint64_t salt = 1;
-    /* Under Oclgrind only clft's own kernels: it reports uninitialised local-memory stores inside
-     * CLBlast's XgemmDirect kernels (third-party code); the CLBlast path is checked on the real
-     * device run of this same test. */
-    for (int pi = 0; pi < (tiny ? 1 : 2); pi++) {
+    for (int pi = 0; pi < 2; pi++) {
         const clft_gemm_path path = paths[pi];
         check_nan_overwrite(path);
         /* every transpose combination over the ragged shape grid (N and K walk the list out of step) */
@@ -291,17 +384,46 @@ int main(void) {
             }
         check_bwd_weight(path, tiny ? 5 : 65, tiny ? 3 : 33, tiny ? 7 : 100, salt++);
     }
+    if (!tiny) { /* other tile shapes: K blocks of 16 (partial sums through C), 3 row tiles per item, VW 8 */
+        clft_gemm_tiles t = {5, 8, 3, 3, 3, 8, 16, 3};
+        TU_OK(clft_gemm_set_tiles(ctx, &t));
+        for (int t2 = 0; t2 < 4; t2++) {
+            check_gemm(CLFT_GEMM_TILED, t2 >> 1, t2 & 1, 65, 33, 100, 1, 0.5f, -1.5f, 3, salt++);
+            check_gemm(CLFT_GEMM_TILED, t2 >> 1, t2 & 1, 17, 130, 33, 2, 1.0f, 0.0f, 1, salt++);
+        }
+        check_gemm(CLFT_GEMM_TILED, 0, 0, 17, 5, 0, 1, 1.0f, 0.25f, 1, salt++);
+        for (int d = 0; d < 2; d++) {
+            check_linear(CLFT_GEMM_TILED, 0, CLFT_DTYPE_NF4, d, 17, 33, 128, 1.0f, 1, salt++);
+            check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_NF4, d, 17, 33, 128, 1.0f, 1, salt++);
+            check_linear(CLFT_GEMM_TILED, 0, CLFT_DTYPE_BF16, d, 17, 33, 100, 0.0f, 0, salt++);
+        }
+        clft_gemm_tiles dflt = {0, 0, 0, 0, 0, 0, 0, 0};
+        TU_OK(clft_gemm_set_tiles(ctx, &dflt));
+    }
     /* the fused 4-bit kernel: K multiple of the chunk (vector path) and ragged K (scalar path) */
     for (int dq = 0; dq < 2; dq++)
         for (int i = 0; i < nm; i++) {
-            check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_NF4, dq, ms[i], tiny ? 5 : 33, tiny ? 16 : 128, 0.0f, 0, salt++);
+            check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_NF4, dq, ms[i], tiny ? 5 : 33, tiny ? 16 : 128, 0.0f, 0,
+                         salt++);
             check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_FP4, dq, ms[i], tiny ? 3 : 17, tiny ? 9 : 100, 1.0f, 1, salt++);
         }
+    /* HGEMM: gated on cl_khr_fp16 plus an accuracy probe; elsewhere the forced path runs SGEMM */
+    {
+        const int usable = clft_gemm_hgemm_usable(ctx);
+        clft_device_info info;
+        TU_OK(clft_context_device_info(ctx, &info));
+        TU_CHECK(info.fp16 || !usable, "HGEMM usable without cl_khr_fp16");
+        if (!tiny) {
+            check_linear(CLFT_GEMM_HGEMM, 0, CLFT_DTYPE_F16, 0, 17, 33, 100, 0.5f, 1, salt++);
+            TU_CHECK(clft_gemm_last_path(ctx) == (usable ? CLFT_GEMM_HGEMM : CLFT_GEMM_CLBLAST),
+                     "forced hgemm ran %s (usable %d)", PATHS[clft_gemm_last_path(ctx)], usable);
+        }
+    }
     /* measured choice: decisions are taken, persisted, and results stay right */
-    if (tiny) TU_OK(clft_gemm_set_path(ctx, CLFT_GEMM_TILED)); /* see above: no CLBlast under Oclgrind */
-    check_gemm(tiny ? CLFT_GEMM_TILED : CLFT_GEMM_AUTO, 0, 1, tiny ? 3 : 65, tiny ? 8 : 100, tiny ? 8 : 128, 1, 1.0f, 0.0f, 0, salt++);
-    check_linear(tiny ? CLFT_GEMM_FUSED : CLFT_GEMM_AUTO, 0, CLFT_DTYPE_NF4, 0, tiny ? 2 : 17, tiny ? 5 : 33, tiny ? 16 : 128, 0.0f, 0, salt++);
+    check_gemm(CLFT_GEMM_AUTO, 0, 1, tiny ? 3 : 65, tiny ? 8 : 100, tiny ? 8 : 128, 1, 1.0f, 0.0f, 0, salt++);
+    check_linear(CLFT_GEMM_AUTO, 0, CLFT_DTYPE_NF4, 0, tiny ? 2 : 17, tiny ? 5 : 33, tiny ? 16 : 128, 0.0f, 0, salt++);
     TU_CHECK(clft_gemm_last_path(ctx) != CLFT_GEMM_AUTO, "auto ran a real path");
+    if (!tiny) check_decisions_file();
     printf("test_gemm: %.1f s\n", clft_now_seconds() - t0);
     clft_context_free(ctx);
     return tu_finish("test_gemm");
