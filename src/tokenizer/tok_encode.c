@@ -626,7 +626,7 @@ static clft_status bpe_word(enc *st, const char *s, size_t n, size_t *k_out) {
         while (i < n) {
             size_t cl = tok_utf8_len(u[i]);
             if (cl > n - i) cl = n - i;
-            int32_t id = tok_map_get(tok, &tok->vocab, s + i, cl);
+            int32_t id = u[i] < 0x80 ? tok->ascii_id[u[i]] : tok_map_get(tok, &tok->vocab, s + i, cl);
             if (id >= 0) {
                 st->sid[k] = id, st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + cl);
             } else {

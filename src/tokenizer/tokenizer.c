@@ -747,6 +747,10 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
         if (tok->unk_id < 0)
             return clft_error(CLFT_STATUS_FORMAT, "%s: model.unk_token '%s' is not in the vocabulary", tok->name, unk);
     }
+    for (int b = 0; b < 128; b++) {
+        char c = (char)b;
+        tok->ascii_id[b] = tok_map_get(tok, &tok->vocab, &c, 1);
+    }
     for (int b = 0; b < 256; b++) {
         char s[8];
         snprintf(s, sizeof s, "<0x%02X>", b);
