@@ -2,7 +2,9 @@
  * the input so that every token knows its span), pre-tokenizers (PCRE2 regex splits, ByteLevel,
  * Metaspace) and the BPE merge loop (binary heap on (rank, position), as the Rust crate's
  * word.rs: lowest rank first, ties to the leftmost pair). A per-call cache remembers the tokens of
- * every pre-token word already seen. */
+ * every pre-token word already seen. Character classes come from PCRE2 and utf8proc: characters
+ * assigned after their Unicode version (PCRE2 10.42: Unicode 14) may split differently from the
+ * Rust crate. */
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
