@@ -396,7 +396,8 @@ CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_me
 /* ==== tokenizer (src/tokenizer) ================================================================
  * Hugging Face tokenizer.json with a BPE model: SentencePiece-style (Llama-2, Mistral: byte
  * fallback, "▁") and byte-level (GPT-2, Llama-3, Qwen2/3). tokenizer_config.json next to it (when
- * present) gives BOS/EOS/PAD and add_bos_token/add_eos_token and the chat template. A path ending
+ * present) gives BOS/EOS/PAD and add_bos_token/add_eos_token and the chat template
+ * (special_tokens_map.json, when present, the BOS/EOS/PAD it leaves unset). A path ending
  * in ".zst" (or a directory holding only tokenizer.json.zst) is decompressed transparently.
  * A loaded tokenizer may be used by several threads at once (its word cache is locked; a call that
  * finds it busy uses a private one). */

@@ -2,7 +2,9 @@
  * the input so that every token knows its span), pre-tokenizers (PCRE2 regex splits, ByteLevel,
  * Metaspace) and the BPE merge loop (binary heap on (rank, position), as the Rust crate's
  * word.rs: lowest rank first, ties to the leftmost pair). A per-call cache remembers the tokens of
- * every pre-token word already seen. */
+ * every pre-token word already seen. Character classes come from PCRE2 and utf8proc: characters
+ * assigned after their Unicode version (PCRE2 10.42: Unicode 14) may split differently from the
+ * Rust crate. */
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -626,7 +628,7 @@ static clft_status bpe_word(enc *st, const char *s, size_t n, size_t *k_out) {
         while (i < n) {
             size_t cl = tok_utf8_len(u[i]);
             if (cl > n - i) cl = n - i;
-            int32_t id = tok_map_get(tok, &tok->vocab, s + i, cl);
+            int32_t id = u[i] < 0x80 ? tok->ascii_id[u[i]] : tok_map_get(tok, &tok->vocab, s + i, cl);
             if (id >= 0) {
                 st->sid[k] = id, st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + cl);
             } else {

@@ -142,6 +142,7 @@ struct clft_tokenizer {
     int32_t unk_id;
     int fuse_unk, byte_fallback, ignore_merges;
     int32_t byte_tok[256]; /* <0xXX> ids (byte fallback), -1 when absent */
+    int32_t ascii_id[128]; /* vocabulary id of each one-byte token, -1 when absent */
     /* byte-level */
     int byte_level;           /* a ByteLevel pre-tokenizer is present: BPE works on mapped bytes */
     int32_t byte_char_id[256]; /* id of the one-char token of every mapped byte */

@@ -747,6 +747,10 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
         if (tok->unk_id < 0)
             return clft_error(CLFT_STATUS_FORMAT, "%s: model.unk_token '%s' is not in the vocabulary", tok->name, unk);
     }
+    for (int b = 0; b < 128; b++) {
+        char c = (char)b;
+        tok->ascii_id[b] = tok_map_get(tok, &tok->vocab, &c, 1);
+    }
     for (int b = 0; b < 256; b++) {
         char s[8];
         snprintf(s, sizeof s, "<0x%02X>", b);
@@ -1001,6 +1005,25 @@ clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t t
     return CLFT_OK;
 }
 
+/* special_tokens_map.json (older repositories keep bos/eos/pad there): fills the ids that
+ * tokenizer_config.json left unset. */
+static clft_status apply_special_map(clft_tokenizer *tok, const char *path) {
+    char *txt = NULL;
+    size_t len = 0;
+    cJSON *j = NULL;
+    clft_status st = read_file(path, &txt, &len);
+    if (st == CLFT_OK) st = parse_json(path, txt, len, &j);
+    if (st == CLFT_OK) {
+        const char *bos = jtoken(j, "bos_token"), *eos = jtoken(j, "eos_token"), *pad = jtoken(j, "pad_token");
+        if (tok->bos_id < 0 && bos) tok->bos_id = lookup_any(tok, bos);
+        if (tok->eos_id < 0 && eos) tok->eos_id = lookup_any(tok, eos);
+        if (tok->pad_id < 0 && pad) tok->pad_id = lookup_any(tok, pad);
+    }
+    cJSON_Delete(j);
+    free(txt);
+    return st;
+}
+
 clft_status clft_tokenizer_load(const char *dir_or_file, clft_tokenizer **out) {
     if (!out || !dir_or_file) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenizer_load: NULL argument");
     *out = NULL;
@@ -1043,6 +1066,23 @@ clft_status clft_tokenizer_load(const char *dir_or_file, clft_tokenizer **out) {
     clft_status st = read_file(tj, &tt, &tl);
     if (st == CLFT_OK && cj[0]) st = read_file(cj, &ct, &cl);
     if (st == CLFT_OK) st = clft_tokenizer_load_from_memory(tt, tl, ct, cl, tj, out);
+    if (st == CLFT_OK && ((*out)->bos_id < 0 || (*out)->eos_id < 0 || (*out)->pad_id < 0)) {
+        /* cj holds ".../tokenizer_config.json[.zst]" or ""; the map sits in the same folder */
+        const char *slash = strrchr(tj, '/');
+        size_t dl = slash ? (size_t)(slash - tj) : 0;
+        char *sm = malloc(dl + 32);
+        if (!sm) st = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
+        else {
+            if (slash) snprintf(sm, dl + 32, "%.*s/special_tokens_map.json", (int)dl, tj);
+            else snprintf(sm, dl + 32, "special_tokens_map.json");
+            if (file_exists(sm)) st = apply_special_map(*out, sm);
+            free(sm);
+        }
+        if (st != CLFT_OK) {
+            clft_tokenizer_free(*out);
+            *out = NULL;
+        }
+    }
     free(tt);
     free(ct);
     free(tj);

@@ -5,6 +5,10 @@ added tokens, arbitrary code points) through both, ids and decodings compared. N
 the PyPI package); run by hand after changing src/tokenizer:
 
     /tmp/tok_hfvenv/bin/python tests/reference/hf_tokenizers_random.py build/libclft.so [N] [SEED]
+
+Known difference: code points assigned after the Unicode version of the system's PCRE2 (10.42:
+Unicode 14) are letters for the Hugging Face library (Unicode 16) but not for clft's regexes, so a
+random code point from e.g. Egyptian Hieroglyphs Extended-A (U+13460..) can split differently.
 """
 import ctypes
 import json

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <utf8proc.h>
 #include <zstd.h>
 
@@ -567,6 +569,24 @@ static void bad_files(void) {
         remove("bad_tokenizer.json.zst");
     }
     clft_tokenizer_free(NULL);
+    /* special_tokens_map.json fills what tokenizer_config.json leaves unset */
+    mkdir("tok_stmap", 0755);
+    {
+        const char *tj = "{\"added_tokens\":[{\"id\":0,\"content\":\"<pad>\",\"special\":true},"
+                         "{\"id\":1,\"content\":\"<eos>\",\"special\":true}],"
+                         "\"model\":{\"type\":\"BPE\",\"vocab\":{\"<pad>\":0,\"<eos>\":1,\"a\":2},\"merges\":[]}}";
+        const char *sm = "{\"eos_token\":{\"content\":\"<eos>\"},\"pad_token\":\"<pad>\"}";
+        FILE *a = fopen("tok_stmap/tokenizer.json", "wb"), *b = fopen("tok_stmap/special_tokens_map.json", "wb");
+        if (a) fputs(tj, a), fclose(a);
+        if (b) fputs(sm, b), fclose(b);
+        TU_OK(clft_tokenizer_load("tok_stmap", &tok));
+        TU_CHECK(tok && clft_tokenizer_eos_id(tok) == 1 && clft_tokenizer_pad_id(tok) == 0 && clft_tokenizer_bos_id(tok) == -1,
+                 "special_tokens_map.json ids");
+        clft_tokenizer_free(tok);
+        remove("tok_stmap/tokenizer.json");
+        remove("tok_stmap/special_tokens_map.json");
+        rmdir("tok_stmap");
+    }
 }
 
 int main(int argc, char **argv) {
