@@ -23,4 +23,6 @@ cmake --build build-asan -j "$JOBS"
 # PoCL's JIT and the ICD loader keep allocations for the process lifetime: leak checking is off.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j "$JOBS" -LE "oclgrind|slow|install")
+echo "== libFuzzer: safetensors header and tokenizer.json parsers, ${CLFT_FUZZ_SECONDS:-20} s each"
+CLFT_FUZZ_JOBS="$JOBS" tests/fuzz/run_fuzzers.sh "${CLFT_FUZZ_SECONDS:-20}"
 echo "all tests passed"

@@ -405,7 +405,7 @@ static void kv_eos(kv_list *l, const clft_model_config *c) {
 static int cmp_kv(const void *a, const void *b) { return strcmp(((const kv_out *)a)->key, ((const kv_out *)b)->key); }
 
 static clft_status kv_render(kv_list *l, char **out) {
-    qsort(l->items, (size_t)l->n, sizeof l->items[0], cmp_kv);
+    if (l->n > 1) qsort(l->items, (size_t)l->n, sizeof l->items[0], cmp_kv);
     clft_sbuf b;
     clft_sbuf_init(&b);
     clft_sbuf_puts(&b, "{");

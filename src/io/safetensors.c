@@ -360,7 +360,7 @@ static clft_status parse_file(clft_safetensors *st, int fi) {
                 }
             }
             /* duplicate keys: sort the pairs by key (n log n; a header may hold millions) */
-            qsort(f->meta, f->nmeta, 2 * sizeof(char *), cmp_meta_pair);
+            if (f->nmeta > 1) qsort(f->meta, f->nmeta, 2 * sizeof(char *), cmp_meta_pair);
             for (size_t i = 1; i < f->nmeta; i++)
                 if (!strcmp(f->meta[2 * i], f->meta[2 * i - 2])) {
                     s = clft_error(CLFT_STATUS_FORMAT, "%s: __metadata__: duplicate key '%s'", fn, f->meta[2 * i]);
@@ -385,8 +385,8 @@ static clft_status parse_file(clft_safetensors *st, int fi) {
         }
     }
     size_t cnt = st->ntensors - first;
-    clft_st_tensor *ts = st->tensors + first;
-    qsort(ts, cnt, sizeof *ts, cmp_tensor_name);
+    clft_st_tensor *ts = cnt ? st->tensors + first : NULL; /* no tensors: the array may not exist */
+    if (cnt > 1) qsort(ts, cnt, sizeof *ts, cmp_tensor_name);
     for (size_t i = 1; i < cnt; i++)
         if (!strcmp(ts[i].name, ts[i - 1].name)) {
             s = clft_error(CLFT_STATUS_FORMAT, "%s: duplicate tensor '%s' in the header", fn, ts[i].name);
@@ -399,7 +399,7 @@ static clft_status parse_file(clft_safetensors *st, int fi) {
         goto out;
     }
     for (size_t i = 0; i < cnt; i++) by[i] = &ts[i];
-    qsort(by, cnt, sizeof *by, cmp_tensor_offsets);
+    if (cnt > 1) qsort(by, cnt, sizeof *by, cmp_tensor_offsets);
     uint64_t expect = 0;
     for (size_t i = 0; i < cnt && !s; i++) {
         const clft_st_tensor *t = by[i];
@@ -427,7 +427,7 @@ out:
 
 /* ---- opening ----------------------------------------------------------------------------------- */
 static clft_status finish_open(clft_safetensors *st) {
-    qsort(st->tensors, st->ntensors, sizeof *st->tensors, cmp_tensor_name);
+    if (st->ntensors > 1) qsort(st->tensors, st->ntensors, sizeof *st->tensors, cmp_tensor_name);
     for (size_t i = 1; i < st->ntensors; i++)
         if (!strcmp(st->tensors[i].name, st->tensors[i - 1].name))
             return clft_error(CLFT_STATUS_FORMAT, "tensor '%s' is in both %s and %s", st->tensors[i].name,
@@ -741,7 +741,7 @@ clft_status clft_st_build_header(const clft_st_out_tensor *tensors, size_t n, co
         items[i].t = &tensors[i];
         items[i].index = i;
     }
-    qsort(items, n, sizeof *items, cmp_write_order);
+    if (n > 1) qsort(items, n, sizeof *items, cmp_write_order);
     clft_status s = CLFT_OK;
     for (size_t i = 0; i < n; i++) {
         if (!strcmp(items[i].t->name, "__metadata__")) {
@@ -998,7 +998,7 @@ clft_status clft_st_write_model(const char *dir, const clft_st_out_tensor *tenso
     if (s) goto out1;
     /* index: json.dumps({"metadata": {"total_size": T}, "weight_map": {...}}, indent=2, sort_keys=True) + "\n" */
     for (size_t i = 0; i < n; i++) keys[i].t = &tensors[i], keys[i].index = i;
-    qsort(keys, n, sizeof *keys, cmp_item_name);
+    if (n > 1) qsort(keys, n, sizeof *keys, cmp_item_name);
     clft_sbuf b;
     clft_sbuf_init(&b);
     clft_sbuf_printf(&b, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {",

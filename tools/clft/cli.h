@@ -9,6 +9,9 @@
 /* Print "clft <cmd>: <status text>: <detail>" to stderr and return exit code 1. */
 int cli_fail(const char *cmd, clft_status st);
 /* Print "clft <cmd>: <message>" to stderr and return exit code 2 (usage error). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
 int cli_usage_error(const char *cmd, const char *fmt, ...);
 /* Matches "--name value" or "--name=value"; advances *i past consumed args. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
