@@ -30,7 +30,7 @@ typedef enum clft_env_var {
     CLFT_ENV_CACHE_DIR,      /* CLFT_CACHE_DIR: program binary cache directory */
     CLFT_ENV_KERNEL_DIR,     /* CLFT_KERNEL_DIR: load cl/NAME.cl files from this directory */
     CLFT_ENV_NO_DISK_CACHE,  /* CLFT_NO_DISK_CACHE=1: disable the on-disk program cache */
-    CLFT_ENV_GEMM,           /* CLFT_GEMM: force a GEMM path (clblast|tiled|auto) */
+    CLFT_ENV_GEMM,           /* CLFT_GEMM: force a GEMM path (clblast|tiled|fused|hgemm|auto) */
     CLFT_ENV_COUNT
 } clft_env_var;
 /* Value of the variable, or NULL when unset or empty. */
