@@ -90,6 +90,12 @@ static int run_one(clft_context *ctx, const char *model, clft_method method, int
         cJSON_AddNumberToObject(o, "peak_device_bytes", (double)peak_bytes);
         cJSON_AddNumberToObject(o, "plan_bytes", (double)plan.total);
         cJSON_AddNumberToObject(o, "peak_over_plan", (double)peak_bytes / (double)plan.total);
+        cJSON *pc = cJSON_AddObjectToObject(o, "by_class");
+        for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {
+            cJSON *e = cJSON_AddObjectToObject(pc, clft_mem_class_name((clft_mem_class)c));
+            cJSON_AddNumberToObject(e, "peak_bytes", (double)(m1.peak_bytes[c] - m0.current_bytes[c]));
+            cJSON_AddNumberToObject(e, "plan_bytes", (double)plan.bytes[c]);
+        }
         cJSON_AddItemToArray(arr, o);
     }
     free(ids);

@@ -115,15 +115,34 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)N * 4);
     }
     add(&p, CLFT_MEM_SCRATCH, (uint64_t)clft_sumsq_partials(max_w) * 4);
-    /* GEMM layer scratch (estimate; ops/gemm.c grows each buffer to at least 1 MiB and by 1.5x):
-     * packed panels of the largest weight operand, one tuning output (a chunk of logits), and for
-     * non-f32 bases a dequantized copy of the largest weight (CLBlast path). */
+    /* GEMM layer scratch (ops/gemm.c): three buffers that grow on demand to at least 1 MiB and by at
+     * least 1.5x, each bounded here by its largest request or 2.25x (two growth steps) of the
+     * largest earlier, smaller one: packed panels of op(B) (columns padded to the kernel's panel
+     * width, at most 128), the autotune output (at most 256 rows), and - for non-f32 bases - a
+     * weight converted to f32 for the CLBlast path. The LM head, when it is the largest operand,
+     * comes last in the forward pass and is reserved exactly. */
     const uint64_t mib = (uint64_t)1 << 20;
-    uint64_t pack = (uint64_t)max_w * 4 * 3 / 2, tune = (uint64_t)(chunk * V) * 4 * 3 / 2;
+    int64_t max_proj = 0, max_dim = F > QD ? F : QD;
+    for (int t = 0; t < CLFT_NTARGETS; t++)
+        if (io[t][0] * io[t][1] > max_proj) max_proj = io[t][0] * io[t][1];
+    if (C > max_dim) max_dim = C;
+    const int64_t tm = chunk < 256 ? chunk : 256, npadV = (V + 127) / 128 * 128, npadD = (max_dim + 127) / 128 * 128;
+    uint64_t head_pack = (uint64_t)(npadV * C) * 4, other_pack = (uint64_t)(npadD * max_dim) * 4;
+    if (full) { /* weight gradients: op(B) = X with K = tokens */
+        uint64_t wg = (uint64_t)(npadD * N) * 4;
+        if (wg > other_pack) other_pack = wg;
+    }
+    uint64_t attn_pack = (uint64_t)(((T + 127) / 128 * 128) * (D > T ? D : T) * KV) * 4;
+    if (attn_pack > other_pack) other_pack = attn_pack;
+    uint64_t pack = head_pack > other_pack * 9 / 4 ? head_pack : other_pack * 9 / 4;
+    uint64_t tune_head = (uint64_t)(tm * V) * 4, tune_other = (uint64_t)(256 * (max_dim > T * KV ? max_dim : T * KV)) * 4;
+    uint64_t tune = tune_head > tune_other * 9 / 4 ? tune_head : tune_other * 9 / 4;
     add(&p, CLFT_MEM_SCRATCH, pack > mib ? pack : mib);
     add(&p, CLFT_MEM_SCRATCH, tune > mib ? tune : mib);
-    if (!full && !(tp.method == CLFT_METHOD_LORA && tp.base_dtype == CLFT_DTYPE_F32))
-        add(&p, CLFT_MEM_SCRATCH, pack > mib ? pack : mib);
+    if (!full && !(tp.method == CLFT_METHOD_LORA && tp.base_dtype == CLFT_DTYPE_F32)) {
+        uint64_t conv = (uint64_t)max_proj * 4 * 9 / 4;
+        add(&p, CLFT_MEM_SCRATCH, conv > mib ? conv : mib);
+    }
     (void)max_in;
     for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {
         out->bytes[c] = p.b[c];
