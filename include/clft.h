@@ -224,6 +224,20 @@ CLFT_API clft_model_init_params clft_model_init_default_params(void);
  * which also removes stale model*.safetensors / index files first. Every file is written to a temporary
  * name and renamed. vocab_size grows to the tokenizer's size when smaller. */
 CLFT_API clft_status clft_model_init_write(const char *dir, const clft_model_init_params *params);
+/* A 4-bit copy of a model folder in the layout bitsandbytes saves (packed U8 weight, absmax,
+ * quant_map, nested_absmax, nested_quant_map, quant_state.bitsandbytes__nf4 per projection; the
+ * quantization_config block in config.json), byte-for-byte what bitsandbytes' CPU path writes for
+ * the same weights. Embeddings, norms, biases and lm_head keep their dtype. The quantized weights
+ * are held in host memory (about 0.52 bytes per parameter) until written. */
+typedef struct clft_quantize_params {
+    clft_dtype quant_type;    /* CLFT_DTYPE_NF4 (default) or CLFT_DTYPE_FP4 */
+    int blocksize;            /* default 64 */
+    int double_quant;         /* default 1 (compress_statistics) */
+    int force;                /* write into a non-empty folder */
+    uint64_t max_shard_bytes; /* 0: 5,000,000,000 */
+} clft_quantize_params;
+CLFT_API clft_quantize_params clft_quantize_default_params(void);
+CLFT_API clft_status clft_model_quantize(const char *src_dir, const char *dst_dir, const clft_quantize_params *params);
 /* Preset names ("tiny", "small", "llama-2-7b", ...); NULL past the end. */
 CLFT_API const char *clft_model_preset_name(size_t index);
 
@@ -359,6 +373,11 @@ CLFT_API clft_status clft_model_init_random(clft_model *model, uint64_t seed, fl
 /* Set a weight by its Hugging Face name ("model.layers.0.self_attn.q_proj.weight", ...) from f32
  * host data (converted to the storage type, quantized to NF4 for QLoRA). */
 CLFT_API clft_status clft_model_set_weight(clft_model *model, const char *name, const float *data, int64_t numel);
+/* Load every weight of a Hugging Face model folder (or .safetensors / index file) written for the
+ * same config: names and shapes are checked, tensors converted one at a time (host memory stays near
+ * one tensor plus the mapped shards) and stored in the model's storage type (NF4 for QLoRA).
+ * bitsandbytes 4-bit checkpoints (clft quantize, or saved by bitsandbytes) load directly. */
+CLFT_API clft_status clft_model_load_weights(clft_model *model, const char *path);
 /* Read a weight back as f32 (dequantized). */
 CLFT_API clft_status clft_model_get_weight(clft_model *model, const char *name, float *data, int64_t numel);
 /* Adapters of one projection: A (r,in) and B (out,r), f32. target is one CLFT_LORA_* bit. */

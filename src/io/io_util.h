@@ -46,4 +46,10 @@ char *clft_io_join(const char *dir, const char *name);
 /* 1 when path is an existing directory. */
 int clft_io_is_dir(const char *path);
 
+/* Create a model folder (mkdir -p); refuse a non-empty one unless force, which first removes stale
+ * model*.safetensors and index files (model_init.c). */
+clft_status clft_io_prepare_dir(const char *dir, int force);
+/* Copy the tokenizer files (tokenizer.json, tokenizer_config.json, ...) present in src to dir. */
+clft_status clft_io_copy_tokenizer(const char *src, const char *dir);
+
 #endif

@@ -391,7 +391,7 @@ static clft_status inspect_tokenizer(const char *src, tok_info *ti) {
     return s;
 }
 
-static clft_status copy_tokenizer(const char *src, const char *dir) {
+clft_status clft_io_copy_tokenizer(const char *src, const char *dir) {
     for (size_t i = 0; i < sizeof TOKENIZER_FILES / sizeof TOKENIZER_FILES[0]; i++) {
         char *from = clft_io_join(src, TOKENIZER_FILES[i]), *to = clft_io_join(dir, TOKENIZER_FILES[i]);
         clft_status s = from && to ? CLFT_OK : CLFT_STATUS_HOST_OOM;
@@ -510,7 +510,7 @@ static int is_weight_file(const char *n) {
 }
 
 /* Create dir if needed; refuse a non-empty one unless force, and then remove stale weight files. */
-static clft_status prepare_dir(const char *dir, int force) {
+clft_status clft_io_prepare_dir(const char *dir, int force) {
     struct stat sb;
     if (stat(dir, &sb) != 0) { /* mkdir -p */
         char *p = clft_strdup(dir);
@@ -610,9 +610,9 @@ clft_status clft_model_init_write(const char *dir, const clft_model_init_params 
         cfg.vocab_size = ti.size;
     }
     CLFT_CHECK(clft_model_config_validate(&cfg, p->preset ? p->preset : p->config_path));
-    CLFT_CHECK(prepare_dir(dir, p->force));
+    CLFT_CHECK(clft_io_prepare_dir(dir, p->force));
     CLFT_CHECK(clft_model_config_write(dir, &cfg));
-    if (p->tokenizer_dir) CLFT_CHECK(copy_tokenizer(p->tokenizer_dir, dir));
+    if (p->tokenizer_dir) CLFT_CHECK(clft_io_copy_tokenizer(p->tokenizer_dir, dir));
     else CLFT_CHECK(write_byte_tokenizer(dir, style, cfg.max_position_embeddings));
     if (p->config_only) return CLFT_OK;
 

@@ -401,6 +401,40 @@ clft_status clft_model_set_weight(clft_model *m, const char *name, const float *
     return st;
 }
 
+/* A 4-bit tensor as read from a checkpoint: stored as is when the model keeps this weight in the
+ * same 4-bit layout, else dequantized and set as f32 (converted / re-quantized as the model needs). */
+clft_status clft_model_set_q4(clft_model *m, const char *name, const clft_q4 *q);
+clft_status clft_model_set_q4(clft_model *m, const char *name, const clft_q4 *q) {
+    named nd;
+    CLFT_CHECK(find_named(m, name, &nd));
+    if (q->numel != nd.numel)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "tensor '%s' has %lld elements, the 4-bit data %lld", name,
+                          (long long)nd.numel, (long long)q->numel);
+    clft_weight *w = nd.lin ? &nd.lin->base : NULL;
+    if (w && w->dtype == q->type && w->blocksize == q->blocksize && w->double_quant == q->double_quant &&
+        (!q->double_quant || w->nested_blocksize == q->nested_blocksize)) {
+        size_t nb = (size_t)q->nblocks;
+        clft_status st = clft_buf_write(m->ctx, &w->data, 0, q->packed, (size_t)(q->numel + 1) / 2);
+        if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->code, 0, q->code, sizeof q->code);
+        if (st == CLFT_OK && q->double_quant) {
+            size_t nn = (nb + (size_t)q->nested_blocksize - 1) / (size_t)q->nested_blocksize;
+            st = clft_buf_write(m->ctx, &w->absmax, 0, q->qabsmax, nb);
+            if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_absmax, 0, q->nested_absmax, nn * 4);
+            if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_code, 0, q->nested_code, sizeof q->nested_code);
+            w->nested_offset = q->nested_offset;
+        } else if (st == CLFT_OK) {
+            st = clft_buf_write(m->ctx, &w->absmax, 0, q->absmax, nb * 4);
+        }
+        return st;
+    }
+    float *x = clft_malloc((size_t)q->numel * sizeof(float));
+    if (!x) return CLFT_STATUS_HOST_OOM;
+    clft_q4_dequantize(q, x);
+    clft_status st = clft_model_set_weight(m, name, x, q->numel);
+    free(x);
+    return st;
+}
+
 clft_status clft_model_get_weight(clft_model *m, const char *name, float *data, int64_t numel) {
     if (!m || !name || !data) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_get_weight: NULL argument");
     named nd;

@@ -54,6 +54,13 @@ check '[ $rc -eq 0 ]' "bench kernels exit code: $(cat "$tmp/err")"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["peak"]["copy_gbs"] > 0 and d["peak"]["fp32_gflops"] > 0' "$tmp/bench.json"
 check '[ $? -eq 0 ]' "bench JSON has the measured peaks"
 
+# init + quantize through the command line
+"$CLFT" init --preset tiny --seed 3 --out "$tmp/m" > /dev/null 2>&1; check '[ $? -eq 0 ]' "clft init"
+"$CLFT" quantize --model "$tmp/m" --out "$tmp/q" > /dev/null 2>"$tmp/err"; check '[ $? -eq 0 ] && grep -q quantization_config "$tmp/q/config.json"' "clft quantize: $(cat "$tmp/err")"
+"$CLFT" quantize --model "$tmp/m" --out "$tmp/q" > /dev/null 2>"$tmp/err"; check '[ $? -ne 0 ] && [ $(wc -l < "$tmp/err") -eq 1 ] && grep -q "not empty" "$tmp/err"' "quantize refuses a non-empty folder"
+"$CLFT" quantize --model "$tmp/nope" --out "$tmp/q2" > /dev/null 2>"$tmp/err"; check '[ $? -ne 0 ] && grep -q nope "$tmp/err"' "quantize: missing model folder named"
+"$CLFT" quantize --model "$tmp/m" > /dev/null 2>&1; check '[ $? -eq 2 ]' "quantize usage error"
+
 "$CLFT" frobnicate > /dev/null 2>&1; check '[ $? -eq 2 ]' "unknown command exits 2"
 "$CLFT" devices --bogus > /dev/null 2>&1; check '[ $? -eq 2 ]' "unknown option exits 2"
 

@@ -12,6 +12,7 @@ static const cli_command COMMANDS[] = {
     {"selfcheck", "run every kernel against its plain-C reference on a device", cmd_selfcheck},
     {"bench", "benchmarks: 'clft bench kernels' prints JSON", cmd_bench},
     {"init", "write a random-initialized Hugging Face model folder from a preset or config.json", cmd_init},
+    {"quantize", "write a 4-bit (NF4/FP4, bitsandbytes layout) copy of a model folder", cmd_quantize},
     {"tokenize", "UTF-8 text on stdin -> JSON array of token ids (--tokens: token strings)", cmd_tokenize},
     {"detokenize", "JSON array of token ids on stdin -> text", cmd_detokenize},
 };
