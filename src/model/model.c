@@ -360,22 +360,28 @@ static clft_status find_named(clft_model *m, const char *name, named *out) {
     return CLFT_OK;
 }
 
-/* Replace the contents of an existing 4-bit weight with the quantization of data (same sizes). */
+/* Write host 4-bit data into an existing device weight of the same layout (sizes equal). */
+static clft_status q4_upload(clft_model *m, clft_weight *w, const clft_q4 *q) {
+    size_t nb = (size_t)q->nblocks;
+    clft_status st = clft_buf_write(m->ctx, &w->data, 0, q->packed, (size_t)(q->numel + 1) / 2);
+    if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->code, 0, q->code, sizeof q->code);
+    if (st == CLFT_OK && q->double_quant) {
+        size_t nn = (nb + (size_t)q->nested_blocksize - 1) / (size_t)q->nested_blocksize;
+        st = clft_buf_write(m->ctx, &w->absmax, 0, q->qabsmax, nb);
+        if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_absmax, 0, q->nested_absmax, nn * 4);
+        if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_code, 0, q->nested_code, sizeof q->nested_code);
+        w->nested_offset = q->nested_offset;
+    } else if (st == CLFT_OK) {
+        st = clft_buf_write(m->ctx, &w->absmax, 0, q->absmax, nb * 4);
+    }
+    return st;
+}
+
+/* Replace the contents of an existing 4-bit weight with the quantization of data. */
 static clft_status q4_write(clft_model *m, clft_weight *w, const float *data, int64_t n) {
     clft_q4 q;
     CLFT_CHECK(clft_q4_quantize(data, n, w->dtype, w->blocksize, w->double_quant, &q));
-    size_t nb = (size_t)q.nblocks;
-    clft_status st = clft_buf_write(m->ctx, &w->data, 0, q.packed, (size_t)(n + 1) / 2);
-    if (st == CLFT_OK && q.double_quant) {
-        size_t nn = (nb + (size_t)q.nested_blocksize - 1) / (size_t)q.nested_blocksize;
-        st = clft_buf_write(m->ctx, &w->absmax, 0, q.qabsmax, nb);
-        if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_absmax, 0, q.nested_absmax, nn * 4);
-        if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_code, 0, q.nested_code, sizeof q.nested_code);
-        w->nested_offset = q.nested_offset;
-    } else if (st == CLFT_OK) {
-        st = clft_buf_write(m->ctx, &w->absmax, 0, q.absmax, nb * 4);
-    }
-    if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->code, 0, q.code, sizeof q.code);
+    clft_status st = q4_upload(m, w, &q);
     clft_q4_free(&q);
     return st;
 }
@@ -412,21 +418,8 @@ clft_status clft_model_set_q4(clft_model *m, const char *name, const clft_q4 *q)
                           (long long)nd.numel, (long long)q->numel);
     clft_weight *w = nd.lin ? &nd.lin->base : NULL;
     if (w && w->dtype == q->type && w->blocksize == q->blocksize && w->double_quant == q->double_quant &&
-        (!q->double_quant || w->nested_blocksize == q->nested_blocksize)) {
-        size_t nb = (size_t)q->nblocks;
-        clft_status st = clft_buf_write(m->ctx, &w->data, 0, q->packed, (size_t)(q->numel + 1) / 2);
-        if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->code, 0, q->code, sizeof q->code);
-        if (st == CLFT_OK && q->double_quant) {
-            size_t nn = (nb + (size_t)q->nested_blocksize - 1) / (size_t)q->nested_blocksize;
-            st = clft_buf_write(m->ctx, &w->absmax, 0, q->qabsmax, nb);
-            if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_absmax, 0, q->nested_absmax, nn * 4);
-            if (st == CLFT_OK) st = clft_buf_write(m->ctx, &w->nested_code, 0, q->nested_code, sizeof q->nested_code);
-            w->nested_offset = q->nested_offset;
-        } else if (st == CLFT_OK) {
-            st = clft_buf_write(m->ctx, &w->absmax, 0, q->absmax, nb * 4);
-        }
-        return st;
-    }
+        (!q->double_quant || w->nested_blocksize == q->nested_blocksize))
+        return q4_upload(m, w, q);
     float *x = clft_malloc((size_t)q->numel * sizeof(float));
     if (!x) return CLFT_STATUS_HOST_OOM;
     clft_q4_dequantize(q, x);

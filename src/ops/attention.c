@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "ops/gemm.h"
 #include "ops/launch.h"
 
 static clft_status attn_check(const char *op, const clft_attn_dims *d) {
@@ -20,19 +21,50 @@ static void attn_defs(char *buf, size_t cap, const clft_attn_dims *d) {
     snprintf(buf, cap, "-DATT_D=%lld", (long long)d->D);
 }
 
-#define ATT_DIM_ARGS                                                                                                  \
-    sizeof B, &B, sizeof T, &T, sizeof H, &H, sizeof KV, &KV, sizeof W, &W, sizeof scale, &scale
-
-clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
-                               const clft_attn_dims *d) {
-    const char *op = "attention_fwd";
+/* The views of the forward and of the backward hold what the dims need. */
+static clft_status attn_check_fwd(const char *op, const clft_attn_dims *d, clft_dv out, clft_dv lse, clft_dv q,
+                                  clft_dv k, clft_dv v) {
     CLFT_CHECK(attn_check(op, d));
     size_t nq = (size_t)(d->B * d->T * d->H * d->D), nk = (size_t)(d->B * d->T * d->KV * d->D);
     CLFT_CHECK(clft_dv_check(op, "out", out, nq, 4));
     CLFT_CHECK(clft_dv_check(op, "lse", lse, (size_t)(d->B * d->H * d->T), 4));
     CLFT_CHECK(clft_dv_check(op, "q", q, nq, 4));
     CLFT_CHECK(clft_dv_check(op, "k", k, nk, 4));
-    CLFT_CHECK(clft_dv_check(op, "v", v, nk, 4));
+    return clft_dv_check(op, "v", v, nk, 4);
+}
+
+static clft_status attn_check_bwd(const char *op, const clft_attn_dims *d, clft_dv dq, clft_dv dk, clft_dv dv,
+                                  clft_dv d_out, clft_dv q, clft_dv k, clft_dv v, clft_dv out, clft_dv lse,
+                                  clft_dv delta) {
+    CLFT_CHECK(attn_check_fwd(op, d, out, lse, q, k, v));
+    size_t nq = (size_t)(d->B * d->T * d->H * d->D), nk = (size_t)(d->B * d->T * d->KV * d->D);
+    CLFT_CHECK(clft_dv_check(op, "dq", dq, nq, 4));
+    CLFT_CHECK(clft_dv_check(op, "dk", dk, nk, 4));
+    CLFT_CHECK(clft_dv_check(op, "dv", dv, nk, 4));
+    CLFT_CHECK(clft_dv_check(op, "d_out", d_out, nq, 4));
+    return clft_dv_check(op, "delta", delta, (size_t)(d->B * d->H * d->T), 4);
+}
+
+/* delta (B,H,T) = rowwise d_out . out, shared by both backward paths */
+static clft_status attn_delta(clft_context *ctx, const char *op, clft_dv delta, clft_dv d_out, clft_dv out,
+                              const clft_attn_dims *d) {
+    char defs[64];
+    attn_defs(defs, sizeof defs, d);
+    cl_kernel kd;
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_delta_f32", &kd));
+    cl_int B = (cl_int)d->B, T = (cl_int)d->T, H = (cl_int)d->H;
+    CLFT_CHECK(clft_cl_args(kd, op, CLFT_ARG_DV(delta), CLFT_ARG_DV(d_out), CLFT_ARG_DV(out), sizeof B, &B, sizeof T, &T,
+                            sizeof H, &H, (size_t)0));
+    return clft_launch_nd(ctx, kd, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op);
+}
+
+#define ATT_DIM_ARGS                                                                                                  \
+    sizeof B, &B, sizeof T, &T, sizeof H, &H, sizeof KV, &KV, sizeof W, &W, sizeof scale, &scale
+
+clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
+                               const clft_attn_dims *d) {
+    const char *op = "attention_fwd";
+    CLFT_CHECK(attn_check_fwd(op, d, out, lse, q, k, v));
     char defs[64];
     attn_defs(defs, sizeof defs, d);
     cl_kernel kr;
@@ -47,28 +79,13 @@ clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft
 clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q, clft_dv k,
                                clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_attn_dims *d) {
     const char *op = "attention_bwd";
-    CLFT_CHECK(attn_check(op, d));
-    size_t nq = (size_t)(d->B * d->T * d->H * d->D), nk = (size_t)(d->B * d->T * d->KV * d->D);
-    size_t nl = (size_t)(d->B * d->H * d->T);
-    CLFT_CHECK(clft_dv_check(op, "dq", dq, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "dk", dk, nk, 4));
-    CLFT_CHECK(clft_dv_check(op, "dv", dv, nk, 4));
-    CLFT_CHECK(clft_dv_check(op, "d_out", d_out, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "q", q, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "k", k, nk, 4));
-    CLFT_CHECK(clft_dv_check(op, "v", v, nk, 4));
-    CLFT_CHECK(clft_dv_check(op, "out", out, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "lse", lse, nl, 4));
-    CLFT_CHECK(clft_dv_check(op, "delta", delta, nl, 4));
+    CLFT_CHECK(attn_check_bwd(op, d, dq, dk, dv, d_out, q, k, v, out, lse, delta));
     char defs[64];
     attn_defs(defs, sizeof defs, d);
     cl_int B = (cl_int)d->B, T = (cl_int)d->T, H = (cl_int)d->H, KV = (cl_int)d->KV, W = (cl_int)d->window;
     float scale = (float)(1.0 / sqrt((double)d->D));
-    cl_kernel kd, kq, kkv;
-    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_delta_f32", &kd));
-    CLFT_CHECK(clft_cl_args(kd, op, CLFT_ARG_DV(delta), CLFT_ARG_DV(d_out), CLFT_ARG_DV(out), sizeof B, &B, sizeof T, &T,
-                            sizeof H, &H, (size_t)0));
-    CLFT_CHECK(clft_launch_nd(ctx, kd, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op));
+    cl_kernel kq, kkv;
+    CLFT_CHECK(attn_delta(ctx, op, delta, d_out, out, d));
     CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_bwd_dq_f32", &kq));
     CLFT_CHECK(clft_cl_args(kq, op, CLFT_ARG_DV(dq), CLFT_ARG_DV(d_out), CLFT_ARG_DV(q), CLFT_ARG_DV(k), CLFT_ARG_DV(v),
                             CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), ATT_DIM_ARGS, (size_t)0));
@@ -80,7 +97,6 @@ clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_d
 }
 
 /* ---- blocked path (GEMM layer + masked softmax kernels) ---------------------------------------- */
-#include "ops/gemm.h"
 
 #define ATT_SCORES_BUDGET ((int64_t)4 << 20) /* floats of S per buffer */
 
@@ -153,14 +169,8 @@ static clft_status att_ws_check(const char *op, const clft_buf *ws, const clft_a
 clft_status clft_attention_fwd_blocked(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
                                        const clft_buf *ws, const clft_attn_dims *d) {
     const char *op = "attention_fwd_blocked";
-    CLFT_CHECK(attn_check(op, d));
+    CLFT_CHECK(attn_check_fwd(op, d, out, lse, q, k, v));
     CLFT_CHECK(att_ws_check(op, ws, d));
-    size_t nq = (size_t)(d->B * d->T * d->H * d->D), nk = (size_t)(d->B * d->T * d->KV * d->D);
-    CLFT_CHECK(clft_dv_check(op, "out", out, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "lse", lse, (size_t)(d->B * d->H * d->T), 4));
-    CLFT_CHECK(clft_dv_check(op, "q", q, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "k", k, nk, 4));
-    CLFT_CHECK(clft_dv_check(op, "v", v, nk, 4));
     cl_kernel ks;
     CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", "-DATT_WG=64", "attention_softmax_f32", &ks));
     const int64_t rep = d->H / d->KV, D = d->D, Bq = att_block_rows(d);
@@ -184,25 +194,11 @@ clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk
                                        clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_buf *ws,
                                        const clft_attn_dims *d) {
     const char *op = "attention_bwd_blocked";
-    CLFT_CHECK(attn_check(op, d));
+    CLFT_CHECK(attn_check_bwd(op, d, dq, dk, dv, d_out, q, k, v, out, lse, delta));
     CLFT_CHECK(att_ws_check(op, ws, d));
-    size_t nq = (size_t)(d->B * d->T * d->H * d->D), nkv = (size_t)(d->B * d->T * d->KV * d->D);
-    size_t nl = (size_t)(d->B * d->H * d->T);
-    CLFT_CHECK(clft_dv_check(op, "dq", dq, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "dk", dk, nkv, 4));
-    CLFT_CHECK(clft_dv_check(op, "dv", dv, nkv, 4));
-    CLFT_CHECK(clft_dv_check(op, "d_out", d_out, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "out", out, nq, 4));
-    CLFT_CHECK(clft_dv_check(op, "lse", lse, nl, 4));
-    CLFT_CHECK(clft_dv_check(op, "delta", delta, nl, 4));
-    char defs[64];
-    attn_defs(defs, sizeof defs, d);
-    cl_kernel kd, kds;
-    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_delta_f32", &kd));
-    cl_int B = (cl_int)d->B, T = (cl_int)d->T, H = (cl_int)d->H;
-    CLFT_CHECK(clft_cl_args(kd, op, CLFT_ARG_DV(delta), CLFT_ARG_DV(d_out), CLFT_ARG_DV(out), sizeof B, &B, sizeof T, &T,
-                            sizeof H, &H, (size_t)0));
-    CLFT_CHECK(clft_launch_nd(ctx, kd, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op));
+    const size_t nkv = (size_t)(d->B * d->T * d->KV * d->D);
+    cl_kernel kds;
+    CLFT_CHECK(attn_delta(ctx, op, delta, d_out, out, d));
     CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", "-DATT_WG=64", "attention_dsoftmax_f32", &kds));
     CLFT_CHECK(clft_zero(ctx, dk, (int64_t)nkv));
     CLFT_CHECK(clft_zero(ctx, dv, (int64_t)nkv));
