@@ -8,8 +8,8 @@
 #include "cl/clrt.h"
 
 typedef struct bench_opts {
-    int quick;   /* small sizes, few repetitions (CI smoke run) */
-    int reps;    /* timed repetitions per measurement (best-of is reported) */
+    int quick; /* small sizes, few repetitions (CI smoke run) */
+    int reps;  /* timed repetitions per measurement (best-of is reported) */
 } bench_opts;
 
 /* A section fills `out` (its own object); `root` holds earlier sections' results (e.g. "peak"). */

@@ -41,14 +41,21 @@ int clft_bench_kernels_main(int argc, char **argv) {
     const char *device = NULL, *out_path = NULL, *only = NULL;
     bench_opts o = {0, 5};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out_path = argv[++i];
-        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) o.reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--quick")) o.quick = 1;
-        else if (!strcmp(argv[i], "-v")) clft_set_log_callback(log_stderr, NULL, CLFT_LOG_INFO);
+        if (!strcmp(argv[i], "--device") && i + 1 < argc)
+            device = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out_path = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            o.reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick"))
+            o.quick = 1;
+        else if (!strcmp(argv[i], "-v"))
+            clft_set_log_callback(log_stderr, NULL, CLFT_LOG_INFO);
         else {
-            fprintf(stderr, "usage: bench_kernels [--device SPEC] [--quick] [--reps N] [--only SECTION] [--out FILE]\n");
+            fprintf(stderr,
+                    "usage: bench_kernels [--device SPEC] [--quick] [--reps N] [--only SECTION] [--out FILE]\n");
             return 2;
         }
     }

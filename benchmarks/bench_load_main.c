@@ -20,7 +20,8 @@ static double read_folder_seconds(const char *dir, double *bytes) {
         double t0 = clft_now_seconds(), n = 0;
         int fd = open(path, O_RDONLY);
         if (fd < 0) return -1;
-        for (ssize_t k; (k = read(fd, buf, sizeof buf)) > 0;) n += (double)k;
+        for (ssize_t k; (k = read(fd, buf, sizeof buf)) > 0;)
+            n += (double)k;
         close(fd);
         double dt = clft_now_seconds() - t0;
         if (dt < best) best = dt;
@@ -53,10 +54,14 @@ int main(int argc, char **argv) {
     const char *device = NULL, *preset = "small", *model = NULL;
     int keep = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--preset") && i + 1 < argc) preset = argv[++i];
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--keep")) keep = 1;
+        if (!strcmp(argv[i], "--device") && i + 1 < argc)
+            device = argv[++i];
+        else if (!strcmp(argv[i], "--preset") && i + 1 < argc)
+            preset = argv[++i];
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--keep"))
+            keep = 1;
         else {
             fprintf(stderr, "usage: bench_load [--device SPEC] [--preset NAME] [--model DIR] [--keep]\n");
             return 2;

@@ -48,7 +48,8 @@ static double run(const clft_tokenizer *tok, const char *text, size_t n, size_t 
     size_t a = 0;
     while (a < n) {
         size_t b = a + doc < n ? a + doc : n;
-        while (b < n && text[b] != ' ' && text[b] != '\n') b++;
+        while (b < n && text[b] != ' ' && text[b] != '\n')
+            b++;
         int32_t *ids = NULL;
         size_t m = 0;
         if (clft_tokenize(tok, text + a, b - a, 0, &ids, &m) != CLFT_OK) {
@@ -107,7 +108,9 @@ int main(int argc, char **argv) {
     /* 16 KB documents cut at whitespace */
     const size_t doc = 16384;
     const char *names[3] = {"llama2", "llama3", "qwen3"};
-    printf("{\"benchmark\": \"tokenizer\", \"text_bytes\": %zu, \"document_bytes\": %zu, \"threads\": 1, \"results\": [\n", n, doc);
+    printf(
+        "{\"benchmark\": \"tokenizer\", \"text_bytes\": %zu, \"document_bytes\": %zu, \"threads\": 1, \"results\": [\n",
+        n, doc);
     int first = 1, rc = 0;
     for (int t = 0; t < 3; t++) {
         char path[1024];
@@ -138,8 +141,8 @@ int main(int argc, char **argv) {
         }
         printf("%s  {\"tokenizer\": \"%s\", \"load_seconds\": %.3f, \"tokens\": %zu, \"bytes_per_token\": %.3f, "
                "\"cold_bytes\": %zu, \"cold_seconds\": %.4f, \"mb_per_s\": %.2f, \"mb_per_s_warm\": %.2f}",
-               first ? "" : ",\n", names[t], load_s, tokens, (double)n / (double)tokens, base, cold, (double)base / cold / 1e6,
-               (double)n / warm / 1e6);
+               first ? "" : ",\n", names[t], load_s, tokens, (double)n / (double)tokens, base, cold,
+               (double)base / cold / 1e6, (double)n / warm / 1e6);
         first = 0;
         clft_tokenizer_free(tok);
     }

@@ -16,7 +16,8 @@
 
 static double flops_per_token(const clft_model_config *c, clft_method method, int64_t adapter, int64_t T) {
     int64_t per_layer = c->hidden_size * (c->num_heads * c->head_dim) * 2 +
-                        c->hidden_size * (c->num_kv_heads * c->head_dim) * 2 + 3 * c->hidden_size * c->intermediate_size;
+                        c->hidden_size * (c->num_kv_heads * c->head_dim) * 2 +
+                        3 * c->hidden_size * c->intermediate_size;
     double n = (double)(per_layer * c->num_layers + c->vocab_size * c->hidden_size);
     double attn = 12.0 * (double)c->num_layers * (double)(c->num_heads * c->head_dim) * (double)T;
     return (method == CLFT_METHOD_FULL ? 6.0 * n : 4.0 * n + 6.0 * (double)adapter) + attn;
@@ -45,13 +46,15 @@ static int run_one(clft_context *ctx, const char *model, clft_method method, int
     if (st == CLFT_OK) st = clft_model_init_random(m, 1, 0.02f);
     if (st == CLFT_OK) st = clft_trainer_create(m, &tr);
     if (st != CLFT_OK) {
-        fprintf(stderr, "bench_train: %s/%s: %s: %s\n", model, clft_method_name(method), clft_status_string(st), clft_last_error());
+        fprintf(stderr, "bench_train: %s/%s: %s: %s\n", model, clft_method_name(method), clft_status_string(st),
+                clft_last_error());
         clft_model_free(m);
         return 1;
     }
     const int n = batch * seq;
     int32_t *ids = malloc((size_t)n * sizeof *ids);
-    for (int i = 0; i < n; i++) ids[i] = (int32_t)((i * 7919u + 13u) % (unsigned)cfg.vocab_size);
+    for (int i = 0; i < n; i++)
+        ids[i] = (int32_t)((i * 7919u + 13u) % (unsigned)cfg.vocab_size);
     clft_step_stats s;
     double best = 1e30, sum = 0, loss = 0;
     int rc = 0;
@@ -109,16 +112,24 @@ int main(int argc, char **argv) {
     int steps = 3, batch = -1, seq = -1;
     double peak = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--method") && i + 1 < argc) method = argv[++i];
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seq") && i + 1 < argc) seq = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--peak-gflops") && i + 1 < argc) peak = atof(argv[++i]);
+        if (!strcmp(argv[i], "--device") && i + 1 < argc)
+            device = argv[++i];
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--method") && i + 1 < argc)
+            method = argv[++i];
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seq") && i + 1 < argc)
+            seq = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--peak-gflops") && i + 1 < argc)
+            peak = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_train [--device SPEC] [--model tiny|small|PRESET] [--method full|lora|qlora|all] "
-                            "[--steps N] [--batch B] [--seq T] [--peak-gflops X]\n");
+            fprintf(stderr,
+                    "usage: bench_train [--device SPEC] [--model tiny|small|PRESET] [--method full|lora|qlora|all] "
+                    "[--steps N] [--batch B] [--seq T] [--peak-gflops X]\n");
             return 2;
         }
     }

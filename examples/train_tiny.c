@@ -22,20 +22,29 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--method") && i + 1 < argc) {
             const char *m = argv[++i];
-            if (!strcmp(m, "full")) method = CLFT_METHOD_FULL;
-            else if (!strcmp(m, "lora")) method = CLFT_METHOD_LORA;
-            else if (!strcmp(m, "qlora")) method = CLFT_METHOD_QLORA;
+            if (!strcmp(m, "full"))
+                method = CLFT_METHOD_FULL;
+            else if (!strcmp(m, "lora"))
+                method = CLFT_METHOD_LORA;
+            else if (!strcmp(m, "qlora"))
+                method = CLFT_METHOD_QLORA;
             else {
                 fprintf(stderr, "train_tiny: unknown method '%s' (full, lora, qlora)\n", m);
                 return 2;
             }
-        } else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = (float)atof(argv[++i]);
-        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--init-std") && i + 1 < argc) init_std = (float)atof(argv[++i]);
-        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+        } else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--lr") && i + 1 < argc)
+            lr = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc)
+            device = argv[++i];
+        else if (!strcmp(argv[i], "--init-std") && i + 1 < argc)
+            init_std = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--quiet"))
+            quiet = 1;
         else {
-            fprintf(stderr, "usage: train_tiny [--method full|lora|qlora] [--steps N] [--lr X] [--device SPEC] [--quiet]\n");
+            fprintf(stderr,
+                    "usage: train_tiny [--method full|lora|qlora] [--steps N] [--lr X] [--device SPEC] [--quiet]\n");
             return 2;
         }
     }

@@ -16,9 +16,9 @@
 extern "C" {
 #endif
 
-#define CLFT_VERSION_MAJOR 0
-#define CLFT_VERSION_MINOR 1
-#define CLFT_VERSION_PATCH 0
+#define CLFT_VERSION_MAJOR  0
+#define CLFT_VERSION_MINOR  1
+#define CLFT_VERSION_PATCH  0
 #define CLFT_VERSION_NUMBER (CLFT_VERSION_MAJOR * 10000 + CLFT_VERSION_MINOR * 100 + CLFT_VERSION_PATCH)
 
 #if defined(_WIN32) && defined(CLFT_SHARED_BUILD)
@@ -107,9 +107,9 @@ typedef struct clft_device_info {
     uint64_t max_alloc_bytes;
     uint64_t local_mem_bytes;
     uint64_t max_work_group_size;
-    int fp16;      /* cl_khr_fp16 advertised (fp16 arithmetic) */
-    int fp64;      /* cl_khr_fp64 advertised */
-    int subgroups; /* cl_khr_subgroups or cl_intel_subgroups */
+    int fp16;              /* cl_khr_fp16 advertised (fp16 arithmetic) */
+    int fp64;              /* cl_khr_fp64 advertised */
+    int subgroups;         /* cl_khr_subgroups or cl_intel_subgroups */
     char extensions[8192]; /* space separated, as the driver reports them */
 } clft_device_info;
 
@@ -142,8 +142,8 @@ CLFT_API clft_status clft_context_finish(clft_context *ctx);
 
 /* Device memory classes counted by the context's arenas. */
 typedef enum clft_mem_class {
-    CLFT_MEM_WEIGHTS = 0,     /* frozen weights */
-    CLFT_MEM_TRAINABLE = 1,   /* trainable weights (and adapters) */
+    CLFT_MEM_WEIGHTS = 0,   /* frozen weights */
+    CLFT_MEM_TRAINABLE = 1, /* trainable weights (and adapters) */
     CLFT_MEM_GRADIENTS = 2,
     CLFT_MEM_OPTIMIZER = 3,
     CLFT_MEM_ACTIVATIONS = 4,
@@ -189,7 +189,7 @@ CLFT_API clft_status clft_selfcheck(clft_context *ctx, clft_selfcheck_result *ou
 typedef struct clft_safetensors clft_safetensors;
 typedef struct clft_tensor_view {
     const char *name;
-    const char *dtype;    /* safetensors dtype string: "F32", "F16", "BF16", "U8", "I64", ... */
+    const char *dtype; /* safetensors dtype string: "F32", "F16", "BF16", "U8", "I64", ... */
     int ndim;
     const int64_t *shape; /* ndim entries */
     const void *data;     /* little-endian, C order, zero-copy */
@@ -271,8 +271,8 @@ typedef struct clft_model_config {
     struct {
         clft_rope_type type;
         double factor;
-        double low_freq_factor;  /* llama3 */
-        double high_freq_factor; /* llama3 */
+        double low_freq_factor;                   /* llama3 */
+        double high_freq_factor;                  /* llama3 */
         int64_t original_max_position_embeddings; /* llama3 */
     } rope_scaling;
     int64_t max_position_embeddings;
@@ -293,7 +293,6 @@ typedef struct clft_model_config {
     char quant_method[32]; /* quantization_config.quant_method ("bitsandbytes"), "" when absent */
 } clft_model_config;
 
-
 /* "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM" */
 CLFT_API const char *clft_arch_name(clft_arch arch);
 /* The defaults of the transformers config class (LlamaConfig(), MistralConfig(), Qwen2Config()). */
@@ -311,21 +310,21 @@ CLFT_API int64_t clft_model_config_num_params(const clft_model_config *cfg);
  * One training step (forward, fused chunked cross-entropy, backward, grad-norm clipping, AdamW) of a
  * Llama-family decoder with every op an OpenCL kernel, in three methods. */
 typedef enum clft_method {
-    CLFT_METHOD_FULL = 0,  /* every weight trainable: fp32 master weights and AdamW state */
-    CLFT_METHOD_LORA = 1,  /* frozen base (f32, f16 or bf16 storage) + low-rank adapters */
-    CLFT_METHOD_QLORA = 2  /* frozen NF4 base with double quantization + fp32 adapters */
+    CLFT_METHOD_FULL = 0, /* every weight trainable: fp32 master weights and AdamW state */
+    CLFT_METHOD_LORA = 1, /* frozen base (f32, f16 or bf16 storage) + low-rank adapters */
+    CLFT_METHOD_QLORA = 2 /* frozen NF4 base with double quantization + fp32 adapters */
 } clft_method;
 CLFT_API const char *clft_method_name(clft_method method);
 
 /* LoRA targets (bit mask) */
-#define CLFT_LORA_Q 0x01u
-#define CLFT_LORA_K 0x02u
-#define CLFT_LORA_V 0x04u
-#define CLFT_LORA_O 0x08u
+#define CLFT_LORA_Q    0x01u
+#define CLFT_LORA_K    0x02u
+#define CLFT_LORA_V    0x04u
+#define CLFT_LORA_O    0x08u
 #define CLFT_LORA_GATE 0x10u
-#define CLFT_LORA_UP 0x20u
+#define CLFT_LORA_UP   0x20u
 #define CLFT_LORA_DOWN 0x40u
-#define CLFT_LORA_ALL 0x7fu
+#define CLFT_LORA_ALL  0x7fu
 
 typedef struct clft_lora_params {
     int r;            /* rank (default 8) */
@@ -337,16 +336,16 @@ typedef struct clft_lora_params {
 
 typedef struct clft_train_params {
     clft_method method;
-    clft_dtype base_dtype;  /* LoRA: f32 (default), f16 or bf16 storage of the frozen projections */
-    int qlora_blocksize;    /* QLoRA: NF4 block size (default 64); double quantization always on */
+    clft_dtype base_dtype; /* LoRA: f32 (default), f16 or bf16 storage of the frozen projections */
+    int qlora_blocksize;   /* QLoRA: NF4 block size (default 64); double quantization always on */
     clft_lora_params lora;
-    int batch, seq_len;     /* micro-batch shape the step buffers are planned for */
+    int batch, seq_len;                        /* micro-batch shape the step buffers are planned for */
     float lr, beta1, beta2, eps, weight_decay; /* AdamW (defaults 1e-4, 0.9, 0.999, 1e-8, 0) */
-    float max_grad_norm;    /* clip the global L2 norm (default 1.0; <= 0 disables) */
-    int checkpointing;      /* -1 (default): on for LoRA/QLoRA, off for full; 0 off; 1 on */
-    int xent_chunk;         /* tokens per cross-entropy chunk (default 0: automatic) */
-    int max_bad_steps;      /* consecutive non-finite steps before the trainer stops (default 5) */
-    uint64_t seed;          /* adapter init and dropout (default 42) */
+    float max_grad_norm;                       /* clip the global L2 norm (default 1.0; <= 0 disables) */
+    int checkpointing;                         /* -1 (default): on for LoRA/QLoRA, off for full; 0 off; 1 on */
+    int xent_chunk;                            /* tokens per cross-entropy chunk (default 0: automatic) */
+    int max_bad_steps;                         /* consecutive non-finite steps before the trainer stops (default 5) */
+    uint64_t seed;                             /* adapter init and dropout (default 42) */
 } clft_train_params;
 CLFT_API clft_train_params clft_train_default_params(clft_method method);
 
@@ -382,8 +381,7 @@ CLFT_API clft_status clft_model_load_weights(clft_model *model, const char *path
 CLFT_API clft_status clft_model_get_weight(clft_model *model, const char *name, float *data, int64_t numel);
 /* Adapters of one projection: A (r,in) and B (out,r), f32. target is one CLFT_LORA_* bit. */
 CLFT_API clft_status clft_model_lora_get(clft_model *model, int layer, uint32_t target, float *A, float *B);
-CLFT_API clft_status clft_model_lora_set(clft_model *model, int layer, uint32_t target, const float *A,
-                                         const float *B);
+CLFT_API clft_status clft_model_lora_set(clft_model *model, int layer, uint32_t target, const float *A, const float *B);
 /* Gradients of the adapters after clft_trainer_compute_grads. */
 CLFT_API clft_status clft_model_lora_grad_get(clft_model *model, int layer, uint32_t target, float *dA, float *dB);
 /* Gradient of a weight by HF name (full fine-tuning) after clft_trainer_compute_grads. */

@@ -41,25 +41,26 @@ static inline float tu_normal(tu_rng *r) {
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 static inline void tu_fill(tu_rng *r, float *x, size_t n, float lo, float hi) {
-    for (size_t i = 0; i < n; i++) x[i] = tu_uniform(r, lo, hi);
+    for (size_t i = 0; i < n; i++)
+        x[i] = tu_uniform(r, lo, hi);
 }
 
-#define TU_CHECK(cond, ...)                                                                        \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            tu_passes++;                                                                           \
-        } else {                                                                                   \
-            tu_failures++;                                                                         \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, " (seed 0x%llx)\n", (unsigned long long)tu_seed);                      \
-        }                                                                                          \
+#define TU_CHECK(cond, ...)                                                                                            \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            tu_passes++;                                                                                               \
+        } else {                                                                                                       \
+            tu_failures++;                                                                                             \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                            \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fprintf(stderr, " (seed 0x%llx)\n", (unsigned long long)tu_seed);                                          \
+        }                                                                                                              \
     } while (0)
 
-#define TU_OK(expr)                                                                                \
-    do {                                                                                           \
-        clft_status tu_st_ = (expr);                                                               \
-        TU_CHECK(tu_st_ == CLFT_OK, "%s -> %s: %s", #expr, clft_status_string(tu_st_), clft_last_error()); \
+#define TU_OK(expr)                                                                                                    \
+    do {                                                                                                               \
+        clft_status tu_st_ = (expr);                                                                                   \
+        TU_CHECK(tu_st_ == CLFT_OK, "%s -> %s: %s", #expr, clft_status_string(tu_st_), clft_last_error());             \
     } while (0)
 
 /* |got-ref| <= atol + rtol*|ref| elementwise and NMSE <= max_nmse. Prints the first mismatches. */

@@ -19,7 +19,8 @@ static void fmt_bytes(char *out, size_t cap, uint64_t b) {
 
 clft_status clft_buf_alloc(clft_context *ctx, clft_mem_class cls, size_t bytes, clft_buf *out) {
     memset(out, 0, sizeof *out);
-    if ((unsigned)cls >= CLFT_MEM_CLASS_COUNT) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "bad memory class %d", (int)cls);
+    if ((unsigned)cls >= CLFT_MEM_CLASS_COUNT)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "bad memory class %d", (int)cls);
     const clft_device_info *d = &ctx->caps.info;
     size_t req = bytes ? bytes : 4; /* OpenCL forbids zero-sized buffers */
     char a[32], b[32], c[32], e[32];
@@ -47,7 +48,8 @@ clft_status clft_buf_alloc(clft_context *ctx, clft_mem_class cls, size_t bytes, 
     if (err != CL_SUCCESS || !m) {
         fmt_bytes(a, sizeof a, req);
         clft_cl_fail(err, "clCreateBuffer");
-        return clft_error_prefix(CLFT_STATUS_DEVICE_OOM, "allocating %s buffer of %s on '%s'", clft_mem_class_name(cls), a, d->name);
+        return clft_error_prefix(CLFT_STATUS_DEVICE_OOM, "allocating %s buffer of %s on '%s'", clft_mem_class_name(cls),
+                                 a, d->name);
     }
     out->mem = m;
     out->bytes = bytes;
@@ -88,16 +90,22 @@ void clft_buf_free(clft_context *ctx, clft_buf *buf) {
 }
 
 clft_status clft_buf_write(clft_context *ctx, clft_buf *buf, size_t offset, const void *src, size_t bytes) {
-    if (offset + bytes > buf->bytes) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "buffer write of %zu bytes at %zu past end (%zu)", bytes, offset, buf->bytes);
+    if (offset + bytes > buf->bytes)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "buffer write of %zu bytes at %zu past end (%zu)", bytes,
+                          offset, buf->bytes);
     if (!bytes) return CLFT_OK;
-    CLFT_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL, NULL), "clEnqueueWriteBuffer");
+    CLFT_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL, NULL),
+                  "clEnqueueWriteBuffer");
     return CLFT_OK;
 }
 
 clft_status clft_buf_read(clft_context *ctx, const clft_buf *buf, size_t offset, void *dst, size_t bytes) {
-    if (offset + bytes > buf->bytes) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "buffer read of %zu bytes at %zu past end (%zu)", bytes, offset, buf->bytes);
+    if (offset + bytes > buf->bytes)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "buffer read of %zu bytes at %zu past end (%zu)", bytes, offset,
+                          buf->bytes);
     if (!bytes) return CLFT_OK;
-    CLFT_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL), "clEnqueueReadBuffer");
+    CLFT_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL),
+                  "clEnqueueReadBuffer");
     return CLFT_OK;
 }
 

@@ -57,10 +57,10 @@ struct clft_context {
 const char *clft_cl_error_name(cl_int err);
 /* Record an OpenCL failure: "<what>: <CL_ERROR_NAME> (<code>)". */
 clft_status clft_cl_fail(cl_int err, const char *what);
-#define CLFT_CL_CHECK(call, what)                                                                  \
-    do {                                                                                           \
-        cl_int clft_cl_err_ = (call);                                                              \
-        if (clft_cl_err_ != CL_SUCCESS) return clft_cl_fail(clft_cl_err_, what);                   \
+#define CLFT_CL_CHECK(call, what)                                                                                      \
+    do {                                                                                                               \
+        cl_int clft_cl_err_ = (call);                                                                                  \
+        if (clft_cl_err_ != CL_SUCCESS) return clft_cl_fail(clft_cl_err_, what);                                       \
     } while (0)
 
 /* Whole-word extension match. */
@@ -77,11 +77,10 @@ clft_status clft_cl_build_options(const clft_context *ctx, const char *defines, 
 clft_status clft_cl_program(clft_context *ctx, const char *file, const char *defines, cl_program *out);
 /* A kernel from such a program; cached, owned by the context (do not release). Kernels are not
  * thread-safe to set arguments on concurrently: one context per host thread. */
-clft_status clft_cl_kernel(clft_context *ctx, const char *file, const char *defines, const char *name,
-                           cl_kernel *out);
+clft_status clft_cl_kernel(clft_context *ctx, const char *file, const char *defines, const char *name, cl_kernel *out);
 /* Enqueue an NDRange kernel (1-3 dims); local may be NULL. Global sizes are rounded up to local. */
-clft_status clft_cl_launch(clft_context *ctx, cl_kernel k, cl_uint dims, const size_t *global,
-                           const size_t *local, const char *what);
+clft_status clft_cl_launch(clft_context *ctx, cl_kernel k, cl_uint dims, const size_t *global, const size_t *local,
+                           const char *what);
 /* Set kernel args in order: pairs of (size, pointer), terminated by size 0. */
 clft_status clft_cl_args(cl_kernel k, const char *what, ...);
 

@@ -13,7 +13,7 @@
 #include "cl/embedded.h"
 
 #define CLFT_PROGCACHE_VERSION "clft-progcache-1"
-#define CLFT_BIN_MAGIC "CLFTBIN1"
+#define CLFT_BIN_MAGIC         "CLFTBIN1"
 
 clft_status clft_cl_source(const char *file, char **text, size_t *size) {
     *text = NULL;
@@ -23,7 +23,9 @@ clft_status clft_cl_source(const char *file, char **text, size_t *size) {
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, file);
         FILE *f = fopen(path, "rb");
-        if (!f) return clft_error(CLFT_STATUS_IO, "%s: cannot open kernel source (CLFT_KERNEL_DIR): %s", path, strerror(errno));
+        if (!f)
+            return clft_error(CLFT_STATUS_IO, "%s: cannot open kernel source (CLFT_KERNEL_DIR): %s", path,
+                              strerror(errno));
         if (fseek(f, 0, SEEK_END) != 0) {
             fclose(f);
             return clft_error(CLFT_STATUS_IO, "%s: cannot seek", path);
@@ -60,12 +62,15 @@ clft_status clft_cl_build_options(const clft_context *ctx, const char *defines, 
     char buf[4096];
     /* OpenCL C 1.2 everywhere: the kernels use nothing newer, and every driver accepts it. No fast
      * math: training must see NaN and Inf. */
-    int n = snprintf(buf, sizeof buf, "-cl-std=CL1.2 -DCLFT_DEVICE_%s=1%s%s%s%s%s%s%s %s",
-                     c->is_gpu ? "GPU" : c->is_cpu ? "CPU" : "OTHER", c->info.fp16 ? " -DCLFT_HAS_FP16=1" : "",
-                     c->info.fp64 ? " -DCLFT_HAS_FP64=1" : "", c->info.subgroups ? " -DCLFT_HAS_SUBGROUPS=1" : "",
-                     c->vendor_nvidia ? " -DCLFT_VENDOR_NVIDIA=1" : "", c->vendor_amd ? " -DCLFT_VENDOR_AMD=1" : "",
-                     c->vendor_intel ? " -DCLFT_VENDOR_INTEL=1" : "", c->vendor_pocl ? " -DCLFT_POCL=1" : "",
-                     defines ? defines : "");
+    int n =
+        snprintf(buf, sizeof buf, "-cl-std=CL1.2 -DCLFT_DEVICE_%s=1%s%s%s%s%s%s%s %s",
+                 c->is_gpu   ? "GPU"
+                 : c->is_cpu ? "CPU"
+                             : "OTHER",
+                 c->info.fp16 ? " -DCLFT_HAS_FP16=1" : "", c->info.fp64 ? " -DCLFT_HAS_FP64=1" : "",
+                 c->info.subgroups ? " -DCLFT_HAS_SUBGROUPS=1" : "", c->vendor_nvidia ? " -DCLFT_VENDOR_NVIDIA=1" : "",
+                 c->vendor_amd ? " -DCLFT_VENDOR_AMD=1" : "", c->vendor_intel ? " -DCLFT_VENDOR_INTEL=1" : "",
+                 c->vendor_pocl ? " -DCLFT_POCL=1" : "", defines ? defines : "");
     if (n < 0 || (size_t)n >= sizeof buf) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "build options too long");
     *out = clft_strdup(buf);
     return *out ? CLFT_OK : CLFT_STATUS_HOST_OOM;
@@ -73,8 +78,8 @@ clft_status clft_cl_build_options(const clft_context *ctx, const char *defines, 
 
 static void cache_key(const clft_context *ctx, const char *src, const char *opts, char hex[33]) {
     const clft_device_info *i = &ctx->caps.info;
-    const char *parts[] = {CLFT_PROGCACHE_VERSION, src, opts, i->name, i->platform, i->driver_version,
-                           i->device_version, i->vendor};
+    const char *parts[] = {CLFT_PROGCACHE_VERSION, src,      opts, i->name, i->platform, i->driver_version,
+                           i->device_version,      i->vendor};
     uint64_t h1 = CLFT_FNV_INIT, h2 = 0x84222325cbf29ce4ULL;
     for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
         size_t n = strlen(parts[k]) + 1; /* include NUL as a separator */
@@ -138,7 +143,8 @@ static void store_cached(clft_context *ctx, const char *key, cl_program prog) {
     unsigned char *bin = malloc(len);
     if (!bin) return;
     unsigned char *bins[1] = {bin};
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) != CL_SUCCESS || mkdir_p(ctx->cache_dir) != 0) {
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) != CL_SUCCESS ||
+        mkdir_p(ctx->cache_dir) != 0) {
         free(bin);
         return;
     }
@@ -176,9 +182,9 @@ static clft_status build_from_source(clft_context *ctx, const char *file, const 
             clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, loglen, log, NULL);
             log[loglen] = '\0';
         }
-        clft_status st = clft_error(CLFT_STATUS_KERNEL_BUILD,
-                                    "building cl/%s failed (%s) on '%s' with options '%s'; build log:\n%s", file,
-                                    clft_cl_error_name(err), ctx->caps.info.name, opts, log ? log : "(unavailable)");
+        clft_status st =
+            clft_error(CLFT_STATUS_KERNEL_BUILD, "building cl/%s failed (%s) on '%s' with options '%s'; build log:\n%s",
+                       file, clft_cl_error_name(err), ctx->caps.info.name, opts, log ? log : "(unavailable)");
         free(log);
         clReleaseProgram(prog);
         return st;
@@ -250,7 +256,8 @@ clft_status clft_cl_program(clft_context *ctx, const char *file, const char *def
                 ctx->kstats.programs_built++;
             double dt = clft_now_seconds() - t0;
             ctx->kstats.build_seconds += dt;
-            clft_log(CLFT_LOG_INFO, "program cl/%s [%s] %s in %.3f s", file, d, from_disk ? "loaded from cache" : "built", dt);
+            clft_log(CLFT_LOG_INFO, "program cl/%s [%s] %s in %.3f s", file, d,
+                     from_disk ? "loaded from cache" : "built", dt);
         }
     }
     if (prog) clReleaseProgram(prog);
@@ -298,7 +305,8 @@ clft_status clft_cl_kernel(clft_context *ctx, const char *file, const char *defi
 void clft_programs_release(clft_context *ctx) {
     for (size_t i = 0; i < ctx->nprograms; i++) {
         clft_program_entry *e = &ctx->programs[i];
-        for (size_t k = 0; k < e->nkernels; k++) clReleaseKernel(e->kernels[k].kernel);
+        for (size_t k = 0; k < e->nkernels; k++)
+            clReleaseKernel(e->kernels[k].kernel);
         free(e->kernels);
         free(e->options);
         clReleaseProgram(e->program);
@@ -345,4 +353,3 @@ clft_status clft_cl_launch(clft_context *ctx, cl_kernel k, cl_uint dims, const s
     }
     return CLFT_OK;
 }
-

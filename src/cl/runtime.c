@@ -8,23 +8,32 @@
 
 const char *clft_cl_error_name(cl_int err) {
     switch (err) {
-#define E(x) case x: return #x;
-    E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
-    E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY)
-    E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_IMAGE_FORMAT_MISMATCH)
-    E(CL_IMAGE_FORMAT_NOT_SUPPORTED) E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE)
-    E(CL_MISALIGNED_SUB_BUFFER_OFFSET) E(CL_COMPILE_PROGRAM_FAILURE) E(CL_LINKER_NOT_AVAILABLE)
-    E(CL_LINK_PROGRAM_FAILURE) E(CL_INVALID_VALUE) E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM)
-    E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT) E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE)
-    E(CL_INVALID_HOST_PTR) E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_BINARY) E(CL_INVALID_BUILD_OPTIONS)
-    E(CL_INVALID_PROGRAM) E(CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME)
-    E(CL_INVALID_KERNEL_DEFINITION) E(CL_INVALID_KERNEL) E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE)
-    E(CL_INVALID_ARG_SIZE) E(CL_INVALID_KERNEL_ARGS) E(CL_INVALID_WORK_DIMENSION)
-    E(CL_INVALID_WORK_GROUP_SIZE) E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET)
-    E(CL_INVALID_EVENT_WAIT_LIST) E(CL_INVALID_EVENT) E(CL_INVALID_OPERATION) E(CL_INVALID_BUFFER_SIZE)
-    E(CL_INVALID_GLOBAL_WORK_SIZE) E(CL_INVALID_PROPERTY)
+#define E(x)                                                                                                           \
+    case x: return #x;
+        E(CL_SUCCESS)
+        E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
+            E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY)
+                E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_IMAGE_FORMAT_MISMATCH)
+                    E(CL_IMAGE_FORMAT_NOT_SUPPORTED) E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE)
+                        E(CL_MISALIGNED_SUB_BUFFER_OFFSET) E(CL_COMPILE_PROGRAM_FAILURE) E(CL_LINKER_NOT_AVAILABLE)
+                            E(CL_LINK_PROGRAM_FAILURE) E(CL_INVALID_VALUE) E(CL_INVALID_DEVICE_TYPE)
+                                E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT)
+                                    E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_HOST_PTR)
+                                        E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_BINARY) E(CL_INVALID_BUILD_OPTIONS)
+                                            E(CL_INVALID_PROGRAM) E(CL_INVALID_PROGRAM_EXECUTABLE)
+                                                E(CL_INVALID_KERNEL_NAME) E(CL_INVALID_KERNEL_DEFINITION)
+                                                    E(CL_INVALID_KERNEL) E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE)
+                                                        E(CL_INVALID_ARG_SIZE) E(CL_INVALID_KERNEL_ARGS)
+                                                            E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
+                                                                E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET)
+                                                                    E(CL_INVALID_EVENT_WAIT_LIST) E(CL_INVALID_EVENT)
+                                                                        E(CL_INVALID_OPERATION)
+                                                                            E(CL_INVALID_BUFFER_SIZE)
+                                                                                E(CL_INVALID_GLOBAL_WORK_SIZE)
+                                                                                    E(CL_INVALID_PROPERTY)
 #undef E
-    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
+                                                                                        case -1001
+            : return "CL_PLATFORM_NOT_FOUND_KHR";
     default: return "CL_UNKNOWN_ERROR";
     }
 }
@@ -45,11 +54,10 @@ int clft_has_extension(const char *extensions, const char *ext) {
     return 0;
 }
 
-static const char *NO_PLATFORM_HELP =
-    "no OpenCL platform found: install an OpenCL driver (ICD). On Debian/Ubuntu: "
-    "'apt-get install pocl-opencl-icd' for CPUs, 'mesa-opencl-icd' or ROCm for AMD, "
-    "'intel-opencl-icd' for Intel GPUs, the NVIDIA driver's OpenCL ICD for NVIDIA; "
-    "check with 'clinfo'";
+static const char *NO_PLATFORM_HELP = "no OpenCL platform found: install an OpenCL driver (ICD). On Debian/Ubuntu: "
+                                      "'apt-get install pocl-opencl-icd' for CPUs, 'mesa-opencl-icd' or ROCm for AMD, "
+                                      "'intel-opencl-icd' for Intel GPUs, the NVIDIA driver's OpenCL ICD for NVIDIA; "
+                                      "check with 'clinfo'";
 
 static clft_status get_platforms(cl_platform_id **out, cl_uint *n) {
     *out = NULL;
@@ -84,7 +92,8 @@ static void copy_str_info(cl_device_id d, cl_device_info param, char *dst, size_
     dst[cap - 1] = '\0';
     /* trim trailing spaces (some drivers pad names) */
     size_t n = strlen(dst);
-    while (n > 0 && isspace((unsigned char)dst[n - 1])) dst[--n] = '\0';
+    while (n > 0 && isspace((unsigned char)dst[n - 1]))
+        dst[--n] = '\0';
 }
 
 static void probe_device(cl_platform_id p, cl_device_id d, int index, clft_device_info *info) {
@@ -100,9 +109,10 @@ static void probe_device(cl_platform_id p, cl_device_id d, int index, clft_devic
     copy_str_info(d, CL_DEVICE_EXTENSIONS, info->extensions, sizeof info->extensions);
     cl_device_type type = 0;
     clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    const char *t = (type & CL_DEVICE_TYPE_GPU) ? "gpu"
-                    : (type & CL_DEVICE_TYPE_CPU) ? "cpu"
-                    : (type & CL_DEVICE_TYPE_ACCELERATOR) ? "accelerator" : "other";
+    const char *t = (type & CL_DEVICE_TYPE_GPU)           ? "gpu"
+                    : (type & CL_DEVICE_TYPE_CPU)         ? "cpu"
+                    : (type & CL_DEVICE_TYPE_ACCELERATOR) ? "accelerator"
+                                                          : "other";
     snprintf(info->type, sizeof info->type, "%s", t);
     cl_uint u = 0;
     cl_ulong ul = 0;
@@ -110,7 +120,8 @@ static void probe_device(cl_platform_id p, cl_device_id d, int index, clft_devic
     if (clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof u, &u, NULL) == CL_SUCCESS) info->compute_units = u;
     if (clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof u, &u, NULL) == CL_SUCCESS) info->clock_mhz = u;
     if (clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->global_mem_bytes = ul;
-    if (clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->max_alloc_bytes = ul;
+    if (clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS)
+        info->max_alloc_bytes = ul;
     if (clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->local_mem_bytes = ul;
     if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof sz, &sz, NULL) == CL_SUCCESS)
         info->max_work_group_size = sz;
@@ -136,7 +147,8 @@ static clft_status visit_devices(device_visit_fn fn, void *user, int *total) {
             return clft_error(CLFT_STATUS_HOST_OOM, "listing devices");
         }
         if (clGetDeviceIDs(plats[i], CL_DEVICE_TYPE_ALL, nd, devs, NULL) == CL_SUCCESS) {
-            for (cl_uint j = 0; j < nd && !stop; j++) stop = fn(plats[i], devs[j], index++, user);
+            for (cl_uint j = 0; j < nd && !stop; j++)
+                stop = fn(plats[i], devs[j], index++, user);
         }
         free(devs);
     }
@@ -193,7 +205,8 @@ static int ci_contains(const char *hay, const char *needle) {
     size_t n = strlen(needle), h = strlen(hay);
     for (size_t i = 0; i + n <= h; i++) {
         size_t k = 0;
-        while (k < n && tolower((unsigned char)hay[i + k]) == tolower((unsigned char)needle[k])) k++;
+        while (k < n && tolower((unsigned char)hay[i + k]) == tolower((unsigned char)needle[k]))
+            k++;
         if (k == n) return 1;
     }
     return 0;
@@ -368,13 +381,13 @@ clft_status clft_context_create(const clft_context_params *params, clft_context 
     return CLFT_OK;
 }
 
-
 void clft_context_free(clft_context *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
     clft_blas_release(ctx);
     clft_programs_release(ctx);
-    for (size_t i = 0; i < ctx->ndeferred; i++) clReleaseMemObject(ctx->deferred[i]);
+    for (size_t i = 0; i < ctx->ndeferred; i++)
+        clReleaseMemObject(ctx->deferred[i]);
     free(ctx->deferred);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
@@ -401,7 +414,8 @@ clft_status clft_context_mem_stats(const clft_context *ctx, clft_mem_stats *out)
 
 clft_status clft_context_reset_peak(clft_context *ctx) {
     if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_context_reset_peak: NULL context");
-    for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) ctx->mem.peak_bytes[c] = ctx->mem.current_bytes[c];
+    for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++)
+        ctx->mem.peak_bytes[c] = ctx->mem.current_bytes[c];
     ctx->mem.peak_total = ctx->mem.current_total;
     return CLFT_OK;
 }

@@ -26,11 +26,11 @@ int clft_log_enabled(clft_log_level level);
 
 /* Environment: every CLFT_* variable is read here and only here (documented in README.md). */
 typedef enum clft_env_var {
-    CLFT_ENV_DEVICE = 0,     /* CLFT_DEVICE: default device spec */
-    CLFT_ENV_CACHE_DIR,      /* CLFT_CACHE_DIR: program binary cache directory */
-    CLFT_ENV_KERNEL_DIR,     /* CLFT_KERNEL_DIR: load cl/NAME.cl files from this directory */
-    CLFT_ENV_NO_DISK_CACHE,  /* CLFT_NO_DISK_CACHE=1: disable the on-disk program cache */
-    CLFT_ENV_GEMM,           /* CLFT_GEMM: force a GEMM path (clblast|tiled|fused|hgemm|auto) */
+    CLFT_ENV_DEVICE = 0,    /* CLFT_DEVICE: default device spec */
+    CLFT_ENV_CACHE_DIR,     /* CLFT_CACHE_DIR: program binary cache directory */
+    CLFT_ENV_KERNEL_DIR,    /* CLFT_KERNEL_DIR: load cl/NAME.cl files from this directory */
+    CLFT_ENV_NO_DISK_CACHE, /* CLFT_NO_DISK_CACHE=1: disable the on-disk program cache */
+    CLFT_ENV_GEMM,          /* CLFT_GEMM: force a GEMM path (clblast|tiled|fused|hgemm|auto) */
     CLFT_ENV_COUNT
 } clft_env_var;
 /* Value of the variable, or NULL when unset or empty. */
@@ -47,10 +47,10 @@ uint64_t clft_fnv1a(uint64_t h, const void *data, size_t n);
 
 double clft_now_seconds(void);
 
-#define CLFT_CHECK(expr)                                                                           \
-    do {                                                                                           \
-        clft_status clft_check_s_ = (expr);                                                        \
-        if (clft_check_s_ != CLFT_OK) return clft_check_s_;                                        \
+#define CLFT_CHECK(expr)                                                                                               \
+    do {                                                                                                               \
+        clft_status clft_check_s_ = (expr);                                                                            \
+        if (clft_check_s_ != CLFT_OK) return clft_check_s_;                                                            \
     } while (0)
 
 #endif

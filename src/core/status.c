@@ -36,7 +36,7 @@ const char *clft_last_error(void) { return tl_error; }
 
 const char *clft_version_string(void) {
 #define CLFT_STR2(x) #x
-#define CLFT_STR(x) CLFT_STR2(x)
+#define CLFT_STR(x)  CLFT_STR2(x)
     return CLFT_STR(CLFT_VERSION_MAJOR) "." CLFT_STR(CLFT_VERSION_MINOR) "." CLFT_STR(CLFT_VERSION_PATCH);
 }
 
@@ -87,8 +87,8 @@ const char *clft_dtype_name(clft_dtype dtype) {
 }
 
 const char *clft_mem_class_name(clft_mem_class cls) {
-    static const char *names[CLFT_MEM_CLASS_COUNT] = {"weights",     "trainable", "gradients",
-                                                      "optimizer",   "activations", "scratch"};
+    static const char *names[CLFT_MEM_CLASS_COUNT] = {"weights",   "trainable",   "gradients",
+                                                      "optimizer", "activations", "scratch"};
     return (unsigned)cls < CLFT_MEM_CLASS_COUNT ? names[cls] : "unknown";
 }
 

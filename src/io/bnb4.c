@@ -35,9 +35,11 @@ int clft_bnb4_is_quantized(const clft_safetensors *st, const char *name) {
 static clft_status need(const clft_safetensors *st, const char *name, const char *suffix, clft_st_dtype dtype,
                         int64_t numel, const clft_st_tensor **out) {
     const clft_st_tensor *t = sub(st, name, suffix);
-    if (!t) return clft_error(CLFT_STATUS_NOT_FOUND, "4-bit weight '%s': tensor '%s.%s' is missing", name, name, suffix);
+    if (!t)
+        return clft_error(CLFT_STATUS_NOT_FOUND, "4-bit weight '%s': tensor '%s.%s' is missing", name, name, suffix);
     if (t->dtype != dtype || (numel >= 0 && t->numel != numel))
-        return clft_error(CLFT_STATUS_FORMAT, "4-bit weight '%s': tensor '%s.%s' has dtype %s and %lld elements, expected %s and %lld",
+        return clft_error(CLFT_STATUS_FORMAT,
+                          "4-bit weight '%s': tensor '%s.%s' has dtype %s and %lld elements, expected %s and %lld",
                           name, name, suffix, clft_st_dtype_name(t->dtype), (long long)t->numel,
                           clft_st_dtype_name(dtype), (long long)numel);
     *out = t;
@@ -48,7 +50,8 @@ clft_status clft_bnb4_read(const clft_safetensors *st, const char *name, clft_q4
     memset(q, 0, sizeof *q);
     clft_dtype type;
     const clft_st_tensor *w = clft_st_find(st, name), *js = state_tensor(st, name, &type);
-    if (!w || !js) return clft_error(CLFT_STATUS_NOT_FOUND, "'%s' is not a bitsandbytes 4-bit weight (no quant_state)", name);
+    if (!w || !js)
+        return clft_error(CLFT_STATUS_NOT_FOUND, "'%s' is not a bitsandbytes 4-bit weight (no quant_state)", name);
     char *text = clft_malloc(js->bytes + 1);
     if (!text) return CLFT_STATUS_HOST_OOM;
     memcpy(text, js->data, js->bytes);
@@ -60,7 +63,8 @@ clft_status clft_bnb4_read(const clft_safetensors *st, const char *name, clft_q4
         return clft_error(CLFT_STATUS_FORMAT, "4-bit weight '%s': quant_state is not a JSON object", name);
     }
     clft_status s = CLFT_OK;
-    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(j, "blocksize"), *shape = cJSON_GetObjectItemCaseSensitive(j, "shape");
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(j, "blocksize"),
+                *shape = cJSON_GetObjectItemCaseSensitive(j, "shape");
     const cJSON *nbs = cJSON_GetObjectItemCaseSensitive(j, "nested_blocksize"),
                 *noff = cJSON_GetObjectItemCaseSensitive(j, "nested_offset");
     if (!cJSON_IsNumber(bs) || !cJSON_IsArray(shape) || cJSON_GetArraySize(shape) != 2) {
@@ -129,8 +133,8 @@ clft_status clft_bnb4_describe(const clft_q4 *q, const char *name, int64_t rows,
     clft_sbuf_printf(&b, "{\"quant_type\": \"%s\", \"blocksize\": %d, \"dtype\": \"%s\", \"shape\": [%lld, %lld]", qt,
                      q->blocksize, dtype_name, (long long)rows, (long long)cols);
     if (q->double_quant) {
-        clft_sbuf_printf(&b, ", \"nested_blocksize\": %d, \"nested_dtype\": \"float32\", \"nested_offset\": ",
-                         q->nested_blocksize);
+        clft_sbuf_printf(
+            &b, ", \"nested_blocksize\": %d, \"nested_dtype\": \"float32\", \"nested_offset\": ", q->nested_blocksize);
         clft_json_py_float(&b, (double)q->nested_offset);
     }
     clft_sbuf_puts(&b, "}");
@@ -141,16 +145,16 @@ clft_status clft_bnb4_describe(const clft_q4 *q, const char *name, int64_t rows,
     clft_sbuf_free(&b);
     if (s) return s;
     int n = 0;
-#define T(suffix, dt, nd, d0, d1, ptr)                                                                                \
-    do {                                                                                                              \
-        snprintf(out->names[n], sizeof out->names[n], "%s%s", name, suffix);                                          \
-        out->t[n].name = out->names[n];                                                                               \
-        out->t[n].dtype = dt;                                                                                         \
-        out->t[n].ndim = nd;                                                                                          \
-        out->t[n].shape[0] = d0;                                                                                      \
-        out->t[n].shape[1] = d1;                                                                                      \
-        out->t[n].data = ptr;                                                                                         \
-        n++;                                                                                                          \
+#define T(suffix, dt, nd, d0, d1, ptr)                                                                                 \
+    do {                                                                                                               \
+        snprintf(out->names[n], sizeof out->names[n], "%s%s", name, suffix);                                           \
+        out->t[n].name = out->names[n];                                                                                \
+        out->t[n].dtype = dt;                                                                                          \
+        out->t[n].ndim = nd;                                                                                           \
+        out->t[n].shape[0] = d0;                                                                                       \
+        out->t[n].shape[1] = d1;                                                                                       \
+        out->t[n].data = ptr;                                                                                          \
+        n++;                                                                                                           \
     } while (0)
     T("", CLFT_ST_U8, 2, (q->numel + 1) / 2, 1, q->packed);
     if (q->double_quant) {

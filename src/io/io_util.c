@@ -85,10 +85,14 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
     }
     size_t len;
     uint32_t c, min;
-    if ((s[0] & 0xE0) == 0xC0) len = 2, c = s[0] & 0x1F, min = 0x80;
-    else if ((s[0] & 0xF0) == 0xE0) len = 3, c = s[0] & 0x0F, min = 0x800;
-    else if ((s[0] & 0xF8) == 0xF0) len = 4, c = s[0] & 0x07, min = 0x10000;
-    else return 0;
+    if ((s[0] & 0xE0) == 0xC0)
+        len = 2, c = s[0] & 0x1F, min = 0x80;
+    else if ((s[0] & 0xF0) == 0xE0)
+        len = 3, c = s[0] & 0x0F, min = 0x800;
+    else if ((s[0] & 0xF8) == 0xF0)
+        len = 4, c = s[0] & 0x07, min = 0x10000;
+    else
+        return 0;
     if (len > n) return 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -109,8 +113,10 @@ static void json_escape_common(clft_sbuf *b, unsigned char c) {
     case '\b': clft_sbuf_puts(b, "\\b"); break;
     case '\f': clft_sbuf_puts(b, "\\f"); break;
     default:
-        if (c < 0x20) clft_sbuf_printf(b, "\\u%04x", c);
-        else clft_sbuf_put(b, &c, 1);
+        if (c < 0x20)
+            clft_sbuf_printf(b, "\\u%04x", c);
+        else
+            clft_sbuf_put(b, &c, 1);
     }
 }
 
@@ -145,7 +151,8 @@ void clft_json_py_string(clft_sbuf *b, const char *str) {
 void clft_json_serde_string(clft_sbuf *b, const char *str) {
     const unsigned char *s = (const unsigned char *)str;
     clft_sbuf_put(b, "\"", 1);
-    for (; *s; s++) json_escape_common(b, *s);
+    for (; *s; s++)
+        json_escape_common(b, *s);
     clft_sbuf_put(b, "\"", 1);
 }
 
@@ -175,7 +182,8 @@ void clft_json_py_float(clft_sbuf *b, double v) {
     int nd = 0;
     for (; *t && *t != 'e'; t++)
         if (*t >= '0' && *t <= '9') digits[nd++] = *t;
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
     digits[nd] = '\0';
     int exp = atoi(t + 1);
     if (neg) clft_sbuf_put(b, "-", 1);
@@ -187,13 +195,17 @@ void clft_json_py_float(clft_sbuf *b, double v) {
         }
         clft_sbuf_printf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
     } else if (exp >= 0) {
-        for (int i = 0; i <= exp; i++) clft_sbuf_put(b, i < nd ? &digits[i] : "0", 1);
+        for (int i = 0; i <= exp; i++)
+            clft_sbuf_put(b, i < nd ? &digits[i] : "0", 1);
         clft_sbuf_put(b, ".", 1);
-        if (nd > exp + 1) clft_sbuf_put(b, digits + exp + 1, (size_t)(nd - exp - 1));
-        else clft_sbuf_put(b, "0", 1);
+        if (nd > exp + 1)
+            clft_sbuf_put(b, digits + exp + 1, (size_t)(nd - exp - 1));
+        else
+            clft_sbuf_put(b, "0", 1);
     } else {
         clft_sbuf_puts(b, "0.");
-        for (int i = 0; i < -exp - 1; i++) clft_sbuf_put(b, "0", 1);
+        for (int i = 0; i < -exp - 1; i++)
+            clft_sbuf_put(b, "0", 1);
         clft_sbuf_put(b, digits, (size_t)nd);
     }
 }
@@ -207,7 +219,8 @@ clft_status clft_io_read_file(const char *path, char **out, size_t *size) {
     clft_sbuf_init(&b);
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) clft_sbuf_put(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        clft_sbuf_put(&b, chunk, n);
     int err = ferror(f);
     fclose(f);
     if (err) {
@@ -260,8 +273,8 @@ clft_status clft_io_write_atomic(const char *path, const void *data, size_t size
         return st;
     }
     if (rename(tmp, path) != 0) {
-        clft_status st = clft_error(CLFT_STATUS_IO, "%s: cannot rename the temporary file into place: %s", path,
-                                    strerror(errno));
+        clft_status st =
+            clft_error(CLFT_STATUS_IO, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
         unlink(tmp);
         free(tmp);
         return st;

@@ -18,7 +18,7 @@
 
 static const char *const ARCH_NAMES[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
 static const char *const ARCH_TYPES[] = {"llama", "mistral", "qwen2"};
-#define NARCH 3
+#define NARCH     3
 #define SUPPORTED "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"
 
 const char *clft_arch_name(clft_arch arch) { return (unsigned)arch < NARCH ? ARCH_NAMES[arch] : "unknown"; }
@@ -59,10 +59,14 @@ clft_status clft_model_config_validate(const clft_model_config *c, const char *w
     const struct {
         const char *key;
         int64_t v;
-    } pos[] = {{"vocab_size", c->vocab_size},           {"hidden_size", c->hidden_size},
-               {"intermediate_size", c->intermediate_size}, {"num_hidden_layers", c->num_layers},
-               {"num_attention_heads", c->num_heads},   {"num_key_value_heads", c->num_kv_heads},
-               {"head_dim", c->head_dim},               {"max_position_embeddings", c->max_position_embeddings}};
+    } pos[] = {{"vocab_size", c->vocab_size},
+               {"hidden_size", c->hidden_size},
+               {"intermediate_size", c->intermediate_size},
+               {"num_hidden_layers", c->num_layers},
+               {"num_attention_heads", c->num_heads},
+               {"num_key_value_heads", c->num_kv_heads},
+               {"head_dim", c->head_dim},
+               {"max_position_embeddings", c->max_position_embeddings}};
     if ((unsigned)c->arch >= NARCH) return clft_error(CLFT_STATUS_FORMAT, "%s: invalid architecture", what);
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v <= 0 || pos[i].v > (INT64_C(1) << 31))
@@ -72,11 +76,12 @@ clft_status clft_model_config_validate(const clft_model_config *c, const char *w
         return clft_error(CLFT_STATUS_FORMAT, "%s: num_hidden_layers = %lld is implausibly large", what,
                           (long long)c->num_layers);
     if (c->num_heads % c->num_kv_heads)
-        return clft_error(CLFT_STATUS_FORMAT, "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
-                          what, (long long)c->num_heads, (long long)c->num_kv_heads);
+        return clft_error(CLFT_STATUS_FORMAT,
+                          "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld", what,
+                          (long long)c->num_heads, (long long)c->num_kv_heads);
     if (c->arch == CLFT_ARCH_QWEN2 && c->head_dim * c->num_heads != c->hidden_size)
-        return clft_error(CLFT_STATUS_FORMAT, "%s: Qwen2 needs head_dim (%lld) = hidden_size / num_attention_heads", what,
-                          (long long)c->head_dim);
+        return clft_error(CLFT_STATUS_FORMAT, "%s: Qwen2 needs head_dim (%lld) = hidden_size / num_attention_heads",
+                          what, (long long)c->head_dim);
     if (c->head_dim % 2)
         return clft_error(CLFT_STATUS_FORMAT, "%s: head_dim %lld is odd (RoPE rotates pairs)", what,
                           (long long)c->head_dim);
@@ -87,8 +92,10 @@ clft_status clft_model_config_validate(const clft_model_config *c, const char *w
     if (c->rope_scaling.type == CLFT_ROPE_LLAMA3 &&
         (!(c->rope_scaling.high_freq_factor > c->rope_scaling.low_freq_factor) ||
          c->rope_scaling.original_max_position_embeddings <= 0))
-        return clft_error(CLFT_STATUS_FORMAT, "%s: rope_scaling llama3 needs high_freq_factor > low_freq_factor and "
-                          "original_max_position_embeddings > 0", what);
+        return clft_error(CLFT_STATUS_FORMAT,
+                          "%s: rope_scaling llama3 needs high_freq_factor > low_freq_factor and "
+                          "original_max_position_embeddings > 0",
+                          what);
     if (c->sliding_window < 0) return clft_error(CLFT_STATUS_FORMAT, "%s: sliding_window is negative", what);
     const int64_t ids[2] = {c->bos_token_id, c->pad_token_id};
     for (int i = 0; i < 2; i++)
@@ -117,7 +124,8 @@ static int is_integer(const cJSON *j) {
 }
 
 /* integer key: absent or null -> *out unchanged (error if required) */
-static clft_status jint(const jctx *c, const cJSON *o, const char *prefix, const char *key, int required, int64_t *out) {
+static clft_status jint(const jctx *c, const cJSON *o, const char *prefix, const char *key, int required,
+                        int64_t *out) {
     const cJSON *j = jget(o, key);
     if (!j || cJSON_IsNull(j)) {
         if (required) return clft_error(CLFT_STATUS_FORMAT, "%s: missing required key '%s%s'", c->what, prefix, key);
@@ -162,7 +170,8 @@ static clft_status parse_arch(const jctx *c, clft_arch *arch) {
     const char *name = NULL;
     if (a && !cJSON_IsNull(a)) {
         if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || !cJSON_IsString(cJSON_GetArrayItem(a, 0)))
-            return clft_error(CLFT_STATUS_FORMAT, "%s: key 'architectures' must be a non-empty list of strings", c->what);
+            return clft_error(CLFT_STATUS_FORMAT, "%s: key 'architectures' must be a non-empty list of strings",
+                              c->what);
         name = cJSON_GetArrayItem(a, 0)->valuestring;
         for (int i = 0; i < NARCH; i++)
             if (!strcmp(name, ARCH_NAMES[i])) {
@@ -235,7 +244,8 @@ static clft_status parse_ids(const jctx *c, clft_model_config *cfg) {
         return CLFT_OK;
     }
     if (!cJSON_IsArray(e))
-        return clft_error(CLFT_STATUS_FORMAT, "%s: key 'eos_token_id' must be an integer or a list of integers", c->what);
+        return clft_error(CLFT_STATUS_FORMAT, "%s: key 'eos_token_id' must be an integer or a list of integers",
+                          c->what);
     for (const cJSON *x = e->child; x; x = x->next) {
         if (!is_integer(x))
             return clft_error(CLFT_STATUS_FORMAT, "%s: key 'eos_token_id' must be an integer or a list of integers",
@@ -260,11 +270,11 @@ static clft_status parse_root(const jctx *c, clft_model_config *cfg) {
     CLFT_CHECK(jint(c, r, "", "num_attention_heads", 1, &cfg->num_heads));
     if (arch != CLFT_ARCH_MISTRAL) cfg->num_kv_heads = cfg->num_heads;
     CLFT_CHECK(jint(c, r, "", "num_key_value_heads", 0, &cfg->num_kv_heads));
-    if (cfg->num_heads <= 0)
-        return clft_error(CLFT_STATUS_FORMAT, "%s: num_attention_heads must be positive", c->what);
+    if (cfg->num_heads <= 0) return clft_error(CLFT_STATUS_FORMAT, "%s: num_attention_heads must be positive", c->what);
     cfg->head_dim = cfg->hidden_size / cfg->num_heads;
     const cJSON *hd = jget(r, "head_dim");
-    if (hd && !cJSON_IsNull(hd)) CLFT_CHECK(jint(c, r, "", "head_dim", 0, &cfg->head_dim));
+    if (hd && !cJSON_IsNull(hd))
+        CLFT_CHECK(jint(c, r, "", "head_dim", 0, &cfg->head_dim));
     else if (cfg->hidden_size % cfg->num_heads)
         return clft_error(CLFT_STATUS_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld",
                           c->what, (long long)cfg->hidden_size, (long long)cfg->num_heads);
@@ -287,8 +297,10 @@ static clft_status parse_root(const jctx *c, clft_model_config *cfg) {
     }
     if (arch == CLFT_ARCH_MISTRAL) {
         const cJSON *sw = jget(r, "sliding_window");
-        if (sw && cJSON_IsNull(sw)) cfg->sliding_window = 0;
-        else CLFT_CHECK(jint(c, r, "", "sliding_window", 0, &cfg->sliding_window));
+        if (sw && cJSON_IsNull(sw))
+            cfg->sliding_window = 0;
+        else
+            CLFT_CHECK(jint(c, r, "", "sliding_window", 0, &cfg->sliding_window));
     } else if (arch == CLFT_ARCH_QWEN2) {
         int use = 0;
         CLFT_CHECK(jbool(c, "use_sliding_window", &use));
@@ -322,7 +334,8 @@ clft_status clft_model_config_parse(const char *json, size_t len, const char *wh
         return clft_error(CLFT_STATUS_FORMAT, "%s: not valid JSON (near byte %zu)", what, at);
     }
     clft_status s;
-    if (!cJSON_IsObject(root)) s = clft_error(CLFT_STATUS_FORMAT, "%s: not a JSON object", what);
+    if (!cJSON_IsObject(root))
+        s = clft_error(CLFT_STATUS_FORMAT, "%s: not a JSON object", what);
     else {
         jctx c = {root, what};
         s = parse_root(&c, cfg);
@@ -384,12 +397,16 @@ static void kv_str(kv_list *l, const char *key, const char *v) {
 }
 static void kv_bool(kv_list *l, const char *key, int v) { kv_raw(l, key, v ? "true" : "false"); }
 static void kv_id(kv_list *l, const char *key, int64_t v) {
-    if (v < 0) kv_raw(l, key, "null");
-    else kv_int(l, key, v);
+    if (v < 0)
+        kv_raw(l, key, "null");
+    else
+        kv_int(l, key, v);
 }
 static void kv_eos(kv_list *l, const clft_model_config *c) {
-    if (c->n_eos == 0) kv_raw(l, "eos_token_id", "null");
-    else if (c->n_eos == 1) kv_int(l, "eos_token_id", c->eos_token_ids[0]);
+    if (c->n_eos == 0)
+        kv_raw(l, "eos_token_id", "null");
+    else if (c->n_eos == 1)
+        kv_int(l, "eos_token_id", c->eos_token_ids[0]);
     else {
         clft_sbuf b;
         clft_sbuf_init(&b);
@@ -489,16 +506,20 @@ clft_status clft_model_config_to_json(const clft_model_config *c, char **out) {
         break;
     case CLFT_ARCH_MISTRAL:
         kv_int(&l, "head_dim", c->head_dim);
-        if (c->sliding_window > 0) kv_int(&l, "sliding_window", c->sliding_window);
-        else kv_raw(&l, "sliding_window", "null");
+        if (c->sliding_window > 0)
+            kv_int(&l, "sliding_window", c->sliding_window);
+        else
+            kv_raw(&l, "sliding_window", "null");
         if (c->rope_scaling.type != CLFT_ROPE_NONE) kv_raw(&l, "rope_scaling", rope);
         break;
     case CLFT_ARCH_QWEN2:
         kv_int(&l, "max_window_layers", c->max_window_layers);
         kv_raw(&l, "rope_scaling", rope);
         /* Qwen2Config (4.46) keeps sliding_window only when use_sliding_window is true */
-        if (c->sliding_window > 0) kv_int(&l, "sliding_window", c->sliding_window);
-        else kv_raw(&l, "sliding_window", "null");
+        if (c->sliding_window > 0)
+            kv_int(&l, "sliding_window", c->sliding_window);
+        else
+            kv_raw(&l, "sliding_window", "null");
         kv_bool(&l, "use_sliding_window", c->sliding_window > 0);
         break;
     }
@@ -565,7 +586,7 @@ clft_status clft_hf_tensor_list(const clft_model_config *c, clft_hf_tensor **out
             const char *proj;
             int64_t out, in;
             int bias;
-        } P[] = {{"self_attn.q_proj", q, h, c->qkv_bias}, {"self_attn.k_proj", kv, h, c->qkv_bias},
+        } P[] = {{"self_attn.q_proj", q, h, c->qkv_bias},  {"self_attn.k_proj", kv, h, c->qkv_bias},
                  {"self_attn.v_proj", kv, h, c->qkv_bias}, {"self_attn.o_proj", h, q, c->o_bias},
                  {"mlp.gate_proj", f, h, c->mlp_bias},     {"mlp.up_proj", f, h, c->mlp_bias},
                  {"mlp.down_proj", h, f, c->mlp_bias}};
@@ -594,7 +615,8 @@ int64_t clft_model_config_num_params(const clft_model_config *c) {
     size_t n = 0;
     if (clft_hf_tensor_list(c, &t, &n)) return 0;
     int64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1);
+    for (size_t i = 0; i < n; i++)
+        total += t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1);
     free(t);
     return total;
 }
@@ -641,7 +663,8 @@ clft_status clft_model_check_tensors(const clft_model_config *c, const clft_safe
             continue;
         }
         int same = x->ndim == t[i].ndim;
-        for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == t[i].shape[d];
+        for (int d = 0; same && d < x->ndim; d++)
+            same = x->shape[d] == t[i].shape[d];
         if (!same) {
             s = clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: tensor '%s' has shape %s, the config implies %s", file,
                            t[i].name, got, want);

@@ -53,8 +53,8 @@ static const preset PRESETS[] = {
      "bfloat16", STYLE_LLAMA3},
     {"llama-3-70b", CLFT_ARCH_LLAMA, 128256, 8192, 28672, 80, 64, 8, 8192, 1e-5, 500000.0, 0, 128000, 128009, -1,
      "bfloat16", STYLE_LLAMA3},
-    {"qwen2.5-7b", CLFT_ARCH_QWEN2, 152064, 3584, 18944, 28, 28, 4, 131072, 1e-6, 1000000.0, 0, 151643, 151643,
-     -1, "bfloat16", STYLE_CHATML},
+    {"qwen2.5-7b", CLFT_ARCH_QWEN2, 152064, 3584, 18944, 28, 28, 4, 131072, 1e-6, 1000000.0, 0, 151643, 151643, -1,
+     "bfloat16", STYLE_CHATML},
 };
 #define NPRESETS (sizeof PRESETS / sizeof PRESETS[0])
 
@@ -107,7 +107,7 @@ static const char *const SPECIALS[] = {"<s>",
                                        "<|eot_id|>",
                                        "[INST]",
                                        "[/INST]"};
-#define NSPECIALS (sizeof SPECIALS / sizeof SPECIALS[0])
+#define NSPECIALS           (sizeof SPECIALS / sizeof SPECIALS[0])
 #define BYTE_TOKENIZER_SIZE (256 + (int64_t)NSPECIALS)
 
 static int64_t special_id(const char *tok) {
@@ -157,8 +157,10 @@ static style_tokens style_of(chat_style s) {
 }
 
 static void utf8_put(char *dst, uint32_t cp) {
-    if (cp < 0x80) dst[0] = (char)cp, dst[1] = 0;
-    else dst[0] = (char)(0xC0 | (cp >> 6)), dst[1] = (char)(0x80 | (cp & 0x3F)), dst[2] = 0;
+    if (cp < 0x80)
+        dst[0] = (char)cp, dst[1] = 0;
+    else
+        dst[0] = (char)(0xC0 | (cp >> 6)), dst[1] = (char)(0x80 | (cp & 0x3F)), dst[2] = 0;
 }
 
 /* GPT-2 bytes_to_unicode: printable bytes map to themselves, the other 68 to U+0100 + n in order */
@@ -233,7 +235,8 @@ static clft_status write_byte_tokenizer(const char *dir, chat_style style, int64
     cJSON_AddNullToObject(root, "truncation");
     cJSON_AddNullToObject(root, "padding");
     cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
-    for (size_t i = 0; i < NSPECIALS; i++) cJSON_AddItemToArray(added, added_token_json(256 + (int64_t)i, SPECIALS[i], 1));
+    for (size_t i = 0; i < NSPECIALS; i++)
+        cJSON_AddItemToArray(added, added_token_json(256 + (int64_t)i, SPECIALS[i], 1));
     cJSON_AddNullToObject(root, "normalizer");
     cJSON_AddItemToObject(root, "pre_tokenizer", byte_level(0, 1, 1));
     if (st.bos) { /* prepend BOS like the Llama tokenizers' TemplateProcessing */
@@ -288,14 +291,18 @@ static clft_status write_byte_tokenizer(const char *dir, chat_style style, int64
         snprintf(key, sizeof key, "%d", 256 + (int)i);
         cJSON_AddItemToObject(dec, key, added_token_json(0, SPECIALS[i], 0));
     }
-    if (st.bos) cJSON_AddStringToObject(tc, "bos_token", st.bos);
-    else cJSON_AddNullToObject(tc, "bos_token");
+    if (st.bos)
+        cJSON_AddStringToObject(tc, "bos_token", st.bos);
+    else
+        cJSON_AddNullToObject(tc, "bos_token");
     cJSON_AddStringToObject(tc, "chat_template", st.tpl);
     cJSON_AddBoolToObject(tc, "clean_up_tokenization_spaces", 0);
     cJSON_AddStringToObject(tc, "eos_token", st.eos);
     cJSON_AddNumberToObject(tc, "model_max_length", (double)max_len);
-    if (st.pad) cJSON_AddStringToObject(tc, "pad_token", st.pad);
-    else cJSON_AddNullToObject(tc, "pad_token");
+    if (st.pad)
+        cJSON_AddStringToObject(tc, "pad_token", st.pad);
+    else
+        cJSON_AddNullToObject(tc, "pad_token");
     cJSON_AddStringToObject(tc, "tokenizer_class", "PreTrainedTokenizerFast");
     s = write_json(dir, "tokenizer_config.json", tc);
     cJSON_Delete(tc);
@@ -303,12 +310,12 @@ static clft_status write_byte_tokenizer(const char *dir, chat_style style, int64
 }
 
 /* ---- copying a tokenizer folder ---------------------------------------------------------------- */
-static const char *const TOKENIZER_FILES[] = {"tokenizer.json",   "tokenizer_config.json", "special_tokens_map.json",
-                                              "tokenizer.model",  "added_tokens.json",     "vocab.json",
+static const char *const TOKENIZER_FILES[] = {"tokenizer.json",  "tokenizer_config.json", "special_tokens_map.json",
+                                              "tokenizer.model", "added_tokens.json",     "vocab.json",
                                               "merges.txt"};
 
 typedef struct tok_info {
-    int64_t size; /* highest id + 1 in tokenizer.json; 0 when unknown */
+    int64_t size;          /* highest id + 1 in tokenizer.json; 0 when unknown */
     int64_t bos, eos, pad; /* -2: not named by tokenizer_config.json; -1: named but not found; -3: null */
 } tok_info;
 
@@ -324,7 +331,8 @@ static const char *token_string(const cJSON *j) {
 static int64_t token_id(const cJSON *tok, const char *s) {
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(tok, "added_tokens");
     for (const cJSON *a = added ? added->child : NULL; a; a = a->next) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(a, "content"), *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(a, "content"),
+                    *id = cJSON_GetObjectItemCaseSensitive(a, "id");
         if (cJSON_IsString(c) && cJSON_IsNumber(id) && !strcmp(c->valuestring, s)) return (int64_t)id->valuedouble;
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(tok, "model");
@@ -377,8 +385,10 @@ static clft_status inspect_tokenizer(const char *src, tok_info *ti) {
             for (int k = 0; k < 3 && tc; k++) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(tc, keys[k]);
                 const char *str = token_string(v);
-                if (str) *dst[k] = token_id(tok, str);
-                else if (cJSON_IsNull(v)) *dst[k] = -3;
+                if (str)
+                    *dst[k] = token_id(tok, str);
+                else if (cJSON_IsNull(v))
+                    *dst[k] = -3;
             }
             cJSON_Delete(tc);
         }
@@ -449,12 +459,16 @@ static void fill_range(const init_ctx *c, size_t index, uint64_t start, uint64_t
     for (uint64_t j = 0; j < n; j++) {
         uint64_t i = start + j;
         float v;
-        if (t->role == CLFT_ROLE_NORM) v = 1.0f;
-        else if (t->role == CLFT_ROLE_BIAS) v = 0.0f;
+        if (t->role == CLFT_ROLE_NORM)
+            v = 1.0f;
+        else if (t->role == CLFT_ROLE_BIAS)
+            v = 0.0f;
         else if (t->role == CLFT_ROLE_EMBEDDING && c->pad_row >= 0 && i / (uint64_t)c->hidden == (uint64_t)c->pad_row)
             v = 0.0f;
-        else v = (float)(c->std * normal_at(key, i, &z1, &ck));
-        if (c->dtype == CLFT_ST_F32) memcpy(out + 4 * j, &v, 4);
+        else
+            v = (float)(c->std * normal_at(key, i, &z1, &ck));
+        if (c->dtype == CLFT_ST_F32)
+            memcpy(out + 4 * j, &v, 4);
         else {
             uint16_t h = c->dtype == CLFT_ST_F16 ? clft_ref_f32_to_f16(v) : clft_ref_f32_to_bf16(v);
             memcpy(out + 2 * j, &h, 2);
@@ -496,8 +510,10 @@ static clft_status init_fill(void *user, size_t index, uint64_t offset, void *ds
     }
     fill_thread(&jobs[0]);
     for (int k = 1; k < nt; k++) {
-        if (started[k]) pthread_join(tid[k], NULL);
-        else if (jobs[k].n) fill_thread(&jobs[k]);
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else if (jobs[k].n)
+            fill_thread(&jobs[k]);
     }
     return CLFT_OK;
 }
@@ -575,11 +591,15 @@ clft_status clft_model_init_write(const char *dir, const clft_model_init_params 
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "model init: dtype %s is not f32, f16 or bf16",
                           clft_dtype_name(p->dtype));
     clft_model_config cfg;
-    if (p->preset) CLFT_CHECK(clft_model_preset_config(p->preset, &cfg));
-    else CLFT_CHECK(clft_model_config_load(p->config_path, &cfg));
+    if (p->preset)
+        CLFT_CHECK(clft_model_preset_config(p->preset, &cfg));
+    else
+        CLFT_CHECK(clft_model_config_load(p->config_path, &cfg));
     chat_style style = style_for_config(&cfg, p->preset);
     snprintf(cfg.torch_dtype, sizeof cfg.torch_dtype, "%s",
-             dt == CLFT_ST_F32 ? "float32" : dt == CLFT_ST_F16 ? "float16" : "bfloat16");
+             dt == CLFT_ST_F32   ? "float32"
+             : dt == CLFT_ST_F16 ? "float16"
+                                 : "bfloat16");
     cfg.has_quantization_config = 0; /* a fresh model is not quantized */
     cfg.quant_method[0] = '\0';
 
@@ -612,8 +632,10 @@ clft_status clft_model_init_write(const char *dir, const clft_model_init_params 
     CLFT_CHECK(clft_model_config_validate(&cfg, p->preset ? p->preset : p->config_path));
     CLFT_CHECK(clft_io_prepare_dir(dir, p->force));
     CLFT_CHECK(clft_model_config_write(dir, &cfg));
-    if (p->tokenizer_dir) CLFT_CHECK(clft_io_copy_tokenizer(p->tokenizer_dir, dir));
-    else CLFT_CHECK(write_byte_tokenizer(dir, style, cfg.max_position_embeddings));
+    if (p->tokenizer_dir)
+        CLFT_CHECK(clft_io_copy_tokenizer(p->tokenizer_dir, dir));
+    else
+        CLFT_CHECK(write_byte_tokenizer(dir, style, cfg.max_position_embeddings));
     if (p->config_only) return CLFT_OK;
 
     clft_hf_tensor *list = NULL;

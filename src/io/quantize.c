@@ -149,7 +149,8 @@ clft_status clft_model_quantize(const char *src, const char *dst, const clft_qua
         s = clft_st_to_f32(st, t, buf);
         if (!s) s = clft_q4_quantize(buf, t->numel, p.quant_type, p.blocksize, p.double_quant, &qs[i]);
         if (!s) s = clft_bnb4_describe(&qs[i], t->name, t->shape[0], t->shape[1], torch_dtype_name(t->dtype), &desc[i]);
-        for (int k = 0; !s && k < desc[i].count; k++) out[nout++] = desc[i].t[k];
+        for (int k = 0; !s && k < desc[i].count; k++)
+            out[nout++] = desc[i].t[k];
     }
     free(buf);
     if (!s) s = clft_io_prepare_dir(dst, p.force);
@@ -161,7 +162,8 @@ clft_status clft_model_quantize(const char *src, const char *dst, const clft_qua
     }
     if (!s) s = clft_io_copy_tokenizer(src, dst);
     if (!s) s = copy_file(src, dst, "generation_config.json");
-    for (size_t i = 0; qs && i < nin; i++) clft_q4_free(&qs[i]);
+    for (size_t i = 0; qs && i < nin; i++)
+        clft_q4_free(&qs[i]);
     free(qs);
     free(desc);
     free(out);

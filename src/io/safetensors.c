@@ -21,10 +21,10 @@ static const struct {
     const char *name;
     int bits;
 } DTYPES[CLFT_ST_DTYPE_COUNT] = {
-    {"BOOL", 8},         {"F4", 4},           {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},   {"I8", 8},
-    {"F8_E5M2", 8},      {"F8_E4M3", 8},      {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},          {"F8_E5M2FNUZ", 8},
-    {"I16", 16},         {"U16", 16},         {"F16", 16},    {"BF16", 16},   {"I32", 32}, {"U32", 32},
-    {"F32", 32},         {"C64", 64},         {"F64", 64},    {"I64", 64},    {"U64", 64},
+    {"BOOL", 8},    {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6},     {"U8", 8},          {"I8", 8},
+    {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16},
+    {"U16", 16},    {"F16", 16},    {"BF16", 16},   {"I32", 32},        {"U32", 32},        {"F32", 32},
+    {"C64", 64},    {"F64", 64},    {"I64", 64},    {"U64", 64},
 };
 
 const char *clft_st_dtype_name(clft_st_dtype dtype) {
@@ -69,8 +69,8 @@ typedef struct st_file {
     char *name;                /* as shown in messages: the file name (shards) or the given label */
     const unsigned char *base; /* whole file image */
     size_t size;
-    int mapped;                /* 1: munmap on free */
-    char **meta;               /* key, value pairs */
+    int mapped;  /* 1: munmap on free */
+    char **meta; /* key, value pairs */
     size_t nmeta;
 } st_file;
 
@@ -83,15 +83,18 @@ struct clft_safetensors {
 
 static void st_file_release(st_file *f) {
     if (f->mapped && f->base) munmap((void *)(uintptr_t)f->base, f->size);
-    for (size_t i = 0; i < 2 * f->nmeta; i++) free(f->meta[i]);
+    for (size_t i = 0; i < 2 * f->nmeta; i++)
+        free(f->meta[i]);
     free(f->meta);
     free(f->name);
 }
 
 void clft_safetensors_free(clft_safetensors *st) {
     if (!st) return;
-    for (size_t i = 0; i < st->nfiles; i++) st_file_release(&st->files[i]);
-    for (size_t i = 0; i < st->ntensors; i++) free((char *)(uintptr_t)st->tensors[i].name);
+    for (size_t i = 0; i < st->nfiles; i++)
+        st_file_release(&st->files[i]);
+    for (size_t i = 0; i < st->ntensors; i++)
+        free((char *)(uintptr_t)st->tensors[i].name);
     free(st->files);
     free(st->tensors);
     free(st);
@@ -159,10 +162,14 @@ static int utf8_valid(const unsigned char *s, size_t n, size_t *bad) {
             i++;
             continue;
         }
-        if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
-        else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
-        else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
-        else goto fail;
+        if ((c & 0xE0) == 0xC0)
+            len = 2, cp = c & 0x1F, min = 0x80;
+        else if ((c & 0xF0) == 0xE0)
+            len = 3, cp = c & 0x0F, min = 0x800;
+        else if ((c & 0xF8) == 0xF0)
+            len = 4, cp = c & 0x07, min = 0x10000;
+        else
+            goto fail;
         if (len > n - i) goto fail;
         for (size_t k = 1; k < len; k++) {
             if ((s[i + k] & 0xC0) != 0x80) goto fail;
@@ -238,8 +245,10 @@ static clft_status parse_tensor(const char *fn, const cJSON *e, const unsigned c
             return clft_error(CLFT_STATUS_FORMAT, "%s: tensor '%s': shape entry %d is not a non-negative integer", fn,
                               name, i);
         t->shape[i] = (int64_t)d;
-        if (d != 0 && numel > UINT64_MAX / 8 / d) overflow = 1;
-        else numel *= d;
+        if (d != 0 && numel > UINT64_MAX / 8 / d)
+            overflow = 1;
+        else
+            numel *= d;
     }
     char sh[256];
     shape_text(sh, sizeof sh, t->shape, nd);
@@ -273,9 +282,7 @@ static clft_status parse_tensor(const char *fn, const cJSON *e, const unsigned c
     return CLFT_OK;
 }
 
-static int cmp_meta_pair(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_meta_pair(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Parse file fi's header and append its tensors to st. */
 static clft_status parse_file(clft_safetensors *st, int fi) {
@@ -285,7 +292,8 @@ static clft_status parse_file(clft_safetensors *st, int fi) {
         return clft_error(CLFT_STATUS_FORMAT, "%s: file is %zu bytes, too short for the 8-byte header length", fn,
                           f->size);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | f->base[i];
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | f->base[i];
     if (n > CLFT_ST_MAX_HEADER)
         return clft_error(CLFT_STATUS_FORMAT, "%s: header length %llu exceeds the limit of %llu bytes", fn,
                           (unsigned long long)n, (unsigned long long)CLFT_ST_MAX_HEADER);
@@ -398,15 +406,17 @@ static clft_status parse_file(clft_safetensors *st, int fi) {
         s = CLFT_STATUS_HOST_OOM;
         goto out;
     }
-    for (size_t i = 0; i < cnt; i++) by[i] = &ts[i];
+    for (size_t i = 0; i < cnt; i++)
+        by[i] = &ts[i];
     if (cnt > 1) qsort(by, cnt, sizeof *by, cmp_tensor_offsets);
     uint64_t expect = 0;
     for (size_t i = 0; i < cnt && !s; i++) {
         const clft_st_tensor *t = by[i];
         unsigned long long b = t->begin, e = t->begin + t->bytes;
         if (t->begin < expect)
-            s = clft_error(CLFT_STATUS_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' (ends at %llu)",
-                           fn, t->name, b, e, by[i - 1]->name, (unsigned long long)expect);
+            s = clft_error(CLFT_STATUS_FORMAT,
+                           "%s: tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' (ends at %llu)", fn, t->name,
+                           b, e, by[i - 1]->name, (unsigned long long)expect);
         else if (t->begin > expect)
             s = clft_error(CLFT_STATUS_FORMAT,
                            "%s: tensor '%s': data_offsets [%llu, %llu] leave a hole of %llu unindexed bytes before it",
@@ -489,8 +499,10 @@ static clft_status open_index(clft_safetensors *st, const char *path) {
         goto out;
     }
     char *slash = strrchr(dir, '/');
-    if (slash) slash[1] = '\0';
-    else dir[0] = '\0';
+    if (slash)
+        slash[1] = '\0';
+    else
+        dir[0] = '\0';
     for (const cJSON *e = wm->child; e && !s; e = e->next) {
         if (!cJSON_IsString(e)) {
             s = clft_error(CLFT_STATUS_FORMAT, "%s: weight_map entry '%s' is not a string", iname, e->string);
@@ -503,7 +515,8 @@ static clft_status open_index(clft_safetensors *st, const char *path) {
             break;
         }
         int known = 0;
-        for (size_t i = 0; i < st->nfiles && !known; i++) known = !strcmp(st->files[i].name, shard);
+        for (size_t i = 0; i < st->nfiles && !known; i++)
+            known = !strcmp(st->files[i].name, shard);
         if (known) continue;
         char *full = clft_io_join(dir[0] ? dir : ".", shard);
         if (!full) {
@@ -540,9 +553,12 @@ clft_status clft_st_open(const char *path, clft_safetensors **out) {
     if (clft_io_is_dir(path)) {
         char *idx = clft_io_join(path, "model.safetensors.index.json");
         char *one = clft_io_join(path, "model.safetensors");
-        if (!idx || !one) s = CLFT_STATUS_HOST_OOM;
-        else if (access(idx, F_OK) == 0) s = open_index(st, idx);
-        else if (access(one, F_OK) == 0) s = open_single(st, one, "model.safetensors");
+        if (!idx || !one)
+            s = CLFT_STATUS_HOST_OOM;
+        else if (access(idx, F_OK) == 0)
+            s = open_index(st, idx);
+        else if (access(one, F_OK) == 0)
+            s = open_single(st, one, "model.safetensors");
         else
             s = clft_error(CLFT_STATUS_NOT_FOUND,
                            "%s: the folder has neither model.safetensors nor model.safetensors.index.json", path);
@@ -576,8 +592,10 @@ const clft_st_tensor *clft_st_find(const clft_safetensors *st, const char *name)
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(st->tensors[mid].name, name);
         if (c == 0) return &st->tensors[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -625,10 +643,12 @@ clft_status clft_st_to_f32(const clft_safetensors *st, const clft_st_tensor *t, 
         }
         return CLFT_OK;
     case CLFT_ST_U8:
-        for (size_t i = 0; i < n; i++) dst[i] = (float)p[i];
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)p[i];
         return CLFT_OK;
     case CLFT_ST_I8:
-        for (size_t i = 0; i < n; i++) dst[i] = (float)(int8_t)p[i];
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)(int8_t)p[i];
         return CLFT_OK;
     case CLFT_ST_I16:
         for (size_t i = 0; i < n; i++) {
@@ -781,21 +801,26 @@ clft_status clft_st_build_header(const clft_st_out_tensor *tensors, size_t n, co
         first = 0;
         clft_json_serde_string(&b, t->name);
         clft_sbuf_printf(&b, ":{\"dtype\":\"%s\",\"shape\":[", clft_st_dtype_name(t->dtype));
-        for (int d = 0; d < t->ndim; d++) clft_sbuf_printf(&b, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        for (int d = 0; d < t->ndim; d++)
+            clft_sbuf_printf(&b, "%s%lld", d ? "," : "", (long long)t->shape[d]);
         clft_sbuf_printf(&b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
                          (unsigned long long)(off + bytes));
         off += bytes;
     }
     clft_sbuf_put(&b, "}", 1);
-    while (!s && b.len % 8) clft_sbuf_put(&b, " ", 1);
+    while (!s && b.len % 8)
+        clft_sbuf_put(&b, " ", 1);
     if (!s) s = clft_sbuf_status(&b);
     if (!s && b.len > CLFT_ST_MAX_HEADER)
-        s = clft_error(CLFT_STATUS_INVALID_ARGUMENT, "safetensors writer: header of %zu bytes exceeds the limit", b.len);
+        s = clft_error(CLFT_STATUS_INVALID_ARGUMENT, "safetensors writer: header of %zu bytes exceeds the limit",
+                       b.len);
     if (!s && order) {
         *order = clft_malloc((n ? n : 1) * sizeof **order);
-        if (!*order) s = CLFT_STATUS_HOST_OOM;
+        if (!*order)
+            s = CLFT_STATUS_HOST_OOM;
         else
-            for (size_t i = 0; i < n; i++) (*order)[i] = items[i].index;
+            for (size_t i = 0; i < n; i++)
+                (*order)[i] = items[i].index;
     }
     free(items);
     if (s) {
@@ -845,7 +870,8 @@ clft_status clft_st_write_file(const char *path, const clft_st_out_tensor *tenso
     }
     (void)fchmod(fd, 0644);
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     s = write_all(fd, len8, 8, path);
     if (!s) s = write_all(fd, header, hlen, path);
     for (size_t k = 0; k < n && !s; k++) {
@@ -959,8 +985,10 @@ clft_status clft_st_write_model(const char *dir, const clft_st_out_tensor *tenso
     if (total <= max_shard_bytes || nlist == 1) {
         free(order_of_shard);
         char *path = clft_io_join(dir, "model.safetensors");
-        if (!path) s = CLFT_STATUS_HOST_OOM;
-        else s = clft_st_write_file(path, tensors, n, meta, nmeta, fill, user);
+        if (!path)
+            s = CLFT_STATUS_HOST_OOM;
+        else
+            s = clft_st_write_file(path, tensors, n, meta, nmeta, fill, user);
         free(path);
         if (!s && nshards) *nshards = 1;
         goto out0;
@@ -975,7 +1003,8 @@ clft_status clft_st_write_model(const char *dir, const clft_st_out_tensor *tenso
         s = CLFT_STATUS_HOST_OOM;
         goto out1;
     }
-    for (int k = 0; k < nlist; k++) final_no[list[k]] = k;
+    for (int k = 0; k < nlist; k++)
+        final_no[list[k]] = k;
     for (int k = 0; k < nlist; k++)
         snprintf(names[k], sizeof names[k], "model-%05d-of-%05d.safetensors", k + 1, nlist);
     for (int k = 0; k < nlist && !s; k++) {
@@ -997,7 +1026,8 @@ clft_status clft_st_write_model(const char *dir, const clft_st_out_tensor *tenso
     }
     if (s) goto out1;
     /* index: json.dumps({"metadata": {"total_size": T}, "weight_map": {...}}, indent=2, sort_keys=True) + "\n" */
-    for (size_t i = 0; i < n; i++) keys[i].t = &tensors[i], keys[i].index = i;
+    for (size_t i = 0; i < n; i++)
+        keys[i].t = &tensors[i], keys[i].index = i;
     if (n > 1) qsort(keys, n, sizeof *keys, cmp_item_name);
     clft_sbuf b;
     clft_sbuf_init(&b);
@@ -1014,8 +1044,10 @@ clft_status clft_st_write_model(const char *dir, const clft_st_out_tensor *tenso
     s = clft_sbuf_status(&b);
     if (!s) {
         char *path = clft_io_join(dir, "model.safetensors.index.json");
-        if (!path) s = CLFT_STATUS_HOST_OOM;
-        else s = clft_io_write_atomic(path, b.data, b.len);
+        if (!path)
+            s = CLFT_STATUS_HOST_OOM;
+        else
+            s = clft_io_write_atomic(path, b.data, b.len);
         free(path);
     }
     clft_sbuf_free(&b);

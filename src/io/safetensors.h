@@ -24,7 +24,7 @@
 #include "clft.h"
 
 #define CLFT_ST_MAX_HEADER 100000000ULL /* the reference implementation's limit on N */
-#define CLFT_ST_MAX_DIMS 16
+#define CLFT_ST_MAX_DIMS   16
 
 /* In the enum order of safetensors/src/tensor.rs: the writer sorts by it (descending). */
 typedef enum clft_st_dtype {
@@ -136,7 +136,6 @@ clft_status clft_st_write_file(const char *path, const clft_st_out_tensor *tenso
  * the given order plus model.safetensors.index.json. Every file gets `meta`. fill's index refers to
  * the `tensors` array. *nshards (may be NULL) receives the number of files. */
 clft_status clft_st_write_model(const char *dir, const clft_st_out_tensor *tensors, size_t n, const clft_st_kv *meta,
-                                size_t nmeta, uint64_t max_shard_bytes, clft_st_fill_fn fill, void *user,
-                                int *nshards);
+                                size_t nmeta, uint64_t max_shard_bytes, clft_st_fill_fn fill, void *user, int *nshards);
 
 #endif

@@ -11,7 +11,7 @@
 
 /* clft_arch, clft_rope_type and clft_model_config are public: see include/clft.h. */
 
-/* public: clft_arch_name in clft.h */       /* "LlamaForCausalLM", ... */
+/* public: clft_arch_name in clft.h */            /* "LlamaForCausalLM", ... */
 const char *clft_arch_model_type(clft_arch arch); /* "llama", "mistral", "qwen2" */
 
 /* The defaults of the transformers config class of arch (LlamaConfig(), MistralConfig(), Qwen2Config()). */

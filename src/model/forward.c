@@ -28,7 +28,8 @@ static uint32_t dropout_seed(const clft_model *m, const clft_linear *lin) {
 }
 
 /* Y (N,out) = X W^T (+ bias) (+ scale * dropout(X) A^T B^T), u (N,r) saved. */
-static clft_status linear_fwd(clft_model *m, clft_linear *lin, const clft_buf *Y, const clft_buf *X, const clft_buf *u) {
+static clft_status linear_fwd(clft_model *m, clft_linear *lin, const clft_buf *Y, const clft_buf *X,
+                              const clft_buf *u) {
     clft_context *ctx = m->ctx;
     const int64_t N = m->N;
     CLFT_CHECK(clft_linear_fwd(ctx, MAT(Y, 0, lin->out), MAT(X, 0, lin->in), &lin->base, N, 0.0f));
@@ -63,8 +64,8 @@ static clft_status linear_bwd(clft_model *m, clft_linear *lin, const clft_buf *d
         xd = &m->lxd;
     }
     /* du = scale * dY B  (N,r) */
-    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->r, lin->out, lin->scale, MAT(dY, 0, lin->out), MAT(&lin->B.w, 0, lin->r),
-                             0.0f, MAT(&m->ldu, 0, lin->r)));
+    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->r, lin->out, lin->scale, MAT(dY, 0, lin->out),
+                             MAT(&lin->B.w, 0, lin->r), 0.0f, MAT(&m->ldu, 0, lin->r)));
     /* dA += du^T xd  (r,in);  dB += scale * dY^T u  (out,r) */
     CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->r, lin->in, N, 1.0f, MAT(&m->ldu, 0, lin->r), MAT(xd, 0, lin->in), 1.0f,
                              MAT(&lin->A.g, 0, lin->in)));
@@ -89,14 +90,16 @@ static clft_status layer_fwd(clft_model *m, int64_t l, const clft_buf *Y) {
     clft_layer_acts *a = acts_of(m, l);
     const clft_buf *X = &m->acts[l].x;
     const int64_t N = m->N;
-    CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&a->h1), DV(&a->rstd1), DV(X), DV(&ly->ln1.w), N, m->C, (float)m->cfg.rms_norm_eps));
+    CLFT_CHECK(
+        clft_rmsnorm_fwd(ctx, DV(&a->h1), DV(&a->rstd1), DV(X), DV(&ly->ln1.w), N, m->C, (float)m->cfg.rms_norm_eps));
     CLFT_CHECK(linear_fwd(m, &ly->lin[0], &a->q, &a->h1, &a->lu[0]));
     CLFT_CHECK(linear_fwd(m, &ly->lin[1], &a->k, &a->h1, &a->lu[1]));
     CLFT_CHECK(linear_fwd(m, &ly->lin[2], &a->v, &a->h1, &a->lu[2]));
     CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->q), DV(&a->q), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));
     CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->k), DV(&a->k), DV(&m->pos), DV(&m->inv_freq), N, m->KV, m->D));
     clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0};
-    CLFT_CHECK(clft_attention_fwd_blocked(ctx, DV(&a->att), DV(&a->lse), DV(&a->q), DV(&a->k), DV(&a->v), &m->attn_ws, &ad));
+    CLFT_CHECK(
+        clft_attention_fwd_blocked(ctx, DV(&a->att), DV(&a->lse), DV(&a->q), DV(&a->k), DV(&a->v), &m->attn_ws, &ad));
     CLFT_CHECK(linear_fwd(m, &ly->lin[3], &a->xmid, &a->att, &a->lu[3]));
     CLFT_CHECK(clft_add_fwd(ctx, DV(&a->xmid), DV(&a->xmid), DV(X), N * m->C));
     CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&a->h2), DV(&a->rstd2), DV(&a->xmid), DV(&ly->ln2.w), N, m->C,
@@ -122,7 +125,8 @@ static clft_status layer_bwd(clft_model *m, int64_t l) {
     CLFT_CHECK(linear_bwd(m, &ly->lin[4], &m->dh, 0.0f, &m->dg, &a->h2, &a->lu[4]));
     CLFT_CHECK(linear_bwd(m, &ly->lin[5], &m->dh, 1.0f, &m->du, &a->h2, &a->lu[5]));
     clft_dv dln2 = clft_dv_of(ly->ln2.g.mem ? &ly->ln2.g : NULL, 0);
-    CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->dtmp), dln2, DV(&m->dh), DV(&a->xmid), DV(&ly->ln2.w), DV(&a->rstd2), N, m->C));
+    CLFT_CHECK(
+        clft_rmsnorm_bwd(ctx, DV(&m->dtmp), dln2, DV(&m->dh), DV(&a->xmid), DV(&ly->ln2.w), DV(&a->rstd2), N, m->C));
     CLFT_CHECK(clft_add_fwd(ctx, DV(&m->dxmid), DV(&m->dx), DV(&m->dtmp), N * m->C));
     /* attention */
     CLFT_CHECK(linear_bwd(m, &ly->lin[3], &m->datt, 0.0f, &m->dxmid, &a->att, &a->lu[3]));
@@ -153,7 +157,8 @@ static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, f
         CLFT_CHECK(clft_xent_rows(ctx, clft_dv_of(&m->logits, 0), clft_dv_of(&m->targets, (size_t)n0),
                                   clft_dv_of(&m->row_loss, (size_t)n0), R, V, dscale, want_grads));
         if (!want_grads) continue;
-        CLFT_CHECK(clft_linear_bwd_data(ctx, MAT(&m->dh, (size_t)(n0 * C), C), MAT(&m->logits, 0, V), &m->head_w, R, 0.0f));
+        CLFT_CHECK(
+            clft_linear_bwd_data(ctx, MAT(&m->dh, (size_t)(n0 * C), C), MAT(&m->logits, 0, V), &m->head_w, R, 0.0f));
         if (headp->g.mem)
             CLFT_CHECK(clft_linear_bwd_weight(ctx, MAT(&headp->g, 0, C), MAT(&m->logits, 0, V),
                                               MAT(&m->hf, (size_t)(n0 * C), C), R, V, C));
@@ -169,13 +174,15 @@ clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t 
     int64_t valid = 0;
     for (int64_t n = 0; n < N; n++) {
         if (ids[n] < 0 || ids[n] >= m->V)
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "input id %d at position %lld is outside the vocabulary (%lld)",
-                              ids[n], (long long)n, (long long)m->V);
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                              "input id %d at position %lld is outside the vocabulary (%lld)", ids[n], (long long)n,
+                              (long long)m->V);
         int64_t t = n % T;
         int32_t lab = t + 1 < T ? labels[n + 1] : -100;
         if (lab != -100 && (lab < 0 || lab >= m->V))
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "label %d at position %lld is outside the vocabulary (%lld) and not -100",
-                              lab, (long long)(n + 1), (long long)m->V);
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                              "label %d at position %lld is outside the vocabulary (%lld) and not -100", lab,
+                              (long long)(n + 1), (long long)m->V);
         m->h_targets[n] = lab;
         valid += lab != -100;
     }
@@ -183,20 +190,23 @@ clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t 
     CLFT_CHECK(clft_buf_write(ctx, &m->targets, 0, m->h_targets, (size_t)N * 4));
     /* forward */
     CLFT_CHECK(clft_embedding_fwd(ctx, DV(&m->acts[0].x), DV(&m->ids), DV(&m->embed.w), N, m->V, C));
-    for (int64_t l = 0; l < m->L; l++) CLFT_CHECK(layer_fwd(m, l, l + 1 < m->L ? &m->acts[l + 1].x : &m->xf));
+    for (int64_t l = 0; l < m->L; l++)
+        CLFT_CHECK(layer_fwd(m, l, l + 1 < m->L ? &m->acts[l + 1].x : &m->xf));
     CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&m->hf), DV(&m->rstdf), DV(&m->xf), DV(&m->norm_f.w), N, C,
                                 (float)m->cfg.rms_norm_eps));
     CLFT_CHECK(loss_and_head(m, valid, want_grads, logits_out));
     CLFT_CHECK(clft_buf_read(ctx, &m->row_loss, 0, m->h_row_loss, (size_t)N * 4));
     double s = 0.0;
-    for (int64_t n = 0; n < N; n++) s += (double)m->h_row_loss[n];
+    for (int64_t n = 0; n < N; n++)
+        s += (double)m->h_row_loss[n];
     *loss = valid > 0 ? s / (double)valid : 0.0;
     *valid_out = valid;
     if (!want_grads) return CLFT_OK;
     /* backward */
     clft_dv dnf = clft_dv_of(m->norm_f.g.mem ? &m->norm_f.g : NULL, 0);
     CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->dx), dnf, DV(&m->dh), DV(&m->xf), DV(&m->norm_f.w), DV(&m->rstdf), N, C));
-    for (int64_t l = m->L - 1; l >= 0; l--) CLFT_CHECK(layer_bwd(m, l));
+    for (int64_t l = m->L - 1; l >= 0; l--)
+        CLFT_CHECK(layer_bwd(m, l));
     if (m->embed.g.mem) {
         int64_t U = clft_embedding_group(ids, N, m->V, m->h_rows, m->h_offs, m->h_toks);
         if (U < 0) return clft_error(CLFT_STATUS_HOST_OOM, "embedding backward grouping");

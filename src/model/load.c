@@ -34,8 +34,9 @@ clft_status clft_model_load_weights(clft_model *m, const char *path) {
             int64_t rows = 0, cols = 0;
             s = clft_bnb4_read(st, name, &q, &rows, &cols);
             if (!s && (rows != list[i].shape[0] || cols != list[i].shape[1]))
-                s = clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: 4-bit weight '%s' has shape [%lld, %lld], the config needs [%lld, %lld]",
-                               path, name, (long long)rows, (long long)cols, (long long)list[i].shape[0],
+                s = clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                               "%s: 4-bit weight '%s' has shape [%lld, %lld], the config needs [%lld, %lld]", path,
+                               name, (long long)rows, (long long)cols, (long long)list[i].shape[0],
                                (long long)list[i].shape[1]);
             if (!s) s = clft_model_set_q4(m, name, &q);
             clft_q4_free(&q);

@@ -10,7 +10,7 @@
 #include "ref/ref.h"
 #include "ref/ops_ref.h"
 
-const char *const CLFT_TARGET_NAMES[CLFT_NTARGETS] = {"q_proj", "k_proj", "v_proj", "o_proj",
+const char *const CLFT_TARGET_NAMES[CLFT_NTARGETS] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                                       "gate_proj", "up_proj", "down_proj"};
 
 const char *clft_method_name(clft_method method) {
@@ -51,20 +51,23 @@ clft_status clft_train_params_check(const clft_model_config *cfg, const clft_tra
     if (!cfg || !tp) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "NULL config or training parameters");
     CLFT_CHECK(clft_model_config_validate(cfg, "model config"));
     if (cfg->head_dim % 2)
-        return clft_error(CLFT_STATUS_UNSUPPORTED, "model config: head_dim %lld must be even for RoPE", (long long)cfg->head_dim);
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "model config: head_dim %lld must be even for RoPE",
+                          (long long)cfg->head_dim);
     if (tp->method != CLFT_METHOD_FULL && tp->method != CLFT_METHOD_LORA && tp->method != CLFT_METHOD_QLORA)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: unknown method %d", (int)tp->method);
     if (tp->method == CLFT_METHOD_LORA && tp->base_dtype != CLFT_DTYPE_F32 && tp->base_dtype != CLFT_DTYPE_F16 &&
         tp->base_dtype != CLFT_DTYPE_BF16)
-        return clft_error(CLFT_STATUS_UNSUPPORTED, "training parameters: LoRA base weights must be f32, f16 or bf16, not %s",
+        return clft_error(CLFT_STATUS_UNSUPPORTED,
+                          "training parameters: LoRA base weights must be f32, f16 or bf16, not %s",
                           clft_dtype_name(tp->base_dtype));
-    if (tp->method == CLFT_METHOD_QLORA && (tp->qlora_blocksize < 32 || tp->qlora_blocksize > 4096 ||
-                                            (tp->qlora_blocksize & (tp->qlora_blocksize - 1))))
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: NF4 block size %d (use 32..4096, a power of two)",
-                          tp->qlora_blocksize);
+    if (tp->method == CLFT_METHOD_QLORA &&
+        (tp->qlora_blocksize < 32 || tp->qlora_blocksize > 4096 || (tp->qlora_blocksize & (tp->qlora_blocksize - 1))))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "training parameters: NF4 block size %d (use 32..4096, a power of two)", tp->qlora_blocksize);
     if (tp->method != CLFT_METHOD_FULL) {
         if (!(tp->lora.targets & CLFT_LORA_ALL) || (tp->lora.targets & ~CLFT_LORA_ALL))
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: target mask 0x%x selects no valid projection", tp->lora.targets);
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: target mask 0x%x selects no valid projection",
+                              tp->lora.targets);
         int64_t minin = cfg->hidden_size;
         if (cfg->intermediate_size < minin) minin = cfg->intermediate_size;
         if (cfg->num_heads * cfg->head_dim < minin) minin = cfg->num_heads * cfg->head_dim;
@@ -74,11 +77,13 @@ clft_status clft_train_params_check(const clft_model_config *cfg, const clft_tra
                               "LoRA: rank %d must be between 1 and the smallest layer dimension (%lld)", tp->lora.r,
                               (long long)minin);
         if (!(tp->lora.dropout >= 0.0f && tp->lora.dropout < 1.0f))
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: dropout %g must be in [0, 1)", (double)tp->lora.dropout);
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: dropout %g must be in [0, 1)",
+                              (double)tp->lora.dropout);
         if (!(tp->lora.alpha > 0.0f)) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: alpha must be positive");
     }
     if (tp->batch < 1 || tp->seq_len < 1)
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: batch %d x seq_len %d", tp->batch, tp->seq_len);
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: batch %d x seq_len %d", tp->batch,
+                          tp->seq_len);
     if (!(tp->lr >= 0.0f) || !(tp->beta1 >= 0.0f && tp->beta1 < 1.0f) || !(tp->beta2 >= 0.0f && tp->beta2 < 1.0f) ||
         !(tp->eps > 0.0f) || !(tp->weight_decay >= 0.0f))
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: bad AdamW hyper-parameters");
@@ -121,7 +126,8 @@ static clft_weight weight_view(const clft_buf *b, int64_t rows, int64_t cols) {
 
 static uint32_t target_bit(int t) { return 1u << t; }
 
-static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int t, int64_t in, int64_t out, int has_bias) {
+static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int t, int64_t in, int64_t out,
+                                int has_bias) {
     clft_context *ctx = m->ctx;
     const clft_train_params *tp = &m->tp;
     lin->in = in;
@@ -182,14 +188,14 @@ static void linear_free(clft_context *ctx, clft_linear *lin) {
     param_free(ctx, &lin->B);
 }
 
-
 void clft_model_free(clft_model *m) {
     if (!m) return;
     clft_model_step_free(m);
     for (int64_t l = 0; m->layers && l < m->L; l++) {
         param_free(m->ctx, &m->layers[l].ln1);
         param_free(m->ctx, &m->layers[l].ln2);
-        for (int t = 0; t < CLFT_NTARGETS; t++) linear_free(m->ctx, &m->layers[l].lin[t]);
+        for (int t = 0; t < CLFT_NTARGETS; t++)
+            linear_free(m->ctx, &m->layers[l].lin[t]);
     }
     free(m->layers);
     param_free(m->ctx, &m->embed);
@@ -253,7 +259,8 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
         if (!inv) st = CLFT_STATUS_HOST_OOM;
         if (st == CLFT_OK) st = clft_ref_rope_inv_freq(inv, m->D, &rp);
         if (st == CLFT_OK && cfg->rope_scaling.type == CLFT_ROPE_LINEAR)
-            for (int64_t i = 0; i < m->D / 2; i++) inv[i] = (float)(inv[i] / cfg->rope_scaling.factor);
+            for (int64_t i = 0; i < m->D / 2; i++)
+                inv[i] = (float)(inv[i] / cfg->rope_scaling.factor);
         if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (size_t)(m->D / 2) * 4, &m->inv_freq);
         if (st == CLFT_OK) st = clft_buf_write(ctx, &m->inv_freq, 0, inv, (size_t)(m->D / 2) * 4);
         free(inv);
@@ -278,18 +285,18 @@ clft_status clft_model_create(clft_context *ctx, const clft_model_config *cfg, c
     CLFT_CHECK(clft_context_device_info(ctx, &info));
     CLFT_CHECK(clft_context_mem_stats(ctx, &ms));
     if (plan.total + ms.current_total > info.global_mem_bytes)
-        return clft_error(CLFT_STATUS_DEVICE_OOM,
-                          "%s of %s needs %.2f GiB on the device (frozen weights %.2f, trainable %.2f, gradients %.2f, "
-                          "optimizer %.2f, activations %.2f, scratch %.2f GiB) but '%s' has %.2f GiB (%.2f GiB in use); "
-                          "use QLoRA, a smaller batch or sequence, or checkpointing",
-                          clft_method_name(tp->method), clft_arch_name(cfg->arch), (double)plan.total / 1073741824.0,
-                          (double)plan.bytes[CLFT_MEM_WEIGHTS] / 1073741824.0,
-                          (double)plan.bytes[CLFT_MEM_TRAINABLE] / 1073741824.0,
-                          (double)plan.bytes[CLFT_MEM_GRADIENTS] / 1073741824.0,
-                          (double)plan.bytes[CLFT_MEM_OPTIMIZER] / 1073741824.0,
-                          (double)plan.bytes[CLFT_MEM_ACTIVATIONS] / 1073741824.0,
-                          (double)plan.bytes[CLFT_MEM_SCRATCH] / 1073741824.0, info.name,
-                          (double)info.global_mem_bytes / 1073741824.0, (double)ms.current_total / 1073741824.0);
+        return clft_error(
+            CLFT_STATUS_DEVICE_OOM,
+            "%s of %s needs %.2f GiB on the device (frozen weights %.2f, trainable %.2f, gradients %.2f, "
+            "optimizer %.2f, activations %.2f, scratch %.2f GiB) but '%s' has %.2f GiB (%.2f GiB in use); "
+            "use QLoRA, a smaller batch or sequence, or checkpointing",
+            clft_method_name(tp->method), clft_arch_name(cfg->arch), (double)plan.total / 1073741824.0,
+            (double)plan.bytes[CLFT_MEM_WEIGHTS] / 1073741824.0, (double)plan.bytes[CLFT_MEM_TRAINABLE] / 1073741824.0,
+            (double)plan.bytes[CLFT_MEM_GRADIENTS] / 1073741824.0,
+            (double)plan.bytes[CLFT_MEM_OPTIMIZER] / 1073741824.0,
+            (double)plan.bytes[CLFT_MEM_ACTIVATIONS] / 1073741824.0,
+            (double)plan.bytes[CLFT_MEM_SCRATCH] / 1073741824.0, info.name,
+            (double)info.global_mem_bytes / 1073741824.0, (double)ms.current_total / 1073741824.0);
     return clft_model_build(ctx, cfg, tp, out);
 }
 
@@ -313,9 +320,9 @@ clft_status clft_model_each_param(clft_model *m, clft_param_fn fn, void *user) {
 
 /* ---- weights by Hugging Face name ---------------------------------------------------------------- */
 typedef struct named {
-    clft_param *param;   /* f32 parameter (embed, norms, head, full-FT linears and biases) */
-    clft_linear *lin;    /* frozen base of a projection (LoRA/QLoRA) */
-    clft_buf *bias;      /* frozen bias */
+    clft_param *param; /* f32 parameter (embed, norms, head, full-FT linears and biases) */
+    clft_linear *lin;  /* frozen base of a projection (LoRA/QLoRA) */
+    clft_buf *bias;    /* frozen bias */
     int64_t numel;
 } named;
 
@@ -333,8 +340,10 @@ static clft_status find_named(clft_model *m, const char *name, named *out) {
             return clft_error(CLFT_STATUS_NOT_FOUND, "no tensor '%s' in this model", name);
         const char *rest = name + off;
         clft_layer *ly = &m->layers[layer];
-        if (!strcmp(rest, "input_layernorm.weight")) out->param = &ly->ln1;
-        else if (!strcmp(rest, "post_attention_layernorm.weight")) out->param = &ly->ln2;
+        if (!strcmp(rest, "input_layernorm.weight"))
+            out->param = &ly->ln1;
+        else if (!strcmp(rest, "post_attention_layernorm.weight"))
+            out->param = &ly->ln2;
         else {
             for (int t = 0; t < CLFT_NTARGETS && !out->param && !out->lin && !out->bias; t++) {
                 char w[96], b[96];
@@ -343,12 +352,16 @@ static clft_status find_named(clft_model *m, const char *name, named *out) {
                 snprintf(b, sizeof b, "%s.%s.bias", mod, CLFT_TARGET_NAMES[t]);
                 clft_linear *lin = &ly->lin[t];
                 if (!strcmp(rest, w)) {
-                    if (lin->p.w.mem) out->param = &lin->p;
-                    else out->lin = lin;
+                    if (lin->p.w.mem)
+                        out->param = &lin->p;
+                    else
+                        out->lin = lin;
                     out->numel = lin->in * lin->out;
                 } else if (!strcmp(rest, b) && lin->has_bias) {
-                    if (lin->pb.w.mem) out->param = &lin->pb;
-                    else out->bias = &lin->bias;
+                    if (lin->pb.w.mem)
+                        out->param = &lin->pb;
+                    else
+                        out->bias = &lin->bias;
                     out->numel = lin->out;
                 }
             }
@@ -446,7 +459,8 @@ clft_status clft_model_get_weight(clft_model *m, const char *name, float *data, 
 }
 
 clft_status clft_model_get_weight_grad(clft_model *m, const char *name, float *data, int64_t numel) {
-    if (!m || !name || !data) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_get_weight_grad: NULL argument");
+    if (!m || !name || !data)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_get_weight_grad: NULL argument");
     named nd;
     CLFT_CHECK(find_named(m, name, &nd));
     if (!nd.param || !nd.param->g.mem)
@@ -463,8 +477,8 @@ static clft_status lora_of(clft_model *m, int layer, uint32_t target, clft_linea
     for (int i = 0; i < CLFT_NTARGETS; i++)
         if (target == target_bit(i)) t = i;
     if (!m || layer < 0 || layer >= m->L || t < 0)
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: bad layer %d or target 0x%x (one CLFT_LORA_* bit)", layer,
-                          target);
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: bad layer %d or target 0x%x (one CLFT_LORA_* bit)",
+                          layer, target);
     clft_linear *lin = &m->layers[layer].lin[t];
     if (!lin->has_lora)
         return clft_error(CLFT_STATUS_NOT_FOUND, "layer %d %s has no LoRA adapter", layer, CLFT_TARGET_NAMES[t]);
@@ -512,7 +526,8 @@ static float normal01(uint64_t *s) {
 static clft_status set_filled(clft_model *m, const char *name, int64_t n, int kind, float std, uint64_t *s) {
     float *x = clft_malloc((size_t)n * sizeof(float));
     if (!x) return CLFT_STATUS_HOST_OOM;
-    for (int64_t i = 0; i < n; i++) x[i] = kind == 0 ? std * normal01(s) : kind == 1 ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = kind == 0 ? std * normal01(s) : kind == 1 ? 1.0f : 0.0f;
     clft_status st = clft_model_set_weight(m, name, x, n);
     free(x);
     return st;

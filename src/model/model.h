@@ -8,7 +8,7 @@
 #include "ops/gemm.h"
 #include "ops/ops.h"
 
-#define CLFT_NTARGETS 7 /* q, k, v, o, gate, up, down */
+#define CLFT_NTARGETS 7                                    /* q, k, v, o, gate, up, down */
 extern const char *const CLFT_TARGET_NAMES[CLFT_NTARGETS]; /* "q_proj", ... */
 
 /* A trainable f32 tensor with its gradient and AdamW moments (full fine-tuning, adapters). */
@@ -19,11 +19,11 @@ typedef struct clft_param {
 
 typedef struct clft_linear {
     int64_t in, out;
-    clft_weight base;  /* frozen (any dtype) or, for full fine-tuning, f32 and mirrored by p */
-    clft_param p;      /* full fine-tuning: p.w is base.data */
+    clft_weight base; /* frozen (any dtype) or, for full fine-tuning, f32 and mirrored by p */
+    clft_param p;     /* full fine-tuning: p.w is base.data */
     int has_bias;
-    clft_buf bias;     /* (out) f32; frozen unless full fine-tuning */
-    clft_param pb;     /* full fine-tuning: the bias as a parameter */
+    clft_buf bias; /* (out) f32; frozen unless full fine-tuning */
+    clft_param pb; /* full fine-tuning: the bias as a parameter */
     /* LoRA: A (r,in), B (out,r) */
     int has_lora;
     int64_t r;
@@ -41,12 +41,12 @@ typedef struct clft_layer {
 /* Per-layer activations kept for backward. With checkpointing only x (the layer input) is kept for
  * every layer and the rest lives in one shared set that is recomputed layer by layer. */
 typedef struct clft_layer_acts {
-    clft_buf x;                       /* (N,C) layer input */
-    clft_buf h1, rstd1, q, k, v;      /* (N,C) (N) (N,QD) (N,KD) (N,KD)  q,k after RoPE */
-    clft_buf att, lse;                /* (N,QD) (B,H,T) */
-    clft_buf xmid, h2, rstd2;         /* (N,C) (N,C) (N) */
-    clft_buf g, u, a;                 /* (N,F) x3 */
-    clft_buf lu[CLFT_NTARGETS];       /* LoRA u = x A^T (N,r) */
+    clft_buf x;                  /* (N,C) layer input */
+    clft_buf h1, rstd1, q, k, v; /* (N,C) (N) (N,QD) (N,KD) (N,KD)  q,k after RoPE */
+    clft_buf att, lse;           /* (N,QD) (B,H,T) */
+    clft_buf xmid, h2, rstd2;    /* (N,C) (N,C) (N) */
+    clft_buf g, u, a;            /* (N,F) x3 */
+    clft_buf lu[CLFT_NTARGETS];  /* LoRA u = x A^T (N,r) */
 } clft_layer_acts;
 
 struct clft_model {
@@ -59,24 +59,24 @@ struct clft_model {
     clft_param head;    /* (V,C) unless tied */
     clft_weight head_w; /* f32 view of the head (or of embed when tied) for the GEMM layer */
     clft_layer *layers;
-    clft_buf inv_freq;  /* (D/2) */
+    clft_buf inv_freq; /* (D/2) */
     /* step buffers (trainer) */
     int64_t B, T, N, chunk;
     clft_buf ids, pos, targets, emb_rows, emb_offs, emb_toks;
     clft_layer_acts *acts; /* L entries (checkpointing: only x in each, the rest in acts_shared) */
     clft_layer_acts shared;
-    clft_buf xf, hf, rstdf;          /* final hidden (N,C), normed (N,C), rstd (N) */
-    clft_buf logits, row_loss;       /* (chunk,V), (N) */
-    clft_buf dx, dxmid, dh, dtmp;    /* (N,C) x4 */
-    clft_buf dq, dk, dv, datt;       /* (N,QD) (N,KD) (N,KD) (N,QD) */
-    clft_buf dg, du, da;             /* (N,F) x3 */
-    clft_buf delta;                  /* (B,H,T) */
-    clft_buf attn_ws;                /* blocked attention scores (clft_attention_workspace_floats) */
-    clft_buf ldu, lxd;               /* LoRA scratch: (N,r) and dropout input (N,max(in)) */
+    clft_buf xf, hf, rstdf;       /* final hidden (N,C), normed (N,C), rstd (N) */
+    clft_buf logits, row_loss;    /* (chunk,V), (N) */
+    clft_buf dx, dxmid, dh, dtmp; /* (N,C) x4 */
+    clft_buf dq, dk, dv, datt;    /* (N,QD) (N,KD) (N,KD) (N,QD) */
+    clft_buf dg, du, da;          /* (N,F) x3 */
+    clft_buf delta;               /* (B,H,T) */
+    clft_buf attn_ws;             /* blocked attention scores (clft_attention_workspace_floats) */
+    clft_buf ldu, lxd;            /* LoRA scratch: (N,r) and dropout input (N,max(in)) */
     clft_buf sumsq_part;
     int allocated;
-    int64_t step;                    /* optimizer steps taken */
-    int bad_steps;                   /* consecutive non-finite steps */
+    int64_t step;                                          /* optimizer steps taken */
+    int bad_steps;                                         /* consecutive non-finite steps */
     int32_t *h_ids, *h_rows, *h_offs, *h_toks, *h_targets; /* host scratch, sized at allocation */
     float *h_row_loss;
 };
@@ -88,8 +88,8 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
 clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T);
 /* Forward + fused loss + backward for one batch; grads accumulate into the (zeroed) gradients.
  * ids, labels: (B,T) host arrays, labels unshifted (HF). Returns loss and valid token count. */
-clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t *labels, int want_grads,
-                               double *loss, int64_t *valid, float *logits_out);
+clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t *labels, int want_grads, double *loss,
+                               int64_t *valid, float *logits_out);
 /* Free the step buffers (trainer.c). */
 void clft_model_step_free(clft_model *m);
 /* Tokens per chunk of the fused cross-entropy for N tokens. */

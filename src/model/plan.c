@@ -71,8 +71,10 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
                 }
                 continue;
             }
-            if (tp.method == CLFT_METHOD_QLORA) q4_bytes_and_add(&p, n, tp.qlora_blocksize);
-            else add(&p, CLFT_MEM_WEIGHTS, (uint64_t)n * (tp.base_dtype == CLFT_DTYPE_F32 ? 4 : 2));
+            if (tp.method == CLFT_METHOD_QLORA)
+                q4_bytes_and_add(&p, n, tp.qlora_blocksize);
+            else
+                add(&p, CLFT_MEM_WEIGHTS, (uint64_t)n * (tp.base_dtype == CLFT_DTYPE_F32 ? 4 : 2));
             if (bias) add(&p, CLFT_MEM_WEIGHTS, (uint64_t)o * 4);
             if (tp.lora.targets & (1u << t)) {
                 add_param(&p, r * in, 1);
@@ -89,18 +91,24 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* positions */
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* targets */
     const int64_t sets = tp.checkpointing ? 1 : L;
-    for (int64_t l = 0; l < L; l++) add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * C) * f); /* layer inputs */
+    for (int64_t l = 0; l < L; l++)
+        add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * C) * f); /* layer inputs */
     for (int64_t s = 0; s < sets; s++) {
-        const int64_t sizes[] = {N * C, N, N * QD, N * KD, N * KD, N * QD, B * H * T, N * C, N * C, N, N * F, N * F, N * F};
-        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)sizes[i] * f);
-        for (int i = 0; i < nlora; i++) add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * r) * f);
+        const int64_t sizes[] = {N * C, N,     N * QD, N * KD, N * KD, N * QD, B * H * T,
+                                 N * C, N * C, N,      N * F,  N * F,  N * F};
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)sizes[i] * f);
+        for (int i = 0; i < nlora; i++)
+            add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * r) * f);
     }
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * C) * f); /* xf */
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * C) * f); /* hf */
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * f);       /* rstdf */
     const int64_t chunk = clft_xent_chunk(cfg, &tp, N);
-    const int64_t scr[] = {chunk * V, N, N * C, N * C, N * C, N * C, N * QD, N * KD, N * KD, N * QD, N * F, N * F, N * F, B * H * T};
-    for (size_t i = 0; i < sizeof scr / sizeof scr[0]; i++) add(&p, CLFT_MEM_SCRATCH, (uint64_t)scr[i] * f);
+    const int64_t scr[] = {chunk * V, N,      N * C,  N * C, N * C, N * C, N * QD,
+                           N * KD,    N * KD, N * QD, N * F, N * F, N * F, B * H * T};
+    for (size_t i = 0; i < sizeof scr / sizeof scr[0]; i++)
+        add(&p, CLFT_MEM_SCRATCH, (uint64_t)scr[i] * f);
     clft_attn_dims ad = {B, T, H, KV, D, 0, 0};
     add(&p, CLFT_MEM_SCRATCH, (uint64_t)clft_attention_workspace_floats(&ad) * f);
     if (!full) {
@@ -135,7 +143,8 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     uint64_t attn_pack = (uint64_t)(((T + 127) / 128 * 128) * (D > T ? D : T) * KV) * 4;
     if (attn_pack > other_pack) other_pack = attn_pack;
     uint64_t pack = head_pack > other_pack * 9 / 4 ? head_pack : other_pack * 9 / 4;
-    uint64_t tune_head = (uint64_t)(tm * V) * 4, tune_other = (uint64_t)(256 * (max_dim > T * KV ? max_dim : T * KV)) * 4;
+    uint64_t tune_head = (uint64_t)(tm * V) * 4,
+             tune_other = (uint64_t)(256 * (max_dim > T * KV ? max_dim : T * KV)) * 4;
     uint64_t tune = tune_head > tune_other * 9 / 4 ? tune_head : tune_other * 9 / 4;
     add(&p, CLFT_MEM_SCRATCH, pack > mib ? pack : mib);
     add(&p, CLFT_MEM_SCRATCH, tune > mib ? tune : mib);

@@ -53,13 +53,12 @@ static clft_status attn_delta(clft_context *ctx, const char *op, clft_dv delta, 
     cl_kernel kd;
     CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_delta_f32", &kd));
     cl_int B = (cl_int)d->B, T = (cl_int)d->T, H = (cl_int)d->H;
-    CLFT_CHECK(clft_cl_args(kd, op, CLFT_ARG_DV(delta), CLFT_ARG_DV(d_out), CLFT_ARG_DV(out), sizeof B, &B, sizeof T, &T,
-                            sizeof H, &H, (size_t)0));
+    CLFT_CHECK(clft_cl_args(kd, op, CLFT_ARG_DV(delta), CLFT_ARG_DV(d_out), CLFT_ARG_DV(out), sizeof B, &B, sizeof T,
+                            &T, sizeof H, &H, (size_t)0));
     return clft_launch_nd(ctx, kd, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op);
 }
 
-#define ATT_DIM_ARGS                                                                                                  \
-    sizeof B, &B, sizeof T, &T, sizeof H, &H, sizeof KV, &KV, sizeof W, &W, sizeof scale, &scale
+#define ATT_DIM_ARGS sizeof B, &B, sizeof T, &T, sizeof H, &H, sizeof KV, &KV, sizeof W, &W, sizeof scale, &scale
 
 clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
                                const clft_attn_dims *d) {
@@ -76,8 +75,8 @@ clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft
     return clft_launch_nd(ctx, kr, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op);
 }
 
-clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q, clft_dv k,
-                               clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_attn_dims *d) {
+clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q,
+                               clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_attn_dims *d) {
     const char *op = "attention_bwd";
     CLFT_CHECK(attn_check_bwd(op, d, dq, dk, dv, d_out, q, k, v, out, lse, delta));
     char defs[64];
@@ -91,8 +90,9 @@ clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_d
                             CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), ATT_DIM_ARGS, (size_t)0));
     CLFT_CHECK(clft_launch_nd(ctx, kq, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op));
     CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_bwd_dkv_f32", &kkv));
-    CLFT_CHECK(clft_cl_args(kkv, op, CLFT_ARG_DV(dk), CLFT_ARG_DV(dv), CLFT_ARG_DV(d_out), CLFT_ARG_DV(q), CLFT_ARG_DV(k),
-                            CLFT_ARG_DV(v), CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), ATT_DIM_ARGS, (size_t)0));
+    CLFT_CHECK(clft_cl_args(kkv, op, CLFT_ARG_DV(dk), CLFT_ARG_DV(dv), CLFT_ARG_DV(d_out), CLFT_ARG_DV(q),
+                            CLFT_ARG_DV(k), CLFT_ARG_DV(v), CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), ATT_DIM_ARGS,
+                            (size_t)0));
     return clft_launch_nd(ctx, kkv, 3, (size_t)d->T, (size_t)d->KV, (size_t)d->B, op);
 }
 
@@ -126,13 +126,13 @@ static clft_status att_scores(clft_context *ctx, const clft_buf *ws, size_t ws_o
                               const clft_attn_dims *d, const att_blk *z, float scale) {
     const int64_t rep = d->H / d->KV, D = d->D;
     return clft_gemm_f32_batched(ctx, 0, 1, z->rows, z->nk, D, scale,
-                                 mat(q.buf, q.off + (size_t)(((z->b * d->T + z->q0) * d->H + z->g) * D), d->H * D), rep * D,
-                                 mat(k.buf, k.off + (size_t)((z->b * d->T + z->k0) * d->KV * D), d->KV * D), D, 0.0f,
-                                 mat(ws, ws_off, z->nk), z->rows * z->nk, d->KV);
+                                 mat(q.buf, q.off + (size_t)(((z->b * d->T + z->q0) * d->H + z->g) * D), d->H * D),
+                                 rep * D, mat(k.buf, k.off + (size_t)((z->b * d->T + z->k0) * d->KV * D), d->KV * D), D,
+                                 0.0f, mat(ws, ws_off, z->nk), z->rows * z->nk, d->KV);
 }
 
-static clft_status att_softmax_kernel(clft_context *ctx, cl_kernel k, const char *what, const clft_buf *ws, size_t s_off,
-                                      const clft_buf *dp, size_t dp_off, clft_dv lse, clft_dv delta,
+static clft_status att_softmax_kernel(clft_context *ctx, cl_kernel k, const char *what, const clft_buf *ws,
+                                      size_t s_off, const clft_buf *dp, size_t dp_off, clft_dv lse, clft_dv delta,
                                       const clft_attn_dims *d, const att_blk *z) {
     cl_int rows = (cl_int)z->rows, nk = (cl_int)z->nk, q0 = (cl_int)z->q0, k0 = (cl_int)z->k0, b = (cl_int)z->b,
            g = (cl_int)z->g, rep = (cl_int)(d->H / d->KV), H = (cl_int)d->H, T = (cl_int)d->T, W = (cl_int)d->window;
@@ -145,10 +145,10 @@ static clft_status att_softmax_kernel(clft_context *ctx, cl_kernel k, const char
         return clft_cl_launch(ctx, k, 2, gl, lo, what);
     }
     cl_ulong dpo = dp_off;
-    CLFT_CHECK(clft_cl_args(k, what, sizeof(cl_mem), &ws->mem, sizeof so, &so, sizeof(cl_mem), &dp->mem, sizeof dpo, &dpo,
-                            CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), sizeof rows, &rows, sizeof nk, &nk, sizeof q0, &q0,
-                            sizeof k0, &k0, sizeof b, &b, sizeof g, &g, sizeof rep, &rep, sizeof H, &H, sizeof T, &T,
-                            sizeof W, &W, (size_t)0));
+    CLFT_CHECK(clft_cl_args(k, what, sizeof(cl_mem), &ws->mem, sizeof so, &so, sizeof(cl_mem), &dp->mem, sizeof dpo,
+                            &dpo, CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), sizeof rows, &rows, sizeof nk, &nk, sizeof q0,
+                            &q0, sizeof k0, &k0, sizeof b, &b, sizeof g, &g, sizeof rep, &rep, sizeof H, &H, sizeof T,
+                            &T, sizeof W, &W, (size_t)0));
     return clft_launch_nd(ctx, k, 3, (size_t)z->nk, (size_t)z->rows, (size_t)d->KV, what);
 }
 
@@ -191,8 +191,8 @@ clft_status clft_attention_fwd_blocked(clft_context *ctx, clft_dv out, clft_dv l
 }
 
 clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q,
-                                       clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_buf *ws,
-                                       const clft_attn_dims *d) {
+                                       clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta,
+                                       const clft_buf *ws, const clft_attn_dims *d) {
     const char *op = "attention_bwd_blocked";
     CLFT_CHECK(attn_check_bwd(op, d, dq, dk, dv, d_out, q, k, v, out, lse, delta));
     CLFT_CHECK(att_ws_check(op, ws, d));
@@ -215,9 +215,9 @@ clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk
                 const int64_t sS = z.rows * z.nk;
                 /* S = scale Q K^T ; dP = dO V^T ; then P and dS = P (dP - delta) */
                 CLFT_CHECK(att_scores(ctx, ws, 0, q, k, d, &z, scale));
-                CLFT_CHECK(clft_gemm_f32_batched(ctx, 0, 1, z.rows, z.nk, D, 1.0f, mat(d_out.buf, d_out.off + qoff, d->H * D),
-                                                 rep * D, mat(v.buf, v.off + kvoff, d->KV * D), D, 0.0f,
-                                                 mat(ws, half, z.nk), sS, d->KV));
+                CLFT_CHECK(clft_gemm_f32_batched(
+                    ctx, 0, 1, z.rows, z.nk, D, 1.0f, mat(d_out.buf, d_out.off + qoff, d->H * D), rep * D,
+                    mat(v.buf, v.off + kvoff, d->KV * D), D, 0.0f, mat(ws, half, z.nk), sS, d->KV));
                 CLFT_CHECK(att_softmax_kernel(ctx, kds, op, ws, 0, ws, half, lse, delta, d, &z));
                 /* dV += P^T dO ; dQ = scale dS K ; dK += scale dS^T Q */
                 CLFT_CHECK(clft_gemm_f32_batched(ctx, 1, 0, z.nk, D, z.rows, 1.0f, mat(ws, 0, z.nk), sS,

@@ -57,8 +57,8 @@ clft_status clft_embedding_fwd(clft_context *ctx, clft_dv out /* (N,C) */, clft_
 int64_t clft_embedding_group(const int32_t *ids, int64_t N, int64_t V, int32_t *rows, int32_t *offsets,
                              int32_t *tokens);
 clft_status clft_embedding_bwd(clft_context *ctx, clft_dv d_table /* (V,C) += */, clft_dv d_out /* (N,C) */,
-                               clft_dv rows /* (U) */, clft_dv offsets /* (U+1) */, clft_dv tokens /* (N) */,
-                               int64_t U, int64_t C);
+                               clft_dv rows /* (U) */, clft_dv offsets /* (U+1) */, clft_dv tokens /* (N) */, int64_t U,
+                               int64_t C);
 
 /* Attention dims: as clft_ref_attn_dims. */
 typedef struct clft_attn_dims {
@@ -69,8 +69,7 @@ typedef struct clft_attn_dims {
 clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
                                const clft_attn_dims *d);
 clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q,
-                               clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta,
-                               const clft_attn_dims *d);
+                               clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_attn_dims *d);
 
 /* Cross-entropy rows: logits (R,V) become dscale*(softmax - onehot) in place when grad; row_loss (R)
  * = lse - logit[target] (0 for target -100). */
@@ -88,8 +87,8 @@ size_t clft_attention_workspace_floats(const clft_attn_dims *d);
 clft_status clft_attention_fwd_blocked(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,
                                        const clft_buf *ws, const clft_attn_dims *d);
 clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk, clft_dv dv, clft_dv d_out, clft_dv q,
-                                       clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta, const clft_buf *ws,
-                                       const clft_attn_dims *d);
+                                       clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta,
+                                       const clft_buf *ws, const clft_attn_dims *d);
 
 /* AdamW (torch semantics), step >= 1. */
 typedef struct clft_adamw_hparams {

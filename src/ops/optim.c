@@ -4,13 +4,14 @@
 
 #include "ops/launch.h"
 
-#define SUMSQ_WG 256
+#define SUMSQ_WG         256
 #define SUMSQ_MAX_GROUPS 256
 
 clft_status clft_adamw_step(clft_context *ctx, clft_dv p, clft_dv m, clft_dv v, clft_dv g, int64_t n,
                             const clft_adamw_hparams *hp, int64_t step) {
     const char *op = "adamw_step";
-    if (!hp || step < 1 || n < 0) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: step %lld must be >= 1", op, (long long)step);
+    if (!hp || step < 1 || n < 0)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: step %lld must be >= 1", op, (long long)step);
     if (n == 0) return CLFT_OK;
     CLFT_CHECK(clft_dv_check(op, "p", p, (size_t)n, 4));
     CLFT_CHECK(clft_dv_check(op, "m", m, (size_t)n, 4));
@@ -48,7 +49,8 @@ clft_status clft_sumsq(clft_context *ctx, clft_dv x, int64_t n, clft_dv partial,
     float host[SUMSQ_MAX_GROUPS];
     CLFT_CHECK(clft_buf_read(ctx, partial.buf, partial.off * 4, host, groups * 4));
     double s = 0.0;
-    for (size_t i = 0; i < groups; i++) s += (double)host[i];
+    for (size_t i = 0; i < groups; i++)
+        s += (double)host[i];
     *out = s;
     return CLFT_OK;
 }

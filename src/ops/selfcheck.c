@@ -41,7 +41,8 @@ clft_status clft_selfcheck_runtime(clft_context *ctx, clft_selfcheck_result *r) 
     clft_buf a = {0}, b = {0};
     cl_kernel k = NULL;
     clft_status st = (in && out) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
-    for (size_t i = 0; st == CLFT_OK && i < n4 * 4; i++) in[i] = (float)i * 0.25f - 100.0f;
+    for (size_t i = 0; st == CLFT_OK && i < n4 * 4; i++)
+        in[i] = (float)i * 0.25f - 100.0f;
     if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n4 * 16, &a);
     if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, n4 * 16, &b);
     if (st == CLFT_OK) st = clft_buf_write(ctx, &a, 0, in, n4 * 16);

@@ -25,13 +25,16 @@ static float rndf(sc *s) {
 static clft_status upload(sc *s, const void *x, size_t bytes, clft_buf **out) {
     clft_buf *b = &s->bufs[s->nb++];
     CLFT_CHECK(clft_buf_alloc(s->ctx, CLFT_MEM_SCRATCH, bytes, b));
-    if (x) CLFT_CHECK(clft_buf_write(s->ctx, b, 0, x, bytes));
-    else CLFT_CHECK(clft_buf_fill_zero(s->ctx, b));
+    if (x)
+        CLFT_CHECK(clft_buf_write(s->ctx, b, 0, x, bytes));
+    else
+        CLFT_CHECK(clft_buf_fill_zero(s->ctx, b));
     *out = b;
     return CLFT_OK;
 }
 
-static clft_status compare(sc *s, const char *what, const clft_buf *b, const float *ref, size_t n, float atol, float rtol) {
+static clft_status compare(sc *s, const char *what, const clft_buf *b, const float *ref, size_t n, float atol,
+                           float rtol) {
     float *got = clft_malloc(n * sizeof(float));
     if (!got) return CLFT_STATUS_HOST_OOM;
     clft_status st = clft_buf_read(s->ctx, b, 0, got, n * sizeof(float));
@@ -46,8 +49,10 @@ static clft_status compare(sc *s, const char *what, const clft_buf *b, const flo
 static clft_status run(sc *s) {
     enum { N = 8, C = 10, H = 3, KV = 1, D = 4, B = 2, T = 3, V = 11 };
     float x[N * C], w[C], out[N * C], rstd[N], g[N * C], dx[N * C], dw[C];
-    for (int i = 0; i < N * C; i++) x[i] = rndf(s), g[i] = rndf(s);
-    for (int i = 0; i < C; i++) w[i] = 1.0f + 0.5f * rndf(s), dw[i] = 0.0f;
+    for (int i = 0; i < N * C; i++)
+        x[i] = rndf(s), g[i] = rndf(s);
+    for (int i = 0; i < C; i++)
+        w[i] = 1.0f + 0.5f * rndf(s), dw[i] = 0.0f;
     clft_buf *bx, *bw, *bo, *br, *bg, *bdx, *bdw;
     CLFT_CHECK(upload(s, x, sizeof x, &bx));
     CLFT_CHECK(upload(s, w, sizeof w, &bw));
@@ -59,7 +64,8 @@ static clft_status run(sc *s) {
     /* RMSNorm */
     clft_ref_rmsnorm_fwd_f32(out, rstd, x, w, N, C, 1e-5);
     clft_ref_rmsnorm_bwd_f32(dx, dw, g, x, w, rstd, N, C);
-    CLFT_CHECK(clft_rmsnorm_fwd(s->ctx, clft_dv_of(bo, 0), clft_dv_of(br, 0), clft_dv_of(bx, 0), clft_dv_of(bw, 0), N, C, 1e-5f));
+    CLFT_CHECK(clft_rmsnorm_fwd(s->ctx, clft_dv_of(bo, 0), clft_dv_of(br, 0), clft_dv_of(bx, 0), clft_dv_of(bw, 0), N,
+                                C, 1e-5f));
     CLFT_CHECK(clft_rmsnorm_bwd(s->ctx, clft_dv_of(bdx, 0), clft_dv_of(bdw, 0), clft_dv_of(bg, 0), clft_dv_of(bx, 0),
                                 clft_dv_of(bw, 0), clft_dv_of(br, 0), N, C));
     CLFT_CHECK(compare(s, "rmsnorm_fwd", bo, out, N * C, 1e-5f, 1e-4f));
@@ -72,14 +78,16 @@ static clft_status run(sc *s) {
     /* RoPE on (N, 2 heads... ) : x as (N, C/D=2.5) -> use (N, 2, 4) = 48 values */
     float inv[D / 2];
     int32_t pos[N];
-    for (int i = 0; i < N; i++) pos[i] = i * 5;
+    for (int i = 0; i < N; i++)
+        pos[i] = i * 5;
     clft_ref_rope_params rp = clft_ref_rope_default_params();
     CLFT_CHECK(clft_ref_rope_inv_freq(inv, D, &rp));
     clft_buf *bi, *bp;
     CLFT_CHECK(upload(s, inv, sizeof inv, &bi));
     CLFT_CHECK(upload(s, pos, sizeof pos, &bp));
     clft_ref_rope_fwd_f32(out, x, pos, inv, N, 2, D);
-    CLFT_CHECK(clft_rope_fwd(s->ctx, clft_dv_of(bo, 0), clft_dv_of(bx, 0), clft_dv_of(bp, 0), clft_dv_of(bi, 0), N, 2, D));
+    CLFT_CHECK(
+        clft_rope_fwd(s->ctx, clft_dv_of(bo, 0), clft_dv_of(bx, 0), clft_dv_of(bp, 0), clft_dv_of(bi, 0), N, 2, D));
     CLFT_CHECK(compare(s, "rope_fwd", bo, out, N * 2 * D, 1e-5f, 1e-4f));
     /* attention: q (B,T,H,D) = 24 values from x, k/v (B,T,KV,D) = 8 values from g */
     float att[B * T * H * D], lse[B * H * T];
@@ -96,13 +104,16 @@ static clft_status run(sc *s) {
     /* cross-entropy rows: logits (N, V) from x/g, targets with one ignored */
     float logits[N * V], dl[N * V], rl[N];
     int32_t tg[N] = {1, -100, 10, 0, 5, 7, -100, 3};
-    for (int i = 0; i < N * V; i++) logits[i] = 2.0f * rndf(s);
+    for (int i = 0; i < N * V; i++)
+        logits[i] = 2.0f * rndf(s);
     double sum = 0;
     int valid = 0;
     for (int n = 0; n < N; n++) {
         double mx = -1e30, se = 0;
-        for (int j = 0; j < V; j++) mx = fmax(mx, logits[n * V + j]);
-        for (int j = 0; j < V; j++) se += exp(logits[n * V + j] - mx);
+        for (int j = 0; j < V; j++)
+            mx = fmax(mx, logits[n * V + j]);
+        for (int j = 0; j < V; j++)
+            se += exp(logits[n * V + j] - mx);
         double l = mx + log(se);
         rl[n] = tg[n] >= 0 ? (float)(l - logits[n * V + tg[n]]) : 0.0f;
         for (int j = 0; j < V; j++)
@@ -130,7 +141,8 @@ static clft_status run(sc *s) {
     CLFT_CHECK(upload(s, NULL, sizeof m, &bm));
     CLFT_CHECK(upload(s, NULL, sizeof v, &bv));
     clft_adamw_hparams h = {(float)hp.lr, (float)hp.beta1, (float)hp.beta2, (float)hp.eps, (float)hp.weight_decay};
-    CLFT_CHECK(clft_adamw_step(s->ctx, clft_dv_of(bw, 0), clft_dv_of(bm, 0), clft_dv_of(bv, 0), clft_dv_of(bx, 0), C, &h, 1));
+    CLFT_CHECK(
+        clft_adamw_step(s->ctx, clft_dv_of(bw, 0), clft_dv_of(bm, 0), clft_dv_of(bv, 0), clft_dv_of(bx, 0), C, &h, 1));
     CLFT_CHECK(compare(s, "adamw_step", bw, p, C, 1e-6f, 1e-5f));
     return CLFT_OK;
 }
@@ -142,6 +154,7 @@ clft_status clft_selfcheck_train_ops(clft_context *ctx, clft_selfcheck_result *r
     s.r = r;
     s.seed = 0x5eedULL;
     clft_status st = run(&s);
-    for (int i = 0; i < s.nb; i++) clft_buf_free(ctx, &s.bufs[i]);
+    for (int i = 0; i < s.nb; i++)
+        clft_buf_free(ctx, &s.bufs[i]);
     return st;
 }

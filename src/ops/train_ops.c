@@ -5,7 +5,7 @@
 
 #include "ops/launch.h"
 
-#define NORM_WG 64
+#define NORM_WG   64
 #define NORM_DEFS "-DNORM_WG=64"
 
 clft_status clft_rmsnorm_fwd(clft_context *ctx, clft_dv out, clft_dv rstd, clft_dv x, clft_dv w, int64_t N, int64_t C,
@@ -25,8 +25,8 @@ clft_status clft_rmsnorm_fwd(clft_context *ctx, clft_dv out, clft_dv rstd, clft_
     return clft_launch_1d(ctx, k, (size_t)N * NORM_WG, NORM_WG, op);
 }
 
-clft_status clft_rmsnorm_bwd(clft_context *ctx, clft_dv dx, clft_dv dw, clft_dv d_out, clft_dv x, clft_dv w, clft_dv rstd,
-                             int64_t N, int64_t C) {
+clft_status clft_rmsnorm_bwd(clft_context *ctx, clft_dv dx, clft_dv dw, clft_dv d_out, clft_dv x, clft_dv w,
+                             clft_dv rstd, int64_t N, int64_t C) {
     const char *op = "rmsnorm_bwd";
     CLFT_CHECK(clft_dims_check(op, N, C));
     if (N == 0) return CLFT_OK;
@@ -46,8 +46,8 @@ clft_status clft_rmsnorm_bwd(clft_context *ctx, clft_dv dx, clft_dv dw, clft_dv 
     if (dw.buf) {
         CLFT_CHECK(clft_dv_check(op, "dw", dw, (size_t)C, 4));
         CLFT_CHECK(clft_cl_kernel(ctx, "norm.cl", NORM_DEFS, "rmsnorm_dw_f32", &k));
-        CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(dw), CLFT_ARG_DV(d_out), CLFT_ARG_DV(x), CLFT_ARG_DV(rstd),
-                                sizeof n, &n, sizeof c, &c, (size_t)0));
+        CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(dw), CLFT_ARG_DV(d_out), CLFT_ARG_DV(x), CLFT_ARG_DV(rstd), sizeof n,
+                                &n, sizeof c, &c, (size_t)0));
         CLFT_CHECK(clft_launch_1d(ctx, k, (size_t)C, 64, op));
     }
     return CLFT_OK;
@@ -154,7 +154,9 @@ clft_status clft_axpy(clft_context *ctx, clft_dv y, float a, clft_dv x, int64_t 
 static clft_status rope(clft_context *ctx, const char *op, clft_dv out, clft_dv x, clft_dv pos, clft_dv inv_freq,
                         int64_t N, int64_t H, int64_t D, float sign) {
     CLFT_CHECK(clft_dims_check(op, N, H * D));
-    if (D <= 0 || D % 2) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: head dim %lld must be even and positive", op, (long long)D);
+    if (D <= 0 || D % 2)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: head dim %lld must be even and positive", op,
+                          (long long)D);
     if (N == 0 || H == 0) return CLFT_OK;
     CLFT_CHECK(clft_dv_check(op, "out", out, (size_t)(N * H * D), 4));
     CLFT_CHECK(clft_dv_check(op, "x", x, (size_t)(N * H * D), 4));
@@ -168,8 +170,8 @@ static clft_status rope(clft_context *ctx, const char *op, clft_dv out, clft_dv 
     return clft_launch_nd(ctx, k, 3, (size_t)(D / 2), (size_t)H, (size_t)N, op);
 }
 
-clft_status clft_rope_fwd(clft_context *ctx, clft_dv out, clft_dv x, clft_dv pos, clft_dv inv_freq, int64_t N, int64_t H,
-                          int64_t D) {
+clft_status clft_rope_fwd(clft_context *ctx, clft_dv out, clft_dv x, clft_dv pos, clft_dv inv_freq, int64_t N,
+                          int64_t H, int64_t D) {
     return rope(ctx, "rope_fwd", out, x, pos, inv_freq, N, H, D, 1.0f);
 }
 
@@ -235,7 +237,8 @@ clft_status clft_embedding_bwd(clft_context *ctx, clft_dv d_table, clft_dv d_out
 
 clft_status clft_dropout_fwd(clft_context *ctx, clft_dv out, clft_dv x, int64_t n, float p, uint32_t seed) {
     const char *op = "dropout";
-    if (n < 0 || !(p >= 0.0f && p < 1.0f)) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: bad size or p %g", op, (double)p);
+    if (n < 0 || !(p >= 0.0f && p < 1.0f))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: bad size or p %g", op, (double)p);
     if (n == 0) return CLFT_OK;
     CLFT_CHECK(clft_dv_check(op, "out", out, (size_t)n, 4));
     CLFT_CHECK(clft_dv_check(op, "x", x, (size_t)n, 4));
@@ -243,7 +246,8 @@ clft_status clft_dropout_fwd(clft_context *ctx, clft_dv out, clft_dv x, int64_t 
     CLFT_CHECK(clft_cl_kernel(ctx, "elementwise.cl", "", "dropout_f32", &k));
     cl_ulong nn = (cl_ulong)n;
     cl_uint s = seed;
-    CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(out), CLFT_ARG_DV(x), sizeof nn, &nn, sizeof p, &p, sizeof s, &s, (size_t)0));
+    CLFT_CHECK(
+        clft_cl_args(k, op, CLFT_ARG_DV(out), CLFT_ARG_DV(x), sizeof nn, &nn, sizeof p, &p, sizeof s, &s, (size_t)0));
     return clft_launch_1d(ctx, k, (size_t)n, 64, op);
 }
 

@@ -19,13 +19,13 @@ static int64_t ref_attn_first_key(const clft_ref_attn_dims *d, int64_t t) {
     return d->window > 0 && t - d->window + 1 > 0 ? t - d->window + 1 : 0;
 }
 
-#define CLFT_REF_T float
+#define CLFT_REF_T        float
 #define CLFT_REF_FN(name) name##_f32
 #include "ref/attention_ref_tmpl.h"
 #undef CLFT_REF_T
 #undef CLFT_REF_FN
 
-#define CLFT_REF_T double
+#define CLFT_REF_T        double
 #define CLFT_REF_FN(name) name##_f64
 #include "ref/attention_ref_tmpl.h"
 #undef CLFT_REF_T

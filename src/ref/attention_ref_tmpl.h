@@ -12,7 +12,8 @@ static double CLFT_REF_FN(attn_score)(const real *q, const real *k, const clft_r
     const real *qr = q + ((b * d->T + t) * d->H + h) * d->D;
     const real *kr = k + ((b * d->T + u) * d->KV + j) * d->D;
     double acc = 0;
-    for (int64_t i = 0; i < d->D; i++) acc += (double)qr[i] * kr[i];
+    for (int64_t i = 0; i < d->D; i++)
+        acc += (double)qr[i] * kr[i];
     return acc * scale;
 }
 
@@ -29,19 +30,23 @@ clft_status CLFT_REF_FN(clft_ref_attention_fwd)(real *out, real *lse, const real
             for (int64_t t = 0; t < T; t++) {
                 int64_t u0 = ref_attn_first_key(d, t);
                 double mx = -INFINITY, sum = 0;
-                for (int64_t u = u0; u <= t; u++) mx = fmax(mx, CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale));
+                for (int64_t u = u0; u <= t; u++)
+                    mx = fmax(mx, CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale));
                 for (int64_t u = u0; u <= t; u++)
                     sum += exp(CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale) - mx);
                 double l = mx + log(sum);
-                for (int64_t i = 0; i < D; i++) acc[i] = 0;
+                for (int64_t i = 0; i < D; i++)
+                    acc[i] = 0;
                 for (int64_t u = u0; u <= t; u++) {
                     double p = exp(CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale) - l);
                     const real *vr = v + ((b * T + u) * KV + j) * D;
-                    for (int64_t i = 0; i < D; i++) acc[i] += p * vr[i];
+                    for (int64_t i = 0; i < D; i++)
+                        acc[i] += p * vr[i];
                 }
                 lse[(b * H + h) * T + t] = (real)l;
                 real *o = out + ((b * T + t) * H + h) * D;
-                for (int64_t i = 0; i < D; i++) o[i] = (real)acc[i];
+                for (int64_t i = 0; i < D; i++)
+                    o[i] = (real)acc[i];
             }
         }
     free(acc);
@@ -53,7 +58,8 @@ static double CLFT_REF_FN(attn_delta)(const real *d_out, const real *out, const 
                                       int64_t h, int64_t t) {
     const int64_t o = ((b * d->T + t) * d->H + h) * d->D;
     double acc = 0;
-    for (int64_t i = 0; i < d->D; i++) acc += (double)d_out[o + i] * out[o + i];
+    for (int64_t i = 0; i < d->D; i++)
+        acc += (double)d_out[o + i] * out[o + i];
     return acc;
 }
 
@@ -66,7 +72,8 @@ static void CLFT_REF_FN(attn_p_ds)(double *p, double *ds, const real *d_out, con
     const real *gr = d_out + ((b * d->T + t) * d->H + h) * d->D;
     const real *vr = v + ((b * d->T + u) * d->KV + j) * d->D;
     double dp = 0;
-    for (int64_t i = 0; i < d->D; i++) dp += (double)gr[i] * vr[i];
+    for (int64_t i = 0; i < d->D; i++)
+        dp += (double)gr[i] * vr[i];
     *ds = *p * (dp - delta);
 }
 
@@ -85,21 +92,25 @@ clft_status CLFT_REF_FN(clft_ref_attention_bwd)(real *dq, real *dk, real *dv, co
             int64_t j = h / rep;
             for (int64_t t = 0; t < T; t++) {
                 double delta = CLFT_REF_FN(attn_delta)(d_out, out, d, b, h, t);
-                for (int64_t i = 0; i < D; i++) acc[i] = 0;
+                for (int64_t i = 0; i < D; i++)
+                    acc[i] = 0;
                 for (int64_t u = ref_attn_first_key(d, t); u <= t; u++) {
                     CLFT_REF_FN(attn_p_ds)(&p, &ds, d_out, q, k, v, lse, d, b, h, j, t, u, scale, delta);
                     const real *kr = k + ((b * T + u) * KV + j) * D;
-                    for (int64_t i = 0; i < D; i++) acc[i] += ds * kr[i];
+                    for (int64_t i = 0; i < D; i++)
+                        acc[i] += ds * kr[i];
                 }
                 real *o = dq + ((b * T + t) * H + h) * D;
-                for (int64_t i = 0; i < D; i++) o[i] = (real)(acc[i] * scale);
+                for (int64_t i = 0; i < D; i++)
+                    o[i] = (real)(acc[i] * scale);
             }
         }
     /* dk, dv: one key row at a time, summed over the query heads of its group and the queries that see it */
     for (int64_t b = 0; b < d->B; b++)
         for (int64_t j = 0; j < KV; j++)
             for (int64_t u = 0; u < T; u++) {
-                for (int64_t i = 0; i < D; i++) acc[i] = acc2[i] = 0;
+                for (int64_t i = 0; i < D; i++)
+                    acc[i] = acc2[i] = 0;
                 int64_t t1 = d->window > 0 && u + d->window - 1 < T - 1 ? u + d->window - 1 : T - 1;
                 for (int64_t h = j * rep; h < (j + 1) * rep; h++)
                     for (int64_t t = u; t <= t1; t++) {

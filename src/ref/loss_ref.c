@@ -29,13 +29,13 @@ static int64_t ref_xent_check(const int32_t *labels, int64_t N, int64_t C, int64
 /* rows of the logits buffer: chunk, but no more than N (and at least 1) */
 static int64_t ref_xent_rows(int64_t N, int64_t chunk) { return chunk < N ? chunk : (N > 0 ? N : 1); }
 
-#define CLFT_REF_T float
+#define CLFT_REF_T        float
 #define CLFT_REF_FN(name) name##_f32
 #include "ref/loss_ref_tmpl.h"
 #undef CLFT_REF_T
 #undef CLFT_REF_FN
 
-#define CLFT_REF_T double
+#define CLFT_REF_T        double
 #define CLFT_REF_FN(name) name##_f64
 #include "ref/loss_ref_tmpl.h"
 #undef CLFT_REF_T

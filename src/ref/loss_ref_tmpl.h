@@ -14,7 +14,8 @@ static void CLFT_REF_FN(xent_logits)(double *logits, const real *h, const int32_
         for (int64_t v = 0; v < V; v++) {
             const real *wr = W + v * C;
             double acc = 0;
-            for (int64_t c = 0; c < C; c++) acc += (double)hr[c] * wr[c];
+            for (int64_t c = 0; c < C; c++)
+                acc += (double)hr[c] * wr[c];
             logits[r * V + v] = acc;
         }
     }
@@ -38,8 +39,10 @@ int64_t CLFT_REF_FN(clft_ref_xent_fwd)(real *loss, real *lse, const real *h, con
             }
             const double *lr = logits + r * V;
             double mx = -INFINITY, sum = 0;
-            for (int64_t v = 0; v < V; v++) mx = fmax(mx, lr[v]);
-            for (int64_t v = 0; v < V; v++) sum += exp(lr[v] - mx);
+            for (int64_t v = 0; v < V; v++)
+                mx = fmax(mx, lr[v]);
+            for (int64_t v = 0; v < V; v++)
+                sum += exp(lr[v] - mx);
             double l = mx + log(sum);
             lse[n0 + r] = (real)l;
             total += l - lr[y];
@@ -65,17 +68,20 @@ clft_status CLFT_REF_FN(clft_ref_xent_bwd)(real *dh, real *dW, double dloss, con
             int32_t y = labels[n0 + r];
             double *lr = logits + r * V;
             if (y == CLFT_REF_IGNORE_INDEX) {
-                for (int64_t v = 0; v < V; v++) lr[v] = 0;
+                for (int64_t v = 0; v < V; v++)
+                    lr[v] = 0;
                 continue;
             }
             double l = lse[n0 + r];
-            for (int64_t v = 0; v < V; v++) lr[v] = k * (exp(lr[v] - l) - (v == y ? 1.0 : 0.0));
+            for (int64_t v = 0; v < V; v++)
+                lr[v] = k * (exp(lr[v] - l) - (v == y ? 1.0 : 0.0));
         }
         if (dh) {
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t c = 0; c < C; c++) {
                     double acc = 0;
-                    for (int64_t v = 0; v < V; v++) acc += logits[r * V + v] * W[v * C + c];
+                    for (int64_t v = 0; v < V; v++)
+                        acc += logits[r * V + v] * W[v * C + c];
                     dh[(n0 + r) * C + c] = (real)acc;
                 }
         }
@@ -83,7 +89,8 @@ clft_status CLFT_REF_FN(clft_ref_xent_bwd)(real *dh, real *dW, double dloss, con
             for (int64_t v = 0; v < V; v++)
                 for (int64_t c = 0; c < C; c++) {
                     double acc = 0;
-                    for (int64_t r = 0; r < rows; r++) acc += logits[r * V + v] * h[(n0 + r) * C + c];
+                    for (int64_t r = 0; r < rows; r++)
+                        acc += logits[r * V + v] * h[(n0 + r) * C + c];
                     dW[v * C + c] = (real)((double)dW[v * C + c] + acc);
                 }
         }

@@ -77,13 +77,13 @@ double clft_ref_lora_scale(double alpha, int64_t r, int use_rslora) {
 }
 
 /* ---- the two storage variants ---- */
-#define CLFT_REF_T float
+#define CLFT_REF_T        float
 #define CLFT_REF_FN(name) name##_f32
 #include "ref/ops_ref_tmpl.h"
 #undef CLFT_REF_T
 #undef CLFT_REF_FN
 
-#define CLFT_REF_T double
+#define CLFT_REF_T        double
 #define CLFT_REF_FN(name) name##_f64
 #include "ref/ops_ref_tmpl.h"
 #undef CLFT_REF_T

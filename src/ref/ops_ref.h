@@ -81,13 +81,13 @@ clft_ref_adamw_params clft_ref_adamw_default_params(void);
 double clft_ref_lora_scale(double alpha, int64_t r, int use_rslora);
 
 /* ---- the ops, declared once per storage type ---------------------------------------------- */
-#define CLFT_REF_T float
+#define CLFT_REF_T        float
 #define CLFT_REF_FN(name) name##_f32
 #include "ref/ops_ref_decl.h"
 #undef CLFT_REF_T
 #undef CLFT_REF_FN
 
-#define CLFT_REF_T double
+#define CLFT_REF_T        double
 #define CLFT_REF_FN(name) name##_f64
 #include "ref/ops_ref_decl.h"
 #undef CLFT_REF_T

@@ -14,11 +14,13 @@ int64_t CLFT_REF_FN(clft_ref_embedding_fwd)(real *out, const int32_t *ids, const
     for (int64_t n = 0; n < N; n++) {
         int64_t id = ids[n];
         if (id < 0 || id >= V) {
-            for (int64_t c = 0; c < C; c++) out[n * C + c] = 0;
+            for (int64_t c = 0; c < C; c++)
+                out[n * C + c] = 0;
             bad++;
             continue;
         }
-        for (int64_t c = 0; c < C; c++) out[n * C + c] = table[id * C + c];
+        for (int64_t c = 0; c < C; c++)
+            out[n * C + c] = table[id * C + c];
     }
     return bad;
 }
@@ -28,7 +30,8 @@ void CLFT_REF_FN(clft_ref_embedding_bwd)(real *d_table, const real *d_out, const
     for (int64_t n = 0; n < N; n++) {
         int64_t id = ids[n];
         if (id < 0 || id >= V) continue;
-        for (int64_t c = 0; c < C; c++) d_table[id * C + c] = (real)((double)d_table[id * C + c] + d_out[n * C + c]);
+        for (int64_t c = 0; c < C; c++)
+            d_table[id * C + c] = (real)((double)d_table[id * C + c] + d_out[n * C + c]);
     }
 }
 
@@ -38,10 +41,12 @@ void CLFT_REF_FN(clft_ref_rmsnorm_fwd)(real *out, real *rstd, const real *x, con
     for (int64_t n = 0; n < N; n++) {
         const real *xr = x + n * C;
         double ss = 0;
-        for (int64_t c = 0; c < C; c++) ss += (double)xr[c] * xr[c];
+        for (int64_t c = 0; c < C; c++)
+            ss += (double)xr[c] * xr[c];
         real r = (real)(1.0 / sqrt(ss / (double)C + eps));
         rstd[n] = r;
-        for (int64_t c = 0; c < C; c++) out[n * C + c] = (real)((double)w[c] * ((double)xr[c] * r));
+        for (int64_t c = 0; c < C; c++)
+            out[n * C + c] = (real)((double)w[c] * ((double)xr[c] * r));
     }
 }
 
@@ -51,15 +56,18 @@ void CLFT_REF_FN(clft_ref_rmsnorm_bwd)(real *dx, real *dw, const real *d_out, co
         for (int64_t n = 0; n < N; n++) {
             const real *xr = x + n * C, *gr = d_out + n * C;
             double r = rstd[n], gx = 0;
-            for (int64_t c = 0; c < C; c++) gx += (double)gr[c] * w[c] * xr[c];
+            for (int64_t c = 0; c < C; c++)
+                gx += (double)gr[c] * w[c] * xr[c];
             double k = r * r * gx / (double)C;
-            for (int64_t c = 0; c < C; c++) dx[n * C + c] = (real)(r * ((double)gr[c] * w[c] - (double)xr[c] * k));
+            for (int64_t c = 0; c < C; c++)
+                dx[n * C + c] = (real)(r * ((double)gr[c] * w[c] - (double)xr[c] * k));
         }
     }
     if (dw) { /* column-wise so that each dw[c] is one double sum over all rows */
         for (int64_t c = 0; c < C; c++) {
             double acc = 0;
-            for (int64_t n = 0; n < N; n++) acc += (double)d_out[n * C + c] * x[n * C + c] * rstd[n];
+            for (int64_t n = 0; n < N; n++)
+                acc += (double)d_out[n * C + c] * x[n * C + c] * rstd[n];
             dw[c] = (real)((double)dw[c] + acc);
         }
     }
@@ -115,7 +123,8 @@ void CLFT_REF_FN(clft_ref_swiglu_bwd)(real *d_gate, real *d_up, const real *d_ou
 
 /* ---- residual ---- */
 void CLFT_REF_FN(clft_ref_residual_fwd)(real *out, const real *a, const real *b, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = (real)((double)a[i] + b[i]);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (real)((double)a[i] + b[i]);
 }
 
 void CLFT_REF_FN(clft_ref_residual_bwd)(real *da, real *db, const real *d_out, int64_t n) {
@@ -128,16 +137,19 @@ void CLFT_REF_FN(clft_ref_residual_bwd)(real *da, real *db, const real *d_out, i
 /* ---- bias add ---- */
 void CLFT_REF_FN(clft_ref_bias_add_fwd)(real *out, const real *x, const real *bias, int64_t N, int64_t C) {
     for (int64_t n = 0; n < N; n++)
-        for (int64_t c = 0; c < C; c++) out[n * C + c] = (real)((double)x[n * C + c] + bias[c]);
+        for (int64_t c = 0; c < C; c++)
+            out[n * C + c] = (real)((double)x[n * C + c] + bias[c]);
 }
 
 void CLFT_REF_FN(clft_ref_bias_add_bwd)(real *dx, real *dbias, const real *d_out, int64_t N, int64_t C) {
     if (dx)
-        for (int64_t i = 0; i < N * C; i++) dx[i] = d_out[i];
+        for (int64_t i = 0; i < N * C; i++)
+            dx[i] = d_out[i];
     if (dbias) {
         for (int64_t c = 0; c < C; c++) {
             double acc = 0;
-            for (int64_t n = 0; n < N; n++) acc += d_out[n * C + c];
+            for (int64_t n = 0; n < N; n++)
+                acc += d_out[n * C + c];
             dbias[c] = (real)((double)dbias[c] + acc);
         }
     }
@@ -147,8 +159,10 @@ void CLFT_REF_FN(clft_ref_bias_add_bwd)(real *dx, real *dbias, const real *d_out
 void CLFT_REF_FN(clft_ref_lora_init)(real *A, real *B, int64_t r, int64_t in, int64_t out, uint64_t seed) {
     uint64_t s = seed;
     double bound = 1.0 / sqrt((double)in);
-    for (int64_t i = 0; i < r * in; i++) A[i] = (real)(bound * (2.0 * ref_uniform01(&s) - 1.0));
-    for (int64_t i = 0; i < out * r; i++) B[i] = 0;
+    for (int64_t i = 0; i < r * in; i++)
+        A[i] = (real)(bound * (2.0 * ref_uniform01(&s) - 1.0));
+    for (int64_t i = 0; i < out * r; i++)
+        B[i] = 0;
 }
 
 clft_status CLFT_REF_FN(clft_ref_lora_fwd)(real *y, real *u, const real *x, const uint8_t *keep, const real *A,
@@ -169,7 +183,8 @@ clft_status CLFT_REF_FN(clft_ref_lora_fwd)(real *y, real *u, const real *x, cons
         }
         for (int64_t o = 0; o < out; o++) {
             double acc = 0;
-            for (int64_t k = 0; k < r; k++) acc += (double)u[n * r + k] * B[o * r + k];
+            for (int64_t k = 0; k < r; k++)
+                acc += (double)u[n * r + k] * B[o * r + k];
             y[n * out + o] = (real)((double)y[n * out + o] + d->scale * acc);
         }
     }
@@ -187,14 +202,16 @@ clft_status CLFT_REF_FN(clft_ref_lora_bwd)(real *dx, real *dA, real *dB, const r
     for (int64_t n = 0; n < N; n++)
         for (int64_t k = 0; k < r; k++) {
             double acc = 0;
-            for (int64_t o = 0; o < out; o++) acc += (double)dy[n * out + o] * B[o * r + k];
+            for (int64_t o = 0; o < out; o++)
+                acc += (double)dy[n * out + o] * B[o * r + k];
             du[n * r + k] = sc * acc;
         }
     if (dB) {
         for (int64_t o = 0; o < out; o++)
             for (int64_t k = 0; k < r; k++) {
                 double acc = 0;
-                for (int64_t n = 0; n < N; n++) acc += (double)dy[n * out + o] * u[n * r + k];
+                for (int64_t n = 0; n < N; n++)
+                    acc += (double)dy[n * out + o] * u[n * r + k];
                 dB[o * r + k] = (real)((double)dB[o * r + k] + sc * acc);
             }
     }
@@ -215,7 +232,8 @@ clft_status CLFT_REF_FN(clft_ref_lora_bwd)(real *dx, real *dA, real *dB, const r
                 double f = keep ? (keep[n * in + i] ? kf : 0.0) : 1.0;
                 if (f == 0.0) continue;
                 double acc = 0;
-                for (int64_t k = 0; k < r; k++) acc += du[n * r + k] * A[k * in + i];
+                for (int64_t k = 0; k < r; k++)
+                    acc += du[n * r + k] * A[k * in + i];
                 dx[n * in + i] = (real)((double)dx[n * in + i] + f * acc);
             }
     }

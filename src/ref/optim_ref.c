@@ -19,13 +19,13 @@ static double ref_clip_coef(double norm, double max_norm) {
     return coef < 1.0 ? coef : 1.0;
 }
 
-#define CLFT_REF_T float
+#define CLFT_REF_T        float
 #define CLFT_REF_FN(name) name##_f32
 #include "ref/optim_ref_tmpl.h"
 #undef CLFT_REF_T
 #undef CLFT_REF_FN
 
-#define CLFT_REF_T double
+#define CLFT_REF_T        double
 #define CLFT_REF_FN(name) name##_f64
 #include "ref/optim_ref_tmpl.h"
 #undef CLFT_REF_T

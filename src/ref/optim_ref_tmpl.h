@@ -27,19 +27,22 @@ clft_status CLFT_REF_FN(clft_ref_adamw_step)(real *p, real *m, real *v, const re
 double CLFT_REF_FN(clft_ref_grad_norm)(const real *const *grads, const int64_t *sizes, int64_t count) {
     double ss = 0;
     for (int64_t t = 0; t < count; t++)
-        for (int64_t i = 0; i < sizes[t]; i++) ss += (double)grads[t][i] * grads[t][i];
+        for (int64_t i = 0; i < sizes[t]; i++)
+            ss += (double)grads[t][i] * grads[t][i];
     return sqrt(ss);
 }
 
 double CLFT_REF_FN(clft_ref_clip_grad_norm)(real *const *grads, const int64_t *sizes, int64_t count, double max_norm) {
     double ss = 0;
     for (int64_t t = 0; t < count; t++)
-        for (int64_t i = 0; i < sizes[t]; i++) ss += (double)grads[t][i] * grads[t][i];
+        for (int64_t i = 0; i < sizes[t]; i++)
+            ss += (double)grads[t][i] * grads[t][i];
     double norm = sqrt(ss);
     double coef = ref_clip_coef(norm, max_norm);
     if (coef != 1.0)
         for (int64_t t = 0; t < count; t++)
-            for (int64_t i = 0; i < sizes[t]; i++) grads[t][i] = (real)(grads[t][i] * coef);
+            for (int64_t i = 0; i < sizes[t]; i++)
+                grads[t][i] = (real)(grads[t][i] * coef);
     return norm;
 }
 

@@ -23,7 +23,8 @@ static void put(rbuf *o, const char *s, size_t n, int mask) {
     if (o->oom) return;
     if (o->n + n + 1 > o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 1024;
-        while (cap < o->n + n + 1) cap *= 2;
+        while (cap < o->n + n + 1)
+            cap *= 2;
         char *t = realloc(o->t, cap);
         if (!t) {
             o->oom = 1;
@@ -63,7 +64,8 @@ static void strip(const char *s, const char **a, size_t *n) {
     }
     while (j > i) {
         size_t k = j - 1;
-        while (k > i && (u[k] & 0xC0) == 0x80) k--;
+        while (k > i && (u[k] & 0xC0) == 0x80)
+            k--;
         int32_t c;
         tok_utf8_decode(u + k, &c);
         if (!py_space(c)) break;
@@ -82,7 +84,8 @@ static clft_status role_error(const char *tpl, const clft_chat_message *m, const
 }
 
 static clft_status render_chatml(rbuf *o, const clft_chat_message *ms, size_t n, int qwen2, int gen) {
-    if (qwen2 && n && !is_role(&ms[0], "system")) puts_(o, "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n", 0);
+    if (qwen2 && n && !is_role(&ms[0], "system"))
+        puts_(o, "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n", 0);
     for (size_t i = 0; i < n; i++) {
         int a = is_role(&ms[i], "assistant");
         puts_(o, "<|im_start|>", 0);
@@ -127,7 +130,8 @@ static clft_status render_qwen3(rbuf *o, const clft_chat_message *ms, size_t n, 
     }
     size_t last_query = n ? n - 1 : 0;
     for (size_t k = n; k-- > 0;)
-        if (is_role(&ms[k], "user") && !(starts(ms[k].content, "<tool_response>") && ends(ms[k].content, "</tool_response>"))) {
+        if (is_role(&ms[k], "user") &&
+            !(starts(ms[k].content, "<tool_response>") && ends(ms[k].content, "</tool_response>"))) {
             last_query = k;
             break;
         }
@@ -146,23 +150,28 @@ static clft_status render_qwen3(rbuf *o, const clft_chat_message *ms, size_t n, 
             if (end_tag) {
                 /* content = split('</think>')[-1].lstrip('\n') */
                 const char *a = end_tag + 8;
-                while (*a == '\n') a++;
+                while (*a == '\n')
+                    a++;
                 /* reasoning = split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') */
                 const char *first_end = find_first(c, cl, "</think>");
                 size_t pl = (size_t)(first_end - c);
-                while (pl && c[pl - 1] == '\n') pl--;
+                while (pl && c[pl - 1] == '\n')
+                    pl--;
                 const char *open = find_last(c, pl, "<think>");
                 r = open ? open + 7 : c;
                 rl = pl - (size_t)(r - c);
-                while (rl && *r == '\n') r++, rl--;
+                while (rl && *r == '\n')
+                    r++, rl--;
                 cl -= (size_t)(a - c);
                 c = a;
             }
             puts_(o, "<|im_start|>assistant\n", 0);
             if (i > last_query && (i + 1 == n || rl)) {
                 /* '<think>\n' + reasoning.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') */
-                while (rl && r[rl - 1] == '\n') rl--;
-                while (cl && *c == '\n') c++, cl--;
+                while (rl && r[rl - 1] == '\n')
+                    rl--;
+                while (cl && *c == '\n')
+                    c++, cl--;
                 puts_(o, "<think>\n", 1);
                 put(o, r, rl, 1);
                 puts_(o, "\n</think>\n\n", 1);
@@ -256,7 +265,8 @@ static clft_status render_mistral(rbuf *o, const clft_chat_message *ms, size_t n
             puts_(o, m->content, 1);
             puts_(o, eos, 1);
             if (v01) puts_(o, " ", 0);
-        } else return role_error(name, m, "Only user and assistant roles are supported!");
+        } else
+            return role_error(name, m, "Only user and assistant roles are supported!");
     }
     return CLFT_OK;
 }
@@ -274,12 +284,18 @@ static clft_status render_alpaca(rbuf *o, const clft_chat_message *ms, size_t n,
                           "chat template alpaca: expected [system] user [input] [assistant] (one instruction), "
                           "got role '%s' at message %zu",
                           i < n ? (ms[i].role ? ms[i].role : "(null)") : "(none)", i);
-    if (sys) puts_(o, sys, 0);
+    if (sys)
+        puts_(o, sys, 0);
     else if (input)
-        puts_(o, "Below is an instruction that describes a task, paired with an input that provides further context. "
-                 "Write a response that appropriately completes the request.",
+        puts_(o,
+              "Below is an instruction that describes a task, paired with an input that provides further context. "
+              "Write a response that appropriately completes the request.",
               0);
-    else puts_(o, "Below is an instruction that describes a task. Write a response that appropriately completes the request.", 0);
+    else
+        puts_(
+            o,
+            "Below is an instruction that describes a task. Write a response that appropriately completes the request.",
+            0);
     puts_(o, "\n\n### Instruction:\n", 0);
     puts_(o, instr, 0);
     if (input) {
@@ -319,7 +335,8 @@ clft_status clft_chat_render(const char *template_name, const clft_chat_message 
         size_t cl = strlen(messages[i].content);
         size_t bad = tok_utf8_check((const unsigned char *)messages[i].content, cl);
         if (bad < cl)
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_chat_render: message %zu: invalid UTF-8 at byte offset %zu", i, bad);
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                              "clft_chat_render: message %zu: invalid UTF-8 at byte offset %zu", i, bad);
     }
     const char *t = template_name;
     int l3 = !strcmp(t, "llama3");
@@ -327,16 +344,26 @@ clft_status clft_chat_render(const char *template_name, const clft_chat_message 
     if (!eos) eos = "</s>";
     rbuf o = {0};
     clft_status st;
-    if (!strcmp(t, "chatml")) st = render_chatml(&o, messages, n, 0, add_generation_prompt);
-    else if (!strcmp(t, "qwen2")) st = render_chatml(&o, messages, n, 1, add_generation_prompt);
-    else if (!strcmp(t, "qwen3")) st = render_qwen3(&o, messages, n, add_generation_prompt);
-    else if (l3) st = render_llama3(&o, messages, n, bos, add_generation_prompt);
-    else if (!strcmp(t, "llama2")) st = render_llama2(&o, messages, n, bos, eos);
-    else if (!strcmp(t, "mistral")) st = render_mistral(&o, messages, n, bos, eos, 0);
-    else if (!strcmp(t, "mistral-v0.1")) st = render_mistral(&o, messages, n, bos, eos, 1);
-    else if (!strcmp(t, "alpaca")) st = render_alpaca(&o, messages, n, eos);
-    else if (!strcmp(t, "plain")) st = render_plain(&o, messages, n, eos);
-    else return clft_error(CLFT_STATUS_NOT_FOUND, "unknown chat template '%s' (built-in: %s)", t, NAMES);
+    if (!strcmp(t, "chatml"))
+        st = render_chatml(&o, messages, n, 0, add_generation_prompt);
+    else if (!strcmp(t, "qwen2"))
+        st = render_chatml(&o, messages, n, 1, add_generation_prompt);
+    else if (!strcmp(t, "qwen3"))
+        st = render_qwen3(&o, messages, n, add_generation_prompt);
+    else if (l3)
+        st = render_llama3(&o, messages, n, bos, add_generation_prompt);
+    else if (!strcmp(t, "llama2"))
+        st = render_llama2(&o, messages, n, bos, eos);
+    else if (!strcmp(t, "mistral"))
+        st = render_mistral(&o, messages, n, bos, eos, 0);
+    else if (!strcmp(t, "mistral-v0.1"))
+        st = render_mistral(&o, messages, n, bos, eos, 1);
+    else if (!strcmp(t, "alpaca"))
+        st = render_alpaca(&o, messages, n, eos);
+    else if (!strcmp(t, "plain"))
+        st = render_plain(&o, messages, n, eos);
+    else
+        return clft_error(CLFT_STATUS_NOT_FOUND, "unknown chat template '%s' (built-in: %s)", t, NAMES);
     if (st == CLFT_OK && !o.t) put(&o, "", 0, 0);
     if (st == CLFT_OK && o.oom) st = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory rendering a chat");
     if (st != CLFT_OK) {
@@ -346,8 +373,10 @@ clft_status clft_chat_render(const char *template_name, const clft_chat_message 
     }
     *text = o.t;
     if (len) *len = o.n;
-    if (mask) *mask = o.m;
-    else free(o.m);
+    if (mask)
+        *mask = o.m;
+    else
+        free(o.m);
     return CLFT_OK;
 }
 
@@ -357,7 +386,8 @@ clft_status clft_chat_template_detect(const char *jinja, const char **name) {
     if (strstr(jinja, "<|im_start|>") && strstr(jinja, "<think>") && strstr(jinja, "last_query_index")) {
         *name = "qwen3";
     } else if (strstr(jinja, "<|im_start|>")) {
-        *name = strstr(jinja, "You are a helpful assistant<|im_end|>") && strstr(jinja, "loop.first") ? "qwen2" : "chatml";
+        *name =
+            strstr(jinja, "You are a helpful assistant<|im_end|>") && strstr(jinja, "loop.first") ? "qwen2" : "chatml";
     } else if (strstr(jinja, "<|start_header_id|>") && strstr(jinja, "<|eot_id|>")) {
         *name = "llama3";
     } else if (strstr(jinja, "<<SYS>>") && strstr(jinja, "[INST]")) {
@@ -368,7 +398,8 @@ clft_status clft_chat_template_detect(const char *jinja, const char **name) {
         *name = "alpaca";
     }
     if (!*name)
-        return clft_error(CLFT_STATUS_NOT_FOUND, "chat_template not recognised as one of the built-in templates (%s); pick one by name",
+        return clft_error(CLFT_STATUS_NOT_FOUND,
+                          "chat_template not recognised as one of the built-in templates (%s); pick one by name",
                           NAMES);
     return CLFT_OK;
 }
@@ -379,16 +410,19 @@ void clft_token_mask_from_bytes(const size_t *offsets, size_t n, const uint8_t *
         size_t a = offsets[2 * i], b = offsets[2 * i + 1];
         uint8_t m = 0;
         if (b > text_len) b = text_len;
-        if (a >= b) m = a < text_len ? byte_mask[a] : 0;
+        if (a >= b)
+            m = a < text_len ? byte_mask[a] : 0;
         else
-            for (size_t k = a; k < b && !m; k++) m = byte_mask[k] != 0;
+            for (size_t k = a; k < b && !m; k++)
+                m = byte_mask[k] != 0;
         out[i] = m;
     }
 }
 
 clft_status clft_chat_tokenize(const clft_tokenizer *tok, const char *template_name, const clft_chat_message *messages,
                                size_t n, int add_generation_prompt, int32_t **ids, uint8_t **mask, size_t *n_tokens) {
-    if (!tok || !ids || !mask || !n_tokens) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_chat_tokenize: NULL argument");
+    if (!tok || !ids || !mask || !n_tokens)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_chat_tokenize: NULL argument");
     *ids = NULL;
     *mask = NULL;
     *n_tokens = 0;
@@ -401,13 +435,16 @@ clft_status clft_chat_tokenize(const clft_tokenizer *tok, const char *template_n
     if (st == CLFT_OK) st = clft_tokenize_offsets(tok, text, len, 0, ids, &offs, &nt);
     if (st == CLFT_OK) {
         *mask = malloc(nt ? nt : 1);
-        if (!*mask) st = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
-        else clft_token_mask_from_bytes(offs, nt, bmask, len, *mask);
+        if (!*mask)
+            st = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
+        else
+            clft_token_mask_from_bytes(offs, nt, bmask, len, *mask);
     }
     if (st != CLFT_OK) {
         free(*ids);
         *ids = NULL;
-    } else *n_tokens = nt;
+    } else
+        *n_tokens = nt;
     free(offs);
     free(text);
     free(bmask);

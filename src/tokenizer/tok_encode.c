@@ -56,16 +56,17 @@ typedef struct enc {
     tok_cache local, *c;
 } enc;
 
-#define GROW(ptr, cap, need)                                                                       \
-    do {                                                                                           \
-        if ((need) > (cap)) {                                                                      \
-            size_t nc_ = (cap) ? (cap) : 16;                                                       \
-            while (nc_ < (need)) nc_ *= 2;                                                         \
-            void *np_ = realloc((ptr), sizeof(*(ptr)) * nc_);                                      \
-            if (!np_) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory in tokenize");   \
-            (ptr) = np_;                                                                           \
-            (cap) = nc_;                                                                           \
-        }                                                                                          \
+#define GROW(ptr, cap, need)                                                                                           \
+    do {                                                                                                               \
+        if ((need) > (cap)) {                                                                                          \
+            size_t nc_ = (cap) ? (cap) : 16;                                                                           \
+            while (nc_ < (need))                                                                                       \
+                nc_ *= 2;                                                                                              \
+            void *np_ = realloc((ptr), sizeof(*(ptr)) * nc_);                                                          \
+            if (!np_) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory in tokenize");                       \
+            (ptr) = np_;                                                                                               \
+            (cap) = nc_;                                                                                               \
+        }                                                                                                              \
     } while (0)
 
 void tok_cache_free(tok_cache *c) {
@@ -80,7 +81,8 @@ void tok_cache_free(tok_cache *c) {
 static void enc_free(enc *st) {
     free(st->ids);
     free(st->offs);
-    for (int i = 0; i < 2; i++) free(st->nb[i].s), free(st->nb[i].al), free(st->wb[i].s), free(st->wb[i].al);
+    for (int i = 0; i < 2; i++)
+        free(st->nb[i].s), free(st->nb[i].al), free(st->wb[i].s), free(st->wb[i].al);
     free(st->ps);
     free(st->pe);
     free(st->ps2);
@@ -132,7 +134,8 @@ static int is_word(int32_t c) {
 /* Code point ending just before s+i (i > 0). */
 static int32_t cp_before(const unsigned char *s, size_t i, size_t *len) {
     size_t j = i - 1;
-    while (j > 0 && (s[j] & 0xC0) == 0x80) j--;
+    while (j > 0 && (s[j] & 0xC0) == 0x80)
+        j--;
     int32_t c;
     tok_utf8_decode(s + j, &c);
     *len = i - j;
@@ -194,13 +197,13 @@ static clft_status find_added(enc *st, const tok_matcher *m, const char *s, size
     return CLFT_OK;
 }
 
-
 /* ---- aligned string buffers ------------------------------------------------------------------- */
 static clft_status sb_reserve(sbuf *b, size_t need) {
     need += 1; /* al[n] */
     if (need <= b->cap) return CLFT_OK;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     char *s = realloc(b->s, cap);
     if (!s) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory in tokenize");
     b->s = s;
@@ -214,7 +217,8 @@ static clft_status sb_reserve(sbuf *b, size_t need) {
 static clft_status sb_put(sbuf *b, const char *s, size_t n, size_t align) {
     CLFT_CHECK(sb_reserve(b, b->n + n));
     memcpy(b->s + b->n, s, n);
-    for (size_t i = 0; i < n; i++) b->al[b->n + i] = align;
+    for (size_t i = 0; i < n; i++)
+        b->al[b->n + i] = align;
     b->n += n;
     return CLFT_OK;
 }
@@ -286,10 +290,14 @@ static clft_status apply_norm(enc *st, const tok_norm *nm) {
     case TOK_NORM_NFKD: {
         if (all_ascii(in->s, n)) return CLFT_OK; /* ASCII is invariant under every normal form */
         utf8proc_option_t o = UTF8PROC_STABLE;
-        if (nm->kind == TOK_NORM_NFC) o |= UTF8PROC_COMPOSE;
-        else if (nm->kind == TOK_NORM_NFD) o |= UTF8PROC_DECOMPOSE;
-        else if (nm->kind == TOK_NORM_NFKC) o |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
-        else o |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+        if (nm->kind == TOK_NORM_NFC)
+            o |= UTF8PROC_COMPOSE;
+        else if (nm->kind == TOK_NORM_NFD)
+            o |= UTF8PROC_DECOMPOSE;
+        else if (nm->kind == TOK_NORM_NFKC)
+            o |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+        else
+            o |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
         CLFT_CHECK(norm_unicode(st, in, out, o));
         break;
     }
@@ -299,7 +307,8 @@ static clft_status apply_norm(enc *st, const tok_norm *nm) {
             int32_t c;
             size_t l = tok_utf8_decode((const unsigned char *)in->s + i, &c);
             int32_t lc = utf8proc_tolower(c);
-            if (lc == c) CLFT_CHECK(sb_copy(out, in, i, l));
+            if (lc == c)
+                CLFT_CHECK(sb_copy(out, in, i, l));
             else {
                 char buf[4];
                 CLFT_CHECK(sb_put(out, buf, tok_utf8_encode(lc, buf), in->al[i]));
@@ -321,7 +330,8 @@ static clft_status apply_norm(enc *st, const tok_norm *nm) {
                 CLFT_CHECK(sb_put(out, nm->str2, nm->len2, in->al[i]));
                 i += nm->len;
                 last = i;
-            } else i++;
+            } else
+                i++;
         }
         CLFT_CHECK(sb_copy(out, in, last, n - last));
         break;
@@ -357,9 +367,11 @@ clft_status tok_normalize(const clft_tokenizer *tok, const char *s, size_t n, ch
     clft_status r = sb_reserve(&st.nb[0], n);
     if (r == CLFT_OK) {
         memcpy(st.nb[0].s, s, n);
-        for (size_t i = 0; i <= n; i++) st.nb[0].al[i] = i;
+        for (size_t i = 0; i <= n; i++)
+            st.nb[0].al[i] = i;
         st.nb[0].n = n;
-        for (size_t i = 0; r == CLFT_OK && i < tok->n_norms; i++) r = apply_norm(&st, &tok->norms[i]);
+        for (size_t i = 0; r == CLFT_OK && i < tok->n_norms; i++)
+            r = apply_norm(&st, &tok->norms[i]);
     }
     if (r == CLFT_OK && !(*out = malloc(st.nb[0].n + 1))) r = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     if (r == CLFT_OK) {
@@ -413,9 +425,9 @@ static clft_status split_regex(enc *st, const tok_pre *p) {
     for (size_t k = 0; k < st->np; k++) {
         size_t a = st->ps[k], b = st->pe[k], len = b - a, pos = 0, last = 0;
         const PCRE2_SPTR subj = (PCRE2_SPTR)(w + a);
-        int pending = 0;      /* MERGED_NEXT: a delimiter waiting for the next part, from pending_s */
-        size_t pending_s = 0; /* start of the pending delimiter */
-        int last_delim = 0;   /* the previous part was a delimiter */
+        int pending = 0;             /* MERGED_NEXT: a delimiter waiting for the next part, from pending_s */
+        size_t pending_s = 0;        /* start of the pending delimiter */
+        int last_delim = 0;          /* the previous part was a delimiter */
         size_t first_part = st->np2; /* parts of this piece start here */
         size_t seg[2][2];
         while (pos <= len) {
@@ -456,13 +468,16 @@ static clft_status split_regex(enc *st, const tok_pre *p) {
                 /* as the Rust crate's NormalizedString::split: a delimiter merges with its
                  * neighbour only when that neighbour is not a delimiter itself */
                 case TOK_SPLIT_CONTIGUOUS: /* runs of parts of the same kind are merged */
-                    if (delim == last_delim && st->np2 > first_part) st->pe2[st->np2 - 1] = a + y;
-                    else PUSH2(a + x, a + y);
+                    if (delim == last_delim && st->np2 > first_part)
+                        st->pe2[st->np2 - 1] = a + y;
+                    else
+                        PUSH2(a + x, a + y);
                     break;
                 case TOK_SPLIT_MERGED_PREV:
                     if (delim && !last_delim && st->np2 > first_part)
                         st->pe2[st->np2 - 1] = a + y;
-                    else PUSH2(a + x, a + y);
+                    else
+                        PUSH2(a + x, a + y);
                     break;
                 case TOK_SPLIT_MERGED_NEXT:
                     if (delim) {
@@ -585,7 +600,8 @@ static clft_status bpe_word(enc *st, const char *s, size_t n, size_t *k_out) {
     const unsigned char *u = (const unsigned char *)s;
     if (n + 1 > st->scap) {
         size_t c = st->scap ? st->scap : 64;
-        while (c < n + 1) c *= 2;
+        while (c < n + 1)
+            c *= 2;
         int32_t *a = realloc(st->sid, sizeof(int32_t) * c);
         if (!a) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory in tokenize");
         st->sid = a;
@@ -614,7 +630,8 @@ static clft_status bpe_word(enc *st, const char *s, size_t n, size_t *k_out) {
                 m += tok->byte_char_len[u[i]];
             }
             id = tok_map_get(tok, &tok->vocab, st->tmp, m);
-        } else id = tok_map_get(tok, &tok->vocab, s, n);
+        } else
+            id = tok_map_get(tok, &tok->vocab, s, n);
         if (id >= 0) {
             st->sid[0] = id, st->ss[0] = 0, st->se[0] = (uint32_t)n;
             *k_out = 1;
@@ -622,7 +639,8 @@ static clft_status bpe_word(enc *st, const char *s, size_t n, size_t *k_out) {
         }
     }
     if (tok->byte_level) {
-        for (size_t i = 0; i < n; i++) st->sid[k] = tok->byte_char_id[u[i]], st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + 1);
+        for (size_t i = 0; i < n; i++)
+            st->sid[k] = tok->byte_char_id[u[i]], st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + 1);
     } else {
         size_t i = 0;
         while (i < n) {
@@ -633,22 +651,28 @@ static clft_status bpe_word(enc *st, const char *s, size_t n, size_t *k_out) {
                 st->sid[k] = id, st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + cl);
             } else {
                 int all = tok->byte_fallback;
-                for (size_t j = 0; all && j < cl; j++) all = tok->byte_tok[u[i + j]] >= 0;
+                for (size_t j = 0; all && j < cl; j++)
+                    all = tok->byte_tok[u[i + j]] >= 0;
                 if (all) {
                     for (size_t j = 0; j < cl; j++)
-                        st->sid[k] = tok->byte_tok[u[i + j]], st->ss[k] = (uint32_t)(i + j), st->se[k++] = (uint32_t)(i + j + 1);
+                        st->sid[k] = tok->byte_tok[u[i + j]], st->ss[k] = (uint32_t)(i + j),
+                        st->se[k++] = (uint32_t)(i + j + 1);
                 } else if (tok->unk_id >= 0) {
-                    if (tok->fuse_unk && k > 0 && st->sid[k - 1] == tok->unk_id && st->se[k - 1] == i) st->se[k - 1] = (uint32_t)(i + cl);
-                    else st->sid[k] = tok->unk_id, st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + cl);
+                    if (tok->fuse_unk && k > 0 && st->sid[k - 1] == tok->unk_id && st->se[k - 1] == i)
+                        st->se[k - 1] = (uint32_t)(i + cl);
+                    else
+                        st->sid[k] = tok->unk_id, st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + cl);
                 } /* else: dropped, as the Rust crate does without an unk token */
             }
             i += cl;
         }
     }
     if (k > 1) {
-        for (size_t i = 0; i < k; i++) st->sprev[i] = (int32_t)i - 1, st->snext[i] = i + 1 < k ? (int32_t)i + 1 : -1;
+        for (size_t i = 0; i < k; i++)
+            st->sprev[i] = (int32_t)i - 1, st->snext[i] = i + 1 < k ? (int32_t)i + 1 : -1;
         st->hn = 0;
-        for (size_t i = 0; i + 1 < k; i++) CLFT_CHECK(try_pair(st, (int32_t)i));
+        for (size_t i = 0; i + 1 < k; i++)
+            CLFT_CHECK(try_pair(st, (int32_t)i));
         while (st->hn) {
             heap_item t = heap_pop(st);
             int32_t i = (int32_t)t.pos, j = st->snext[i];
@@ -695,7 +719,8 @@ static clft_status model_word(enc *st, size_t a, size_t b) {
             if (e->hash == h && e->key_len == n && memcmp(c->ckeys + e->key_off, s, n) == 0) {
                 const int32_t *t = c->ctoks + e->tok_off;
                 for (uint32_t i = 0; i < e->tok_n; i++)
-                    CLFT_CHECK(emit(st, t[3 * i], w->al[a + (uint32_t)t[3 * i + 1]], w->al[a + (uint32_t)t[3 * i + 2]]));
+                    CLFT_CHECK(
+                        emit(st, t[3 * i], w->al[a + (uint32_t)t[3 * i + 1]], w->al[a + (uint32_t)t[3 * i + 2]]));
                 return CLFT_OK;
             }
             slot = (slot + 1) & c->cmask;
@@ -703,7 +728,8 @@ static clft_status model_word(enc *st, size_t a, size_t b) {
     }
     size_t k = 0;
     CLFT_CHECK(bpe_word(st, s, n, &k));
-    for (size_t i = 0; i < k; i++) CLFT_CHECK(emit(st, st->sid[i], w->al[a + st->ss[i]], w->al[a + st->se[i]]));
+    for (size_t i = 0; i < k; i++)
+        CLFT_CHECK(emit(st, st->sid[i], w->al[a + st->ss[i]], w->al[a + st->se[i]]));
     if (!cacheable) return CLFT_OK;
     /* remember it; a full cache starts over */
     if (c->cn >= TOK_CACHE_MAX_WORDS) {
@@ -715,7 +741,8 @@ static clft_status model_word(enc *st, size_t a, size_t b) {
     GROW(c->ckeys, c->ckcap, c->ckn + n);
     GROW(c->ctoks, c->ctcap, c->ctn + 3 * k);
     tok_cache_entry *e = &c->cent[c->cn];
-    e->hash = h, e->key_off = (uint32_t)c->ckn, e->key_len = (uint32_t)n, e->tok_off = (uint32_t)c->ctn, e->tok_n = (uint32_t)k;
+    e->hash = h, e->key_off = (uint32_t)c->ckn, e->key_len = (uint32_t)n, e->tok_off = (uint32_t)c->ctn,
+    e->tok_n = (uint32_t)k;
     memcpy(c->ckeys + c->ckn, s, n);
     c->ckn += n;
     for (size_t i = 0; i < k; i++) {
@@ -730,7 +757,8 @@ static clft_status model_word(enc *st, size_t a, size_t b) {
         if (!ns) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory in tokenize");
         for (size_t i = 0; i < c->cn; i++) {
             uint32_t q = (uint32_t)c->cent[i].hash & nm;
-            while (ns[q]) q = (q + 1) & nm;
+            while (ns[q])
+                q = (q + 1) & nm;
             ns[q] = (uint32_t)i + 1;
         }
         free(c->cslots);
@@ -785,7 +813,8 @@ static clft_status pretok_model(enc *st, size_t r0, size_t r1) {
             break;
         }
     }
-    for (size_t k = 0; k < st->np; k++) CLFT_CHECK(model_piece(st, st->ps[k], st->pe[k]));
+    for (size_t k = 0; k < st->np; k++)
+        CLFT_CHECK(model_piece(st, st->ps[k], st->pe[k]));
     return CLFT_OK;
 }
 
@@ -797,9 +826,11 @@ static clft_status encode_text(enc *st, const char *text, size_t a, size_t b) {
     nb->n = 0;
     CLFT_CHECK(sb_reserve(nb, b - a));
     memcpy(nb->s, text + a, b - a);
-    for (size_t i = 0; i <= b - a; i++) nb->al[i] = a + i;
+    for (size_t i = 0; i <= b - a; i++)
+        nb->al[i] = a + i;
     nb->n = b - a;
-    for (size_t i = 0; i < tok->n_norms; i++) CLFT_CHECK(apply_norm(st, &tok->norms[i]));
+    for (size_t i = 0; i < tok->n_norms; i++)
+        CLFT_CHECK(apply_norm(st, &tok->norms[i]));
     nb = &st->nb[0];
     if (!tok->match_norm.n) return pretok_model(st, 0, nb->n);
     CLFT_CHECK(find_added(st, &tok->match_norm, nb->s, nb->n, &st->mnorm, &st->nnorm, &st->cnorm));
@@ -815,15 +846,16 @@ static clft_status encode_text(enc *st, const char *text, size_t a, size_t b) {
 
 clft_status tok_encode(const clft_tokenizer *tok, const char *text, size_t len, int add_special, int32_t **ids,
                        size_t **offsets, size_t *n) {
-    if (!tok || !ids || !n || (!text && len)) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenize: NULL argument");
+    if (!tok || !ids || !n || (!text && len))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenize: NULL argument");
     *ids = NULL;
     *n = 0;
     if (offsets) *offsets = NULL;
     if (!text) text = "";
     size_t bad = tok_utf8_check((const unsigned char *)text, len);
     if (bad < len)
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenize: invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad,
-                          (unsigned)(unsigned char)text[bad]);
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenize: invalid UTF-8 at byte offset %zu (byte 0x%02X)",
+                          bad, (unsigned)(unsigned char)text[bad]);
     enc st;
     memset(&st, 0, sizeof st);
     st.tok = tok;
@@ -832,7 +864,8 @@ clft_status tok_encode(const clft_tokenizer *tok, const char *text, size_t len, 
     if (tok->cache && pthread_mutex_trylock(tok->cache_lock) == 0) shared = tok->cache;
     st.c = shared ? shared : &st.local;
     clft_status s = CLFT_OK;
-    for (size_t i = 0; s == CLFT_OK && add_special && i < tok->n_prefix; i++) s = emit(&st, tok->prefix_ids[i], 0, 0);
+    for (size_t i = 0; s == CLFT_OK && add_special && i < tok->n_prefix; i++)
+        s = emit(&st, tok->prefix_ids[i], 0, 0);
     if (s == CLFT_OK) s = find_added(&st, &tok->match_raw, text, len, &st.mraw, &st.nraw, &st.craw);
     size_t last = 0;
     for (size_t i = 0; s == CLFT_OK && i < st.nraw; i++) {
@@ -842,7 +875,8 @@ clft_status tok_encode(const clft_tokenizer *tok, const char *text, size_t len, 
         last = m.e;
     }
     if (s == CLFT_OK) s = encode_text(&st, text, last, len);
-    for (size_t i = 0; s == CLFT_OK && add_special && i < tok->n_suffix; i++) s = emit(&st, tok->suffix_ids[i], len, len);
+    for (size_t i = 0; s == CLFT_OK && add_special && i < tok->n_suffix; i++)
+        s = emit(&st, tok->suffix_ids[i], len, len);
     if (s == CLFT_OK && st.n == 0) s = emit(&st, 0, 0, 0), st.n = 0; /* allocate a non-NULL empty result */
     if (shared) pthread_mutex_unlock(tok->cache_lock);
     if (s != CLFT_OK) {

@@ -55,9 +55,9 @@ typedef enum tok_norm_kind {
     TOK_NORM_NFKC,
     TOK_NORM_NFKD,
     TOK_NORM_LOWERCASE,
-    TOK_NORM_PREPEND,   /* str */
-    TOK_NORM_REPLACE,   /* str -> str2 (literal) */
-    TOK_NORM_STRIP      /* left/right */
+    TOK_NORM_PREPEND, /* str */
+    TOK_NORM_REPLACE, /* str -> str2 (literal) */
+    TOK_NORM_STRIP    /* left/right */
 } tok_norm_kind;
 typedef struct tok_norm {
     tok_norm_kind kind;
@@ -75,9 +75,9 @@ typedef enum tok_split_behavior {
 } tok_split_behavior;
 
 typedef enum tok_pre_kind {
-    TOK_PRE_SPLIT,      /* regex (or literal string compiled as an escaped regex) */
-    TOK_PRE_BYTELEVEL,  /* add_prefix_space, use_regex (GPT-2 regex) */
-    TOK_PRE_METASPACE,  /* replacement, prepend_scheme, split */
+    TOK_PRE_SPLIT,     /* regex (or literal string compiled as an escaped regex) */
+    TOK_PRE_BYTELEVEL, /* add_prefix_space, use_regex (GPT-2 regex) */
+    TOK_PRE_METASPACE, /* replacement, prepend_scheme, split */
     TOK_PRE_WHITESPACE_SPLIT
 } tok_pre_kind;
 enum { TOK_PREPEND_ALWAYS = 0, TOK_PREPEND_FIRST = 1, TOK_PREPEND_NEVER = 2 };
@@ -95,12 +95,12 @@ typedef struct tok_pre {
 } tok_pre;
 
 typedef enum tok_dec_kind {
-    TOK_DEC_REPLACE,     /* str -> str2 in every token */
+    TOK_DEC_REPLACE, /* str -> str2 in every token */
     TOK_DEC_BYTEFALLBACK,
     TOK_DEC_FUSE,
-    TOK_DEC_STRIP,       /* str (one char), start, stop */
+    TOK_DEC_STRIP, /* str (one char), start, stop */
     TOK_DEC_BYTELEVEL,
-    TOK_DEC_METASPACE    /* str = replacement, prepend (scheme != never) */
+    TOK_DEC_METASPACE /* str = replacement, prepend (scheme != never) */
 } tok_dec_kind;
 typedef struct tok_dec {
     tok_dec_kind kind;
@@ -144,11 +144,11 @@ struct clft_tokenizer {
     int32_t byte_tok[256]; /* <0xXX> ids (byte fallback), -1 when absent */
     int32_t ascii_id[128]; /* vocabulary id of each one-byte token, -1 when absent */
     /* byte-level */
-    int byte_level;           /* a ByteLevel pre-tokenizer is present: BPE works on mapped bytes */
+    int byte_level;            /* a ByteLevel pre-tokenizer is present: BPE works on mapped bytes */
     int32_t byte_char_id[256]; /* id of the one-char token of every mapped byte */
     char byte_char[256][3];    /* byte -> UTF-8 of its mapped char */
     uint8_t byte_char_len[256];
-    int16_t char_byte[324];    /* mapped char (code point < 324) -> byte, -1 when not a mapped char */
+    int16_t char_byte[324]; /* mapped char (code point < 324) -> byte, -1 when not a mapped char */
     /* SentencePiece-style: words may be split before a "▁" that follows another char (no vocab
      * token contains "x▁" with x != "▁"), which lets long unsplit texts be merged piecewise */
     int sp_split_ok;
@@ -190,7 +190,8 @@ static inline uint64_t tok_hash(const void *p, size_t n) {
         n -= 8;
     }
     uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)s[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)s[i] << (8 * i);
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
     h ^= h >> 29;
     return h;
@@ -229,9 +230,7 @@ static inline const tok_pair_slot *tok_pair_get(const tok_pairmap *m, int32_t a,
 }
 
 /* Length of the UTF-8 sequence starting with byte c (1 for invalid lead bytes). */
-static inline size_t tok_utf8_len(unsigned char c) {
-    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
+static inline size_t tok_utf8_len(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
 /* Offset of the first invalid byte of s, or n when s is valid UTF-8. */
 size_t tok_utf8_check(const unsigned char *s, size_t n);
 /* Decode one code point at s (valid UTF-8 assumed); returns its length. */

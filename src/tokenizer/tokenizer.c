@@ -23,10 +23,14 @@ size_t tok_utf8_check(const unsigned char *s, size_t n) {
         }
         size_t k;
         uint32_t cp, min;
-        if (c >= 0xC2 && c <= 0xDF) k = 1, cp = c & 0x1F, min = 0x80;
-        else if (c >= 0xE0 && c <= 0xEF) k = 2, cp = c & 0x0F, min = 0x800;
-        else if (c >= 0xF0 && c <= 0xF4) k = 3, cp = c & 0x07, min = 0x10000;
-        else return i;
+        if (c >= 0xC2 && c <= 0xDF)
+            k = 1, cp = c & 0x1F, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF)
+            k = 2, cp = c & 0x0F, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4)
+            k = 3, cp = c & 0x07, min = 0x10000;
+        else
+            return i;
         if (n - i <= k) return i;
         for (size_t j = 1; j <= k; j++) {
             if ((s[i + j] & 0xC0) != 0x80) return i;
@@ -88,7 +92,8 @@ typedef struct tbuf {
 static int tbuf_put(tbuf *b, const void *s, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (b->n + n + 1 > cap) cap *= 2;
+        while (b->n + n + 1 > cap)
+            cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) {
             clft_error(CLFT_STATUS_HOST_OOM, "out of host memory (%zu bytes)", cap);
@@ -190,7 +195,8 @@ static clft_status read_file(const char *path, char **out, size_t *len) {
 /* ---- maps ------------------------------------------------------------------------------------- */
 static uint32_t pow2_at_least(size_t n) {
     uint32_t c = 16;
-    while (c < n * 2) c <<= 1;
+    while (c < n * 2)
+        c <<= 1;
     return c;
 }
 
@@ -220,7 +226,8 @@ static clft_status pairmap_init(tok_pairmap *m, size_t n) {
     uint32_t cap = pow2_at_least(n);
     m->slots = malloc(sizeof(tok_pair_slot) * cap);
     if (!m->slots) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
-    for (uint32_t i = 0; i < cap; i++) m->slots[i].key = UINT64_MAX;
+    for (uint32_t i = 0; i < cap; i++)
+        m->slots[i].key = UINT64_MAX;
     m->mask = cap - 1;
     return CLFT_OK;
 }
@@ -229,7 +236,8 @@ static clft_status pairmap_init(tok_pairmap *m, size_t n) {
 static void pairmap_put(tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t merged) {
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
     uint32_t i = (uint32_t)tok_hash64(key) & m->mask;
-    while (m->slots[i].key != UINT64_MAX && m->slots[i].key != key) i = (i + 1) & m->mask;
+    while (m->slots[i].key != UINT64_MAX && m->slots[i].key != key)
+        i = (i + 1) & m->mask;
     m->slots[i].key = key;
     m->slots[i].rank = rank;
     m->slots[i].merged = merged;
@@ -239,7 +247,8 @@ static void pairmap_put(tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int
 static clft_status arena_add(clft_tokenizer *tok, const char *s, size_t n, uint32_t *off) {
     if (tok->arena_len + n + 1 > tok->arena_cap) {
         size_t cap = tok->arena_cap ? tok->arena_cap * 2 : 1 << 16;
-        while (tok->arena_len + n + 1 > cap) cap *= 2;
+        while (tok->arena_len + n + 1 > cap)
+            cap *= 2;
         if (cap > UINT32_MAX) return clft_error(CLFT_STATUS_FORMAT, "%s: vocabulary text too large", tok->name);
         char *p = realloc(tok->arena, cap);
         if (!p) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
@@ -281,9 +290,10 @@ static clft_status parse_json(const char *name, const char *text, size_t len, cJ
     if (!j) {
         const char *e = cJSON_GetErrorPtr();
         size_t off = (e && e >= text && e <= text + len) ? (size_t)(e - text) : len, line = 1, col = 1;
-        for (size_t i = 0; i < off; i++) col = text[i] == '\n' ? (line++, 1) : col + 1;
-        return clft_error(CLFT_STATUS_FORMAT, "%s: malformed JSON near byte %zu of %zu (line %zu, column %zu)%s", name, off,
-                          len, line, col, off >= len ? ": truncated?" : "");
+        for (size_t i = 0; i < off; i++)
+            col = text[i] == '\n' ? (line++, 1) : col + 1;
+        return clft_error(CLFT_STATUS_FORMAT, "%s: malformed JSON near byte %zu of %zu (line %zu, column %zu)%s", name,
+                          off, len, line, col, off >= len ? ": truncated?" : "");
     }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
@@ -315,12 +325,15 @@ static char *onig_to_pcre2(const char *re) {
                 if (!tbuf_put(&b, in_class ? "0-9a-fA-F" : "[0-9a-fA-F]", in_class ? 9 : 11)) goto oom;
             } else if (d == 'H' && !in_class) {
                 if (!tbuf_put(&b, "[^0-9a-fA-F]", 12)) goto oom;
-            } else if (!tbuf_put(&b, re + i, 2)) goto oom;
+            } else if (!tbuf_put(&b, re + i, 2))
+                goto oom;
             i++;
             continue;
         }
-        if (c == '[') in_class++;
-        else if (c == ']' && in_class) in_class--;
+        if (c == '[')
+            in_class++;
+        else if (c == ']' && in_class)
+            in_class--;
         if (!in_class && c == '(' && i + 2 < n && re[i + 1] == '?') {
             /* flag group: map m -> s */
             size_t j = i + 2;
@@ -353,8 +366,9 @@ static clft_status compile_regex(clft_tokenizer *tok, const char *pattern, int l
     if (!p->re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
-        clft_status st = clft_error(CLFT_STATUS_UNSUPPORTED, "%s: pre_tokenizer regex '%s' does not compile (at %zu): %s",
-                                    tok->name, pattern, (size_t)eoff, (const char *)msg);
+        clft_status st =
+            clft_error(CLFT_STATUS_UNSUPPORTED, "%s: pre_tokenizer regex '%s' does not compile (at %zu): %s", tok->name,
+                       pattern, (size_t)eoff, (const char *)msg);
         free(conv);
         return st;
     }
@@ -389,11 +403,16 @@ static clft_status add_norm(clft_tokenizer *tok, const cJSON *n) {
     }
     tok_norm nm;
     memset(&nm, 0, sizeof nm);
-    if (!strcmp(type, "NFC")) nm.kind = TOK_NORM_NFC;
-    else if (!strcmp(type, "NFD")) nm.kind = TOK_NORM_NFD;
-    else if (!strcmp(type, "NFKC")) nm.kind = TOK_NORM_NFKC;
-    else if (!strcmp(type, "NFKD")) nm.kind = TOK_NORM_NFKD;
-    else if (!strcmp(type, "Lowercase")) nm.kind = TOK_NORM_LOWERCASE;
+    if (!strcmp(type, "NFC"))
+        nm.kind = TOK_NORM_NFC;
+    else if (!strcmp(type, "NFD"))
+        nm.kind = TOK_NORM_NFD;
+    else if (!strcmp(type, "NFKC"))
+        nm.kind = TOK_NORM_NFKC;
+    else if (!strcmp(type, "NFKD"))
+        nm.kind = TOK_NORM_NFKD;
+    else if (!strcmp(type, "Lowercase"))
+        nm.kind = TOK_NORM_LOWERCASE;
     else if (!strcmp(type, "Prepend")) {
         const char *s = jstr(n, "prepend");
         if (!s) return malformed(tok, "Prepend normalizer without a \"prepend\" string");
@@ -421,7 +440,8 @@ static clft_status add_norm(clft_tokenizer *tok, const cJSON *n) {
         nm.kind = TOK_NORM_STRIP;
         nm.left = jbool(n, "strip_left", 1);
         nm.right = jbool(n, "strip_right", 1);
-    } else return unsupported(tok, "normalizer", type);
+    } else
+        return unsupported(tok, "normalizer", type);
     tok_norm *p = realloc(tok->norms, sizeof *p * (tok->n_norms + 1));
     if (!p) {
         free(nm.str);
@@ -435,7 +455,8 @@ static clft_status add_norm(clft_tokenizer *tok, const cJSON *n) {
 
 static int prepend_scheme(const cJSON *o) {
     const char *s = jstr(o, "prepend_scheme");
-    if (s) return !strcmp(s, "first") ? TOK_PREPEND_FIRST : !strcmp(s, "never") ? TOK_PREPEND_NEVER : TOK_PREPEND_ALWAYS;
+    if (s)
+        return !strcmp(s, "first") ? TOK_PREPEND_FIRST : !strcmp(s, "never") ? TOK_PREPEND_NEVER : TOK_PREPEND_ALWAYS;
     return jbool(o, "add_prefix_space", 1) ? TOK_PREPEND_ALWAYS : TOK_PREPEND_NEVER;
 }
 
@@ -453,8 +474,8 @@ static clft_status push_pre(clft_tokenizer *tok, const tok_pre *pp) {
 static clft_status add_pre(clft_tokenizer *tok, const cJSON *n) {
     if (cJSON_IsNull(n) || !n) return CLFT_OK;
     if (tok->byte_level && cJSON_IsObject(n) && jstr(n, "type") && strcmp(jstr(n, "type"), "Sequence") != 0)
-        return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: a pre_tokenizer after ByteLevel ('%s') is not supported", tok->name,
-                          jstr(n, "type"));
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: a pre_tokenizer after ByteLevel ('%s') is not supported",
+                          tok->name, jstr(n, "type"));
     if (!cJSON_IsObject(n)) return malformed(tok, "\"pre_tokenizer\" is not an object");
     const char *type = jstr(n, "type");
     if (!type) return malformed(tok, "pre_tokenizer without a \"type\"");
@@ -472,12 +493,18 @@ static clft_status add_pre(clft_tokenizer *tok, const cJSON *n) {
         if (!re && !lit) return malformed(tok, "Split pre_tokenizer needs pattern.Regex or pattern.String");
         if (!beh) return malformed(tok, "Split pre_tokenizer without a \"behavior\"");
         p.kind = TOK_PRE_SPLIT;
-        if (!strcmp(beh, "Removed")) p.behavior = TOK_SPLIT_REMOVED;
-        else if (!strcmp(beh, "Isolated")) p.behavior = TOK_SPLIT_ISOLATED;
-        else if (!strcmp(beh, "MergedWithPrevious")) p.behavior = TOK_SPLIT_MERGED_PREV;
-        else if (!strcmp(beh, "MergedWithNext")) p.behavior = TOK_SPLIT_MERGED_NEXT;
-        else if (!strcmp(beh, "Contiguous")) p.behavior = TOK_SPLIT_CONTIGUOUS;
-        else return unsupported(tok, "Split behavior", beh);
+        if (!strcmp(beh, "Removed"))
+            p.behavior = TOK_SPLIT_REMOVED;
+        else if (!strcmp(beh, "Isolated"))
+            p.behavior = TOK_SPLIT_ISOLATED;
+        else if (!strcmp(beh, "MergedWithPrevious"))
+            p.behavior = TOK_SPLIT_MERGED_PREV;
+        else if (!strcmp(beh, "MergedWithNext"))
+            p.behavior = TOK_SPLIT_MERGED_NEXT;
+        else if (!strcmp(beh, "Contiguous"))
+            p.behavior = TOK_SPLIT_CONTIGUOUS;
+        else
+            return unsupported(tok, "Split behavior", beh);
         p.invert = jbool(n, "invert", 0);
         if (re && !re[0]) return malformed(tok, "Split pre_tokenizer with an empty pattern");
         if (lit && !lit[0]) return malformed(tok, "Split pre_tokenizer with an empty pattern");
@@ -515,18 +542,24 @@ static clft_status add_pre(clft_tokenizer *tok, const cJSON *n) {
         const char *beh = jstr(n, "behavior");
         p.kind = TOK_PRE_SPLIT;
         p.behavior = TOK_SPLIT_ISOLATED;
-        if (beh && !strcmp(beh, "Removed")) p.behavior = TOK_SPLIT_REMOVED;
-        else if (beh && !strcmp(beh, "MergedWithPrevious")) p.behavior = TOK_SPLIT_MERGED_PREV;
-        else if (beh && !strcmp(beh, "MergedWithNext")) p.behavior = TOK_SPLIT_MERGED_NEXT;
-        else if (beh && !strcmp(beh, "Contiguous")) p.behavior = TOK_SPLIT_CONTIGUOUS;
-        else if (beh && strcmp(beh, "Isolated")) return unsupported(tok, "Punctuation behavior", beh);
+        if (beh && !strcmp(beh, "Removed"))
+            p.behavior = TOK_SPLIT_REMOVED;
+        else if (beh && !strcmp(beh, "MergedWithPrevious"))
+            p.behavior = TOK_SPLIT_MERGED_PREV;
+        else if (beh && !strcmp(beh, "MergedWithNext"))
+            p.behavior = TOK_SPLIT_MERGED_NEXT;
+        else if (beh && !strcmp(beh, "Contiguous"))
+            p.behavior = TOK_SPLIT_CONTIGUOUS;
+        else if (beh && strcmp(beh, "Isolated"))
+            return unsupported(tok, "Punctuation behavior", beh);
         CLFT_CHECK(compile_regex(tok, "[\\p{P}!-/:-@\\[-`{-~]", 0, &p));
     } else if (!strcmp(type, "WhitespaceSplit")) {
         p.kind = TOK_PRE_WHITESPACE_SPLIT;
         CLFT_CHECK(compile_regex(tok, "\\S+", 0, &p));
         p.behavior = TOK_SPLIT_REMOVED;
         p.invert = 1;
-    } else return unsupported(tok, "pre_tokenizer", type);
+    } else
+        return unsupported(tok, "pre_tokenizer", type);
     return push_pre(tok, &p);
 }
 
@@ -554,8 +587,10 @@ static clft_status add_dec(clft_tokenizer *tok, const cJSON *n) {
         d.str2 = clft_strdup(c);
         d.len = strlen(s);
         d.len2 = strlen(c);
-    } else if (!strcmp(type, "ByteFallback")) d.kind = TOK_DEC_BYTEFALLBACK;
-    else if (!strcmp(type, "Fuse")) d.kind = TOK_DEC_FUSE;
+    } else if (!strcmp(type, "ByteFallback"))
+        d.kind = TOK_DEC_BYTEFALLBACK;
+    else if (!strcmp(type, "Fuse"))
+        d.kind = TOK_DEC_FUSE;
     else if (!strcmp(type, "Strip")) {
         const char *c = jstr(n, "content");
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(n, "start"), *b = cJSON_GetObjectItemCaseSensitive(n, "stop");
@@ -566,7 +601,8 @@ static clft_status add_dec(clft_tokenizer *tok, const cJSON *n) {
         d.len = strlen(c);
         d.start = a->valuedouble > 1e6 ? 1000000 : (int)a->valuedouble;
         d.stop = b->valuedouble > 1e6 ? 1000000 : (int)b->valuedouble;
-    } else if (!strcmp(type, "ByteLevel")) d.kind = TOK_DEC_BYTELEVEL;
+    } else if (!strcmp(type, "ByteLevel"))
+        d.kind = TOK_DEC_BYTELEVEL;
     else if (!strcmp(type, "Metaspace")) {
         const char *r = jstr(n, "replacement");
         if (r && (!r[0] || tok_utf8_len((unsigned char)r[0]) != strlen(r)))
@@ -575,7 +611,8 @@ static clft_status add_dec(clft_tokenizer *tok, const cJSON *n) {
         d.str = clft_strdup(r ? r : "\xe2\x96\x81");
         d.len = strlen(d.str ? d.str : "");
         d.prepend = prepend_scheme(n) != TOK_PREPEND_NEVER;
-    } else return unsupported(tok, "decoder", type);
+    } else
+        return unsupported(tok, "decoder", type);
     if ((d.kind == TOK_DEC_REPLACE && (!d.str || !d.str2)) ||
         ((d.kind == TOK_DEC_STRIP || d.kind == TOK_DEC_METASPACE) && !d.str)) {
         free(d.str);
@@ -615,7 +652,8 @@ static clft_status parse_post(clft_tokenizer *tok, const cJSON *n) {
         return CLFT_OK;
     }
     if (strcmp(type, "TemplateProcessing") != 0) return CLFT_OK; /* ByteLevel etc.: no special tokens */
-    const cJSON *single = cJSON_GetObjectItemCaseSensitive(n, "single"), *specials = cJSON_GetObjectItemCaseSensitive(n, "special_tokens");
+    const cJSON *single = cJSON_GetObjectItemCaseSensitive(n, "single"),
+                *specials = cJSON_GetObjectItemCaseSensitive(n, "special_tokens");
     const cJSON *e;
     int seen_a = 0;
     cJSON_ArrayForEach(e, single) {
@@ -628,7 +666,8 @@ static clft_status parse_post(clft_tokenizer *tok, const cJSON *n) {
         if (!id) return malformed(tok, "post_processor.single: an item is neither SpecialToken nor Sequence");
         int ok = seen_a ? template_ids(specials, id, tok->suffix_ids, &tok->n_suffix, 4)
                         : template_ids(specials, id, tok->prefix_ids, &tok->n_prefix, 4);
-        if (!ok) return clft_error(CLFT_STATUS_FORMAT, "%s: post_processor special token '%s' has no ids", tok->name, id);
+        if (!ok)
+            return clft_error(CLFT_STATUS_FORMAT, "%s: post_processor special token '%s' has no ids", tok->name, id);
     }
     return CLFT_OK;
 }
@@ -654,7 +693,8 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
                           "SentencePiece-style and GPT-2/Llama-3/Qwen byte-level)",
                           tok->name, type);
     if (!type && !(cJSON_IsObject(vocab) && cJSON_IsArray(merges)))
-        return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: model without \"type\" that is not a BPE (vocab + merges)", tok->name);
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: model without \"type\" that is not a BPE (vocab + merges)",
+                          tok->name);
     if (!cJSON_IsObject(vocab)) return malformed(tok, "model.vocab is not an object");
     if (!cJSON_IsArray(merges)) return malformed(tok, "model.merges is not an array");
     const char *cp = jstr(model, "continuing_subword_prefix"), *ew = jstr(model, "end_of_word_suffix");
@@ -662,7 +702,8 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
         return unsupported(tok, "BPE option", cp && cp[0] ? "continuing_subword_prefix" : "end_of_word_suffix");
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0)
-        clft_log(CLFT_LOG_WARN, "%s: BPE dropout %.3g ignored (deterministic encoding)", tok->name, dropout->valuedouble);
+        clft_log(CLFT_LOG_WARN, "%s: BPE dropout %.3g ignored (deterministic encoding)", tok->name,
+                 dropout->valuedouble);
     tok->fuse_unk = jbool(model, "fuse_unk", 0);
     tok->byte_fallback = jbool(model, "byte_fallback", 0);
     tok->ignore_merges = jbool(model, "ignore_merges", 0);
@@ -672,21 +713,25 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
     size_t n_vocab = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, vocab) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 16777216.0 || e->valuedouble != (double)(int64_t)e->valuedouble)
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 16777216.0 ||
+            e->valuedouble != (double)(int64_t)e->valuedouble)
             return clft_error(CLFT_STATUS_FORMAT, "%s: model.vocab entry '%.64s' has no valid id", tok->name,
                               e->string ? e->string : "");
         if ((int64_t)e->valuedouble > max_id) max_id = (int64_t)e->valuedouble;
         n_vocab++;
     }
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
-    if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) return malformed(tok, "\"added_tokens\" is not an array");
+    if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added))
+        return malformed(tok, "\"added_tokens\" is not an array");
     size_t n_added = 0;
     cJSON_ArrayForEach(e, added) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
         const char *content = jstr(e, "content");
         if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 16777216.0 || !content)
-            return clft_error(CLFT_STATUS_FORMAT, "%s: added_tokens[%zu] needs a valid \"id\" and \"content\"", tok->name, n_added);
-        if (!content[0]) return clft_error(CLFT_STATUS_FORMAT, "%s: added_tokens[%zu] has empty content", tok->name, n_added);
+            return clft_error(CLFT_STATUS_FORMAT, "%s: added_tokens[%zu] needs a valid \"id\" and \"content\"",
+                              tok->name, n_added);
+        if (!content[0])
+            return clft_error(CLFT_STATUS_FORMAT, "%s: added_tokens[%zu] has empty content", tok->name, n_added);
         if ((int64_t)id->valuedouble > max_id) max_id = (int64_t)id->valuedouble;
         n_added++;
     }
@@ -695,8 +740,10 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
     tok->tok_off = malloc(sizeof(uint32_t) * tok->n_ids);
     tok->tok_len = malloc(sizeof(uint32_t) * tok->n_ids);
     tok->is_special = calloc(tok->n_ids, 1);
-    if (!tok->tok_off || !tok->tok_len || !tok->is_special) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
-    for (size_t i = 0; i < tok->n_ids; i++) tok->tok_off[i] = UINT32_MAX, tok->tok_len[i] = 0;
+    if (!tok->tok_off || !tok->tok_len || !tok->is_special)
+        return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
+    for (size_t i = 0; i < tok->n_ids; i++)
+        tok->tok_off[i] = UINT32_MAX, tok->tok_len[i] = 0;
     CLFT_CHECK(strmap_init(&tok->vocab, n_vocab));
     cJSON_ArrayForEach(e, vocab) {
         int32_t id = (int32_t)e->valuedouble;
@@ -775,7 +822,8 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
             }
             const char *sp = strchr(s, ' ');
             if (!sp) {
-                st = clft_error(CLFT_STATUS_FORMAT, "%s: model.merges[%zu] '%.64s' is not \"left right\"", tok->name, idx, s);
+                st = clft_error(CLFT_STATUS_FORMAT, "%s: model.merges[%zu] '%.64s' is not \"left right\"", tok->name,
+                                idx, s);
                 break;
             }
             a = s, la = (size_t)(sp - s), b = sp + 1, lb = strlen(sp + 1);
@@ -784,7 +832,8 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
             a = e->child->valuestring, la = strlen(a);
             b = e->child->next->valuestring, lb = strlen(b);
         } else {
-            st = clft_error(CLFT_STATUS_FORMAT, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]", tok->name, idx);
+            st = clft_error(CLFT_STATUS_FORMAT, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]",
+                            tok->name, idx);
             break;
         }
         int32_t ia = tok_map_get(tok, &tok->vocab, a, la), ib = tok_map_get(tok, &tok->vocab, b, lb);
@@ -803,7 +852,9 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
         if (ia < 0 || ib < 0 || im < 0) {
             st = clft_error(CLFT_STATUS_FORMAT, "%s: model.merges[%zu] ('%.*s' + '%.*s'): %s is not in the vocabulary",
                             tok->name, idx, (int)(la > 64 ? 64 : la), a, (int)(lb > 64 ? 64 : lb), b,
-                            ia < 0 ? "the left token" : ib < 0 ? "the right token" : "the merged token");
+                            ia < 0   ? "the left token"
+                            : ib < 0 ? "the right token"
+                                     : "the merged token");
             break;
         }
         pairmap_put(&tok->merges, ia, ib, rank++, im);
@@ -817,7 +868,8 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
  * other 68 to U+0100 + n in increasing byte order. */
 static void build_byte_map(clft_tokenizer *tok) {
     int n = 0;
-    for (int c = 0; c < 324; c++) tok->char_byte[c] = -1;
+    for (int c = 0; c < 324; c++)
+        tok->char_byte[c] = -1;
     for (int b = 0; b < 256; b++) {
         int keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
         int32_t cp = keep ? b : 256 + n++;
@@ -853,7 +905,8 @@ static clft_status build_matcher(clft_tokenizer *tok, tok_matcher *m, int normal
     for (size_t i = 0; i < m->n; i++) {
         const tok_added *a = &tok->added[m->order[i]];
         unsigned char c0 = (unsigned char)a->match[0];
-        if (a->mlen == 1) m->single[c0] = 1;
+        if (a->mlen == 1)
+            m->single[c0] = 1;
         else {
             unsigned char c1 = (unsigned char)a->match[1];
             m->second[c0][c1 >> 6] |= 1ULL << (c1 & 63);
@@ -862,7 +915,8 @@ static clft_status build_matcher(clft_tokenizer *tok, tok_matcher *m, int normal
     uint32_t k = 0;
     for (int c = 0; c < 256; c++) {
         m->start[c] = k;
-        while (k < m->n && (unsigned char)tok->added[m->order[k]].match[0] == c) k++;
+        while (k < m->n && (unsigned char)tok->added[m->order[k]].match[0] == c)
+            k++;
     }
     m->start[256] = k;
     return CLFT_OK;
@@ -922,7 +976,8 @@ static clft_status parse_config(clft_tokenizer *tok, const cJSON *cfg, const cha
     }
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(cfg, "chat_template");
     const char *tpl = NULL;
-    if (cJSON_IsString(ct)) tpl = ct->valuestring;
+    if (cJSON_IsString(ct))
+        tpl = ct->valuestring;
     else if (cJSON_IsArray(ct)) { /* [{"name": "default", "template": "..."}, ...] */
         const cJSON *e;
         cJSON_ArrayForEach(e, ct) {
@@ -966,16 +1021,20 @@ clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t t
         build_byte_map(tok);
         for (int b = 0; tok->byte_level && b < 256; b++)
             if (tok->byte_char_id[b] < 0) {
-                st = clft_error(CLFT_STATUS_FORMAT, "%s: byte-level vocabulary lacks the token for byte 0x%02X", name, b);
+                st = clft_error(CLFT_STATUS_FORMAT, "%s: byte-level vocabulary lacks the token for byte 0x%02X", name,
+                                b);
                 break;
             }
     }
     /* normalized added tokens are matched in the normalized text, as their normalized content */
     for (size_t i = 0; st == CLFT_OK && i < tok->n_added; i++) {
         tok_added *a = &tok->added[i];
-        if (a->normalized) st = tok_normalize(tok, a->content, a->len, &a->match, &a->mlen);
-        else if (!(a->match = clft_strdup(a->content))) st = CLFT_STATUS_HOST_OOM;
-        else a->mlen = a->len;
+        if (a->normalized)
+            st = tok_normalize(tok, a->content, a->len, &a->match, &a->mlen);
+        else if (!(a->match = clft_strdup(a->content)))
+            st = CLFT_STATUS_HOST_OOM;
+        else
+            a->mlen = a->len;
     }
     if (st == CLFT_OK) st = build_matcher(tok, &tok->match_raw, 0);
     if (st == CLFT_OK) st = build_matcher(tok, &tok->match_norm, 1);
@@ -993,7 +1052,8 @@ clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t t
     for (size_t i = 0; st == CLFT_OK && i < tok->n_prefix + tok->n_suffix; i++) {
         int32_t id = i < tok->n_prefix ? tok->prefix_ids[i] : tok->suffix_ids[i - tok->n_prefix];
         if (id < 0 || (size_t)id >= tok->n_ids || tok->tok_off[id] == UINT32_MAX)
-            st = clft_error(CLFT_STATUS_FORMAT, "%s: post-processor special token id %d is not in the vocabulary", name, (int)id);
+            st = clft_error(CLFT_STATUS_FORMAT, "%s: post-processor special token id %d is not in the vocabulary", name,
+                            (int)id);
     }
     cJSON_Delete(root);
     cJSON_Delete(cfg);
@@ -1046,15 +1106,18 @@ clft_status clft_tokenizer_load(const char *dir_or_file, clft_tokenizer **out) {
         if (!file_exists(tj)) {
             free(tj);
             free(cj);
-            return clft_error(CLFT_STATUS_IO, "%s: no tokenizer.json (or tokenizer.json.zst) in this directory", dir_or_file);
+            return clft_error(CLFT_STATUS_IO, "%s: no tokenizer.json (or tokenizer.json.zst) in this directory",
+                              dir_or_file);
         }
         snprintf(cj, pl + 64, "%s/tokenizer_config.json", dir_or_file);
     } else {
         memcpy(tj, dir_or_file, pl + 1);
         const char *slash = strrchr(dir_or_file, '/');
         size_t dl = slash ? (size_t)(slash - dir_or_file) : 0;
-        if (slash) snprintf(cj, pl + 64, "%.*s/tokenizer_config.json", (int)dl, dir_or_file);
-        else snprintf(cj, pl + 64, "tokenizer_config.json");
+        if (slash)
+            snprintf(cj, pl + 64, "%.*s/tokenizer_config.json", (int)dl, dir_or_file);
+        else
+            snprintf(cj, pl + 64, "tokenizer_config.json");
     }
     if (!file_exists(cj)) {
         size_t l = strlen(cj);
@@ -1071,10 +1134,13 @@ clft_status clft_tokenizer_load(const char *dir_or_file, clft_tokenizer **out) {
         const char *slash = strrchr(tj, '/');
         size_t dl = slash ? (size_t)(slash - tj) : 0;
         char *sm = malloc(dl + 32);
-        if (!sm) st = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
+        if (!sm)
+            st = clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
         else {
-            if (slash) snprintf(sm, dl + 32, "%.*s/special_tokens_map.json", (int)dl, tj);
-            else snprintf(sm, dl + 32, "special_tokens_map.json");
+            if (slash)
+                snprintf(sm, dl + 32, "%.*s/special_tokens_map.json", (int)dl, tj);
+            else
+                snprintf(sm, dl + 32, "special_tokens_map.json");
             if (file_exists(sm)) st = apply_special_map(*out, sm);
             free(sm);
         }
@@ -1099,14 +1165,17 @@ void clft_tokenizer_free(clft_tokenizer *tok) {
     free(tok->is_special);
     free(tok->vocab.slots);
     free(tok->merges.slots);
-    for (size_t i = 0; i < tok->n_norms; i++) free(tok->norms[i].str), free(tok->norms[i].str2);
+    for (size_t i = 0; i < tok->n_norms; i++)
+        free(tok->norms[i].str), free(tok->norms[i].str2);
     free(tok->norms);
     for (size_t i = 0; i < tok->n_pres; i++)
         if (tok->pres[i].re) pcre2_code_free(tok->pres[i].re);
     free(tok->pres);
-    for (size_t i = 0; i < tok->n_decs; i++) free(tok->decs[i].str), free(tok->decs[i].str2);
+    for (size_t i = 0; i < tok->n_decs; i++)
+        free(tok->decs[i].str), free(tok->decs[i].str2);
     free(tok->decs);
-    for (size_t i = 0; i < tok->n_added; i++) free(tok->added[i].content), free(tok->added[i].match);
+    for (size_t i = 0; i < tok->n_added; i++)
+        free(tok->added[i].content), free(tok->added[i].match);
     free(tok->added);
     free(tok->added_map.slots);
     free(tok->match_raw.order);
@@ -1183,7 +1252,10 @@ static void tlist_free(tlist *l) {
 #define TL_S(l, i) ((l)->text.p + (l)->off[i])
 
 static int hexval(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
 }
 /* "<0xAB>" -> 0xAB, else -1 */
 static int byte_token(const char *s, size_t n) {
@@ -1288,8 +1360,10 @@ static int dec_step(const clft_tokenizer *tok, const tok_dec *d, tlist *in, tlis
         for (size_t i = 0; i < in->n; i++) {
             const char *s = TL_S(in, i);
             size_t a = 0, b = in->len[i];
-            for (int k = 0; k < d->start && a + d->len <= b && !memcmp(s + a, d->str, d->len); k++) a += d->len;
-            for (int k = 0; k < d->stop && b >= a + d->len && !memcmp(s + b - d->len, d->str, d->len); k++) b -= d->len;
+            for (int k = 0; k < d->start && a + d->len <= b && !memcmp(s + a, d->str, d->len); k++)
+                a += d->len;
+            for (int k = 0; k < d->stop && b >= a + d->len && !memcmp(s + b - d->len, d->str, d->len); k++)
+                b -= d->len;
             if (!tlist_push(out, s + a, b - a)) return 0;
         }
         return 1;
@@ -1323,7 +1397,8 @@ static int dec_step(const clft_tokenizer *tok, const tok_dec *d, tlist *in, tlis
             }
         }
         tbuf lossy = {0};
-        int r = put_lossy(&lossy, (const unsigned char *)bytes.p, bytes.n) && tlist_push(out, lossy.p ? lossy.p : "", lossy.n);
+        int r = put_lossy(&lossy, (const unsigned char *)bytes.p, bytes.n) &&
+                tlist_push(out, lossy.p ? lossy.p : "", lossy.n);
         free(bytes.p);
         free(lossy.p);
         return r;
@@ -1342,8 +1417,9 @@ clft_status clft_detokenize(const clft_tokenizer *tok, const int32_t *ids, size_
         int32_t id = ids[i];
         if (id < 0 || (size_t)id >= tok->n_ids || tok->tok_off[id] == UINT32_MAX) {
             tlist_free(&a);
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_detokenize: id %d at position %zu is not in the vocabulary (size %zu)",
-                              (int)id, i, tok->n_ids);
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                              "clft_detokenize: id %d at position %zu is not in the vocabulary (size %zu)", (int)id, i,
+                              tok->n_ids);
         }
         if (skip_special && tok->is_special[id]) continue;
         if (!tlist_push(&a, tok->arena + tok->tok_off[id], tok->tok_len[id])) {

@@ -42,10 +42,12 @@ static clft_status acts_alloc(clft_model *m, clft_layer_acts *a) {
 }
 
 static void acts_free(clft_context *ctx, clft_layer_acts *a) {
-    clft_buf *bs[] = {&a->x, &a->h1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse,
-                      &a->xmid, &a->h2, &a->rstd2, &a->g, &a->u, &a->a};
-    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) clft_buf_free(ctx, bs[i]);
-    for (int t = 0; t < CLFT_NTARGETS; t++) clft_buf_free(ctx, &a->lu[t]);
+    clft_buf *bs[] = {&a->x,   &a->h1,   &a->rstd1, &a->q,     &a->k, &a->v, &a->att,
+                      &a->lse, &a->xmid, &a->h2,    &a->rstd2, &a->g, &a->u, &a->a};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
+        clft_buf_free(ctx, bs[i]);
+    for (int t = 0; t < CLFT_NTARGETS; t++)
+        clft_buf_free(ctx, &a->lu[t]);
 }
 
 int64_t clft_xent_chunk(const clft_model_config *cfg, const clft_train_params *tp, int64_t N) {
@@ -60,14 +62,17 @@ int64_t clft_xent_chunk(const clft_model_config *cfg, const clft_train_params *t
 void clft_model_step_free(clft_model *m) {
     if (!m) return;
     clft_context *ctx = m->ctx;
-    for (int64_t l = 0; m->acts && l < m->L; l++) acts_free(ctx, &m->acts[l]);
+    for (int64_t l = 0; m->acts && l < m->L; l++)
+        acts_free(ctx, &m->acts[l]);
     free(m->acts);
     m->acts = NULL;
     acts_free(ctx, &m->shared);
-    clft_buf *bs[] = {&m->ids, &m->pos, &m->targets, &m->emb_rows, &m->emb_offs, &m->emb_toks, &m->xf, &m->hf,
-                      &m->rstdf, &m->logits, &m->row_loss, &m->dx, &m->dxmid, &m->dh, &m->dtmp, &m->dq,
-                      &m->dk, &m->dv, &m->datt, &m->dg, &m->du, &m->da, &m->delta, &m->attn_ws, &m->ldu, &m->lxd, &m->sumsq_part};
-    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) clft_buf_free(ctx, bs[i]);
+    clft_buf *bs[] = {&m->ids,  &m->pos,   &m->targets, &m->emb_rows, &m->emb_offs, &m->emb_toks,  &m->xf,
+                      &m->hf,   &m->rstdf, &m->logits,  &m->row_loss, &m->dx,       &m->dxmid,     &m->dh,
+                      &m->dtmp, &m->dq,    &m->dk,      &m->dv,       &m->datt,     &m->dg,        &m->du,
+                      &m->da,   &m->delta, &m->attn_ws, &m->ldu,      &m->lxd,      &m->sumsq_part};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
+        clft_buf_free(ctx, bs[i]);
     free(m->h_ids);
     free(m->h_rows);
     free(m->h_offs);
@@ -96,9 +101,9 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     const int64_t N = m->N;
     m->chunk = clft_xent_chunk(&m->cfg, &m->tp, N);
     clft_status st = CLFT_OK;
-#define TRY(x)                                                                                                        \
-    do {                                                                                                              \
-        if (st == CLFT_OK) st = (x);                                                                                  \
+#define TRY(x)                                                                                                         \
+    do {                                                                                                               \
+        if (st == CLFT_OK) st = (x);                                                                                   \
     } while (0)
     m->acts = clft_calloc((size_t)m->L, sizeof *m->acts);
     if (!m->acts) return CLFT_STATUS_HOST_OOM;
@@ -149,7 +154,8 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     if (st == CLFT_OK && (!m->h_ids || !m->h_rows || !m->h_offs || !m->h_toks || !m->h_targets || !m->h_row_loss))
         st = CLFT_STATUS_HOST_OOM;
     if (st == CLFT_OK) {
-        for (int64_t n = 0; n < N; n++) m->h_ids[n] = (int32_t)(n % T);
+        for (int64_t n = 0; n < N; n++)
+            m->h_ids[n] = (int32_t)(n % T);
         st = clft_buf_write(ctx, &m->pos, 0, m->h_ids, (size_t)N * 4);
     }
     if (st != CLFT_OK) {
@@ -163,7 +169,8 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
 clft_status clft_trainer_create(clft_model *m, clft_trainer **out) {
     if (!m || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_create: NULL argument");
     *out = NULL;
-    if (m->allocated) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_create: the model already has a trainer");
+    if (m->allocated)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_create: the model already has a trainer");
     clft_trainer *tr = clft_calloc(1, sizeof *tr);
     if (!tr) return CLFT_STATUS_HOST_OOM;
     tr->m = m;

@@ -26,7 +26,8 @@ static int run_file(const char *path) {
             if (!p) {
                 free(buf);
                 buf = NULL;
-            } else buf = p;
+            } else
+                buf = p;
         }
     }
     fclose(f);
@@ -59,7 +60,8 @@ int main(int argc, char **argv) {
                 fails += run_file(p);
             }
             if (d) closedir(d);
-        } else fails += run_file(argv[i]);
+        } else
+            fails += run_file(argv[i]);
     }
     return fails ? 1 : 0;
 }

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         clft_free(ids);
         clft_free(offs);
     }
-    for (int32_t id = -1; id < 300; id++) (void)clft_tokenizer_id_to_token(tok, id);
+    for (int32_t id = -1; id < 300; id++)
+        (void)clft_tokenizer_id_to_token(tok, id);
     clft_tokenizer_free(tok);
     return 0;
 }

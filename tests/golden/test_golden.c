@@ -47,7 +47,8 @@ static const float *f32(const clft_safetensors *st, const char *name, int64_t *n
 
 static double maxabs(const float *x, int64_t n) {
     double m = 0;
-    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    for (int64_t i = 0; i < n; i++)
+        m = fmax(m, fabs(x[i]));
     return m;
 }
 
@@ -82,7 +83,9 @@ static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
         cfg.rope_scaling.high_freq_factor = 4.0;
         cfg.rope_scaling.original_max_position_embeddings = 8;
     }
-    clft_train_params tp = clft_train_default_params(vt->full ? CLFT_METHOD_FULL : vt->nf4 ? CLFT_METHOD_QLORA : CLFT_METHOD_LORA);
+    clft_train_params tp = clft_train_default_params(vt->full  ? CLFT_METHOD_FULL
+                                                     : vt->nf4 ? CLFT_METHOD_QLORA
+                                                               : CLFT_METHOD_LORA);
     tp.batch = vt->B;
     tp.seq_len = vt->T;
     tp.checkpointing = ckpt;
@@ -109,7 +112,8 @@ static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
     if (vt->nf4) { /* clft's NF4 + double quantization == the torch re-implementation of bitsandbytes */
         for (int l = 0; l < vt->layers; l++)
             for (int t = 0; t < 7; t++) {
-                snprintf(name, sizeof name, "dequant.model.layers.%d.%s.%s.weight", l, t < 4 ? "self_attn" : "mlp", TGT[t]);
+                snprintf(name, sizeof name, "dequant.model.layers.%d.%s.%s.weight", l, t < 4 ? "self_attn" : "mlp",
+                         TGT[t]);
                 int64_t n = 0;
                 const float *ref = f32(st, name, &n);
                 float *got = malloc((size_t)n * 4);
@@ -122,8 +126,10 @@ static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
         for (int l = 0; l < vt->layers; l++)
             for (int t = 0; t < 7; t++) {
                 char an[160], bn[160];
-                snprintf(an, sizeof an, "base_model.model.model.layers.%d.%s.%s.lora_A.weight", l, t < 4 ? "self_attn" : "mlp", TGT[t]);
-                snprintf(bn, sizeof bn, "base_model.model.model.layers.%d.%s.%s.lora_B.weight", l, t < 4 ? "self_attn" : "mlp", TGT[t]);
+                snprintf(an, sizeof an, "base_model.model.model.layers.%d.%s.%s.lora_A.weight", l,
+                         t < 4 ? "self_attn" : "mlp", TGT[t]);
+                snprintf(bn, sizeof bn, "base_model.model.model.layers.%d.%s.%s.lora_B.weight", l,
+                         t < 4 ? "self_attn" : "mlp", TGT[t]);
                 TU_OK(clft_model_lora_set(m, l, 1u << t, f32(st, an, NULL), f32(st, bn, NULL)));
             }
     TU_OK(clft_trainer_create(m, &tr));
@@ -143,7 +149,9 @@ static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
     const float *ref_logits = f32(st, "logits", &n);
     const float *ref_loss = f32(st, "loss", NULL);
     if (ref_logits) tu_close("logits", logits, ref_logits, (size_t)n, 2e-4, 2e-3, 1e-8);
-    if (ref_loss) TU_CHECK(fabs(loss - ref_loss[0]) <= 1e-5 * fabs(ref_loss[0]), "loss %.8f vs torch %.8f", loss, (double)ref_loss[0]);
+    if (ref_loss)
+        TU_CHECK(fabs(loss - ref_loss[0]) <= 1e-5 * fabs(ref_loss[0]), "loss %.8f vs torch %.8f", loss,
+                 (double)ref_loss[0]);
     /* gradients */
     for (size_t i = 0; i < clft_safetensors_count(st); i++) {
         clft_tensor_view v;

@@ -24,21 +24,25 @@ static inline void *gc_alloc_bytes(size_t bytes) {
 static inline double *gc_d(int64_t n) { return gc_alloc_bytes((size_t)n * sizeof(double)); }
 static inline float *gc_f(int64_t n) { return gc_alloc_bytes((size_t)n * sizeof(float)); }
 static inline void gc_free_all(void) {
-    while (gc_nallocs) free(gc_allocs[--gc_nallocs]);
+    while (gc_nallocs)
+        free(gc_allocs[--gc_nallocs]);
 }
 
 /* uniform in [lo,hi), rounded to float so that the f32 and f64 variants can share the values */
 static inline void gc_fill(tu_rng *r, double *x, int64_t n, double lo, double hi) {
-    for (int64_t i = 0; i < n; i++) x[i] = (double)tu_uniform(r, (float)lo, (float)hi);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (double)tu_uniform(r, (float)lo, (float)hi);
 }
 static inline double gc_dot(const double *a, const double *b, int64_t n) {
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 static inline float *gc_to_f32(const double *x, int64_t n) {
     float *y = gc_f(n);
-    for (int64_t i = 0; i < n; i++) y[i] = (float)x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (float)x[i];
     return y;
 }
 static inline double *gc_copy(const double *x, int64_t n) {

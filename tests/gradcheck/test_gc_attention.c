@@ -31,7 +31,8 @@ static double naive_max_err(const attn_ctx *c) {
                     s[t * T + u] = allowed ? acc / sqrt((double)D) : -INFINITY;
                     mx = fmax(mx, s[t * T + u]);
                 }
-                for (int64_t u = 0; u < T; u++) sum += exp(s[t * T + u] - mx);
+                for (int64_t u = 0; u < T; u++)
+                    sum += exp(s[t * T + u] - mx);
                 worst = fmax(worst, fabs(mx + log(sum) - c->lse[(b * H + h) * T + t]));
                 for (int64_t i = 0; i < D; i++) {
                     double o = 0;
@@ -58,7 +59,8 @@ static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t 
     TU_CHECK(err < 1e-12, "attention B%lld T%lld H%lld KV%lld D%lld W%lld vs naive: %.3g", (long long)B, (long long)T,
              (long long)H, (long long)KV, (long long)D, (long long)window, err);
     double *dq = gc_d(nq), *dk = gc_d(nk), *dv = gc_d(nk);
-    for (int64_t i = 0; i < nk; i++) dk[i] = dv[i] = 99; /* bwd assigns */
+    for (int64_t i = 0; i < nk; i++)
+        dk[i] = dv[i] = 99; /* bwd assigns */
     TU_OK(clft_ref_attention_bwd_f64(dq, dk, dv, c.dout, c.q, c.k, c.v, c.out, c.lse, &d));
     char name[96];
     snprintf(name, sizeof name, "attention dq (H%lld KV%lld W%lld)", (long long)H, (long long)KV, (long long)window);

@@ -11,7 +11,8 @@ enum { B_ = 2, T_ = 5, N_ = B_ * T_, C_ = 6, V_ = 11, H_ = 4, KV_ = 2, D_ = 4, F
 /* y (N,O) = x (N,I) W^T, W (O,I) */
 static void lin_fwd(double *y, const double *x, const double *W, int64_t N, int64_t I, int64_t O) {
     for (int64_t n = 0; n < N; n++)
-        for (int64_t o = 0; o < O; o++) y[n * O + o] = gc_dot(x + n * I, W + o * I, I);
+        for (int64_t o = 0; o < O; o++)
+            y[n * O + o] = gc_dot(x + n * I, W + o * I, I);
 }
 /* dx (N,I) = dy W (assigns; NULL skips), dW (O,I) += dy^T x */
 static void lin_bwd(double *dx, double *dW, const double *dy, const double *x, const double *W, int64_t N, int64_t I,
@@ -77,7 +78,8 @@ int main(void) {
     double *all[] = {M->E, M->Wq, M->Wk, M->Wv, M->Wo, M->Wg, M->Wu, M->Wd, M->A, M->Bl};
     int64_t sizes[] = {V_ * C_, H_ * D_ * C_, KV_ * D_ * C_, KV_ * D_ * C_, C_ * H_ * D_,
                        F_ * C_, F_ * C_,      C_ * F_,       R_ * C_,       H_ * D_ * R_};
-    for (int i = 0; i < 10; i++) gc_fill(&r, all[i], sizes[i], -0.6, 0.6);
+    for (int i = 0; i < 10; i++)
+        gc_fill(&r, all[i], sizes[i], -0.6, 0.6);
     gc_fill(&r, M->w1, C_, 0.8, 1.2);
     gc_fill(&r, M->w2, C_, 0.8, 1.2);
     gc_fill(&r, M->w3, C_, 0.8, 1.2);
@@ -86,7 +88,8 @@ int main(void) {
         M->pos[n] = n % T_;
         M->labels[n] = n % T_ == T_ - 1 || n == 2 ? CLFT_REF_IGNORE_INDEX : (int32_t)(tu_next(&r) % V_);
     }
-    for (int i = 0; i < N_ * C_; i++) M->keep[i] = tu_uniform(&r, 0, 1) >= 0.2f;
+    for (int i = 0; i < N_ * C_; i++)
+        M->keep[i] = tu_uniform(&r, 0, 1) >= 0.2f;
     clft_ref_rope_params rp = clft_ref_rope_default_params();
     TU_OK(clft_ref_rope_inv_freq(M->inv, D_, &rp));
     M->ad = (clft_ref_attn_dims){B_, T_, H_, KV_, D_, 3};
@@ -112,9 +115,11 @@ int main(void) {
     clft_ref_swiglu_bwd_f64(dg, du, dm, M->g, M->u, N_ * F_);
     lin_bwd(dn2, dWg, dg, M->n2, M->Wg, N_, C_, F_);
     lin_bwd(dn2b, dWu, du, M->n2, M->Wu, N_, C_, F_);
-    for (int i = 0; i < N_ * C_; i++) dn2[i] += dn2b[i];
+    for (int i = 0; i < N_ * C_; i++)
+        dn2[i] += dn2b[i];
     clft_ref_rmsnorm_bwd_f64(tmp, dw2, dn2, M->x1, M->w2, M->r2, N_, C_);
-    for (int i = 0; i < N_ * C_; i++) dx1[i] += tmp[i]; /* both uses of x1 */
+    for (int i = 0; i < N_ * C_; i++)
+        dx1[i] += tmp[i]; /* both uses of x1 */
     double *dx0r = gc_d(N_ * C_);
     clft_ref_residual_bwd_f64(dx0r, do_, dx1, N_ * C_); /* x1 = x0 + o */
     lin_bwd(da, dWo, do_, M->a, M->Wo, N_, H_ * D_, C_);
@@ -124,11 +129,14 @@ int main(void) {
     lin_bwd(dn1, dWq, dq, M->n1, M->Wq, N_, C_, H_ * D_);                                       /* base q path: dn1 = */
     TU_OK(clft_ref_lora_bwd_f64(dn1, dA, dBl, dq, M->n1, M->keep, M->A, M->Bl, M->uq, &M->ld)); /* dn1 += */
     lin_bwd(dn1b, dWk, dk, M->n1, M->Wk, N_, C_, KV_ * D_);
-    for (int i = 0; i < N_ * C_; i++) dn1[i] += dn1b[i];
+    for (int i = 0; i < N_ * C_; i++)
+        dn1[i] += dn1b[i];
     lin_bwd(dn1b, dWv, dv, M->n1, M->Wv, N_, C_, KV_ * D_);
-    for (int i = 0; i < N_ * C_; i++) dn1[i] += dn1b[i];
+    for (int i = 0; i < N_ * C_; i++)
+        dn1[i] += dn1b[i];
     clft_ref_rmsnorm_bwd_f64(dx0, dw1, dn1, M->x0, M->w1, M->r1, N_, C_);
-    for (int i = 0; i < N_ * C_; i++) dx0[i] += dx0r[i];
+    for (int i = 0; i < N_ * C_; i++)
+        dx0[i] += dx0r[i];
     clft_ref_embedding_bwd_f64(dE, dx0, M->ids, N_, V_, C_); /* tied: dE += */
 
     gc_check("block dE (tied embedding + head)", model_loss, M, M->E, dE, V_ * C_);

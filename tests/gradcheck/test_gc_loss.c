@@ -20,9 +20,12 @@ static void test_xent(int64_t N, int64_t C, int64_t V, int64_t chunk, int n_igno
     tu_rng r = tu_rng_make(salt);
     int32_t *labels = gc_alloc_bytes((size_t)N * sizeof(int32_t));
     int64_t want_valid = 0;
-    for (int64_t i = 0; i < N; i++) labels[i] = (int32_t)(tu_next(&r) % (uint64_t)V);
-    for (int k = 0; k < n_ignored; k++) labels[(k * 5 + 1) % N] = CLFT_REF_IGNORE_INDEX;
-    for (int64_t i = 0; i < N; i++) want_valid += labels[i] != CLFT_REF_IGNORE_INDEX;
+    for (int64_t i = 0; i < N; i++)
+        labels[i] = (int32_t)(tu_next(&r) % (uint64_t)V);
+    for (int k = 0; k < n_ignored; k++)
+        labels[(k * 5 + 1) % N] = CLFT_REF_IGNORE_INDEX;
+    for (int64_t i = 0; i < N; i++)
+        want_valid += labels[i] != CLFT_REF_IGNORE_INDEX;
     xent_ctx c = {gc_d(N), gc_d(N * C), gc_d(V * C), labels, N, C, V, chunk, 1.7};
     gc_fill(&r, c.h, N * C, -1, 1);
     gc_fill(&r, c.W, V * C, -1, 1);
@@ -38,18 +41,21 @@ static void test_xent(int64_t N, int64_t C, int64_t V, int64_t chunk, int n_igno
             lg[v] = gc_dot(c.h + n * C, c.W + v * C, C);
             mx = fmax(mx, lg[v]);
         }
-        for (int64_t v = 0; v < V; v++) s += exp(lg[v] - mx);
+        for (int64_t v = 0; v < V; v++)
+            s += exp(lg[v] - mx);
         tot += mx + log(s) - lg[labels[n]];
     }
     double naive = want_valid ? tot / (double)want_valid : 0;
     TU_CHECK(fabs(loss - naive) < 1e-12, "xent loss %.15g naive %.15g", loss, naive);
     /* analytic grads: dh assigns (prefill garbage), dW accumulates (prefill and subtract) */
     double *dh = gc_d(N * C), *dW0 = gc_d(V * C);
-    for (int64_t i = 0; i < N * C; i++) dh[i] = 42;
+    for (int64_t i = 0; i < N * C; i++)
+        dh[i] = 42;
     gc_fill(&r, dW0, V * C, -1, 1);
     double *dW = gc_copy(dW0, V * C), *gW = gc_d(V * C);
     TU_OK(clft_ref_xent_bwd_f64(dh, dW, c.dloss, c.h, labels, c.W, c.lse, N, C, V, chunk));
-    for (int64_t i = 0; i < V * C; i++) gW[i] = dW[i] - dW0[i];
+    for (int64_t i = 0; i < V * C; i++)
+        gW[i] = dW[i] - dW0[i];
     char name[64];
     snprintf(name, sizeof name, "xent dh (N%lld chunk %lld)", (long long)N, (long long)chunk);
     gc_check(name, xent_loss, &c, c.h, dh, N * C);
@@ -86,17 +92,22 @@ static void test_xent(int64_t N, int64_t C, int64_t V, int64_t chunk, int n_igno
 static void test_xent_edges(void) {
     const int64_t N = 4, C = 3, V = 5;
     double h[12], W[15], lse[4], dh[12], dW[15], loss = -1;
-    for (int i = 0; i < 12; i++) h[i] = 0.1 * i;
-    for (int i = 0; i < 15; i++) W[i] = 0.05 * i - 0.3;
+    for (int i = 0; i < 12; i++)
+        h[i] = 0.1 * i;
+    for (int i = 0; i < 15; i++)
+        W[i] = 0.05 * i - 0.3;
     int32_t none[4] = {-100, -100, -100, -100};
     int64_t nv = clft_ref_xent_fwd_f64(&loss, lse, h, none, W, N, C, V, 3);
     TU_CHECK(nv == 0 && loss == 0, "all ignored: n %lld loss %g", (long long)nv, loss);
     memset(dW, 0, sizeof dW);
-    for (int i = 0; i < 12; i++) dh[i] = 5;
+    for (int i = 0; i < 12; i++)
+        dh[i] = 5;
     TU_OK(clft_ref_xent_bwd_f64(dh, dW, 1.0, h, none, W, lse, N, C, V, 3));
     int nz = 0;
-    for (int i = 0; i < 12; i++) nz += dh[i] != 0;
-    for (int i = 0; i < 15; i++) nz += dW[i] != 0;
+    for (int i = 0; i < 12; i++)
+        nz += dh[i] != 0;
+    for (int i = 0; i < 15; i++)
+        nz += dW[i] != 0;
     TU_CHECK(nz == 0, "all ignored gives zero grads (%d nonzero)", nz);
     int32_t bad[4] = {1, 5, 0, -100};
     TU_CHECK(clft_ref_xent_fwd_f64(&loss, lse, h, bad, W, N, C, V, 3) == -1, "label == V rejected");

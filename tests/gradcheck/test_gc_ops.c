@@ -24,9 +24,11 @@ static void test_embedding(void) {
     gc_fill(&r, c.w, N * C, -1, 1);
     double *g = gc_d(V * C), *pre = gc_d(V * C);
     gc_fill(&r, pre, V * C, -1, 1);
-    for (int64_t i = 0; i < V * C; i++) g[i] = pre[i];
+    for (int64_t i = 0; i < V * C; i++)
+        g[i] = pre[i];
     clft_ref_embedding_bwd_f64(g, c.w, ids, N, V, C); /* accumulates onto pre */
-    for (int64_t i = 0; i < V * C; i++) g[i] -= pre[i];
+    for (int64_t i = 0; i < V * C; i++)
+        g[i] -= pre[i];
     gc_check("embedding d_table", emb_loss, &c, c.table, g, V * C);
     TU_CHECK(g[4 * C] == 0 && g[4 * C + C - 1] == 0, "unused row has no grad");
     /* f32 twin */
@@ -34,7 +36,8 @@ static void test_embedding(void) {
     clft_ref_embedding_fwd_f32(o32, ids, gc_to_f32(c.table, V * C), N, V, C);
     gc_cmp32("embedding fwd f32", o32, c.out, N * C, 0, 0);
     clft_ref_embedding_bwd_f32(g32, gc_to_f32(c.w, N * C), ids, N, V, C);
-    for (int64_t i = 0; i < V * C; i++) g[i] += pre[i];
+    for (int64_t i = 0; i < V * C; i++)
+        g[i] += pre[i];
     gc_cmp32("embedding bwd f32", g32, g, V * C, 1e-6, 1e-6);
     /* out-of-range ids: zero rows, counted, skipped by bwd */
     int32_t bad_ids[3] = {-1, 2, 7};
@@ -68,14 +71,16 @@ static void test_rmsnorm(int64_t N, int64_t C, double eps, uint64_t salt) {
     rms_loss(&c);
     clft_ref_rmsnorm_bwd_f64(dx, dw, c.dout, c.x, c.w, c.rstd, N, C);
     double *dwd = gc_d(C);
-    for (int64_t i = 0; i < C; i++) dwd[i] = dw[i] - dw0[i];
+    for (int64_t i = 0; i < C; i++)
+        dwd[i] = dw[i] - dw0[i];
     gc_check("rmsnorm dx", rms_loss, &c, c.x, dx, N * C);
     gc_check("rmsnorm dw", rms_loss, &c, c.w, dwd, C);
     /* independent forward: HF formula */
     double max_err = 0;
     for (int64_t n = 0; n < N; n++) {
         double ms = 0;
-        for (int64_t i = 0; i < C; i++) ms += c.x[n * C + i] * c.x[n * C + i] / (double)C;
+        for (int64_t i = 0; i < C; i++)
+            ms += c.x[n * C + i] * c.x[n * C + i] / (double)C;
         for (int64_t i = 0; i < C; i++)
             max_err = fmax(max_err, fabs(c.out[n * C + i] - c.w[i] * c.x[n * C + i] / sqrt(ms + eps)));
     }
@@ -118,7 +123,8 @@ static void test_rope(int64_t N, int64_t H, int64_t D, const clft_ref_rope_param
     tu_rng r = tu_rng_make(salt);
     const int64_t n = N * H * D;
     int32_t *pos = gc_alloc_bytes((size_t)N * sizeof(int32_t));
-    for (int64_t i = 0; i < N; i++) pos[i] = (int32_t)(tu_next(&r) % (uint64_t)(max_pos + 1));
+    for (int64_t i = 0; i < N; i++)
+        pos[i] = (int32_t)(tu_next(&r) % (uint64_t)(max_pos + 1));
     float *inv = gc_f(D / 2);
     TU_OK(clft_ref_rope_inv_freq(inv, D, rp));
     rope_ctx c = {gc_d(n), gc_d(n), gc_d(n), pos, inv, N, H, D};
@@ -268,7 +274,8 @@ static void test_lora(int64_t N, int64_t in, int64_t out, int64_t rank, double p
     uint8_t *keep = NULL;
     if (use_keep) {
         keep = gc_alloc_bytes((size_t)(N * in));
-        for (int64_t i = 0; i < N * in; i++) keep[i] = tu_uniform(&r, 0, 1) >= p;
+        for (int64_t i = 0; i < N * in; i++)
+            keep[i] = tu_uniform(&r, 0, 1) >= p;
     }
     lora_ctx c = {gc_d(N * out),    gc_d(N * rank), gc_d(N * in), gc_d(rank * in),
                   gc_d(out * rank), gc_d(N * out),  keep,         d};
@@ -284,9 +291,12 @@ static void test_lora(int64_t N, int64_t in, int64_t out, int64_t rank, double p
     double *dx = gc_copy(dx0, N * in), *dA = gc_copy(dA0, rank * in), *dB = gc_copy(dB0, out * rank);
     TU_OK(clft_ref_lora_bwd_f64(dx, dA, dB, c.dy, c.x, keep, c.A, c.B, c.u, &d));
     double *gx = gc_d(N * in), *gA = gc_d(rank * in), *gB = gc_d(out * rank);
-    for (int64_t i = 0; i < N * in; i++) gx[i] = dx[i] - dx0[i];
-    for (int64_t i = 0; i < rank * in; i++) gA[i] = dA[i] - dA0[i];
-    for (int64_t i = 0; i < out * rank; i++) gB[i] = dB[i] - dB0[i];
+    for (int64_t i = 0; i < N * in; i++)
+        gx[i] = dx[i] - dx0[i];
+    for (int64_t i = 0; i < rank * in; i++)
+        gA[i] = dA[i] - dA0[i];
+    for (int64_t i = 0; i < out * rank; i++)
+        gB[i] = dB[i] - dB0[i];
     gc_check("lora dx", lora_loss, &c, c.x, gx, N * in);
     gc_check("lora dA", lora_loss, &c, c.A, gA, rank * in);
     gc_check("lora dB", lora_loss, &c, c.B, gB, out * rank);
@@ -297,7 +307,8 @@ static void test_lora(int64_t N, int64_t in, int64_t out, int64_t rank, double p
             double acc = 0;
             for (int64_t i = 0; i < in; i++) {
                 double wd = 0;
-                for (int64_t k = 0; k < rank; k++) wd += c.B[o * rank + k] * c.A[k * in + i];
+                for (int64_t k = 0; k < rank; k++)
+                    wd += c.B[o * rank + k] * c.A[k * in + i];
                 double xd = keep ? (keep[n * in + i] ? c.x[n * in + i] / (1 - p) : 0) : c.x[n * in + i];
                 acc += xd * wd * d.scale;
             }
@@ -306,9 +317,11 @@ static void test_lora(int64_t N, int64_t in, int64_t out, int64_t rank, double p
     TU_CHECK(max_err < 1e-12, "lora fwd vs merged weight %.3g", max_err);
     /* fwd accumulates into y */
     double *ya = gc_d(N * out);
-    for (int64_t i = 0; i < N * out; i++) ya[i] = 1.0;
+    for (int64_t i = 0; i < N * out; i++)
+        ya[i] = 1.0;
     TU_OK(clft_ref_lora_fwd_f64(ya, c.u, c.x, keep, c.A, c.B, &d));
-    for (int64_t i = 0; i < N * out; i++) ya[i] -= 1.0;
+    for (int64_t i = 0; i < N * out; i++)
+        ya[i] -= 1.0;
     gc_cmp64("lora fwd accumulates", ya, c.y, N * out, 1e-14);
     /* f32 twin */
     float *x32 = gc_to_f32(c.x, N * in), *A32 = gc_to_f32(c.A, rank * in), *B32 = gc_to_f32(c.B, out * rank);
@@ -331,7 +344,8 @@ static void test_lora_init(void) {
     const int64_t rank = 4, in = 37, out = 9;
     float *A32 = gc_f(rank * in), *B32 = gc_f(out * rank);
     double *A = gc_d(rank * in), *B = gc_d(out * rank);
-    for (int64_t i = 0; i < out * rank; i++) B32[i] = B[i] = 7;
+    for (int64_t i = 0; i < out * rank; i++)
+        B32[i] = B[i] = 7;
     clft_ref_lora_init_f32(A32, B32, rank, in, out, 42);
     clft_ref_lora_init_f64(A, B, rank, in, out, 42);
     double bound = 1 / sqrt((double)in), mean = 0, mx = 0;
@@ -341,7 +355,8 @@ static void test_lora_init(void) {
         mean += A[i] / (double)(rank * in);
         mx = fmax(mx, fabs(A[i]));
     }
-    for (int64_t i = 0; i < out * rank; i++) bad += B[i] != 0 || B32[i] != 0;
+    for (int64_t i = 0; i < out * rank; i++)
+        bad += B[i] != 0 || B32[i] != 0;
     TU_CHECK(bad == 0 && fabs(mean) < 0.2 * bound && mx > 0.8 * bound, "lora init: %d bad, mean %g max %g bound %g",
              bad, mean, mx, bound);
     TU_CHECK(clft_ref_lora_scale(16, 8, 0) == 2.0 && fabs(clft_ref_lora_scale(16, 8, 1) - 16 / sqrt(8.0)) < 1e-15,

@@ -37,7 +37,8 @@ static void test_real_configs(void) {
 
     TU_OK(load_fixture("mistral-7b-v0.1.json", &c));
     TU_CHECK(c.arch == CLFT_ARCH_MISTRAL && c.num_kv_heads == 8 && c.sliding_window == 4096 &&
-                 c.intermediate_size == 14336 && c.max_position_embeddings == 32768 && !strcmp(c.torch_dtype, "bfloat16"),
+                 c.intermediate_size == 14336 && c.max_position_embeddings == 32768 &&
+                 !strcmp(c.torch_dtype, "bfloat16"),
              "mistral");
     TU_CHECK(clft_model_config_num_params(&c) == INT64_C(7241732096), "mistral params %lld",
              (long long)clft_model_config_num_params(&c));
@@ -83,8 +84,7 @@ static void test_errors(void) {
                  "{\"architectures\": [\"MistralForCausalLM\"], \"vocab_size\": 10, \"hidden_size\": 64, "
                  "\"num_hidden_layers\": 2, \"num_attention_heads\": 4}",
                  CLFT_STATUS_FORMAT, "'intermediate_size'", NULL);
-    expect_error("string size",
-                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": \"32000\", " BASE "}",
+    expect_error("string size", "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": \"32000\", " BASE "}",
                  CLFT_STATUS_FORMAT, "'vocab_size'", "integer");
     expect_error("fractional size", "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10.5, " BASE "}",
                  CLFT_STATUS_FORMAT, "'vocab_size'", "integer");
@@ -92,21 +92,29 @@ static void test_errors(void) {
                  "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"rms_norm_eps\": true, " BASE "}",
                  CLFT_STATUS_FORMAT, "'rms_norm_eps'", "number");
     expect_error("tie not bool",
-                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"tie_word_embeddings\": 1, " BASE "}",
+                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"tie_word_embeddings\": 1, " BASE
+                 "}",
                  CLFT_STATUS_FORMAT, "'tie_word_embeddings'", NULL);
-    expect_error("kv heads", "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"num_key_value_heads\": 3, " BASE "}",
+    expect_error("kv heads",
+                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"num_key_value_heads\": 3, " BASE
+                 "}",
                  CLFT_STATUS_FORMAT, "num_key_value_heads", NULL);
-    expect_error("gelu", "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"hidden_act\": \"gelu\", " BASE "}",
+    expect_error("gelu",
+                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"hidden_act\": \"gelu\", " BASE "}",
                  CLFT_STATUS_FORMAT, "'gelu'", NULL);
-    expect_error("yarn", "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}, " BASE "}",
+    expect_error("yarn",
+                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"rope_scaling\": {\"rope_type\": "
+                 "\"yarn\", \"factor\": 4.0}, " BASE "}",
                  CLFT_STATUS_FORMAT, "'yarn'", NULL);
     expect_error("llama3 rope missing key",
                  "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"rope_scaling\": {\"rope_type\": "
                  "\"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0}, " BASE "}",
                  CLFT_STATUS_FORMAT, "'rope_scaling.original_max_position_embeddings'", NULL);
-    expect_error("eos strings", "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"eos_token_id\": [\"2\"], " BASE "}",
+    expect_error("eos strings",
+                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"eos_token_id\": [\"2\"], " BASE "}",
                  CLFT_STATUS_FORMAT, "'eos_token_id'", NULL);
-    expect_error("eos out of vocab", "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"eos_token_id\": 10, " BASE "}",
+    expect_error("eos out of vocab",
+                 "{\"architectures\": [\"LlamaForCausalLM\"], \"vocab_size\": 10, \"eos_token_id\": 10, " BASE "}",
                  CLFT_STATUS_FORMAT, "eos_token_id", NULL);
     expect_error("not json", "{\"architectures\": [", CLFT_STATUS_FORMAT, "JSON", NULL);
     expect_error("array", "[]", CLFT_STATUS_FORMAT, "object", NULL);
@@ -115,9 +123,10 @@ static void test_errors(void) {
     TU_CHECK(s == CLFT_STATUS_IO && strstr(clft_last_error(), "/nonexistent/config.json"), "missing file: %s",
              clft_last_error());
     /* defaults of the transformers classes, quantization_config, rope_parameters */
-    const char *j = "{\"model_type\": \"mistral\", \"vocab_size\": 100, \"sliding_window\": null, \"num_key_value_heads\": 2, "
-                    "\"quantization_config\": {\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true}, "
-                    "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}, " BASE "}";
+    const char *j =
+        "{\"model_type\": \"mistral\", \"vocab_size\": 100, \"sliding_window\": null, \"num_key_value_heads\": 2, "
+        "\"quantization_config\": {\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true}, "
+        "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}, " BASE "}";
     TU_OK(clft_model_config_parse(j, strlen(j), "q.json", &c));
     TU_CHECK(c.arch == CLFT_ARCH_MISTRAL && c.num_kv_heads == 2 && c.sliding_window == 0 && c.has_quantization_config &&
                  !strcmp(c.quant_method, "bitsandbytes") && c.rope_theta == 1e6 && c.rms_norm_eps == 1e-6 &&
@@ -139,11 +148,12 @@ static int same_config(const clft_model_config *a, const clft_model_config *b) {
              a->rope_scaling.type == b->rope_scaling.type && a->rope_scaling.factor == b->rope_scaling.factor &&
              a->rope_scaling.original_max_position_embeddings == b->rope_scaling.original_max_position_embeddings &&
              a->max_position_embeddings == b->max_position_embeddings &&
-             a->tie_word_embeddings == b->tie_word_embeddings && a->qkv_bias == b->qkv_bias &&
-             a->o_bias == b->o_bias && a->mlp_bias == b->mlp_bias && a->sliding_window == b->sliding_window &&
+             a->tie_word_embeddings == b->tie_word_embeddings && a->qkv_bias == b->qkv_bias && a->o_bias == b->o_bias &&
+             a->mlp_bias == b->mlp_bias && a->sliding_window == b->sliding_window &&
              a->bos_token_id == b->bos_token_id && a->n_eos == b->n_eos && a->pad_token_id == b->pad_token_id &&
              a->initializer_range == b->initializer_range && !strcmp(a->torch_dtype, b->torch_dtype);
-    for (int i = 0; ok && i < a->n_eos; i++) ok = a->eos_token_ids[i] == b->eos_token_ids[i];
+    for (int i = 0; ok && i < a->n_eos; i++)
+        ok = a->eos_token_ids[i] == b->eos_token_ids[i];
     return ok;
 }
 
@@ -279,12 +289,14 @@ static void test_check_tensors(void) {
             m++;
             snprintf(names[2 * i], 128, "%s.absmax", t[i].name);
             snprintf(names[2 * i + 1], 128, "%s.quant_map", t[i].name);
-            q[m] = (clft_st_out_tensor){.name = names[2 * i], .dtype = CLFT_ST_F32, .ndim = 1, .shape = {2}, .data = zeros};
+            q[m] = (clft_st_out_tensor){
+                .name = names[2 * i], .dtype = CLFT_ST_F32, .ndim = 1, .shape = {2}, .data = zeros};
             m++;
             if (!strstr(t[i].name, "down_proj")) /* leave one quant_map out */
-                q[m++] = (clft_st_out_tensor){.name = names[2 * i + 1], .dtype = CLFT_ST_F32, .ndim = 1, .shape = {16},
-                                              .data = zeros};
-        } else m++;
+                q[m++] = (clft_st_out_tensor){
+                    .name = names[2 * i + 1], .dtype = CLFT_ST_F32, .ndim = 1, .shape = {16}, .data = zeros};
+        } else
+            m++;
     }
     TU_OK(clft_st_write_file(p, q, m, NULL, 0, NULL, NULL));
     TU_OK(clft_st_open(p, &st));

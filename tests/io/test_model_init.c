@@ -68,7 +68,8 @@ static void check_folder(const char *dir, const char *what) {
             if (t[i].role == CLFT_ROLE_NORM && v[k] != 1.0f) ok = 0;
             if (t[i].role == CLFT_ROLE_BIAS && v[k] != 0.0f) ok = 0;
         }
-        if (t[i].role == CLFT_ROLE_NORM || t[i].role == CLFT_ROLE_BIAS) TU_CHECK(ok, "%s: %s constant", what, t[i].name);
+        if (t[i].role == CLFT_ROLE_NORM || t[i].role == CLFT_ROLE_BIAS)
+            TU_CHECK(ok, "%s: %s constant", what, t[i].name);
         else {
             double mean = sum / (double)x->numel, sd = sqrt(sq / (double)x->numel - mean * mean);
             TU_CHECK(fabs(mean) < 0.002 && fabs(sd - 0.02) < 0.002, "%s: %s mean %g std %g (want 0, 0.02)", what,
@@ -76,7 +77,8 @@ static void check_folder(const char *dir, const char *what) {
         }
         if (t[i].role == CLFT_ROLE_EMBEDDING && c.pad_token_id >= 0) {
             int zero = 1;
-            for (int64_t k = 0; k < c.hidden_size; k++) zero &= v[c.pad_token_id * c.hidden_size + k] == 0.0f;
+            for (int64_t k = 0; k < c.hidden_size; k++)
+                zero &= v[c.pad_token_id * c.hidden_size + k] == 0.0f;
             TU_CHECK(zero, "%s: padding row of the embedding is zero", what);
         }
         free(v);
@@ -190,8 +192,17 @@ static void test_byte_tokenizer(void) {
                  "space is U+0120 'G-dot'");
         TU_CHECK(cJSON_GetObjectItem(vocab, "A") && cJSON_GetObjectItem(vocab, "A")->valueint == 65, "A is 65");
         int found = 0;
-        const char *need[] = {"<s>", "</s>", "<pad>", "<|im_start|>", "<|im_end|>", "<|begin_of_text|>",
-                              "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "[INST]", "[/INST]"};
+        const char *need[] = {"<s>",
+                              "</s>",
+                              "<pad>",
+                              "<|im_start|>",
+                              "<|im_end|>",
+                              "<|begin_of_text|>",
+                              "<|start_header_id|>",
+                              "<|end_header_id|>",
+                              "<|eot_id|>",
+                              "[INST]",
+                              "[/INST]"};
         for (const cJSON *a = added ? added->child : NULL; a; a = a->next)
             for (size_t k = 0; k < sizeof need / sizeof need[0]; k++)
                 if (!strcmp(cJSON_GetObjectItem(a, "content")->valuestring, need[k])) found++;
@@ -212,7 +223,8 @@ static void test_copy_tokenizer(void) {
     clft_sbuf_init(&b);
     clft_sbuf_puts(&b, "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":600,\"content\":\"<bos>\",\"special\":true},"
                        "{\"id\":601,\"content\":\"<eos>\",\"special\":true}],\"model\":{\"type\":\"BPE\",\"vocab\":{");
-    for (int i = 0; i < 600; i++) clft_sbuf_printf(&b, "%s\"t%d\":%d", i ? "," : "", i, i);
+    for (int i = 0; i < 600; i++)
+        clft_sbuf_printf(&b, "%s\"t%d\":%d", i ? "," : "", i, i);
     clft_sbuf_puts(&b, "},\"merges\":[]}}");
     char *p = clft_io_join(src, "tokenizer.json");
     TU_OK(clft_io_write_atomic(p, b.data, b.len));

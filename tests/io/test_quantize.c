@@ -41,7 +41,8 @@ static void compare_with_bnb(const char *fixture, const char *qdir, const char *
         TU_CHECK(g && g->dtype == s->dtype && g->bytes == s->bytes && !memcmp(g->data, s->data, s->bytes),
                  "%s copied unchanged", s->name);
     }
-    TU_CHECK(clft_st_count(got) == clft_st_count(ref) + clft_st_count(src) - 14, "tensor count %zu", clft_st_count(got));
+    TU_CHECK(clft_st_count(got) == clft_st_count(ref) + clft_st_count(src) - 14, "tensor count %zu",
+             clft_st_count(got));
     clft_safetensors_free(ref);
     clft_safetensors_free(got);
     clft_safetensors_free(src);
@@ -96,7 +97,8 @@ int main(int argc, char **argv) {
     TU_CHECK(cfg.has_quantization_config && !strcmp(cfg.quant_method, "bitsandbytes"), "quantization_config block");
     TU_CHECK(clft_model_quantize(q_bf16, src_f32, &qp) != CLFT_OK, "an already quantized model is refused");
     TU_CHECK(clft_model_quantize(src_bf16, q_bf16, &qp) == CLFT_STATUS_INVALID_ARGUMENT &&
-                 strstr(clft_last_error(), "not empty"), "existing output refused: %s", clft_last_error());
+                 strstr(clft_last_error(), "not empty"),
+             "existing output refused: %s", clft_last_error());
     qp.force = 1;
     TU_OK(clft_model_quantize(src_bf16, q_bf16, &qp));
 
@@ -114,8 +116,8 @@ int main(int argc, char **argv) {
         const clft_st_tensor *t = clft_st_find(st, names[i]);
         float *ref = malloc((size_t)t->numel * 4);
         TU_OK(clft_st_to_f32(st, t, ref));
-        float *a = weight(qd, names[i], t->numel), *b = weight(qs, names[i], t->numel), *c = weight(ld, names[i], t->numel),
-              *d = weight(fl, names[i], t->numel);
+        float *a = weight(qd, names[i], t->numel), *b = weight(qs, names[i], t->numel),
+              *c = weight(ld, names[i], t->numel), *d = weight(fl, names[i], t->numel);
         TU_CHECK(!memcmp(a, b, (size_t)t->numel * 4), "%s: loaded 4-bit codes == quantized while loading", names[i]);
         TU_CHECK(!memcmp(a, c, (size_t)t->numel * 4), "%s: LoRA model holds the dequantized 4-bit weight", names[i]);
         TU_CHECK(!memcmp(d, ref, (size_t)t->numel * 4), "%s: full model holds the bf16 weight exactly", names[i]);

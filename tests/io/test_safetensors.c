@@ -31,7 +31,7 @@ static const spec MIXED[] = {
 };
 static const spec NAMES[] = {
     {"model.layers.10.w", CLFT_ST_F32, 1, {2}}, {"model.layers.2.w", CLFT_ST_F32, 1, {3}},
-    {"\xc3\xa9t\xc3\xa9", CLFT_ST_F32, 1, {1}},  {"quote\"name", CLFT_ST_F32, 1, {1}},
+    {"\xc3\xa9t\xc3\xa9", CLFT_ST_F32, 1, {1}}, {"quote\"name", CLFT_ST_F32, 1, {1}},
     {"tab\tname", CLFT_ST_F32, 1, {2}},
 };
 #define NMIXED (sizeof MIXED / sizeof MIXED[0])
@@ -42,17 +42,57 @@ static void ref_value(const spec *s, int k, int64_t i, unsigned char *dst) {
     long long sv = ((i + k) % 7) - 2, uv = (i + k) % 7;
     double fv = (double)sv * 0.5;
     switch (s->dtype) {
-    case CLFT_ST_F32: { float f = (float)fv; memcpy(dst, &f, 4); break; }
+    case CLFT_ST_F32: {
+        float f = (float)fv;
+        memcpy(dst, &f, 4);
+        break;
+    }
     case CLFT_ST_F64: memcpy(dst, &fv, 8); break;
-    case CLFT_ST_F16: { uint16_t h = clft_ref_f32_to_f16((float)fv); memcpy(dst, &h, 2); break; }
-    case CLFT_ST_BF16: { uint16_t h = clft_ref_f32_to_bf16((float)fv); memcpy(dst, &h, 2); break; }
-    case CLFT_ST_I64: { int64_t v = sv; memcpy(dst, &v, 8); break; }
-    case CLFT_ST_I32: { int32_t v = (int32_t)sv; memcpy(dst, &v, 4); break; }
-    case CLFT_ST_I16: { int16_t v = (int16_t)sv; memcpy(dst, &v, 2); break; }
-    case CLFT_ST_I8: { int8_t v = (int8_t)sv; memcpy(dst, &v, 1); break; }
-    case CLFT_ST_U64: { uint64_t v = (uint64_t)uv; memcpy(dst, &v, 8); break; }
-    case CLFT_ST_U32: { uint32_t v = (uint32_t)uv; memcpy(dst, &v, 4); break; }
-    case CLFT_ST_U16: { uint16_t v = (uint16_t)uv; memcpy(dst, &v, 2); break; }
+    case CLFT_ST_F16: {
+        uint16_t h = clft_ref_f32_to_f16((float)fv);
+        memcpy(dst, &h, 2);
+        break;
+    }
+    case CLFT_ST_BF16: {
+        uint16_t h = clft_ref_f32_to_bf16((float)fv);
+        memcpy(dst, &h, 2);
+        break;
+    }
+    case CLFT_ST_I64: {
+        int64_t v = sv;
+        memcpy(dst, &v, 8);
+        break;
+    }
+    case CLFT_ST_I32: {
+        int32_t v = (int32_t)sv;
+        memcpy(dst, &v, 4);
+        break;
+    }
+    case CLFT_ST_I16: {
+        int16_t v = (int16_t)sv;
+        memcpy(dst, &v, 2);
+        break;
+    }
+    case CLFT_ST_I8: {
+        int8_t v = (int8_t)sv;
+        memcpy(dst, &v, 1);
+        break;
+    }
+    case CLFT_ST_U64: {
+        uint64_t v = (uint64_t)uv;
+        memcpy(dst, &v, 8);
+        break;
+    }
+    case CLFT_ST_U32: {
+        uint32_t v = (uint32_t)uv;
+        memcpy(dst, &v, 4);
+        break;
+    }
+    case CLFT_ST_U16: {
+        uint16_t v = (uint16_t)uv;
+        memcpy(dst, &v, 2);
+        break;
+    }
     case CLFT_ST_U8: dst[0] = (unsigned char)uv; break;
     case CLFT_ST_BOOL: dst[0] = (unsigned char)((i + k) % 2 == 0); break;
     default: break;
@@ -61,7 +101,8 @@ static void ref_value(const spec *s, int k, int64_t i, unsigned char *dst) {
 
 static int64_t numel_of(const spec *s) {
     int64_t n = 1;
-    for (int d = 0; d < s->ndim; d++) n *= s->shape[d];
+    for (int d = 0; d < s->ndim; d++)
+        n *= s->shape[d];
     return n;
 }
 
@@ -72,11 +113,13 @@ static void build(const spec *sp, size_t n, clft_st_out_tensor *out, unsigned ch
         out[k].name = sp[k].name;
         out[k].dtype = sp[k].dtype;
         out[k].ndim = sp[k].ndim;
-        for (int d = 0; d < sp[k].ndim; d++) out[k].shape[d] = sp[k].shape[d];
+        for (int d = 0; d < sp[k].ndim; d++)
+            out[k].shape[d] = sp[k].shape[d];
         int64_t ne = numel_of(&sp[k]);
         int esz = clft_st_dtype_bits(sp[k].dtype) / 8;
         bufs[k] = calloc((size_t)(ne * esz) + 1, 1);
-        for (int64_t i = 0; i < ne; i++) ref_value(&sp[k], (int)k, i, bufs[k] + i * esz);
+        for (int64_t i = 0; i < ne; i++)
+            ref_value(&sp[k], (int)k, i, bufs[k] + i * esz);
         out[k].data = bufs[k];
     }
 }
@@ -118,7 +161,8 @@ static void test_python_equality(void) {
             TU_OK(clft_st_get(st, MIXED[k].name, &t));
             if (!t) continue;
             TU_CHECK(t->dtype == MIXED[k].dtype && t->ndim == MIXED[k].ndim, "%s dtype/ndim", MIXED[k].name);
-            for (int d = 0; d < t->ndim; d++) TU_CHECK(t->shape[d] == MIXED[k].shape[d], "%s shape", MIXED[k].name);
+            for (int d = 0; d < t->ndim; d++)
+                TU_CHECK(t->shape[d] == MIXED[k].shape[d], "%s shape", MIXED[k].name);
             TU_CHECK(t->bytes == (size_t)(numel_of(&MIXED[k]) * clft_st_dtype_bits(t->dtype) / 8), "%s bytes",
                      MIXED[k].name);
             TU_CHECK(t->bytes == 0 || memcmp(t->data, bufs[k], t->bytes) == 0, "%s data", MIXED[k].name);
@@ -127,7 +171,8 @@ static void test_python_equality(void) {
         float f[6];
         if (t) {
             TU_OK(clft_st_to_f32(st, t, f));
-            for (int i = 0; i < 6; i++) TU_CHECK(f[i] == (float)((((i + 2) % 7) - 2) * 0.5), "f16 -> f32 [%d]", i);
+            for (int i = 0; i < 6; i++)
+                TU_CHECK(f[i] == (float)((((i + 2) % 7) - 2) * 0.5), "f16 -> f32 [%d]", i);
         }
         t = clft_st_find(st, "u64");
         if (t) {
@@ -145,7 +190,8 @@ static void test_python_equality(void) {
         TU_CHECK(!strcmp(v.dtype, "F32") && v.ndim == 2 && v.shape[1] == 3 && v.bytes == 24, "public view");
     }
     clft_safetensors_free(st);
-    for (size_t k = 0; k < NMIXED; k++) free(bufs[k]);
+    for (size_t k = 0; k < NMIXED; k++)
+        free(bufs[k]);
     free(mine);
     free(ref);
 
@@ -160,7 +206,8 @@ static void test_python_equality(void) {
     TU_OK(clft_st_open(mine, &st));
     TU_CHECK(st && clft_st_find(st, "\xc3\xa9t\xc3\xa9") && clft_st_find(st, "tab\tname"), "escaped names read back");
     clft_safetensors_free(st);
-    for (size_t k = 0; k < NNAMES; k++) free(nb[k]);
+    for (size_t k = 0; k < NNAMES; k++)
+        free(nb[k]);
     free(mine);
     free(ref);
 }
@@ -169,7 +216,8 @@ static void test_python_equality(void) {
 static clft_status fill_pattern(void *user, size_t index, uint64_t offset, void *dst, size_t bytes) {
     (void)user;
     unsigned char *p = dst;
-    for (size_t i = 0; i < bytes; i++) p[i] = (unsigned char)((index * 31 + offset + i) * 2654435761u >> 13);
+    for (size_t i = 0; i < bytes; i++)
+        p[i] = (unsigned char)((index * 31 + offset + i) * 2654435761u >> 13);
     return CLFT_OK;
 }
 
@@ -207,8 +255,10 @@ static void test_round_trip(void) {
         TU_OK(clft_st_out_bytes(&t[k], &bytes));
         TU_CHECK(v->bytes == bytes && v->dtype == dts[k], "%s size/dtype", names[k]);
         unsigned char *want = malloc((size_t)bytes);
-        if (t[k].data) memcpy(want, t[k].data, (size_t)bytes);
-        else fill_pattern(NULL, (size_t)k, 0, want, (size_t)bytes);
+        if (t[k].data)
+            memcpy(want, t[k].data, (size_t)bytes);
+        else
+            fill_pattern(NULL, (size_t)k, 0, want, (size_t)bytes);
         TU_CHECK(memcmp(want, v->data, (size_t)bytes) == 0, "%s bytes identical", names[k]);
         free(want);
     }
@@ -221,7 +271,8 @@ static void test_round_trip(void) {
     TU_CHECK(access(d, F_OK) != 0, "no file written");
     free(d);
     free(p);
-    for (int k = 0; k < N; k++) free(bufs[k]);
+    for (int k = 0; k < N; k++)
+        free(bufs[k]);
 }
 
 static void test_sharded(void) {
@@ -258,7 +309,8 @@ static void test_sharded(void) {
         free(a);
         free(b);
     }
-    for (size_t k = 0; k < NNAMES; k++) free(nb[k]);
+    for (size_t k = 0; k < NNAMES; k++)
+        free(nb[k]);
     free(dirn);
     free(refn);
     /* reading: folder, index path, and the reference folder */
@@ -289,8 +341,8 @@ static void test_sharded(void) {
     const char *j2 = "{\"weight_map\": {\"a.f32\": \"model-00009-of-00009.safetensors\"}}";
     clft_io_write_atomic(bad, j2, strlen(j2));
     s = clft_st_open(bad, &st);
-    TU_CHECK(s == CLFT_STATUS_IO && strstr(clft_last_error(), "model-00009-of-00009.safetensors"),
-             "missing shard: %s", clft_last_error());
+    TU_CHECK(s == CLFT_STATUS_IO && strstr(clft_last_error(), "model-00009-of-00009.safetensors"), "missing shard: %s",
+             clft_last_error());
     const char *j3 = "{\"weight_map\": {\"a.f32\": \"../x.safetensors\"}}";
     clft_io_write_atomic(bad, j3, strlen(j3));
     s = clft_st_open(bad, &st);
@@ -308,7 +360,8 @@ static void test_sharded(void) {
     free(idx);
     free(refdir);
     free(dir);
-    for (size_t k = 0; k < NMIXED; k++) free(bufs[k]);
+    for (size_t k = 0; k < NMIXED; k++)
+        free(bufs[k]);
 }
 
 /* ---- malformed input ------------------------------------------------------------------------- */
@@ -317,7 +370,8 @@ static unsigned char *mk(const char *header, uint64_t n_override, size_t data_by
     *size = 8 + h + data_bytes;
     unsigned char *b = calloc(*size + 1, 1);
     uint64_t n = n_override ? n_override : h;
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(n >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(n >> (8 * i));
     memcpy(b + 8, header, h);
     return b;
 }

@@ -16,8 +16,10 @@ static clft_context *ctx;
 static clft_buf up(const void *src, size_t bytes) {
     clft_buf b = {0};
     TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes, &b));
-    if (src) TU_OK(clft_buf_write(ctx, &b, 0, src, bytes));
-    else TU_OK(clft_buf_fill_zero(ctx, &b));
+    if (src)
+        TU_OK(clft_buf_write(ctx, &b, 0, src, bytes));
+    else
+        TU_OK(clft_buf_fill_zero(ctx, &b));
     return b;
 }
 static float *down(const clft_buf *b, size_t n) {
@@ -36,13 +38,15 @@ static void test_rmsnorm(int64_t N, int64_t C) {
     tu_rng r = tu_rng_make((uint64_t)(N * 1000 + C));
     float *x = rnd(&r, N * C, -2, 2), *w = rnd(&r, C, 0.5f, 1.5f), *g = rnd(&r, N * C, -1, 1);
     float *out = malloc(N * C * 4), *rstd = malloc(N * 4), *dx = malloc(N * C * 4), *dw = calloc(C, 4);
-    for (int64_t c = 0; c < C; c++) dw[c] = 0.25f; /* accumulation is checked too */
+    for (int64_t c = 0; c < C; c++)
+        dw[c] = 0.25f; /* accumulation is checked too */
     clft_ref_rmsnorm_fwd_f32(out, rstd, x, w, N, C, 1e-5);
     clft_ref_rmsnorm_bwd_f32(dx, dw, g, x, w, rstd, N, C);
     clft_buf bx = up(x, N * C * 4), bw = up(w, C * 4), bg = up(g, N * C * 4), bo = up(NULL, N * C * 4),
              br = up(NULL, N * 4), bdx = up(NULL, N * C * 4), bdw = up(NULL, C * 4);
     float *quarter = malloc(C * 4);
-    for (int64_t c = 0; c < C; c++) quarter[c] = 0.25f;
+    for (int64_t c = 0; c < C; c++)
+        quarter[c] = 0.25f;
     TU_OK(clft_buf_write(ctx, &bdw, 0, quarter, C * 4));
     TU_OK(clft_rmsnorm_fwd(ctx, DV(bo), DV(br), DV(bx), DV(bw), N, C, 1e-5f));
     TU_OK(clft_rmsnorm_bwd(ctx, DV(bdx), DV(bdw), DV(bg), DV(bx), DV(bw), DV(br), N, C));
@@ -52,7 +56,8 @@ static void test_rmsnorm(int64_t N, int64_t C) {
     tu_close("rmsnorm dx", gx, dx, N * C, 1e-5, 1e-4, 1e-9);
     tu_close("rmsnorm dw", gw, dw, C, 1e-4, 1e-4, 1e-9);
     clft_buf *bs[] = {&bx, &bw, &bg, &bo, &br, &bdx, &bdw};
-    for (size_t i = 0; i < 7; i++) clft_buf_free(ctx, bs[i]);
+    for (size_t i = 0; i < 7; i++)
+        clft_buf_free(ctx, bs[i]);
     free(x), free(w), free(g), free(out), free(rstd), free(dx), free(dw), free(o), free(rs), free(gx), free(gw);
     free(quarter);
 }
@@ -63,7 +68,8 @@ static void test_elementwise(int64_t N, int64_t C) {
     float *ga = rnd(&r, n, -4, 4), *u = rnd(&r, n, -2, 2), *d = rnd(&r, n, -1, 1), *bias = rnd(&r, C, -1, 1);
     float *out = malloc(n * 4), *dg = malloc(n * 4), *du = malloc(n * 4), *add = malloc(n * 4), *ba = malloc(n * 4);
     float *db = malloc(C * 4);
-    for (int64_t c = 0; c < C; c++) db[c] = 0.5f;
+    for (int64_t c = 0; c < C; c++)
+        db[c] = 0.5f;
     clft_ref_swiglu_fwd_f32(out, ga, u, (int64_t)n);
     clft_ref_swiglu_bwd_f32(dg, du, d, ga, u, (int64_t)n);
     clft_ref_residual_fwd_f32(add, ga, u, (int64_t)n);
@@ -73,7 +79,8 @@ static void test_elementwise(int64_t N, int64_t C) {
              bdg = up(NULL, n * 4), bdu = up(NULL, n * 4), badd = up(NULL, n * 4), bba = up(NULL, n * 4),
              bdb = up(NULL, C * 4);
     float *half = malloc(C * 4);
-    for (int64_t c = 0; c < C; c++) half[c] = 0.5f;
+    for (int64_t c = 0; c < C; c++)
+        half[c] = 0.5f;
     TU_OK(clft_buf_write(ctx, &bdb, 0, half, C * 4));
     TU_OK(clft_swiglu_fwd(ctx, DV(bo), DV(bga), DV(bu), (int64_t)n));
     TU_OK(clft_swiglu_bwd(ctx, DV(bdg), DV(bdu), DV(bd), DV(bga), DV(bu), (int64_t)n));
@@ -92,10 +99,12 @@ static void test_elementwise(int64_t N, int64_t C) {
     TU_OK(clft_scale(ctx, DV(bo), -2.0f, (int64_t)n));
     TU_OK(clft_axpy(ctx, DV(bo), 2.0f, DV(bga), (int64_t)n)); /* bo = -2*swiglu + 2*gate */
     float *sa = down(&bo, n), *want = malloc(n * 4);
-    for (size_t i = 0; i < n; i++) want[i] = -2.0f * o[i] + 2.0f * ga[i];
+    for (size_t i = 0; i < n; i++)
+        want[i] = -2.0f * o[i] + 2.0f * ga[i];
     tu_close("scale+axpy", sa, want, n, 1e-5, 1e-6, 1e-10);
     clft_buf *bs[] = {&bga, &bu, &bd, &bb, &bo, &bdg, &bdu, &badd, &bba, &bdb};
-    for (size_t i = 0; i < 10; i++) clft_buf_free(ctx, bs[i]);
+    for (size_t i = 0; i < 10; i++)
+        clft_buf_free(ctx, bs[i]);
     free(ga), free(u), free(d), free(bias), free(out), free(dg), free(du), free(add), free(ba), free(db), free(half);
     free(o), free(g1), free(g2), free(a), free(b2), free(g3), free(sa), free(want);
 }
@@ -106,7 +115,8 @@ static void test_rope(int64_t N, int64_t H, int64_t D, int llama3) {
     float *x = rnd(&r, n, -1, 1), *g = rnd(&r, n, -1, 1), *out = malloc(n * 4), *dx = malloc(n * 4);
     float *inv = malloc(D / 2 * 4);
     int32_t *pos = malloc(N * 4);
-    for (int64_t i = 0; i < N; i++) pos[i] = (int32_t)(i * 37 % 4099); /* large positions too */
+    for (int64_t i = 0; i < N; i++)
+        pos[i] = (int32_t)(i * 37 % 4099); /* large positions too */
     clft_ref_rope_params rp = clft_ref_rope_default_params();
     if (llama3) {
         rp.type = CLFT_REF_ROPE_LLAMA3;
@@ -124,7 +134,8 @@ static void test_rope(int64_t N, int64_t H, int64_t D, int llama3) {
     tu_close("rope bwd", gx, dx, n, 2e-5, 1e-4, 1e-9);
     TU_CHECK(clft_rope_fwd(ctx, DV(bo), DV(bx), DV(bp), DV(bi), N, H, D + 1) != CLFT_OK, "odd head dim refused");
     clft_buf *bs[] = {&bx, &bg, &bp, &bi, &bo};
-    for (size_t i = 0; i < 5; i++) clft_buf_free(ctx, bs[i]);
+    for (size_t i = 0; i < 5; i++)
+        clft_buf_free(ctx, bs[i]);
     free(x), free(g), free(out), free(dx), free(inv), free(pos), free(o), free(gx);
 }
 
@@ -133,9 +144,11 @@ static void test_embedding(int64_t N, int64_t V, int64_t C) {
     float *table = rnd(&r, V * C, -1, 1), *g = rnd(&r, N * C, -1, 1), *out = malloc(N * C * 4);
     float *dt = malloc(V * C * 4);
     int32_t *ids = malloc(N * 4), *rows = malloc(N * 4), *offs = malloc((N + 1) * 4), *toks = malloc(N * 4);
-    for (int64_t i = 0; i < N; i++) ids[i] = (int32_t)(tu_next(&r) % (uint64_t)(V < 5 ? V : 5)); /* many repeats */
+    for (int64_t i = 0; i < N; i++)
+        ids[i] = (int32_t)(tu_next(&r) % (uint64_t)(V < 5 ? V : 5)); /* many repeats */
     ids[N / 2] = (int32_t)(V - 1);
-    for (int64_t i = 0; i < V * C; i++) dt[i] = 0.125f;
+    for (int64_t i = 0; i < V * C; i++)
+        dt[i] = 0.125f;
     clft_ref_embedding_fwd_f32(out, ids, table, N, V, C);
     clft_ref_embedding_bwd_f32(dt, g, ids, N, V, C);
     int64_t U = clft_embedding_group(ids, N, V, rows, offs, toks);
@@ -143,7 +156,8 @@ static void test_embedding(int64_t N, int64_t V, int64_t C) {
     clft_buf bt = up(table, V * C * 4), bg = up(g, N * C * 4), bi = up(ids, N * 4), bo = up(NULL, N * C * 4),
              bdt = up(NULL, V * C * 4), br = up(rows, N * 4), bof = up(offs, (N + 1) * 4), btk = up(toks, N * 4);
     float *eighth = malloc(V * C * 4);
-    for (int64_t i = 0; i < V * C; i++) eighth[i] = 0.125f;
+    for (int64_t i = 0; i < V * C; i++)
+        eighth[i] = 0.125f;
     TU_OK(clft_buf_write(ctx, &bdt, 0, eighth, V * C * 4));
     TU_OK(clft_embedding_fwd(ctx, DV(bo), DV(bi), DV(bt), N, V, C));
     TU_OK(clft_embedding_bwd(ctx, DV(bdt), DV(bg), DV(br), DV(bof), DV(btk), U, C));
@@ -151,15 +165,18 @@ static void test_embedding(int64_t N, int64_t V, int64_t C) {
     tu_close("embedding fwd", o, out, N * C, 0, 0, 0);
     tu_close("embedding bwd", gt, dt, V * C, 1e-5, 1e-5, 1e-10);
     clft_buf *bs[] = {&bt, &bg, &bi, &bo, &bdt, &br, &bof, &btk};
-    for (size_t i = 0; i < 8; i++) clft_buf_free(ctx, bs[i]);
-    free(table), free(g), free(out), free(dt), free(ids), free(rows), free(offs), free(toks), free(eighth), free(o), free(gt);
+    for (size_t i = 0; i < 8; i++)
+        clft_buf_free(ctx, bs[i]);
+    free(table), free(g), free(out), free(dt), free(ids), free(rows), free(offs), free(toks), free(eighth), free(o),
+        free(gt);
 }
 
 static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t D, int64_t window) {
     tu_rng r = tu_rng_make((uint64_t)(B * 100000 + T * 1000 + H * 100 + KV * 10 + D + window));
     size_t nq = (size_t)(B * T * H * D), nk = (size_t)(B * T * KV * D), nl = (size_t)(B * H * T);
     float *q = rnd(&r, nq, -1, 1), *k = rnd(&r, nk, -1, 1), *v = rnd(&r, nk, -1, 1), *g = rnd(&r, nq, -1, 1);
-    float *out = malloc(nq * 4), *lse = malloc(nl * 4), *dq = malloc(nq * 4), *dk = malloc(nk * 4), *dv = malloc(nk * 4);
+    float *out = malloc(nq * 4), *lse = malloc(nl * 4), *dq = malloc(nq * 4), *dk = malloc(nk * 4),
+          *dv = malloc(nk * 4);
     clft_ref_attn_dims rd = {B, T, H, KV, D, window};
     TU_OK(clft_ref_attention_fwd_f32(out, lse, q, k, v, &rd));
     TU_OK(clft_ref_attention_bwd_f32(dq, dk, dv, g, q, k, v, out, lse, &rd));
@@ -168,7 +185,8 @@ static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t 
              bde = up(NULL, nl * 4);
     clft_attn_dims d = {B, T, H, KV, D, window, 0};
     TU_OK(clft_attention_fwd(ctx, DV(bo), DV(bl), DV(bq), DV(bk), DV(bv), &d));
-    TU_OK(clft_attention_bwd(ctx, DV(bdq), DV(bdk), DV(bdv), DV(bg), DV(bq), DV(bk), DV(bv), DV(bo), DV(bl), DV(bde), &d));
+    TU_OK(clft_attention_bwd(ctx, DV(bdq), DV(bdk), DV(bdv), DV(bg), DV(bq), DV(bk), DV(bv), DV(bo), DV(bl), DV(bde),
+                             &d));
     float *o = down(&bo, nq), *l = down(&bl, nl), *gq = down(&bdq, nq), *gk = down(&bdk, nk), *gv = down(&bdv, nk);
     char what[96];
     snprintf(what, sizeof what, "attention B%lld T%lld H%lld KV%lld D%lld W%lld", (long long)B, (long long)T,
@@ -183,11 +201,13 @@ static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t 
     for (int blk = 0; blk < 2; blk++) {
         clft_attn_dims db = d;
         db.block = blk ? 3 : 0;
-        clft_buf ws = up(NULL, clft_attention_workspace_floats(&db) * 4), bo2 = up(NULL, nq * 4), bl2 = up(NULL, nl * 4);
+        clft_buf ws = up(NULL, clft_attention_workspace_floats(&db) * 4), bo2 = up(NULL, nq * 4),
+                 bl2 = up(NULL, nl * 4);
         TU_OK(clft_attention_fwd_blocked(ctx, DV(bo2), DV(bl2), DV(bq), DV(bk), DV(bv), &ws, &db));
-        TU_OK(clft_attention_bwd_blocked(ctx, DV(bdq), DV(bdk), DV(bdv), DV(bg), DV(bq), DV(bk), DV(bv), DV(bo2), DV(bl2),
-                                         DV(bde), &ws, &db));
-        float *o2 = down(&bo2, nq), *l2 = down(&bl2, nl), *q2 = down(&bdq, nq), *k2 = down(&bdk, nk), *v2 = down(&bdv, nk);
+        TU_OK(clft_attention_bwd_blocked(ctx, DV(bdq), DV(bdk), DV(bdv), DV(bg), DV(bq), DV(bk), DV(bv), DV(bo2),
+                                         DV(bl2), DV(bde), &ws, &db));
+        float *o2 = down(&bo2, nq), *l2 = down(&bl2, nl), *q2 = down(&bdq, nq), *k2 = down(&bdk, nk),
+              *v2 = down(&bdv, nk);
         tu_close("blocked attn out", o2, out, nq, 1e-5, 1e-4, 1e-9);
         tu_close("blocked attn lse", l2, lse, nl, 1e-5, 1e-5, 1e-10);
         tu_close("blocked attn dq", q2, dq, nq, 1e-5, 1e-3, 1e-8);
@@ -202,7 +222,8 @@ static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t 
     bad.KV = H + 1;
     TU_CHECK(clft_attention_fwd(ctx, DV(bo), DV(bl), DV(bq), DV(bk), DV(bv), &bad) != CLFT_OK, "bad GQA refused");
     clft_buf *bs[] = {&bq, &bk, &bv, &bg, &bo, &bl, &bdq, &bdk, &bdv, &bde};
-    for (size_t i = 0; i < 10; i++) clft_buf_free(ctx, bs[i]);
+    for (size_t i = 0; i < 10; i++)
+        clft_buf_free(ctx, bs[i]);
     free(q), free(k), free(v), free(g), free(out), free(lse), free(dq), free(dk), free(dv);
     free(o), free(l), free(gq), free(gk), free(gv);
 }
@@ -237,7 +258,8 @@ static void test_optim(int64_t n) {
     TU_OK(clft_sumsq(ctx, DV(bg), n, DV(part), &s));
     TU_CHECK(isnan(s), "NaN propagates to the norm");
     clft_buf *bs[] = {&bp, &bg, &bm, &bv, &part};
-    for (size_t i = 0; i < 5; i++) clft_buf_free(ctx, bs[i]);
+    for (size_t i = 0; i < 5; i++)
+        clft_buf_free(ctx, bs[i]);
     free(p), free(g), free(m), free(v), free(pp), free(mm), free(vv);
 }
 

@@ -26,7 +26,8 @@ static void test_devices(void) {
     TU_OK(clft_device_find(d[0].type, &idx));
     /* a name substring in another case selects the device */
     char sub[8] = {0};
-    for (int i = 0; i < 5 && d[0].name[i]; i++) sub[i] = (char)((d[0].name[i] >= 'a' && d[0].name[i] <= 'z') ? d[0].name[i] - 32 : d[0].name[i]);
+    for (int i = 0; i < 5 && d[0].name[i]; i++)
+        sub[i] = (char)((d[0].name[i] >= 'a' && d[0].name[i] <= 'z') ? d[0].name[i] - 32 : d[0].name[i]);
     TU_OK(clft_device_find(sub, &idx));
     /* no match: an error that lists the devices */
     clft_status st = clft_device_find("no-such-device-xyz", &idx);
@@ -63,11 +64,13 @@ static void test_alloc(clft_context *ctx) {
     /* larger than the device allows: a clear OOM status naming the sizes */
     clft_status st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (size_t)info.max_alloc_bytes + 4096, &b);
     TU_CHECK(st == CLFT_STATUS_DEVICE_OOM, "status %d", st);
-    TU_CHECK(strstr(clft_last_error(), "weights") && strstr(clft_last_error(), "limit"), "message: %s", clft_last_error());
+    TU_CHECK(strstr(clft_last_error(), "weights") && strstr(clft_last_error(), "limit"), "message: %s",
+             clft_last_error());
     TU_CHECK(b.mem == NULL, "nothing allocated");
     /* write/read round trip and bounds */
     float x[64], y[64];
-    for (int i = 0; i < 64; i++) x[i] = (float)i - 3.5f;
+    for (int i = 0; i < 64; i++)
+        x[i] = (float)i - 3.5f;
     TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, sizeof x, &b));
     TU_OK(clft_buf_write(ctx, &b, 0, x, sizeof x));
     TU_OK(clft_buf_read(ctx, &b, 0, y, sizeof y));
@@ -100,14 +103,15 @@ static void test_build_and_cache(void) {
     TU_CHECK(k == k2 && k != NULL, "kernel cached in memory");
     clft_kernel_stats ks;
     TU_OK(clft_context_kernel_stats(a, &ks));
-    TU_CHECK(ks.programs_built == 1 && ks.programs_from_disk == 0, "built once (%u, %u)", ks.programs_built, ks.programs_from_disk);
+    TU_CHECK(ks.programs_built == 1 && ks.programs_from_disk == 0, "built once (%u, %u)", ks.programs_built,
+             ks.programs_from_disk);
     /* a second context (as a second process would) loads the binary from disk */
     TU_OK(clft_context_create(&p, &b));
     if (b) {
         TU_OK(clft_cl_kernel(b, "bench.cl", "-DBENCH_CHAINS=3", "bench_copy_f32", &k));
         TU_OK(clft_context_kernel_stats(b, &ks));
-        TU_CHECK(ks.programs_from_disk == 1 && ks.programs_built == 0, "from disk (%u built, %u disk)", ks.programs_built,
-                 ks.programs_from_disk);
+        TU_CHECK(ks.programs_from_disk == 1 && ks.programs_built == 0, "from disk (%u built, %u disk)",
+                 ks.programs_built, ks.programs_from_disk);
         clft_selfcheck_result r;
         TU_OK(clft_selfcheck(b, &r));
         TU_CHECK(r.checks > 0 && r.failures == 0, "selfcheck %d/%d", r.failures, r.checks);
@@ -126,7 +130,8 @@ static void test_build_and_cache(void) {
     }
     clft_context_free(b);
     /* unknown kernel name and unknown file */
-    TU_CHECK(clft_cl_kernel(a, "bench.cl", "-DBENCH_CHAINS=3", "nope", &k) == CLFT_STATUS_KERNEL_NOT_FOUND, "bad kernel name");
+    TU_CHECK(clft_cl_kernel(a, "bench.cl", "-DBENCH_CHAINS=3", "nope", &k) == CLFT_STATUS_KERNEL_NOT_FOUND,
+             "bad kernel name");
     TU_CHECK(clft_cl_kernel(a, "nope.cl", "", "x", &k) == CLFT_STATUS_KERNEL_NOT_FOUND, "bad file");
     clft_context_free(a);
 

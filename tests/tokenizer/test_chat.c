@@ -29,8 +29,12 @@ static char *slurp(const char *path) {
 }
 
 static const clft_chat_message CANON[] = {
-    {"system", "You are a helpful assistant"}, {"user", "Hello"},     {"assistant", "Hi there"},
-    {"user", "Who are you"},                   {"assistant", "   I am an assistant   "}, {"user", "Another question"},
+    {"system", "You are a helpful assistant"},
+    {"user", "Hello"},
+    {"assistant", "Hi there"},
+    {"user", "Who are you"},
+    {"assistant", "   I am an assistant   "},
+    {"user", "Another question"},
 };
 
 /* The bytes whose mask is 1, concatenated. */
@@ -64,31 +68,45 @@ static void check_render(const char *tpl, const clft_chat_message *ms, size_t n,
 /* FORMATS.md section 6, literally. */
 static void formats_strings(void) {
     check_render("mistral-v0.1", CANON + 1, 5, 0,
-                 "<s>[INST] Hello [/INST]Hi there</s> [INST] Who are you [/INST]   I am an assistant   </s> [INST] Another question [/INST]",
+                 "<s>[INST] Hello [/INST]Hi there</s> [INST] Who are you [/INST]   I am an assistant   </s> [INST] "
+                 "Another question [/INST]",
                  "Hi there</s>   I am an assistant   </s>");
     check_render("mistral", CANON + 1, 5, 1,
-                 "<s>[INST] Hello [/INST]Hi there</s>[INST] Who are you [/INST]   I am an assistant   </s>[INST] Another question [/INST]",
+                 "<s>[INST] Hello [/INST]Hi there</s>[INST] Who are you [/INST]   I am an assistant   </s>[INST] "
+                 "Another question [/INST]",
                  "Hi there</s>   I am an assistant   </s>");
     check_render("llama2", CANON, 6, 0,
-                 "<s>[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST] Hi there </s><s>[INST] Who are you [/INST] I am an assistant </s><s>[INST] Another question [/INST]",
+                 "<s>[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST] Hi there </s><s>[INST] Who "
+                 "are you [/INST] I am an assistant </s><s>[INST] Another question [/INST]",
                  "Hi there </s>I am an assistant </s>");
     check_render("llama3", CANON, 6, 1,
                  "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
-                 "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|>"
-                 "<|start_header_id|>user<|end_header_id|>\n\nWho are you<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nI am an assistant<|eot_id|>"
-                 "<|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+                 "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_"
+                 "id|>\n\nHi there<|eot_id|>"
+                 "<|start_header_id|>user<|end_header_id|>\n\nWho are "
+                 "you<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nI am an assistant<|eot_id|>"
+                 "<|start_header_id|>user<|end_header_id|>\n\nAnother "
+                 "question<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
                  "Hi there<|eot_id|>I am an assistant<|eot_id|>");
     check_render("chatml", CANON, 2, 1,
-                 "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", "");
+                 "<|im_start|>system\nYou are a helpful "
+                 "assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
+                 "");
     check_render("qwen2", CANON + 1, 1, 1,
-                 "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", "");
+                 "<|im_start|>system\nYou are a helpful "
+                 "assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
+                 "");
     check_render("chatml", CANON, 6, 0,
-                 "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n"
-                 "<|im_start|>user\nWho are you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   <|im_end|>\n<|im_start|>user\nAnother question<|im_end|>\n",
+                 "<|im_start|>system\nYou are a helpful "
+                 "assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n"
+                 "<|im_start|>user\nWho are you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   "
+                 "<|im_end|>\n<|im_start|>user\nAnother question<|im_end|>\n",
                  "Hi there<|im_end|>   I am an assistant   <|im_end|>");
     const clft_chat_message al[] = {{"user", "Add."}, {"input", "2 and 3"}, {"assistant", "5"}};
     check_render("alpaca", al, 3, 0,
-                 "Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\nAdd.\n\n### Input:\n2 and 3\n\n### Response:5</s>",
+                 "Below is an instruction that describes a task, paired with an input that provides further context. "
+                 "Write a response that appropriately completes the request.\n\n### Instruction:\nAdd.\n\n### "
+                 "Input:\n2 and 3\n\n### Response:5</s>",
                  "5</s>");
     const clft_chat_message pl[] = {{"user", "q"}, {"assistant", "a"}};
     check_render("plain", pl, 2, 0, "q\na</s>\n", "a</s>");
@@ -111,7 +129,8 @@ static void jinja_cases(void) {
         const cJSON *msgs = cJSON_GetObjectItem(c, "messages"), *m;
         const cJSON *want = cJSON_GetObjectItem(c, "text"), *err = cJSON_GetObjectItem(c, "error");
         int gen = cJSON_IsTrue(cJSON_GetObjectItem(c, "add_generation_prompt"));
-        if (err && !strncmp(err->valuestring, "UndefinedError", 14)) continue; /* Jinja fails on messages[0] of []: not a rule */
+        if (err && !strncmp(err->valuestring, "UndefinedError", 14))
+            continue; /* Jinja fails on messages[0] of []: not a rule */
         clft_chat_message ms[16];
         size_t k = 0;
         cJSON_ArrayForEach(m, msgs) {
@@ -127,12 +146,12 @@ static void jinja_cases(void) {
         n++;
         if (err) {
             ok = st == CLFT_STATUS_INVALID_ARGUMENT && strstr(clft_last_error(), err->valuestring) != NULL;
-            TU_CHECK(ok, "%s/%s: expected the error '%s', got %s '%s'", tpl, conv, err->valuestring, clft_status_string(st),
-                     st == CLFT_OK ? text : clft_last_error());
+            TU_CHECK(ok, "%s/%s: expected the error '%s', got %s '%s'", tpl, conv, err->valuestring,
+                     clft_status_string(st), st == CLFT_OK ? text : clft_last_error());
         } else {
             ok = st == CLFT_OK && len == strlen(want->valuestring) && !strcmp(text, want->valuestring);
-            TU_CHECK(ok, "%s/%s gen=%d:\n got  '%s'\n want '%s' (%s)", tpl, conv, gen, text ? text : "", want->valuestring,
-                     clft_last_error());
+            TU_CHECK(ok, "%s/%s gen=%d:\n got  '%s'\n want '%s' (%s)", tpl, conv, gen, text ? text : "",
+                     want->valuestring, clft_last_error());
         }
         pass += ok;
         clft_free(text);
@@ -167,8 +186,10 @@ static void tokenizer_masks(void) {
         if (T[i].want_detect) {
             TU_CHECK(jinja != NULL, "%s has a chat_template", T[i].dir);
             TU_OK(clft_chat_template_detect(jinja ? jinja : "", &name));
-            TU_CHECK(name && !strcmp(name, T[i].want_detect), "%s template detected as %s", T[i].dir, name ? name : "?");
-        } else TU_CHECK(jinja == NULL, "%s has no chat_template", T[i].dir);
+            TU_CHECK(name && !strcmp(name, T[i].want_detect), "%s template detected as %s", T[i].dir,
+                     name ? name : "?");
+        } else
+            TU_CHECK(jinja == NULL, "%s has no chat_template", T[i].dir);
         char *text = NULL;
         uint8_t *bmask = NULL;
         size_t len = 0, n = 0;
@@ -189,8 +210,8 @@ static void tokenizer_masks(void) {
         char *dec = NULL;
         TU_OK(clft_detokenize(tok, sel, k, 0, &dec, NULL));
         if (T[i].want_masked)
-            TU_CHECK(dec && !strcmp(dec, T[i].want_masked), "%s token mask decodes to '%s', want '%s'", T[i].dir, dec ? dec : "",
-                     T[i].want_masked);
+            TU_CHECK(dec && !strcmp(dec, T[i].want_masked), "%s token mask decodes to '%s', want '%s'", T[i].dir,
+                     dec ? dec : "", T[i].want_masked);
         else
             TU_CHECK(dec && strstr(dec, "Hi there") && strstr(dec, "I am an assistant") && !strstr(dec, "Hello") &&
                          !strstr(dec, "Who are you"),
@@ -238,10 +259,12 @@ static void errors(void) {
     TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT, "alpaca user,user: %s", clft_last_error());
     const clft_chat_message bad[] = {{"user", "\xff"}};
     st = clft_chat_render("chatml", bad, 1, NULL, NULL, 0, &text, NULL, NULL);
-    TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT && strstr(clft_last_error(), "offset 0"), "invalid UTF-8: %s", clft_last_error());
+    TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT && strstr(clft_last_error(), "offset 0"), "invalid UTF-8: %s",
+             clft_last_error());
     const char *name = NULL;
     st = clft_chat_template_detect("{{ messages }}", &name);
-    TU_CHECK(st == CLFT_STATUS_NOT_FOUND && strstr(clft_last_error(), "llama3"), "unknown jinja: %s", clft_last_error());
+    TU_CHECK(st == CLFT_STATUS_NOT_FOUND && strstr(clft_last_error(), "llama3"), "unknown jinja: %s",
+             clft_last_error());
     TU_CHECK(strstr(clft_chat_template_names(), "mistral-v0.1") != NULL, "names");
 }
 

@@ -51,7 +51,8 @@ static int ids_equal(const int32_t *a, size_t na, const cJSON *arr) {
 
 static void print_ids(const char *what, const int32_t *a, size_t n) {
     fprintf(stderr, "    %s:", what);
-    for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", (int)a[i]);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, " %d", (int)a[i]);
     fprintf(stderr, "\n");
 }
 
@@ -101,14 +102,15 @@ static int run_cases(clft_tokenizer *tok, const char *name, const char *file, in
         pass += ok;
         /* decode(encode(text)) == text where the normalizer keeps the text: llama2 (Prepend) puts a
          * "▁" after every added token, qwen3 composes to NFC */
-        if (st == CLFT_OK && roundtrip && !(roundtrip == 1 && (strstr(text, "<s>") || strstr(text, "</s>") || strstr(text, "<unk>")))) {
+        if (st == CLFT_OK && roundtrip &&
+            !(roundtrip == 1 && (strstr(text, "<s>") || strstr(text, "</s>") || strstr(text, "<unk>")))) {
             char *back = NULL, *nfc = NULL;
             size_t bl = 0;
             if (roundtrip == 3) nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)text);
             const char *w = nfc ? nfc : text;
             TU_OK(clft_detokenize(tok, ids, nid, 0, &back, &bl));
-            TU_CHECK(back && bl == strlen(w) && memcmp(back, w, bl) == 0, "%s round trip of case %d: '%s' -> '%s'", name, n,
-                     w, back ? back : "(null)");
+            TU_CHECK(back && bl == strlen(w) && memcmp(back, w, bl) == 0, "%s round trip of case %d: '%s' -> '%s'",
+                     name, n, w, back ? back : "(null)");
             clft_free(back);
             free(nfc);
         }
@@ -125,7 +127,8 @@ static void special_ids(clft_tokenizer *tok, const char *name) {
         const char *name;
         int32_t bos, eos, pad;
         size_t vocab;
-    } W[] = {{"llama2", 1, 2, -1, 32000}, {"llama3", 128000, 128001, -1, 128256}, {"qwen3", -1, 151645, 151643, 151669}};
+    } W[] = {
+        {"llama2", 1, 2, -1, 32000}, {"llama3", 128000, 128001, -1, 128256}, {"qwen3", -1, 151645, 151643, 151669}};
     for (int i = 0; i < 3; i++) {
         if (strcmp(name, W[i].name)) continue;
         TU_CHECK(clft_tokenizer_bos_id(tok) == W[i].bos, "%s bos %d", name, (int)clft_tokenizer_bos_id(tok));
@@ -138,21 +141,28 @@ static void special_ids(clft_tokenizer *tok, const char *name) {
         const char *t = clft_tokenizer_id_to_token(tok, id);
         TU_CHECK(t && clft_tokenizer_token_to_id(tok, t) == id, "%s id %d <-> '%s'", name, (int)id, t ? t : "");
     }
-    TU_CHECK(clft_tokenizer_id_to_token(tok, -1) == NULL && clft_tokenizer_id_to_token(tok, 1 << 30) == NULL, "%s bad ids", name);
+    TU_CHECK(clft_tokenizer_id_to_token(tok, -1) == NULL && clft_tokenizer_id_to_token(tok, 1 << 30) == NULL,
+             "%s bad ids", name);
     TU_CHECK(clft_tokenizer_token_to_id(tok, "no such token, surely") == -1, "%s unknown token", name);
     /* invalid UTF-8 names the byte offset */
     static const struct {
         const char *s;
         size_t n, off;
-    } B[] = {{"ab\xff" "cd", 5, 2}, {"x\xc0\x80", 3, 1}, {"hi \xed\xa0\x80", 6, 3}, {"\xe2\x82", 2, 0}, {"ok\x80", 3, 2}};
+    } B[] = {{"ab\xff"
+              "cd",
+              5, 2},
+             {"x\xc0\x80", 3, 1},
+             {"hi \xed\xa0\x80", 6, 3},
+             {"\xe2\x82", 2, 0},
+             {"ok\x80", 3, 2}};
     for (int i = 0; i < 5; i++) {
         int32_t *ids = NULL;
         size_t n = 0;
         clft_status st = clft_tokenize(tok, B[i].s, B[i].n, 0, &ids, &n);
         char want[64];
         snprintf(want, sizeof want, "byte offset %zu", B[i].off);
-        TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT && strstr(clft_last_error(), want), "%s invalid UTF-8 %d: %s", name, i,
-                 clft_last_error());
+        TU_CHECK(st == CLFT_STATUS_INVALID_ARGUMENT && strstr(clft_last_error(), want), "%s invalid UTF-8 %d: %s", name,
+                 i, clft_last_error());
         TU_CHECK(ids == NULL, "no result on error");
     }
     /* NUL bytes are text like any other; empty input gives no ids (and a freeable pointer) */
@@ -169,7 +179,8 @@ static void special_ids(clft_tokenizer *tok, const char *name) {
     TU_CHECK(n == 0, "%s empty", name);
     clft_free(ids);
     int32_t bad = -5;
-    TU_CHECK(clft_detokenize(tok, &bad, 1, 0, &back, NULL) == CLFT_STATUS_INVALID_ARGUMENT, "%s decode of a bad id", name);
+    TU_CHECK(clft_detokenize(tok, &bad, 1, 0, &back, NULL) == CLFT_STATUS_INVALID_ARGUMENT, "%s decode of a bad id",
+             name);
 }
 
 static void llama2_specifics(clft_tokenizer *tok) {
@@ -218,7 +229,8 @@ static void llama3_specifics(clft_tokenizer *tok) {
     size_t n = 0, *offs = NULL;
     TU_OK(clft_tokenize_offsets(tok, t, strlen(t), 0, &ids, &offs, &n));
     TU_CHECK(n == 5 && ids[1] == 128009 && ids[4] == 128006, "llama3 added tokens n=%zu", n);
-    if (n == 5) TU_CHECK(offs[2] == 1 && offs[3] == 11 && offs[8] == 13 && offs[9] == strlen(t), "llama3 added offsets");
+    if (n == 5)
+        TU_CHECK(offs[2] == 1 && offs[3] == 11 && offs[8] == 13 && offs[9] == strlen(t), "llama3 added offsets");
     clft_free(ids);
     clft_free(offs);
     /* no BOS/EOS: the post-processor is ByteLevel and tokenizer_config.json has no add_bos_token */
@@ -235,13 +247,17 @@ static clft_tokenizer *synth(const char *merges, const char *extra, const char *
              "{\"id\":1,\"content\":\"<s>\",\"special\":true},{\"id\":2,\"content\":\"</s>\",\"special\":true}%s],"
              "\"normalizer\":null,\"pre_tokenizer\":null,\"decoder\":{\"type\":\"Fuse\"},"
              "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":true,\"byte_fallback\":false,"
-             "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2,\"a\":3,\"b\":4,\"c\":5,\"ab\":6,\"abc\":7,\"bc\":8,\"aa\":9,\" \":10},"
+             "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</"
+             "s>\":2,\"a\":3,\"b\":4,\"c\":5,\"ab\":6,\"abc\":7,\"bc\":8,\"aa\":9,\" \":10},"
              "\"merges\":%s}}",
              extra ? extra : "", merges);
     clft_tokenizer *tok = NULL;
-    clft_status st = clft_tokenizer_load_from_memory(json, strlen(json), config, config ? strlen(config) : 0, "synthetic", &tok);
-    if (st_out) *st_out = st;
-    else TU_CHECK(st == CLFT_OK, "synthetic load: %s", clft_last_error());
+    clft_status st =
+        clft_tokenizer_load_from_memory(json, strlen(json), config, config ? strlen(config) : 0, "synthetic", &tok);
+    if (st_out)
+        *st_out = st;
+    else
+        TU_CHECK(st == CLFT_OK, "synthetic load: %s", clft_last_error());
     return tok;
 }
 
@@ -273,29 +289,34 @@ static void synthetic(void) {
     /* lstrip / rstrip / single_word added tokens, and BOS/EOS from tokenizer_config.json */
     const char *extra = ",{\"id\":11,\"content\":\"<x>\",\"lstrip\":true,\"rstrip\":true,\"special\":true},"
                         "{\"id\":12,\"content\":\"cab\",\"single_word\":true,\"normalized\":false}";
-    const char *cfg = "{\"add_bos_token\":true,\"add_eos_token\":true,\"bos_token\":\"<s>\",\"eos_token\":{\"content\":\"</s>\"},"
-                      "\"pad_token\":null}";
+    const char *cfg =
+        "{\"add_bos_token\":true,\"add_eos_token\":true,\"bos_token\":\"<s>\",\"eos_token\":{\"content\":\"</s>\"},"
+        "\"pad_token\":null}";
     tok = synth("[\"a b\"]", extra, cfg, NULL);
     if (tok) {
         int32_t *ids = NULL;
         size_t n = 0, *offs = NULL;
         TU_OK(clft_tokenize_offsets(tok, "a <x>  b", 8, 0, &ids, &offs, &n));
-        TU_CHECK(n == 3 && ids[0] == 3 && ids[1] == 11 && ids[2] == 4 && offs[2] == 1 && offs[3] == 7, "lstrip/rstrip n=%zu", n);
+        TU_CHECK(n == 3 && ids[0] == 3 && ids[1] == 11 && ids[2] == 4 && offs[2] == 1 && offs[3] == 7,
+                 "lstrip/rstrip n=%zu", n);
         clft_free(ids);
         clft_free(offs);
         TU_CHECK(enc_is(tok, "cab", 0, (int32_t[]){12}, 1), "single word alone");
         TU_CHECK(enc_is(tok, "acab", 0, (int32_t[]){3, 5, 6}, 3), "single word inside a word");
         TU_CHECK(enc_is(tok, "c cab", 0, (int32_t[]){5, 10, 12}, 3), "single word after a space");
         TU_CHECK(enc_is(tok, "ab", 1, (int32_t[]){1, 6, 2}, 3), "add_bos_token + add_eos_token");
-        TU_CHECK(clft_tokenizer_bos_id(tok) == 1 && clft_tokenizer_eos_id(tok) == 2 && clft_tokenizer_pad_id(tok) == -1, "ids");
+        TU_CHECK(clft_tokenizer_bos_id(tok) == 1 && clft_tokenizer_eos_id(tok) == 2 && clft_tokenizer_pad_id(tok) == -1,
+                 "ids");
     }
     clft_tokenizer_free(tok);
     /* bad merges */
     clft_status st;
     tok = synth("[\"a q\"]", NULL, NULL, &st);
-    TU_CHECK(st == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "merges[0]"), "merge out of vocab: %s", clft_last_error());
+    TU_CHECK(st == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "merges[0]"), "merge out of vocab: %s",
+             clft_last_error());
     tok = synth("[\"ab\"]", NULL, NULL, &st);
-    TU_CHECK(st == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "merges[0]"), "merge without a space: %s", clft_last_error());
+    TU_CHECK(st == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "merges[0]"), "merge without a space: %s",
+             clft_last_error());
     tok = synth("[[\"a\"]]", NULL, NULL, &st);
     TU_CHECK(st == CLFT_STATUS_FORMAT, "merge pair of one: %s", clft_last_error());
 }
@@ -351,7 +372,8 @@ static void metaspace_variants(void) {
             char *back = NULL;
             TU_OK(clft_detokenize(tok, ids, nid, 0, &back, NULL));
             const char *want = cJSON_GetObjectItem(c, "decoded")->valuestring;
-            TU_CHECK(back && !strcmp(back, want), "metaspace %s decode: got '%s' want '%s'", schemes[v], back ? back : "", want);
+            TU_CHECK(back && !strcmp(back, want), "metaspace %s decode: got '%s' want '%s'", schemes[v],
+                     back ? back : "", want);
             pass += ok && back && !strcmp(back, want);
             clft_free(back);
             clft_free(ids);
@@ -380,7 +402,8 @@ static char *tokenizer_json(const char *name) {
         if (!src || ZSTD_isError(r)) {
             free(src);
             src = NULL;
-        } else src[r] = 0;
+        } else
+            src[r] = 0;
     }
     free(z);
     TU_CHECK(src != NULL, "read %s", tp);
@@ -501,13 +524,19 @@ static void *thread_run(void *arg) {
 }
 
 static void threads(clft_tokenizer *tok, const char *name) {
-    static const char *texts[] = {"The quick brown fox jumps over the lazy dog.", "Hello, world! Hello, world!",
-                                  "日本語のテキストです。", "  leading and trailing  ", "int main(void) { return 0; }\n",
-                                  "Ünïcödé àccénts naïve café", "<|im_start|>user\nHi<|im_end|>", "aaaaaaaaaaaaaaaaaaaaaaaa"};
+    static const char *texts[] = {"The quick brown fox jumps over the lazy dog.",
+                                  "Hello, world! Hello, world!",
+                                  "日本語のテキストです。",
+                                  "  leading and trailing  ",
+                                  "int main(void) { return 0; }\n",
+                                  "Ünïcödé àccénts naïve café",
+                                  "<|im_start|>user\nHi<|im_end|>",
+                                  "aaaaaaaaaaaaaaaaaaaaaaaa"};
     enum { NT = 8, NTH = 4 };
     int32_t *want[NT];
     size_t nwant[NT];
-    for (int i = 0; i < NT; i++) TU_OK(clft_tokenize(tok, texts[i], strlen(texts[i]), 0, &want[i], &nwant[i]));
+    for (int i = 0; i < NT; i++)
+        TU_OK(clft_tokenize(tok, texts[i], strlen(texts[i]), 0, &want[i], &nwant[i]));
     pthread_t th[NTH];
     thread_job jobs[NTH];
     for (int t = 0; t < NTH; t++) {
@@ -520,21 +549,25 @@ static void threads(clft_tokenizer *tok, const char *name) {
         bad += jobs[t].bad;
     }
     TU_CHECK(bad == 0, "%s: %d results differ under %d threads", name, bad, NTH);
-    for (int i = 0; i < NT; i++) clft_free(want[i]);
+    for (int i = 0; i < NT; i++)
+        clft_free(want[i]);
 }
 
 static void bad_files(void) {
     clft_tokenizer *tok = NULL;
     const char *wp = "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}}}";
     clft_status st = clft_tokenizer_load_from_memory(wp, strlen(wp), NULL, 0, "bert/tokenizer.json", &tok);
-    TU_CHECK(st == CLFT_STATUS_UNSUPPORTED && strstr(clft_last_error(), "WordPiece") && strstr(clft_last_error(), "bert/tokenizer.json"),
+    TU_CHECK(st == CLFT_STATUS_UNSUPPORTED && strstr(clft_last_error(), "WordPiece") &&
+                 strstr(clft_last_error(), "bert/tokenizer.json"),
              "WordPiece: %s", clft_last_error());
     const char *ug = "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0.0]]}}";
     st = clft_tokenizer_load_from_memory(ug, strlen(ug), NULL, 0, "t5.json", &tok);
     TU_CHECK(st == CLFT_STATUS_UNSUPPORTED && strstr(clft_last_error(), "Unigram"), "Unigram: %s", clft_last_error());
-    const char *pre = "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}";
+    const char *pre = "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":"
+                      "0},\"merges\":[]}}";
     st = clft_tokenizer_load_from_memory(pre, strlen(pre), NULL, 0, "x.json", &tok);
-    TU_CHECK(st == CLFT_STATUS_UNSUPPORTED && strstr(clft_last_error(), "BertPreTokenizer"), "pre: %s", clft_last_error());
+    TU_CHECK(st == CLFT_STATUS_UNSUPPORTED && strstr(clft_last_error(), "BertPreTokenizer"), "pre: %s",
+             clft_last_error());
     /* truncated real file */
     char path[1024];
     snprintf(path, sizeof path, "%s/llama2/tokenizer.json", g_dir);
@@ -545,12 +578,13 @@ static void bad_files(void) {
         size_t cuts[3] = {0, 1000, len / 2};
         for (int i = 0; i < 3; i++) {
             st = clft_tokenizer_load_from_memory(txt, cuts[i], NULL, 0, "cut.json", &tok);
-            TU_CHECK(st == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "cut.json: malformed JSON"), "truncated at %zu: %s",
-                     cuts[i], clft_last_error());
+            TU_CHECK(st == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "cut.json: malformed JSON"),
+                     "truncated at %zu: %s", cuts[i], clft_last_error());
         }
         /* a broken tokenizer_config.json is reported as such */
         st = clft_tokenizer_load_from_memory(txt, len, "{\"bos_token\":", 13, "ok.json", &tok);
-        TU_CHECK(st == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "tokenizer_config.json"), "bad config: %s", clft_last_error());
+        TU_CHECK(st == CLFT_STATUS_FORMAT && strstr(clft_last_error(), "tokenizer_config.json"), "bad config: %s",
+                 clft_last_error());
         free(txt);
     }
     const char *notobj = "[1,2]";
@@ -580,7 +614,8 @@ static void bad_files(void) {
         if (a) fputs(tj, a), fclose(a);
         if (b) fputs(sm, b), fclose(b);
         TU_OK(clft_tokenizer_load("tok_stmap", &tok));
-        TU_CHECK(tok && clft_tokenizer_eos_id(tok) == 1 && clft_tokenizer_pad_id(tok) == 0 && clft_tokenizer_bos_id(tok) == -1,
+        TU_CHECK(tok && clft_tokenizer_eos_id(tok) == 1 && clft_tokenizer_pad_id(tok) == 0 &&
+                     clft_tokenizer_bos_id(tok) == -1,
                  "special_tokens_map.json ids");
         clft_tokenizer_free(tok);
         remove("tok_stmap/tokenizer.json");

@@ -37,7 +37,8 @@ static double *fetch(clft_model *m, const char *name, int64_t n) {
     float *f = malloc((size_t)n * 4);
     double *d = dalloc(n);
     TU_OK(clft_model_get_weight(m, name, f, n));
-    for (int64_t i = 0; i < n; i++) d[i] = f[i];
+    for (int64_t i = 0; i < n; i++)
+        d[i] = f[i];
     free(f);
     return d;
 }
@@ -47,7 +48,8 @@ static void mm_nt(double *Y, const double *X, const double *W, const double *b, 
     for (int64_t n = 0; n < N; n++)
         for (int64_t o = 0; o < out; o++) {
             double s = b ? b[o] : 0.0;
-            for (int64_t i = 0; i < in; i++) s += X[n * in + i] * W[o * in + i];
+            for (int64_t i = 0; i < in; i++)
+                s += X[n * in + i] * W[o * in + i];
             Y[n * out + o] = s;
         }
 }
@@ -66,19 +68,22 @@ static void lin_bwd(ref_model *rm, lin *l, double *dX, int acc, const double *dY
     for (int64_t n = 0; n < N; n++)
         for (int64_t i = 0; i < l->in; i++) {
             double s = 0;
-            for (int64_t o = 0; o < l->out; o++) s += dY[n * l->out + o] * l->W[o * l->in + i];
+            for (int64_t o = 0; o < l->out; o++)
+                s += dY[n * l->out + o] * l->W[o * l->in + i];
             dX[n * l->in + i] = (acc ? dX[n * l->in + i] : 0.0) + s;
         }
     if (l->dW)
         for (int64_t o = 0; o < l->out; o++)
             for (int64_t i = 0; i < l->in; i++) {
                 double s = 0;
-                for (int64_t n = 0; n < N; n++) s += dY[n * l->out + o] * X[n * l->in + i];
+                for (int64_t n = 0; n < N; n++)
+                    s += dY[n * l->out + o] * X[n * l->in + i];
                 l->dW[o * l->in + i] += s;
             }
     if (l->db)
         for (int64_t n = 0; n < N; n++)
-            for (int64_t o = 0; o < l->out; o++) l->db[o] += dY[n * l->out + o];
+            for (int64_t o = 0; o < l->out; o++)
+                l->db[o] += dY[n * l->out + o];
     if (l->A) {
         clft_ref_lora_dims d = {N, l->in, l->out, rm->r, rm->scale, 0.0};
         TU_OK(clft_ref_lora_bwd_f64(dX, l->dA, l->dB, dY, X, NULL, l->A, l->B, l->u, &d));
@@ -148,7 +153,8 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
     for (int l = 0; l < 2 && R.lora; l++)
         for (int t = 0; t < 7; t++) {
             float *Bv = malloc((size_t)(io[t][1] * 3) * 4);
-            for (int64_t i = 0; i < io[t][1] * 3; i++) Bv[i] = 0.05f * (float)(((i + 1) * (t + 3) * (l + 2)) % 13 - 6);
+            for (int64_t i = 0; i < io[t][1] * 3; i++)
+                Bv[i] = 0.05f * (float)(((i + 1) * (t + 3) * (l + 2)) % 13 - 6);
             TU_OK(clft_model_lora_set(m, l, 1u << t, NULL, Bv));
             free(Bv);
         }
@@ -179,8 +185,10 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
                 TU_OK(clft_model_lora_get(m, l, 1u << t, A, Bm));
                 L->A = dalloc(3 * L->in);
                 L->B = dalloc(3 * L->out);
-                for (int64_t i = 0; i < 3 * L->in; i++) L->A[i] = A[i];
-                for (int64_t i = 0; i < 3 * L->out; i++) L->B[i] = Bm[i];
+                for (int64_t i = 0; i < 3 * L->in; i++)
+                    L->A[i] = A[i];
+                for (int64_t i = 0; i < 3 * L->out; i++)
+                    L->B[i] = Bm[i];
                 L->dA = dalloc(3 * L->in);
                 L->dB = dalloc(3 * L->out);
                 L->u = dalloc(R.N * 3);
@@ -204,7 +212,8 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
     }
     labels[2] = -100;
     labels[9] = -100;
-    for (int i = 0; i < 14; i++) targets[i] = (i % 7 + 1 < 7) ? labels[i + 1] : -100;
+    for (int i = 0; i < 14; i++)
+        targets[i] = (i % 7 + 1 < 7) ? labels[i + 1] : -100;
     /* ---- reference forward ---- */
     const int64_t N = R.N, C = R.C;
     acts A[2];
@@ -216,7 +225,8 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
         a->x = x;
         a->h1 = dalloc(N * C), a->rstd1 = dalloc(N), a->q = dalloc(N * R.QD), a->k = dalloc(N * R.KD);
         a->v = dalloc(N * R.KD), a->att = dalloc(N * R.QD), a->lse = dalloc(2 * 6 * 7), a->xmid = dalloc(N * C);
-        a->h2 = dalloc(N * C), a->rstd2 = dalloc(N), a->g = dalloc(N * R.F), a->u = dalloc(N * R.F), a->a = dalloc(N * R.F);
+        a->h2 = dalloc(N * C), a->rstd2 = dalloc(N), a->g = dalloc(N * R.F), a->u = dalloc(N * R.F),
+        a->a = dalloc(N * R.F);
         clft_ref_rmsnorm_fwd_f64(a->h1, a->rstd1, a->x, R.ln1[l], N, C, cfg.rms_norm_eps);
         lin_fwd(&R, &R.lins[l][0], a->q, a->h1);
         lin_fwd(&R, &R.lins[l][1], a->k, a->h1);
@@ -250,7 +260,8 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
         lin_bwd(&R, &R.lins[l][4], dh, 0, dg, a->h2);
         lin_bwd(&R, &R.lins[l][5], dh, 1, du, a->h2);
         clft_ref_rmsnorm_bwd_f64(dtmp, R.full ? R.dln2[l] : NULL, dh, a->xmid, R.ln2[l], a->rstd2, N, C);
-        for (int64_t i = 0; i < N * C; i++) dxmid[i] = dx[i] + dtmp[i];
+        for (int64_t i = 0; i < N * C; i++)
+            dxmid[i] = dx[i] + dtmp[i];
         lin_bwd(&R, &R.lins[l][3], datt, 0, dxmid, a->att);
         TU_OK(clft_ref_attention_bwd_f64(dq, dk, dv, datt, a->q, a->k, a->v, a->att, a->lse, &ad));
         clft_ref_rope_bwd_f64(dq, dq, pos, inv, N, 6, 4);
@@ -259,7 +270,8 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
         lin_bwd(&R, &R.lins[l][1], dh, 1, dk, a->h1);
         lin_bwd(&R, &R.lins[l][2], dh, 1, dv, a->h1);
         clft_ref_rmsnorm_bwd_f64(dtmp, R.full ? R.dln1[l] : NULL, dh, a->x, R.ln1[l], a->rstd1, N, C);
-        for (int64_t i = 0; i < N * C; i++) dx[i] = dxmid[i] + dtmp[i];
+        for (int64_t i = 0; i < N * C; i++)
+            dx[i] = dxmid[i] + dtmp[i];
     }
     if (R.full) clft_ref_embedding_bwd_f64(R.dembed, dx, ids, N, R.V, C);
     /* ---- device ---- */

@@ -45,8 +45,8 @@ static void test_plan_matches(clft_context *ctx, clft_method method, clft_dtype 
         return;
     }
     TU_OK(clft_context_mem_stats(ctx, &after));
-    fprintf(stderr, "plan %s/%s ckpt %d dropout %.2f: total %.2f MiB\n", clft_method_name(method), clft_dtype_name(base),
-            ckpt, (double)dropout, (double)plan.total / 1048576.0);
+    fprintf(stderr, "plan %s/%s ckpt %d dropout %.2f: total %.2f MiB\n", clft_method_name(method),
+            clft_dtype_name(base), ckpt, (double)dropout, (double)plan.total / 1048576.0);
     for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {
         uint64_t got = after.current_bytes[c] - before.current_bytes[c];
         if (c == CLFT_MEM_SCRATCH) continue;
@@ -57,15 +57,17 @@ static void test_plan_matches(clft_context *ctx, clft_method method, clft_dtype 
     fill_ids(ids, 48, cfg.vocab_size, 3);
     clft_step_stats st;
     TU_OK(clft_trainer_step(tr, ids, ids, &st));
-    TU_CHECK(isfinite(st.loss) && st.tokens == 2 * 23 && !st.skipped, "step 1: loss %g tokens %lld", st.loss, (long long)st.tokens);
+    TU_CHECK(isfinite(st.loss) && st.tokens == 2 * 23 && !st.skipped, "step 1: loss %g tokens %lld", st.loss,
+             (long long)st.tokens);
     TU_OK(clft_context_mem_stats(ctx, &s1));
-    for (int i = 0; i < 3; i++) TU_OK(clft_trainer_step(tr, ids, ids, &st));
+    for (int i = 0; i < 3; i++)
+        TU_OK(clft_trainer_step(tr, ids, ids, &st));
     TU_OK(clft_context_mem_stats(ctx, &s3));
     TU_CHECK(s3.allocations == s1.allocations, "device allocations inside steps: %llu after step 1, %llu after step 4",
              (unsigned long long)s1.allocations, (unsigned long long)s3.allocations);
     uint64_t scratch = s3.peak_bytes[CLFT_MEM_SCRATCH] - before.current_bytes[CLFT_MEM_SCRATCH];
-    TU_CHECK(scratch <= plan.bytes[CLFT_MEM_SCRATCH], "scratch peak %llu above the plan %llu", (unsigned long long)scratch,
-             (unsigned long long)plan.bytes[CLFT_MEM_SCRATCH]);
+    TU_CHECK(scratch <= plan.bytes[CLFT_MEM_SCRATCH], "scratch peak %llu above the plan %llu",
+             (unsigned long long)scratch, (unsigned long long)plan.bytes[CLFT_MEM_SCRATCH]);
     TU_CHECK(st.step == 4, "4 optimizer steps, got %lld", (long long)st.step);
     clft_trainer_free(tr);
     clft_model_free(m);
@@ -86,7 +88,8 @@ static void test_plan_real_shapes(void) {
     TU_OK(clft_memory_plan_compute(&cfg, &tp, &p));
     /* 32 layers x r x ((in+out) summed over q,k,v,o,gate,up,down) */
     int64_t want = 32 * 8 * (4 * (4096 + 4096) + 2 * (4096 + 11008) + (11008 + 4096));
-    TU_CHECK(p.trainable_params == want, "7B QLoRA r=8 trainable %lld, want %lld", (long long)p.trainable_params, (long long)want);
+    TU_CHECK(p.trainable_params == want, "7B QLoRA r=8 trainable %lld, want %lld", (long long)p.trainable_params,
+             (long long)want);
     TU_CHECK(p.base_params > 6700000000LL && p.base_params < 6800000000LL, "7B params %lld", (long long)p.base_params);
     /* NF4 + DQ projections (~6.48e9 weights x 0.5 + 1/64) + f32 embeddings/head (2 x 32000 x 4096 x 4) */
     double w = (double)p.bytes[CLFT_MEM_WEIGHTS] / 1e9;
@@ -119,7 +122,8 @@ static void test_bad_inputs(clft_context *ctx) {
     TU_CHECK(clft_memory_plan_compute(&cfg, &tp, &p) == CLFT_STATUS_INVALID_ARGUMENT, "rank above the layer");
     tp = clft_train_default_params(CLFT_METHOD_LORA);
     tp.base_dtype = CLFT_DTYPE_NF4;
-    TU_CHECK(clft_model_create(ctx, &cfg, &tp, &m) == CLFT_STATUS_UNSUPPORTED, "NF4 base for LoRA: %s", clft_last_error());
+    TU_CHECK(clft_model_create(ctx, &cfg, &tp, &m) == CLFT_STATUS_UNSUPPORTED, "NF4 base for LoRA: %s",
+             clft_last_error());
     tp = clft_train_default_params(CLFT_METHOD_QLORA);
     tp.qlora_blocksize = 48;
     TU_CHECK(clft_model_create(ctx, &cfg, &tp, &m) == CLFT_STATUS_INVALID_ARGUMENT, "bad NF4 block size");
@@ -152,7 +156,8 @@ static void test_bad_inputs(clft_context *ctx) {
     float w[10] = {0};
     TU_CHECK(clft_model_set_weight(m, "model.norm.weight", w, 10) == CLFT_STATUS_SHAPE_MISMATCH, "wrong numel");
     TU_CHECK(clft_model_set_weight(m, "model.layers.9.mlp.up_proj.weight", w, 10) == CLFT_STATUS_NOT_FOUND &&
-                 strstr(clft_last_error(), "layers.9"), "unknown tensor: %s", clft_last_error());
+                 strstr(clft_last_error(), "layers.9"),
+             "unknown tensor: %s", clft_last_error());
     TU_CHECK(clft_model_lora_get(m, 0, 0x3, w, NULL) == CLFT_STATUS_INVALID_ARGUMENT, "two targets at once");
     clft_trainer *tr = NULL;
     TU_OK(clft_trainer_create(m, &tr));
@@ -167,7 +172,8 @@ static void test_bad_inputs(clft_context *ctx) {
     labels[5] = -100;
     TU_OK(clft_trainer_step(tr, ids, labels, &s));
     TU_CHECK(s.tokens == 6, "ignored labels are not counted (%lld)", (long long)s.tokens);
-    for (int i = 0; i < 8; i++) labels[i] = -100;
+    for (int i = 0; i < 8; i++)
+        labels[i] = -100;
     TU_OK(clft_trainer_step(tr, ids, labels, &s));
     TU_CHECK(s.tokens == 0 && s.loss == 0.0 && !s.skipped, "no counted token: loss 0, no NaN");
     clft_trainer_free(tr);
@@ -221,7 +227,8 @@ static void test_dropout(clft_context *ctx) {
     TU_OK(clft_model_init_random(m, 11, 0.2f));
     /* non-zero B so that the adapter branch (and its dropout) shapes the loss */
     float *B = calloc(128 * 8, 4);
-    for (int i = 0; i < 128 * 8; i++) B[i] = 0.01f * (float)((i * 37) % 11 - 5);
+    for (int i = 0; i < 128 * 8; i++)
+        B[i] = 0.01f * (float)((i * 37) % 11 - 5);
     TU_OK(clft_model_lora_set(m, 0, CLFT_LORA_UP, NULL, B));
     TU_OK(clft_trainer_create(m, &tr));
     if (!tr) return;
@@ -236,8 +243,10 @@ static void test_dropout(clft_context *ctx) {
     TU_CHECK(l1 == l2 && !memcmp(g1, g2, sizeof g1), "the dropout mask is the same within a step");
     clft_step_stats s, s0;
     TU_OK(clft_trainer_step(tr, ids, ids, &s0));
-    for (int i = 0; i < 40; i++) TU_OK(clft_trainer_step(tr, ids, ids, &s));
-    TU_CHECK(isfinite(s.loss) && s.loss < 0.8 * s0.loss, "training with dropout lowers the loss: %g -> %g", s0.loss, s.loss);
+    for (int i = 0; i < 40; i++)
+        TU_OK(clft_trainer_step(tr, ids, ids, &s));
+    TU_CHECK(isfinite(s.loss) && s.loss < 0.8 * s0.loss, "training with dropout lowers the loss: %g -> %g", s0.loss,
+             s.loss);
     free(B);
     clft_trainer_free(tr);
     clft_model_free(m);

@@ -36,12 +36,15 @@ static cJSON *device_json(const clft_device_info *d) {
 int cmd_devices(int argc, char **argv) {
     int json = 0, verbose = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose++;
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose++;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: clft devices [--json]\n");
             return 0;
-        } else return cli_usage_error("devices", "unknown option '%s' (usage: clft devices [--json])", argv[i]);
+        } else
+            return cli_usage_error("devices", "unknown option '%s' (usage: clft devices [--json])", argv[i]);
     }
     cli_enable_logging(verbose);
     clft_device_info *devs = NULL;
@@ -52,14 +55,15 @@ int cmd_devices(int argc, char **argv) {
     if (clft_device_find(NULL, &dflt) != CLFT_OK) dflt = -1;
     if (json) {
         cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, device_json(&devs[i]));
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, device_json(&devs[i]));
         char *s = cJSON_Print(arr);
         printf("%s\n", s);
         cJSON_free(s);
         cJSON_Delete(arr);
     } else {
-        printf("%-3s %-1s %-12s %-44s %-4s %-9s %-10s %-10s %-4s %-4s %s\n", "idx", "", "type", "name", "CUs",
-               "clock", "global", "max alloc", "fp16", "fp64", "platform / driver");
+        printf("%-3s %-1s %-12s %-44s %-4s %-9s %-10s %-10s %-4s %-4s %s\n", "idx", "", "type", "name", "CUs", "clock",
+               "global", "max alloc", "fp16", "fp64", "platform / driver");
         for (size_t i = 0; i < n; i++) {
             const clft_device_info *d = &devs[i];
             printf("%-3d %-1s %-12s %-44.44s %-4u %-4u MHz %-6.1f GiB %-6.1f GiB %-4s %-4s %s / %s\n", d->index,

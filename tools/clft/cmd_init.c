@@ -17,7 +17,8 @@ static void init_usage(FILE *f) {
                "  --config-only      everything but the weights (for memory planning)\n"
                "  --force            write into a non-empty folder\n"
                "presets:");
-    for (size_t i = 0; clft_model_preset_name(i); i++) fprintf(f, " %s", clft_model_preset_name(i));
+    for (size_t i = 0; clft_model_preset_name(i); i++)
+        fprintf(f, " %s", clft_model_preset_name(i));
     fprintf(f, "\n");
 }
 
@@ -57,14 +58,22 @@ int cmd_init(int argc, char **argv) {
             p.threads = (int)t;
         } else if (cli_opt(argc, argv, &i, "--dtype", &v)) {
             if (!v) return cli_usage_error("init", "--dtype needs f32, f16 or bf16");
-            if (!strcmp(v, "f32") || !strcmp(v, "float32")) p.dtype = CLFT_DTYPE_F32;
-            else if (!strcmp(v, "f16") || !strcmp(v, "float16")) p.dtype = CLFT_DTYPE_F16;
-            else if (!strcmp(v, "bf16") || !strcmp(v, "bfloat16")) p.dtype = CLFT_DTYPE_BF16;
-            else return cli_usage_error("init", "--dtype '%s': use f32, f16 or bf16", v);
-        } else if (!strcmp(argv[i], "--byte-tokenizer")) byte_tok = 1;
-        else if (!strcmp(argv[i], "--config-only")) p.config_only = 1;
-        else if (!strcmp(argv[i], "--force")) p.force = 1;
-        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose++;
+            if (!strcmp(v, "f32") || !strcmp(v, "float32"))
+                p.dtype = CLFT_DTYPE_F32;
+            else if (!strcmp(v, "f16") || !strcmp(v, "float16"))
+                p.dtype = CLFT_DTYPE_F16;
+            else if (!strcmp(v, "bf16") || !strcmp(v, "bfloat16"))
+                p.dtype = CLFT_DTYPE_BF16;
+            else
+                return cli_usage_error("init", "--dtype '%s': use f32, f16 or bf16", v);
+        } else if (!strcmp(argv[i], "--byte-tokenizer"))
+            byte_tok = 1;
+        else if (!strcmp(argv[i], "--config-only"))
+            p.config_only = 1;
+        else if (!strcmp(argv[i], "--force"))
+            p.force = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose++;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             init_usage(stdout);
             return 0;
@@ -73,9 +82,11 @@ int cmd_init(int argc, char **argv) {
             return cli_usage_error("init", "unknown option '%s'", argv[i]);
         }
     }
-    if (!p.preset == !p.config_path) return cli_usage_error("init", "give exactly one of --preset NAME or --config FILE");
+    if (!p.preset == !p.config_path)
+        return cli_usage_error("init", "give exactly one of --preset NAME or --config FILE");
     if (!out) return cli_usage_error("init", "--out DIR is required");
-    if (byte_tok && p.tokenizer_dir) return cli_usage_error("init", "--tokenizer and --byte-tokenizer exclude each other");
+    if (byte_tok && p.tokenizer_dir)
+        return cli_usage_error("init", "--tokenizer and --byte-tokenizer exclude each other");
     cli_enable_logging(verbose > 0 ? verbose : 1);
     clft_status st = clft_model_init_write(out, &p);
     if (st != CLFT_OK) return cli_fail("init", st);

@@ -15,30 +15,40 @@ int cmd_quantize(int argc, char **argv) {
             cli_opt(argc, argv, &i, "--quant-type", &v) || cli_opt(argc, argv, &i, "--blocksize", &v)) {
             if (!v) return cli_usage_error("quantize", "%s needs a value", argv[i]);
             const char *o = argv[i - 1][0] == '-' ? argv[i - 1] : argv[i];
-            if (strstr(o, "--model")) model = v;
-            else if (strstr(o, "--out")) out = v;
+            if (strstr(o, "--model"))
+                model = v;
+            else if (strstr(o, "--out"))
+                out = v;
             else if (strstr(o, "--quant-type")) {
-                if (!strcmp(v, "nf4")) p.quant_type = CLFT_DTYPE_NF4;
-                else if (!strcmp(v, "fp4")) p.quant_type = CLFT_DTYPE_FP4;
-                else return cli_usage_error("quantize", "--quant-type must be nf4 or fp4, not '%s'", v);
+                if (!strcmp(v, "nf4"))
+                    p.quant_type = CLFT_DTYPE_NF4;
+                else if (!strcmp(v, "fp4"))
+                    p.quant_type = CLFT_DTYPE_FP4;
+                else
+                    return cli_usage_error("quantize", "--quant-type must be nf4 or fp4, not '%s'", v);
             } else {
                 char *end = NULL;
                 long bs = strtol(v, &end, 10);
-                if (!end || *end || bs <= 0) return cli_usage_error("quantize", "--blocksize must be a number, not '%s'", v);
+                if (!end || *end || bs <= 0)
+                    return cli_usage_error("quantize", "--blocksize must be a number, not '%s'", v);
                 p.blocksize = (int)bs;
             }
-        } else if (!strcmp(argv[i], "--no-double-quant")) p.double_quant = 0;
-        else if (!strcmp(argv[i], "--force")) p.force = 1;
+        } else if (!strcmp(argv[i], "--no-double-quant"))
+            p.double_quant = 0;
+        else if (!strcmp(argv[i], "--force"))
+            p.force = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: clft quantize --model DIR --out DIR [--quant-type nf4|fp4] [--blocksize N] [--no-double-quant] [--force]\n");
+            printf("usage: clft quantize --model DIR --out DIR [--quant-type nf4|fp4] [--blocksize N] "
+                   "[--no-double-quant] [--force]\n");
             return 0;
-        } else return cli_usage_error("quantize", "unknown option '%s'", argv[i]);
+        } else
+            return cli_usage_error("quantize", "unknown option '%s'", argv[i]);
     }
     if (!model || !out) return cli_usage_error("quantize", "--model DIR and --out DIR are required");
     cli_enable_logging(0);
     clft_status st = clft_model_quantize(model, out, &p);
     if (st != CLFT_OK) return cli_fail("quantize", st);
-    printf("wrote a %s (blocksize %d%s) copy of %s to %s\n", p.quant_type == CLFT_DTYPE_FP4 ? "fp4" : "nf4", p.blocksize,
-           p.double_quant ? ", double quantization" : "", model, out);
+    printf("wrote a %s (blocksize %d%s) copy of %s to %s\n", p.quant_type == CLFT_DTYPE_FP4 ? "fp4" : "nf4",
+           p.blocksize, p.double_quant ? ", double quantization" : "", model, out);
     return 0;
 }

@@ -12,8 +12,10 @@ int cmd_selfcheck(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--device", &v)) {
             if (!v) return cli_usage_error("selfcheck", "--device needs a value");
             device = v;
-        } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose++;
-        else return cli_usage_error("selfcheck", "unknown option '%s' (usage: clft selfcheck [--device SPEC])", argv[i]);
+        } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose++;
+        else
+            return cli_usage_error("selfcheck", "unknown option '%s' (usage: clft selfcheck [--device SPEC])", argv[i]);
     }
     cli_enable_logging(verbose);
     clft_context_params p = clft_context_default_params();

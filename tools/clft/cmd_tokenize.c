@@ -29,20 +29,24 @@ static char *read_stdin(size_t *len) {
     return p;
 }
 
-static int parse_common(const char *cmd, int argc, char **argv, const char **dir, int *tokens, int *special, int *verbose,
-                        const char *usage) {
+static int parse_common(const char *cmd, int argc, char **argv, const char **dir, int *tokens, int *special,
+                        int *verbose, const char *usage) {
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         if (cli_opt(argc, argv, &i, "--tokenizer", &v)) {
             if (!v) return cli_usage_error(cmd, "--tokenizer needs a directory or file (usage: %s)", usage);
             *dir = v;
-        } else if (tokens && !strcmp(argv[i], "--tokens")) *tokens = 1;
-        else if (special && (!strcmp(argv[i], "--add-special") || !strcmp(argv[i], "--skip-special"))) *special = 1;
-        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) (*verbose)++;
+        } else if (tokens && !strcmp(argv[i], "--tokens"))
+            *tokens = 1;
+        else if (special && (!strcmp(argv[i], "--add-special") || !strcmp(argv[i], "--skip-special")))
+            *special = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            (*verbose)++;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: %s\n", usage);
             return -1;
-        } else return cli_usage_error(cmd, "unknown option '%s' (usage: %s)", argv[i], usage);
+        } else
+            return cli_usage_error(cmd, "unknown option '%s' (usage: %s)", argv[i], usage);
     }
     if (!*dir) return cli_usage_error(cmd, "--tokenizer is required (usage: %s)", usage);
     return 0;
@@ -75,7 +79,8 @@ int cmd_tokenize(int argc, char **argv) {
     }
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, tokens ? cJSON_CreateString(clft_tokenizer_id_to_token(tok, ids[i])) : cJSON_CreateNumber(ids[i]));
+        cJSON_AddItemToArray(arr, tokens ? cJSON_CreateString(clft_tokenizer_id_to_token(tok, ids[i]))
+                                         : cJSON_CreateNumber(ids[i]));
     char *s = cJSON_PrintUnformatted(arr);
     if (s) printf("%s\n", s);
     cJSON_free(s);

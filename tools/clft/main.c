@@ -19,11 +19,14 @@ static const cli_command COMMANDS[] = {
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {
-    fprintf(f, "clft %s - LLM fine-tuning (full, LoRA, QLoRA) on OpenCL\n\nusage: clft <command> [options]\n\ncommands:\n",
+    fprintf(f,
+            "clft %s - LLM fine-tuning (full, LoRA, QLoRA) on OpenCL\n\nusage: clft <command> [options]\n\ncommands:\n",
             clft_version_string());
-    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fprintf(f, "\ncommon options: --device SPEC (index, gpu/cpu/accelerator, or part of a name; default $CLFT_DEVICE),\n"
-               "                -v/--verbose (log to stderr)\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f,
+            "\ncommon options: --device SPEC (index, gpu/cpu/accelerator, or part of a name; default $CLFT_DEVICE),\n"
+            "                -v/--verbose (log to stderr)\n");
 }
 
 int cli_fail(const char *cmd, clft_status st) {
@@ -66,8 +69,10 @@ static void log_stderr(clft_log_level level, const char *msg, void *user) {
 }
 
 void cli_enable_logging(int verbosity) {
-    if (verbosity > 0) clft_set_log_callback(log_stderr, NULL, verbosity > 1 ? CLFT_LOG_DEBUG : CLFT_LOG_INFO);
-    else clft_set_log_callback(log_stderr, NULL, CLFT_LOG_WARN);
+    if (verbosity > 0)
+        clft_set_log_callback(log_stderr, NULL, verbosity > 1 ? CLFT_LOG_DEBUG : CLFT_LOG_INFO);
+    else
+        clft_set_log_callback(log_stderr, NULL, CLFT_LOG_WARN);
 }
 
 int main(int argc, char **argv) {
