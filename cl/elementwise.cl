@@ -79,9 +79,3 @@ __kernel void dropout_f32(__global float *out, ulong out_off, __global const flo
     const float u = (float)(h >> 8) * (1.0f / 16777216.0f);
     out[out_off + i] = u >= p ? x[x_off + i] / (1.0f - p) : 0.0f;
 }
-
-/* zero_f32 (x, n): x = 0 (a range of a buffer) */
-__kernel void zero_f32(__global float *x, ulong x_off, ulong n) {
-    const size_t i = get_global_id(0);
-    if (i < n) x[x_off + i] = 0.0f;
-}

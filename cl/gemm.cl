@@ -30,7 +30,6 @@
  *        each work-item computes GEMM_QM x GEMM_QN outputs as dot products along K in chunks of
  *        GEMM_QV, dequantizing the W chunk in registers (W is never expanded in memory).
  *   gemm_convert_<f16|bf16|q4|q4dq>  (out, in, ..., n): elementwise to f32 (CLBlast path scratch).
- *   gemm_zero_f32 (out, n): out[0..n) = 0 (scratch buffers CLBlast reads past the matrix).
  *   gemm_stage_f16 / gemm_unstage_f16: f32 <-> f16 copies around CLBlast HGEMM (fp16 devices).
  *
  * Tunables (-D, defaults below): GEMM_MR (rows per work-item), GEMM_VW (vector width 1,2,4,8,16),
@@ -267,10 +266,6 @@ __kernel void gemm_packt_q4dq(__global float *restrict Bp, __global const uchar 
 
 /* ---- elementwise conversion to f32 (scratch for the CLBlast path) ---------------------------- */
 
-__kernel void gemm_zero_f32(__global float *restrict out, ulong n) {
-    const size_t i = get_global_id(0);
-    if (i < n) out[i] = 0.0f;
-}
 
 __kernel void gemm_convert_f16(__global float *restrict out, __global const half *restrict in, ulong n) {
     const size_t i = get_global_id(0);

@@ -109,19 +109,27 @@ clft_status clft_buf_read(clft_context *ctx, const clft_buf *buf, size_t offset,
     return CLFT_OK;
 }
 
+clft_status clft_buf_fill_words(clft_context *ctx, const clft_buf *buf, size_t word_off, size_t words,
+                                uint32_t value) {
+    if (!words) return CLFT_OK;
+    if ((word_off + words) * 4 > buf->bytes)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "fill of %zu words at %zu past the end of a %zu-byte buffer",
+                          words, word_off, buf->bytes);
+    cl_kernel k;
+    CLFT_CHECK(clft_cl_kernel(ctx, "runtime.cl", "", "fill_u32", &k));
+    cl_ulong off = word_off, n = words;
+    cl_uint v = value;
+    CLFT_CHECK(clft_cl_args(k, "fill_u32", sizeof(cl_mem), &buf->mem, sizeof off, &off, sizeof n, &n, sizeof v, &v,
+                            (size_t)0));
+    size_t local = 64;
+    return clft_cl_launch(ctx, k, 1, &words, &local, "fill_u32");
+}
+
 clft_status clft_buf_fill_zero(clft_context *ctx, clft_buf *buf) {
     if (!buf->bytes) return CLFT_OK;
-    /* whole words with a kernel (cl/runtime.cl), the last 1-3 bytes from the host */
+    /* whole words with the runtime's fill kernel, the last 1-3 bytes from the host */
     size_t words = buf->bytes / 4, tail = buf->bytes % 4;
-    if (words) {
-        cl_kernel k;
-        CLFT_CHECK(clft_cl_kernel(ctx, "runtime.cl", "", "fill_u32", &k));
-        cl_ulong n = words;
-        cl_uint v = 0;
-        CLFT_CHECK(clft_cl_args(k, "fill_u32", sizeof(cl_mem), &buf->mem, sizeof n, &n, sizeof v, &v, (size_t)0));
-        size_t local = 64;
-        CLFT_CHECK(clft_cl_launch(ctx, k, 1, &words, &local, "fill_u32"));
-    }
+    CLFT_CHECK(clft_buf_fill_words(ctx, buf, 0, words, 0));
     if (tail) {
         static const unsigned char zeros[4] = {0, 0, 0, 0};
         CLFT_CHECK(clft_buf_write(ctx, buf, words * 4, zeros, tail));

@@ -97,6 +97,9 @@ void clft_buf_free(clft_context *ctx, clft_buf *buf);
 clft_status clft_buf_write(clft_context *ctx, clft_buf *buf, size_t offset, const void *src, size_t bytes);
 clft_status clft_buf_read(clft_context *ctx, const clft_buf *buf, size_t offset, void *dst, size_t bytes);
 clft_status clft_buf_fill_zero(clft_context *ctx, clft_buf *buf);
+/* Set `words` 32-bit words from word `word_off` to `value` (a kernel: cl/runtime.cl). */
+clft_status clft_buf_fill_words(clft_context *ctx, const clft_buf *buf, size_t word_off, size_t words,
+                                uint32_t value);
 
 /* Release every cached program and kernel of the context (runtime.c calls it on free). */
 void clft_programs_release(clft_context *ctx);

@@ -181,18 +181,9 @@ static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zer
     clft_buf nb = {0};
     CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes, &nb));
     /* zero: for a buffer CLBlast reads, whose direct kernels load whole tiles and may touch the
-     * unused tail. With a kernel, not clEnqueueFillBuffer: after a fill, Oclgrind 21.10 flags
-     * values that later kernels wrote to the buffer as uninitialised. */
+     * unused tail (the runtime's fill kernel, not clEnqueueFillBuffer: see cl/runtime.cl). */
     clft_status st = CLFT_OK;
-    if (zero) {
-        gemm_state *s = state_get(ctx);
-        cl_kernel k = NULL;
-        cl_ulong n = bytes / 4;
-        size_t g = (size_t)n, l = 64;
-        st = s ? clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_zero_f32", &k) : CLFT_STATUS_HOST_OOM;
-        if (st == CLFT_OK) st = clft_cl_args(k, "gemm_zero_f32", sizeof(cl_mem), &nb.mem, sizeof n, &n, (size_t)0);
-        if (st == CLFT_OK) st = clft_cl_launch(ctx, k, 1, &g, &l, "gemm_zero_f32");
-    }
+    if (zero) st = clft_buf_fill_zero(ctx, &nb);
     if (st != CLFT_OK) {
         clft_buf_free(ctx, &nb);
         return st;

@@ -252,12 +252,7 @@ clft_status clft_dropout_fwd(clft_context *ctx, clft_dv out, clft_dv x, int64_t 
 }
 
 clft_status clft_zero(clft_context *ctx, clft_dv x, int64_t n) {
-    const char *op = "zero";
-    if (n <= 0) return n < 0 ? clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: negative size", op) : CLFT_OK;
-    CLFT_CHECK(clft_dv_check(op, "x", x, (size_t)n, 4));
-    cl_kernel k;
-    CLFT_CHECK(clft_cl_kernel(ctx, "elementwise.cl", "", "zero_f32", &k));
-    cl_ulong nn = (cl_ulong)n;
-    CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(x), sizeof nn, &nn, (size_t)0));
-    return clft_launch_1d(ctx, k, (size_t)n, 64, op);
+    if (n <= 0) return n < 0 ? clft_error(CLFT_STATUS_INVALID_ARGUMENT, "zero: negative size") : CLFT_OK;
+    CLFT_CHECK(clft_dv_check("zero", "x", x, (size_t)n, 4));
+    return clft_buf_fill_words(ctx, x.buf, x.off, (size_t)n, 0); /* 0.0f is all-zero bits */
 }
