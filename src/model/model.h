@@ -73,7 +73,8 @@ struct clft_model {
     clft_buf delta;               /* (B,H,T) */
     clft_buf attn_ws;             /* blocked attention scores (clft_attention_workspace_floats) */
     clft_buf ldu, lxd;            /* LoRA scratch: (N,r) and dropout input (N,max(in)) */
-    clft_buf sumsq_part;
+    clft_buf sumsq_part;             /* partial sums of squares, one range per trainable tensor */
+    size_t sumsq_count;
     int allocated;
     int64_t step;                                          /* optimizer steps taken */
     int bad_steps;                                         /* consecutive non-finite steps */

@@ -9,6 +9,7 @@
 
 typedef struct plan_acc {
     uint64_t b[CLFT_MEM_CLASS_COUNT];
+    uint64_t partials; /* grad-norm partial sums: one range per trainable tensor */
 } plan_acc;
 
 static void add(plan_acc *p, clft_mem_class c, uint64_t bytes) { p->b[c] += bytes ? bytes : 4; }
@@ -16,6 +17,7 @@ static void add(plan_acc *p, clft_mem_class c, uint64_t bytes) { p->b[c] += byte
 static void add_param(plan_acc *p, int64_t n, int trainable) {
     add(p, trainable ? CLFT_MEM_TRAINABLE : CLFT_MEM_WEIGHTS, (uint64_t)n * 4);
     if (trainable) {
+        p->partials += clft_sumsq_partials(n);
         add(p, CLFT_MEM_GRADIENTS, (uint64_t)n * 4);
         add(p, CLFT_MEM_OPTIMIZER, (uint64_t)n * 8);
     }
@@ -52,7 +54,6 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     if (full) trainable += V * C * (cfg->tie_word_embeddings ? 1 : 2) + C;
     const int64_t io[CLFT_NTARGETS][2] = {{C, QD}, {C, KD}, {C, KD}, {QD, C}, {C, F}, {C, F}, {F, C}};
     int nlora = 0;
-    int64_t max_in = 0, max_w = V * C;
     for (int64_t l = 0; l < L; l++) {
         add_param(&p, C, full);
         add_param(&p, C, full);
@@ -60,8 +61,6 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
         for (int t = 0; t < CLFT_NTARGETS; t++) {
             const int64_t in = io[t][0], o = io[t][1], n = in * o;
             const int bias = t < 3 ? cfg->qkv_bias : t == 3 ? cfg->o_bias : cfg->mlp_bias;
-            if (n > max_w) max_w = n;
-            if (in > max_in) max_in = in;
             if (full) {
                 add_param(&p, n, 1);
                 trainable += n;
@@ -122,7 +121,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)(N + 1) * 4);
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)N * 4);
     }
-    add(&p, CLFT_MEM_SCRATCH, (uint64_t)clft_sumsq_partials(max_w) * 4);
+    add(&p, CLFT_MEM_SCRATCH, p.partials * 4);
     /* GEMM layer scratch (ops/gemm.c): three buffers that grow on demand to at least 1 MiB and by at
      * least 1.5x, each bounded here by its largest request or 2.25x (two growth steps) of the
      * largest earlier, smaller one: packed panels of op(B) (columns padded to the kernel's panel
@@ -152,7 +151,6 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
         uint64_t conv = (uint64_t)max_proj * 4 * 9 / 4;
         add(&p, CLFT_MEM_SCRATCH, conv > mib ? conv : mib);
     }
-    (void)max_in;
     for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {
         out->bytes[c] = p.b[c];
         out->total += p.b[c];

@@ -100,5 +100,9 @@ clft_status clft_adamw_step(clft_context *ctx, clft_dv p, clft_dv m, clft_dv v, 
  * clft_sumsq_partials(n) floats), summed on the host in double. */
 size_t clft_sumsq_partials(int64_t n);
 clft_status clft_sumsq(clft_context *ctx, clft_dv x, int64_t n, clft_dv partial, double *out);
+/* The two halves, for many tensors with one host read: launch each tensor's partials into its own
+ * range of one buffer, then add `count` partials in double. */
+clft_status clft_sumsq_launch(clft_context *ctx, clft_dv x, int64_t n, clft_dv partial);
+clft_status clft_sumsq_read(clft_context *ctx, clft_dv partial, size_t count, double *out);
 
 #endif

@@ -33,9 +33,8 @@ size_t clft_sumsq_partials(int64_t n) {
     return groups < SUMSQ_MAX_GROUPS ? groups : SUMSQ_MAX_GROUPS;
 }
 
-clft_status clft_sumsq(clft_context *ctx, clft_dv x, int64_t n, clft_dv partial, double *out) {
+clft_status clft_sumsq_launch(clft_context *ctx, clft_dv x, int64_t n, clft_dv partial) {
     const char *op = "sumsq";
-    *out = 0.0;
     if (n < 0) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: negative size", op);
     if (n == 0) return CLFT_OK;
     size_t groups = clft_sumsq_partials(n);
@@ -45,12 +44,24 @@ clft_status clft_sumsq(clft_context *ctx, clft_dv x, int64_t n, clft_dv partial,
     CLFT_CHECK(clft_cl_kernel(ctx, "optim.cl", "-DSUMSQ_WG=256", "sumsq_partial_f32", &k));
     cl_ulong nn = (cl_ulong)n;
     CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(partial), CLFT_ARG_DV(x), sizeof nn, &nn, (size_t)0));
-    CLFT_CHECK(clft_launch_1d(ctx, k, groups * SUMSQ_WG, SUMSQ_WG, op));
-    float host[SUMSQ_MAX_GROUPS];
-    CLFT_CHECK(clft_buf_read(ctx, partial.buf, partial.off * 4, host, groups * 4));
+    return clft_launch_1d(ctx, k, groups * SUMSQ_WG, SUMSQ_WG, op);
+}
+
+clft_status clft_sumsq_read(clft_context *ctx, clft_dv partial, size_t count, double *out) {
+    *out = 0.0;
+    if (!count) return CLFT_OK;
+    float *host = clft_malloc(count * sizeof(float));
+    if (!host) return CLFT_STATUS_HOST_OOM;
+    clft_status st = clft_buf_read(ctx, partial.buf, partial.off * 4, host, count * sizeof(float));
     double s = 0.0;
-    for (size_t i = 0; i < groups; i++)
-        s += (double)host[i];
+    for (size_t i = 0; st == CLFT_OK && i < count; i++) s += (double)host[i];
+    free(host);
     *out = s;
-    return CLFT_OK;
+    return st;
+}
+
+clft_status clft_sumsq(clft_context *ctx, clft_dv x, int64_t n, clft_dv partial, double *out) {
+    *out = 0.0;
+    CLFT_CHECK(clft_sumsq_launch(ctx, x, n, partial));
+    return clft_sumsq_read(ctx, partial, n > 0 ? clft_sumsq_partials(n) : 0, out);
 }

@@ -84,13 +84,11 @@ void clft_model_step_free(clft_model *m) {
     m->allocated = 0;
 }
 
-static int64_t max_param(clft_model *m) {
-    int64_t mx = m->V * m->C;
-    for (int t = 0; t < CLFT_NTARGETS; t++) {
-        int64_t n = m->layers[0].lin[t].in * m->layers[0].lin[t].out;
-        if (n > mx) mx = n;
-    }
-    return mx;
+/* One range of the partial-sums buffer per trainable tensor (the global norm needs one read). */
+static clft_status count_partials(clft_model *m, clft_param *p, void *user) {
+    (void)m;
+    *(size_t *)user += clft_sumsq_partials(p->n);
+    return CLFT_OK;
 }
 
 clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
@@ -143,7 +141,10 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
         TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(N + 1) * 4, &m->emb_offs));
         TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)N * 4, &m->emb_toks));
     }
-    TRY(scr(ctx, &m->sumsq_part, (int64_t)clft_sumsq_partials(max_param(m))));
+    size_t partials = 0;
+    TRY(clft_model_each_param(m, count_partials, &partials));
+    TRY(scr(ctx, &m->sumsq_part, (int64_t)partials));
+    m->sumsq_count = partials;
 #undef TRY
     m->h_ids = clft_malloc((size_t)N * 4);
     m->h_rows = clft_malloc((size_t)N * 4);
@@ -194,10 +195,10 @@ static clft_status zero_grad(clft_model *m, clft_param *p, void *user) {
     return clft_buf_fill_zero(m->ctx, &p->g);
 }
 
-static clft_status add_sumsq(clft_model *m, clft_param *p, void *user) {
-    double s = 0.0;
-    CLFT_CHECK(clft_sumsq(m->ctx, clft_dv_of(&p->g, 0), p->n, clft_dv_of(&m->sumsq_part, 0), &s));
-    *(double *)user += s;
+static clft_status launch_sumsq(clft_model *m, clft_param *p, void *user) {
+    size_t *off = user;
+    CLFT_CHECK(clft_sumsq_launch(m->ctx, clft_dv_of(&p->g, 0), p->n, clft_dv_of(&m->sumsq_part, *off)));
+    *off += clft_sumsq_partials(p->n);
     return CLFT_OK;
 }
 
@@ -240,7 +241,9 @@ clft_status clft_trainer_step(clft_trainer *tr, const int32_t *ids, const int32_
     CLFT_CHECK(clft_model_fwd_bwd(m, ids, labels, 1, &s.loss, &s.tokens, NULL));
     /* 3. global gradient norm */
     double sq = 0.0;
-    CLFT_CHECK(clft_model_each_param(m, add_sumsq, &sq));
+    size_t off = 0;
+    CLFT_CHECK(clft_model_each_param(m, launch_sumsq, &off));
+    CLFT_CHECK(clft_sumsq_read(m->ctx, clft_dv_of(&m->sumsq_part, 0), m->sumsq_count, &sq));
     s.grad_norm = sqrt(sq);
     /* 4. non-finite loss or gradients: skip the update */
     if (!isfinite(s.loss) || !isfinite(s.grad_norm)) {
