@@ -53,50 +53,43 @@ clft_status clft_rmsnorm_bwd(clft_context *ctx, clft_dv dx, clft_dv dw, clft_dv 
     return CLFT_OK;
 }
 
-clft_status clft_swiglu_fwd(clft_context *ctx, clft_dv out, clft_dv gate, clft_dv up, int64_t n) {
-    const char *op = "swiglu_fwd";
+/* A 1-D kernel of cl/elementwise.cl whose arguments are `nv` views of n floats, then n. */
+static clft_status ew_launch(clft_context *ctx, const char *op, const char *kname, int64_t n, int nv, const clft_dv *v,
+                             const char *const *names) {
     if (n < 0) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: negative size", op);
     if (n == 0) return CLFT_OK;
-    CLFT_CHECK(clft_dv_check(op, "out", out, (size_t)n, 4));
-    CLFT_CHECK(clft_dv_check(op, "gate", gate, (size_t)n, 4));
-    CLFT_CHECK(clft_dv_check(op, "up", up, (size_t)n, 4));
+    for (int i = 0; i < nv; i++)
+        CLFT_CHECK(clft_dv_check(op, names[i], v[i], (size_t)n, 4));
     cl_kernel k;
-    CLFT_CHECK(clft_cl_kernel(ctx, "elementwise.cl", "", "swiglu_fwd_f32", &k));
+    CLFT_CHECK(clft_cl_kernel(ctx, "elementwise.cl", "", kname, &k));
+    cl_uint a = 0;
+    for (int i = 0; i < nv; i++) {
+        cl_ulong off = v[i].off;
+        CLFT_CL_CHECK(clSetKernelArg(k, a++, sizeof(cl_mem), &v[i].buf->mem), op);
+        CLFT_CL_CHECK(clSetKernelArg(k, a++, sizeof off, &off), op);
+    }
     cl_ulong nn = (cl_ulong)n;
-    CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(out), CLFT_ARG_DV(gate), CLFT_ARG_DV(up), sizeof nn, &nn, (size_t)0));
+    CLFT_CL_CHECK(clSetKernelArg(k, a, sizeof nn, &nn), op);
     return clft_launch_1d(ctx, k, (size_t)n, 64, op);
+}
+
+clft_status clft_swiglu_fwd(clft_context *ctx, clft_dv out, clft_dv gate, clft_dv up, int64_t n) {
+    const clft_dv v[] = {out, gate, up};
+    const char *const names[] = {"out", "gate", "up"};
+    return ew_launch(ctx, "swiglu_fwd", "swiglu_fwd_f32", n, 3, v, names);
 }
 
 clft_status clft_swiglu_bwd(clft_context *ctx, clft_dv d_gate, clft_dv d_up, clft_dv d_out, clft_dv gate, clft_dv up,
                             int64_t n) {
-    const char *op = "swiglu_bwd";
-    if (n < 0) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: negative size", op);
-    if (n == 0) return CLFT_OK;
-    CLFT_CHECK(clft_dv_check(op, "d_gate", d_gate, (size_t)n, 4));
-    CLFT_CHECK(clft_dv_check(op, "d_up", d_up, (size_t)n, 4));
-    CLFT_CHECK(clft_dv_check(op, "d_out", d_out, (size_t)n, 4));
-    CLFT_CHECK(clft_dv_check(op, "gate", gate, (size_t)n, 4));
-    CLFT_CHECK(clft_dv_check(op, "up", up, (size_t)n, 4));
-    cl_kernel k;
-    CLFT_CHECK(clft_cl_kernel(ctx, "elementwise.cl", "", "swiglu_bwd_f32", &k));
-    cl_ulong nn = (cl_ulong)n;
-    CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(d_gate), CLFT_ARG_DV(d_up), CLFT_ARG_DV(d_out), CLFT_ARG_DV(gate),
-                            CLFT_ARG_DV(up), sizeof nn, &nn, (size_t)0));
-    return clft_launch_1d(ctx, k, (size_t)n, 64, op);
+    const clft_dv v[] = {d_gate, d_up, d_out, gate, up};
+    const char *const names[] = {"d_gate", "d_up", "d_out", "gate", "up"};
+    return ew_launch(ctx, "swiglu_bwd", "swiglu_bwd_f32", n, 5, v, names);
 }
 
 clft_status clft_add_fwd(clft_context *ctx, clft_dv out, clft_dv a, clft_dv b, int64_t n) {
-    const char *op = "add_fwd";
-    if (n < 0) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: negative size", op);
-    if (n == 0) return CLFT_OK;
-    CLFT_CHECK(clft_dv_check(op, "out", out, (size_t)n, 4));
-    CLFT_CHECK(clft_dv_check(op, "a", a, (size_t)n, 4));
-    CLFT_CHECK(clft_dv_check(op, "b", b, (size_t)n, 4));
-    cl_kernel k;
-    CLFT_CHECK(clft_cl_kernel(ctx, "elementwise.cl", "", "add_fwd_f32", &k));
-    cl_ulong nn = (cl_ulong)n;
-    CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(out), CLFT_ARG_DV(a), CLFT_ARG_DV(b), sizeof nn, &nn, (size_t)0));
-    return clft_launch_1d(ctx, k, (size_t)n, 64, op);
+    const clft_dv v[] = {out, a, b};
+    const char *const names[] = {"out", "a", "b"};
+    return ew_launch(ctx, "add_fwd", "add_fwd_f32", n, 3, v, names);
 }
 
 clft_status clft_bias_add_fwd(clft_context *ctx, clft_dv out, clft_dv x, clft_dv bias, int64_t N, int64_t C) {
