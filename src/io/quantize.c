@@ -137,16 +137,7 @@ clft_status clft_model_quantize(const char *src, const char *dst, const clft_qua
             o->data = t->data;
             continue;
         }
-        if ((size_t)t->numel > cap) {
-            free(buf);
-            cap = (size_t)t->numel;
-            buf = clft_malloc(cap * sizeof(float));
-            if (!buf) {
-                s = CLFT_STATUS_HOST_OOM;
-                break;
-            }
-        }
-        s = clft_st_to_f32(st, t, buf);
+        s = clft_st_to_f32_reuse(st, t, &buf, &cap);
         if (!s) s = clft_q4_quantize(buf, t->numel, p.quant_type, p.blocksize, p.double_quant, &qs[i]);
         if (!s) s = clft_bnb4_describe(&qs[i], t->name, t->shape[0], t->shape[1], torch_dtype_name(t->dtype), &desc[i]);
         for (int k = 0; !s && k < desc[i].count; k++)

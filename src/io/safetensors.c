@@ -621,6 +621,17 @@ const char *clft_st_metadata(const clft_safetensors *st, int file, const char *k
     return NULL;
 }
 
+clft_status clft_st_to_f32_reuse(const clft_safetensors *st, const clft_st_tensor *t, float **buf, size_t *cap) {
+    if ((size_t)t->numel > *cap || !*buf) {
+        free(*buf);
+        *cap = 0;
+        *buf = clft_malloc(((size_t)t->numel ? (size_t)t->numel : 1) * sizeof(float));
+        if (!*buf) return CLFT_STATUS_HOST_OOM;
+        *cap = (size_t)t->numel;
+    }
+    return clft_st_to_f32(st, t, *buf);
+}
+
 clft_status clft_st_to_f32(const clft_safetensors *st, const clft_st_tensor *t, float *dst) {
     const unsigned char *p = t->data;
     size_t n = (size_t)t->numel;

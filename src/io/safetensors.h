@@ -98,6 +98,9 @@ const char *clft_st_metadata(const clft_safetensors *st, int file, const char *k
 /* Convert a tensor to float32 (dst holds numel floats). Supports F32, F16, BF16, F64, U8, I8, I16,
  * I32, I64; any other dtype gives CLFT_STATUS_UNSUPPORTED naming the tensor and dtype. */
 clft_status clft_st_to_f32(const clft_safetensors *st, const clft_st_tensor *t, float *dst);
+/* The same into a caller-owned scratch (*buf, *cap floats) that grows when a tensor is larger: for
+ * converting a model's tensors one at a time. Free *buf when done. */
+clft_status clft_st_to_f32_reuse(const clft_safetensors *st, const clft_st_tensor *t, float **buf, size_t *cap);
 
 /* ---- writing --------------------------------------------------------------------------------- */
 /* Produces `bytes` bytes of tensor `index` starting at byte `offset` into dst. offset and bytes are

@@ -45,16 +45,7 @@ clft_status clft_model_load_weights(clft_model *m, const char *path) {
         const clft_st_tensor *t = NULL;
         s = clft_st_get(st, name, &t);
         if (s) break;
-        if ((size_t)t->numel > cap) {
-            free(buf);
-            cap = (size_t)t->numel;
-            buf = clft_malloc(cap * sizeof(float));
-            if (!buf) {
-                s = CLFT_STATUS_HOST_OOM;
-                break;
-            }
-        }
-        s = clft_st_to_f32(st, t, buf);
+        s = clft_st_to_f32_reuse(st, t, &buf, &cap);
         if (!s) s = clft_model_set_weight(m, name, buf, t->numel);
     }
     if (s) clft_error_prefix(s, "loading %s", path);
