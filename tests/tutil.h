@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clft.h"
 
@@ -107,6 +108,47 @@ static inline clft_context *tu_context(void) {
 
 /* Tiny mode: set by the Oclgrind runs (CLFT_TEST_TINY=1) to shrink shapes. */
 static inline int tu_tiny(void) { return getenv("CLFT_TEST_TINY") != NULL; }
+
+/* A whole file, NUL-terminated (*len, when given, without the NUL); NULL when it cannot be read. */
+static inline char *tu_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *p = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) p = malloc((size_t)n + 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (p) {
+        p[n] = 0;
+        if (len) *len = (size_t)n;
+    }
+    return p;
+}
+
+/* A fresh folder PARENT/PREFIX_XXXXXX (PARENT is created if missing); NULL, with a message, when it
+ * cannot be made. The returned path stays valid for the whole test. */
+static inline const char *tu_scratch_dir(const char *parent, const char *prefix) {
+    static char dir[4096];
+    mkdir(parent, 0755);
+    snprintf(dir, sizeof dir, "%s/%s_XXXXXX", parent, prefix);
+    if (!mkdtemp(dir)) {
+        perror(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+/* Remove a scratch folder when every check passed (it is kept for inspection otherwise). */
+static inline void tu_scratch_done(const char *dir) {
+    if (tu_failures || !dir) return;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
 
 static inline int tu_finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, tu_passes, tu_failures);

@@ -318,20 +318,13 @@ int main(int argc, char **argv) {
     }
     tu_init_seed();
     g_data = argv[1];
-    mkdir(argv[2], 0755);
-    static char scratch[4096];
-    snprintf(scratch, sizeof scratch, "%s/cfg_XXXXXX", argv[2]);
-    if (!mkdtemp(scratch)) return 1;
-    g_scratch = scratch;
+    g_scratch = tu_scratch_dir(argv[2], "cfg");
+    if (!g_scratch) return 1;
     test_real_configs();
     test_errors();
     test_writer();
     test_tensor_names();
     test_check_tensors();
-    if (!tu_failures) {
-        char cmd[4200];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", scratch);
-    }
+    tu_scratch_done(g_scratch);
     return tu_finish("test_model_config");
 }

@@ -326,20 +326,13 @@ int main(int argc, char **argv) {
     }
     tu_init_seed();
     g_data = argv[1];
-    mkdir(argv[2], 0755);
-    static char scratch[4096];
-    snprintf(scratch, sizeof scratch, "%s/init_XXXXXX", argv[2]);
-    if (!mkdtemp(scratch)) return 1;
-    g_scratch = scratch;
+    g_scratch = tu_scratch_dir(argv[2], "init");
+    if (!g_scratch) return 1;
     test_tiny();
     test_byte_tokenizer();
     test_copy_tokenizer();
     test_threads();
     test_errors();
-    if (!tu_failures) {
-        char cmd[4200];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", scratch);
-    }
+    tu_scratch_done(g_scratch);
     return tu_finish("test_model_init");
 }

@@ -11,7 +11,7 @@
 #include "io/safetensors.h"
 #include "tutil.h"
 
-static char scratch[512];
+static const char *scratch;
 
 static void path_of(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", scratch, name); }
 
@@ -67,11 +67,9 @@ static clft_model *load(clft_context *ctx, const clft_model_config *cfg, clft_me
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     tu_init_seed();
-    snprintf(scratch, sizeof scratch, "%s/quantize", argv[2]);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", scratch, scratch);
-    TU_CHECK(system(cmd) == 0, "scratch folder");
-    char src_bf16[600], src_f32[600], q_bf16[600], q_f32[600], fix[600];
+    scratch = tu_scratch_dir(argv[2], "quantize");
+    if (!scratch) return 1;
+    char src_bf16[4200], src_f32[4200], q_bf16[4200], q_f32[4200], fix[4200];
     path_of(src_bf16, sizeof src_bf16, "tiny-bf16");
     path_of(src_f32, sizeof src_f32, "tiny-f32");
     path_of(q_bf16, sizeof q_bf16, "tiny-bf16-nf4");
@@ -132,7 +130,7 @@ int main(int argc, char **argv) {
     free(e1), free(e2);
     /* a folder that lacks a tensor: the error names it */
     {
-        char bad[600];
+        char bad[4200];
         path_of(bad, sizeof bad, "missing");
         mkdir(bad, 0755);
         clft_st_out_tensor *out = calloc(clft_st_count(st), sizeof *out);
@@ -147,7 +145,7 @@ int main(int argc, char **argv) {
             out[n].data = t->data;
             n++;
         }
-        char file[700];
+        char file[4300];
         snprintf(file, sizeof file, "%s/model.safetensors", bad);
         TU_OK(clft_st_write_file(file, out, n, NULL, 0, NULL, NULL));
         free(out);
@@ -161,5 +159,6 @@ int main(int argc, char **argv) {
     clft_model_free(ld);
     clft_model_free(fl);
     clft_context_free(ctx);
+    tu_scratch_done(scratch);
     return tu_finish("test_quantize");
 }

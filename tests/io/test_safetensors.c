@@ -487,22 +487,12 @@ int main(int argc, char **argv) {
     }
     tu_init_seed();
     g_data = argv[1];
-    mkdir(argv[2], 0755);
-    static char scratch[4096];
-    snprintf(scratch, sizeof scratch, "%s/st_XXXXXX", argv[2]);
-    if (!mkdtemp(scratch)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    g_scratch = scratch;
+    g_scratch = tu_scratch_dir(argv[2], "st");
+    if (!g_scratch) return 1;
     test_python_equality();
     test_round_trip();
     test_sharded();
     test_bad_inputs();
-    if (!tu_failures) {
-        char cmd[4200];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", scratch);
-    }
+    tu_scratch_done(g_scratch);
     return tu_finish("test_safetensors");
 }

@@ -12,22 +12,6 @@
 
 static const char *g_dir;
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) p[n] = 0;
-    return p;
-}
-
 static const clft_chat_message CANON[] = {
     {"system", "You are a helpful assistant"},
     {"user", "Hello"},
@@ -116,7 +100,7 @@ static void formats_strings(void) {
 static void jinja_cases(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/chat_cases.json", g_dir);
-    char *txt = slurp(path);
+    char *txt = tu_read_file(path, NULL);
     TU_CHECK(txt != NULL, "cannot read %s", path);
     if (!txt) return;
     cJSON *j = cJSON_Parse(txt);

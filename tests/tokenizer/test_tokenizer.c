@@ -16,23 +16,6 @@
 
 static const char *g_dir;
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) p[n] = 0;
-    if (len) *len = (size_t)n;
-    return p;
-}
-
 static clft_tokenizer *load(const char *name) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", g_dir, name);
@@ -61,7 +44,7 @@ static int run_cases(clft_tokenizer *tok, const char *name, const char *file, in
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", g_dir, file);
     size_t len = 0;
-    char *txt = slurp(path, &len);
+    char *txt = tu_read_file(path, &len);
     TU_CHECK(txt != NULL, "cannot read %s", path);
     if (!txt) return 0;
     cJSON *j = cJSON_Parse(txt);
@@ -326,9 +309,9 @@ static void synthetic(void) {
 static void metaspace_variants(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/llama2/tokenizer.json", g_dir);
-    char *src = slurp(path, NULL);
+    char *src = tu_read_file(path, NULL);
     snprintf(path, sizeof path, "%s/llama2/hf_metaspace_cases.json", g_dir);
-    char *cases_txt = slurp(path, NULL);
+    char *cases_txt = tu_read_file(path, NULL);
     TU_CHECK(src && cases_txt, "read llama2 tokenizer.json and hf_metaspace_cases.json");
     if (!src || !cases_txt) return;
     cJSON *cases = cJSON_Parse(cases_txt), *c;
@@ -390,11 +373,11 @@ static void metaspace_variants(void) {
 static char *tokenizer_json(const char *name) {
     char tp[1024];
     snprintf(tp, sizeof tp, "%s/%s/tokenizer.json", g_dir, name);
-    char *src = slurp(tp, NULL);
+    char *src = tu_read_file(tp, NULL);
     if (src) return src;
     size_t zl = 0;
     snprintf(tp, sizeof tp, "%s/%s/tokenizer.json.zst", g_dir, name);
-    char *z = slurp(tp, &zl);
+    char *z = tu_read_file(tp, &zl);
     unsigned long long full = z ? ZSTD_getFrameContentSize(z, zl) : 0;
     if (z && full != ZSTD_CONTENTSIZE_UNKNOWN && full != ZSTD_CONTENTSIZE_ERROR) {
         src = malloc((size_t)full + 1);
@@ -415,7 +398,7 @@ static char *tokenizer_json(const char *name) {
 static void pretok_variants(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/llama3/hf_pretok_cases.json", g_dir);
-    char *txt = slurp(path, NULL), *src = tokenizer_json("llama3");
+    char *txt = tu_read_file(path, NULL), *src = tokenizer_json("llama3");
     TU_CHECK(txt != NULL, "read %s", path);
     if (!txt || !src) {
         free(txt);
@@ -460,7 +443,7 @@ static void pretok_variants(void) {
 static void added_variants(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/hf_added_cases.json", g_dir);
-    char *txt = slurp(path, NULL);
+    char *txt = tu_read_file(path, NULL);
     TU_CHECK(txt != NULL, "read %s", path);
     if (!txt) return;
     cJSON *all = cJSON_Parse(txt), *t;
@@ -572,7 +555,7 @@ static void bad_files(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/llama2/tokenizer.json", g_dir);
     size_t len = 0;
-    char *txt = slurp(path, &len);
+    char *txt = tu_read_file(path, &len);
     TU_CHECK(txt != NULL, "read %s", path);
     if (txt) {
         size_t cuts[3] = {0, 1000, len / 2};
