@@ -8,10 +8,6 @@
 
 #include "model/model.h"
 
-static clft_mat MAT(const clft_buf *b, size_t off, int64_t ld) {
-    clft_mat m = {b, off, ld};
-    return m;
-}
 static clft_dv DV(const clft_buf *b) { return clft_dv_of(b, 0); }
 
 static uint32_t mix32(uint64_t x) {
@@ -32,7 +28,7 @@ static clft_status linear_fwd(clft_model *m, clft_linear *lin, const clft_buf *Y
                               const clft_buf *u) {
     clft_context *ctx = m->ctx;
     const int64_t N = m->N;
-    CLFT_CHECK(clft_linear_fwd(ctx, MAT(Y, 0, lin->out), MAT(X, 0, lin->in), &lin->base, N, 0.0f));
+    CLFT_CHECK(clft_linear_fwd(ctx, clft_mat_of(Y, 0, lin->out), clft_mat_of(X, 0, lin->in), &lin->base, N, 0.0f));
     if (lin->has_bias) CLFT_CHECK(clft_bias_add_fwd(ctx, DV(Y), DV(Y), DV(&lin->bias), N, lin->out));
     if (!lin->has_lora) return CLFT_OK;
     const clft_buf *xd = X;
@@ -40,10 +36,10 @@ static clft_status linear_fwd(clft_model *m, clft_linear *lin, const clft_buf *Y
         CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
         xd = &m->lxd;
     }
-    CLFT_CHECK(clft_gemm_f32(ctx, 0, 1, N, lin->r, lin->in, 1.0f, MAT(xd, 0, lin->in), MAT(&lin->A.w, 0, lin->in), 0.0f,
-                             MAT(u, 0, lin->r)));
-    return clft_gemm_f32(ctx, 0, 1, N, lin->out, lin->r, lin->scale, MAT(u, 0, lin->r), MAT(&lin->B.w, 0, lin->r), 1.0f,
-                         MAT(Y, 0, lin->out));
+    CLFT_CHECK(clft_gemm_f32(ctx, 0, 1, N, lin->r, lin->in, 1.0f, clft_mat_of(xd, 0, lin->in),
+                             clft_mat_of(&lin->A.w, 0, lin->in), 0.0f, clft_mat_of(u, 0, lin->r)));
+    return clft_gemm_f32(ctx, 0, 1, N, lin->out, lin->r, lin->scale, clft_mat_of(u, 0, lin->r),
+                         clft_mat_of(&lin->B.w, 0, lin->r), 1.0f, clft_mat_of(Y, 0, lin->out));
 }
 
 /* dX (N,in) = dY W (beta 0) or += (beta 1); parameter grads accumulate. */
@@ -51,10 +47,11 @@ static clft_status linear_bwd(clft_model *m, clft_linear *lin, const clft_buf *d
                               const clft_buf *X, const clft_buf *u) {
     clft_context *ctx = m->ctx;
     const int64_t N = m->N;
-    CLFT_CHECK(clft_linear_bwd_data(ctx, MAT(dX, 0, lin->in), MAT(dY, 0, lin->out), &lin->base, N, beta));
+    CLFT_CHECK(
+        clft_linear_bwd_data(ctx, clft_mat_of(dX, 0, lin->in), clft_mat_of(dY, 0, lin->out), &lin->base, N, beta));
     if (lin->p.g.mem)
-        CLFT_CHECK(clft_linear_bwd_weight(ctx, MAT(&lin->p.g, 0, lin->in), MAT(dY, 0, lin->out), MAT(X, 0, lin->in), N,
-                                          lin->out, lin->in));
+        CLFT_CHECK(clft_linear_bwd_weight(ctx, clft_mat_of(&lin->p.g, 0, lin->in), clft_mat_of(dY, 0, lin->out),
+                                          clft_mat_of(X, 0, lin->in), N, lin->out, lin->in));
     if (lin->pb.g.mem) CLFT_CHECK(clft_bias_add_bwd(ctx, DV(&lin->pb.g), DV(dY), N, lin->out));
     if (!lin->has_lora) return CLFT_OK;
     const int drop = m->tp.lora.dropout > 0.0f;
@@ -64,19 +61,19 @@ static clft_status linear_bwd(clft_model *m, clft_linear *lin, const clft_buf *d
         xd = &m->lxd;
     }
     /* du = scale * dY B  (N,r) */
-    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->r, lin->out, lin->scale, MAT(dY, 0, lin->out),
-                             MAT(&lin->B.w, 0, lin->r), 0.0f, MAT(&m->ldu, 0, lin->r)));
+    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->r, lin->out, lin->scale, clft_mat_of(dY, 0, lin->out),
+                             clft_mat_of(&lin->B.w, 0, lin->r), 0.0f, clft_mat_of(&m->ldu, 0, lin->r)));
     /* dA += du^T xd  (r,in);  dB += scale * dY^T u  (out,r) */
-    CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->r, lin->in, N, 1.0f, MAT(&m->ldu, 0, lin->r), MAT(xd, 0, lin->in), 1.0f,
-                             MAT(&lin->A.g, 0, lin->in)));
-    CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->out, lin->r, N, lin->scale, MAT(dY, 0, lin->out), MAT(u, 0, lin->r), 1.0f,
-                             MAT(&lin->B.g, 0, lin->r)));
+    CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->r, lin->in, N, 1.0f, clft_mat_of(&m->ldu, 0, lin->r),
+                             clft_mat_of(xd, 0, lin->in), 1.0f, clft_mat_of(&lin->A.g, 0, lin->in)));
+    CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->out, lin->r, N, lin->scale, clft_mat_of(dY, 0, lin->out),
+                             clft_mat_of(u, 0, lin->r), 1.0f, clft_mat_of(&lin->B.g, 0, lin->r)));
     /* dX += (du A) * keep/(1-p) */
     if (!drop)
-        return clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, MAT(&m->ldu, 0, lin->r), MAT(&lin->A.w, 0, lin->in),
-                             1.0f, MAT(dX, 0, lin->in));
-    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, MAT(&m->ldu, 0, lin->r), MAT(&lin->A.w, 0, lin->in),
-                             0.0f, MAT(&m->lxd, 0, lin->in)));
+        return clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, clft_mat_of(&m->ldu, 0, lin->r),
+                             clft_mat_of(&lin->A.w, 0, lin->in), 1.0f, clft_mat_of(dX, 0, lin->in));
+    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, clft_mat_of(&m->ldu, 0, lin->r),
+                             clft_mat_of(&lin->A.w, 0, lin->in), 0.0f, clft_mat_of(&m->lxd, 0, lin->in)));
     CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(&m->lxd), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
     return clft_axpy(ctx, DV(dX), 1.0f, DV(&m->lxd), N * lin->in);
 }
@@ -151,17 +148,18 @@ static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, f
     clft_param *headp = m->cfg.tie_word_embeddings ? &m->embed : &m->head;
     for (int64_t n0 = 0; n0 < N; n0 += m->chunk) {
         const int64_t R = N - n0 < m->chunk ? N - n0 : m->chunk;
-        CLFT_CHECK(clft_linear_fwd(ctx, MAT(&m->logits, 0, V), MAT(&m->hf, (size_t)(n0 * C), C), &m->head_w, R, 0.0f));
+        CLFT_CHECK(clft_linear_fwd(ctx, clft_mat_of(&m->logits, 0, V), clft_mat_of(&m->hf, (size_t)(n0 * C), C),
+                                   &m->head_w, R, 0.0f));
         if (logits_out)
             CLFT_CHECK(clft_buf_read(ctx, &m->logits, 0, logits_out + n0 * V, (size_t)(R * V) * sizeof(float)));
         CLFT_CHECK(clft_xent_rows(ctx, clft_dv_of(&m->logits, 0), clft_dv_of(&m->targets, (size_t)n0),
                                   clft_dv_of(&m->row_loss, (size_t)n0), R, V, dscale, want_grads));
         if (!want_grads) continue;
-        CLFT_CHECK(
-            clft_linear_bwd_data(ctx, MAT(&m->dh, (size_t)(n0 * C), C), MAT(&m->logits, 0, V), &m->head_w, R, 0.0f));
+        CLFT_CHECK(clft_linear_bwd_data(ctx, clft_mat_of(&m->dh, (size_t)(n0 * C), C), clft_mat_of(&m->logits, 0, V),
+                                        &m->head_w, R, 0.0f));
         if (headp->g.mem)
-            CLFT_CHECK(clft_linear_bwd_weight(ctx, MAT(&headp->g, 0, C), MAT(&m->logits, 0, V),
-                                              MAT(&m->hf, (size_t)(n0 * C), C), R, V, C));
+            CLFT_CHECK(clft_linear_bwd_weight(ctx, clft_mat_of(&headp->g, 0, C), clft_mat_of(&m->logits, 0, V),
+                                              clft_mat_of(&m->hf, (size_t)(n0 * C), C), R, V, C));
     }
     return CLFT_OK;
 }

@@ -112,11 +112,6 @@ size_t clft_attention_workspace_floats(const clft_attn_dims *d) {
     return 2 * (size_t)d->KV * (size_t)att_block_rows(d) * (size_t)d->T;
 }
 
-static clft_mat mat(const clft_buf *b, size_t off, int64_t ld) {
-    clft_mat m = {b, off, ld};
-    return m;
-}
-
 typedef struct att_blk {
     int64_t b, g, q0, rows, k0, nk;
 } att_blk;
@@ -125,10 +120,11 @@ typedef struct att_blk {
 static clft_status att_scores(clft_context *ctx, const clft_buf *ws, size_t ws_off, clft_dv q, clft_dv k,
                               const clft_attn_dims *d, const att_blk *z, float scale) {
     const int64_t rep = d->H / d->KV, D = d->D;
-    return clft_gemm_f32_batched(ctx, 0, 1, z->rows, z->nk, D, scale,
-                                 mat(q.buf, q.off + (size_t)(((z->b * d->T + z->q0) * d->H + z->g) * D), d->H * D),
-                                 rep * D, mat(k.buf, k.off + (size_t)((z->b * d->T + z->k0) * d->KV * D), d->KV * D), D,
-                                 0.0f, mat(ws, ws_off, z->nk), z->rows * z->nk, d->KV);
+    return clft_gemm_f32_batched(
+        ctx, 0, 1, z->rows, z->nk, D, scale,
+        clft_mat_of(q.buf, q.off + (size_t)(((z->b * d->T + z->q0) * d->H + z->g) * D), d->H * D), rep * D,
+        clft_mat_of(k.buf, k.off + (size_t)((z->b * d->T + z->k0) * d->KV * D), d->KV * D), D, 0.0f,
+        clft_mat_of(ws, ws_off, z->nk), z->rows * z->nk, d->KV);
 }
 
 static clft_status att_softmax_kernel(clft_context *ctx, cl_kernel k, const char *what, const clft_buf *ws,
@@ -183,9 +179,10 @@ clft_status clft_attention_fwd_blocked(clft_context *ctx, clft_dv out, clft_dv l
                 CLFT_CHECK(att_scores(ctx, ws, 0, q, k, d, &z, scale));
                 CLFT_CHECK(att_softmax_kernel(ctx, ks, op, ws, 0, NULL, 0, lse, lse, d, &z));
                 CLFT_CHECK(clft_gemm_f32_batched(
-                    ctx, 0, 0, z.rows, D, z.nk, 1.0f, mat(ws, 0, z.nk), z.rows * z.nk,
-                    mat(v.buf, v.off + (size_t)((b * d->T + z.k0) * d->KV * D), d->KV * D), D, 0.0f,
-                    mat(out.buf, out.off + (size_t)(((b * d->T + q0) * d->H + g) * D), d->H * D), rep * D, d->KV));
+                    ctx, 0, 0, z.rows, D, z.nk, 1.0f, clft_mat_of(ws, 0, z.nk), z.rows * z.nk,
+                    clft_mat_of(v.buf, v.off + (size_t)((b * d->T + z.k0) * d->KV * D), d->KV * D), D, 0.0f,
+                    clft_mat_of(out.buf, out.off + (size_t)(((b * d->T + q0) * d->H + g) * D), d->H * D), rep * D,
+                    d->KV));
             }
     return CLFT_OK;
 }
@@ -216,19 +213,19 @@ clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk
                 /* S = scale Q K^T ; dP = dO V^T ; then P and dS = P (dP - delta) */
                 CLFT_CHECK(att_scores(ctx, ws, 0, q, k, d, &z, scale));
                 CLFT_CHECK(clft_gemm_f32_batched(
-                    ctx, 0, 1, z.rows, z.nk, D, 1.0f, mat(d_out.buf, d_out.off + qoff, d->H * D), rep * D,
-                    mat(v.buf, v.off + kvoff, d->KV * D), D, 0.0f, mat(ws, half, z.nk), sS, d->KV));
+                    ctx, 0, 1, z.rows, z.nk, D, 1.0f, clft_mat_of(d_out.buf, d_out.off + qoff, d->H * D), rep * D,
+                    clft_mat_of(v.buf, v.off + kvoff, d->KV * D), D, 0.0f, clft_mat_of(ws, half, z.nk), sS, d->KV));
                 CLFT_CHECK(att_softmax_kernel(ctx, kds, op, ws, 0, ws, half, lse, delta, d, &z));
                 /* dV += P^T dO ; dQ = scale dS K ; dK += scale dS^T Q */
-                CLFT_CHECK(clft_gemm_f32_batched(ctx, 1, 0, z.nk, D, z.rows, 1.0f, mat(ws, 0, z.nk), sS,
-                                                 mat(d_out.buf, d_out.off + qoff, d->H * D), rep * D, 1.0f,
-                                                 mat(dv.buf, dv.off + kvoff, d->KV * D), D, d->KV));
-                CLFT_CHECK(clft_gemm_f32_batched(ctx, 0, 0, z.rows, D, z.nk, scale, mat(ws, half, z.nk), sS,
-                                                 mat(k.buf, k.off + kvoff, d->KV * D), D, 0.0f,
-                                                 mat(dq.buf, dq.off + qoff, d->H * D), rep * D, d->KV));
-                CLFT_CHECK(clft_gemm_f32_batched(ctx, 1, 0, z.nk, D, z.rows, scale, mat(ws, half, z.nk), sS,
-                                                 mat(q.buf, q.off + qoff, d->H * D), rep * D, 1.0f,
-                                                 mat(dk.buf, dk.off + kvoff, d->KV * D), D, d->KV));
+                CLFT_CHECK(clft_gemm_f32_batched(ctx, 1, 0, z.nk, D, z.rows, 1.0f, clft_mat_of(ws, 0, z.nk), sS,
+                                                 clft_mat_of(d_out.buf, d_out.off + qoff, d->H * D), rep * D, 1.0f,
+                                                 clft_mat_of(dv.buf, dv.off + kvoff, d->KV * D), D, d->KV));
+                CLFT_CHECK(clft_gemm_f32_batched(ctx, 0, 0, z.rows, D, z.nk, scale, clft_mat_of(ws, half, z.nk), sS,
+                                                 clft_mat_of(k.buf, k.off + kvoff, d->KV * D), D, 0.0f,
+                                                 clft_mat_of(dq.buf, dq.off + qoff, d->H * D), rep * D, d->KV));
+                CLFT_CHECK(clft_gemm_f32_batched(ctx, 1, 0, z.nk, D, z.rows, scale, clft_mat_of(ws, half, z.nk), sS,
+                                                 clft_mat_of(q.buf, q.off + qoff, d->H * D), rep * D, 1.0f,
+                                                 clft_mat_of(dk.buf, dk.off + kvoff, d->KV * D), D, d->KV));
             }
     return CLFT_OK;
 }

@@ -30,9 +30,8 @@
 
 /* ---- per-context state ---------------------------------------------------------------------- */
 
-#define GEMM_MAX_DECISIONS 256
-#define GEMM_TUNE_MAX_M    256 /* autotune runs use at most this many rows of the real operands */
-#define GEMM_PACK_KC       256 /* k values per work-item of the transposing pack kernels (-DGEMM_PACK_KC) */
+#define GEMM_TUNE_MAX_M 256 /* autotune runs use at most this many rows of the real operands */
+#define GEMM_PACK_KC    256 /* k values per work-item of the transposing pack kernels (-DGEMM_PACK_KC) */
 
 typedef struct gemm_decision {
     char key[96];
@@ -52,8 +51,9 @@ typedef struct gemm_state {
     clft_buf halfA, halfC; /* f16 staging for CLBlast HGEMM */
     clft_buf blasTmp;      /* CLBlast's temporary buffer (indirect GEMM kernels) */
     int hgemm;             /* 0: not probed yet, 1: usable, -1: not */
-    gemm_decision dec[GEMM_MAX_DECISIONS];
-    int ndec;
+    gemm_decision *dec;    /* every shape class decided so far (grows: a dropped decision would be
+                            * re-timed, and could change the path and the rounding of later calls) */
+    int ndec, capdec;
     int loaded;
 } gemm_state;
 
@@ -117,6 +117,7 @@ void clft_gemm_release(clft_context *ctx) {
     clft_buf_free(ctx, &s->halfA);
     clft_buf_free(ctx, &s->halfC);
     clft_buf_free(ctx, &s->blasTmp);
+    free(s->dec);
     free(s);
 }
 
@@ -654,6 +655,19 @@ static void decisions_path(const clft_context *ctx, char *out, size_t cap) {
     snprintf(out, cap, "%s/gemm-paths-%016llx.txt", ctx->cache_dir, (unsigned long long)h);
 }
 
+/* Remember a decision (a failed allocation only costs a re-timing later). */
+static void decision_add(gemm_state *s, const char *key, clft_gemm_path path) {
+    if (s->ndec == s->capdec) {
+        int cap = s->capdec ? 2 * s->capdec : 64;
+        gemm_decision *d = realloc(s->dec, (size_t)cap * sizeof *d);
+        if (!d) return;
+        s->dec = d;
+        s->capdec = cap;
+    }
+    snprintf(s->dec[s->ndec].key, sizeof s->dec[s->ndec].key, "%s", key);
+    s->dec[s->ndec++].path = path;
+}
+
 static void decisions_load(clft_context *ctx, gemm_state *s) {
     s->loaded = 1;
     if (!ctx->disk_cache || !ctx->cache_dir[0]) return;
@@ -662,7 +676,7 @@ static void decisions_load(clft_context *ctx, gemm_state *s) {
     FILE *f = fopen(path, "r");
     if (!f) return;
     char line[256], key[96], name[32];
-    while (s->ndec < GEMM_MAX_DECISIONS && fgets(line, sizeof line, f)) {
+    while (fgets(line, sizeof line, f)) {
         if (line[0] == '#' || sscanf(line, "%95s %31s", key, name) != 2) continue;
         clft_gemm_path pth = !strcmp(name, "clblast") ? CLFT_GEMM_CLBLAST
                              : !strcmp(name, "tiled") ? CLFT_GEMM_TILED
@@ -670,8 +684,7 @@ static void decisions_load(clft_context *ctx, gemm_state *s) {
                              : !strcmp(name, "hgemm") ? CLFT_GEMM_HGEMM
                                                       : CLFT_GEMM_AUTO;
         if (pth == CLFT_GEMM_AUTO) continue;
-        snprintf(s->dec[s->ndec].key, sizeof s->dec[s->ndec].key, "%s", key);
-        s->dec[s->ndec++].path = pth;
+        decision_add(s, key, pth);
     }
     fclose(f);
 }
@@ -792,9 +805,7 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
             return CLFT_OK;
         }
     CLFT_CHECK(autotune(ctx, s, p, out));
-    int slot = s->ndec < GEMM_MAX_DECISIONS ? s->ndec++ : GEMM_MAX_DECISIONS - 1;
-    snprintf(s->dec[slot].key, sizeof s->dec[slot].key, "%s", key);
-    s->dec[slot].path = *out;
+    decision_add(s, key, *out);
     decisions_save(ctx, s);
     return CLFT_OK;
 }

@@ -17,6 +17,10 @@ typedef struct clft_mat {
     size_t offset;
     int64_t ld;
 } clft_mat;
+static inline clft_mat clft_mat_of(const clft_buf *buf, size_t offset, int64_t ld) {
+    clft_mat m = {buf, offset, ld};
+    return m;
+}
 
 /* C = alpha * op(A) * op(B) + beta * C, op(A) (M,K), op(B) (K,N). */
 clft_status clft_gemm_f32(clft_context *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
