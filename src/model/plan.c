@@ -133,7 +133,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     for (int t = 0; t < CLFT_NTARGETS; t++)
         if (io[t][0] * io[t][1] > max_proj) max_proj = io[t][0] * io[t][1];
     if (C > max_dim) max_dim = C;
-    const int64_t tm = chunk < 256 ? chunk : 256, npadV = (V + 127) / 128 * 128, npadD = (max_dim + 127) / 128 * 128;
+    const int64_t npadV = (V + 127) / 128 * 128, npadD = (max_dim + 127) / 128 * 128;
     uint64_t head_pack = (uint64_t)(npadV * C) * 4, other_pack = (uint64_t)(npadD * max_dim) * 4;
     if (full) { /* weight gradients: op(B) = X with K = tokens */
         uint64_t wg = (uint64_t)(npadD * N) * 4;
@@ -142,11 +142,22 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     uint64_t attn_pack = (uint64_t)(((T + 127) / 128 * 128) * (D > T ? D : T) * KV) * 4;
     if (attn_pack > other_pack) other_pack = attn_pack;
     uint64_t pack = head_pack > other_pack * 9 / 4 ? head_pack : other_pack * 9 / 4;
-    uint64_t tune_head = (uint64_t)(tm * V) * 4,
-             tune_other = (uint64_t)(256 * (max_dim > T * KV ? max_dim : T * KV)) * 4;
+    /* autotune outputs: rows (clft_gemm_tune_rows, never more than the product's M) x N x batch */
+    int64_t th = clft_gemm_tune_rows(V, C, 1), tp_ = clft_gemm_tune_rows(max_dim, max_dim, 1);
+    int64_t ta = clft_gemm_tune_rows(T, D, KV);
+    if (th > chunk) th = chunk;
+    if (tp_ > N) tp_ = N;
+    if (ta > T) ta = T;
+    uint64_t tune_head = (uint64_t)(th * V) * 4, tune_other = (uint64_t)(tp_ * max_dim) * 4;
+    if ((uint64_t)(ta * T * KV) * 4 > tune_other) tune_other = (uint64_t)(ta * T * KV) * 4;
     uint64_t tune = tune_head > tune_other * 9 / 4 ? tune_head : tune_other * 9 / 4;
     add(&p, CLFT_MEM_SCRATCH, pack > mib ? pack : mib);
     add(&p, CLFT_MEM_SCRATCH, tune > mib ? tune : mib);
+    /* timing the CLBlast candidate on the largest product (first step with an empty cache) makes
+     * CLBlast allocate a temporary holding padded copies of its operands: about the packed
+     * operand plus (padded) the timed rows of both other operands; freed again when CLBlast loses */
+    const uint64_t blas_tmp = head_pack > other_pack ? head_pack + 2 * tune_head : other_pack + 2 * tune_other;
+    add(&p, CLFT_MEM_SCRATCH, blas_tmp);
     if (!full && !(tp.method == CLFT_METHOD_LORA && tp.base_dtype == CLFT_DTYPE_F32)) {
         uint64_t conv = (uint64_t)max_proj * 4 * 9 / 4;
         add(&p, CLFT_MEM_SCRATCH, conv > mib ? conv : mib);

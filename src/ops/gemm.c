@@ -181,6 +181,7 @@ static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zer
         bytes = need > ctx->caps.info.max_alloc_bytes ? need : (size_t)ctx->caps.info.max_alloc_bytes;
     clft_buf nb = {0};
     CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes, &nb));
+    clft_log(CLFT_LOG_DEBUG, "gemm scratch grows from %zu to %zu bytes (%zu asked)", b->bytes, bytes, need);
     /* zero: for a buffer CLBlast reads, whose direct kernels load whole tiles and may touch the
      * unused tail (the runtime's fill kernel, not clEnqueueFillBuffer: see cl/runtime.cl). */
     clft_status st = CLFT_OK;
@@ -723,6 +724,13 @@ static void shape_key(const gemm_problem *p, char *out, size_t cap) {
              (long long)bb);
 }
 
+int64_t clft_gemm_tune_rows(int64_t N, int64_t K, int64_t batch) {
+    /* up to GEMM_TUNE_MAX_M, fewer for big N*K (about 2 GFLOP, so that a slow candidate costs a
+     * fraction of a second on a CPU), at least 32 */
+    double rows = 1e9 / ((double)(N > 0 ? N : 1) * (double)(K > 0 ? K : 1) * (double)(batch > 0 ? batch : 1));
+    return rows > GEMM_TUNE_MAX_M ? GEMM_TUNE_MAX_M : rows < 32 ? 32 : (int64_t)rows / 8 * 8;
+}
+
 static clft_status time_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path,
                              double *secs) {
     CLFT_CHECK(run_path(ctx, s, p, path)); /* warm-up: builds programs, sizes scratch */
@@ -737,10 +745,7 @@ static clft_status time_path(clft_context *ctx, gemm_state *s, const gemm_proble
 /* Time each candidate on the call's own A and B (M capped) writing a scratch C with beta = 0. */
 static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path *out) {
     gemm_problem t = *p;
-    /* rows timed: up to GEMM_TUNE_MAX_M, fewer for big N*K (about 2 GFLOP, so that a slow
-     * candidate costs a fraction of a second on a CPU), at least 32 (or M) */
-    double rows = 1e9 / ((double)p->N * (double)(p->K > 0 ? p->K : 1) * (double)p->batch);
-    int64_t tm = rows > GEMM_TUNE_MAX_M ? GEMM_TUNE_MAX_M : rows < 32 ? 32 : (int64_t)rows / 8 * 8;
+    const int64_t tm = clft_gemm_tune_rows(p->N, p->K, p->batch);
     t.M = p->M < tm ? p->M : tm;
     t.beta = 0.0f;
     t.C.offset = 0;
@@ -805,6 +810,14 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
             return CLFT_OK;
         }
     CLFT_CHECK(autotune(ctx, s, p, out));
+    /* CLBlast's temporary buffer, sized by timing its candidate on a large product, is not kept
+     * when CLBlast lost: the steady state of a run that never uses CLBlast does not hold it */
+    if (*out != CLFT_GEMM_CLBLAST && *out != CLFT_GEMM_HGEMM) {
+        int used = 0;
+        for (int i = 0; i < s->ndec && !used; i++)
+            used = s->dec[i].path == CLFT_GEMM_CLBLAST || s->dec[i].path == CLFT_GEMM_HGEMM;
+        if (!used) clft_buf_free(ctx, &s->blasTmp);
+    }
     decision_add(s, key, *out);
     decisions_save(ctx, s);
     return CLFT_OK;

@@ -75,6 +75,9 @@ clft_gemm_path clft_gemm_last_path(clft_context *ctx);
  * batch; for linear layers pass the largest of a weight's rows and cols as both N and K), and a
  * call that allocates it now, so that later calls inside a training step allocate nothing. The
  * bytes are counted in CLFT_MEM_SCRATCH. */
+/* Rows of the real operands an autotune run of an (M, N, K, batch) product times (at most 256);
+ * its output (rows x N x batch floats) is one of the scratch buffers. Device independent. */
+int64_t clft_gemm_tune_rows(int64_t N, int64_t K, int64_t batch);
 size_t clft_gemm_scratch_bytes(const clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch);
 clft_status clft_gemm_reserve(clft_context *ctx, int64_t M, int64_t N, int64_t K, int64_t batch);
 
