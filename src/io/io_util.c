@@ -303,3 +303,18 @@ int clft_io_is_dir(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
+
+clft_status clft_io_copy_if_present(const char *src_dir, const char *dst_dir, const char *name) {
+    char *from = clft_io_join(src_dir, name), *to = clft_io_join(dst_dir, name);
+    clft_status s = from && to ? CLFT_OK : CLFT_STATUS_HOST_OOM;
+    if (!s && access(from, F_OK) == 0) {
+        char *data = NULL;
+        size_t n = 0;
+        s = clft_io_read_file(from, &data, &n);
+        if (!s) s = clft_io_write_atomic(to, data, n);
+        free(data);
+    }
+    free(from);
+    free(to);
+    return s;
+}

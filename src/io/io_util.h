@@ -49,6 +49,8 @@ int clft_io_is_dir(const char *path);
 /* Create a model folder (mkdir -p); refuse a non-empty one unless force, which first removes stale
  * model*.safetensors and index files (model_init.c). */
 clft_status clft_io_prepare_dir(const char *dir, int force);
+/* Copy src_dir/name to dst_dir/name (temp + rename) when it exists; a missing file is not an error. */
+clft_status clft_io_copy_if_present(const char *src_dir, const char *dst_dir, const char *name);
 /* Copy the tokenizer files (tokenizer.json, tokenizer_config.json, ...) present in src to dir. */
 clft_status clft_io_copy_tokenizer(const char *src, const char *dir);
 

@@ -402,20 +402,8 @@ static clft_status inspect_tokenizer(const char *src, tok_info *ti) {
 }
 
 clft_status clft_io_copy_tokenizer(const char *src, const char *dir) {
-    for (size_t i = 0; i < sizeof TOKENIZER_FILES / sizeof TOKENIZER_FILES[0]; i++) {
-        char *from = clft_io_join(src, TOKENIZER_FILES[i]), *to = clft_io_join(dir, TOKENIZER_FILES[i]);
-        clft_status s = from && to ? CLFT_OK : CLFT_STATUS_HOST_OOM;
-        if (!s && access(from, F_OK) == 0) {
-            char *data = NULL;
-            size_t n = 0;
-            s = clft_io_read_file(from, &data, &n);
-            if (!s) s = clft_io_write_atomic(to, data, n);
-            free(data);
-        }
-        free(from);
-        free(to);
-        if (s) return s;
-    }
+    for (size_t i = 0; i < sizeof TOKENIZER_FILES / sizeof TOKENIZER_FILES[0]; i++)
+        CLFT_CHECK(clft_io_copy_if_present(src, dir, TOKENIZER_FILES[i]));
     return CLFT_OK;
 }
 

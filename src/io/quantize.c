@@ -84,23 +84,6 @@ static clft_status write_config(const char *dir, const clft_model_config *cfg, c
     return s;
 }
 
-static clft_status copy_file(const char *src, const char *dir, const char *name) {
-    char *from = clft_io_join(src, name), *to = clft_io_join(dir, name);
-    clft_status s = from && to ? CLFT_OK : CLFT_STATUS_HOST_OOM;
-    FILE *f = s ? NULL : fopen(from, "rb");
-    if (f) {
-        fclose(f);
-        char *data = NULL;
-        size_t n = 0;
-        s = clft_io_read_file(from, &data, &n);
-        if (!s) s = clft_io_write_atomic(to, data, n);
-        free(data);
-    }
-    free(from);
-    free(to);
-    return s;
-}
-
 clft_status clft_model_quantize(const char *src, const char *dst, const clft_quantize_params *params) {
     if (!src || !dst) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_quantize: NULL folder");
     clft_quantize_params p = params ? *params : clft_quantize_default_params();
@@ -152,7 +135,7 @@ clft_status clft_model_quantize(const char *src, const char *dst, const clft_qua
         s = write_config(dst, &qcfg, &p);
     }
     if (!s) s = clft_io_copy_tokenizer(src, dst);
-    if (!s) s = copy_file(src, dst, "generation_config.json");
+    if (!s) s = clft_io_copy_if_present(src, dst, "generation_config.json");
     for (size_t i = 0; qs && i < nin; i++)
         clft_q4_free(&qs[i]);
     free(qs);
