@@ -22,13 +22,24 @@
  * Tunable NF4_LUT: how the lookup is done. 0 (default) picks: 3 on a CPU device whose compiler
  * targets AVX-512 (one vpermps through a clang x86 built-in: PoCL), 2 on AVX2 (two vpermps and a
  * blend), else 1: the portable shuffle() built-in, which GPUs do in registers but PoCL compiles to
- * 16 scalar extracts (3x slower there).
+ * 16 scalar extracts (3x slower there). 3 or 2 asked of a compiler without that target falls back
+ * (nf4_lut_variant(out[1] int) writes the one built).
  * Tunable NF4_STORE (below): plain, aligned or non-temporal stores; f16 output always uses
  * vstore_half16_rte. Tunable NF4_GROUPS (default 1; the host passes 4, or 2 for blocksize 32):
  * groups per work-item, all in one block. No extensions needed. */
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef NF4_LUT
+#define NF4_LUT 0
+#endif
+/* a requested x86 permute the device's compiler does not target falls back to the next one (the
+ * kernel nf4_lut_variant reports what was built) */
+#if NF4_LUT == 3 && !(defined(CLFT_DEVICE_CPU) && defined(__clang__) && defined(__AVX512F__))
+#undef NF4_LUT
+#define NF4_LUT 0
+#endif
+#if NF4_LUT == 2 && !(defined(CLFT_DEVICE_CPU) && defined(__clang__) && defined(__AVX2__))
+#undef NF4_LUT
 #define NF4_LUT 0
 #endif
 #if NF4_LUT == 0 /* auto */
@@ -166,6 +177,11 @@ inline ushort16 nf4_to_bf16_16(float16 v) { /* clft_f32_to_bf16 on 16 lanes, int
 NF4_KERNELS(f32, float, ST16_F32, ST1_F32)
 NF4_KERNELS(f16, half, ST16_F16, ST1_F16)
 NF4_KERNELS(bf16, ushort, ST16_BF16, ST1_BF16)
+
+/* The lookup implementation this build uses (1, 2 or 3), for tests and logs. */
+__kernel void nf4_lut_variant(__global int *out) {
+    if (get_global_id(0) == 0) out[0] = NF4_LUT;
+}
 
 __kernel void convert_f16_to_f32(__global float *restrict out, __global const half *restrict in, ulong n) {
     const ulong i = get_global_id(0);

@@ -183,6 +183,26 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
     return clft_cl_launch(ctx, k, 1, &items, &local, name);
 }
 
+clft_status clft_weight_lut_built(clft_context *ctx, int lut, int *built) {
+    if (!ctx || !built || lut < 0 || lut > 3)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_lut_built: bad argument");
+    *built = 0;
+    char defs[24] = "";
+    if (lut) snprintf(defs, sizeof defs, "-DNF4_LUT=%d", lut);
+    cl_kernel k = NULL;
+    CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", defs, "nf4_lut_variant", &k));
+    clft_buf b = {0};
+    CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, sizeof(cl_int), &b));
+    clft_status st = clft_cl_args(k, "nf4_lut_variant", sizeof(cl_mem), &b.mem, (size_t)0);
+    const size_t one = 1;
+    cl_int v = 0;
+    if (st == CLFT_OK) st = clft_cl_launch(ctx, k, 1, &one, NULL, "nf4_lut_variant");
+    if (st == CLFT_OK) st = clft_buf_read(ctx, &b, 0, &v, sizeof v);
+    clft_buf_free(ctx, &b);
+    *built = (int)v;
+    return st;
+}
+
 clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf *out) {
     if (!ctx || !w || !out || !out->mem || !w->data.mem)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_to_f32: NULL argument");

@@ -41,9 +41,12 @@ clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf
  * even): out must hold rows*cols elements of out_dtype. The work is enqueued, not waited for. */
 clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, clft_buf *out);
 /* The same with a chosen code-lookup implementation of cl/nf4.cl (NF4_LUT: 0 auto, 1 portable
- * shuffle(), 2 AVX2 permutes, 3 AVX-512 permute; 2 and 3 build only on x86 CPU devices with
- * clang: PoCL). For tests and benchmarks. */
+ * shuffle(), 2 AVX2 permutes, 3 AVX-512 permute; 2 and 3 only on x86 CPU devices with clang -
+ * PoCL - that target AVX2 / AVX-512, else the kernel falls back to the next one). For tests and
+ * benchmarks. */
 clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, int lut,
                                     clft_buf *out);
+/* The lookup implementation (1..3) that cl/nf4.cl builds with NF4_LUT=lut on this device. */
+clft_status clft_weight_lut_built(clft_context *ctx, int lut, int *built);
 
 #endif

@@ -139,6 +139,15 @@ int main(void) {
     /* every lookup implementation the device can build: the portable one everywhere, the x86
      * permutes on PoCL's CPU device (what the automatic choice does not pick is tested here) */
     const int nlut = (ctx->caps.is_cpu && ctx->caps.vendor_pocl) ? 3 : 1;
+    for (int lut = 0; lut <= 3; lut++) { /* which one each request builds on this device */
+        int built = 0;
+        TU_OK(clft_weight_lut_built(ctx, lut, &built));
+        TU_CHECK(built >= 1 && built <= 3 && (lut == 0 || built <= lut), "NF4_LUT=%d built variant %d", lut, built);
+        printf("NF4_LUT=%d: variant %d built (%s)\n", lut, built,
+               built == 3   ? "AVX-512 permute"
+               : built == 2 ? "AVX2 permutes"
+                            : "portable shuffle()");
+    }
     for (int lut = 1; lut <= nlut; lut++)
         for (int o = 0; o < 3; o++)
             for (int dq = 0; dq < 2; dq++)
