@@ -206,7 +206,7 @@ clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t 
     for (int64_t l = m->L - 1; l >= 0; l--)
         CLFT_CHECK(layer_bwd(m, l));
     if (m->embed.g.mem) {
-        int64_t U = clft_embedding_group(ids, N, m->V, m->h_rows, m->h_offs, m->h_toks);
+        int64_t U = clft_embedding_group(ids, N, m->V, m->cfg.pad_token_id, m->h_rows, m->h_offs, m->h_toks);
         if (U < 0) return clft_error(CLFT_STATUS_HOST_OOM, "embedding backward grouping");
         CLFT_CHECK(clft_buf_write(ctx, &m->emb_rows, 0, m->h_rows, (size_t)U * 4));
         CLFT_CHECK(clft_buf_write(ctx, &m->emb_offs, 0, m->h_offs, (size_t)(U + 1) * 4));

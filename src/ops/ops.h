@@ -53,9 +53,11 @@ clft_status clft_rope_bwd(clft_context *ctx, clft_dv dx /* (N,H,D) = */, clft_dv
 clft_status clft_embedding_fwd(clft_context *ctx, clft_dv out /* (N,C) */, clft_dv ids /* (N) int32 */,
                                clft_dv table /* (V,C) */, int64_t N, int64_t V, int64_t C);
 /* Groups token positions by id: rows (U) ids, offsets (U+1), tokens (N) positions; returns U.
- * Out-of-range ids are left out. Arrays are caller-allocated with N, N+1 and N entries. */
-int64_t clft_embedding_group(const int32_t *ids, int64_t N, int64_t V, int32_t *rows, int32_t *offsets,
-                             int32_t *tokens);
+ * Out-of-range ids, and padding_idx (the config's pad_token_id; -1: none), are left out: as
+ * torch's nn.Embedding(padding_idx=...) in transformers, the padding row gets no gradient from the
+ * lookup. Arrays are caller-allocated with N, N+1 and N entries. */
+int64_t clft_embedding_group(const int32_t *ids, int64_t N, int64_t V, int64_t padding_idx, int32_t *rows,
+                             int32_t *offsets, int32_t *tokens);
 clft_status clft_embedding_bwd(clft_context *ctx, clft_dv d_table /* (V,C) += */, clft_dv d_out /* (N,C) */,
                                clft_dv rows /* (U) */, clft_dv offsets /* (U+1) */, clft_dv tokens /* (N) */, int64_t U,
                                int64_t C);

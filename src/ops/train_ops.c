@@ -190,14 +190,15 @@ clft_status clft_embedding_fwd(clft_context *ctx, clft_dv out, clft_dv ids, clft
     return clft_launch_nd(ctx, k, 2, (size_t)C, (size_t)N, 1, op);
 }
 
-int64_t clft_embedding_group(const int32_t *ids, int64_t N, int64_t V, int32_t *rows, int32_t *offsets,
-                             int32_t *tokens) {
+int64_t clft_embedding_group(const int32_t *ids, int64_t N, int64_t V, int64_t padding_idx, int32_t *rows,
+                             int32_t *offsets, int32_t *tokens) {
     /* counting sort by id, stable in token order: deterministic sums on the device */
     int64_t U = 0, pos = 0;
     int32_t *count = calloc((size_t)V + 1, sizeof *count);
     if (!count) return -1;
     for (int64_t n = 0; n < N; n++)
         if (ids[n] >= 0 && ids[n] < V) count[ids[n]]++;
+    if (padding_idx >= 0 && padding_idx < V) count[padding_idx] = 0;
     for (int64_t id = 0; id < V; id++) {
         if (!count[id]) continue;
         rows[U] = (int32_t)id;
@@ -208,7 +209,7 @@ int64_t clft_embedding_group(const int32_t *ids, int64_t N, int64_t V, int32_t *
     }
     offsets[U] = (int32_t)pos;
     for (int64_t n = 0; n < N; n++)
-        if (ids[n] >= 0 && ids[n] < V) tokens[count[ids[n]]++] = (int32_t)n;
+        if (ids[n] >= 0 && ids[n] < V && ids[n] != padding_idx) tokens[count[ids[n]]++] = (int32_t)n;
     free(count);
     return U;
 }

@@ -7,11 +7,13 @@
 
 /* ---- embedding ------------------------------------------------------------------------------
  * fwd: out[n] = table[ids[n]]. Returns how many ids lie outside [0,V); their rows are set to zero.
- * bwd: d_table[ids[n]] += d_out[n] (accumulates; ids may repeat; ids outside [0,V) are skipped). */
+ * bwd: d_table[ids[n]] += d_out[n] (accumulates; ids may repeat; ids outside [0,V) and ids equal to
+ * padding_idx (-1: none) are skipped, as nn.Embedding(padding_idx=pad_token_id) in transformers). */
 int64_t CLFT_REF_FN(clft_ref_embedding_fwd)(CLFT_REF_T *out /* (N,C) */, const int32_t *ids /* (N) */,
                                             const CLFT_REF_T *table /* (V,C) */, int64_t N, int64_t V, int64_t C);
 void CLFT_REF_FN(clft_ref_embedding_bwd)(CLFT_REF_T *d_table /* (V,C) += */, const CLFT_REF_T *d_out /* (N,C) */,
-                                         const int32_t *ids /* (N) */, int64_t N, int64_t V, int64_t C);
+                                         const int32_t *ids /* (N) */, int64_t N, int64_t V, int64_t C,
+                                         int64_t padding_idx);
 
 /* ---- RMSNorm (HF LlamaRMSNorm) ----------------------------------------------------------------
  * fwd: rstd[n] = 1/sqrt(mean_c(x[n,c]^2) + eps), out[n,c] = w[c] * (x[n,c] * rstd[n]). out may alias x.

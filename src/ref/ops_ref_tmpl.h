@@ -26,10 +26,10 @@ int64_t CLFT_REF_FN(clft_ref_embedding_fwd)(real *out, const int32_t *ids, const
 }
 
 void CLFT_REF_FN(clft_ref_embedding_bwd)(real *d_table, const real *d_out, const int32_t *ids, int64_t N, int64_t V,
-                                         int64_t C) {
+                                         int64_t C, int64_t padding_idx) {
     for (int64_t n = 0; n < N; n++) {
         int64_t id = ids[n];
-        if (id < 0 || id >= V) continue;
+        if (id < 0 || id >= V || id == padding_idx) continue;
         for (int64_t c = 0; c < C; c++)
             d_table[id * C + c] = (real)((double)d_table[id * C + c] + d_out[n * C + c]);
     }

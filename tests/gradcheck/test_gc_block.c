@@ -137,7 +137,7 @@ int main(void) {
     clft_ref_rmsnorm_bwd_f64(dx0, dw1, dn1, M->x0, M->w1, M->r1, N_, C_);
     for (int i = 0; i < N_ * C_; i++)
         dx0[i] += dx0r[i];
-    clft_ref_embedding_bwd_f64(dE, dx0, M->ids, N_, V_, C_); /* tied: dE += */
+    clft_ref_embedding_bwd_f64(dE, dx0, M->ids, N_, V_, C_, -1); /* tied: dE += */
 
     gc_check("block dE (tied embedding + head)", model_loss, M, M->E, dE, V_ * C_);
     gc_check("block lora dA", model_loss, M, M->A, dA, R_ * C_);

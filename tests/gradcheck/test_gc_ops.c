@@ -26,7 +26,7 @@ static void test_embedding(void) {
     gc_fill(&r, pre, V * C, -1, 1);
     for (int64_t i = 0; i < V * C; i++)
         g[i] = pre[i];
-    clft_ref_embedding_bwd_f64(g, c.w, ids, N, V, C); /* accumulates onto pre */
+    clft_ref_embedding_bwd_f64(g, c.w, ids, N, V, C, -1); /* accumulates onto pre */
     for (int64_t i = 0; i < V * C; i++)
         g[i] -= pre[i];
     gc_check("embedding d_table", emb_loss, &c, c.table, g, V * C);
@@ -35,7 +35,7 @@ static void test_embedding(void) {
     float *o32 = gc_f(N * C), *g32 = gc_to_f32(pre, V * C);
     clft_ref_embedding_fwd_f32(o32, ids, gc_to_f32(c.table, V * C), N, V, C);
     gc_cmp32("embedding fwd f32", o32, c.out, N * C, 0, 0);
-    clft_ref_embedding_bwd_f32(g32, gc_to_f32(c.w, N * C), ids, N, V, C);
+    clft_ref_embedding_bwd_f32(g32, gc_to_f32(c.w, N * C), ids, N, V, C, -1);
     for (int64_t i = 0; i < V * C; i++)
         g[i] += pre[i];
     gc_cmp32("embedding bwd f32", g32, g, V * C, 1e-6, 1e-6);

@@ -139,7 +139,7 @@ static void test_rope(int64_t N, int64_t H, int64_t D, int llama3) {
     free(x), free(g), free(out), free(dx), free(inv), free(pos), free(o), free(gx);
 }
 
-static void test_embedding(int64_t N, int64_t V, int64_t C) {
+static void test_embedding(int64_t N, int64_t V, int64_t C, int64_t pad) {
     tu_rng r = tu_rng_make((uint64_t)(N + V * 3 + C));
     float *table = rnd(&r, V * C, -1, 1), *g = rnd(&r, N * C, -1, 1), *out = malloc(N * C * 4);
     float *dt = malloc(V * C * 4);
@@ -150,8 +150,8 @@ static void test_embedding(int64_t N, int64_t V, int64_t C) {
     for (int64_t i = 0; i < V * C; i++)
         dt[i] = 0.125f;
     clft_ref_embedding_fwd_f32(out, ids, table, N, V, C);
-    clft_ref_embedding_bwd_f32(dt, g, ids, N, V, C);
-    int64_t U = clft_embedding_group(ids, N, V, rows, offs, toks);
+    clft_ref_embedding_bwd_f32(dt, g, ids, N, V, C, pad);
+    int64_t U = clft_embedding_group(ids, N, V, pad, rows, offs, toks);
     TU_CHECK(U > 0, "groups %lld", (long long)U);
     clft_buf bt = up(table, V * C * 4), bg = up(g, N * C * 4), bi = up(ids, N * 4), bo = up(NULL, N * C * 4),
              bdt = up(NULL, V * C * 4), br = up(rows, N * 4), bof = up(offs, (N + 1) * 4), btk = up(toks, N * 4);
@@ -164,6 +164,14 @@ static void test_embedding(int64_t N, int64_t V, int64_t C) {
     float *o = down(&bo, N * C), *gt = down(&bdt, V * C);
     tu_close("embedding fwd", o, out, N * C, 0, 0, 0);
     tu_close("embedding bwd", gt, dt, V * C, 1e-5, 1e-5, 1e-10);
+    if (pad >= 0) { /* the padding row is used by the ids but gets no gradient */
+        int used = 0, same = 1;
+        for (int64_t i = 0; i < N; i++)
+            used |= ids[i] == pad;
+        for (int64_t c = 0; c < C; c++)
+            same &= gt[pad * C + c] == 0.125f;
+        TU_CHECK(used && same, "embedding bwd: padding row %lld (used %d) was changed", (long long)pad, used);
+    }
     clft_buf *bs[] = {&bt, &bg, &bi, &bo, &bdt, &br, &bof, &btk};
     for (size_t i = 0; i < 8; i++)
         clft_buf_free(ctx, bs[i]);
@@ -275,8 +283,10 @@ int main(void) {
     test_rope(5, 3, 8, 0);
     test_rope(3, 2, 6, 1);
     if (!tiny) test_rope(37, 6, 64, 1);
-    test_embedding(9, 7, 5);
-    if (!tiny) test_embedding(200, 50, 33);
+    test_embedding(9, 7, 5, -1);
+    test_embedding(9, 7, 5, 2);
+    if (!tiny) test_embedding(200, 50, 33, -1);
+    if (!tiny) test_embedding(200, 50, 33, 3);
     test_attention(1, 5, 2, 1, 4, 0);
     test_attention(2, 7, 4, 2, 6, 3);
     if (!tiny) {

@@ -122,6 +122,7 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
     cfg.sliding_window = window;
     cfg.max_window_layers = 0;
     cfg.rope_theta = 1000.0;
+    cfg.pad_token_id = 1; /* ids[3] is 1: its row gets no gradient from the lookup (nn.Embedding padding_idx) */
     clft_train_params tp = clft_train_default_params(method);
     if (method == CLFT_METHOD_LORA) tp.base_dtype = base;
     tp.batch = 2;
@@ -273,7 +274,7 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
         for (int64_t i = 0; i < N * C; i++)
             dx[i] = dxmid[i] + dtmp[i];
     }
-    if (R.full) clft_ref_embedding_bwd_f64(R.dembed, dx, ids, N, R.V, C);
+    if (R.full) clft_ref_embedding_bwd_f64(R.dembed, dx, ids, N, R.V, C, cfg.pad_token_id);
     /* ---- device ---- */
     double dloss = 0;
     TU_OK(clft_trainer_compute_grads(tr, ids, labels, &dloss, NULL));
