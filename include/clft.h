@@ -336,8 +336,10 @@ typedef struct clft_lora_params {
 
 typedef struct clft_train_params {
     clft_method method;
-    clft_dtype base_dtype; /* LoRA: f32 (default), f16 or bf16 storage of the frozen projections */
-    int qlora_blocksize;   /* QLoRA: NF4 block size (default 64); double quantization always on */
+    clft_dtype base_dtype; /* LoRA: f32 (default), f16 or bf16 storage of the frozen projections;
+                            * QLoRA: CLFT_DTYPE_NF4 (default) or CLFT_DTYPE_FP4 */
+    int qlora_blocksize;   /* QLoRA: 4-bit block size (default 64; 32..4096, a power of two). Blocks run
+                            * over the flattened weight, as in bitsandbytes: they may start mid-row */
     clft_lora_params lora;
     int batch, seq_len;                        /* micro-batch shape the step buffers are planned for */
     float lr, beta1, beta2, eps, weight_decay; /* AdamW (defaults 1e-4, 0.9, 0.999, 1e-8, 0) */
@@ -346,6 +348,8 @@ typedef struct clft_train_params {
     int xent_chunk;                            /* tokens per cross-entropy chunk (default 0: automatic) */
     int max_bad_steps;                         /* consecutive non-finite steps before the trainer stops (default 5) */
     uint64_t seed;                             /* adapter init and dropout (default 42) */
+    int qlora_double_quant; /* QLoRA: 1 (default) absmax double-quantized (8-bit, nested blocks of 256)
+                             * as bitsandbytes' compress_statistics; 0: f32 absmax per block */
 } clft_train_params;
 CLFT_API clft_train_params clft_train_default_params(clft_method method);
 

@@ -28,6 +28,7 @@ clft_train_params clft_train_default_params(clft_method method) {
     p.method = method;
     p.base_dtype = method == CLFT_METHOD_QLORA ? CLFT_DTYPE_NF4 : CLFT_DTYPE_F32;
     p.qlora_blocksize = 64;
+    p.qlora_double_quant = 1;
     p.lora.r = 8;
     p.lora.alpha = 16.0f;
     p.lora.dropout = 0.0f;
@@ -60,10 +61,17 @@ clft_status clft_train_params_check(const clft_model_config *cfg, const clft_tra
         return clft_error(CLFT_STATUS_UNSUPPORTED,
                           "training parameters: LoRA base weights must be f32, f16 or bf16, not %s",
                           clft_dtype_name(tp->base_dtype));
+    if (tp->method == CLFT_METHOD_QLORA && tp->base_dtype != CLFT_DTYPE_NF4 && tp->base_dtype != CLFT_DTYPE_FP4)
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "training parameters: QLoRA base weights must be nf4 or fp4, not %s",
+                          clft_dtype_name(tp->base_dtype));
+    if (tp->method == CLFT_METHOD_QLORA && tp->qlora_double_quant != 0 && tp->qlora_double_quant != 1)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: qlora_double_quant %d (use 0 or 1)",
+                          tp->qlora_double_quant);
     if (tp->method == CLFT_METHOD_QLORA &&
         (tp->qlora_blocksize < 32 || tp->qlora_blocksize > 4096 || (tp->qlora_blocksize & (tp->qlora_blocksize - 1))))
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
-                          "training parameters: NF4 block size %d (use 32..4096, a power of two)", tp->qlora_blocksize);
+                          "training parameters: 4-bit block size %d (use 32..4096, a power of two)",
+                          tp->qlora_blocksize);
     if (tp->method != CLFT_METHOD_FULL) {
         if (!(tp->lora.targets & CLFT_LORA_ALL) || (tp->lora.targets & ~CLFT_LORA_ALL))
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: target mask 0x%x selects no valid projection",
@@ -145,7 +153,8 @@ static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int 
             float *zeros = clft_calloc((size_t)(in * out), sizeof(float));
             if (!zeros) return CLFT_STATUS_HOST_OOM;
             clft_q4 q;
-            clft_status st = clft_q4_quantize(zeros, in * out, CLFT_DTYPE_NF4, tp->qlora_blocksize, 1, &q);
+            clft_status st =
+                clft_q4_quantize(zeros, in * out, tp->base_dtype, tp->qlora_blocksize, tp->qlora_double_quant, &q);
             free(zeros);
             CLFT_CHECK(st);
             st = clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, out, in, &lin->base);

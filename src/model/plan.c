@@ -23,13 +23,17 @@ static void add_param(plan_acc *p, int64_t n, int trainable) {
     }
 }
 
-static uint64_t q4_bytes_and_add(plan_acc *p, int64_t n, int blocksize) {
+static uint64_t q4_bytes_and_add(plan_acc *p, int64_t n, int blocksize, int double_quant) {
     const int64_t nb = (n + blocksize - 1) / blocksize, nn = (nb + 255) / 256;
     add(p, CLFT_MEM_WEIGHTS, (uint64_t)(n + 1) / 2); /* packed codes */
     add(p, CLFT_MEM_WEIGHTS, 16 * 4);                /* code */
-    add(p, CLFT_MEM_WEIGHTS, (uint64_t)nb);          /* quantized absmax */
-    add(p, CLFT_MEM_WEIGHTS, (uint64_t)nn * 4);      /* nested absmax */
-    add(p, CLFT_MEM_WEIGHTS, 256 * 4);               /* nested code */
+    if (!double_quant) {
+        add(p, CLFT_MEM_WEIGHTS, (uint64_t)nb * 4); /* f32 absmax */
+        return 0;
+    }
+    add(p, CLFT_MEM_WEIGHTS, (uint64_t)nb);     /* quantized absmax */
+    add(p, CLFT_MEM_WEIGHTS, (uint64_t)nn * 4); /* nested absmax */
+    add(p, CLFT_MEM_WEIGHTS, 256 * 4);          /* nested code */
     return 0;
 }
 
@@ -71,7 +75,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
                 continue;
             }
             if (tp.method == CLFT_METHOD_QLORA)
-                q4_bytes_and_add(&p, n, tp.qlora_blocksize);
+                q4_bytes_and_add(&p, n, tp.qlora_blocksize, tp.qlora_double_quant);
             else
                 add(&p, CLFT_MEM_WEIGHTS, (uint64_t)n * (tp.base_dtype == CLFT_DTYPE_F32 ? 4 : 2));
             if (bias) add(&p, CLFT_MEM_WEIGHTS, (uint64_t)o * 4);
