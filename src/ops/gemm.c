@@ -55,6 +55,7 @@ typedef struct gemm_state {
                             * re-timed, and could change the path and the rounding of later calls) */
     int ndec, capdec;
     int loaded;
+    int64_t counts[CLFT_GEMM_PATH_COUNT]; /* calls per path that ran (autotune timing runs excluded) */
 } gemm_state;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -144,6 +145,17 @@ clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path) {
 clft_gemm_path clft_gemm_last_path(clft_context *ctx) {
     gemm_state *s = ctx ? state_get(ctx) : NULL;
     return s ? s->last : CLFT_GEMM_AUTO;
+}
+
+void clft_gemm_counts(clft_context *ctx, int64_t counts[CLFT_GEMM_PATH_COUNT]) {
+    gemm_state *s = ctx ? state_get(ctx) : NULL;
+    for (int i = 0; i < CLFT_GEMM_PATH_COUNT; i++)
+        counts[i] = s ? s->counts[i] : 0;
+}
+
+void clft_gemm_counts_reset(clft_context *ctx) {
+    gemm_state *s = ctx ? state_get(ctx) : NULL;
+    if (s) memset(s->counts, 0, sizeof s->counts);
 }
 
 clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *t) {
@@ -833,6 +845,7 @@ static clft_status gemm_run(clft_context *ctx, const gemm_problem *p) {
     if (st != CLFT_OK)
         return clft_error_prefix(st, "%s (M %lld N %lld K %lld batch %lld, %s path)", p->fn, (long long)p->M,
                                  (long long)p->N, (long long)p->K, (long long)p->batch, clft_gemm_path_name(path));
+    if (s->last >= 0 && s->last < CLFT_GEMM_PATH_COUNT) s->counts[s->last]++;
     return CLFT_OK;
 }
 

@@ -54,6 +54,7 @@ typedef enum clft_gemm_path {
                             * only where cl_khr_fp16 exists and clft_gemm_hgemm_usable() passed;
                             * elsewhere it means CLBLAST */
 } clft_gemm_path;
+#define CLFT_GEMM_PATH_COUNT 5
 const char *clft_gemm_path_name(clft_gemm_path path);
 clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
 
@@ -70,6 +71,10 @@ clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *tiles)
 int clft_gemm_hgemm_usable(clft_context *ctx);
 /* The path the last GEMM call of this context ran (tests check that a forced path was taken). */
 clft_gemm_path clft_gemm_last_path(clft_context *ctx);
+/* GEMM calls of this context per path actually run (index: clft_gemm_path; autotune timing runs
+ * not counted), since the context was made or the last reset: tests report which paths ran. */
+void clft_gemm_counts(clft_context *ctx, int64_t counts[CLFT_GEMM_PATH_COUNT]);
+void clft_gemm_counts_reset(clft_context *ctx);
 
 /* Device scratch the layer uses for products up to these sizes (M rows, N output columns, K inner,
  * batch; for linear layers pass the largest of a weight's rows and cols as both N and K), and a

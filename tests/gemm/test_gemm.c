@@ -28,6 +28,10 @@ typedef struct host_weight {
     float *deq; /* (rows, cols) f32: what the kernels must see */
 } host_weight;
 
+/* 4-bit block size of the weights made below: blocks run over the flattened (rows, cols) weight as
+ * in bitsandbytes, so with cols not a multiple of it they start mid-row */
+static int g_q4_blocksize = 64;
+
 static host_weight make_weight(clft_dtype dt, int64_t rows, int64_t cols, int dq, tu_rng *r) {
     host_weight h;
     memset(&h, 0, sizeof h);
@@ -49,7 +53,7 @@ static host_weight make_weight(clft_dtype dt, int64_t rows, int64_t cols, int dq
         return h;
     }
     /* 4-bit: random codes, random scales; the code table is a sorted random one, not NF4 itself */
-    const int bs = 64, nbs = 4;
+    const int bs = g_q4_blocksize, nbs = 4;
     const size_t nblocks = (n + bs - 1) / bs, nnested = (nblocks + nbs - 1) / nbs;
     uint8_t *packed = calloc((n + 1) / 2 + 1, 1), *q = malloc(nblocks + 1);
     float code[16], *absmax = malloc((nblocks + 1) * 4), ncode[256], *nabs = malloc((nnested + 1) * 4);
@@ -158,9 +162,9 @@ static void check_linear(clft_gemm_path path, int which, clft_dtype dt, int dq, 
     clft_buf X = upload(hX, nX * 4), Y = upload(hY, nY * 4);
     clft_mat mX = {&X, offX, ldx}, mY = {&Y, offY, ldy};
     char what[160];
-    snprintf(what, sizeof what, "%s linear_%s %s%s M%lld N%lld K%lld beta%g pad%d", PATHS[path],
-             which == 0 ? "fwd" : "bwd_data", clft_dtype_name(dt), dq ? "+dq" : "", (long long)M, (long long)N,
-             (long long)K, beta, pad);
+    snprintf(what, sizeof what, "%s linear_%s %s%s bs%d M%lld N%lld K%lld beta%g pad%d", PATHS[path],
+             which == 0 ? "fwd" : "bwd_data", clft_dtype_name(dt), dq ? "+dq" : "", hw.w.blocksize, (long long)M,
+             (long long)N, (long long)K, beta, pad);
     trace(what);
     TU_OK(clft_gemm_set_path(ctx, path));
     clft_status st =
@@ -407,6 +411,22 @@ int main(void) {
                          salt++);
             check_linear(CLFT_GEMM_FUSED, 0, CLFT_DTYPE_FP4, dq, ms[i], tiny ? 3 : 17, tiny ? 9 : 100, 1.0f, 1, salt++);
         }
+    /* every 4-bit path with other block sizes: blocks of 32, 128 and 256 straddling rows (K = 96,
+     * 100, 160: not multiples of the block), FP4 and NF4, with and without double quantization */
+    {
+        const int bss[] = {32, 128, 256};
+        const clft_gemm_path q4paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_FUSED, CLFT_GEMM_CLBLAST};
+        for (int b = 0; b < 3; b++) {
+            g_q4_blocksize = bss[b];
+            for (int p = 0; p < 3; p++)
+                for (int dq = 0; dq < 2; dq++) {
+                    check_linear(q4paths[p], 0, dq ? CLFT_DTYPE_NF4 : CLFT_DTYPE_FP4, dq, tiny ? 3 : 9, tiny ? 5 : 40,
+                                 tiny ? 24 : (b == 1 ? 100 : 96), 0.0f, 0, salt++);
+                    if (!tiny) check_linear(q4paths[p], 1, CLFT_DTYPE_NF4, dq, 7, 48, 160, 1.0f, 1, salt++);
+                }
+        }
+        g_q4_blocksize = 64;
+    }
     /* HGEMM: gated on cl_khr_fp16 plus an accuracy probe; elsewhere the forced path runs SGEMM */
     {
         const int usable = clft_gemm_hgemm_usable(ctx);
