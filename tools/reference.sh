@@ -1,0 +1,44 @@
+#!/bin/sh
+# The transformers reference suite (tests/reference/hf_reference.py): makes a Python venv with
+# torch, transformers, peft, bitsandbytes and safetensors from PyPI (CPU; several GB once, kept in
+# $CLFT_REF_VENV, default ~/.cache/clft/ref-venv), regenerates the fixtures and checks clft against
+# them with build/tests/golden/test_hf_reference.
+#   tools/reference.sh              regenerate into a temporary folder and check clft against it
+#   tools/reference.sh --commit     regenerate tests/golden/hf (the committed fixtures)
+#   tools/reference.sh --if-cached  do nothing (exit 0) unless the venv already exists (CI)
+# The build folder is $CLFT_BUILD_DIR (default build). Extra arguments after the option are case
+# names passed to hf_reference.py.
+set -eu
+cd "$(dirname "$0")/.."
+VENV="${CLFT_REF_VENV:-$HOME/.cache/clft/ref-venv}"
+BUILD="${CLFT_BUILD_DIR:-build}"
+mode="check"
+case "${1:-}" in
+--commit) mode="commit"; shift ;;
+--if-cached) mode="cached"; shift ;;
+esac
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, transformers, peft, bitsandbytes, safetensors" 2>/dev/null; then
+    if [ "$mode" = "cached" ]; then
+        echo "reference suite: no cached venv at $VENV (tools/reference.sh makes one): clft was checked against the committed fixtures only"
+        exit 0
+    fi
+    echo "reference suite: making the venv $VENV (PyPI: torch, transformers, peft, bitsandbytes, safetensors)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check torch transformers peft bitsandbytes safetensors numpy
+fi
+versions=$("$VENV/bin/python" -c "import torch, transformers, peft, bitsandbytes; print(f'torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, bitsandbytes {bitsandbytes.__version__}')")
+if [ "$mode" = "commit" ]; then
+    out=tests/golden/hf
+    rm -f "$out"/*.safetensors
+else
+    out=$(mktemp -d "${TMPDIR:-/tmp}/clft-hf-XXXXXX")
+fi
+echo "reference suite: regenerating the fixtures with $versions into $out"
+PYTHONHASHSEED=0 "$VENV/bin/python" tests/reference/hf_reference.py "$out" "$@"
+if [ ! -x "$BUILD/tests/golden/test_hf_reference" ]; then
+    echo "reference suite: $BUILD/tests/golden/test_hf_reference is not built; fixtures are in $out"
+    exit 0
+fi
+echo "reference suite: clft against the fresh fixtures"
+CLFT_HF_FIXTURES="$out" "$BUILD/tests/golden/test_hf_reference"
+[ "$mode" = "commit" ] || rm -rf "$out"
