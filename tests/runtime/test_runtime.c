@@ -115,6 +115,17 @@ static void test_build_and_cache(void) {
         clft_selfcheck_result r;
         TU_OK(clft_selfcheck(b, &r));
         TU_CHECK(r.checks > 0 && r.failures == 0, "selfcheck %d/%d", r.failures, r.checks);
+        /* a second run frees every buffer it allocates (more than 16 for the training ops alone); the
+         * first may leave the context's grown GEMM scratch behind */
+        clft_mem_stats m0, m1;
+        TU_OK(clft_context_mem_stats(b, &m0));
+        TU_OK(clft_selfcheck(b, &r));
+        TU_CHECK(r.checks > 0 && r.failures == 0, "second selfcheck %d/%d", r.failures, r.checks);
+        TU_OK(clft_context_mem_stats(b, &m1));
+        TU_CHECK(m1.allocations - m0.allocations > 16, "selfcheck made %llu allocations",
+                 (unsigned long long)(m1.allocations - m0.allocations));
+        TU_CHECK(m1.current_total == m0.current_total, "selfcheck left %lld bytes allocated",
+                 (long long)(m1.current_total - m0.current_total));
     }
     clft_context_free(b);
     /* a corrupted cache file is ignored and rebuilt, never fatal */
