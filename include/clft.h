@@ -169,7 +169,9 @@ typedef struct clft_kernel_stats {
     double build_seconds;        /* wall time spent in building/loading programs */
 } clft_kernel_stats;
 CLFT_API clft_status clft_context_kernel_stats(const clft_context *ctx, clft_kernel_stats *out);
-/* Build every kernel program now (otherwise they are built on first use). */
+/* Build the kernel programs now (otherwise each is built on first use), cached in memory for the
+ * context and on disk (unless disk_cache is 0) for later processes; runs no self-check. Programs
+ * specialised to a model's shapes (attention per head dim) are still built on first use. */
 CLFT_API clft_status clft_context_prepare_kernels(clft_context *ctx);
 
 /* ---- self-check --------------------------------------------------------------------------------- */

@@ -45,5 +45,9 @@ clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dt
  * clang: PoCL). For tests and benchmarks. */
 clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, int lut,
                                     clft_buf *out);
+/* The -D options of cl/nf4.cl's dequantization program for a blocksize and NF4_LUT (0: auto), composed
+ * in this one function for the launcher and clft_context_prepare_kernels; cap of 80 is enough. The
+ * conversions of 16-bit weights use the program without options (""). */
+void clft_nf4_defines(const clft_context *ctx, int blocksize, int lut, char *buf, size_t cap);
 
 #endif
