@@ -306,13 +306,13 @@ clft_context_params clft_context_default_params(void) {
 
 static void default_cache_dir(char *out, size_t cap) {
     const char *env = clft_env(CLFT_ENV_CACHE_DIR);
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
+    const char *xdg = clft_env(CLFT_ENV_XDG_CACHE_HOME);
+    const char *home = clft_env(CLFT_ENV_HOME);
     if (env)
         snprintf(out, cap, "%s", env);
-    else if (xdg && xdg[0])
+    else if (xdg)
         snprintf(out, cap, "%s/clft", xdg);
-    else if (home && home[0])
+    else if (home)
         snprintf(out, cap, "%s/.cache/clft", home);
     else
         snprintf(out, cap, "%s", "");

@@ -230,6 +230,49 @@ static void test_prepare_kernels(void) {
     TU_CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Set (value non-NULL) or unset an environment variable. */
+static void set_env(const char *name, const char *value) {
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+/* The default cache folder follows CLFT_CACHE_DIR, then $XDG_CACHE_HOME/clft, then $HOME/.cache/clft
+ * (all read through src/core/env.c; an empty value counts as unset). */
+static void test_default_cache_dir(void) {
+    static const char *names[] = {"CLFT_CACHE_DIR", "XDG_CACHE_HOME", "HOME"};
+    char *saved[3];
+    for (int i = 0; i < 3; i++)
+        saved[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+    static const struct {
+        const char *cache, *xdg, *home, *want;
+    } cases[] = {
+        {"/tmp/clft-env-cache", "/tmp/clft-env-xdg", "/tmp/clft-env-home", "/tmp/clft-env-cache"},
+        {NULL, "/tmp/clft-env-xdg", "/tmp/clft-env-home", "/tmp/clft-env-xdg/clft"},
+        {"", "", "/tmp/clft-env-home", "/tmp/clft-env-home/.cache/clft"},
+        {NULL, NULL, NULL, ""},
+    };
+    clft_context_params p = clft_context_default_params();
+    p.device = getenv("CLFT_TEST_DEVICE");
+    p.disk_cache = 0; /* nothing is written */
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        set_env("CLFT_CACHE_DIR", cases[c].cache);
+        set_env("XDG_CACHE_HOME", cases[c].xdg);
+        set_env("HOME", cases[c].home);
+        clft_context *ctx = NULL;
+        TU_OK(clft_context_create(&p, &ctx));
+        if (ctx)
+            TU_CHECK(!strcmp(ctx->cache_dir, cases[c].want), "case %zu: cache dir '%s', want '%s'", c, ctx->cache_dir,
+                     cases[c].want);
+        clft_context_free(ctx);
+    }
+    for (int i = 0; i < 3; i++) {
+        set_env(names[i], saved[i]);
+        free(saved[i]);
+    }
+}
+
 int main(void) {
     tu_init_seed();
     test_devices();
@@ -238,6 +281,7 @@ int main(void) {
     clft_context_free(ctx);
     test_build_and_cache();
     test_prepare_kernels();
+    test_default_cache_dir();
     TU_CHECK(clft_context_create(NULL, NULL) == CLFT_STATUS_INVALID_ARGUMENT, "NULL out");
     clft_context_free(NULL);
     TU_CHECK(strcmp(clft_status_string(CLFT_STATUS_DEVICE_OOM), "out of device memory") == 0, "status text");
