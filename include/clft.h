@@ -43,7 +43,7 @@ typedef enum clft_status {
     /* device unsupported */
     CLFT_STATUS_NO_PLATFORM = 400, /* no OpenCL platform (ICD loader without a driver) */
     CLFT_STATUS_NO_DEVICE = 401,   /* no device, or none matching the selection */
-    CLFT_STATUS_UNSUPPORTED = 402, /* device lacks a required feature or extension */
+    CLFT_STATUS_UNSUPPORTED = 402, /* not supported: a device feature, a model shape, a tokenizer or dtype */
     /* kernel build */
     CLFT_STATUS_KERNEL_BUILD = 500,
     CLFT_STATUS_KERNEL_NOT_FOUND = 501,
