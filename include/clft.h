@@ -43,7 +43,7 @@ typedef enum clft_status {
     /* device unsupported */
     CLFT_STATUS_NO_PLATFORM = 400, /* no OpenCL platform (ICD loader without a driver) */
     CLFT_STATUS_NO_DEVICE = 401,   /* no device, or none matching the selection */
-    CLFT_STATUS_UNSUPPORTED = 402, /* device lacks a required feature or extension */
+    CLFT_STATUS_UNSUPPORTED = 402, /* not supported: a device feature, a model shape, a tokenizer or dtype */
     /* kernel build */
     CLFT_STATUS_KERNEL_BUILD = 500,
     CLFT_STATUS_KERNEL_NOT_FOUND = 501,
@@ -169,7 +169,9 @@ typedef struct clft_kernel_stats {
     double build_seconds;        /* wall time spent in building/loading programs */
 } clft_kernel_stats;
 CLFT_API clft_status clft_context_kernel_stats(const clft_context *ctx, clft_kernel_stats *out);
-/* Build every kernel program now (otherwise they are built on first use). */
+/* Build the kernel programs now (otherwise each is built on first use), cached in memory for the
+ * context and on disk (unless disk_cache is 0) for later processes; runs no self-check. Programs
+ * specialised to a model's shapes (attention per head dim) are still built on first use. */
 CLFT_API clft_status clft_context_prepare_kernels(clft_context *ctx);
 
 /* ---- self-check --------------------------------------------------------------------------------- */

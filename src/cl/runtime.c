@@ -59,19 +59,28 @@ static const char *NO_PLATFORM_HELP = "no OpenCL platform found: install an Open
                                       "'intel-opencl-icd' for Intel GPUs, the NVIDIA driver's OpenCL ICD for NVIDIA; "
                                       "check with 'clinfo'";
 
+/* The platforms (*out, caller frees) and their count; on any error *out is NULL and *n 0, nothing
+ * left allocated. */
 static clft_status get_platforms(cl_platform_id **out, cl_uint *n) {
     *out = NULL;
     *n = 0;
-    cl_int err = clGetPlatformIDs(0, NULL, n);
-    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && *n == 0))
+    cl_uint count = 0;
+    cl_int err = clGetPlatformIDs(0, NULL, &count);
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && count == 0))
         return clft_error(CLFT_STATUS_NO_PLATFORM, "%s", NO_PLATFORM_HELP);
     if (err != CL_SUCCESS) {
         clft_cl_fail(err, "clGetPlatformIDs");
         return clft_error_prefix(CLFT_STATUS_NO_PLATFORM, "%s", NO_PLATFORM_HELP);
     }
-    *out = clft_calloc(*n, sizeof **out);
-    if (!*out) return CLFT_STATUS_HOST_OOM;
-    CLFT_CL_CHECK(clGetPlatformIDs(*n, *out, NULL), "clGetPlatformIDs");
+    cl_platform_id *plats = clft_calloc(count, sizeof *plats);
+    if (!plats) return CLFT_STATUS_HOST_OOM;
+    err = clGetPlatformIDs(count, plats, NULL);
+    if (err != CL_SUCCESS) {
+        free(plats);
+        return clft_cl_fail(err, "clGetPlatformIDs");
+    }
+    *out = plats;
+    *n = count;
     return CLFT_OK;
 }
 
@@ -297,13 +306,13 @@ clft_context_params clft_context_default_params(void) {
 
 static void default_cache_dir(char *out, size_t cap) {
     const char *env = clft_env(CLFT_ENV_CACHE_DIR);
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
+    const char *xdg = clft_env(CLFT_ENV_XDG_CACHE_HOME);
+    const char *home = clft_env(CLFT_ENV_HOME);
     if (env)
         snprintf(out, cap, "%s", env);
-    else if (xdg && xdg[0])
+    else if (xdg)
         snprintf(out, cap, "%s/clft", xdg);
-    else if (home && home[0])
+    else if (home)
         snprintf(out, cap, "%s/.cache/clft", home);
     else
         snprintf(out, cap, "%s", "");

@@ -24,13 +24,16 @@ void clft_error_clear(void);
 void clft_log(clft_log_level level, const char *fmt, ...) CLFT_PRINTF(2, 3);
 int clft_log_enabled(clft_log_level level);
 
-/* Environment: every CLFT_* variable is read here and only here (documented in README.md). */
+/* Environment: every variable the library reads is read through clft_env (src/core/env.c) and only
+ * there: the CLFT_* ones (documented in README.md) and the two the default cache folder follows. */
 typedef enum clft_env_var {
-    CLFT_ENV_DEVICE = 0,    /* CLFT_DEVICE: default device spec */
-    CLFT_ENV_CACHE_DIR,     /* CLFT_CACHE_DIR: program binary cache directory */
-    CLFT_ENV_KERNEL_DIR,    /* CLFT_KERNEL_DIR: load cl/NAME.cl files from this directory */
-    CLFT_ENV_NO_DISK_CACHE, /* CLFT_NO_DISK_CACHE=1: disable the on-disk program cache */
-    CLFT_ENV_GEMM,          /* CLFT_GEMM: force a GEMM path (clblast|tiled|fused|hgemm|auto) */
+    CLFT_ENV_DEVICE = 0,     /* CLFT_DEVICE: default device spec */
+    CLFT_ENV_CACHE_DIR,      /* CLFT_CACHE_DIR: program binary cache directory */
+    CLFT_ENV_KERNEL_DIR,     /* CLFT_KERNEL_DIR: load cl/NAME.cl files from this directory */
+    CLFT_ENV_NO_DISK_CACHE,  /* CLFT_NO_DISK_CACHE=1: disable the on-disk program cache */
+    CLFT_ENV_GEMM,           /* CLFT_GEMM: force a GEMM path (clblast|tiled|fused|hgemm|auto) */
+    CLFT_ENV_XDG_CACHE_HOME, /* XDG_CACHE_HOME: the cache default is $XDG_CACHE_HOME/clft */
+    CLFT_ENV_HOME,           /* HOME: otherwise the cache default is $HOME/.cache/clft */
     CLFT_ENV_COUNT
 } clft_env_var;
 /* Value of the variable, or NULL when unset or empty. */

@@ -1,11 +1,13 @@
-/* env.c - the one place where CLFT_* environment variables are read (see README "Environment"). */
+/* env.c - the one place where environment variables are read: the CLFT_* ones (see README
+ * "Environment") and XDG_CACHE_HOME / HOME for the default cache folder. */
 #include <stdlib.h>
 
 #include "core/core.h"
 
 const char *clft_env(clft_env_var var) {
-    static const char *names[CLFT_ENV_COUNT] = {"CLFT_DEVICE", "CLFT_CACHE_DIR", "CLFT_KERNEL_DIR",
-                                                "CLFT_NO_DISK_CACHE", "CLFT_GEMM"};
+    static const char *names[CLFT_ENV_COUNT] = {
+        "CLFT_DEVICE", "CLFT_CACHE_DIR", "CLFT_KERNEL_DIR", "CLFT_NO_DISK_CACHE", "CLFT_GEMM", "XDG_CACHE_HOME",
+        "HOME"};
     if ((unsigned)var >= CLFT_ENV_COUNT) return NULL;
     const char *v = getenv(names[var]);
     return (v && v[0]) ? v : NULL;

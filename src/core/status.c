@@ -19,7 +19,7 @@ const char *clft_status_string(clft_status status) {
     case CLFT_STATUS_DEVICE_OOM: return "out of device memory";
     case CLFT_STATUS_NO_PLATFORM: return "no OpenCL platform";
     case CLFT_STATUS_NO_DEVICE: return "no matching OpenCL device";
-    case CLFT_STATUS_UNSUPPORTED: return "unsupported by the device";
+    case CLFT_STATUS_UNSUPPORTED: return "unsupported";
     case CLFT_STATUS_KERNEL_BUILD: return "kernel build failed";
     case CLFT_STATUS_KERNEL_NOT_FOUND: return "kernel not found";
     case CLFT_STATUS_OPENCL: return "OpenCL runtime error";

@@ -137,7 +137,7 @@ static clft_status att_softmax_kernel(clft_context *ctx, cl_kernel k, const char
         CLFT_CHECK(clft_cl_args(k, what, sizeof(cl_mem), &ws->mem, sizeof so, &so, CLFT_ARG_DV(lse), sizeof rows, &rows,
                                 sizeof nk, &nk, sizeof q0, &q0, sizeof k0, &k0, sizeof b, &b, sizeof g, &g, sizeof rep,
                                 &rep, sizeof H, &H, sizeof T, &T, sizeof W, &W, (size_t)0));
-        size_t gl[2] = {(size_t)z->rows * 64, (size_t)d->KV}, lo[2] = {64, 1};
+        size_t gl[2] = {(size_t)z->rows * CLFT_ATT_WG, (size_t)d->KV}, lo[2] = {CLFT_ATT_WG, 1};
         return clft_cl_launch(ctx, k, 2, gl, lo, what);
     }
     cl_ulong dpo = dp_off;
@@ -168,7 +168,7 @@ clft_status clft_attention_fwd_blocked(clft_context *ctx, clft_dv out, clft_dv l
     CLFT_CHECK(attn_check_fwd(op, d, out, lse, q, k, v));
     CLFT_CHECK(att_ws_check(op, ws, d));
     cl_kernel ks;
-    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", "-DATT_WG=64", "attention_softmax_f32", &ks));
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", CLFT_ATT_WG_DEFS, "attention_softmax_f32", &ks));
     const int64_t rep = d->H / d->KV, D = d->D, Bq = att_block_rows(d);
     const float scale = (float)(1.0 / sqrt((double)D));
     for (int64_t b = 0; b < d->B; b++)
@@ -196,7 +196,7 @@ clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk
     const size_t nkv = (size_t)(d->B * d->T * d->KV * d->D);
     cl_kernel kds;
     CLFT_CHECK(attn_delta(ctx, op, delta, d_out, out, d));
-    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", "-DATT_WG=64", "attention_dsoftmax_f32", &kds));
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", CLFT_ATT_WG_DEFS, "attention_dsoftmax_f32", &kds));
     CLFT_CHECK(clft_zero(ctx, dk, (int64_t)nkv));
     CLFT_CHECK(clft_zero(ctx, dv, (int64_t)nkv));
     const int64_t rep = d->H / d->KV, D = d->D, Bq = att_block_rows(d);

@@ -35,6 +35,20 @@ static inline clft_status clft_launch_nd(clft_context *ctx, cl_kernel k, cl_uint
     return clft_cl_launch(ctx, k, dims, g, NULL, what);
 }
 
+/* Work-group sizes baked into the shape-independent programs, and those programs' -D options: one
+ * definition for the launchers and for clft_context_prepare_kernels (ops/prepare.c), so that the
+ * program prepared ahead of use is the one a launcher asks for. */
+#define CLFT_DEFS_STR_(x) #x
+#define CLFT_DEFS_STR(x)  CLFT_DEFS_STR_(x)
+#define CLFT_NORM_WG      64  /* cl/norm.cl */
+#define CLFT_LOSS_WG      64  /* cl/loss.cl */
+#define CLFT_SUMSQ_WG     256 /* cl/optim.cl, sum of squares */
+#define CLFT_ATT_WG       64  /* cl/attention.cl, blocked-path softmax */
+#define CLFT_NORM_DEFS    "-DNORM_WG=" CLFT_DEFS_STR(CLFT_NORM_WG)
+#define CLFT_LOSS_DEFS    "-DLOSS_WG=" CLFT_DEFS_STR(CLFT_LOSS_WG)
+#define CLFT_SUMSQ_DEFS   "-DSUMSQ_WG=" CLFT_DEFS_STR(CLFT_SUMSQ_WG)
+#define CLFT_ATT_WG_DEFS  "-DATT_WG=" CLFT_DEFS_STR(CLFT_ATT_WG)
+
 #define CLFT_ARG_DV(v)                                                                                                 \
     sizeof(cl_mem), &(v).buf->mem, sizeof(cl_ulong), &(cl_ulong) { (cl_ulong)(v).off }
 

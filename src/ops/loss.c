@@ -2,8 +2,6 @@
  * projections around it are GEMMs issued by the model). */
 #include "ops/launch.h"
 
-#define LOSS_WG 64
-
 clft_status clft_xent_rows(clft_context *ctx, clft_dv logits, clft_dv targets, clft_dv row_loss, int64_t R, int64_t V,
                            float dscale, int grad) {
     const char *op = "xent_rows";
@@ -13,9 +11,9 @@ clft_status clft_xent_rows(clft_context *ctx, clft_dv logits, clft_dv targets, c
     CLFT_CHECK(clft_dv_check(op, "targets", targets, (size_t)R, 4));
     CLFT_CHECK(clft_dv_check(op, "row_loss", row_loss, (size_t)R, 4));
     cl_kernel k;
-    CLFT_CHECK(clft_cl_kernel(ctx, "loss.cl", "-DLOSS_WG=64", "xent_rows_f32", &k));
+    CLFT_CHECK(clft_cl_kernel(ctx, "loss.cl", CLFT_LOSS_DEFS, "xent_rows_f32", &k));
     cl_int v = (cl_int)V, g = grad ? 1 : 0;
     CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(logits), CLFT_ARG_DV(targets), CLFT_ARG_DV(row_loss), sizeof v, &v,
                             sizeof dscale, &dscale, sizeof g, &g, (size_t)0));
-    return clft_launch_1d(ctx, k, (size_t)R * LOSS_WG, LOSS_WG, op);
+    return clft_launch_1d(ctx, k, (size_t)R * CLFT_LOSS_WG, CLFT_LOSS_WG, op);
 }

@@ -4,7 +4,6 @@
 
 #include "ops/launch.h"
 
-#define SUMSQ_WG         256
 #define SUMSQ_MAX_GROUPS 256
 
 clft_status clft_adamw_step(clft_context *ctx, clft_dv p, clft_dv m, clft_dv v, clft_dv g, int64_t n,
@@ -29,7 +28,7 @@ clft_status clft_adamw_step(clft_context *ctx, clft_dv p, clft_dv m, clft_dv v, 
 }
 
 size_t clft_sumsq_partials(int64_t n) {
-    size_t groups = ((size_t)(n > 0 ? n : 1) + SUMSQ_WG - 1) / SUMSQ_WG;
+    size_t groups = ((size_t)(n > 0 ? n : 1) + CLFT_SUMSQ_WG - 1) / CLFT_SUMSQ_WG;
     return groups < SUMSQ_MAX_GROUPS ? groups : SUMSQ_MAX_GROUPS;
 }
 
@@ -41,10 +40,10 @@ clft_status clft_sumsq_launch(clft_context *ctx, clft_dv x, int64_t n, clft_dv p
     CLFT_CHECK(clft_dv_check(op, "x", x, (size_t)n, 4));
     CLFT_CHECK(clft_dv_check(op, "partial", partial, groups, 4));
     cl_kernel k;
-    CLFT_CHECK(clft_cl_kernel(ctx, "optim.cl", "-DSUMSQ_WG=256", "sumsq_partial_f32", &k));
+    CLFT_CHECK(clft_cl_kernel(ctx, "optim.cl", CLFT_SUMSQ_DEFS, "sumsq_partial_f32", &k));
     cl_ulong nn = (cl_ulong)n;
     CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(partial), CLFT_ARG_DV(x), sizeof nn, &nn, (size_t)0));
-    return clft_launch_1d(ctx, k, groups * SUMSQ_WG, SUMSQ_WG, op);
+    return clft_launch_1d(ctx, k, groups * CLFT_SUMSQ_WG, CLFT_SUMSQ_WG, op);
 }
 
 clft_status clft_sumsq_read(clft_context *ctx, clft_dv partial, size_t count, double *out) {
@@ -54,7 +53,8 @@ clft_status clft_sumsq_read(clft_context *ctx, clft_dv partial, size_t count, do
     if (!host) return CLFT_STATUS_HOST_OOM;
     clft_status st = clft_buf_read(ctx, partial.buf, partial.off * 4, host, count * sizeof(float));
     double s = 0.0;
-    for (size_t i = 0; st == CLFT_OK && i < count; i++) s += (double)host[i];
+    for (size_t i = 0; st == CLFT_OK && i < count; i++)
+        s += (double)host[i];
     free(host);
     *out = s;
     return st;

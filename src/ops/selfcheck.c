@@ -1,5 +1,5 @@
-/* selfcheck.c - clft_selfcheck(): every kernel family's check against its plain-C reference, and
- * clft_context_prepare_kernels(). */
+/* selfcheck.c - clft_selfcheck(): every kernel family's check against its plain-C reference
+ * (clft_context_prepare_kernels, which only builds the programs, is in ops/prepare.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,10 +80,4 @@ clft_status clft_selfcheck(clft_context *ctx, clft_selfcheck_result *out) {
         return clft_error(CLFT_STATUS_NUMERICAL, "%d of %d kernel self-checks failed (details in the log)",
                           out->failures, out->checks);
     return CLFT_OK;
-}
-
-clft_status clft_context_prepare_kernels(clft_context *ctx) {
-    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_context_prepare_kernels: NULL context");
-    clft_selfcheck_result r;
-    return clft_selfcheck(ctx, &r); /* the self-check touches every kernel family */
 }

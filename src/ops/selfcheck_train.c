@@ -8,11 +8,17 @@
 #include "ops/selfcheck.h"
 #include "ref/ops_ref.h"
 
+/* Every device buffer of the check, one node each: a list grows with the checks (no fixed count to
+ * overflow) and the clft_buf handed out stays where it is while more are added. */
+typedef struct sc_buf {
+    clft_buf b;
+    struct sc_buf *next;
+} sc_buf;
+
 typedef struct sc {
     clft_context *ctx;
     clft_selfcheck_result *r;
-    clft_buf bufs[16];
-    int nb;
+    sc_buf *bufs; /* newest first; freed by clft_selfcheck_train_ops */
     uint64_t seed;
 } sc;
 
@@ -23,7 +29,11 @@ static float rndf(sc *s) {
 
 /* device buffer with n floats from host (random when x is NULL and fill set) */
 static clft_status upload(sc *s, const void *x, size_t bytes, clft_buf **out) {
-    clft_buf *b = &s->bufs[s->nb++];
+    sc_buf *node = clft_calloc(1, sizeof *node);
+    if (!node) return CLFT_STATUS_HOST_OOM; /* clft_calloc recorded the error */
+    node->next = s->bufs;
+    s->bufs = node;
+    clft_buf *b = &node->b;
     CLFT_CHECK(clft_buf_alloc(s->ctx, CLFT_MEM_SCRATCH, bytes, b));
     if (x)
         CLFT_CHECK(clft_buf_write(s->ctx, b, 0, x, bytes));
@@ -154,7 +164,11 @@ clft_status clft_selfcheck_train_ops(clft_context *ctx, clft_selfcheck_result *r
     s.r = r;
     s.seed = 0x5eedULL;
     clft_status st = run(&s);
-    for (int i = 0; i < s.nb; i++)
-        clft_buf_free(ctx, &s.bufs[i]);
+    while (s.bufs) {
+        sc_buf *next = s.bufs->next;
+        clft_buf_free(ctx, &s.bufs->b);
+        free(s.bufs);
+        s.bufs = next;
+    }
     return st;
 }

@@ -5,9 +5,6 @@
 
 #include "ops/launch.h"
 
-#define NORM_WG   64
-#define NORM_DEFS "-DNORM_WG=64"
-
 clft_status clft_rmsnorm_fwd(clft_context *ctx, clft_dv out, clft_dv rstd, clft_dv x, clft_dv w, int64_t N, int64_t C,
                              float eps) {
     const char *op = "rmsnorm_fwd";
@@ -18,11 +15,11 @@ clft_status clft_rmsnorm_fwd(clft_context *ctx, clft_dv out, clft_dv rstd, clft_
     CLFT_CHECK(clft_dv_check(op, "x", x, (size_t)(N * C), 4));
     CLFT_CHECK(clft_dv_check(op, "w", w, (size_t)C, 4));
     cl_kernel k;
-    CLFT_CHECK(clft_cl_kernel(ctx, "norm.cl", NORM_DEFS, "rmsnorm_fwd_f32", &k));
+    CLFT_CHECK(clft_cl_kernel(ctx, "norm.cl", CLFT_NORM_DEFS, "rmsnorm_fwd_f32", &k));
     cl_int c = (cl_int)C;
     CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(out), CLFT_ARG_DV(rstd), CLFT_ARG_DV(x), CLFT_ARG_DV(w), sizeof c, &c,
                             sizeof eps, &eps, (size_t)0));
-    return clft_launch_1d(ctx, k, (size_t)N * NORM_WG, NORM_WG, op);
+    return clft_launch_1d(ctx, k, (size_t)N * CLFT_NORM_WG, CLFT_NORM_WG, op);
 }
 
 clft_status clft_rmsnorm_bwd(clft_context *ctx, clft_dv dx, clft_dv dw, clft_dv d_out, clft_dv x, clft_dv w,
@@ -38,14 +35,14 @@ clft_status clft_rmsnorm_bwd(clft_context *ctx, clft_dv dx, clft_dv dw, clft_dv 
     cl_kernel k;
     if (dx.buf) {
         CLFT_CHECK(clft_dv_check(op, "dx", dx, (size_t)(N * C), 4));
-        CLFT_CHECK(clft_cl_kernel(ctx, "norm.cl", NORM_DEFS, "rmsnorm_bwd_f32", &k));
+        CLFT_CHECK(clft_cl_kernel(ctx, "norm.cl", CLFT_NORM_DEFS, "rmsnorm_bwd_f32", &k));
         CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(dx), CLFT_ARG_DV(d_out), CLFT_ARG_DV(x), CLFT_ARG_DV(w),
                                 CLFT_ARG_DV(rstd), sizeof c, &c, (size_t)0));
-        CLFT_CHECK(clft_launch_1d(ctx, k, (size_t)N * NORM_WG, NORM_WG, op));
+        CLFT_CHECK(clft_launch_1d(ctx, k, (size_t)N * CLFT_NORM_WG, CLFT_NORM_WG, op));
     }
     if (dw.buf) {
         CLFT_CHECK(clft_dv_check(op, "dw", dw, (size_t)C, 4));
-        CLFT_CHECK(clft_cl_kernel(ctx, "norm.cl", NORM_DEFS, "rmsnorm_dw_f32", &k));
+        CLFT_CHECK(clft_cl_kernel(ctx, "norm.cl", CLFT_NORM_DEFS, "rmsnorm_dw_f32", &k));
         CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(dw), CLFT_ARG_DV(d_out), CLFT_ARG_DV(x), CLFT_ARG_DV(rstd), sizeof n,
                                 &n, sizeof c, &c, (size_t)0));
         CLFT_CHECK(clft_launch_1d(ctx, k, (size_t)C, 64, op));

@@ -132,6 +132,21 @@ void clft_weight_free(clft_context *ctx, clft_weight *w) {
 
 static size_t dtype_bytes(clft_dtype t) { return t == CLFT_DTYPE_F32 ? 4 : 2; }
 
+/* Groups of 16 outputs per work-item of the dequantization kernels. CPUs: 4 groups of 16 (2 for
+ * blocksize 32: a work-item stays in one block), so the block's absmax is computed once per 64
+ * outputs; GPUs: 1, the most work-items. */
+static int nf4_groups(const clft_context *ctx, int blocksize) {
+    return !ctx->caps.is_cpu ? 1 : blocksize >= 64 ? 4 : 2;
+}
+
+void clft_nf4_defines(const clft_context *ctx, int blocksize, int lut, char *buf, size_t cap) {
+    char lutdef[24] = "";
+    if (lut) snprintf(lutdef, sizeof lutdef, " -DNF4_LUT=%d", lut);
+    /* aligned/non-temporal group stores need 64-byte aligned buffers */
+    snprintf(buf, cap, "-DNF4_GROUPS=%d%s%s", nf4_groups(ctx, blocksize),
+             ctx->caps.mem_base_align_bytes < 64 ? " -DNF4_STORE=0" : "", lutdef);
+}
+
 clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, clft_buf *out) {
     return clft_weight_dequant_lut(ctx, w, out_dtype, 0, out);
 }
@@ -156,14 +171,9 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
     char name[48];
     snprintf(name, sizeof name, "dequant_nf4_%s%s", clft_dtype_name(out_dtype), w->double_quant ? "_dq" : "");
     cl_kernel k = NULL;
-    /* CPUs: 4 groups of 16 per work-item (2 for blocksize 32: a work-item stays in one block), so
-     * the block's absmax is computed once per 64 outputs; GPUs: 1, the most work-items */
-    const int groups = !ctx->caps.is_cpu ? 1 : w->blocksize >= 64 ? 4 : 2;
-    char defs[80], lutdef[24] = "";
-    if (lut) snprintf(lutdef, sizeof lutdef, " -DNF4_LUT=%d", lut);
-    /* aligned/non-temporal group stores need 64-byte aligned buffers */
-    snprintf(defs, sizeof defs, "-DNF4_GROUPS=%d%s%s", groups,
-             ctx->caps.mem_base_align_bytes < 64 ? " -DNF4_STORE=0" : "", lutdef);
+    const int groups = nf4_groups(ctx, w->blocksize);
+    char defs[80];
+    clft_nf4_defines(ctx, w->blocksize, lut, defs, sizeof defs);
     CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", defs, name, &k));
     const cl_uint bl = log2_u32((uint32_t)w->blocksize);
     if (!w->double_quant) {

@@ -48,5 +48,9 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
                                     clft_buf *out);
 /* The lookup implementation (1..3) that cl/nf4.cl builds with NF4_LUT=lut on this device. */
 clft_status clft_weight_lut_built(clft_context *ctx, int lut, int *built);
+/* The -D options of cl/nf4.cl's dequantization program for a blocksize and NF4_LUT (0: auto), composed
+ * in this one function for the launcher and clft_context_prepare_kernels; cap of 80 is enough. The
+ * conversions of 16-bit weights use the program without options (""). */
+void clft_nf4_defines(const clft_context *ctx, int blocksize, int lut, char *buf, size_t cap);
 
 #endif

@@ -4,7 +4,9 @@
  * the LoRA gradients (every weight's gradient for full fine-tuning) must agree.
  * Tolerances (f32 end to end on both sides, different summation orders):
  *   logits  |d| <= 2e-4 + 2e-3|ref|,  loss rel 1e-5,  grads |d| <= 1e-3*max|ref| + 2e-3|ref|, NMSE <= 1e-6.
- * The NF4 variant also checks that clft's quantization reproduces the dequantized weights torch used. */
+ * The NF4 variant also checks that clft's quantization reproduces the dequantized weights torch used.
+ * Every grad.* tensor must name an adapter (a weight for full fine-tuning), and a fixture must hold a
+ * gradient for every adapter (every weight). usage: test_golden [FIXTURE_DIR] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,27 @@ static const variant VARIANTS[] = {
 };
 static const char *TGT[7] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
 
+/* PEFT name of layer l's adapter matrix ("A" or "B") on target t. */
+static void lora_name(char *out, size_t cap, int l, int t, const char *ab) {
+    snprintf(out, cap, "base_model.model.model.layers.%d.%s.%s.lora_%s.weight", l, t < 4 ? "self_attn" : "mlp", TGT[t],
+             ab);
+}
+
+/* Layer, target and A/B of the adapter named pname; 0 when it names none of the model's adapters. */
+static int lora_lookup(const char *pname, int layers, int *l, int *t, int *isA) {
+    char want[160];
+    for (int ll = 0; ll < layers; ll++)
+        for (int tt = 0; tt < 7; tt++)
+            for (int a = 0; a < 2; a++) {
+                lora_name(want, sizeof want, ll, tt, a ? "A" : "B");
+                if (!strcmp(pname, want)) {
+                    *l = ll, *t = tt, *isA = a;
+                    return 1;
+                }
+            }
+    return 0;
+}
+
 static const float *f32(const clft_safetensors *st, const char *name, int64_t *n) {
     clft_tensor_view v;
     clft_status s = clft_safetensors_find(st, name, &v);
@@ -52,9 +75,9 @@ static double maxabs(const float *x, int64_t n) {
     return m;
 }
 
-static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
+static void run_variant(clft_context *ctx, const char *dir, const variant *vt, int ckpt) {
     char path[512];
-    snprintf(path, sizeof path, "%s/golden_%s.safetensors", GOLDEN_DIR, vt->name);
+    snprintf(path, sizeof path, "%s/golden_%s.safetensors", dir, vt->name);
     clft_safetensors *st = NULL;
     TU_OK(clft_safetensors_open(path, &st));
     if (!st) return;
@@ -102,11 +125,13 @@ static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
         return;
     }
     /* weights */
+    int nweights = 0;
     for (size_t i = 0; i < clft_safetensors_count(st); i++) {
         clft_tensor_view v;
         TU_OK(clft_safetensors_tensor(st, i, &v));
         if (strncmp(v.name, "model.", 6) && strcmp(v.name, "lm_head.weight")) continue;
         TU_OK(clft_model_set_weight(m, v.name, v.data, (int64_t)(v.bytes / 4)));
+        nweights++;
     }
     char name[160];
     if (vt->nf4) { /* clft's NF4 + double quantization == the torch re-implementation of bitsandbytes */
@@ -126,10 +151,8 @@ static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
         for (int l = 0; l < vt->layers; l++)
             for (int t = 0; t < 7; t++) {
                 char an[160], bn[160];
-                snprintf(an, sizeof an, "base_model.model.model.layers.%d.%s.%s.lora_A.weight", l,
-                         t < 4 ? "self_attn" : "mlp", TGT[t]);
-                snprintf(bn, sizeof bn, "base_model.model.model.layers.%d.%s.%s.lora_B.weight", l,
-                         t < 4 ? "self_attn" : "mlp", TGT[t]);
+                lora_name(an, sizeof an, l, t, "A");
+                lora_name(bn, sizeof bn, l, t, "B");
                 TU_OK(clft_model_lora_set(m, l, 1u << t, f32(st, an, NULL), f32(st, bn, NULL)));
             }
     TU_OK(clft_trainer_create(m, &tr));
@@ -152,41 +175,47 @@ static void run_variant(clft_context *ctx, const variant *vt, int ckpt) {
     if (ref_loss)
         TU_CHECK(fabs(loss - ref_loss[0]) <= 1e-5 * fabs(ref_loss[0]), "loss %.8f vs torch %.8f", loss,
                  (double)ref_loss[0]);
-    /* gradients */
+    /* gradients: each grad.* names an adapter (full: a weight of the fixture); names are unique, so
+     * the count of those compared says whether every adapter (weight) was */
+    int ngrads = 0;
     for (size_t i = 0; i < clft_safetensors_count(st); i++) {
-        clft_tensor_view v;
+        clft_tensor_view v, w;
         TU_OK(clft_safetensors_tensor(st, i, &v));
         if (strncmp(v.name, "grad.", 5)) continue;
+        const char *pname = v.name + 5;
+        int l = -1, t = -1, isA = 0;
+        const int known =
+            vt->full ? clft_safetensors_find(st, pname, &w) == CLFT_OK : lora_lookup(pname, vt->layers, &l, &t, &isA);
+        TU_CHECK(known, "%s: %s names no %s of the model", vt->name, v.name, vt->full ? "weight" : "adapter");
+        if (!known) continue;
         const float *ref = v.data;
         int64_t cnt = (int64_t)(v.bytes / 4);
         float *got = malloc((size_t)cnt * 4);
-        const char *pname = v.name + 5;
-        if (vt->full) {
+        if (vt->full)
             TU_OK(clft_model_get_weight_grad(m, pname, got, cnt));
-        } else {
-            int l = -1, t = -1;
-            for (int tt = 0; tt < 7; tt++)
-                if (strstr(pname, TGT[tt])) t = tt;
-            sscanf(pname, "base_model.model.model.layers.%d.", &l);
-            int isA = strstr(pname, "lora_A") != NULL;
+        else
             TU_OK(clft_model_lora_grad_get(m, l, 1u << t, isA ? got : NULL, isA ? NULL : got));
-        }
         double tol = 1e-3 * maxabs(ref, cnt);
         tu_close(v.name, got, ref, (size_t)cnt, tol, 2e-3, 1e-6);
         free(got);
+        ngrads++;
     }
+    const int want = vt->full ? nweights : vt->layers * 7 * 2;
+    TU_CHECK(want > 0 && ngrads >= want, "%s: %d gradients compared, want %d (%s)", vt->name, ngrads, want,
+             vt->full ? "every weight" : "every adapter's A and B");
     free(logits);
     clft_trainer_free(tr);
     clft_model_free(m);
     clft_safetensors_free(st);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     tu_init_seed();
+    const char *dir = argc > 1 ? argv[1] : GOLDEN_DIR;
     clft_context *ctx = tu_context();
     for (size_t i = 0; i < sizeof VARIANTS / sizeof VARIANTS[0]; i++) {
-        run_variant(ctx, &VARIANTS[i], 0);
-        if (!tu_tiny()) run_variant(ctx, &VARIANTS[i], 1);
+        run_variant(ctx, dir, &VARIANTS[i], 0);
+        if (!tu_tiny()) run_variant(ctx, dir, &VARIANTS[i], 1);
     }
     clft_context_free(ctx);
     return tu_finish("test_golden");

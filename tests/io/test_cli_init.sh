@@ -3,18 +3,7 @@
 # seed, refusal of a non-empty folder (exit 1) and of bad options (exit 2), --config-only for a large
 # real shape, --help. Usage: test_cli_init.sh CLFT_BINARY SCRATCH_DIR
 set -u
-CLFT="$1"
-mkdir -p "$2"
-T=$(mktemp -d "$2/cli_XXXXXX")
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    d="$1"; shift
-    if "$@"; then echo "ok   $d"; else echo "FAIL $d"; fail=1; fi
-}
-code() { # code EXPECTED COMMAND... : exit status equals EXPECTED
-    e="$1"; shift
-    "$@" >/dev/null 2>"$T/stderr"; [ $? -eq "$e" ]
-}
+. "$(dirname "$0")/cli_common.sh" "$1" "$2"
 check "init tiny" code 0 "$CLFT" init --preset tiny --out "$T/a" --seed 7
 check "init creates missing parent folders" code 0 "$CLFT" init --preset tiny --out "$T/x/y/z" --config-only
 check "init tiny again, same seed" code 0 "$CLFT" init --preset tiny --out "$T/b" --seed 7

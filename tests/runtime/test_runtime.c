@@ -87,14 +87,22 @@ static void write_file(const char *path, const char *text) {
     }
 }
 
+/* A context on $CLFT_TEST_DEVICE whose program cache is a fresh folder made from the mkdtemp template
+ * dir; *p gets its parameters for more contexts on the same cache. NULL (a failed check) without one. */
+static clft_context *cache_context(char *dir, clft_context_params *p) {
+    clft_context *ctx = NULL;
+    TU_CHECK(mkdtemp(dir) != NULL, "mkdtemp %s", dir);
+    *p = clft_context_default_params();
+    p->device = getenv("CLFT_TEST_DEVICE");
+    p->cache_dir = dir;
+    TU_OK(clft_context_create(p, &ctx));
+    return ctx;
+}
+
 static void test_build_and_cache(void) {
     char dir[] = "/tmp/clft-test-cache-XXXXXX";
-    TU_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-    clft_context_params p = clft_context_default_params();
-    p.device = getenv("CLFT_TEST_DEVICE");
-    p.cache_dir = dir;
-    clft_context *a = NULL, *b = NULL;
-    TU_OK(clft_context_create(&p, &a));
+    clft_context_params p;
+    clft_context *a = cache_context(dir, &p), *b = NULL;
     if (!a) return;
     cl_kernel k = NULL;
     TU_OK(clft_cl_kernel(a, "bench.cl", "-DBENCH_CHAINS=3", "bench_copy_f32", &k));
@@ -115,6 +123,17 @@ static void test_build_and_cache(void) {
         clft_selfcheck_result r;
         TU_OK(clft_selfcheck(b, &r));
         TU_CHECK(r.checks > 0 && r.failures == 0, "selfcheck %d/%d", r.failures, r.checks);
+        /* a second run frees every buffer it allocates (more than 16 for the training ops alone); the
+         * first may leave the context's grown GEMM scratch behind */
+        clft_mem_stats m0, m1;
+        TU_OK(clft_context_mem_stats(b, &m0));
+        TU_OK(clft_selfcheck(b, &r));
+        TU_CHECK(r.checks > 0 && r.failures == 0, "second selfcheck %d/%d", r.failures, r.checks);
+        TU_OK(clft_context_mem_stats(b, &m1));
+        TU_CHECK(m1.allocations - m0.allocations > 16, "selfcheck made %llu allocations",
+                 (unsigned long long)(m1.allocations - m0.allocations));
+        TU_CHECK(m1.current_total == m0.current_total, "selfcheck left %lld bytes allocated",
+                 (long long)(m1.current_total - m0.current_total));
     }
     clft_context_free(b);
     /* a corrupted cache file is ignored and rebuilt, never fatal */
@@ -160,6 +179,100 @@ static void test_build_and_cache(void) {
     TU_CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* clft_context_prepare_kernels builds and caches the programs and runs no self-check: it allocates a
+ * handful of buffers where the self-check allocates dozens, a second context loads every program from
+ * the disk cache, and a self-check after it builds only programs specialised to its own shapes. */
+static void test_prepare_kernels(void) {
+    char dir[] = "/tmp/clft-test-prepare-XXXXXX";
+    clft_context_params p;
+    clft_context *a = cache_context(dir, &p), *b = NULL;
+    TU_CHECK(clft_context_prepare_kernels(NULL) == CLFT_STATUS_INVALID_ARGUMENT, "NULL context");
+    if (!a) return;
+    clft_mem_stats m0, m1;
+    clft_kernel_stats ks, ks2;
+    TU_OK(clft_context_mem_stats(a, &m0));
+    TU_OK(clft_context_prepare_kernels(a));
+    TU_OK(clft_context_mem_stats(a, &m1));
+    TU_OK(clft_context_kernel_stats(a, &ks));
+    TU_CHECK(ks.programs_built >= 12 && ks.programs_from_disk == 0, "prepare built %u programs (%u from disk)",
+             ks.programs_built, ks.programs_from_disk);
+    TU_CHECK(m1.allocations - m0.allocations <= 4, "prepare made %llu device allocations (a self-check?)",
+             (unsigned long long)(m1.allocations - m0.allocations));
+    /* again on the same context: everything is in memory already */
+    TU_OK(clft_context_prepare_kernels(a));
+    TU_OK(clft_context_kernel_stats(a, &ks2));
+    TU_CHECK(ks2.programs_built == ks.programs_built && ks2.programs_from_disk == 0, "second prepare built %u",
+             ks2.programs_built - ks.programs_built);
+    /* the self-check's launchers find the prepared programs; it adds only shape-specialised ones */
+    const size_t n0 = a->nprograms;
+    clft_selfcheck_result r;
+    TU_OK(clft_selfcheck(a, &r));
+    for (size_t i = n0; i < a->nprograms; i++) {
+        const clft_program_entry *e = &a->programs[i];
+        int specialised = (!strcmp(e->file, "attention.cl") && !strncmp(e->options, "-DATT_D=", 8)) ||
+                          !strcmp(e->file, "bench.cl") /* the runtime check's copy kernel */ ||
+                          (!strcmp(e->file, "nf4.cl") && strstr(e->options, "NF4_GROUPS=2")) /* bs 32 on CPUs */;
+        TU_CHECK(specialised, "cl/%s [%s] was not prepared", e->file, e->options);
+    }
+    /* a second context (a second process) loads every prepared program from the disk cache */
+    TU_OK(clft_context_create(&p, &b));
+    if (b) {
+        TU_OK(clft_context_prepare_kernels(b));
+        TU_OK(clft_context_kernel_stats(b, &ks2));
+        TU_CHECK(ks2.programs_built == 0 && ks2.programs_from_disk == ks.programs_built,
+                 "second context: %u built, %u of %u from disk", ks2.programs_built, ks2.programs_from_disk,
+                 ks.programs_built);
+    }
+    clft_context_free(b);
+    clft_context_free(a);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    TU_CHECK(system(cmd) == 0, "cleanup");
+}
+
+/* Set (value non-NULL) or unset an environment variable. */
+static void set_env(const char *name, const char *value) {
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+/* The default cache folder follows CLFT_CACHE_DIR, then $XDG_CACHE_HOME/clft, then $HOME/.cache/clft
+ * (all read through src/core/env.c; an empty value counts as unset). */
+static void test_default_cache_dir(void) {
+    static const char *names[] = {"CLFT_CACHE_DIR", "XDG_CACHE_HOME", "HOME"};
+    char *saved[3];
+    for (int i = 0; i < 3; i++)
+        saved[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+    static const struct {
+        const char *cache, *xdg, *home, *want;
+    } cases[] = {
+        {"/tmp/clft-env-cache", "/tmp/clft-env-xdg", "/tmp/clft-env-home", "/tmp/clft-env-cache"},
+        {NULL, "/tmp/clft-env-xdg", "/tmp/clft-env-home", "/tmp/clft-env-xdg/clft"},
+        {"", "", "/tmp/clft-env-home", "/tmp/clft-env-home/.cache/clft"},
+        {NULL, NULL, NULL, ""},
+    };
+    clft_context_params p = clft_context_default_params();
+    p.device = getenv("CLFT_TEST_DEVICE");
+    p.disk_cache = 0; /* nothing is written */
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        set_env("CLFT_CACHE_DIR", cases[c].cache);
+        set_env("XDG_CACHE_HOME", cases[c].xdg);
+        set_env("HOME", cases[c].home);
+        clft_context *ctx = NULL;
+        TU_OK(clft_context_create(&p, &ctx));
+        if (ctx)
+            TU_CHECK(!strcmp(ctx->cache_dir, cases[c].want), "case %zu: cache dir '%s', want '%s'", c, ctx->cache_dir,
+                     cases[c].want);
+        clft_context_free(ctx);
+    }
+    for (int i = 0; i < 3; i++) {
+        set_env(names[i], saved[i]);
+        free(saved[i]);
+    }
+}
+
 int main(void) {
     tu_init_seed();
     test_devices();
@@ -167,6 +280,8 @@ int main(void) {
     test_alloc(ctx);
     clft_context_free(ctx);
     test_build_and_cache();
+    test_prepare_kernels();
+    test_default_cache_dir();
     TU_CHECK(clft_context_create(NULL, NULL) == CLFT_STATUS_INVALID_ARGUMENT, "NULL out");
     clft_context_free(NULL);
     TU_CHECK(strcmp(clft_status_string(CLFT_STATUS_DEVICE_OOM), "out of device memory") == 0, "status text");

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_cli_tokenize.sh CLFT DATA_DIR - `clft tokenize` / `clft detokenize`: round trips through
-# the three test tokenizers, --tokens, --add-special, and the invalid UTF-8 error.
+# the three test tokenizers, --tokens, --add-special, the invalid UTF-8 error, an unsupported model.
 set -u
 CLFT=$1
 DATA=$2
@@ -33,6 +33,13 @@ check "invalid UTF-8: exit $rc, one-line error: $(cat "$TMP/err")" $?
 echo '[1, "x"]' | "$CLFT" detokenize --tokenizer "$DATA/llama2" > /dev/null 2>&1
 [ $? -ne 0 ]
 check "detokenize rejects a non-integer id" $?
+mkdir -p "$TMP/bert"
+printf '{"model":{"type":"WordPiece","vocab":{"a":0}}}' > "$TMP/bert/tokenizer.json"
+printf 'a' | "$CLFT" tokenize --tokenizer "$TMP/bert" > /dev/null 2> "$TMP/err"
+rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q "^clft tokenize: unsupported: .*WordPiece" "$TMP/err" &&
+    ! grep -q "device" "$TMP/err"
+check "WordPiece: exit $rc, one line without 'device': $(cat "$TMP/err")" $?
 "$CLFT" tokenize < /dev/null > /dev/null 2>&1
 [ $? -eq 2 ]
 check "tokenize without --tokenizer is a usage error" $?

@@ -543,6 +543,8 @@ static void bad_files(void) {
     TU_CHECK(st == CLFT_STATUS_UNSUPPORTED && strstr(clft_last_error(), "WordPiece") &&
                  strstr(clft_last_error(), "bert/tokenizer.json"),
              "WordPiece: %s", clft_last_error());
+    /* the status text fits a tokenizer as well as a device */
+    TU_CHECK(!strcmp(clft_status_string(st), "unsupported"), "status text '%s'", clft_status_string(st));
     const char *ug = "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0.0]]}}";
     st = clft_tokenizer_load_from_memory(ug, strlen(ug), NULL, 0, "t5.json", &tok);
     TU_CHECK(st == CLFT_STATUS_UNSUPPORTED && strstr(clft_last_error(), "Unigram"), "Unigram: %s", clft_last_error());

@@ -13,7 +13,8 @@ int cli_fail(const char *cmd, clft_status st);
 __attribute__((format(printf, 2, 3)))
 #endif
 int cli_usage_error(const char *cmd, const char *fmt, ...);
-/* Matches "--name value" or "--name=value"; advances *i past consumed args. */
+/* Matches "--name value" or "--name=value"; advances *i past consumed args. On a match *value is NULL
+ * when the value is missing ("--name" last, or followed by an argument starting with "--"). */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* Installs a stderr logger when CLFT_LOG-style verbosity is requested with -v/--verbose. */
 void cli_enable_logging(int verbosity);

@@ -54,7 +54,9 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
         return 1;
     }
     if (a[n] != '\0') return 0;
-    if (*i + 1 >= argc) {
+    /* "--name" last, or followed by another long option: the value is missing (the caller reports it)
+     * rather than "--force" being taken as a folder name; "--name=--x" still passes any value. */
+    if (*i + 1 >= argc || !strncmp(argv[*i + 1], "--", 2)) {
         *value = NULL;
         return 1;
     }
