@@ -416,6 +416,36 @@ CLFT_API clft_status clft_trainer_compute_grads(clft_trainer *trainer, const int
                                                 double *loss, float *logits);
 CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_mem_stats *out);
 
+/* ---- learning-rate schedules (src/optim/schedule.c) ----------------------------------------------
+ * As transformers' get_scheduler: `step` counts optimizer steps taken before this one (0 for the
+ * first update). Linear warmup from 0: lr * step / warmup for step < warmup (so the first update of
+ * a warmup uses LR 0, as in transformers). After it, with p = (step - warmup) / (total - warmup):
+ *   constant  lr
+ *   linear    min_lr + (lr - min_lr) * max(0, 1 - p)
+ *   cosine    min_lr + (lr - min_lr) * 0.5 * (1 + cos(pi * min(p, 1)))
+ * (min_lr 0 gives transformers' "linear" and "cosine"; min_lr > 0 its "cosine_with_min_lr"). */
+typedef enum clft_lr_schedule_type {
+    CLFT_LR_CONSTANT = 0,
+    CLFT_LR_LINEAR = 1,
+    CLFT_LR_COSINE = 2
+} clft_lr_schedule_type;
+typedef struct clft_lr_schedule {
+    clft_lr_schedule_type type;
+    double lr;             /* peak learning rate (> 0) */
+    double min_lr;         /* floor of the decay, in [0, lr] (default 0) */
+    int64_t warmup_steps;  /* >= 0, < total_steps when the schedule decays */
+    int64_t total_steps;   /* optimizer steps of the run (> 0) */
+} clft_lr_schedule;
+/* "constant", "linear", "cosine"; NULL for an unknown value. */
+CLFT_API const char *clft_lr_schedule_name(clft_lr_schedule_type type);
+/* Parse a name ("constant", "linear", "cosine"); CLFT_STATUS_INVALID_ARGUMENT naming the choices. */
+CLFT_API clft_status clft_lr_schedule_parse(const char *name, clft_lr_schedule_type *out);
+/* Check the values; CLFT_STATUS_INVALID_ARGUMENT says which one is wrong. */
+CLFT_API clft_status clft_lr_schedule_check(const clft_lr_schedule *s);
+/* The learning rate of the update after `step` optimizer steps (0-based; steps past total_steps
+ * keep the final value). A schedule that fails clft_lr_schedule_check gives 0. */
+CLFT_API double clft_lr_at(const clft_lr_schedule *s, int64_t step);
+
 /* ==== tokenizer (src/tokenizer) ================================================================
  * Hugging Face tokenizer.json with a BPE model: SentencePiece-style (Llama-2, Mistral: byte
  * fallback, "▁") and byte-level (GPT-2, Llama-3, Qwen2/3). tokenizer_config.json next to it (when
