@@ -416,6 +416,20 @@ CLFT_API clft_status clft_trainer_compute_grads(clft_trainer *trainer, const int
                                                 double *loss, float *logits);
 CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_mem_stats *out);
 
+/* ---- checkpoints (src/io/checkpoint.c) -----------------------------------------------------------
+ * A checkpoint is a folder OUT/checkpoint-STEP of zstd-compressed files and a manifest.json (sizes
+ * and a checksum per file), written to a temporary folder, fsynced and renamed into place: it is
+ * complete or absent, also after a SIGKILL. */
+/* Every file listed decompresses to its size and checksum; else the reason (missing manifest,
+ * truncated or damaged file) in clft_last_error(). */
+CLFT_API clft_status clft_checkpoint_verify(const char *dir);
+/* The newest complete checkpoint-STEP folder of out_dir (damaged ones are skipped, with a warning
+ * naming the reason): its path in path[cap] and its step; CLFT_STATUS_NOT_FOUND when none. */
+CLFT_API clft_status clft_checkpoint_latest(const char *out_dir, char *path, size_t cap, int64_t *step);
+/* Remove all but the newest `keep` checkpoint-STEP folders of out_dir; `protect` (a folder name or
+ * path, may be NULL: e.g. the best one under early stopping) is never removed nor counted. */
+CLFT_API clft_status clft_checkpoint_prune(const char *out_dir, int keep, const char *protect);
+
 /* ---- learning-rate schedules (src/optim/schedule.c) ----------------------------------------------
  * As transformers' get_scheduler: `step` counts optimizer steps taken before this one (0 for the
  * first update). Linear warmup from 0: lr * step / warmup for step < warmup (so the first update of
