@@ -416,6 +416,17 @@ CLFT_API clft_status clft_trainer_compute_grads(clft_trainer *trainer, const int
                                                 double *loss, float *logits);
 CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_mem_stats *out);
 
+/* Save the whole training state - trainable weights, AdamW moments, optimizer step, bad-step
+ * count; dropout masks follow from the seed and the step - into the checkpoint folder dir
+ * (crash-safe, see below), with user_json (may be NULL: the caller's own state, e.g. data-loader
+ * position and schedule) stored beside it. */
+CLFT_API clft_status clft_trainer_save(clft_trainer *trainer, const char *dir, const char *user_json);
+/* Restore a state saved by clft_trainer_save into a trainer of the same model, method and LoRA
+ * shape (else CLFT_STATUS_SHAPE_MISMATCH saying what differs; a damaged or truncated checkpoint
+ * gives CLFT_STATUS_FORMAT/IO with the reason). *user_json (may be NULL) receives the stored caller
+ * state or NULL (clft_free). */
+CLFT_API clft_status clft_trainer_load(clft_trainer *trainer, const char *dir, char **user_json);
+
 /* ---- checkpoints (src/io/checkpoint.c) -----------------------------------------------------------
  * A checkpoint is a folder OUT/checkpoint-STEP of zstd-compressed files and a manifest.json (sizes
  * and a checksum per file), written to a temporary folder, fsynced and renamed into place: it is

@@ -858,6 +858,48 @@ static clft_status write_all(int fd, const void *data, size_t n, const char *pat
     return CLFT_OK;
 }
 
+clft_status clft_st_build_image(const clft_st_out_tensor *tensors, size_t n, const clft_st_kv *meta, size_t nmeta,
+                                void **out, size_t *len) {
+    if (!out || !len) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_st_build_image: NULL output");
+    *out = NULL;
+    *len = 0;
+    char *header = NULL;
+    size_t hlen = 0, *order = NULL;
+    CLFT_CHECK(clft_st_build_header(tensors, n, meta, nmeta, &header, &hlen, &order));
+    uint64_t total = 8 + (uint64_t)hlen;
+    clft_status s = CLFT_OK;
+    for (size_t k = 0; k < n && !s; k++) {
+        uint64_t bytes = 0;
+        s = clft_st_out_bytes(&tensors[k], &bytes);
+        if (!s && !tensors[k].data && bytes)
+            s = clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_st_build_image: tensor '%s' has no data",
+                           tensors[k].name);
+        total += bytes;
+    }
+    unsigned char *img = s ? NULL : malloc((size_t)total);
+    if (!s && !img)
+        s = clft_error(CLFT_STATUS_HOST_OOM, "clft_st_build_image: out of memory (%llu bytes)",
+                       (unsigned long long)total);
+    if (!s) {
+        for (int i = 0; i < 8; i++)
+            img[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+        memcpy(img + 8, header, hlen);
+        size_t at = 8 + hlen;
+        for (size_t k = 0; k < n; k++) {
+            const clft_st_out_tensor *t = &tensors[order[k]];
+            uint64_t bytes = 0;
+            clft_st_out_bytes(t, &bytes);
+            if (bytes) memcpy(img + at, t->data, (size_t)bytes);
+            at += (size_t)bytes;
+        }
+        *out = img;
+        *len = (size_t)total;
+    }
+    free(header);
+    free(order);
+    return s;
+}
+
 clft_status clft_st_write_file(const char *path, const clft_st_out_tensor *tensors, size_t n, const clft_st_kv *meta,
                                size_t nmeta, clft_st_fill_fn fill, void *user) {
     char *header = NULL;

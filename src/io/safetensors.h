@@ -134,6 +134,11 @@ clft_status clft_st_build_header(const clft_st_out_tensor *tensors, size_t n, co
 clft_status clft_st_write_file(const char *path, const clft_st_out_tensor *tensors, size_t n, const clft_st_kv *meta,
                                size_t nmeta, clft_st_fill_fn fill, void *user);
 
+/* The whole file image in memory (8-byte length, header, data; every tensor must have data):
+ * *out malloc'd (free), *len its size. */
+clft_status clft_st_build_image(const clft_st_out_tensor *tensors, size_t n, const clft_st_kv *meta, size_t nmeta,
+                                void **out, size_t *len);
+
 /* Write a model's weights into dir: "model.safetensors" when the total is at most max_shard_bytes
  * (0: 5,000,000,000 as huggingface_hub), else "model-0000i-of-0000n.safetensors" split greedily in
  * the given order plus model.safetensors.index.json. Every file gets `meta`. fill's index refers to

@@ -327,6 +327,34 @@ clft_status clft_model_each_param(clft_model *m, clft_param_fn fn, void *user) {
     return CLFT_OK;
 }
 
+clft_status clft_model_each_param_named(clft_model *m, clft_named_param_fn fn, void *user) {
+    char name[160];
+    const char *top_names[3] = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"};
+    clft_param *top[3] = {&m->embed, &m->norm_f, &m->head};
+    for (int i = 0; i < 3; i++)
+        if (top[i]->g.mem) CLFT_CHECK(fn(m, top[i], top_names[i], user));
+    for (int64_t l = 0; l < m->L; l++) {
+        clft_layer *ly = &m->layers[l];
+        snprintf(name, sizeof name, "model.layers.%lld.input_layernorm.weight", (long long)l);
+        if (ly->ln1.g.mem) CLFT_CHECK(fn(m, &ly->ln1, name, user));
+        snprintf(name, sizeof name, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
+        if (ly->ln2.g.mem) CLFT_CHECK(fn(m, &ly->ln2, name, user));
+        for (int t = 0; t < CLFT_NTARGETS; t++) {
+            clft_linear *lin = &ly->lin[t];
+            const char *blk = t < 4 ? "self_attn" : "mlp";
+            static const char *const what[4] = {"weight", "bias", "lora_A.weight", "lora_B.weight"};
+            clft_param *ps[4] = {&lin->p, &lin->pb, &lin->A, &lin->B};
+            for (int i = 0; i < 4; i++) {
+                if (!ps[i]->g.mem) continue;
+                snprintf(name, sizeof name, "%smodel.layers.%lld.%s.%s.%s", i >= 2 ? "base_model.model." : "",
+                         (long long)l, blk, CLFT_TARGET_NAMES[t], what[i]);
+                CLFT_CHECK(fn(m, ps[i], name, user));
+            }
+        }
+    }
+    return CLFT_OK;
+}
+
 /* ---- weights by Hugging Face name ---------------------------------------------------------------- */
 typedef struct named {
     clft_param *param; /* f32 parameter (embed, norms, head, full-FT linears and biases) */

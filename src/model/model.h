@@ -73,7 +73,7 @@ struct clft_model {
     clft_buf delta;               /* (B,H,T) */
     clft_buf attn_ws;             /* blocked attention scores (clft_attention_workspace_floats) */
     clft_buf ldu, lxd;            /* LoRA scratch: (N,r) and dropout input (N,max(in)) */
-    clft_buf sumsq_part;             /* partial sums of squares, one range per trainable tensor */
+    clft_buf sumsq_part;          /* partial sums of squares, one range per trainable tensor */
     size_t sumsq_count;
     int allocated;
     int64_t step;                                          /* optimizer steps taken */
@@ -101,5 +101,11 @@ clft_status clft_train_params_check(const clft_model_config *cfg, const clft_tra
 /* Iterate every trainable parameter (fn returns nonzero status to stop). */
 typedef clft_status (*clft_param_fn)(clft_model *m, clft_param *p, void *user);
 clft_status clft_model_each_param(clft_model *m, clft_param_fn fn, void *user);
+/* The same, in the same order, with each parameter's name: Hugging Face names for full
+ * fine-tuning, PEFT's saved names (base_model.model....lora_A.weight) for adapters. */
+typedef clft_status (*clft_named_param_fn)(clft_model *m, clft_param *p, const char *name, void *user);
+clft_status clft_model_each_param_named(clft_model *m, clft_named_param_fn fn, void *user);
+/* The model a trainer drives (trainer.c). */
+clft_model *clft_trainer_model_of(clft_trainer *tr);
 
 #endif

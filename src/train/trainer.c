@@ -279,6 +279,8 @@ clft_status clft_trainer_step(clft_trainer *tr, const int32_t *ids, const int32_
     return CLFT_OK;
 }
 
+clft_model *clft_trainer_model_of(clft_trainer *tr) { return tr ? tr->m : NULL; }
+
 clft_status clft_trainer_mem_stats(const clft_trainer *tr, clft_mem_stats *out) {
     if (!tr) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_mem_stats: NULL trainer");
     return clft_context_mem_stats(tr->m->ctx, out);
