@@ -1,0 +1,45 @@
+/* train_config.h - the settings of `clft train`: one table of keys shared by the command-line flags
+ * (--seq-len 512, --seq-len=512) and the --config FILE.json keys ("seq-len" or "seq_len"); flags
+ * win over the file. The effective settings are written to OUT/config.json. */
+#ifndef CLFT_TOOL_TRAIN_CONFIG_H
+#define CLFT_TOOL_TRAIN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TC_MAX_EVAL 8
+
+typedef struct train_config {
+    /* model and data */
+    char model[4096], data[4096], out[4096], format[32], chat_template[64], device[128];
+    char eval_name[TC_MAX_EVAL][64], eval_path[TC_MAX_EVAL][4096];
+    int n_eval;
+    double val_split;
+    int64_t stride;
+    int pack, drop_long, train_on_prompt, skip_bad_lines;
+    /* method */
+    char method[16], base_dtype[16], targets[160];
+    int rank, rslora, qlora_blocksize, qlora_double_quant, checkpointing;
+    double alpha, dropout;
+    /* shape and schedule */
+    int seq_len, batch, grad_accum;
+    int64_t steps, epochs;
+    double lr, min_lr, weight_decay, max_grad_norm;
+    char schedule[16];
+    int64_t warmup;
+    /* evaluation, saving, logging */
+    int64_t eval_every, save_every, log_every, keep, early_stop;
+    uint64_t seed;
+    int resume, overwrite, dry_run, quiet;
+} train_config;
+
+void train_config_defaults(train_config *c);
+/* Parse argv[1..] (argv[0] is "train") into c: --config FILE first, then the flags over it.
+ * Returns 0 and fills err (one line) on a bad flag, key or value; *help is set for --help. */
+int train_config_parse(train_config *c, int argc, char **argv, int *help, char *err, size_t errcap);
+/* The effective settings as a JSON object (malloc'd). */
+char *train_config_json(const train_config *c);
+/* Usage text of every key. */
+void train_config_usage(void);
+
+#endif
