@@ -515,11 +515,15 @@ static clft_status read_doc(loader *L, const data_file *f) {
 }
 
 /* ---- cache key --------------------------------------------------------------------------------- */
-static uint64_t cache_key(const loader *L, const data_files *fs) {
+/* The contents of the data files (and, for a folder, their paths: they order the documents; a single
+ * file may be renamed or moved), the tokenizer and the settings the examples depend on. */
+static uint64_t cache_key(const loader *L, const data_files *fs, const char *folder) {
     uint64_t h = CLFT_FNV_INIT, v[8];
     for (size_t i = 0; i < fs->n; i++) {
-        const char *base = clft_io_basename(fs->f[i].path);
-        h = clft_fnv1a(h, base, strlen(base) + 1);
+        if (folder) { /* the path inside the folder */
+            const char *rel = fs->f[i].path + strlen(folder);
+            h = clft_fnv1a(h, rel, strlen(rel) + 1);
+        }
         h = clft_fnv1a(h, &fs->f[i].len, sizeof fs->f[i].len);
         h = clft_fnv1a(h, fs->f[i].text, fs->f[i].len);
     }
@@ -649,7 +653,7 @@ static clft_status load_examples(const char *path, loader *L, data_files *fs, cl
     if (L->fmt != CLFT_DATASET_CHAT && L->eos < 0)
         return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: the tokenizer has no EOS token (format %s needs one)", path,
                           clft_dataset_format_name(L->fmt));
-    uint64_t key = cache_key(L, fs);
+    uint64_t key = cache_key(L, fs, S_ISDIR(sb.st_mode) ? path : NULL);
     stats->cache_key = key;
     char dir[1024];
     dir[0] = '\0';

@@ -740,6 +740,16 @@ static void test_cache(void) {
     /* packing / shuffling settings are applied after the cache: still a hit */
     p.pack = 0;
     cache_load(tmp("c.jsonl"), &p, 1, "pack off (rows only)", NULL);
+    /* the same content under another name: still a hit (the key is the content) */
+    write_str(tmp("renamed.jsonl"), orig);
+    cache_load(tmp("renamed.jsonl"), &p, 1, "renamed copy", NULL);
+    /* a folder of documents is cached too */
+    {
+        clft_dataset_params q = p;
+        q.seq_len = 12;
+        cache_load(fix("docs"), &q, 0, "folder first", NULL);
+        cache_load(fix("docs"), &q, 1, "folder second", NULL);
+    }
     /* a changed file: miss */
     char *more = malloc(n + 128);
     snprintf(more, n + 128, "%s{\"prompt\": \"One more:\", \"completion\": \" yes\"}\n", orig);
