@@ -288,7 +288,7 @@ static clft_status jstring(const loader *L, const cJSON *o, const char *key, con
                            int optional, const char **out) {
     const cJSON *v = jget(o, key);
     *out = NULL;
-    if (!v) {
+    if (!v || (optional && cJSON_IsNull(v))) { /* an optional key may also be null */
         if (optional) return CLFT_OK;
         return LINE_ERR("%s:%lld: missing key \"%s\" (format %s%s)", file, (long long)line, key,
                         clft_dataset_format_name(L->fmt), L->fmt_from);

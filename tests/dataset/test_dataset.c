@@ -809,6 +809,13 @@ static void test_bad_input(void) {
     expect_error(f, g_llama2, &p, CLFT_STATUS_FORMAT, "bad.jsonl:3: missing key \"completion\"", "detected from");
     write_str(f, "{\"prompt\": \"a\", \"completion\": 5}\n");
     expect_error(f, g_llama2, &p, CLFT_STATUS_FORMAT, "bad.jsonl:1: \"completion\" is not a string", NULL);
+    write_str(f, "{\"instruction\": \"Say yes.\", \"input\": null, \"output\": \"Yes.\"}\n");
+    {
+        clft_dataset *ok = load(f, g_llama2, &p); /* a null optional "input" is no input */
+        clft_dataset_free(ok);
+    }
+    write_str(f, "{\"instruction\": \"Say yes.\", \"input\": 3, \"output\": \"Yes.\"}\n");
+    expect_error(f, g_llama2, &p, CLFT_STATUS_FORMAT, "bad.jsonl:1: \"input\" is not a string", NULL);
     write_str(f, "[1, 2]\n");
     expect_error(f, g_llama2, &p, CLFT_STATUS_FORMAT, "bad.jsonl:1: not a JSON object", NULL);
     write_str(f, "{\"question\": \"a\", \"answer\": \"b\"}\n");
