@@ -527,6 +527,9 @@ CLFT_API int32_t clft_tokenizer_pad_id(const clft_tokenizer *tok);
 CLFT_API int clft_tokenizer_is_special(const clft_tokenizer *tok, int32_t id);
 /* The chat_template string of tokenizer_config.json, or NULL. */
 CLFT_API const char *clft_tokenizer_chat_template(const clft_tokenizer *tok);
+/* A 64-bit fingerprint of the tokenizer: a hash of the tokenizer.json and tokenizer_config.json texts
+ * and the BOS/EOS/PAD ids (so special_tokens_map.json counts too). Keys caches of tokenized data. */
+CLFT_API uint64_t clft_tokenizer_fingerprint(const clft_tokenizer *tok);
 
 /* ---- chat templates (src/tokenizer/chat.c) ----------------------------------------------------
  * Built-in renderers, byte-exact with the Hugging Face Jinja templates they stand for:
@@ -575,6 +578,142 @@ CLFT_API clft_status clft_chat_template_detect(const char *jinja, const char **n
 CLFT_API void clft_token_mask_from_bytes(const size_t *offsets, size_t n, const uint8_t *byte_mask, size_t text_len,
                                          uint8_t *out);
 /* ==== end tokenizer ============================================================================ */
+
+/* ==== datasets (src/data) =======================================================================
+ * Host-side training data: a JSONL file (or .txt/.md files, or a folder of them) tokenized into
+ * fixed-size rows of seq_len tokens, served as batches with ids, labels, position ids and segment
+ * ids. Formats, detected from the keys of the first valid JSONL line unless params.format forces one:
+ *   text        {"text": ...}, and .txt/.md files (one document each) - unsupervised: documents are
+ *               tokenized (BOS as the tokenizer adds it), each followed by EOS, concatenated and cut
+ *               into full windows of seq_len tokens (the tail that fills no window is left out).
+ *               With stride < seq_len windows overlap: the first seq_len - stride tokens of every
+ *               window after the first are context only (label -100), so each token is counted once
+ *   completion  {"prompt": ..., "completion": ...} - text = prompt + completion (as TRL), BOS as the
+ *               tokenizer adds it, EOS appended; loss on the completion (and EOS) only
+ *   alpaca      {"instruction": ..., "input": ..., "output": ...} ("input" optional) - rendered with
+ *               the built-in "alpaca" chat template, BOS as the tokenizer adds it; loss on the output+EOS
+ *   chat        {"messages": [{"role": ..., "content": ...}, ...]} - rendered with the chat template
+ *               (params.chat_template, else tokenizer_config.json's chat_template recognised by
+ *               clft_chat_template_detect), tokenized as clft_chat_tokenize does; loss on the
+ *               assistant turns only (clft_chat_render's byte mask). Roles: system, user, assistant, tool.
+ * train_on_prompt puts every token in the loss (any format). Labels follow Hugging Face: unshifted,
+ * -100 = ignored; the first token of every example (segment) has label -100, so the shifted loss
+ * never predicts one example's first token from the previous one's last.
+ * Examples longer than seq_len are cut at the end (or dropped with drop_long); an example left with
+ * no labelled token is dropped. Both are counted in the stats.
+ * Rows: text windows are full rows (one segment). Other formats: with pack, examples are packed into
+ * rows (best-fit decreasing, done once per load); position ids restart at 0 at every example and
+ * segment ids number the examples of a row 0, 1, 2, ...; without pack, one example per row. The
+ * rest of a row is padding: id = the tokenizer's pad id (else EOS), label -100, segment id -1,
+ * position ids counting on from the last token (so an unpacked row has position ids 0..seq_len-1,
+ * as transformers uses). Attention must not cross segment ids; a padding token (segment -1) should
+ * attend only to itself.
+ * Tokenized examples are cached on disk (zstd) under cache_dir/datasets/, keyed by the content of the
+ * data file(s), clft_tokenizer_fingerprint() and the settings that change the tokens; a damaged cache
+ * file is ignored and rewritten. Every error of a data line reads "FILE:LINE: what is wrong" with
+ * CLFT_STATUS_FORMAT (a missing file: CLFT_STATUS_IO); skip_bad_lines skips and counts such lines
+ * instead (each logged at CLFT_LOG_WARN). */
+typedef enum clft_dataset_format {
+    CLFT_DATASET_AUTO = 0, /* detect from the first valid line (.txt/.md: text) */
+    CLFT_DATASET_TEXT = 1,
+    CLFT_DATASET_COMPLETION = 2,
+    CLFT_DATASET_ALPACA = 3,
+    CLFT_DATASET_CHAT = 4
+} clft_dataset_format;
+/* "auto", "text", "completion", "alpaca", "chat" (static text). */
+CLFT_API const char *clft_dataset_format_name(clft_dataset_format format);
+/* Parse a format name as above; unknown: CLFT_STATUS_INVALID_ARGUMENT listing the names. */
+CLFT_API clft_status clft_dataset_format_parse(const char *name, clft_dataset_format *out);
+
+typedef enum clft_dataset_subset {
+    CLFT_DATASET_ALL = 0,   /* every example (val_split ignored) */
+    CLFT_DATASET_TRAIN = 1, /* the examples not held out by val_split */
+    CLFT_DATASET_VAL = 2    /* the held-out examples */
+} clft_dataset_subset;
+
+typedef struct clft_dataset_params {
+    clft_dataset_format format; /* CLFT_DATASET_AUTO (default) */
+    int seq_len;                /* tokens per row (default 512) */
+    int stride;                 /* text: tokens between window starts, 1..seq_len; 0 (default): seq_len */
+    int pack;                   /* 1: pack several examples per row (not for text); default 0 */
+    int train_on_prompt;        /* 1: loss on every token; default 0 */
+    int drop_long;              /* 1: drop over-long examples instead of truncating them; default 0 */
+    int skip_bad_lines;         /* 1: skip (and count) bad lines instead of failing; default 0 */
+    int shuffle;                /* 1 (default): rows in a seeded random order, new every epoch */
+    int group_by_length;        /* without pack: batches of similar lengths (seeded); default 1 */
+    uint64_t seed;              /* shuffling and the validation split (default 42) */
+    const char *chat_template;  /* chat: a built-in template name; NULL (default): the tokenizer's */
+    double val_split;           /* fraction of examples held out for validation, [0, 1) (default 0) */
+    clft_dataset_subset subset; /* which part to serve (default CLFT_DATASET_ALL) */
+    const char *cache_dir;      /* NULL (default): the clft cache folder ($CLFT_CACHE_DIR, ...) */
+    int cache;                  /* 1 (default): read and write the on-disk cache; 0: neither */
+} clft_dataset_params;
+CLFT_API clft_dataset_params clft_dataset_default_params(void);
+
+typedef struct clft_dataset_stats {
+    clft_dataset_format format; /* the format used (detected or forced) */
+    int64_t lines;              /* non-empty lines (or files) read */
+    int64_t skipped_lines;      /* bad lines skipped (skip_bad_lines) */
+    int64_t examples;           /* examples (documents for text) in the served subset */
+    int64_t rows;               /* rows per epoch */
+    int64_t tokens;             /* tokens in the rows, padding excluded */
+    int64_t label_tokens;       /* tokens with a label (!= -100) */
+    int64_t pad_tokens;         /* padding tokens in the rows */
+    int64_t truncated;          /* examples cut to seq_len (whole file) */
+    int64_t dropped_long;       /* examples dropped by drop_long (whole file) */
+    int64_t dropped_no_labels;  /* examples left without a labelled token (whole file) */
+    int64_t unused_tokens;      /* text: tail tokens that fill no window */
+    double masked_share;        /* fraction of the (non-padding) tokens with label -100 */
+    int cache_hit;              /* 1: the tokens came from the on-disk cache */
+    int cache_written;          /* 1: a cache file was written by this load */
+    uint64_t cache_key;         /* the cache key (also the cache file name) */
+    char first_skipped[512];    /* message of the first skipped line ("" if none) */
+} clft_dataset_stats;
+
+/* A batch of rows, each array (batch, seq_len) int32 row-major. A clft_batch is owned by the caller:
+ * start from a zeroed struct; clft_dataset_next_batch (re)allocates the arrays it needs (reusing
+ * them while the shape stays) and clft_batch_free releases them. */
+typedef struct clft_batch {
+    int batch, seq_len;
+    int32_t *ids;
+    int32_t *labels;       /* unshifted, -100 = ignored */
+    int32_t *position_ids; /* restart at 0 at every segment */
+    int32_t *segment_ids;  /* 0, 1, 2, ... per example in a row; -1 = padding */
+    int rows;              /* rows holding data; the last rows of an epoch's last batch may be padding */
+    int max_len;           /* longest row without its trailing padding */
+    int64_t tokens;        /* non-padding tokens */
+    int64_t label_tokens;  /* labels != -100 */
+    uint64_t epoch;        /* epoch and index (in the epoch's row order) of the first row */
+    uint64_t index;
+    int end_of_epoch; /* 1: this batch holds the epoch's last row */
+} clft_batch;
+CLFT_API void clft_batch_free(clft_batch *batch);
+
+/* Where the loader is: the next row is row `index` of epoch `epoch`'s order. Save it with a
+ * checkpoint and set it back to resume; the order depends on the seed, the epoch and (when grouping
+ * by length) batch_size, so resume with the same settings. */
+typedef struct clft_dataset_position {
+    uint64_t epoch;
+    uint64_t index;
+} clft_dataset_position;
+
+typedef struct clft_dataset clft_dataset;
+/* Load path (a .jsonl file, a .txt/.md file, or a folder of .txt/.md files, read recursively in
+ * name order) with tok. params NULL: defaults. *out owned by the caller: clft_dataset_free().
+ * tok is only used while loading. An empty dataset is CLFT_STATUS_FORMAT. */
+CLFT_API clft_status clft_dataset_load(const char *path, const clft_tokenizer *tok, const clft_dataset_params *params,
+                                       clft_dataset **out);
+CLFT_API void clft_dataset_free(clft_dataset *ds);
+CLFT_API clft_status clft_dataset_get_stats(const clft_dataset *ds, clft_dataset_stats *out);
+/* Rows per epoch, and batches per epoch for a batch size (the last one may be partly padding). */
+CLFT_API int64_t clft_dataset_rows(const clft_dataset *ds);
+CLFT_API int64_t clft_dataset_batches_per_epoch(const clft_dataset *ds, int batch_size);
+/* The next batch_size rows; an epoch's last batch ends at its last row (padding rows fill it up) and
+ * the following call starts the next epoch. */
+CLFT_API clft_status clft_dataset_next_batch(clft_dataset *ds, int batch_size, clft_batch *batch);
+CLFT_API clft_status clft_dataset_get_position(const clft_dataset *ds, clft_dataset_position *out);
+CLFT_API clft_status clft_dataset_set_position(clft_dataset *ds, const clft_dataset_position *pos);
+/* ==== end datasets ============================================================================= */
 
 #ifdef __cplusplus
 }

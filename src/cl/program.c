@@ -89,20 +89,6 @@ static void cache_key(const clft_context *ctx, const char *src, const char *opts
     snprintf(hex, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
 }
 
-static int mkdir_p(const char *path) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 /* Returns a built program from the disk cache, or NULL. */
 static cl_program load_cached(clft_context *ctx, const char *key, const char *opts) {
     char path[1200];
@@ -144,7 +130,7 @@ static void store_cached(clft_context *ctx, const char *key, cl_program prog) {
     if (!bin) return;
     unsigned char *bins[1] = {bin};
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) != CL_SUCCESS ||
-        mkdir_p(ctx->cache_dir) != 0) {
+        clft_mkdir_p(ctx->cache_dir) != 0) {
         free(bin);
         return;
     }

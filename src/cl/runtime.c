@@ -304,20 +304,6 @@ clft_context_params clft_context_default_params(void) {
     return p;
 }
 
-static void default_cache_dir(char *out, size_t cap) {
-    const char *env = clft_env(CLFT_ENV_CACHE_DIR);
-    const char *xdg = clft_env(CLFT_ENV_XDG_CACHE_HOME);
-    const char *home = clft_env(CLFT_ENV_HOME);
-    if (env)
-        snprintf(out, cap, "%s", env);
-    else if (xdg)
-        snprintf(out, cap, "%s/clft", xdg);
-    else if (home)
-        snprintf(out, cap, "%s/.cache/clft", home);
-    else
-        snprintf(out, cap, "%s", "");
-}
-
 static void fill_caps(clft_context *ctx) {
     clft_caps *c = &ctx->caps;
     c->is_cpu = !strcmp(c->info.type, "cpu");
@@ -361,7 +347,7 @@ clft_status clft_context_create(const clft_context_params *params, clft_context 
     if (p.cache_dir && p.cache_dir[0])
         snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", p.cache_dir);
     else
-        default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
+        clft_default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
     if (!ctx->cache_dir[0]) ctx->disk_cache = 0;
 
     cl_int err = CL_SUCCESS;

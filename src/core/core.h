@@ -38,6 +38,9 @@ typedef enum clft_env_var {
 } clft_env_var;
 /* Value of the variable, or NULL when unset or empty. */
 const char *clft_env(clft_env_var var);
+/* The default clft cache folder: $CLFT_CACHE_DIR, else $XDG_CACHE_HOME/clft, else $HOME/.cache/clft,
+ * else "" (no cache). Used by the program-binary cache and the dataset cache. */
+void clft_default_cache_dir(char *out, size_t cap);
 
 /* Host allocation helpers that record CLFT_STATUS_HOST_OOM on failure. */
 void *clft_malloc(size_t bytes);
@@ -49,6 +52,9 @@ char *clft_strdup(const char *s);
 uint64_t clft_fnv1a(uint64_t h, const void *data, size_t n);
 
 double clft_now_seconds(void);
+
+/* mkdir -p (mode 0755); 0 on success, -1 with errno set. */
+int clft_mkdir_p(const char *path);
 
 #define CLFT_CHECK(expr)                                                                                               \
     do {                                                                                                               \

@@ -171,6 +171,7 @@ struct clft_tokenizer {
     size_t n_prefix, n_suffix;
     int32_t bos_id, eos_id, pad_id;
     char *chat_template;
+    uint64_t content_hash; /* FNV-1a of the tokenizer.json and tokenizer_config.json texts */
     /* word cache shared by the calls on this tokenizer; a call that finds it locked by another
      * thread uses a private one (encoding results never depend on the cache) */
     tok_cache *cache;

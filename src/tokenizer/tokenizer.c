@@ -1010,6 +1010,9 @@ clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t t
         clft_tokenizer_free(tok);
         return CLFT_STATUS_HOST_OOM;
     }
+    tok->content_hash = clft_fnv1a(CLFT_FNV_INIT, tokenizer_json, tokenizer_len);
+    tok->content_hash = clft_fnv1a(tok->content_hash, &config_len, sizeof config_len);
+    if (config_json) tok->content_hash = clft_fnv1a(tok->content_hash, config_json, config_len);
     cJSON *root = NULL, *cfg = NULL;
     clft_status st = parse_json(name, tokenizer_json, tokenizer_len, &root);
     if (st == CLFT_OK) st = parse_model(tok, root);
@@ -1210,6 +1213,11 @@ int clft_tokenizer_is_special(const clft_tokenizer *tok, int32_t id) {
     return tok && id >= 0 && (size_t)id < tok->n_ids && tok->is_special[id];
 }
 const char *clft_tokenizer_chat_template(const clft_tokenizer *tok) { return tok ? tok->chat_template : NULL; }
+uint64_t clft_tokenizer_fingerprint(const clft_tokenizer *tok) {
+    if (!tok) return 0;
+    int32_t sp[3] = {tok->bos_id, tok->eos_id, tok->pad_id};
+    return clft_fnv1a(tok->content_hash, sp, sizeof sp);
+}
 
 /* ---- decoding --------------------------------------------------------------------------------- */
 /* The decoder chain works on a list of token strings, as in the Rust crate: each step maps the
