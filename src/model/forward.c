@@ -94,7 +94,7 @@ static clft_status layer_fwd(clft_model *m, int64_t l, const clft_buf *Y) {
     CLFT_CHECK(linear_fwd(m, &ly->lin[2], &a->v, &a->h1, &a->lu[2]));
     CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->q), DV(&a->q), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));
     CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->k), DV(&a->k), DV(&m->pos), DV(&m->inv_freq), N, m->KV, m->D));
-    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0};
+    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0, {NULL, 0}};
     CLFT_CHECK(
         clft_attention_fwd_blocked(ctx, DV(&a->att), DV(&a->lse), DV(&a->q), DV(&a->k), DV(&a->v), &m->attn_ws, &ad));
     CLFT_CHECK(linear_fwd(m, &ly->lin[3], &a->xmid, &a->att, &a->lu[3]));
@@ -127,7 +127,7 @@ static clft_status layer_bwd(clft_model *m, int64_t l) {
     CLFT_CHECK(clft_add_fwd(ctx, DV(&m->dxmid), DV(&m->dx), DV(&m->dtmp), N * m->C));
     /* attention */
     CLFT_CHECK(linear_bwd(m, &ly->lin[3], &m->datt, 0.0f, &m->dxmid, &a->att, &a->lu[3]));
-    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0};
+    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0, {NULL, 0}};
     CLFT_CHECK(clft_attention_bwd_blocked(ctx, DV(&m->dq), DV(&m->dk), DV(&m->dv), DV(&m->datt), DV(&a->q), DV(&a->k),
                                           DV(&a->v), DV(&a->att), DV(&a->lse), DV(&m->delta), &m->attn_ws, &ad));
     CLFT_CHECK(clft_rope_bwd(ctx, DV(&m->dq), DV(&m->dq), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));

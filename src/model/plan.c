@@ -112,7 +112,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
                            N * KD,    N * KD, N * QD, N * F, N * F, N * F, B * H * T};
     for (size_t i = 0; i < sizeof scr / sizeof scr[0]; i++)
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)scr[i] * f);
-    clft_attn_dims ad = {B, T, H, KV, D, 0, 0};
+    clft_attn_dims ad = {B, T, H, KV, D, 0, 0, {NULL, 0}};
     add(&p, CLFT_MEM_SCRATCH, (uint64_t)clft_attention_workspace_floats(&ad) * f);
     if (!full) {
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)(N * r) * f);

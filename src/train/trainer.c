@@ -130,7 +130,7 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     TRY(scr(ctx, &m->du, N * m->F));
     TRY(scr(ctx, &m->da, N * m->F));
     TRY(scr(ctx, &m->delta, B * m->H * T));
-    clft_attn_dims ad = {B, T, m->H, m->KV, m->D, 0, 0};
+    clft_attn_dims ad = {B, T, m->H, m->KV, m->D, 0, 0, {NULL, 0}};
     TRY(scr(ctx, &m->attn_ws, (int64_t)clft_attention_workspace_floats(&ad)));
     if (m->tp.method != CLFT_METHOD_FULL) {
         TRY(scr(ctx, &m->ldu, N * m->tp.lora.r));

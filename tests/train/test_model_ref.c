@@ -220,7 +220,7 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
     acts A[2];
     double *x = dalloc(N * C);
     clft_ref_embedding_fwd_f64(x, ids, R.embed, N, R.V, C);
-    clft_ref_attn_dims ad = {2, 7, 6, 2, 4, window};
+    clft_ref_attn_dims ad = {2, 7, 6, 2, 4, window, NULL};
     for (int l = 0; l < 2; l++) {
         acts *a = &A[l];
         a->x = x;
