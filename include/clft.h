@@ -402,16 +402,42 @@ typedef struct clft_step_stats {
     int skipped;      /* 1: NaN/Inf in the loss or gradients, the update was skipped */
     double seconds;
 } clft_step_stats;
+/* One micro-batch: row-major (batch, seq_len) host arrays, read during the call only (not kept).
+ *   ids        token ids, each in [0, vocab).
+ *   labels     Hugging Face labels: unshifted, -100 = ignored. Token t of a row is trained to predict
+ *              labels[t+1] of the same row, and only when t+1 lies in the same segment as t (see
+ *              segments); every other target is -100, so an example's first label is never predicted
+ *              from the previous example's last token.
+ *   positions  RoPE position ids, each >= 0; NULL: the index in the row (0 .. seq_len-1). Packed rows
+ *              restart them at 0 at each example.
+ *   segments   segment (example) ids of packed rows; NULL: the whole row is one segment. Attention
+ *              never crosses a segment: key u is visible from query t (u <= t, within the sliding
+ *              window) only when segments[u] == segments[t]. Ids need not be contiguous or ordered;
+ *              a negative id marks padding: it attends only to itself, is seen by no other token,
+ *              predicts nothing, and its label is never a target.
+ *   batch, seq_len  must equal the trainer's planned shape (clft_train_params batch and seq_len; the
+ *              step buffers and the GEMM and attention scratch are sized for it): pad shorter data
+ *              with ids of any valid token, labels -100 and segment -1. Anything else is refused
+ *              with CLFT_STATUS_SHAPE_MISMATCH. */
+typedef struct clft_batch {
+    const int32_t *ids, *labels, *positions, *segments;
+    int batch, seq_len;
+} clft_batch;
 /* A trainer for model: allocates every step buffer now (nothing is allocated inside a step). */
 CLFT_API clft_status clft_trainer_create(clft_model *model, clft_trainer **out);
 CLFT_API void clft_trainer_free(clft_trainer *trainer);
-/* One step on a (batch, seq_len) batch: ids and labels are row-major host arrays; labels follow
- * Hugging Face (unshifted, -100 = ignored). A non-finite loss or gradient skips the update and is
- * reported in stats; after max_bad_steps in a row the step returns CLFT_STATUS_NUMERICAL. */
+/* One step on a batch: forward, loss (mean over the labelled targets), backward, clipping, AdamW.
+ * A non-finite loss or gradient skips the update and is reported in stats; after max_bad_steps in a
+ * row the step returns CLFT_STATUS_NUMERICAL. stats may be NULL. */
+CLFT_API clft_status clft_trainer_step_batch(clft_trainer *trainer, const clft_batch *batch, clft_step_stats *stats);
+/* Forward, loss and gradients without an update (evaluation and checks). loss and logits may be
+ * NULL; logits, else (batch, seq_len, vocab). */
+CLFT_API clft_status clft_trainer_compute_grads_batch(clft_trainer *trainer, const clft_batch *batch, double *loss,
+                                                      float *logits);
+/* The same on the planned (batch, seq_len) shape with default positions and one segment per row:
+ * ids and labels as in clft_batch. */
 CLFT_API clft_status clft_trainer_step(clft_trainer *trainer, const int32_t *ids, const int32_t *labels,
                                        clft_step_stats *stats);
-/* Forward, loss and gradients without an update (evaluation and checks). logits may be NULL, else
- * (batch, seq_len, vocab). */
 CLFT_API clft_status clft_trainer_compute_grads(clft_trainer *trainer, const int32_t *ids, const int32_t *labels,
                                                 double *loss, float *logits);
 CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_mem_stats *out);

@@ -92,6 +92,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     const uint64_t f = 4;
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* ids */
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* positions */
+    add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* segment ids */
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* targets */
     const int64_t sets = tp.checkpointing ? 1 : L;
     for (int64_t l = 0; l < L; l++)
