@@ -402,16 +402,50 @@ typedef struct clft_step_stats {
     int skipped;      /* 1: NaN/Inf in the loss or gradients, the update was skipped */
     double seconds;
 } clft_step_stats;
+/* One micro-batch: row-major (batch, seq_len) host arrays, read during the call only (not kept).
+ *   ids        token ids, each in [0, vocab).
+ *   labels     Hugging Face labels: unshifted, -100 = ignored. Token t of a row is trained to predict
+ *              labels[t+1] of the same row, and only when t+1 lies in the same segment as t (see
+ *              segments); every other target is -100, so an example's first label is never predicted
+ *              from the previous example's last token.
+ *   positions  RoPE position ids, each >= 0; NULL: the index in the row (0 .. seq_len-1). Packed rows
+ *              restart them at 0 at each example.
+ *   segments   segment (example) ids of packed rows; NULL: the whole row is one segment. Attention
+ *              never crosses a segment: key u is visible from query t (u <= t, within the sliding
+ *              window) only when segments[u] == segments[t]. Ids need not be contiguous or ordered;
+ *              a negative id marks padding: it attends only to itself, is seen by no other token,
+ *              predicts nothing, and its label is never a target.
+ *   batch, seq_len  must equal the trainer's planned shape (clft_train_params batch and seq_len; the
+ *              step buffers and the GEMM and attention scratch are sized for it): pad shorter data
+ *              with ids of any valid token, labels -100 and segment -1. Anything else is refused
+ *              with CLFT_STATUS_SHAPE_MISMATCH. */
+typedef struct clft_batch {
+    int32_t *ids, *labels, *positions, *segments; /* read only by the trainer */
+    int batch, seq_len;
+    /* filled by clft_dataset_next_batch (the trainer ignores them) */
+    int rows;             /* rows holding data; the last rows of an epoch's last batch may be padding */
+    int max_len;          /* longest row without its trailing padding */
+    int64_t tokens;       /* non-padding tokens */
+    int64_t label_tokens; /* labels != -100 */
+    uint64_t epoch;       /* epoch and index (in the epoch's row order) of the first row */
+    uint64_t index;
+    int end_of_epoch; /* 1: this batch holds the epoch's last row */
+} clft_batch;
 /* A trainer for model: allocates every step buffer now (nothing is allocated inside a step). */
 CLFT_API clft_status clft_trainer_create(clft_model *model, clft_trainer **out);
 CLFT_API void clft_trainer_free(clft_trainer *trainer);
-/* One step on a (batch, seq_len) batch: ids and labels are row-major host arrays; labels follow
- * Hugging Face (unshifted, -100 = ignored). A non-finite loss or gradient skips the update and is
- * reported in stats; after max_bad_steps in a row the step returns CLFT_STATUS_NUMERICAL. */
+/* One step on a batch: forward, loss (mean over the labelled targets), backward, clipping, AdamW.
+ * A non-finite loss or gradient skips the update and is reported in stats; after max_bad_steps in a
+ * row the step returns CLFT_STATUS_NUMERICAL. stats may be NULL. */
+CLFT_API clft_status clft_trainer_step_batch(clft_trainer *trainer, const clft_batch *batch, clft_step_stats *stats);
+/* Forward, loss and gradients without an update (evaluation and checks). loss and logits may be
+ * NULL; logits, else (batch, seq_len, vocab). */
+CLFT_API clft_status clft_trainer_compute_grads_batch(clft_trainer *trainer, const clft_batch *batch, double *loss,
+                                                      float *logits);
+/* The same on the planned (batch, seq_len) shape with default positions and one segment per row:
+ * ids and labels as in clft_batch. */
 CLFT_API clft_status clft_trainer_step(clft_trainer *trainer, const int32_t *ids, const int32_t *labels,
                                        clft_step_stats *stats);
-/* Forward, loss and gradients without an update (evaluation and checks). logits may be NULL, else
- * (batch, seq_len, vocab). */
 CLFT_API clft_status clft_trainer_compute_grads(clft_trainer *trainer, const int32_t *ids, const int32_t *labels,
                                                 double *loss, float *logits);
 CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_mem_stats *out);
@@ -670,23 +704,9 @@ typedef struct clft_dataset_stats {
     char first_skipped[512];    /* message of the first skipped line ("" if none) */
 } clft_dataset_stats;
 
-/* A batch of rows, each array (batch, seq_len) int32 row-major. A clft_batch is owned by the caller:
- * start from a zeroed struct; clft_dataset_next_batch (re)allocates the arrays it needs (reusing
- * them while the shape stays) and clft_batch_free releases them. */
-typedef struct clft_batch {
-    int batch, seq_len;
-    int32_t *ids;
-    int32_t *labels;       /* unshifted, -100 = ignored */
-    int32_t *position_ids; /* restart at 0 at every segment */
-    int32_t *segment_ids;  /* 0, 1, 2, ... per example in a row; -1 = padding */
-    int rows;              /* rows holding data; the last rows of an epoch's last batch may be padding */
-    int max_len;           /* longest row without its trailing padding */
-    int64_t tokens;        /* non-padding tokens */
-    int64_t label_tokens;  /* labels != -100 */
-    uint64_t epoch;        /* epoch and index (in the epoch's row order) of the first row */
-    uint64_t index;
-    int end_of_epoch; /* 1: this batch holds the epoch's last row */
-} clft_batch;
+/* Batches (clft_batch, defined with the trainer API above) come from clft_dataset_next_batch: start
+ * from a zeroed struct; it (re)allocates the arrays it needs (reusing them while the shape stays)
+ * and fills the loader fields; clft_batch_free releases them. */
 CLFT_API void clft_batch_free(clft_batch *batch);
 
 /* Where the loader is: the next row is row `index` of epoch `epoch`'s order. Save it with a

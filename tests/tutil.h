@@ -46,6 +46,32 @@ static inline void tu_fill(tu_rng *r, float *x, size_t n, float lo, float hi) {
         x[i] = tu_uniform(r, lo, hi);
 }
 
+/* Segment ids (B,T) of packed rows for the attention tests. mode 1: contiguous examples of 1..T/2+1
+ * tokens (ids 0, 1, ... per row), the last example of every other row replaced by padding (-1);
+ * mode 2: ids drawn from {-1, 0, 1, 2} per token (interleaved, padding anywhere). */
+static inline void tu_segments(tu_rng *r, int32_t *seg, int64_t B, int64_t T, int mode) {
+    for (int64_t b = 0; b < B; b++) {
+        int32_t id = 0;
+        int64_t left = 0, start = 0;
+        for (int64_t t = 0; t < T; t++) {
+            if (mode == 2) {
+                seg[b * T + t] = (int32_t)(tu_next(r) % 4) - 1;
+                continue;
+            }
+            if (left == 0) {
+                left = 1 + (int64_t)(tu_next(r) % (uint64_t)(T / 2 + 1));
+                id += t > 0;
+                start = t;
+            }
+            seg[b * T + t] = id;
+            left--;
+        }
+        if (mode == 1 && b % 2 == 1 && start > 0)
+            for (int64_t t = start; t < T; t++)
+                seg[b * T + t] = -1;
+    }
+}
+
 #define TU_CHECK(cond, ...)                                                                                            \
     do {                                                                                                               \
         if (cond) {                                                                                                    \

@@ -217,21 +217,21 @@ void clft_batch_free(clft_batch *b) {
     if (!b) return;
     free(b->ids);
     free(b->labels);
-    free(b->position_ids);
-    free(b->segment_ids);
+    free(b->positions);
+    free(b->segments);
     memset(b, 0, sizeof *b);
 }
 
 static clft_status batch_shape(clft_batch *b, int batch, int seq_len) {
-    if (b->ids && b->labels && b->position_ids && b->segment_ids && b->batch == batch && b->seq_len == seq_len)
+    if (b->ids && b->labels && b->positions && b->segments && b->batch == batch && b->seq_len == seq_len)
         return CLFT_OK;
     clft_batch_free(b);
     size_t n = (size_t)batch * (size_t)seq_len;
     b->ids = malloc(n * 4);
     b->labels = malloc(n * 4);
-    b->position_ids = malloc(n * 4);
-    b->segment_ids = malloc(n * 4);
-    if (!b->ids || !b->labels || !b->position_ids || !b->segment_ids) {
+    b->positions = malloc(n * 4);
+    b->segments = malloc(n * 4);
+    if (!b->ids || !b->labels || !b->positions || !b->segments) {
         clft_batch_free(b);
         return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory for a %d x %d batch", batch, seq_len);
     }
@@ -243,7 +243,7 @@ static clft_status batch_shape(clft_batch *b, int batch, int seq_len) {
 /* Row r of ds (or a padding row when r == SIZE_MAX) into row `at` of b. Returns its length. */
 static uint32_t fill_row(const clft_dataset *ds, size_t r, clft_batch *b, int at) {
     size_t L = (size_t)ds->p.seq_len, base = (size_t)at * L, k = 0;
-    int32_t *ids = b->ids + base, *lab = b->labels + base, *pos = b->position_ids + base, *seg = b->segment_ids + base;
+    int32_t *ids = b->ids + base, *lab = b->labels + base, *pos = b->positions + base, *seg = b->segments + base;
     int32_t next_pos = 0;
     if (r != SIZE_MAX)
         for (uint64_t s = ds->row_seg[r]; s < ds->row_seg[r + 1]; s++) {

@@ -1,5 +1,6 @@
 /* forward.c - one forward + fused chunked cross-entropy + backward of the Llama-family decoder,
- * every op an OpenCL kernel or a GEMM-layer call. The order of work is visible in
+ * every op an OpenCL kernel or a GEMM-layer call; the batch's targets (label shift by segment),
+ * positions and segment ids are prepared here. The order of work is visible in
  * clft_model_fwd_bwd(); layer_fwd/layer_bwd hold the block. With activation checkpointing only
  * each layer's input is kept and the block is recomputed before its backward. */
 #include <math.h>
@@ -80,6 +81,9 @@ static clft_status linear_bwd(clft_model *m, clft_linear *lin, const clft_buf *d
 
 static clft_layer_acts *acts_of(clft_model *m, int64_t l) { return m->tp.checkpointing ? &m->shared : &m->acts[l]; }
 
+/* The segment ids of this batch for the attention ops, or none (m->has_seg 0: unpacked rows). */
+static clft_dv seg_view(const clft_model *m) { return clft_dv_of(m->has_seg ? &m->seg : NULL, 0); }
+
 /* Y (N,C) = block(X); X is m->acts[l].x. */
 static clft_status layer_fwd(clft_model *m, int64_t l, const clft_buf *Y) {
     clft_context *ctx = m->ctx;
@@ -94,7 +98,7 @@ static clft_status layer_fwd(clft_model *m, int64_t l, const clft_buf *Y) {
     CLFT_CHECK(linear_fwd(m, &ly->lin[2], &a->v, &a->h1, &a->lu[2]));
     CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->q), DV(&a->q), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));
     CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->k), DV(&a->k), DV(&m->pos), DV(&m->inv_freq), N, m->KV, m->D));
-    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0};
+    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0, seg_view(m)};
     CLFT_CHECK(
         clft_attention_fwd_blocked(ctx, DV(&a->att), DV(&a->lse), DV(&a->q), DV(&a->k), DV(&a->v), &m->attn_ws, &ad));
     CLFT_CHECK(linear_fwd(m, &ly->lin[3], &a->xmid, &a->att, &a->lu[3]));
@@ -127,7 +131,7 @@ static clft_status layer_bwd(clft_model *m, int64_t l) {
     CLFT_CHECK(clft_add_fwd(ctx, DV(&m->dxmid), DV(&m->dx), DV(&m->dtmp), N * m->C));
     /* attention */
     CLFT_CHECK(linear_bwd(m, &ly->lin[3], &m->datt, 0.0f, &m->dxmid, &a->att, &a->lu[3]));
-    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0};
+    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0, seg_view(m)};
     CLFT_CHECK(clft_attention_bwd_blocked(ctx, DV(&m->dq), DV(&m->dk), DV(&m->dv), DV(&m->datt), DV(&a->q), DV(&a->k),
                                           DV(&a->v), DV(&a->att), DV(&a->lse), DV(&m->delta), &m->attn_ws, &ad));
     CLFT_CHECK(clft_rope_bwd(ctx, DV(&m->dq), DV(&m->dq), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));
@@ -164,19 +168,26 @@ static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, f
     return CLFT_OK;
 }
 
-clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t *labels, int want_grads, double *loss,
-                               int64_t *valid_out, float *logits_out) {
+/* The inputs of one batch. Targets are made here and only here: the HF causal-LM shift, token n of
+ * a row predicts labels[n+1] when n+1 is in the same row and the same segment, and the segment is not
+ * padding (< 0); every other target is -100. Positions (default n % T) and segment ids are uploaded
+ * with the ids; *valid counts the labelled targets. */
+static clft_status batch_inputs(clft_model *m, const clft_batch *bt, int64_t *valid_out) {
     clft_context *ctx = m->ctx;
-    const int64_t N = m->N, T = m->T, C = m->C;
-    /* inputs: ids, shifted targets (HF causal-LM convention), positions */
+    const int64_t N = m->N, T = m->T;
+    const int32_t *ids = bt->ids, *labels = bt->labels, *seg = bt->segments, *pos = bt->positions;
     int64_t valid = 0;
     for (int64_t n = 0; n < N; n++) {
         if (ids[n] < 0 || ids[n] >= m->V)
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                               "input id %d at position %lld is outside the vocabulary (%lld)", ids[n], (long long)n,
                               (long long)m->V);
-        int64_t t = n % T;
-        int32_t lab = t + 1 < T ? labels[n + 1] : -100;
+        if (pos && pos[n] < 0)
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "position id %d at position %lld is negative", pos[n],
+                              (long long)n);
+        const int64_t t = n % T;
+        const int same = t + 1 < T && (!seg || (seg[n] >= 0 && seg[n + 1] == seg[n]));
+        const int32_t lab = same ? labels[n + 1] : -100;
         if (lab != -100 && (lab < 0 || lab >= m->V))
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                               "label %d at position %lld is outside the vocabulary (%lld) and not -100", lab,
@@ -186,6 +197,24 @@ clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t 
     }
     CLFT_CHECK(clft_buf_write(ctx, &m->ids, 0, ids, (size_t)N * 4));
     CLFT_CHECK(clft_buf_write(ctx, &m->targets, 0, m->h_targets, (size_t)N * 4));
+    if (pos || m->pos_custom) { /* the default positions are rewritten only after custom ones */
+        m->pos_custom = 1;
+        CLFT_CHECK(clft_buf_write(ctx, &m->pos, 0, pos ? pos : m->h_pos, (size_t)N * 4));
+        m->pos_custom = pos != NULL;
+    }
+    if (seg) CLFT_CHECK(clft_buf_write(ctx, &m->seg, 0, seg, (size_t)N * 4));
+    m->has_seg = seg != NULL;
+    *valid_out = valid;
+    return CLFT_OK;
+}
+
+clft_status clft_model_fwd_bwd(clft_model *m, const clft_batch *bt, int want_grads, double *loss, int64_t *valid_out,
+                               float *logits_out) {
+    clft_context *ctx = m->ctx;
+    const int64_t N = m->N, C = m->C;
+    const int32_t *ids = bt->ids;
+    int64_t valid = 0;
+    CLFT_CHECK(batch_inputs(m, bt, &valid));
     /* forward */
     CLFT_CHECK(clft_embedding_fwd(ctx, DV(&m->acts[0].x), DV(&m->ids), DV(&m->embed.w), N, m->V, C));
     for (int64_t l = 0; l < m->L; l++)

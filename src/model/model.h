@@ -62,7 +62,9 @@ struct clft_model {
     clft_buf inv_freq; /* (D/2) */
     /* step buffers (trainer) */
     int64_t B, T, N, chunk;
-    clft_buf ids, pos, targets, emb_rows, emb_offs, emb_toks;
+    clft_buf ids, pos, seg, targets, emb_rows, emb_offs, emb_toks; /* (N) int32 each but emb_offs (N+1) */
+    int pos_custom;        /* m->pos holds a batch's positions, not the default index in the row */
+    int has_seg;           /* m->seg holds this batch's segment ids (0: one segment per row) */
     clft_layer_acts *acts; /* L entries (checkpointing: only x in each, the rest in acts_shared) */
     clft_layer_acts shared;
     clft_buf xf, hf, rstdf;       /* final hidden (N,C), normed (N,C), rstd (N) */
@@ -79,6 +81,7 @@ struct clft_model {
     int64_t step;                                          /* optimizer steps taken */
     int bad_steps;                                         /* consecutive non-finite steps */
     int32_t *h_ids, *h_rows, *h_offs, *h_toks, *h_targets; /* host scratch, sized at allocation */
+    int32_t *h_pos;                                        /* (N) default positions n % T */
     float *h_row_loss;
 };
 
@@ -87,10 +90,11 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
                              clft_model **out);
 /* Allocate the step buffers for B x T (done once by the trainer). */
 clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T);
-/* Forward + fused loss + backward for one batch; grads accumulate into the (zeroed) gradients.
- * ids, labels: (B,T) host arrays, labels unshifted (HF). Returns loss and valid token count. */
-clft_status clft_model_fwd_bwd(clft_model *m, const int32_t *ids, const int32_t *labels, int want_grads, double *loss,
-                               int64_t *valid, float *logits_out);
+/* Forward + fused loss + backward for one batch of the planned shape (checked by the trainer);
+ * grads accumulate into the (zeroed) gradients. Labels unshifted (HF), positions and segments
+ * optional (clft_batch in clft.h). Returns the loss and the count of labelled targets. */
+clft_status clft_model_fwd_bwd(clft_model *m, const clft_batch *batch, int want_grads, double *loss, int64_t *valid,
+                               float *logits_out);
 /* Free the step buffers (trainer.c). */
 void clft_model_step_free(clft_model *m);
 /* Tokens per chunk of the fused cross-entropy for N tokens. */

@@ -92,6 +92,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     const uint64_t f = 4;
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* ids */
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* positions */
+    add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* segment ids */
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * 4); /* targets */
     const int64_t sets = tp.checkpointing ? 1 : L;
     for (int64_t l = 0; l < L; l++)
@@ -112,7 +113,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
                            N * KD,    N * KD, N * QD, N * F, N * F, N * F, B * H * T};
     for (size_t i = 0; i < sizeof scr / sizeof scr[0]; i++)
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)scr[i] * f);
-    clft_attn_dims ad = {B, T, H, KV, D, 0, 0};
+    clft_attn_dims ad = {B, T, H, KV, D, 0, 0, {NULL, 0}};
     add(&p, CLFT_MEM_SCRATCH, (uint64_t)clft_attention_workspace_floats(&ad) * f);
     if (!full) {
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)(N * r) * f);

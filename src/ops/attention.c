@@ -1,5 +1,6 @@
-/* attention.c - launchers of cl/attention.cl: causal GQA attention with a sliding window,
- * flash-style forward (online softmax, lse saved) and a backward that recomputes probabilities. */
+/* attention.c - launchers of cl/attention.cl: causal GQA attention with a sliding window and
+ * optional segment ids (packed rows), flash-style forward (online softmax, lse saved) and a backward
+ * that recomputes probabilities; and the blocked path through the GEMM layer. */
 #include <math.h>
 #include <stdio.h>
 
@@ -14,12 +15,16 @@ static clft_status attn_check(const char *op, const clft_attn_dims *d) {
                           (long long)d->H, (long long)d->KV);
     if (d->D > 512) return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: head dim %lld above 512", op, (long long)d->D);
     if (d->B * d->T * d->H > INT_MAX) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: too many rows", op);
+    if (d->seg.buf) CLFT_CHECK(clft_dv_check(op, "seg", d->seg, (size_t)(d->B * d->T), 4));
     return CLFT_OK;
 }
 
 static void attn_defs(char *buf, size_t cap, const clft_attn_dims *d) {
-    snprintf(buf, cap, "-DATT_D=%lld", (long long)d->D);
+    snprintf(buf, cap, "-DATT_D=%lld%s", (long long)d->D, d->seg.buf ? " -DATT_SEG=1" : "");
 }
+
+/* The seg argument: the ids, or (ATT_SEG=0 builds never read it) any valid buffer standing in. */
+static clft_dv attn_seg(const clft_attn_dims *d, clft_dv stand_in) { return d->seg.buf ? d->seg : stand_in; }
 
 /* The views of the forward and of the backward hold what the dims need. */
 static clft_status attn_check_fwd(const char *op, const clft_attn_dims *d, clft_dv out, clft_dv lse, clft_dv q,
@@ -70,8 +75,9 @@ clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft
     CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_fwd_f32", &kr));
     cl_int B = (cl_int)d->B, T = (cl_int)d->T, H = (cl_int)d->H, KV = (cl_int)d->KV, W = (cl_int)d->window;
     float scale = (float)(1.0 / sqrt((double)d->D));
+    clft_dv seg = attn_seg(d, q);
     CLFT_CHECK(clft_cl_args(kr, op, CLFT_ARG_DV(out), CLFT_ARG_DV(lse), CLFT_ARG_DV(q), CLFT_ARG_DV(k), CLFT_ARG_DV(v),
-                            ATT_DIM_ARGS, (size_t)0));
+                            CLFT_ARG_DV(seg), ATT_DIM_ARGS, (size_t)0));
     return clft_launch_nd(ctx, kr, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op);
 }
 
@@ -84,15 +90,16 @@ clft_status clft_attention_bwd(clft_context *ctx, clft_dv dq, clft_dv dk, clft_d
     cl_int B = (cl_int)d->B, T = (cl_int)d->T, H = (cl_int)d->H, KV = (cl_int)d->KV, W = (cl_int)d->window;
     float scale = (float)(1.0 / sqrt((double)d->D));
     cl_kernel kq, kkv;
+    clft_dv seg = attn_seg(d, q);
     CLFT_CHECK(attn_delta(ctx, op, delta, d_out, out, d));
     CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_bwd_dq_f32", &kq));
     CLFT_CHECK(clft_cl_args(kq, op, CLFT_ARG_DV(dq), CLFT_ARG_DV(d_out), CLFT_ARG_DV(q), CLFT_ARG_DV(k), CLFT_ARG_DV(v),
-                            CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), ATT_DIM_ARGS, (size_t)0));
+                            CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), CLFT_ARG_DV(seg), ATT_DIM_ARGS, (size_t)0));
     CLFT_CHECK(clft_launch_nd(ctx, kq, 3, (size_t)d->T, (size_t)d->H, (size_t)d->B, op));
     CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", defs, "attention_bwd_dkv_f32", &kkv));
     CLFT_CHECK(clft_cl_args(kkv, op, CLFT_ARG_DV(dk), CLFT_ARG_DV(dv), CLFT_ARG_DV(d_out), CLFT_ARG_DV(q),
-                            CLFT_ARG_DV(k), CLFT_ARG_DV(v), CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), ATT_DIM_ARGS,
-                            (size_t)0));
+                            CLFT_ARG_DV(k), CLFT_ARG_DV(v), CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), CLFT_ARG_DV(seg),
+                            ATT_DIM_ARGS, (size_t)0));
     return clft_launch_nd(ctx, kkv, 3, (size_t)d->T, (size_t)d->KV, (size_t)d->B, op);
 }
 
@@ -133,18 +140,19 @@ static clft_status att_softmax_kernel(clft_context *ctx, cl_kernel k, const char
     cl_int rows = (cl_int)z->rows, nk = (cl_int)z->nk, q0 = (cl_int)z->q0, k0 = (cl_int)z->k0, b = (cl_int)z->b,
            g = (cl_int)z->g, rep = (cl_int)(d->H / d->KV), H = (cl_int)d->H, T = (cl_int)d->T, W = (cl_int)d->window;
     cl_ulong so = s_off;
+    clft_dv seg = attn_seg(d, lse);
     if (!dp) {
-        CLFT_CHECK(clft_cl_args(k, what, sizeof(cl_mem), &ws->mem, sizeof so, &so, CLFT_ARG_DV(lse), sizeof rows, &rows,
-                                sizeof nk, &nk, sizeof q0, &q0, sizeof k0, &k0, sizeof b, &b, sizeof g, &g, sizeof rep,
-                                &rep, sizeof H, &H, sizeof T, &T, sizeof W, &W, (size_t)0));
+        CLFT_CHECK(clft_cl_args(k, what, sizeof(cl_mem), &ws->mem, sizeof so, &so, CLFT_ARG_DV(lse), CLFT_ARG_DV(seg),
+                                sizeof rows, &rows, sizeof nk, &nk, sizeof q0, &q0, sizeof k0, &k0, sizeof b, &b,
+                                sizeof g, &g, sizeof rep, &rep, sizeof H, &H, sizeof T, &T, sizeof W, &W, (size_t)0));
         size_t gl[2] = {(size_t)z->rows * CLFT_ATT_WG, (size_t)d->KV}, lo[2] = {CLFT_ATT_WG, 1};
         return clft_cl_launch(ctx, k, 2, gl, lo, what);
     }
     cl_ulong dpo = dp_off;
     CLFT_CHECK(clft_cl_args(k, what, sizeof(cl_mem), &ws->mem, sizeof so, &so, sizeof(cl_mem), &dp->mem, sizeof dpo,
-                            &dpo, CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), sizeof rows, &rows, sizeof nk, &nk, sizeof q0,
-                            &q0, sizeof k0, &k0, sizeof b, &b, sizeof g, &g, sizeof rep, &rep, sizeof H, &H, sizeof T,
-                            &T, sizeof W, &W, (size_t)0));
+                            &dpo, CLFT_ARG_DV(lse), CLFT_ARG_DV(delta), CLFT_ARG_DV(seg), sizeof rows, &rows, sizeof nk,
+                            &nk, sizeof q0, &q0, sizeof k0, &k0, sizeof b, &b, sizeof g, &g, sizeof rep, &rep, sizeof H,
+                            &H, sizeof T, &T, sizeof W, &W, (size_t)0));
     return clft_launch_nd(ctx, k, 3, (size_t)z->nk, (size_t)z->rows, (size_t)d->KV, what);
 }
 
@@ -168,7 +176,8 @@ clft_status clft_attention_fwd_blocked(clft_context *ctx, clft_dv out, clft_dv l
     CLFT_CHECK(attn_check_fwd(op, d, out, lse, q, k, v));
     CLFT_CHECK(att_ws_check(op, ws, d));
     cl_kernel ks;
-    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", CLFT_ATT_WG_DEFS, "attention_softmax_f32", &ks));
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", d->seg.buf ? CLFT_ATT_SEG_DEFS : CLFT_ATT_WG_DEFS,
+                              "attention_softmax_f32", &ks));
     const int64_t rep = d->H / d->KV, D = d->D, Bq = att_block_rows(d);
     const float scale = (float)(1.0 / sqrt((double)D));
     for (int64_t b = 0; b < d->B; b++)
@@ -196,7 +205,8 @@ clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk
     const size_t nkv = (size_t)(d->B * d->T * d->KV * d->D);
     cl_kernel kds;
     CLFT_CHECK(attn_delta(ctx, op, delta, d_out, out, d));
-    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", CLFT_ATT_WG_DEFS, "attention_dsoftmax_f32", &kds));
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention.cl", d->seg.buf ? CLFT_ATT_SEG_DEFS : CLFT_ATT_WG_DEFS,
+                              "attention_dsoftmax_f32", &kds));
     CLFT_CHECK(clft_zero(ctx, dk, (int64_t)nkv));
     CLFT_CHECK(clft_zero(ctx, dv, (int64_t)nkv));
     const int64_t rep = d->H / d->KV, D = d->D, Bq = att_block_rows(d);

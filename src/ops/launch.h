@@ -48,6 +48,7 @@ static inline clft_status clft_launch_nd(clft_context *ctx, cl_kernel k, cl_uint
 #define CLFT_LOSS_DEFS    "-DLOSS_WG=" CLFT_DEFS_STR(CLFT_LOSS_WG)
 #define CLFT_SUMSQ_DEFS   "-DSUMSQ_WG=" CLFT_DEFS_STR(CLFT_SUMSQ_WG)
 #define CLFT_ATT_WG_DEFS  "-DATT_WG=" CLFT_DEFS_STR(CLFT_ATT_WG)
+#define CLFT_ATT_SEG_DEFS CLFT_ATT_WG_DEFS " -DATT_SEG=1" /* the same, masking by segment ids */
 
 #define CLFT_ARG_DV(v)                                                                                                 \
     sizeof(cl_mem), &(v).buf->mem, sizeof(cl_ulong), &(cl_ulong) { (cl_ulong)(v).off }

@@ -62,10 +62,14 @@ clft_status clft_embedding_bwd(clft_context *ctx, clft_dv d_table /* (V,C) += */
                                clft_dv rows /* (U) */, clft_dv offsets /* (U+1) */, clft_dv tokens /* (N) */, int64_t U,
                                int64_t C);
 
-/* Attention dims: as clft_ref_attn_dims. */
+/* Attention dims: as clft_ref_attn_dims. seg is the device view of the (B,T) int32 segment ids of
+ * packed rows (same rule as the reference: seg[u] == seg[t] >= 0, or u == t for padding, seg < 0);
+ * seg.buf NULL means one segment per row, and the kernels are then built without the segment test
+ * (-DATT_SEG=0), so unpacked batches pay nothing for it. */
 typedef struct clft_attn_dims {
     int64_t B, T, H, KV, D, window;
     int64_t block; /* blocked path: queries per block (0: automatic, from a scores budget) */
+    clft_dv seg;   /* (B,T) int32 or {NULL, 0} */
 } clft_attn_dims;
 /* fwd: out (B,T,H,D), lse (B,H,T) saved; bwd assigns dq, dk, dv; delta (B,H,T) is scratch. */
 clft_status clft_attention_fwd(clft_context *ctx, clft_dv out, clft_dv lse, clft_dv q, clft_dv k, clft_dv v,

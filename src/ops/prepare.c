@@ -16,10 +16,11 @@ static const struct {
     {"rope.cl", ""},
     {"embed.cl", ""},
     {"loss.cl", CLFT_LOSS_DEFS},
-    {"optim.cl", ""},                   /* AdamW */
-    {"optim.cl", CLFT_SUMSQ_DEFS},      /* sum of squares of the grad norm */
-    {"attention.cl", CLFT_ATT_WG_DEFS}, /* softmax kernels of the blocked path */
-    {"nf4.cl", ""},                     /* f16/bf16 weight conversions */
+    {"optim.cl", ""},                    /* AdamW */
+    {"optim.cl", CLFT_SUMSQ_DEFS},       /* sum of squares of the grad norm */
+    {"attention.cl", CLFT_ATT_WG_DEFS},  /* softmax kernels of the blocked path */
+    {"attention.cl", CLFT_ATT_SEG_DEFS}, /* the same with segment ids (packed rows) */
+    {"nf4.cl", ""},                      /* f16/bf16 weight conversions */
 };
 
 /* bitsandbytes' default blocksize, the one `clft quantize` and QLoRA use unless told otherwise; the

@@ -101,16 +101,27 @@ static clft_status run(sc *s) {
     CLFT_CHECK(compare(s, "rope_fwd", bo, out, N * 2 * D, 1e-5f, 1e-4f));
     /* attention: q (B,T,H,D) = 24 values from x, k/v (B,T,KV,D) = 8 values from g */
     float att[B * T * H * D], lse[B * H * T];
-    clft_ref_attn_dims rd = {B, T, H, KV, D, 2};
+    clft_ref_attn_dims rd = {B, T, H, KV, D, 2, NULL};
     CLFT_CHECK(clft_ref_attention_fwd_f32(att, lse, x, g, g + 8, &rd));
     clft_buf *bgv, *bl;
     CLFT_CHECK(upload(s, g + 8, sizeof(float) * B * T * KV * D, &bgv));
     CLFT_CHECK(upload(s, NULL, sizeof lse, &bl));
-    clft_attn_dims ad = {B, T, H, KV, D, 2, 0};
+    clft_attn_dims ad = {B, T, H, KV, D, 2, 0, {NULL, 0}};
     CLFT_CHECK(clft_attention_fwd(s->ctx, clft_dv_of(bo, 0), clft_dv_of(bl, 0), clft_dv_of(bx, 0), clft_dv_of(bg, 0),
                                   clft_dv_of(bgv, 0), &ad));
     CLFT_CHECK(compare(s, "attention_fwd", bo, att, B * T * H * D, 1e-5f, 1e-4f));
     CLFT_CHECK(compare(s, "attention_fwd lse", bl, lse, B * H * T, 1e-5f, 1e-5f));
+    /* the same with segment ids: row 0 packs two examples, row 1 ends in padding */
+    const int32_t sg[B * T] = {0, 1, 1, 4, 4, -1};
+    clft_buf *bsg;
+    CLFT_CHECK(upload(s, sg, sizeof sg, &bsg));
+    rd.seg = sg;
+    CLFT_CHECK(clft_ref_attention_fwd_f32(att, lse, x, g, g + 8, &rd));
+    ad.seg = clft_dv_of(bsg, 0);
+    CLFT_CHECK(clft_attention_fwd(s->ctx, clft_dv_of(bo, 0), clft_dv_of(bl, 0), clft_dv_of(bx, 0), clft_dv_of(bg, 0),
+                                  clft_dv_of(bgv, 0), &ad));
+    CLFT_CHECK(compare(s, "attention_fwd segments", bo, att, B * T * H * D, 1e-5f, 1e-4f));
+    CLFT_CHECK(compare(s, "attention_fwd segments lse", bl, lse, B * H * T, 1e-5f, 1e-5f));
     /* cross-entropy rows: logits (N, V) from x/g, targets with one ignored */
     float logits[N * V], dl[N * V], rl[N];
     int32_t tg[N] = {1, -100, 10, 0, 5, 7, -100, 3};

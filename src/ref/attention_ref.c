@@ -1,5 +1,5 @@
-/* attention_ref.c - reference causal self-attention with GQA and Mistral sliding window, forward and
- * backward. Body in attention_ref_tmpl.h, compiled for float (_f32) and double (_f64). */
+/* attention_ref.c - reference causal self-attention with GQA, Mistral sliding window and segment ids
+ * of packed rows, forward and backward. Body in attention_ref_tmpl.h, compiled for float (_f32) and double (_f64). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -17,6 +17,14 @@ static clft_status ref_attn_check(const clft_ref_attn_dims *d) {
 /* first key visible from query t: 0, or t - window + 1 with a sliding window */
 static int64_t ref_attn_first_key(const clft_ref_attn_dims *d, int64_t t) {
     return d->window > 0 && t - d->window + 1 > 0 ? t - d->window + 1 : 0;
+}
+
+/* key u visible from query t of row b: causal, the sliding window, and the segments (see ops_ref.h) */
+static int ref_attn_visible(const clft_ref_attn_dims *d, int64_t b, int64_t t, int64_t u) {
+    if (u > t || (d->window > 0 && u <= t - d->window)) return 0;
+    if (!d->seg || u == t) return 1;
+    const int32_t st = d->seg[b * d->T + t];
+    return st >= 0 && d->seg[b * d->T + u] == st;
 }
 
 #define CLFT_REF_T        float

@@ -1,5 +1,5 @@
-/* attention_ref_tmpl.h - body of the reference causal GQA attention (optional sliding window) for one
- * storage type; included twice by attention_ref.c (see ops_ref.h). No include guard on purpose.
+/* attention_ref_tmpl.h - body of the reference causal GQA attention (optional sliding window and segment
+ * ids) for one storage type; included twice by attention_ref.c (see ops_ref.h). No include guard on purpose.
  * Rows of scores are recomputed instead of stored: O(T^2 D) work per head, O(D) scratch. */
 #if !defined(CLFT_REF_T) || !defined(CLFT_REF_FN)
 #error "attention_ref_tmpl.h is included by attention_ref.c only"
@@ -31,13 +31,16 @@ clft_status CLFT_REF_FN(clft_ref_attention_fwd)(real *out, real *lse, const real
                 int64_t u0 = ref_attn_first_key(d, t);
                 double mx = -INFINITY, sum = 0;
                 for (int64_t u = u0; u <= t; u++)
-                    mx = fmax(mx, CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale));
+                    if (ref_attn_visible(d, b, t, u))
+                        mx = fmax(mx, CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale));
                 for (int64_t u = u0; u <= t; u++)
-                    sum += exp(CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale) - mx);
+                    if (ref_attn_visible(d, b, t, u))
+                        sum += exp(CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale) - mx);
                 double l = mx + log(sum);
                 for (int64_t i = 0; i < D; i++)
                     acc[i] = 0;
                 for (int64_t u = u0; u <= t; u++) {
+                    if (!ref_attn_visible(d, b, t, u)) continue;
                     double p = exp(CLFT_REF_FN(attn_score)(q, k, d, b, h, j, t, u, scale) - l);
                     const real *vr = v + ((b * T + u) * KV + j) * D;
                     for (int64_t i = 0; i < D; i++)
@@ -95,6 +98,7 @@ clft_status CLFT_REF_FN(clft_ref_attention_bwd)(real *dq, real *dk, real *dv, co
                 for (int64_t i = 0; i < D; i++)
                     acc[i] = 0;
                 for (int64_t u = ref_attn_first_key(d, t); u <= t; u++) {
+                    if (!ref_attn_visible(d, b, t, u)) continue;
                     CLFT_REF_FN(attn_p_ds)(&p, &ds, d_out, q, k, v, lse, d, b, h, j, t, u, scale, delta);
                     const real *kr = k + ((b * T + u) * KV + j) * D;
                     for (int64_t i = 0; i < D; i++)
@@ -114,6 +118,7 @@ clft_status CLFT_REF_FN(clft_ref_attention_bwd)(real *dq, real *dk, real *dv, co
                 int64_t t1 = d->window > 0 && u + d->window - 1 < T - 1 ? u + d->window - 1 : T - 1;
                 for (int64_t h = j * rep; h < (j + 1) * rep; h++)
                     for (int64_t t = u; t <= t1; t++) {
+                        if (!ref_attn_visible(d, b, t, u)) continue;
                         double delta = CLFT_REF_FN(attn_delta)(d_out, out, d, b, h, t);
                         CLFT_REF_FN(attn_p_ds)(&p, &ds, d_out, q, k, v, lse, d, b, h, j, t, u, scale, delta);
                         const real *qr = q + ((b * T + t) * H + h) * D;

@@ -59,6 +59,10 @@ typedef struct clft_ref_attn_dims {
     int64_t H, KV;  /* query heads, key/value heads; H % KV == 0, kv head j serves q heads j*H/KV .. */
     int64_t D;      /* head dim; scale is 1/sqrt(D) */
     int64_t window; /* 0: plain causal; > 0: key u visible from query t iff u <= t and u > t - window */
+    /* (B,T) segment ids of packed rows, or NULL: one segment per row. Key u is visible from query t
+     * only when seg[b,u] == seg[b,t] as well; a negative id marks padding, which sees only itself
+     * (and is seen by no other query), so every softmax row keeps its diagonal and stays finite. */
+    const int32_t *seg;
 } clft_ref_attn_dims;
 
 typedef struct clft_ref_lora_dims {

@@ -44,7 +44,8 @@ void CLFT_REF_FN(clft_ref_rope_bwd)(CLFT_REF_T *dx /* (N,H,D) = */, const CLFT_R
  * Layout: q and out (B,T,H,D), k and v (B,T,KV,D), i.e. exactly the q/k/v projection outputs
  * (B,T,H*D) with no transpose; lse (B,H,T), one row per (batch, head) for the kernels' query blocks.
  * Query head h reads kv head h/(H/KV) (HF repeat_kv). For query t the visible keys are u <= t, and
- * u > t - window when window > 0 (Mistral sliding window; u = t is always visible).
+ * u > t - window when window > 0 (Mistral sliding window; u = t is always visible), and with segment
+ * ids (d->seg) those of the same segment: seg[u] == seg[t] >= 0, or u = t (padding, seg < 0).
  *   s[t,u] = (q[t].k[u]) / sqrt(D);  lse[t] = log sum_u exp(s[t,u]);  out[t] = sum_u exp(s - lse) v[u]
  * bwd (all three assign): with p = exp(s - lse), delta[t] = d_out[t].out[t], dp = d_out[t].v[u],
  *   ds = p*(dp - delta): dq[t] = sum_u ds k[u]/sqrt(D), dk[u] = sum_{h in group, t} ds q[t]/sqrt(D),

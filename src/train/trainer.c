@@ -1,7 +1,8 @@
 /* trainer.c - the training step: step buffers allocated once, then per step zero grads,
  * forward + loss + backward, global grad norm, NaN/Inf check (skip the update), clipping, AdamW.
- * The step order is visible in clft_trainer_step(). */
+ * The step order is visible in clft_trainer_step_batch(). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,10 +68,10 @@ void clft_model_step_free(clft_model *m) {
     free(m->acts);
     m->acts = NULL;
     acts_free(ctx, &m->shared);
-    clft_buf *bs[] = {&m->ids,  &m->pos,   &m->targets, &m->emb_rows, &m->emb_offs, &m->emb_toks,  &m->xf,
-                      &m->hf,   &m->rstdf, &m->logits,  &m->row_loss, &m->dx,       &m->dxmid,     &m->dh,
-                      &m->dtmp, &m->dq,    &m->dk,      &m->dv,       &m->datt,     &m->dg,        &m->du,
-                      &m->da,   &m->delta, &m->attn_ws, &m->ldu,      &m->lxd,      &m->sumsq_part};
+    clft_buf *bs[] = {&m->ids, &m->pos,  &m->seg,   &m->targets, &m->emb_rows, &m->emb_offs, &m->emb_toks,
+                      &m->xf,  &m->hf,   &m->rstdf, &m->logits,  &m->row_loss, &m->dx,       &m->dxmid,
+                      &m->dh,  &m->dtmp, &m->dq,    &m->dk,      &m->dv,       &m->datt,     &m->dg,
+                      &m->du,  &m->da,   &m->delta, &m->attn_ws, &m->ldu,      &m->lxd,      &m->sumsq_part};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
         clft_buf_free(ctx, bs[i]);
     free(m->h_ids);
@@ -79,9 +80,11 @@ void clft_model_step_free(clft_model *m) {
     free(m->h_toks);
     free(m->h_targets);
     free(m->h_row_loss);
-    m->h_ids = m->h_rows = m->h_offs = m->h_toks = m->h_targets = NULL;
+    free(m->h_pos);
+    m->h_ids = m->h_rows = m->h_offs = m->h_toks = m->h_targets = m->h_pos = NULL;
     m->h_row_loss = NULL;
     m->allocated = 0;
+    m->pos_custom = m->has_seg = 0;
 }
 
 /* One range of the partial-sums buffer per trainable tensor (the global norm needs one read). */
@@ -107,6 +110,7 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     if (!m->acts) return CLFT_STATUS_HOST_OOM;
     TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->ids));
     TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->pos));
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->seg));
     TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->targets));
     for (int64_t l = 0; l < m->L; l++) {
         TRY(act(ctx, &m->acts[l].x, N * m->C));
@@ -130,7 +134,7 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     TRY(scr(ctx, &m->du, N * m->F));
     TRY(scr(ctx, &m->da, N * m->F));
     TRY(scr(ctx, &m->delta, B * m->H * T));
-    clft_attn_dims ad = {B, T, m->H, m->KV, m->D, 0, 0};
+    clft_attn_dims ad = {B, T, m->H, m->KV, m->D, 0, 0, {NULL, 0}};
     TRY(scr(ctx, &m->attn_ws, (int64_t)clft_attention_workspace_floats(&ad)));
     if (m->tp.method != CLFT_METHOD_FULL) {
         TRY(scr(ctx, &m->ldu, N * m->tp.lora.r));
@@ -152,12 +156,15 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     m->h_toks = clft_malloc((size_t)N * 4);
     m->h_targets = clft_malloc((size_t)N * 4);
     m->h_row_loss = clft_malloc((size_t)N * 4);
-    if (st == CLFT_OK && (!m->h_ids || !m->h_rows || !m->h_offs || !m->h_toks || !m->h_targets || !m->h_row_loss))
+    m->h_pos = clft_malloc((size_t)N * 4);
+    if (st == CLFT_OK &&
+        (!m->h_ids || !m->h_rows || !m->h_offs || !m->h_toks || !m->h_targets || !m->h_row_loss || !m->h_pos))
         st = CLFT_STATUS_HOST_OOM;
     if (st == CLFT_OK) {
         for (int64_t n = 0; n < N; n++)
-            m->h_ids[n] = (int32_t)(n % T);
-        st = clft_buf_write(ctx, &m->pos, 0, m->h_ids, (size_t)N * 4);
+            m->h_pos[n] = (int32_t)(n % T);
+        st = clft_buf_write(ctx, &m->pos, 0, m->h_pos, (size_t)N * 4);
+        m->pos_custom = 0;
     }
     if (st != CLFT_OK) {
         clft_model_step_free(m);
@@ -213,32 +220,59 @@ static clft_status adamw(clft_model *m, clft_param *p, void *user) {
                            clft_dv_of(&p->g, 0), p->n, &hp, m->step);
 }
 
-static clft_status check_batch(clft_trainer *tr, const int32_t *ids, const int32_t *labels) {
-    if (!tr || !ids || !labels) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "trainer step: NULL argument");
+/* A batch has ids and labels and the planned shape (the step buffers are sized for it). */
+static clft_status check_batch(clft_trainer *tr, const clft_batch *b) {
+    if (!tr || !b || !b->ids || !b->labels)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "trainer step: NULL trainer, batch, ids or labels");
+    if (b->batch != tr->m->B || b->seq_len != tr->m->T)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                          "trainer step: a %d x %d batch for a trainer planned for %lld x %lld (pad shorter rows "
+                          "with labels -100 and segment -1)",
+                          b->batch, b->seq_len, (long long)tr->m->B, (long long)tr->m->T);
     return CLFT_OK;
 }
 
-clft_status clft_trainer_compute_grads(clft_trainer *tr, const int32_t *ids, const int32_t *labels, double *loss,
-                                       float *logits) {
-    CLFT_CHECK(check_batch(tr, ids, labels));
+static clft_batch plain_batch(const clft_trainer *tr, const int32_t *ids, const int32_t *labels) {
+    clft_batch b;
+    memset(&b, 0, sizeof b);
+    b.ids = (int32_t *)(uintptr_t)ids; /* the trainer only reads a batch */
+    b.labels = (int32_t *)(uintptr_t)labels;
+    b.batch = tr ? (int)tr->m->B : 0;
+    b.seq_len = tr ? (int)tr->m->T : 0;
+    return b;
+}
+
+clft_status clft_trainer_compute_grads_batch(clft_trainer *tr, const clft_batch *batch, double *loss, float *logits) {
+    CLFT_CHECK(check_batch(tr, batch));
     clft_model *m = tr->m;
     CLFT_CHECK(clft_model_each_param(m, zero_grad, NULL));
     int64_t valid = 0;
     double l = 0.0;
-    CLFT_CHECK(clft_model_fwd_bwd(m, ids, labels, 1, &l, &valid, logits));
+    CLFT_CHECK(clft_model_fwd_bwd(m, batch, 1, &l, &valid, logits));
     if (loss) *loss = l;
     return clft_context_finish(m->ctx);
 }
 
+clft_status clft_trainer_compute_grads(clft_trainer *tr, const int32_t *ids, const int32_t *labels, double *loss,
+                                       float *logits) {
+    clft_batch b = plain_batch(tr, ids, labels);
+    return clft_trainer_compute_grads_batch(tr, &b, loss, logits);
+}
+
 clft_status clft_trainer_step(clft_trainer *tr, const int32_t *ids, const int32_t *labels, clft_step_stats *stats) {
-    CLFT_CHECK(check_batch(tr, ids, labels));
+    clft_batch b = plain_batch(tr, ids, labels);
+    return clft_trainer_step_batch(tr, &b, stats);
+}
+
+clft_status clft_trainer_step_batch(clft_trainer *tr, const clft_batch *batch, clft_step_stats *stats) {
+    CLFT_CHECK(check_batch(tr, batch));
     clft_model *m = tr->m;
     double t0 = clft_now_seconds();
     clft_step_stats s;
     memset(&s, 0, sizeof s);
     /* 1. zero gradients  2. forward + loss + backward */
     CLFT_CHECK(clft_model_each_param(m, zero_grad, NULL));
-    CLFT_CHECK(clft_model_fwd_bwd(m, ids, labels, 1, &s.loss, &s.tokens, NULL));
+    CLFT_CHECK(clft_model_fwd_bwd(m, batch, 1, &s.loss, &s.tokens, NULL));
     /* 3. global gradient norm */
     double sq = 0.0;
     size_t off = 0;

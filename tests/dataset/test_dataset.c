@@ -126,7 +126,7 @@ static char *nth_line(const char *path, int i) {
 static int row_len(const clft_batch *b, int r) {
     int n = 0;
     for (int t = 0; t < b->seq_len; t++)
-        n += b->segment_ids[r * b->seq_len + t] >= 0;
+        n += b->segments[r * b->seq_len + t] >= 0;
     return n;
 }
 
@@ -164,9 +164,9 @@ static void check_row(const char *what, const clft_tokenizer *tok, const clft_ba
     TU_CHECK(ok_ids, "%s: ids differ from the tokenizer's", what);
     TU_CHECK(ok_lab, "%s: labels differ from the prompt/response mask", what);
     for (int t = (int)want; t < b->seq_len; t++)
-        if (b->labels[t] != -100 || b->segment_ids[t] != -1 || b->position_ids[t] != t) {
-            TU_CHECK(0, "%s: padding at %d: label %d segment %d position %d", what, t, b->labels[t], b->segment_ids[t],
-                     b->position_ids[t]);
+        if (b->labels[t] != -100 || b->segments[t] != -1 || b->positions[t] != t) {
+            TU_CHECK(0, "%s: padding at %d: label %d segment %d position %d", what, t, b->labels[t], b->segments[t],
+                     b->positions[t]);
             break;
         }
     free(ids);
@@ -398,7 +398,7 @@ static void check_windows(const char *what, const char *path, const char *const 
             ok_ids &= b.ids[t] == stream[st + (size_t)t];
             int ctx = r ? L - step : 0;
             ok_lab &= b.labels[t] == ((t == 0 || t < ctx) ? -100 : b.ids[t]);
-            ok_seg &= b.segment_ids[t] == 0 && b.position_ids[t] == t;
+            ok_seg &= b.segments[t] == 0 && b.positions[t] == t;
             counted += b.labels[t] != -100;
         }
     }
@@ -465,11 +465,11 @@ static void test_packing(void) {
     for (int64_t r = 0; r < s.rows; r++) {
         TU_OK(clft_dataset_next_batch(ds, 1, &b));
         int t = 0, seg = 0;
-        while (t < 64 && b.segment_ids[t] >= 0) {
+        while (t < 64 && b.segments[t] >= 0) {
             int a = t;
-            if (b.segment_ids[t] != seg) ok_struct = 0;
-            while (t < 64 && b.segment_ids[t] == seg) {
-                if (b.position_ids[t] != t - a) ok_struct = 0; /* positions restart per example */
+            if (b.segments[t] != seg) ok_struct = 0;
+            while (t < 64 && b.segments[t] == seg) {
+                if (b.positions[t] != t - a) ok_struct = 0; /* positions restart per example */
                 t++;
             }
             if (b.labels[a] != -100) ok_struct = 0; /* no label predicted across the boundary */
@@ -485,7 +485,7 @@ static void test_packing(void) {
             seg++;
         }
         for (int k = t; k < 64; k++) /* padding: only at the end, no labels */
-            if (b.segment_ids[k] != -1 || b.labels[k] != -100 || b.ids[k] != clft_tokenizer_eos_id(g_llama2))
+            if (b.segments[k] != -1 || b.labels[k] != -100 || b.ids[k] != clft_tokenizer_eos_id(g_llama2))
                 ok_struct = 0;
         if (seg < 1) ok_struct = 0;
     }
@@ -504,10 +504,10 @@ static void test_packing(void) {
         clft_dataset_get_stats(ds, &s);
         TU_CHECK(s.rows == 1 && s.examples == 4, "chat: 4 conversations in one row (%lld rows)", (long long)s.rows);
         TU_OK(clft_dataset_next_batch(ds, 1, &b));
-        TU_CHECK(b.ids[255] == clft_tokenizer_pad_id(g_qwen3) && b.segment_ids[255] == -1, "qwen3 pad id");
+        TU_CHECK(b.ids[255] == clft_tokenizer_pad_id(g_qwen3) && b.segments[255] == -1, "qwen3 pad id");
         int maxseg = 0;
         for (int t = 0; t < 256; t++)
-            if (b.segment_ids[t] > maxseg) maxseg = b.segment_ids[t];
+            if (b.segments[t] > maxseg) maxseg = b.segments[t];
         TU_CHECK(maxseg == 3, "four segments (max id %d)", maxseg);
         clft_batch_free(&b);
         clft_dataset_free(ds);
@@ -629,7 +629,7 @@ static void test_shuffle(void) {
         clft_dataset_position z = {5, 36};
         clft_dataset_set_position(a, &z);
         TU_OK(clft_dataset_next_batch(a, 6, &x));
-        TU_CHECK(x.rows == 4 && x.end_of_epoch && x.segment_ids[5 * 32] == -1 && x.labels[5 * 32 + 3] == -100,
+        TU_CHECK(x.rows == 4 && x.end_of_epoch && x.segments[5 * 32] == -1 && x.labels[5 * 32 + 3] == -100,
                  "padding rows end the epoch (%d rows)", x.rows);
         TU_OK(clft_dataset_next_batch(a, 6, &x));
         TU_CHECK(x.epoch == 6 && x.index == 0, "then the next epoch");
@@ -729,7 +729,7 @@ static void test_cache(void) {
             TU_OK(clft_dataset_next_batch(a, 2, &x));
             TU_OK(clft_dataset_next_batch(b, 2, &y));
             TU_CHECK(!memcmp(x.ids, y.ids, 2 * 64 * 4) && !memcmp(x.labels, y.labels, 2 * 64 * 4) &&
-                         !memcmp(x.segment_ids, y.segment_ids, 2 * 64 * 4),
+                         !memcmp(x.segments, y.segments, 2 * 64 * 4),
                      "cached and fresh batches are identical");
             clft_batch_free(&x);
             clft_batch_free(&y);

@@ -21,13 +21,13 @@ static void check_rows(const char *what, clft_dataset *ds, int seq_len) {
         tokens += b.tokens;
         labels += b.label_tokens;
         for (int i = 0; i < 4 * seq_len; i++) {
-            if (b.segment_ids[i] < 0 && b.labels[i] != -100) ok = 0;
+            if (b.segments[i] < 0 && b.labels[i] != -100) ok = 0;
             if (b.labels[i] != -100 && b.labels[i] != b.ids[i]) ok = 0;
             int t = i % seq_len;
-            if (t > 0 && b.segment_ids[i] >= 0 && b.segment_ids[i] == b.segment_ids[i - 1] &&
-                b.position_ids[i] != b.position_ids[i - 1] + 1)
+            if (t > 0 && b.segments[i] >= 0 && b.segments[i] == b.segments[i - 1] &&
+                b.positions[i] != b.positions[i - 1] + 1)
                 ok = 0;
-            if (b.segment_ids[i] >= 0 && (t == 0 || b.segment_ids[i] != b.segment_ids[i - 1]) && b.position_ids[i] != 0)
+            if (b.segments[i] >= 0 && (t == 0 || b.segments[i] != b.segments[i - 1]) && b.positions[i] != 0)
                 ok = 0;
         }
     } while (!b.end_of_epoch);

@@ -92,7 +92,7 @@ int main(void) {
         M->keep[i] = tu_uniform(&r, 0, 1) >= 0.2f;
     clft_ref_rope_params rp = clft_ref_rope_default_params();
     TU_OK(clft_ref_rope_inv_freq(M->inv, D_, &rp));
-    M->ad = (clft_ref_attn_dims){B_, T_, H_, KV_, D_, 3};
+    M->ad = (clft_ref_attn_dims){B_, T_, H_, KV_, D_, 3, NULL};
     M->ld = (clft_ref_lora_dims){N_, C_, H_ * D_, R_, clft_ref_lora_scale(4, R_, 0), 0.2};
     model_loss(M);
 

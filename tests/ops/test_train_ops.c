@@ -1,7 +1,8 @@
 /* test_train_ops.c - every training-op kernel (RMSNorm, SwiGLU, residual, bias, RoPE, embedding,
  * attention, AdamW, sum of squares) against its src/ref twin, forward and backward, over several
  * shapes including ragged ones (T not a multiple of anything, heads not a power of two, GQA ratios
- * 1, 2 and 4, sliding windows). Tiny shapes under Oclgrind (CLFT_TEST_TINY). */
+ * 1, 2 and 4, sliding windows, segment ids of packed rows with padding). Tiny shapes under Oclgrind
+ * (CLFT_TEST_TINY). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,26 +180,34 @@ static void test_embedding(int64_t N, int64_t V, int64_t C, int64_t pad) {
         free(gt);
 }
 
-static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t D, int64_t window) {
-    tu_rng r = tu_rng_make((uint64_t)(B * 100000 + T * 1000 + H * 100 + KV * 10 + D + window));
+/* segs: 0 none, else the tu_segments mode (1 packed examples + padding rows, 2 interleaved ids) */
+static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t D, int64_t window, int segs) {
+    tu_rng r = tu_rng_make((uint64_t)(B * 100000 + T * 1000 + H * 100 + KV * 10 + D + window + segs * 7919));
     size_t nq = (size_t)(B * T * H * D), nk = (size_t)(B * T * KV * D), nl = (size_t)(B * H * T);
+    int32_t *seg = NULL;
+    clft_buf bs_ = {0};
+    if (segs) {
+        seg = malloc((size_t)(B * T) * sizeof *seg);
+        tu_segments(&r, seg, B, T, segs);
+        bs_ = up(seg, (size_t)(B * T) * sizeof *seg);
+    }
     float *q = rnd(&r, nq, -1, 1), *k = rnd(&r, nk, -1, 1), *v = rnd(&r, nk, -1, 1), *g = rnd(&r, nq, -1, 1);
     float *out = malloc(nq * 4), *lse = malloc(nl * 4), *dq = malloc(nq * 4), *dk = malloc(nk * 4),
           *dv = malloc(nk * 4);
-    clft_ref_attn_dims rd = {B, T, H, KV, D, window};
+    clft_ref_attn_dims rd = {B, T, H, KV, D, window, seg};
     TU_OK(clft_ref_attention_fwd_f32(out, lse, q, k, v, &rd));
     TU_OK(clft_ref_attention_bwd_f32(dq, dk, dv, g, q, k, v, out, lse, &rd));
     clft_buf bq = up(q, nq * 4), bk = up(k, nk * 4), bv = up(v, nk * 4), bg = up(g, nq * 4), bo = up(NULL, nq * 4),
              bl = up(NULL, nl * 4), bdq = up(NULL, nq * 4), bdk = up(NULL, nk * 4), bdv = up(NULL, nk * 4),
              bde = up(NULL, nl * 4);
-    clft_attn_dims d = {B, T, H, KV, D, window, 0};
+    clft_attn_dims d = {B, T, H, KV, D, window, 0, clft_dv_of(seg ? &bs_ : NULL, 0)};
     TU_OK(clft_attention_fwd(ctx, DV(bo), DV(bl), DV(bq), DV(bk), DV(bv), &d));
     TU_OK(clft_attention_bwd(ctx, DV(bdq), DV(bdk), DV(bdv), DV(bg), DV(bq), DV(bk), DV(bv), DV(bo), DV(bl), DV(bde),
                              &d));
     float *o = down(&bo, nq), *l = down(&bl, nl), *gq = down(&bdq, nq), *gk = down(&bdk, nk), *gv = down(&bdv, nk);
     char what[96];
-    snprintf(what, sizeof what, "attention B%lld T%lld H%lld KV%lld D%lld W%lld", (long long)B, (long long)T,
-             (long long)H, (long long)KV, (long long)D, (long long)window);
+    snprintf(what, sizeof what, "attention B%lld T%lld H%lld KV%lld D%lld W%lld seg %d", (long long)B, (long long)T,
+             (long long)H, (long long)KV, (long long)D, (long long)window, segs);
     fprintf(stderr, "%s\n", what);
     tu_close("attn out", o, out, nq, 1e-5, 1e-4, 1e-9);
     tu_close("attn lse", l, lse, nl, 1e-5, 1e-5, 1e-10);
@@ -229,10 +238,16 @@ static void test_attention(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t 
     clft_attn_dims bad = d;
     bad.KV = H + 1;
     TU_CHECK(clft_attention_fwd(ctx, DV(bo), DV(bl), DV(bq), DV(bk), DV(bv), &bad) != CLFT_OK, "bad GQA refused");
-    clft_buf *bs[] = {&bq, &bk, &bv, &bg, &bo, &bl, &bdq, &bdk, &bdv, &bde};
-    for (size_t i = 0; i < 10; i++)
+    if (seg) { /* segment ids that do not cover B x T are refused */
+        bad = d;
+        bad.seg.off = 1;
+        TU_CHECK(clft_attention_fwd(ctx, DV(bo), DV(bl), DV(bq), DV(bk), DV(bv), &bad) != CLFT_OK,
+                 "short segment ids refused");
+    }
+    clft_buf *bs[] = {&bq, &bk, &bv, &bg, &bo, &bl, &bdq, &bdk, &bdv, &bde, &bs_};
+    for (size_t i = 0; i < 11; i++)
         clft_buf_free(ctx, bs[i]);
-    free(q), free(k), free(v), free(g), free(out), free(lse), free(dq), free(dk), free(dv);
+    free(q), free(k), free(v), free(g), free(out), free(lse), free(dq), free(dk), free(dv), free(seg);
     free(o), free(l), free(gq), free(gk), free(gv);
 }
 
@@ -287,13 +302,19 @@ int main(void) {
     test_embedding(9, 7, 5, 2);
     if (!tiny) test_embedding(200, 50, 33, -1);
     if (!tiny) test_embedding(200, 50, 33, 3);
-    test_attention(1, 5, 2, 1, 4, 0);
-    test_attention(2, 7, 4, 2, 6, 3);
+    test_attention(1, 5, 2, 1, 4, 0, 0);
+    test_attention(2, 7, 4, 2, 6, 3, 0);
+    test_attention(2, 7, 4, 2, 6, 0, 1); /* packed examples + a padding row, GQA */
+    test_attention(1, 6, 2, 1, 4, 2, 2); /* interleaved ids with padding, window */
     if (!tiny) {
-        test_attention(2, 37, 6, 6, 16, 0);  /* GQA ratio 1, heads not a power of two */
-        test_attention(1, 50, 8, 2, 32, 0);  /* ratio 4 */
-        test_attention(2, 45, 6, 3, 64, 11); /* ratio 2, sliding window */
-        test_attention(1, 64, 4, 1, 8, 1);   /* window 1: only itself */
+        test_attention(2, 37, 6, 6, 16, 0, 0);  /* GQA ratio 1, heads not a power of two */
+        test_attention(1, 50, 8, 2, 32, 0, 0);  /* ratio 4 */
+        test_attention(2, 45, 6, 3, 64, 11, 0); /* ratio 2, sliding window */
+        test_attention(1, 64, 4, 1, 8, 1, 0);   /* window 1: only itself */
+        test_attention(2, 37, 6, 6, 16, 0, 1);  /* packed, ratio 1, ragged T */
+        test_attention(3, 50, 8, 2, 32, 0, 1);  /* packed, ratio 4 */
+        test_attention(2, 45, 6, 3, 64, 11, 1); /* packed, ratio 2, window */
+        test_attention(2, 29, 6, 2, 8, 5, 2);   /* interleaved, ratio 3, window */
     }
     test_optim(tiny ? 100 : 100003);
     test_optim(tiny ? 300 : 4099);

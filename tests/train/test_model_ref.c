@@ -2,7 +2,8 @@
  * same decoder composed from the src/ref ops in double precision on the host (weights read back
  * from the device, so NF4 / bf16 bases are compared as stored). Checks the loss and the gradient
  * of every LoRA A and B (LoRA, QLoRA) or of every weight (full fine-tuning), on shapes with odd
- * sizes: T = 7, 3 query heads per kv head, sliding window, q/k/v bias, tied embeddings. */
+ * sizes: T = 7, 3 query heads per kv head, sliding window, q/k/v bias, tied embeddings; and packed
+ * rows (clft_batch with position ids restarting per example, segment ids and padding). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,8 @@ static void compare_grad(const char *what, const double *ref, const float *got, 
     free(r);
 }
 
-static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied, int bias, int64_t window) {
+static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied, int bias, int64_t window,
+                int packed) {
     clft_model_config cfg;
     clft_model_config_defaults(bias ? CLFT_ARCH_QWEN2 : CLFT_ARCH_MISTRAL, &cfg);
     cfg.vocab_size = 37;
@@ -130,8 +132,8 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
     tp.lora.r = 3;
     tp.lora.alpha = 5.0f;
     tp.xent_chunk = 5;
-    fprintf(stderr, "model vs reference: %s base %s tied %d bias %d window %lld\n", clft_method_name(method),
-            clft_dtype_name(base), tied, bias, (long long)window);
+    fprintf(stderr, "model vs reference: %s base %s tied %d bias %d window %lld packed %d\n", clft_method_name(method),
+            clft_dtype_name(base), tied, bias, (long long)window, packed);
     clft_model *m = NULL;
     clft_trainer *tr = NULL;
     TU_OK(clft_model_create(ctx, &cfg, &tp, &m));
@@ -205,22 +207,30 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
     clft_ref_rope_params rp = clft_ref_rope_default_params();
     rp.theta = 1000.0;
     TU_OK(clft_ref_rope_inv_freq(inv, R.D, &rp));
+    /* packed: row 0 holds examples of 3 and 4 tokens, row 1 one of 5 and two padding tokens (whose
+     * labels are left set: padding is never a target) */
+    static int32_t pseg[14] = {0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, -1, -1};
+    static int32_t ppos[14] = {0, 1, 2, 0, 1, 2, 3, 0, 1, 2, 3, 4, 0, 0};
     int32_t ids[14], labels[14], pos[14], targets[14];
     for (int i = 0; i < 14; i++) {
         ids[i] = (int32_t)((i * 11 + 5) % 37);
         labels[i] = ids[i];
-        pos[i] = i % 7;
+        pos[i] = packed ? ppos[i] : i % 7;
     }
     labels[2] = -100;
     labels[9] = -100;
-    for (int i = 0; i < 14; i++)
-        targets[i] = (i % 7 + 1 < 7) ? labels[i + 1] : -100;
+    int64_t want_valid = 0;
+    for (int i = 0; i < 14; i++) {
+        int same = i % 7 + 1 < 7 && (!packed || (pseg[i] >= 0 && pseg[i + 1] == pseg[i]));
+        targets[i] = same ? labels[i + 1] : -100;
+        want_valid += targets[i] != -100;
+    }
     /* ---- reference forward ---- */
     const int64_t N = R.N, C = R.C;
     acts A[2];
     double *x = dalloc(N * C);
     clft_ref_embedding_fwd_f64(x, ids, R.embed, N, R.V, C);
-    clft_ref_attn_dims ad = {2, 7, 6, 2, 4, window};
+    clft_ref_attn_dims ad = {2, 7, 6, 2, 4, window, packed ? pseg : NULL};
     for (int l = 0; l < 2; l++) {
         acts *a = &A[l];
         a->x = x;
@@ -277,8 +287,13 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
     if (R.full) clft_ref_embedding_bwd_f64(R.dembed, dx, ids, N, R.V, C, cfg.pad_token_id);
     /* ---- device ---- */
     double dloss = 0;
-    TU_OK(clft_trainer_compute_grads(tr, ids, labels, &dloss, NULL));
-    TU_CHECK(valid == 10, "valid tokens %lld", (long long)valid);
+    if (packed) {
+        clft_batch bt = {.ids = ids, .labels = labels, .positions = ppos, .segments = pseg, .batch = 2, .seq_len = 7};
+        TU_OK(clft_trainer_compute_grads_batch(tr, &bt, &dloss, NULL));
+    } else {
+        TU_OK(clft_trainer_compute_grads(tr, ids, labels, &dloss, NULL));
+    }
+    TU_CHECK(valid == want_valid && want_valid == (packed ? 7 : 10), "valid tokens %lld", (long long)valid);
     TU_CHECK(fabs(dloss - loss) <= 2e-5 * fabs(loss), "loss %.9f vs reference %.9f", dloss, loss);
     float *got = malloc((size_t)(R.V * C) * 4);
     for (int l = 0; l < 2; l++)
@@ -327,11 +342,14 @@ static void run(clft_context *ctx, clft_method method, clft_dtype base, int tied
 int main(void) {
     tu_init_seed();
     clft_context *ctx = tu_context();
-    run(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_F32, 0, 0, 0);
-    run(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_BF16, 1, 1, 3);
-    run(ctx, CLFT_METHOD_QLORA, CLFT_DTYPE_NF4, 0, 1, 4);
-    run(ctx, CLFT_METHOD_FULL, CLFT_DTYPE_F32, 0, 1, 0);
-    run(ctx, CLFT_METHOD_FULL, CLFT_DTYPE_F32, 1, 0, 5);
+    run(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_F32, 0, 0, 0, 0);
+    run(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_BF16, 1, 1, 3, 0);
+    run(ctx, CLFT_METHOD_QLORA, CLFT_DTYPE_NF4, 0, 1, 4, 0);
+    run(ctx, CLFT_METHOD_FULL, CLFT_DTYPE_F32, 0, 1, 0, 0);
+    run(ctx, CLFT_METHOD_FULL, CLFT_DTYPE_F32, 1, 0, 5, 0);
+    run(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_F32, 0, 1, 0, 1);
+    run(ctx, CLFT_METHOD_QLORA, CLFT_DTYPE_NF4, 1, 0, 2, 1);
+    run(ctx, CLFT_METHOD_FULL, CLFT_DTYPE_F32, 0, 1, 3, 1);
     clft_context_free(ctx);
     return tu_finish("test_model_ref");
 }
