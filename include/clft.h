@@ -372,6 +372,9 @@ typedef struct clft_model clft_model;
 CLFT_API clft_status clft_model_create(clft_context *ctx, const clft_model_config *cfg, const clft_train_params *tp,
                                        clft_model **out);
 CLFT_API void clft_model_free(clft_model *model);
+/* Adapters as PEFT initializes them: A Kaiming-uniform (bound 1/sqrt(in)), B zero, deterministic
+ * for clft_train_params.seed. clft_model_create already does this; call it to start over. */
+CLFT_API clft_status clft_model_init_adapters(clft_model *model);
 /* Random init as transformers does (normal(0, std) for embeddings and projections, ones for norms,
  * zeros for biases); adapters: A Kaiming-uniform (bound 1/sqrt(in)), B zero. */
 CLFT_API clft_status clft_model_init_random(clft_model *model, uint64_t seed, float std);
@@ -449,6 +452,22 @@ CLFT_API clft_status clft_trainer_step(clft_trainer *trainer, const int32_t *ids
 CLFT_API clft_status clft_trainer_compute_grads(clft_trainer *trainer, const int32_t *ids, const int32_t *labels,
                                                 double *loss, float *logits);
 CLFT_API clft_status clft_trainer_mem_stats(const clft_trainer *trainer, clft_mem_stats *out);
+/* One optimizer step over n micro-batches (gradient accumulation): their gradients add up, the loss
+ * is the mean over the labelled targets of all n together (as transformers >= 4.46 normalizes by
+ * the items of the whole accumulated batch), then one clip and one AdamW update. 4 micro-batches of
+ * 1 row give the step of one batch of 4 rows (to fp32 rounding). LoRA dropout draws a new mask per
+ * micro-batch. stats->tokens counts the labelled targets of all n. A step without any labelled
+ * target is reported skipped (no update, not a bad step). clft_trainer_step_batch is n = 1. */
+CLFT_API clft_status clft_trainer_step_accum(clft_trainer *trainer, const clft_batch *micro, int n,
+                                             clft_step_stats *stats);
+/* Set the AdamW learning rate of the following steps (a schedule calls this before each step:
+ * clft_lr_at). */
+CLFT_API clft_status clft_trainer_set_lr(clft_trainer *trainer, double lr);
+/* Evaluation: forward and loss only (no gradients, no dropout): *loss_sum the sum of the token
+ * losses and *tokens the labelled targets, so that a data set's loss is sum / tokens over its
+ * batches. Either may be NULL. */
+CLFT_API clft_status clft_trainer_eval_batch(clft_trainer *trainer, const clft_batch *batch, double *loss_sum,
+                                             int64_t *tokens);
 
 /* Save the whole training state - trainable weights, AdamW moments, optimizer step, bad-step
  * count; dropout masks follow from the seed and the step - into the checkpoint folder dir
@@ -490,10 +509,10 @@ typedef enum clft_lr_schedule_type {
 } clft_lr_schedule_type;
 typedef struct clft_lr_schedule {
     clft_lr_schedule_type type;
-    double lr;             /* peak learning rate (> 0) */
-    double min_lr;         /* floor of the decay, in [0, lr] (default 0) */
-    int64_t warmup_steps;  /* >= 0, < total_steps when the schedule decays */
-    int64_t total_steps;   /* optimizer steps of the run (> 0) */
+    double lr;            /* peak learning rate (> 0) */
+    double min_lr;        /* floor of the decay, in [0, lr] (default 0) */
+    int64_t warmup_steps; /* >= 0, < total_steps when the schedule decays */
+    int64_t total_steps;  /* optimizer steps of the run (> 0) */
 } clft_lr_schedule;
 /* "constant", "linear", "cosine"; NULL for an unknown value. */
 CLFT_API const char *clft_lr_schedule_name(clft_lr_schedule_type type);

@@ -20,8 +20,11 @@ static uint32_t mix32(uint64_t x) {
     return (uint32_t)x;
 }
 
+/* The dropout mask of a projection: a function of the seed, the optimizer step, the micro-batch
+ * within the step (gradient accumulation) and the projection, so a resumed run draws the same. */
 static uint32_t dropout_seed(const clft_model *m, const clft_linear *lin) {
-    return mix32(m->tp.seed * 0x9e3779b97f4a7c15ULL ^ (uint64_t)m->step * 0x100000001b3ULL ^ lin->dropout_salt);
+    return mix32(m->tp.seed * 0x9e3779b97f4a7c15ULL ^ (uint64_t)m->step * 0x100000001b3ULL ^
+                 (uint64_t)m->micro * 0xc2b2ae3d27d4eb4fULL ^ lin->dropout_salt);
 }
 
 /* Y (N,out) = X W^T (+ bias) (+ scale * dropout(X) A^T B^T), u (N,r) saved. */
@@ -33,7 +36,7 @@ static clft_status linear_fwd(clft_model *m, clft_linear *lin, const clft_buf *Y
     if (lin->has_bias) CLFT_CHECK(clft_bias_add_fwd(ctx, DV(Y), DV(Y), DV(&lin->bias), N, lin->out));
     if (!lin->has_lora) return CLFT_OK;
     const clft_buf *xd = X;
-    if (m->tp.lora.dropout > 0.0f) {
+    if (m->tp.lora.dropout > 0.0f && !m->eval_mode) {
         CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
         xd = &m->lxd;
     }
@@ -55,7 +58,7 @@ static clft_status linear_bwd(clft_model *m, clft_linear *lin, const clft_buf *d
                                           clft_mat_of(X, 0, lin->in), N, lin->out, lin->in));
     if (lin->pb.g.mem) CLFT_CHECK(clft_bias_add_bwd(ctx, DV(&lin->pb.g), DV(dY), N, lin->out));
     if (!lin->has_lora) return CLFT_OK;
-    const int drop = m->tp.lora.dropout > 0.0f;
+    const int drop = m->tp.lora.dropout > 0.0f && !m->eval_mode;
     const clft_buf *xd = X;
     if (drop) {
         CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
@@ -148,7 +151,9 @@ static clft_status layer_bwd(clft_model *m, int64_t l) {
 static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, float *logits_out) {
     clft_context *ctx = m->ctx;
     const int64_t N = m->N, V = m->V, C = m->C;
-    const float dscale = valid > 0 ? 1.0f / (float)valid : 0.0f;
+    /* the mean over the labelled targets of this batch, or of the whole accumulated step */
+    const int64_t denom = m->loss_denom > 0 ? m->loss_denom : valid;
+    const float dscale = denom > 0 ? (float)(1.0 / (double)denom) : 0.0f;
     clft_param *headp = m->cfg.tie_word_embeddings ? &m->embed : &m->head;
     for (int64_t n0 = 0; n0 < N; n0 += m->chunk) {
         const int64_t R = N - n0 < m->chunk ? N - n0 : m->chunk;
@@ -172,8 +177,7 @@ static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, f
  * a row predicts labels[n+1] when n+1 is in the same row and the same segment, and the segment is not
  * padding (< 0); every other target is -100. Positions (default n % T) and segment ids are uploaded
  * with the ids; *valid counts the labelled targets. */
-static clft_status batch_inputs(clft_model *m, const clft_batch *bt, int64_t *valid_out) {
-    clft_context *ctx = m->ctx;
+static clft_status batch_targets(clft_model *m, const clft_batch *bt, int64_t *valid_out) {
     const int64_t N = m->N, T = m->T;
     const int32_t *ids = bt->ids, *labels = bt->labels, *seg = bt->segments, *pos = bt->positions;
     int64_t valid = 0;
@@ -195,6 +199,20 @@ static clft_status batch_inputs(clft_model *m, const clft_batch *bt, int64_t *va
         m->h_targets[n] = lab;
         valid += lab != -100;
     }
+    *valid_out = valid;
+    return CLFT_OK;
+}
+
+clft_status clft_model_count_targets(clft_model *m, const clft_batch *bt, int64_t *valid) {
+    return batch_targets(m, bt, valid);
+}
+
+static clft_status batch_inputs(clft_model *m, const clft_batch *bt, int64_t *valid_out) {
+    clft_context *ctx = m->ctx;
+    const int64_t N = m->N;
+    const int32_t *ids = bt->ids, *seg = bt->segments, *pos = bt->positions;
+    int64_t valid = 0;
+    CLFT_CHECK(batch_targets(m, bt, &valid));
     CLFT_CHECK(clft_buf_write(ctx, &m->ids, 0, ids, (size_t)N * 4));
     CLFT_CHECK(clft_buf_write(ctx, &m->targets, 0, m->h_targets, (size_t)N * 4));
     if (pos || m->pos_custom) { /* the default positions are rewritten only after custom ones */
@@ -227,6 +245,7 @@ clft_status clft_model_fwd_bwd(clft_model *m, const clft_batch *bt, int want_gra
     for (int64_t n = 0; n < N; n++)
         s += (double)m->h_row_loss[n];
     *loss = valid > 0 ? s / (double)valid : 0.0;
+    m->last_loss_sum = s;
     *valid_out = valid;
     if (!want_grads) return CLFT_OK;
     /* backward */

@@ -282,6 +282,13 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
     return CLFT_OK;
 }
 
+static uint64_t sm64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 clft_status clft_model_create(clft_context *ctx, const clft_model_config *cfg, const clft_train_params *tp,
                               clft_model **out) {
     if (!ctx || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_create: NULL argument");
@@ -306,7 +313,37 @@ clft_status clft_model_create(clft_context *ctx, const clft_model_config *cfg, c
             (double)plan.bytes[CLFT_MEM_ACTIVATIONS] / 1073741824.0,
             (double)plan.bytes[CLFT_MEM_SCRATCH] / 1073741824.0, info.name,
             (double)info.global_mem_bytes / 1073741824.0, (double)ms.current_total / 1073741824.0);
-    return clft_model_build(ctx, cfg, tp, out);
+    CLFT_CHECK(clft_model_build(ctx, cfg, tp, out));
+    /* adapters start as PEFT starts them, so a model whose base is then loaded trains at once */
+    clft_status st = clft_model_init_adapters(*out);
+    if (st != CLFT_OK) {
+        clft_model_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+clft_status clft_model_init_adapters(clft_model *m) {
+    if (!m) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_init_adapters: NULL model");
+    for (int64_t l = 0; l < m->L; l++)
+        for (int t = 0; t < CLFT_NTARGETS; t++) {
+            clft_linear *lin = &m->layers[l].lin[t];
+            if (!lin->has_lora) continue;
+            float *A = clft_malloc((size_t)lin->A.n * 4), *B = clft_malloc((size_t)lin->B.n * 4);
+            if (!A || !B) {
+                free(A);
+                free(B);
+                return CLFT_STATUS_HOST_OOM;
+            }
+            uint64_t s =
+                m->tp.seed * 0x2545f4914f6cdd1dULL ^ (uint64_t)(l * CLFT_NTARGETS + t + 1) * 0x9e3779b97f4a7c15ULL;
+            clft_ref_lora_init_f32(A, B, lin->r, lin->in, lin->out, sm64(&s));
+            clft_status st = clft_model_lora_set(m, (int)l, target_bit(t), A, B);
+            free(A);
+            free(B);
+            CLFT_CHECK(st);
+        }
+    return CLFT_OK;
 }
 
 clft_status clft_model_each_param(clft_model *m, clft_param_fn fn, void *user) {
@@ -548,12 +585,6 @@ clft_status clft_model_lora_grad_get(clft_model *m, int layer, uint32_t target, 
 }
 
 /* ---- random init ---------------------------------------------------------------------------------- */
-static uint64_t sm64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 static float normal01(uint64_t *s) {
     double u1 = ((double)(sm64(s) >> 11) + 0.5) / 9007199254740992.0;
     double u2 = ((double)(sm64(s) >> 11) + 0.5) / 9007199254740992.0;

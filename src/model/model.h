@@ -78,8 +78,12 @@ struct clft_model {
     clft_buf sumsq_part;          /* partial sums of squares, one range per trainable tensor */
     size_t sumsq_count;
     int allocated;
-    int64_t step;                                          /* optimizer steps taken */
-    int bad_steps;                                         /* consecutive non-finite steps */
+    int64_t step;         /* optimizer steps taken */
+    int64_t loss_denom;   /* > 0: the loss is a mean over this many targets (an accumulated step) */
+    int micro;            /* micro-batch index within the step (dropout masks) */
+    int eval_mode;        /* 1: no dropout (evaluation) */
+    double last_loss_sum; /* sum of the token losses of the last forward */
+    int bad_steps;        /* consecutive non-finite steps */
     int32_t *h_ids, *h_rows, *h_offs, *h_toks, *h_targets; /* host scratch, sized at allocation */
     int32_t *h_pos;                                        /* (N) default positions n % T */
     float *h_row_loss;
@@ -95,6 +99,8 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T);
  * optional (clft_batch in clft.h). Returns the loss and the count of labelled targets. */
 clft_status clft_model_fwd_bwd(clft_model *m, const clft_batch *batch, int want_grads, double *loss, int64_t *valid,
                                float *logits_out);
+/* The labelled targets of a batch after the shift (checks ids and labels as the forward does). */
+clft_status clft_model_count_targets(clft_model *m, const clft_batch *batch, int64_t *valid);
 /* Free the step buffers (trainer.c). */
 void clft_model_step_free(clft_model *m);
 /* Tokens per chunk of the fused cross-entropy for N tokens. */

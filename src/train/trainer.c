@@ -265,21 +265,83 @@ clft_status clft_trainer_step(clft_trainer *tr, const int32_t *ids, const int32_
 }
 
 clft_status clft_trainer_step_batch(clft_trainer *tr, const clft_batch *batch, clft_step_stats *stats) {
+    return clft_trainer_step_accum(tr, batch, 1, stats);
+}
+
+clft_status clft_trainer_set_lr(clft_trainer *tr, double lr) {
+    if (!tr || !(lr >= 0) || !isfinite(lr))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_set_lr: learning rate %g", lr);
+    tr->m->tp.lr = (float)lr;
+    return CLFT_OK;
+}
+
+clft_status clft_trainer_eval_batch(clft_trainer *tr, const clft_batch *batch, double *loss_sum, int64_t *tokens) {
     CLFT_CHECK(check_batch(tr, batch));
+    clft_model *m = tr->m;
+    double l = 0.0;
+    int64_t valid = 0;
+    m->eval_mode = 1;
+    m->loss_denom = 0;
+    clft_status st = clft_model_fwd_bwd(m, batch, 0, &l, &valid, NULL);
+    m->eval_mode = 0;
+    CLFT_CHECK(st);
+    if (loss_sum) *loss_sum = m->last_loss_sum;
+    if (tokens) *tokens = valid;
+    return clft_context_finish(m->ctx);
+}
+
+/* The step order, in one place: 1. count the labelled targets of every micro-batch  2. zero the
+ * gradients  3. forward + loss + backward of each micro-batch, adding into the gradients with the
+ * loss normalized by the targets of the whole step (as transformers >= 4.46)  4. global gradient
+ * norm  5. skip the update on a non-finite loss or norm  6. clip  7. AdamW. */
+clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, int n, clft_step_stats *stats) {
+    if (!tr || !micro || n < 1)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "trainer step: NULL trainer or batches, or %d micro-batches",
+                          n);
     clft_model *m = tr->m;
     double t0 = clft_now_seconds();
     clft_step_stats s;
     memset(&s, 0, sizeof s);
-    /* 1. zero gradients  2. forward + loss + backward */
+    /* 1. */
+    int64_t total = 0;
+    for (int k = 0; k < n; k++) {
+        CLFT_CHECK(check_batch(tr, &micro[k]));
+        int64_t v = 0;
+        CLFT_CHECK(clft_model_count_targets(m, &micro[k], &v));
+        total += v;
+    }
+    /* 2. 3. */
     CLFT_CHECK(clft_model_each_param(m, zero_grad, NULL));
-    CLFT_CHECK(clft_model_fwd_bwd(m, batch, 1, &s.loss, &s.tokens, NULL));
-    /* 3. global gradient norm */
+    double loss_sum = 0.0;
+    clft_status st = CLFT_OK;
+    m->loss_denom = total > 0 ? total : 1;
+    for (int k = 0; k < n && st == CLFT_OK; k++) {
+        double l = 0.0;
+        int64_t v = 0;
+        m->micro = k;
+        st = clft_model_fwd_bwd(m, &micro[k], 1, &l, &v, NULL);
+        loss_sum += m->last_loss_sum;
+    }
+    m->loss_denom = 0;
+    m->micro = 0;
+    CLFT_CHECK(st);
+    s.tokens = total;
+    s.loss = total > 0 ? loss_sum / (double)total : 0.0;
+    /* 4. */
     double sq = 0.0;
     size_t off = 0;
     CLFT_CHECK(clft_model_each_param(m, launch_sumsq, &off));
     CLFT_CHECK(clft_sumsq_read(m->ctx, clft_dv_of(&m->sumsq_part, 0), m->sumsq_count, &sq));
     s.grad_norm = sqrt(sq);
-    /* 4. non-finite loss or gradients: skip the update */
+    /* 5. */
+    if (total == 0) { /* nothing to learn from: no update, not counted as a bad step */
+        s.skipped = 1;
+        s.step = m->step;
+        s.seconds = clft_now_seconds() - t0;
+        if (stats) *stats = s;
+        clft_log(CLFT_LOG_WARN, "step %lld skipped: no labelled token in its batches", (long long)m->step + 1);
+        return CLFT_OK;
+    }
     if (!isfinite(s.loss) || !isfinite(s.grad_norm)) {
         s.skipped = 1;
         m->bad_steps++;
@@ -296,7 +358,7 @@ clft_status clft_trainer_step_batch(clft_trainer *tr, const clft_batch *batch, c
         return CLFT_OK;
     }
     m->bad_steps = 0;
-    /* 5. clip  6. AdamW */
+    /* 6. */
     if (m->tp.max_grad_norm > 0.0f) {
         double coef = (double)m->tp.max_grad_norm / (s.grad_norm + 1e-6);
         if (coef < 1.0) {
@@ -304,6 +366,7 @@ clft_status clft_trainer_step_batch(clft_trainer *tr, const clft_batch *batch, c
             CLFT_CHECK(clft_model_each_param(m, scale_grad, &c));
         }
     }
+    /* 7. */
     m->step++;
     CLFT_CHECK(clft_model_each_param(m, adamw, NULL));
     CLFT_CHECK(clft_context_finish(m->ctx));

@@ -32,5 +32,6 @@ int cmd_init(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

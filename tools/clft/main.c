@@ -11,6 +11,8 @@ static const cli_command COMMANDS[] = {
     {"devices", "list OpenCL devices (--json for machine-readable output)", cmd_devices},
     {"selfcheck", "run every kernel against its plain-C reference on a device", cmd_selfcheck},
     {"bench", "benchmarks: 'clft bench kernels' prints JSON", cmd_bench},
+    {"train", "fine-tune a model folder on a data file (full, LoRA, QLoRA): metrics, checkpoints, report",
+     cmd_train},
     {"init", "write a random-initialized Hugging Face model folder from a preset or config.json", cmd_init},
     {"quantize", "write a 4-bit (NF4/FP4, bitsandbytes layout) copy of a model folder", cmd_quantize},
     {"tokenize", "UTF-8 text on stdin -> JSON array of token ids (--tokens: token strings)", cmd_tokenize},

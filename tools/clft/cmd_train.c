@@ -1,0 +1,743 @@
+/* cmd_train.c - `clft train`: a Hugging Face model folder and a data file to trained weights, with
+ * full fine-tuning, LoRA or QLoRA. Settings: train_config.c. Per step one JSON line in
+ * OUT/metrics.jsonl; a progress bar on a terminal (a plain line per --log-every steps otherwise);
+ * evaluation on the eval sets; crash-safe checkpoints OUT/checkpoint-STEP (every --save-every
+ * steps, at the end, and on SIGINT/SIGTERM, which then exits 130); --resume continues bit for bit;
+ * OUT/report.html at the end. Exit codes: 0 done, 1 a failure while running (device, disk), 2 bad
+ * input (flags, config, model folder, data), 130 interrupted after saving. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "report.h"
+#include "train_config.h"
+
+#define CMD "train"
+#define TRY(x)                                                                                                         \
+    do {                                                                                                               \
+        clft_status try_st_ = (x);                                                                                     \
+        if (try_st_ != CLFT_OK) return try_st_;                                                                        \
+    } while (0)
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* snprintf whose truncation is checked (a path longer than the buffer becomes "" and fails later) */
+#define SNPRINTF(dst, cap, ...)                                                                                        \
+    do {                                                                                                               \
+        const int snp_n_ = snprintf((dst), (cap), __VA_ARGS__);                                                        \
+        if (snp_n_ < 0 || (size_t)snp_n_ >= (size_t)(cap)) (dst)[0] = 0;                                               \
+    } while (0)
+
+static void join(char *dst, size_t cap, const char *dir, const char *name) { SNPRINTF(dst, cap, "%s/%s", dir, name); }
+
+static void usage(void) {
+    printf("usage: clft train --model DIR --data FILE --out DIR [options]\n\n"
+           "Fine-tunes a Llama/Mistral/Qwen2 model folder on a JSONL (text, prompt/completion, alpaca or chat\n"
+           "messages) or text data file with full fine-tuning, LoRA or QLoRA.\n\noptions:\n");
+    train_config_usage();
+    printf("\noutputs in --out: config.json (effective settings), metrics.jsonl (a JSON line per step),\n"
+           "checkpoint-STEP/ (training state; the last --keep are kept), run.json, report.html\n\n"
+           "exit status: 0 done; 2 bad input - an unknown flag or config key, a value that is not a number or out of\n"
+           "range, a missing or unreadable data file, a JSONL line that is not JSON or lacks its format's keys\n"
+           "(FILE:LINE: ...; --skip-bad-lines counts and skips them), invalid UTF-8, an empty dataset, a chat\n"
+           "example without an assistant turn or with an unknown role, a template that cannot render the roles,\n"
+           "--seq-len above the model's maximum, a model folder without a tokenizer, an --out folder holding\n"
+           "another run (use --resume or --overwrite), a checkpoint of another model, method or rank;\n"
+           "1 a failure while running (device, out of memory, a full disk during a save: the previous\n"
+           "checkpoint stays); 130 stopped by SIGINT/SIGTERM after the step in flight was saved.\n");
+}
+
+/* ---- settings checks -------------------------------------------------------------------------- */
+
+static int parse_targets(const char *s, uint32_t *mask) {
+    static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
+    *mask = 0;
+    if (!strcmp(s, "all")) {
+        *mask = CLFT_LORA_ALL;
+        return 1;
+    }
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int found = -1;
+        for (int i = 0; i < 7; i++) {
+            char proj[16];
+            snprintf(proj, sizeof proj, "%s_proj", names[i]);
+            if (!strcmp(t, names[i]) || !strcmp(t, proj)) found = i;
+        }
+        if (found < 0) return 0;
+        *mask |= 1u << found;
+    }
+    return *mask != 0;
+}
+
+typedef struct run {
+    train_config c;
+    clft_model_config mcfg;
+    clft_train_params tp;
+    clft_lr_schedule sched;
+    clft_tokenizer *tok;
+    clft_dataset *train, *evals[TC_MAX_EVAL + 1];
+    char eval_names[TC_MAX_EVAL + 1][64];
+    int n_evals;
+    clft_dataset_stats train_stats;
+    int64_t total_steps, batches_per_epoch;
+    clft_context *ctx;
+    clft_model *model;
+    clft_trainer *tr;
+    /* progress */
+    int64_t step, tokens_seen, evals_since_best, best_step;
+    double best_eval, elapsed_before, last_eval[TC_MAX_EVAL + 1];
+    int have_eval;
+    FILE *metrics;
+    int tty;
+} run;
+
+static int check_settings(run *r) {
+    train_config *c = &r->c;
+    if (!c->model[0]) return cli_usage_error(CMD, "--model DIR is required (a Hugging Face model folder)");
+    if (!c->data[0]) return cli_usage_error(CMD, "--data FILE is required");
+    if (!c->out[0]) return cli_usage_error(CMD, "--out DIR is required");
+    if (c->seq_len < 2) return cli_usage_error(CMD, "--seq-len %g: must be at least 2", (double)(c->seq_len));
+    if (c->batch < 1) return cli_usage_error(CMD, "--batch %g: must be at least 1", (double)(c->batch));
+    if (c->grad_accum < 1) return cli_usage_error(CMD, "--grad-accum %g: must be at least 1", (double)(c->grad_accum));
+    if (!(c->lr > 0)) return cli_usage_error(CMD, "--lr %g: must be a positive number", (double)(c->lr));
+    if (c->min_lr < 0 || c->min_lr > c->lr)
+        return cli_usage_error(CMD, "--min-lr %g: must be in [0, --lr]", (double)(c->min_lr));
+    if (c->weight_decay < 0)
+        return cli_usage_error(CMD, "--weight-decay %g: must not be negative", (double)(c->weight_decay));
+    if (c->max_grad_norm < 0)
+        return cli_usage_error(CMD, "--max-grad-norm %g: must not be negative (0 disables)",
+                               (double)(c->max_grad_norm));
+    if (c->val_split < 0 || c->val_split > 0.5)
+        return cli_usage_error(CMD, "--val-split %g: must be in [0, 0.5]", (double)(c->val_split));
+    if (c->steps < 0 || c->epochs < 0) return cli_usage_error(CMD, "--steps and --epochs must not be negative");
+    if (c->steps && c->epochs) return cli_usage_error(CMD, "give --steps or --epochs, not both");
+    if (c->warmup < 0) return cli_usage_error(CMD, "--warmup %g: must not be negative", (double)((double)c->warmup));
+    if (c->keep < 1) return cli_usage_error(CMD, "--keep %g: must be at least 1", (double)((double)c->keep));
+    if (c->early_stop < 0 || c->save_every < 0 || c->log_every < 1)
+        return cli_usage_error(CMD, "--early-stop and --save-every must not be negative, --log-every at least 1");
+    if (c->early_stop && !c->n_eval && !(c->val_split > 0))
+        return cli_usage_error(CMD, "--early-stop needs an eval set (--eval-data NAME=FILE or --val-split)");
+    if (c->rank < 1) return cli_usage_error(CMD, "--rank %g: must be at least 1", (double)(c->rank));
+    if (c->dropout < 0 || c->dropout >= 1)
+        return cli_usage_error(CMD, "--dropout %g: must be in [0, 1)", (double)(c->dropout));
+    clft_dataset_format f;
+    if (clft_dataset_format_parse(c->format, &f) != CLFT_OK)
+        return cli_usage_error(CMD, "--format: %s", clft_last_error());
+    if (clft_lr_schedule_parse(c->schedule, &r->sched.type) != CLFT_OK)
+        return cli_usage_error(CMD, "--schedule: %s", clft_last_error());
+    const clft_method method = !strcmp(c->method, "full")    ? CLFT_METHOD_FULL
+                               : !strcmp(c->method, "lora")  ? CLFT_METHOD_LORA
+                               : !strcmp(c->method, "qlora") ? CLFT_METHOD_QLORA
+                                                             : (clft_method)-1;
+    if ((int)method < 0) return cli_usage_error(CMD, "--method '%s': use full, lora or qlora", c->method);
+    r->tp = clft_train_default_params(method);
+    if (c->base_dtype[0]) {
+        const char *b = c->base_dtype;
+        r->tp.base_dtype = !strcmp(b, "f32")    ? CLFT_DTYPE_F32
+                           : !strcmp(b, "f16")  ? CLFT_DTYPE_F16
+                           : !strcmp(b, "bf16") ? CLFT_DTYPE_BF16
+                           : !strcmp(b, "nf4")  ? CLFT_DTYPE_NF4
+                           : !strcmp(b, "fp4")  ? CLFT_DTYPE_FP4
+                                                : (clft_dtype)-1;
+        if ((int)r->tp.base_dtype < 0 || method == CLFT_METHOD_FULL ||
+            (method == CLFT_METHOD_LORA) != (r->tp.base_dtype == CLFT_DTYPE_F32 || r->tp.base_dtype == CLFT_DTYPE_F16 ||
+                                             r->tp.base_dtype == CLFT_DTYPE_BF16))
+            return cli_usage_error(CMD, "--base-dtype '%s': LoRA takes f32, f16 or bf16, QLoRA nf4 or fp4", b);
+    }
+    if (!parse_targets(c->targets, &r->tp.lora.targets))
+        return cli_usage_error(CMD, "--targets '%s': a comma separated list of q,k,v,o,gate,up,down, or all",
+                               c->targets);
+    r->tp.lora.r = c->rank;
+    r->tp.lora.alpha = (float)(c->alpha >= 0 ? c->alpha : 2.0 * c->rank);
+    r->tp.lora.dropout = (float)c->dropout;
+    r->tp.lora.use_rslora = c->rslora;
+    r->tp.qlora_blocksize = c->qlora_blocksize;
+    r->tp.qlora_double_quant = c->qlora_double_quant;
+    r->tp.checkpointing = c->checkpointing;
+    r->tp.batch = c->batch;
+    r->tp.seq_len = c->seq_len;
+    r->tp.lr = (float)c->lr;
+    r->tp.weight_decay = (float)c->weight_decay;
+    r->tp.max_grad_norm = (float)c->max_grad_norm;
+    r->tp.seed = c->seed;
+    return 0;
+}
+
+/* ---- output folder ---------------------------------------------------------------------------- */
+
+static int is_run_file(const char *n) {
+    long long s;
+    char t;
+    return !strcmp(n, "config.json") || !strcmp(n, "metrics.jsonl") || !strcmp(n, "report.html") ||
+           !strcmp(n, "run.json") || sscanf(n, "checkpoint-%lld%c", &s, &t) >= 1;
+}
+
+static void remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) {
+        remove(path);
+        return;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char p[4400];
+        join(p, sizeof p, path, e->d_name);
+        remove_tree(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* 0 ok; else an exit code. A folder holding a run needs --resume or --overwrite. */
+static int prepare_out(run *r) {
+    const char *out = r->c.out;
+    char p[4400];
+    join(p, sizeof p, out, "run.json");
+    const int has_run = file_exists(p);
+    DIR *d = opendir(out);
+    int others = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !is_run_file(e->d_name)) others++;
+    if (d) closedir(d);
+    if (r->c.resume) {
+        if (!has_run) return cli_usage_error(CMD, "--resume: %s holds no clft run (no run.json)", out);
+        return 0;
+    }
+    if (has_run && !r->c.overwrite)
+        return cli_usage_error(CMD, "%s holds another run: continue it with --resume, or replace it with --overwrite",
+                               out);
+    if (others && !r->c.overwrite)
+        return cli_usage_error(CMD, "%s is not empty and holds no clft run; choose another --out (or --overwrite)",
+                               out);
+    if (d && r->c.overwrite) { /* remove only what a run writes */
+        d = opendir(out);
+        for (struct dirent *e; d && (e = readdir(d));)
+            if (is_run_file(e->d_name)) {
+                join(p, sizeof p, out, e->d_name);
+                remove_tree(p);
+            }
+        if (d) closedir(d);
+    }
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "%s", out);
+    for (char *s = cmd + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            mkdir(cmd, 0755);
+            *s = '/';
+        }
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "clft " CMD ": %s: cannot create: %s\n", out, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int write_text_atomic(const char *path, const char *text) {
+    char tmp[4400];
+    SNPRINTF(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return 0;
+    const int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- data ------------------------------------------------------------------------------------- */
+
+static int load_data(run *r, const char *path, clft_dataset_subset subset, int shuffle, clft_dataset **out,
+                     clft_dataset_stats *stats) {
+    clft_dataset_params dp = clft_dataset_default_params();
+    clft_dataset_format_parse(r->c.format, &dp.format);
+    dp.seq_len = r->c.seq_len;
+    dp.stride = (int)(r->c.stride > 0 ? r->c.seq_len - r->c.stride : 0);
+    dp.pack = r->c.pack;
+    dp.train_on_prompt = r->c.train_on_prompt;
+    dp.drop_long = r->c.drop_long;
+    dp.skip_bad_lines = r->c.skip_bad_lines;
+    dp.shuffle = shuffle;
+    dp.group_by_length = shuffle;
+    dp.seed = r->c.seed;
+    dp.chat_template = r->c.chat_template[0] ? r->c.chat_template : NULL;
+    dp.val_split = subset == CLFT_DATASET_ALL ? 0.0 : r->c.val_split;
+    dp.subset = subset;
+    if (r->c.stride > 0 && r->c.stride >= r->c.seq_len)
+        return cli_usage_error(CMD, "--stride %lld: must be below --seq-len %d", (long long)r->c.stride, r->c.seq_len);
+    clft_status st = clft_dataset_load(path, r->tok, &dp, out);
+    if (st != CLFT_OK) {
+        fprintf(stderr, "clft " CMD ": %s\n", clft_last_error());
+        return st == CLFT_STATUS_IO || st == CLFT_STATUS_FORMAT || st == CLFT_STATUS_INVALID_ARGUMENT ||
+                       st == CLFT_STATUS_NOT_FOUND || st == CLFT_STATUS_UNSUPPORTED
+                   ? 2
+                   : 1;
+    }
+    if (stats) clft_dataset_get_stats(*out, stats);
+    return 0;
+}
+
+/* ---- evaluation ------------------------------------------------------------------------------- */
+
+static clft_status evaluate(run *r, clft_dataset *ds, double *loss) {
+    clft_dataset_position p0 = {0, 0};
+    TRY(clft_dataset_set_position(ds, &p0));
+    clft_batch b;
+    memset(&b, 0, sizeof b);
+    double sum = 0;
+    int64_t tokens = 0;
+    clft_status st = CLFT_OK;
+    for (;;) {
+        st = clft_dataset_next_batch(ds, r->c.batch, &b);
+        if (st != CLFT_OK) break;
+        double s = 0;
+        int64_t n = 0;
+        st = clft_trainer_eval_batch(r->tr, &b, &s, &n);
+        if (st != CLFT_OK) break;
+        sum += s;
+        tokens += n;
+        if (b.end_of_epoch) break;
+    }
+    clft_batch_free(&b);
+    *loss = tokens > 0 ? sum / (double)tokens : NAN;
+    return st;
+}
+
+/* ---- progress --------------------------------------------------------------------------------- */
+
+static void fmt_time(char *buf, size_t cap, double s) {
+    if (!isfinite(s) || s < 0) s = 0;
+    const long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void progress(run *r, const clft_step_stats *s, double lr, double tps, double elapsed) {
+    if (r->c.quiet) return;
+    clft_mem_stats ms;
+    memset(&ms, 0, sizeof ms);
+    clft_trainer_mem_stats(r->tr, &ms);
+    const double done = (double)r->step / (double)r->total_steps;
+    char eta[32], el[32];
+    fmt_time(eta, sizeof eta, r->step > 0 ? elapsed / (double)r->step * (double)(r->total_steps - r->step) : 0);
+    fmt_time(el, sizeof el, elapsed);
+    char evs[160] = "";
+    if (r->have_eval) snprintf(evs, sizeof evs, " eval %.4f", r->last_eval[0]);
+    if (r->tty) {
+        char bar[31];
+        const int w = (int)(done * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < w ? '=' : i == w ? '>' : ' ';
+        bar[30] = 0;
+        fprintf(stderr, "\r[%s] %lld/%lld loss %.4f%s lr %.2e %.0f tok/s ETA %s mem %.2f GiB%s   ", bar,
+                (long long)r->step, (long long)r->total_steps, s->loss, evs, lr, tps, eta,
+                (double)ms.current_total / 1073741824.0, s->skipped ? " (skipped)" : "");
+        fflush(stderr);
+    } else if (r->step % r->c.log_every == 0 || r->step == r->total_steps) {
+        fprintf(stderr,
+                "step %lld/%lld loss %.4f%s lr %.3e grad_norm %.3f %.0f tok/s elapsed %s ETA %s mem %.2f GiB%s\n",
+                (long long)r->step, (long long)r->total_steps, s->loss, evs, lr, s->grad_norm, tps, el, eta,
+                (double)ms.current_total / 1073741824.0, s->skipped ? " skipped" : "");
+    }
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------------ */
+
+static clft_status save(run *r, char *dir_out, size_t cap) {
+    clft_dataset_position pos;
+    TRY(clft_dataset_get_position(r->train, &pos));
+    char user[1024];
+    snprintf(
+        user, sizeof user,
+        "{\"step\": %lld, \"data_epoch\": %llu, \"data_index\": %llu, \"tokens_seen\": %lld, \"best_eval\": %.17g, "
+        "\"best_step\": %lld, \"evals_since_best\": %lld, \"elapsed\": %.3f}",
+        (long long)r->step, (unsigned long long)pos.epoch, (unsigned long long)pos.index, (long long)r->tokens_seen,
+        isfinite(r->best_eval) ? r->best_eval : -1.0, (long long)r->best_step, (long long)r->evals_since_best,
+        r->elapsed_before);
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s/checkpoint-%lld", r->c.out, (long long)r->step);
+    if (r->metrics) fflush(r->metrics), fsync(fileno(r->metrics));
+    TRY(clft_trainer_save(r->tr, dir, user));
+    if (dir_out) snprintf(dir_out, cap, "%s", dir);
+    char best[4300] = "";
+    if (r->best_step > 0) snprintf(best, sizeof best, "checkpoint-%lld", (long long)r->best_step);
+    return clft_checkpoint_prune(r->c.out, (int)r->c.keep, best[0] ? best : NULL);
+}
+
+static double jnum(const cJSON *o, const char *k, double d) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : d;
+}
+
+/* Keep only the metrics lines up to step (a resumed run rewrites what came after). */
+static int truncate_metrics(const char *path, int64_t step) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 1;
+    char tmp[4400];
+    SNPRINTF(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    char *line = NULL;
+    size_t cap = 0;
+    int ok = o != NULL;
+    while (ok && getline(&line, &cap, f) > 0) {
+        cJSON *j = cJSON_Parse(line);
+        const double s = jnum(j, "step", -1);
+        cJSON_Delete(j);
+        if (s >= 0 && s <= (double)step && strchr(line, '\n')) ok = fputs(line, o) >= 0;
+    }
+    free(line);
+    fclose(f);
+    if (!o) return 0;
+    ok = ok && fflush(o) == 0 && fsync(fileno(o)) == 0;
+    if (fclose(o) != 0 || !ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- the run ---------------------------------------------------------------------------------- */
+
+static void metrics_line(run *r, const clft_step_stats *s, double lr, double tps, double elapsed, int with_eval) {
+    if (!r->metrics) return;
+    const double epoch =
+        (double)(r->step * r->c.grad_accum) / (double)(r->batches_per_epoch > 0 ? r->batches_per_epoch : 1);
+    fprintf(r->metrics,
+            "{\"step\": %lld, \"epoch\": %.4f, \"loss\": %.8g, \"lr\": %.8g, \"grad_norm\": %.8g, \"tokens\": %lld, "
+            "\"step_tokens\": %lld, \"tokens_per_s\": %.2f, \"skipped\": %d, \"time\": %.3f",
+            (long long)r->step, epoch, s->loss, lr, s->grad_norm, (long long)r->tokens_seen, (long long)s->tokens, tps,
+            s->skipped, elapsed);
+    if (with_eval) {
+        fputs(", \"eval\": {", r->metrics);
+        for (int i = 0; i < r->n_evals; i++)
+            fprintf(r->metrics, "%s\"%s\": %.8g", i ? ", " : "", r->eval_names[i], r->last_eval[i]);
+        fputs("}", r->metrics);
+    }
+    fputs("}\n", r->metrics);
+    fflush(r->metrics);
+}
+
+static int finish_report(run *r, double elapsed) {
+    char mpath[4400], rpath[4400];
+    join(mpath, sizeof mpath, r->c.out, "metrics.jsonl");
+    join(rpath, sizeof rpath, r->c.out, "report.html");
+    clft_device_info di;
+    memset(&di, 0, sizeof di);
+    clft_context_device_info(r->ctx, &di);
+    char summary[12288], dataset[12288], title[4400];
+    SNPRINTF(title, sizeof title, "clft train: %s, %s", r->c.model, r->c.method);
+    SNPRINTF(summary, sizeof summary,
+             "{\"model\": \"%s\", \"method\": \"%s\", \"device\": \"%s (%s)\", \"steps\": %lld, \"tokens\": %lld, "
+             "\"seconds\": %.1f, \"tokens_per_s\": %.1f, \"best_eval\": %.6g, \"best_step\": %lld}",
+             r->c.model, r->c.method, di.name, di.platform, (long long)r->step, (long long)r->tokens_seen, elapsed,
+             elapsed > 0 ? (double)r->tokens_seen / elapsed : 0.0, isfinite(r->best_eval) ? r->best_eval : -1.0,
+             (long long)r->best_step);
+    const clft_dataset_stats *s = &r->train_stats;
+    SNPRINTF(dataset, sizeof dataset,
+             "{\"file\": \"%s\", \"format\": \"%s\", \"examples\": %lld, \"rows\": %lld, \"tokens\": %lld, "
+             "\"label_tokens\": %lld, \"masked_share\": %.4f, \"truncated\": %lld, \"dropped_long\": %lld, "
+             "\"skipped_lines\": %lld, \"padding_tokens\": %lld, \"cache_hit\": %s}",
+             r->c.data, clft_dataset_format_name(s->format), (long long)s->examples, (long long)s->rows,
+             (long long)s->tokens, (long long)s->label_tokens, s->masked_share, (long long)s->truncated,
+             (long long)s->dropped_long, (long long)s->skipped_lines, (long long)s->pad_tokens,
+             s->cache_hit ? "true" : "false");
+    char *settings = train_config_json(&r->c);
+    char err[512];
+    const int ok = report_write(rpath, mpath, title, summary, settings, dataset, err, sizeof err);
+    free(settings);
+    if (!ok) fprintf(stderr, "clft " CMD ": %s\n", err);
+    return ok;
+}
+
+int cmd_train(int argc, char **argv) {
+    run R;
+    memset(&R, 0, sizeof R);
+    run *r = &R;
+    r->best_eval = INFINITY;
+    train_config_defaults(&r->c);
+    char err[4600];
+    int help = 0;
+    /* --resume --out DIR: the run's own config.json first (flags still win) */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--resume")) {
+            train_config probe;
+            train_config_defaults(&probe);
+            int h = 0;
+            if (train_config_parse(&probe, argc, argv, &h, err, sizeof err) && probe.out[0]) {
+                char p[4400];
+                join(p, sizeof p, probe.out, "config.json");
+                if (file_exists(p)) {
+                    char *args[3] = {argv[0], "--config", p};
+                    if (!train_config_parse(&r->c, 3, args, &h, err, sizeof err))
+                        return cli_usage_error(CMD, "%s", err);
+                }
+            }
+        }
+    if (!train_config_parse(&r->c, argc, argv, &help, err, sizeof err)) return cli_usage_error(CMD, "%s", err);
+    if (help) {
+        usage();
+        return 0;
+    }
+    int rc = check_settings(r);
+    if (rc) return rc;
+    /* model folder and tokenizer */
+    clft_status st = clft_model_config_load(r->c.model, &r->mcfg);
+    if (st != CLFT_OK) {
+        fprintf(stderr, "clft " CMD ": --model %s: %s\n", r->c.model, clft_last_error());
+        return 2;
+    }
+    if (r->c.seq_len > r->mcfg.max_position_embeddings && r->mcfg.max_position_embeddings > 0)
+        return cli_usage_error(CMD, "--seq-len %d is above the model's maximum of %lld positions", r->c.seq_len,
+                               (long long)r->mcfg.max_position_embeddings);
+    st = clft_tokenizer_load(r->c.model, &r->tok);
+    if (st != CLFT_OK) {
+        fprintf(stderr, "clft " CMD ": --model %s: no usable tokenizer: %s\n", r->c.model, clft_last_error());
+        return 2;
+    }
+    /* data */
+    const int val = r->c.val_split > 0;
+    rc = load_data(r, r->c.data, val ? CLFT_DATASET_TRAIN : CLFT_DATASET_ALL, 1, &r->train, &r->train_stats);
+    for (int i = 0; !rc && i < r->c.n_eval; i++) {
+        snprintf(r->eval_names[r->n_evals], sizeof r->eval_names[0], "%s", r->c.eval_name[i]);
+        rc = load_data(r, r->c.eval_path[i], CLFT_DATASET_ALL, 0, &r->evals[r->n_evals++], NULL);
+    }
+    if (!rc && val) {
+        snprintf(r->eval_names[r->n_evals], sizeof r->eval_names[0], "val");
+        rc = load_data(r, r->c.data, CLFT_DATASET_VAL, 0, &r->evals[r->n_evals++], NULL);
+    }
+    if (rc) goto done;
+    r->batches_per_epoch = clft_dataset_batches_per_epoch(r->train, r->c.batch);
+    const int64_t steps_per_epoch = (r->batches_per_epoch + r->c.grad_accum - 1) / r->c.grad_accum;
+    r->total_steps = r->c.steps ? r->c.steps : (r->c.epochs ? r->c.epochs : 1) * steps_per_epoch;
+    if (r->total_steps < 1) r->total_steps = 1;
+    r->sched.lr = r->c.lr;
+    r->sched.min_lr = r->c.min_lr;
+    r->sched.warmup_steps = r->c.warmup;
+    r->sched.total_steps = r->total_steps;
+    if (clft_lr_schedule_check(&r->sched) != CLFT_OK) {
+        rc = cli_usage_error(CMD, "%s", clft_last_error());
+        goto done;
+    }
+    if (r->c.eval_every < 0) r->c.eval_every = r->total_steps >= 10 ? r->total_steps / 10 : 1;
+    clft_memory_plan plan;
+    st = clft_memory_plan_compute(&r->mcfg, &r->tp, &plan);
+    if (st != CLFT_OK) {
+        rc = cli_usage_error(CMD, "%s", clft_last_error());
+        goto done;
+    }
+    const clft_dataset_stats *ds = &r->train_stats;
+    if (r->c.dry_run || !r->c.quiet) {
+        printf("data: %s (%s): %lld examples, %lld rows of %d tokens, %lld tokens (%lld in the loss, %.1f%% masked), "
+               "%lld truncated, %lld dropped, %lld bad lines skipped%s\n",
+               r->c.data, clft_dataset_format_name(ds->format), (long long)ds->examples, (long long)ds->rows,
+               r->c.seq_len, (long long)ds->tokens, (long long)ds->label_tokens, 100.0 * ds->masked_share,
+               (long long)ds->truncated, (long long)(ds->dropped_long + ds->dropped_no_labels),
+               (long long)ds->skipped_lines, ds->cache_hit ? " (cached)" : "");
+        printf("steps: %lld (%lld per epoch: %lld micro-batches of %d x %d, %d per step); lr %s %.3g, warmup %lld\n",
+               (long long)r->total_steps, (long long)steps_per_epoch, (long long)r->batches_per_epoch, r->c.batch,
+               r->c.seq_len, r->c.grad_accum, r->c.schedule, r->c.lr, (long long)r->c.warmup);
+        printf("memory plan: %.1f MiB on the device (weights %.1f, trainable %.1f, grads %.1f, optimizer %.1f, "
+               "activations %.1f, scratch %.1f); %lld parameters, %lld trainable\n",
+               (double)plan.total / 1048576.0, (double)plan.bytes[CLFT_MEM_WEIGHTS] / 1048576.0,
+               (double)plan.bytes[CLFT_MEM_TRAINABLE] / 1048576.0, (double)plan.bytes[CLFT_MEM_GRADIENTS] / 1048576.0,
+               (double)plan.bytes[CLFT_MEM_OPTIMIZER] / 1048576.0, (double)plan.bytes[CLFT_MEM_ACTIVATIONS] / 1048576.0,
+               (double)plan.bytes[CLFT_MEM_SCRATCH] / 1048576.0, (long long)plan.base_params,
+               (long long)plan.trainable_params);
+    }
+    if (r->c.dry_run) goto done;
+    rc = prepare_out(r);
+    if (rc) goto done;
+    /* device, model, trainer */
+    clft_context_params cp = clft_context_default_params();
+    cp.device = r->c.device[0] ? r->c.device : NULL;
+    if ((st = clft_context_create(&cp, &r->ctx)) != CLFT_OK ||
+        (st = clft_model_create(r->ctx, &r->mcfg, &r->tp, &r->model)) != CLFT_OK ||
+        (st = clft_model_load_weights(r->model, r->c.model)) != CLFT_OK ||
+        (st = clft_trainer_create(r->model, &r->tr)) != CLFT_OK) {
+        rc = cli_fail(CMD, st);
+        goto done;
+    }
+    char path[4400];
+    /* resume */
+    if (r->c.resume) {
+        char ck[4400];
+        int64_t ckstep = -1;
+        if (clft_checkpoint_latest(r->c.out, ck, sizeof ck, &ckstep) != CLFT_OK) {
+            rc = cli_usage_error(CMD, "--resume: %s", clft_last_error());
+            goto done;
+        }
+        char *user = NULL;
+        st = clft_trainer_load(r->tr, ck, &user);
+        if (st != CLFT_OK) {
+            fprintf(stderr, "clft " CMD ": cannot resume from %s: %s\n", ck, clft_last_error());
+            rc = st == CLFT_STATUS_SHAPE_MISMATCH ? 2 : 1;
+            goto done;
+        }
+        cJSON *u = cJSON_Parse(user ? user : "{}");
+        clft_free(user);
+        r->step = (int64_t)jnum(u, "step", (double)ckstep);
+        clft_dataset_position pos = {(uint64_t)jnum(u, "data_epoch", 0), (uint64_t)jnum(u, "data_index", 0)};
+        clft_dataset_set_position(r->train, &pos);
+        r->tokens_seen = (int64_t)jnum(u, "tokens_seen", 0);
+        r->best_eval = jnum(u, "best_eval", -1) >= 0 ? jnum(u, "best_eval", -1) : INFINITY;
+        r->best_step = (int64_t)jnum(u, "best_step", 0);
+        r->evals_since_best = (int64_t)jnum(u, "evals_since_best", 0);
+        r->elapsed_before = jnum(u, "elapsed", 0);
+        cJSON_Delete(u);
+        join(path, sizeof path, r->c.out, "metrics.jsonl");
+        truncate_metrics(path, r->step);
+        if (!r->c.quiet) printf("resuming from %s (step %lld)\n", ck, (long long)r->step);
+    }
+    /* effective settings and the run marker */
+    char *cj = train_config_json(&r->c);
+    join(path, sizeof path, r->c.out, "config.json");
+    int wrote = cj && write_text_atomic(path, cj);
+    free(cj);
+    join(path, sizeof path, r->c.out, "run.json");
+    char marker[512];
+    snprintf(marker, sizeof marker, "{\"tool\": \"clft train\", \"version\": \"%s\", \"total_steps\": %lld}\n",
+             clft_version_string(), (long long)r->total_steps);
+    wrote = wrote && write_text_atomic(path, marker);
+    join(path, sizeof path, r->c.out, "metrics.jsonl");
+    r->metrics = fopen(path, "a");
+    if (!wrote || !r->metrics) {
+        fprintf(stderr, "clft " CMD ": %s: cannot write the run files: %s\n", r->c.out, strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    r->tty = isatty(2);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* the loop */
+    clft_batch *micro = calloc((size_t)r->c.grad_accum, sizeof *micro);
+    const double t_start = now_s();
+    int stopped_early = 0;
+    while (r->step < r->total_steps && micro) {
+        for (int k = 0; k < r->c.grad_accum && st == CLFT_OK; k++)
+            st = clft_dataset_next_batch(r->train, r->c.batch, &micro[k]);
+        if (st != CLFT_OK) break;
+        const double lr = clft_lr_at(&r->sched, r->step);
+        clft_trainer_set_lr(r->tr, lr);
+        const double t0 = now_s();
+        clft_step_stats s;
+        st = clft_trainer_step_accum(r->tr, micro, r->c.grad_accum, &s);
+        if (st != CLFT_OK) break;
+        r->step++;
+        int64_t toks = 0;
+        for (int k = 0; k < r->c.grad_accum; k++)
+            toks += micro[k].tokens;
+        r->tokens_seen += toks;
+        const double dt = now_s() - t0, elapsed = r->elapsed_before + (now_s() - t_start);
+        const double tps = dt > 0 ? (double)toks / dt : 0;
+        int with_eval = 0;
+        if (r->n_evals && (r->step % r->c.eval_every == 0 || r->step == r->total_steps)) {
+            for (int i = 0; i < r->n_evals && st == CLFT_OK; i++)
+                st = evaluate(r, r->evals[i], &r->last_eval[i]);
+            if (st != CLFT_OK) break;
+            with_eval = r->have_eval = 1;
+            if (r->last_eval[0] < r->best_eval) {
+                r->best_eval = r->last_eval[0];
+                r->best_step = r->step;
+                r->evals_since_best = 0;
+                if (r->c.early_stop) { /* the best weights are kept as a checkpoint of their own */
+                    r->elapsed_before = elapsed;
+                    st = save(r, NULL, 0);
+                    if (st != CLFT_OK) break;
+                }
+            } else {
+                r->evals_since_best++;
+            }
+        }
+        metrics_line(r, &s, lr, tps, elapsed, with_eval);
+        progress(r, &s, lr, tps, elapsed);
+        if (r->c.early_stop && r->evals_since_best >= r->c.early_stop) {
+            stopped_early = 1;
+            break;
+        }
+        if (g_stop) break;
+        if (r->c.save_every && r->step % r->c.save_every == 0 && r->step < r->total_steps) {
+            r->elapsed_before = elapsed;
+            const double te = now_s();
+            st = save(r, NULL, 0);
+            r->elapsed_before += now_s() - te;
+            if (st != CLFT_OK) break;
+        }
+    }
+    for (int k = 0; micro && k < r->c.grad_accum; k++)
+        clft_batch_free(&micro[k]);
+    free(micro);
+    if (r->tty && !r->c.quiet) fputc('\n', stderr);
+    const double elapsed = r->elapsed_before + (now_s() - t_start);
+    if (st != CLFT_OK) {
+        rc = cli_fail(CMD, st);
+        goto done;
+    }
+    r->elapsed_before = elapsed;
+    char last[4400];
+    st = save(r, last, sizeof last);
+    if (st != CLFT_OK) {
+        fprintf(stderr, "clft " CMD ": saving the checkpoint failed (the previous one is kept): %s\n",
+                clft_last_error());
+        rc = 1;
+        goto done;
+    }
+    finish_report(r, elapsed);
+    if (g_stop) {
+        fprintf(stderr, "clft " CMD ": interrupted at step %lld; saved %s (continue with --resume)\n",
+                (long long)r->step, last);
+        rc = 130;
+        goto done;
+    }
+    if (!r->c.quiet) {
+        if (stopped_early)
+            printf("early stop at step %lld: eval '%s' has not improved for %lld evaluations; best %.4f at step %lld "
+                   "(%s/checkpoint-%lld)\n",
+                   (long long)r->step, r->eval_names[0], (long long)r->c.early_stop, r->best_eval,
+                   (long long)r->best_step, r->c.out, (long long)r->best_step);
+        printf("trained %lld steps, %lld tokens in %.1f s (%.0f tokens/s)\n", (long long)r->step,
+               (long long)r->tokens_seen, elapsed, elapsed > 0 ? (double)r->tokens_seen / elapsed : 0.0);
+        printf("checkpoint: %s\nmetrics:    %s/metrics.jsonl\nreport:     %s/report.html\n", last, r->c.out, r->c.out);
+    }
+done:
+    if (r->metrics) fclose(r->metrics);
+    clft_trainer_free(r->tr);
+    clft_model_free(r->model);
+    clft_context_free(r->ctx);
+    for (int i = 0; i < r->n_evals; i++)
+        clft_dataset_free(r->evals[i]);
+    clft_dataset_free(r->train);
+    clft_tokenizer_free(r->tok);
+    return rc;
+}
