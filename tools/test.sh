@@ -54,12 +54,20 @@ DEVICES=$(build/tools/clft/clft devices --json | python3 -c '
 import json, sys
 for d in json.load(sys.stdin):
     print("\t".join([str(d["index"]), d["platform"], d["name"], d["driver_version"]]))')
+# A device that fails still lets the others run (every device's result is in the log); the script
+# fails after the last one.
+BAD=""
 while IFS=$TAB read -r idx platform name driver; do
   stage "device $idx: $platform: $name ($driver): ctest -L \"kernel|e2e|gradcheck\""
+  ok=1
   # which GEMM paths and which fp16 path this device takes
-  build/tools/clft/clft selfcheck --device "$idx" </dev/null
-  (cd build && CLFT_DEVICE=$idx ctest --output-on-failure -j "$JOBS" -L "kernel|e2e|gradcheck" -LE "oclgrind|cross" \
-     </dev/null)
+  build/tools/clft/clft selfcheck --device "$idx" </dev/null || ok=0
+  (cd build && CLFT_DEVICE=$idx CLFT_TEST_DEVICE=$idx ctest --output-on-failure -j "$JOBS" -L "kernel|e2e|gradcheck" \
+     -LE "oclgrind|cross" </dev/null) || ok=0
+  if [ "$ok" = 0 ]; then
+    BAD="$BAD [$idx] $name ($platform);"
+    echo "device $idx FAILED: $name ($platform)"
+  fi
   # the measured GEMM choices on record for this device (ops/gemm.c writes one file per device)
   for f in "$CLFT_CACHE_DIR"/gemm-paths-*.txt; do
     if [ -f "$f" ] && [ "$(head -n 1 "$f")" = "# clft GEMM path per shape class, measured on $name ($driver)" ]; then
@@ -70,6 +78,11 @@ while IFS=$TAB read -r idx platform name driver; do
 done <<EOF
 $DEVICES
 EOF
+if [ -n "$BAD" ]; then
+  stage "per-device suites"
+  echo "failed on:$BAD"
+  exit 1
+fi
 
 stage "Oclgrind: kernel tests in tiny mode"
 (cd build && ctest --output-on-failure -j "$JOBS" -L oclgrind)
