@@ -179,6 +179,14 @@ typedef struct clft_selfcheck_result {
     int checks;   /* number of kernel-vs-reference comparisons run */
     int failures; /* number that were outside tolerance */
     double seconds;
+    /* the paths this device takes (what ran is what a test log should say): */
+    int fp16;            /* 1: the device advertises cl_khr_fp16 (fp16 arithmetic) */
+    int hgemm;           /* CLBlast HGEMM for f16 weights: 1 accurate (the measured GEMM choice may
+                          * take it), 0 runs but its probe was less accurate than NMSE 1e-5 (fp16
+                          * accumulation: only CLFT_GEMM=hgemm runs it), -1 not available; f16
+                          * weights otherwise go through the f32 paths (read with vload_half) */
+    double hgemm_nmse;   /* the HGEMM probe's NMSE against fp32 (K = 4096); -1 when it did not run */
+    char gemm_paths[64]; /* the GEMM paths compared with the reference, e.g. "tiled clblast fused" */
 } clft_selfcheck_result;
 /* Run every kernel on small seeded inputs and compare with the plain-C reference. Failures are
  * logged (CLFT_LOG_ERROR) with the kernel, shape and first mismatch; the status is

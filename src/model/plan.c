@@ -167,6 +167,9 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
         uint64_t conv = (uint64_t)max_proj * 4 * 9 / 4;
         add(&p, CLFT_MEM_SCRATCH, conv > mib ? conv : mib);
     }
+    /* f16 bases on fp16 devices: the HGEMM probe's operands and the f16 staging of X and C */
+    if (tp.method == CLFT_METHOD_LORA && tp.base_dtype == CLFT_DTYPE_F16)
+        add(&p, CLFT_MEM_SCRATCH, clft_gemm_hgemm_scratch_bytes(N, max_dim));
     for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {
         out->bytes[c] = p.b[c];
         out->total += p.b[c];

@@ -7,7 +7,8 @@
  *   clblast CLBlastSgemm / CLBlastSgemmStridedBatched, called column-major with swapped operands
  *           (C not "rotated", PERF.md 1.5); non-f32 weights are first converted to an f32 scratch.
  *   fused   cl/gemm.cl: 4-bit linear forward that dequantizes W chunks in registers (small M).
- *   hgemm   CLBlast HGEMM for f16 weights, only where cl_khr_fp16 exists and a probe passed.
+ *   hgemm   CLBlast HGEMM for f16 weights, where cl_khr_fp16 exists and a probe HGEMM runs; the
+ *           measured choice takes it only when the probe was also accurate (NMSE <= 1e-5).
  * The choice is timed once per shape class on the call's own operands (rows capped), kept in
  * memory and in <cache_dir>/gemm-paths-<device hash>.txt (temp file + rename); $CLFT_GEMM or
  * clft_gemm_set_path() override it. Per-context state (scratch buffers, decisions) lives in a
@@ -32,6 +33,11 @@
 
 #define GEMM_TUNE_MAX_M 256 /* autotune runs use at most this many rows of the real operands */
 #define GEMM_PACK_KC    256 /* k values per work-item of the transposing pack kernels (-DGEMM_PACK_KC) */
+/* the HGEMM probe: X (M,K) f32 and W (N,K) f16 in [-1,1], accurate when NMSE <= the limit */
+#define HGEMM_PROBE_M  64
+#define HGEMM_PROBE_N  64
+#define HGEMM_PROBE_K  4096
+#define HGEMM_NMSE_MAX 1e-5
 
 typedef struct gemm_decision {
     char key[96];
@@ -50,7 +56,11 @@ typedef struct gemm_state {
     clft_buf tuneC;        /* output of autotune runs */
     clft_buf halfA, halfC; /* f16 staging for CLBlast HGEMM */
     clft_buf blasTmp;      /* CLBlast's temporary buffer (indirect GEMM kernels) */
-    int hgemm;             /* 0: not probed yet, 1: usable, -1: not */
+    int hgemm;             /* 0: not probed yet, 1: accurate (the measured choice may take it),
+                            * 2: runs but less accurate than HGEMM_NMSE_MAX (only when forced),
+                            * -1: not available (no cl_khr_fp16, or the probe failed to run) */
+    double hgemm_nmse;     /* the probe's NMSE; -1 when it did not run */
+    int hgemm_warned;      /* a forced HGEMM on a state-2 device was logged */
     gemm_decision *dec;    /* every shape class decided so far (grows: a dropped decision would be
                             * re-timed, and could change the path and the rounding of later calls) */
     int ndec, capdec;
@@ -585,9 +595,10 @@ static clft_status run_hgemm(clft_context *ctx, gemm_state *s, const gemm_proble
     return CLFT_OK;
 }
 
-/* One probe HGEMM against a double-precision reference of the same f16 values. */
-static int hgemm_probe(clft_context *ctx, gemm_state *s) {
-    const int64_t M = 64, N = 64, K = 4096;
+/* One probe HGEMM against a reference of the same f16 values; sets s->hgemm and s->hgemm_nmse. The
+ * f16 staging buffers are freed again unless the measured choice may take HGEMM. */
+static void hgemm_measure(clft_context *ctx, gemm_state *s) {
+    const int64_t M = HGEMM_PROBE_M, N = HGEMM_PROBE_N, K = HGEMM_PROBE_K;
     float *x = clft_malloc((size_t)(M * K) * 4), *wf = clft_malloc((size_t)(N * K) * 4),
           *y = clft_malloc((size_t)(M * N) * 4), *ref = clft_malloc((size_t)(M * N) * 4);
     uint16_t *wh = clft_malloc((size_t)(N * K) * 2);
@@ -598,7 +609,8 @@ static int hgemm_probe(clft_context *ctx, gemm_state *s) {
     w.rows = N;
     w.cols = K;
     uint32_t r = 0x9e3779b9u;
-    int ok = 0;
+    s->hgemm = -1;
+    s->hgemm_nmse = -1;
     clft_status st = (x && wf && y && ref && wh) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
     for (int64_t i = 0; st == CLFT_OK && i < M * K; i++) {
         r = r * 1664525u + 1013904223u;
@@ -624,35 +636,62 @@ static int hgemm_probe(clft_context *ctx, gemm_state *s) {
             num += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
             den += (double)ref[i] * ref[i];
         }
-        const double nmse = den > 0 ? num / den : num;
-        ok = nmse <= 1e-5;
-        clft_log(CLFT_LOG_INFO, "gemm: HGEMM probe NMSE %.3g (limit 1e-5): %s", nmse, ok ? "usable" : "not used");
+        s->hgemm_nmse = den > 0 ? num / den : num;
+        s->hgemm = s->hgemm_nmse <= HGEMM_NMSE_MAX ? 1 : 2;
+        clft_log(CLFT_LOG_INFO, "gemm: HGEMM probe NMSE %.3g (limit %.0e): %s", s->hgemm_nmse, HGEMM_NMSE_MAX,
+                 s->hgemm == 1 ? "usable" : "runs only when forced");
     } else {
         clft_log(CLFT_LOG_INFO, "gemm: HGEMM probe failed (%s): not used", clft_last_error());
         clft_error_clear();
     }
+    if (s->hgemm != 1) clft_buf_free(ctx, &s->halfA), clft_buf_free(ctx, &s->halfC);
     clft_buf_free(ctx, &bx), clft_buf_free(ctx, &by), clft_buf_free(ctx, &w.data);
     free(x), free(wf), free(y), free(ref), free(wh);
-    return ok;
 }
 
-int clft_gemm_hgemm_usable(clft_context *ctx) {
+int clft_gemm_hgemm_probe(clft_context *ctx, double *nmse) {
     gemm_state *s = ctx ? state_get(ctx) : NULL;
-    if (!s) return 0;
-    if (s->hgemm == 0) s->hgemm = ctx->caps.info.fp16 && hgemm_probe(ctx, s) ? 1 : -1;
-    return s->hgemm == 1;
+    if (nmse) *nmse = -1;
+    if (!s) return -1;
+    if (s->hgemm == 0) {
+        if (ctx->caps.info.fp16)
+            hgemm_measure(ctx, s);
+        else
+            s->hgemm = -1, s->hgemm_nmse = -1;
+    }
+    if (nmse) *nmse = s->hgemm_nmse;
+    return s->hgemm == 1 ? 1 : s->hgemm == 2 ? 0 : -1;
 }
 
-/* The HGEMM path applies to a linear layer with an f16 weight on a device where it was probed. */
-static int hgemm_applies(clft_context *ctx, const gemm_problem *p) {
+int clft_gemm_hgemm_usable(clft_context *ctx) { return clft_gemm_hgemm_probe(ctx, NULL) == 1; }
+
+size_t clft_gemm_hgemm_scratch_bytes(int64_t M, int64_t max_dim) {
+    /* X and C staged as f16, each growing like every scratch buffer (at least 1 MiB, 1.5x steps:
+     * at most 9/4 of the largest request), plus the probe's own operands while it runs */
+    const size_t mib = (size_t)1 << 20, stage = (size_t)M * (size_t)max_dim * 2 * 9 / 4;
+    const size_t probe = (size_t)HGEMM_PROBE_M * HGEMM_PROBE_K * 4 + (size_t)HGEMM_PROBE_M * HGEMM_PROBE_N * 4 +
+                         (size_t)HGEMM_PROBE_N * HGEMM_PROBE_K * 2;
+    return 2 * (stage > mib ? stage : mib) + probe;
+}
+
+/* The HGEMM path applies to a linear layer with an f16 weight on a device where the probe ran;
+ * `accurate`: only where it was also accurate (the measured choice). */
+static int hgemm_applies(clft_context *ctx, const gemm_problem *p, int accurate) {
     return p->w && p->w->dtype == CLFT_DTYPE_F16 && p->transA == 0 && p->batch == 1 && p->K > 0 &&
-           clft_gemm_hgemm_usable(ctx);
+           clft_gemm_hgemm_probe(ctx, NULL) >= accurate;
 }
 
 static int is_q4(const clft_weight *w) { return w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4); }
 
 static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path) {
-    if (path == CLFT_GEMM_HGEMM && hgemm_applies(ctx, p)) return run_hgemm(ctx, s, p);
+    if (path == CLFT_GEMM_HGEMM && hgemm_applies(ctx, p, 0)) {
+        if (s->hgemm == 2 && !s->hgemm_warned) {
+            s->hgemm_warned = 1;
+            clft_log(CLFT_LOG_WARN, "gemm: HGEMM forced although its probe NMSE %.3g is above %.0e (fp16 accumulation)",
+                     s->hgemm_nmse, HGEMM_NMSE_MAX);
+        }
+        return run_hgemm(ctx, s, p);
+    }
     /* CLBlast refuses K == 0 (C = beta*C); the own kernel does it */
     if ((path == CLFT_GEMM_CLBLAST || path == CLFT_GEMM_HGEMM) && p->K > 0) return run_clblast(ctx, s, p);
     if (path == CLFT_GEMM_FUSED && is_q4(p->w) && p->wtrans && p->batch == 1) return run_fused(ctx, s, p);
@@ -769,7 +808,7 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     int ncand = 2;
     if (is_q4(p->w) && p->wtrans && p->batch == 1)
         ncand = 3;
-    else if (hgemm_applies(ctx, p))
+    else if (hgemm_applies(ctx, p, 1))
         cands[ncand++] = CLFT_GEMM_HGEMM;
     double best = 1e30, secs[3] = {0, 0, 0};
     *out = CLFT_GEMM_TILED;
@@ -1054,17 +1093,30 @@ static clft_status sc_one(sc_ctx *c, clft_gemm_path path, int dt, int ta, int tb
         }
     }
     if (st == CLFT_OK) st = clft_buf_read(ctx, &C, 0, got, nC * 4);
+    if (st == CLFT_OK && clft_gemm_last_path(ctx) != path) { /* a forced path must be the one that ran */
+        clft_log(CLFT_LOG_ERROR, "gemm self-check: the forced %s path ran %s", clft_gemm_path_name(path),
+                 clft_gemm_path_name(clft_gemm_last_path(ctx)));
+        c->r->failures++;
+    }
     if (st == CLFT_OK) {
         char what[128];
         snprintf(what, sizeof what, "gemm self-check %s %s t%d%d M%lld N%lld K%lld", clft_gemm_path_name(path),
                  dt < 0 ? "f32" : clft_dtype_name((clft_dtype)dt), ta, tb, (long long)M, (long long)N, (long long)K);
         c->r->checks++;
-        if (clft_compare_f32(what, got, hC, nC, 1e-4f, 1e-4f, NULL)) c->r->failures++;
+        /* HGEMM: X rounded to f16, fp16 accumulation over K = 64 and an f16 result */
+        const float atol = path == CLFT_GEMM_HGEMM ? 0.05f : 1e-4f, rtol = path == CLFT_GEMM_HGEMM ? 0.01f : 1e-4f;
+        if (clft_compare_f32(what, got, hC, nC, atol, rtol, NULL)) c->r->failures++;
     }
     clft_buf_free(ctx, &A), clft_buf_free(ctx, &B), clft_buf_free(ctx, &C);
     clft_buf_free(ctx, &code), clft_buf_free(ctx, &absmax);
     free(hA), free(hB), free(hC), free(got), free(h16), free(q);
     return st;
+}
+
+/* Appends a path's name to r->gemm_paths once its checks ran. */
+static void sc_ran(clft_selfcheck_result *r, clft_gemm_path path) {
+    const size_t n = strlen(r->gemm_paths);
+    snprintf(r->gemm_paths + n, sizeof r->gemm_paths - n, "%s%s", n ? " " : "", clft_gemm_path_name(path));
 }
 
 clft_status clft_selfcheck_gemm(clft_context *ctx, clft_selfcheck_result *r) {
@@ -1073,14 +1125,28 @@ clft_status clft_selfcheck_gemm(clft_context *ctx, clft_selfcheck_result *r) {
     const clft_gemm_path saved = s->forced;
     sc_ctx c = {ctx, r, 0x2545f491u};
     clft_status st = CLFT_OK;
+    r->gemm_paths[0] = '\0';
     static const clft_gemm_path paths[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST};
     for (int pi = 0; st == CLFT_OK && pi < 2; pi++) {
         for (int t = 0; st == CLFT_OK && t < 4; t++)
             st = sc_one(&c, paths[pi], -1, t >> 1, t & 1, 17, 33, 19);
         for (int dt = CLFT_DTYPE_F32; st == CLFT_OK && dt <= CLFT_DTYPE_NF4; dt++)
             st = sc_one(&c, paths[pi], dt, 0, 1, 5, 7, 64);
+        if (st == CLFT_OK) sc_ran(r, paths[pi]);
     }
     if (st == CLFT_OK) st = sc_one(&c, CLFT_GEMM_FUSED, CLFT_DTYPE_NF4, 0, 1, 3, 9, 48);
+    if (st == CLFT_OK) sc_ran(r, CLFT_GEMM_FUSED);
+    /* fp16 arithmetic: HGEMM wherever it runs, accurate or not (it then runs only when forced,
+     * which is not worth the warning here) */
+    r->fp16 = ctx->caps.info.fp16;
+    r->hgemm = clft_gemm_hgemm_probe(ctx, &r->hgemm_nmse);
+    const int warned = s->hgemm_warned;
+    s->hgemm_warned = 1;
+    if (st == CLFT_OK && r->hgemm >= 0) {
+        st = sc_one(&c, CLFT_GEMM_HGEMM, CLFT_DTYPE_F16, 0, 1, 5, 7, 64);
+        if (st == CLFT_OK) sc_ran(r, CLFT_GEMM_HGEMM);
+    }
+    s->hgemm_warned = warned;
     s->forced = saved;
     return st;
 }

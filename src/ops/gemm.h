@@ -51,8 +51,8 @@ typedef enum clft_gemm_path {
     CLFT_GEMM_TILED = 2,   /* cl/gemm.cl: pack op(B) into panels (converting), register-blocked kernel */
     CLFT_GEMM_FUSED = 3,   /* cl/gemm.cl: fused 4-bit dequant + dot-product kernel */
     CLFT_GEMM_HGEMM = 4    /* CLBlast HGEMM for an f16 weight (X staged to f16, fp16 accumulation):
-                            * only where cl_khr_fp16 exists and clft_gemm_hgemm_usable() passed;
-                            * elsewhere it means CLBLAST */
+                            * forced, wherever the probe HGEMM runs (clft_gemm_hgemm_probe() >= 0);
+                            * measured, only where it was also accurate (== 1); elsewhere CLBLAST */
 } clft_gemm_path;
 #define CLFT_GEMM_PATH_COUNT 5
 const char *clft_gemm_path_name(clft_gemm_path path);
@@ -65,10 +65,17 @@ typedef struct clft_gemm_tiles {
     int kb, mg;     /* panel kernel: K block (cache blocking), row tiles per work-item */
 } clft_gemm_tiles;
 clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *tiles);
-/* 1 when the device advertises cl_khr_fp16 and a probe HGEMM (64 x 64, K = 4096, values in
- * [-1,1]) matches the fp32 reference within NMSE 1e-5; measured once per context. CLBlast's HGEMM
- * accumulates in half, so this usually fails for training-sized K. */
-int clft_gemm_hgemm_usable(clft_context *ctx);
+/* A probe HGEMM (64 x 64, K = 4096, values in [-1,1]) where the device advertises cl_khr_fp16,
+ * measured once per context: 1 it matches the fp32 reference within NMSE 1e-5 (the measured choice
+ * may take HGEMM), 0 it runs but is less accurate (CLBlast's HGEMM accumulates in half, so this is
+ * the usual result for training-sized K: HGEMM then runs only when forced), -1 not available (no
+ * cl_khr_fp16, or it failed). *nmse (may be NULL): the probe's NMSE, -1 when it did not run. */
+int clft_gemm_hgemm_probe(clft_context *ctx, double *nmse);
+int clft_gemm_hgemm_usable(clft_context *ctx); /* clft_gemm_hgemm_probe(ctx, NULL) == 1 */
+/* Device scratch bound for HGEMM on products of up to M rows whose weights have at most max_dim
+ * rows and columns: the f16 staging of X and C and the probe's operands (the memory plan adds it
+ * for f16 bases; device independent). */
+size_t clft_gemm_hgemm_scratch_bytes(int64_t M, int64_t max_dim);
 /* The path the last GEMM call of this context ran (tests check that a forced path was taken). */
 clft_gemm_path clft_gemm_last_path(clft_context *ctx);
 /* GEMM calls of this context per path actually run (index: clft_gemm_path; autotune timing runs

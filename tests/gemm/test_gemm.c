@@ -427,16 +427,29 @@ int main(void) {
         }
         g_q4_blocksize = 64;
     }
-    /* HGEMM: gated on cl_khr_fp16 plus an accuracy probe; elsewhere the forced path runs SGEMM */
+    /* HGEMM: needs cl_khr_fp16 and a probe that runs; forced, it runs wherever the probe ran (also
+     * where the probe found fp16 accumulation too coarse for the measured choice); elsewhere the
+     * forced path runs SGEMM. Which one ran is printed: the fp16 path of this device. */
     {
-        const int usable = clft_gemm_hgemm_usable(ctx);
+        double nmse = -1;
+        const int probe = clft_gemm_hgemm_probe(ctx, &nmse);
         clft_device_info info;
         TU_OK(clft_context_device_info(ctx, &info));
-        TU_CHECK(info.fp16 || !usable, "HGEMM usable without cl_khr_fp16");
+        TU_CHECK(info.fp16 || probe < 0, "HGEMM runs without cl_khr_fp16");
+        TU_CHECK(clft_gemm_hgemm_usable(ctx) == (probe == 1), "usable means an accurate probe");
         if (!tiny) {
-            check_linear(CLFT_GEMM_HGEMM, 0, CLFT_DTYPE_F16, 0, 17, 33, 100, 0.5f, 1, salt++);
-            TU_CHECK(clft_gemm_last_path(ctx) == (usable ? CLFT_GEMM_HGEMM : CLFT_GEMM_CLBLAST),
-                     "forced hgemm ran %s (usable %d)", PATHS[clft_gemm_last_path(ctx)], usable);
+            const clft_gemm_path want = probe >= 0 ? CLFT_GEMM_HGEMM : CLFT_GEMM_CLBLAST;
+            for (int which = 0; which < 2; which++) {
+                check_linear(CLFT_GEMM_HGEMM, which, CLFT_DTYPE_F16, 0, 17, 33, 100, 0.5f, 1, salt++);
+                TU_CHECK(clft_gemm_last_path(ctx) == want, "forced hgemm (%s) ran %s (probe %d)",
+                         which ? "bwd_data" : "fwd", PATHS[clft_gemm_last_path(ctx)], probe);
+            }
+            printf("test_gemm: fp16 %s; forced hgemm ran %s (HGEMM probe %s, NMSE %.3g)\n",
+                   info.fp16 ? "cl_khr_fp16" : "none", PATHS[want],
+                   probe == 1   ? "accurate: a measured candidate"
+                   : probe == 0 ? "too coarse: forced only"
+                                : "not run",
+                   nmse);
         }
     }
     /* measured choice: decisions are taken, persisted, and results stay right */

@@ -143,6 +143,12 @@ int main(void) {
         int built = 0;
         TU_OK(clft_weight_lut_built(ctx, lut, &built));
         TU_CHECK(built >= 1 && built <= 3 && (lut == 0 || built <= lut), "NF4_LUT=%d built variant %d", lut, built);
+#if defined(__x86_64__) || defined(__i386__)
+        /* PoCL compiles for the host CPU: a variant it has must be built as asked */
+        if (ctx->caps.is_cpu && ctx->caps.vendor_pocl && lut >= 2)
+            TU_CHECK(built == lut || !__builtin_cpu_supports(lut == 3 ? "avx512f" : "avx2"),
+                     "NF4_LUT=%d fell back to %d on a CPU that has it", lut, built);
+#endif
         printf("NF4_LUT=%d: variant %d built (%s)\n", lut, built,
                built == 3   ? "AVX-512 permute"
                : built == 2 ? "AVX2 permutes"
