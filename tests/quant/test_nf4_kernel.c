@@ -146,7 +146,7 @@ int main(void) {
 #if defined(__x86_64__) || defined(__i386__)
         /* PoCL compiles for the host CPU: a variant it has must be built as asked */
         if (ctx->caps.is_cpu && ctx->caps.vendor_pocl && lut >= 2)
-            TU_CHECK(built == lut || !__builtin_cpu_supports(lut == 3 ? "avx512f" : "avx2"),
+            TU_CHECK(built == lut || !(lut == 3 ? __builtin_cpu_supports("avx512f") : __builtin_cpu_supports("avx2")),
                      "NF4_LUT=%d fell back to %d on a CPU that has it", lut, built);
 #endif
         printf("NF4_LUT=%d: variant %d built (%s)\n", lut, built,
