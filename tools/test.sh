@@ -84,6 +84,9 @@ if [ -n "$BAD" ]; then
   exit 1
 fi
 
+stage "transformers reference suite: fixtures regenerated where the reference venv is cached"
+tools/reference.sh --if-cached
+
 stage "Oclgrind: kernel tests in tiny mode"
 (cd build && ctest --output-on-failure -j "$JOBS" -L oclgrind)
 
