@@ -31,14 +31,15 @@ static uint32_t dropout_seed(const clft_model *m, const clft_linear *lin) {
 static clft_status linear_fwd(clft_model *m, clft_linear *lin, const clft_buf *Y, const clft_buf *X,
                               const clft_buf *u) {
     clft_context *ctx = m->ctx;
-    const int64_t N = m->N;
+    const int64_t N = m->sb->N;
     CLFT_CHECK(clft_linear_fwd(ctx, clft_mat_of(Y, 0, lin->out), clft_mat_of(X, 0, lin->in), &lin->base, N, 0.0f));
     if (lin->has_bias) CLFT_CHECK(clft_bias_add_fwd(ctx, DV(Y), DV(Y), DV(&lin->bias), N, lin->out));
     if (!lin->has_lora) return CLFT_OK;
     const clft_buf *xd = X;
     if (m->tp.lora.dropout > 0.0f && !m->eval_mode) {
-        CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
-        xd = &m->lxd;
+        CLFT_CHECK(
+            clft_dropout_fwd(ctx, DV(&m->sb->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
+        xd = &m->sb->lxd;
     }
     CLFT_CHECK(clft_gemm_f32(ctx, 0, 1, N, lin->r, lin->in, 1.0f, clft_mat_of(xd, 0, lin->in),
                              clft_mat_of(&lin->A.w, 0, lin->in), 0.0f, clft_mat_of(u, 0, lin->r)));
@@ -50,7 +51,7 @@ static clft_status linear_fwd(clft_model *m, clft_linear *lin, const clft_buf *Y
 static clft_status linear_bwd(clft_model *m, clft_linear *lin, const clft_buf *dX, float beta, const clft_buf *dY,
                               const clft_buf *X, const clft_buf *u) {
     clft_context *ctx = m->ctx;
-    const int64_t N = m->N;
+    const int64_t N = m->sb->N;
     CLFT_CHECK(
         clft_linear_bwd_data(ctx, clft_mat_of(dX, 0, lin->in), clft_mat_of(dY, 0, lin->out), &lin->base, N, beta));
     if (lin->p.g.mem)
@@ -61,49 +62,53 @@ static clft_status linear_bwd(clft_model *m, clft_linear *lin, const clft_buf *d
     const int drop = m->tp.lora.dropout > 0.0f && !m->eval_mode;
     const clft_buf *xd = X;
     if (drop) {
-        CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
-        xd = &m->lxd;
+        CLFT_CHECK(
+            clft_dropout_fwd(ctx, DV(&m->sb->lxd), DV(X), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
+        xd = &m->sb->lxd;
     }
     /* du = scale * dY B  (N,r) */
     CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->r, lin->out, lin->scale, clft_mat_of(dY, 0, lin->out),
-                             clft_mat_of(&lin->B.w, 0, lin->r), 0.0f, clft_mat_of(&m->ldu, 0, lin->r)));
+                             clft_mat_of(&lin->B.w, 0, lin->r), 0.0f, clft_mat_of(&m->sb->ldu, 0, lin->r)));
     /* dA += du^T xd  (r,in);  dB += scale * dY^T u  (out,r) */
-    CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->r, lin->in, N, 1.0f, clft_mat_of(&m->ldu, 0, lin->r),
+    CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->r, lin->in, N, 1.0f, clft_mat_of(&m->sb->ldu, 0, lin->r),
                              clft_mat_of(xd, 0, lin->in), 1.0f, clft_mat_of(&lin->A.g, 0, lin->in)));
     CLFT_CHECK(clft_gemm_f32(ctx, 1, 0, lin->out, lin->r, N, lin->scale, clft_mat_of(dY, 0, lin->out),
                              clft_mat_of(u, 0, lin->r), 1.0f, clft_mat_of(&lin->B.g, 0, lin->r)));
     /* dX += (du A) * keep/(1-p) */
     if (!drop)
-        return clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, clft_mat_of(&m->ldu, 0, lin->r),
+        return clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, clft_mat_of(&m->sb->ldu, 0, lin->r),
                              clft_mat_of(&lin->A.w, 0, lin->in), 1.0f, clft_mat_of(dX, 0, lin->in));
-    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, clft_mat_of(&m->ldu, 0, lin->r),
-                             clft_mat_of(&lin->A.w, 0, lin->in), 0.0f, clft_mat_of(&m->lxd, 0, lin->in)));
-    CLFT_CHECK(clft_dropout_fwd(ctx, DV(&m->lxd), DV(&m->lxd), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
-    return clft_axpy(ctx, DV(dX), 1.0f, DV(&m->lxd), N * lin->in);
+    CLFT_CHECK(clft_gemm_f32(ctx, 0, 0, N, lin->in, lin->r, 1.0f, clft_mat_of(&m->sb->ldu, 0, lin->r),
+                             clft_mat_of(&lin->A.w, 0, lin->in), 0.0f, clft_mat_of(&m->sb->lxd, 0, lin->in)));
+    CLFT_CHECK(
+        clft_dropout_fwd(ctx, DV(&m->sb->lxd), DV(&m->sb->lxd), N * lin->in, m->tp.lora.dropout, dropout_seed(m, lin)));
+    return clft_axpy(ctx, DV(dX), 1.0f, DV(&m->sb->lxd), N * lin->in);
 }
 
-static clft_layer_acts *acts_of(clft_model *m, int64_t l) { return m->tp.checkpointing ? &m->shared : &m->acts[l]; }
+static clft_layer_acts *acts_of(clft_model *m, int64_t l) {
+    return m->tp.checkpointing ? &m->sb->shared : &m->sb->acts[l];
+}
 
-/* The segment ids of this batch for the attention ops, or none (m->has_seg 0: unpacked rows). */
-static clft_dv seg_view(const clft_model *m) { return clft_dv_of(m->has_seg ? &m->seg : NULL, 0); }
+/* The segment ids of this batch for the attention ops, or none (m->sb->has_seg 0: unpacked rows). */
+static clft_dv seg_view(const clft_model *m) { return clft_dv_of(m->sb->has_seg ? &m->sb->seg : NULL, 0); }
 
-/* Y (N,C) = block(X); X is m->acts[l].x. */
+/* Y (N,C) = block(X); X is m->sb->acts[l].x. */
 static clft_status layer_fwd(clft_model *m, int64_t l, const clft_buf *Y) {
     clft_context *ctx = m->ctx;
     clft_layer *ly = &m->layers[l];
     clft_layer_acts *a = acts_of(m, l);
-    const clft_buf *X = &m->acts[l].x;
-    const int64_t N = m->N;
+    const clft_buf *X = &m->sb->acts[l].x;
+    const int64_t N = m->sb->N;
     CLFT_CHECK(
         clft_rmsnorm_fwd(ctx, DV(&a->h1), DV(&a->rstd1), DV(X), DV(&ly->ln1.w), N, m->C, (float)m->cfg.rms_norm_eps));
     CLFT_CHECK(linear_fwd(m, &ly->lin[0], &a->q, &a->h1, &a->lu[0]));
     CLFT_CHECK(linear_fwd(m, &ly->lin[1], &a->k, &a->h1, &a->lu[1]));
     CLFT_CHECK(linear_fwd(m, &ly->lin[2], &a->v, &a->h1, &a->lu[2]));
-    CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->q), DV(&a->q), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));
-    CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->k), DV(&a->k), DV(&m->pos), DV(&m->inv_freq), N, m->KV, m->D));
-    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0, seg_view(m)};
-    CLFT_CHECK(
-        clft_attention_fwd_blocked(ctx, DV(&a->att), DV(&a->lse), DV(&a->q), DV(&a->k), DV(&a->v), &m->attn_ws, &ad));
+    CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->q), DV(&a->q), DV(&m->sb->pos), DV(&m->inv_freq), N, m->H, m->D));
+    CLFT_CHECK(clft_rope_fwd(ctx, DV(&a->k), DV(&a->k), DV(&m->sb->pos), DV(&m->inv_freq), N, m->KV, m->D));
+    clft_attn_dims ad = {m->sb->B, m->sb->T, m->H, m->KV, m->D, ly->window, 0, seg_view(m)};
+    CLFT_CHECK(clft_attention_fwd_blocked(ctx, DV(&a->att), DV(&a->lse), DV(&a->q), DV(&a->k), DV(&a->v),
+                                          &m->sb->attn_ws, &ad));
     CLFT_CHECK(linear_fwd(m, &ly->lin[3], &a->xmid, &a->att, &a->lu[3]));
     CLFT_CHECK(clft_add_fwd(ctx, DV(&a->xmid), DV(&a->xmid), DV(X), N * m->C));
     CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&a->h2), DV(&a->rstd2), DV(&a->xmid), DV(&ly->ln2.w), N, m->C,
@@ -115,60 +120,62 @@ static clft_status layer_fwd(clft_model *m, int64_t l, const clft_buf *Y) {
     return clft_add_fwd(ctx, DV(Y), DV(Y), DV(&a->xmid), N * m->C);
 }
 
-/* m->dx holds dL/dY on entry and dL/dX on return. */
+/* m->sb->dx holds dL/dY on entry and dL/dX on return. */
 static clft_status layer_bwd(clft_model *m, int64_t l) {
     clft_context *ctx = m->ctx;
     clft_layer *ly = &m->layers[l];
     clft_layer_acts *a = acts_of(m, l);
-    const clft_buf *X = &m->acts[l].x;
-    const int64_t N = m->N;
-    if (m->tp.checkpointing) CLFT_CHECK(layer_fwd(m, l, &m->dtmp)); /* recompute; the output is not needed */
+    const clft_buf *X = &m->sb->acts[l].x;
+    const int64_t N = m->sb->N;
+    if (m->tp.checkpointing) CLFT_CHECK(layer_fwd(m, l, &m->sb->dtmp)); /* recompute; the output is not needed */
     /* MLP */
-    CLFT_CHECK(linear_bwd(m, &ly->lin[6], &m->da, 0.0f, &m->dx, &a->a, &a->lu[6]));
-    CLFT_CHECK(clft_swiglu_bwd(ctx, DV(&m->dg), DV(&m->du), DV(&m->da), DV(&a->g), DV(&a->u), N * m->F));
-    CLFT_CHECK(linear_bwd(m, &ly->lin[4], &m->dh, 0.0f, &m->dg, &a->h2, &a->lu[4]));
-    CLFT_CHECK(linear_bwd(m, &ly->lin[5], &m->dh, 1.0f, &m->du, &a->h2, &a->lu[5]));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[6], &m->sb->da, 0.0f, &m->sb->dx, &a->a, &a->lu[6]));
+    CLFT_CHECK(clft_swiglu_bwd(ctx, DV(&m->sb->dg), DV(&m->sb->du), DV(&m->sb->da), DV(&a->g), DV(&a->u), N * m->F));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[4], &m->sb->dh, 0.0f, &m->sb->dg, &a->h2, &a->lu[4]));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[5], &m->sb->dh, 1.0f, &m->sb->du, &a->h2, &a->lu[5]));
     clft_dv dln2 = clft_dv_of(ly->ln2.g.mem ? &ly->ln2.g : NULL, 0);
-    CLFT_CHECK(
-        clft_rmsnorm_bwd(ctx, DV(&m->dtmp), dln2, DV(&m->dh), DV(&a->xmid), DV(&ly->ln2.w), DV(&a->rstd2), N, m->C));
-    CLFT_CHECK(clft_add_fwd(ctx, DV(&m->dxmid), DV(&m->dx), DV(&m->dtmp), N * m->C));
+    CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->sb->dtmp), dln2, DV(&m->sb->dh), DV(&a->xmid), DV(&ly->ln2.w),
+                                DV(&a->rstd2), N, m->C));
+    CLFT_CHECK(clft_add_fwd(ctx, DV(&m->sb->dxmid), DV(&m->sb->dx), DV(&m->sb->dtmp), N * m->C));
     /* attention */
-    CLFT_CHECK(linear_bwd(m, &ly->lin[3], &m->datt, 0.0f, &m->dxmid, &a->att, &a->lu[3]));
-    clft_attn_dims ad = {m->B, m->T, m->H, m->KV, m->D, ly->window, 0, seg_view(m)};
-    CLFT_CHECK(clft_attention_bwd_blocked(ctx, DV(&m->dq), DV(&m->dk), DV(&m->dv), DV(&m->datt), DV(&a->q), DV(&a->k),
-                                          DV(&a->v), DV(&a->att), DV(&a->lse), DV(&m->delta), &m->attn_ws, &ad));
-    CLFT_CHECK(clft_rope_bwd(ctx, DV(&m->dq), DV(&m->dq), DV(&m->pos), DV(&m->inv_freq), N, m->H, m->D));
-    CLFT_CHECK(clft_rope_bwd(ctx, DV(&m->dk), DV(&m->dk), DV(&m->pos), DV(&m->inv_freq), N, m->KV, m->D));
-    CLFT_CHECK(linear_bwd(m, &ly->lin[0], &m->dh, 0.0f, &m->dq, &a->h1, &a->lu[0]));
-    CLFT_CHECK(linear_bwd(m, &ly->lin[1], &m->dh, 1.0f, &m->dk, &a->h1, &a->lu[1]));
-    CLFT_CHECK(linear_bwd(m, &ly->lin[2], &m->dh, 1.0f, &m->dv, &a->h1, &a->lu[2]));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[3], &m->sb->datt, 0.0f, &m->sb->dxmid, &a->att, &a->lu[3]));
+    clft_attn_dims ad = {m->sb->B, m->sb->T, m->H, m->KV, m->D, ly->window, 0, seg_view(m)};
+    CLFT_CHECK(clft_attention_bwd_blocked(ctx, DV(&m->sb->dq), DV(&m->sb->dk), DV(&m->sb->dv), DV(&m->sb->datt),
+                                          DV(&a->q), DV(&a->k), DV(&a->v), DV(&a->att), DV(&a->lse), DV(&m->sb->delta),
+                                          &m->sb->attn_ws, &ad));
+    CLFT_CHECK(clft_rope_bwd(ctx, DV(&m->sb->dq), DV(&m->sb->dq), DV(&m->sb->pos), DV(&m->inv_freq), N, m->H, m->D));
+    CLFT_CHECK(clft_rope_bwd(ctx, DV(&m->sb->dk), DV(&m->sb->dk), DV(&m->sb->pos), DV(&m->inv_freq), N, m->KV, m->D));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[0], &m->sb->dh, 0.0f, &m->sb->dq, &a->h1, &a->lu[0]));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[1], &m->sb->dh, 1.0f, &m->sb->dk, &a->h1, &a->lu[1]));
+    CLFT_CHECK(linear_bwd(m, &ly->lin[2], &m->sb->dh, 1.0f, &m->sb->dv, &a->h1, &a->lu[2]));
     clft_dv dln1 = clft_dv_of(ly->ln1.g.mem ? &ly->ln1.g : NULL, 0);
-    CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->dtmp), dln1, DV(&m->dh), DV(X), DV(&ly->ln1.w), DV(&a->rstd1), N, m->C));
-    return clft_add_fwd(ctx, DV(&m->dx), DV(&m->dxmid), DV(&m->dtmp), N * m->C);
+    CLFT_CHECK(
+        clft_rmsnorm_bwd(ctx, DV(&m->sb->dtmp), dln1, DV(&m->sb->dh), DV(X), DV(&ly->ln1.w), DV(&a->rstd1), N, m->C));
+    return clft_add_fwd(ctx, DV(&m->sb->dx), DV(&m->sb->dxmid), DV(&m->sb->dtmp), N * m->C);
 }
 
-/* Loss over the chunks of hf; with want_grads the chunk gradients go to m->dh and the head. */
+/* Loss over the chunks of hf; with want_grads the chunk gradients go to m->sb->dh and the head. */
 static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, float *logits_out) {
     clft_context *ctx = m->ctx;
-    const int64_t N = m->N, V = m->V, C = m->C;
+    const int64_t N = m->sb->N, V = m->V, C = m->C;
     /* the mean over the labelled targets of this batch, or of the whole accumulated step */
     const int64_t denom = m->loss_denom > 0 ? m->loss_denom : valid;
     const float dscale = denom > 0 ? (float)(1.0 / (double)denom) : 0.0f;
     clft_param *headp = m->cfg.tie_word_embeddings ? &m->embed : &m->head;
-    for (int64_t n0 = 0; n0 < N; n0 += m->chunk) {
-        const int64_t R = N - n0 < m->chunk ? N - n0 : m->chunk;
-        CLFT_CHECK(clft_linear_fwd(ctx, clft_mat_of(&m->logits, 0, V), clft_mat_of(&m->hf, (size_t)(n0 * C), C),
+    for (int64_t n0 = 0; n0 < N; n0 += m->sb->chunk) {
+        const int64_t R = N - n0 < m->sb->chunk ? N - n0 : m->sb->chunk;
+        CLFT_CHECK(clft_linear_fwd(ctx, clft_mat_of(&m->sb->logits, 0, V), clft_mat_of(&m->sb->hf, (size_t)(n0 * C), C),
                                    &m->head_w, R, 0.0f));
         if (logits_out)
-            CLFT_CHECK(clft_buf_read(ctx, &m->logits, 0, logits_out + n0 * V, (size_t)(R * V) * sizeof(float)));
-        CLFT_CHECK(clft_xent_rows(ctx, clft_dv_of(&m->logits, 0), clft_dv_of(&m->targets, (size_t)n0),
-                                  clft_dv_of(&m->row_loss, (size_t)n0), R, V, dscale, want_grads));
+            CLFT_CHECK(clft_buf_read(ctx, &m->sb->logits, 0, logits_out + n0 * V, (size_t)(R * V) * sizeof(float)));
+        CLFT_CHECK(clft_xent_rows(ctx, clft_dv_of(&m->sb->logits, 0), clft_dv_of(&m->sb->targets, (size_t)n0),
+                                  clft_dv_of(&m->sb->row_loss, (size_t)n0), R, V, dscale, want_grads));
         if (!want_grads) continue;
-        CLFT_CHECK(clft_linear_bwd_data(ctx, clft_mat_of(&m->dh, (size_t)(n0 * C), C), clft_mat_of(&m->logits, 0, V),
-                                        &m->head_w, R, 0.0f));
+        CLFT_CHECK(clft_linear_bwd_data(ctx, clft_mat_of(&m->sb->dh, (size_t)(n0 * C), C),
+                                        clft_mat_of(&m->sb->logits, 0, V), &m->head_w, R, 0.0f));
         if (headp->g.mem)
-            CLFT_CHECK(clft_linear_bwd_weight(ctx, clft_mat_of(&headp->g, 0, C), clft_mat_of(&m->logits, 0, V),
-                                              clft_mat_of(&m->hf, (size_t)(n0 * C), C), R, V, C));
+            CLFT_CHECK(clft_linear_bwd_weight(ctx, clft_mat_of(&headp->g, 0, C), clft_mat_of(&m->sb->logits, 0, V),
+                                              clft_mat_of(&m->sb->hf, (size_t)(n0 * C), C), R, V, C));
     }
     return CLFT_OK;
 }
@@ -178,7 +185,7 @@ static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, f
  * padding (< 0); every other target is -100. Positions (default n % T) and segment ids are uploaded
  * with the ids; *valid counts the labelled targets. */
 static clft_status batch_targets(clft_model *m, const clft_batch *bt, int64_t *valid_out) {
-    const int64_t N = m->N, T = m->T;
+    const int64_t N = m->sb->N, T = m->sb->T;
     const int32_t *ids = bt->ids, *labels = bt->labels, *seg = bt->segments, *pos = bt->positions;
     int64_t valid = 0;
     for (int64_t n = 0; n < N; n++) {
@@ -196,7 +203,7 @@ static clft_status batch_targets(clft_model *m, const clft_batch *bt, int64_t *v
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                               "label %d at position %lld is outside the vocabulary (%lld) and not -100", lab,
                               (long long)(n + 1), (long long)m->V);
-        m->h_targets[n] = lab;
+        m->sb->h_targets[n] = lab;
         valid += lab != -100;
     }
     *valid_out = valid;
@@ -209,19 +216,19 @@ clft_status clft_model_count_targets(clft_model *m, const clft_batch *bt, int64_
 
 static clft_status batch_inputs(clft_model *m, const clft_batch *bt, int64_t *valid_out) {
     clft_context *ctx = m->ctx;
-    const int64_t N = m->N;
+    const int64_t N = m->sb->N;
     const int32_t *ids = bt->ids, *seg = bt->segments, *pos = bt->positions;
     int64_t valid = 0;
     CLFT_CHECK(batch_targets(m, bt, &valid));
-    CLFT_CHECK(clft_buf_write(ctx, &m->ids, 0, ids, (size_t)N * 4));
-    CLFT_CHECK(clft_buf_write(ctx, &m->targets, 0, m->h_targets, (size_t)N * 4));
-    if (pos || m->pos_custom) { /* the default positions are rewritten only after custom ones */
-        m->pos_custom = 1;
-        CLFT_CHECK(clft_buf_write(ctx, &m->pos, 0, pos ? pos : m->h_pos, (size_t)N * 4));
-        m->pos_custom = pos != NULL;
+    CLFT_CHECK(clft_buf_write(ctx, &m->sb->ids, 0, ids, (size_t)N * 4));
+    CLFT_CHECK(clft_buf_write(ctx, &m->sb->targets, 0, m->sb->h_targets, (size_t)N * 4));
+    if (pos || m->sb->pos_custom) { /* the default positions are rewritten only after custom ones */
+        m->sb->pos_custom = 1;
+        CLFT_CHECK(clft_buf_write(ctx, &m->sb->pos, 0, pos ? pos : m->sb->h_pos, (size_t)N * 4));
+        m->sb->pos_custom = pos != NULL;
     }
-    if (seg) CLFT_CHECK(clft_buf_write(ctx, &m->seg, 0, seg, (size_t)N * 4));
-    m->has_seg = seg != NULL;
+    if (seg) CLFT_CHECK(clft_buf_write(ctx, &m->sb->seg, 0, seg, (size_t)N * 4));
+    m->sb->has_seg = seg != NULL;
     *valid_out = valid;
     return CLFT_OK;
 }
@@ -229,38 +236,40 @@ static clft_status batch_inputs(clft_model *m, const clft_batch *bt, int64_t *va
 clft_status clft_model_fwd_bwd(clft_model *m, const clft_batch *bt, int want_grads, double *loss, int64_t *valid_out,
                                float *logits_out) {
     clft_context *ctx = m->ctx;
-    const int64_t N = m->N, C = m->C;
+    const int64_t N = m->sb->N, C = m->C;
     const int32_t *ids = bt->ids;
     int64_t valid = 0;
     CLFT_CHECK(batch_inputs(m, bt, &valid));
     /* forward */
-    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&m->acts[0].x), DV(&m->ids), DV(&m->embed.w), N, m->V, C));
+    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&m->sb->acts[0].x), DV(&m->sb->ids), DV(&m->embed.w), N, m->V, C));
     for (int64_t l = 0; l < m->L; l++)
-        CLFT_CHECK(layer_fwd(m, l, l + 1 < m->L ? &m->acts[l + 1].x : &m->xf));
-    CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&m->hf), DV(&m->rstdf), DV(&m->xf), DV(&m->norm_f.w), N, C,
+        CLFT_CHECK(layer_fwd(m, l, l + 1 < m->L ? &m->sb->acts[l + 1].x : &m->sb->xf));
+    CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&m->sb->hf), DV(&m->sb->rstdf), DV(&m->sb->xf), DV(&m->norm_f.w), N, C,
                                 (float)m->cfg.rms_norm_eps));
     CLFT_CHECK(loss_and_head(m, valid, want_grads, logits_out));
-    CLFT_CHECK(clft_buf_read(ctx, &m->row_loss, 0, m->h_row_loss, (size_t)N * 4));
+    CLFT_CHECK(clft_buf_read(ctx, &m->sb->row_loss, 0, m->sb->h_row_loss, (size_t)N * 4));
     double s = 0.0;
     for (int64_t n = 0; n < N; n++)
-        s += (double)m->h_row_loss[n];
+        s += (double)m->sb->h_row_loss[n];
     *loss = valid > 0 ? s / (double)valid : 0.0;
     m->last_loss_sum = s;
     *valid_out = valid;
     if (!want_grads) return CLFT_OK;
     /* backward */
     clft_dv dnf = clft_dv_of(m->norm_f.g.mem ? &m->norm_f.g : NULL, 0);
-    CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->dx), dnf, DV(&m->dh), DV(&m->xf), DV(&m->norm_f.w), DV(&m->rstdf), N, C));
+    CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->sb->dx), dnf, DV(&m->sb->dh), DV(&m->sb->xf), DV(&m->norm_f.w),
+                                DV(&m->sb->rstdf), N, C));
     for (int64_t l = m->L - 1; l >= 0; l--)
         CLFT_CHECK(layer_bwd(m, l));
     if (m->embed.g.mem) {
-        int64_t U = clft_embedding_group(ids, N, m->V, m->cfg.pad_token_id, m->h_rows, m->h_offs, m->h_toks);
+        int64_t U =
+            clft_embedding_group(ids, N, m->V, m->cfg.pad_token_id, m->sb->h_rows, m->sb->h_offs, m->sb->h_toks);
         if (U < 0) return clft_error(CLFT_STATUS_HOST_OOM, "embedding backward grouping");
-        CLFT_CHECK(clft_buf_write(ctx, &m->emb_rows, 0, m->h_rows, (size_t)U * 4));
-        CLFT_CHECK(clft_buf_write(ctx, &m->emb_offs, 0, m->h_offs, (size_t)(U + 1) * 4));
-        CLFT_CHECK(clft_buf_write(ctx, &m->emb_toks, 0, m->h_toks, (size_t)N * 4));
-        CLFT_CHECK(clft_embedding_bwd(ctx, DV(&m->embed.g), DV(&m->dx), DV(&m->emb_rows), DV(&m->emb_offs),
-                                      DV(&m->emb_toks), U, C));
+        CLFT_CHECK(clft_buf_write(ctx, &m->sb->emb_rows, 0, m->sb->h_rows, (size_t)U * 4));
+        CLFT_CHECK(clft_buf_write(ctx, &m->sb->emb_offs, 0, m->sb->h_offs, (size_t)(U + 1) * 4));
+        CLFT_CHECK(clft_buf_write(ctx, &m->sb->emb_toks, 0, m->sb->h_toks, (size_t)N * 4));
+        CLFT_CHECK(clft_embedding_bwd(ctx, DV(&m->embed.g), DV(&m->sb->dx), DV(&m->sb->emb_rows), DV(&m->sb->emb_offs),
+                                      DV(&m->sb->emb_toks), U, C));
     }
     return CLFT_OK;
 }

@@ -199,7 +199,7 @@ static void linear_free(clft_context *ctx, clft_linear *lin) {
 
 void clft_model_free(clft_model *m) {
     if (!m) return;
-    clft_model_step_free(m);
+    clft_model_step_free(m); /* a trainer still attached loses its buffers (free the trainer first) */
     for (int64_t l = 0; m->layers && l < m->L; l++) {
         param_free(m->ctx, &m->layers[l].ln1);
         param_free(m->ctx, &m->layers[l].ln2);

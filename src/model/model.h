@@ -49,18 +49,10 @@ typedef struct clft_layer_acts {
     clft_buf lu[CLFT_NTARGETS];  /* LoRA u = x A^T (N,r) */
 } clft_layer_acts;
 
-struct clft_model {
-    clft_context *ctx;
-    clft_model_config cfg;
-    clft_train_params tp;
-    int64_t C, QD, KD, F, V, L, D, H, KV;
-    clft_param embed;   /* (V,C) f32; trainable in full fine-tuning */
-    clft_param norm_f;  /* (C) */
-    clft_param head;    /* (V,C) unless tied */
-    clft_weight head_w; /* f32 view of the head (or of embed when tied) for the GEMM layer */
-    clft_layer *layers;
-    clft_buf inv_freq; /* (D/2) */
-    /* step buffers (trainer) */
+/* The step buffers: every device and host buffer of a training step for the planned (B, T). Owned
+ * by the trainer (src/train/trainer.c allocates and frees them, exactly as src/model/plan.c counts
+ * them); the model's forward/backward uses the set attached to it (m->sb). */
+typedef struct clft_step_bufs {
     int64_t B, T, N, chunk;
     clft_buf ids, pos, seg, targets, emb_rows, emb_offs, emb_toks; /* (N) int32 each but emb_offs (N+1) */
     int pos_custom;        /* m->pos holds a batch's positions, not the default index in the row */
@@ -78,21 +70,35 @@ struct clft_model {
     clft_buf sumsq_part;          /* partial sums of squares, one range per trainable tensor */
     size_t sumsq_count;
     int allocated;
+    int32_t *h_ids, *h_rows, *h_offs, *h_toks, *h_targets; /* host scratch, sized at allocation */
+    int32_t *h_pos;                                        /* (N) default positions n % T */
+    float *h_row_loss;
+} clft_step_bufs;
+
+struct clft_model {
+    clft_context *ctx;
+    clft_model_config cfg;
+    clft_train_params tp;
+    int64_t C, QD, KD, F, V, L, D, H, KV;
+    clft_param embed;   /* (V,C) f32; trainable in full fine-tuning */
+    clft_param norm_f;  /* (C) */
+    clft_param head;    /* (V,C) unless tied */
+    clft_weight head_w; /* f32 view of the head (or of embed when tied) for the GEMM layer */
+    clft_layer *layers;
+    clft_buf inv_freq;    /* (D/2) */
+    clft_step_bufs *sb;   /* the trainer's step buffers (NULL without a trainer) */
     int64_t step;         /* optimizer steps taken */
     int64_t loss_denom;   /* > 0: the loss is a mean over this many targets (an accumulated step) */
     int micro;            /* micro-batch index within the step (dropout masks) */
     int eval_mode;        /* 1: no dropout (evaluation) */
     double last_loss_sum; /* sum of the token losses of the last forward */
     int bad_steps;        /* consecutive non-finite steps */
-    int32_t *h_ids, *h_rows, *h_offs, *h_toks, *h_targets; /* host scratch, sized at allocation */
-    int32_t *h_pos;                                        /* (N) default positions n % T */
-    float *h_row_loss;
 };
 
 /* Build the device model for cfg and tp (allocates weights, adapters, grads, optimizer state). */
 clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, const clft_train_params *tp,
                              clft_model **out);
-/* Allocate the step buffers for B x T (done once by the trainer). */
+/* Allocate the step buffers m->sb (the trainer's, attached) for B x T (trainer.c, once). */
 clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T);
 /* Forward + fused loss + backward for one batch of the planned shape (checked by the trainer);
  * grads accumulate into the (zeroed) gradients. Labels unshifted (HF), positions and segments

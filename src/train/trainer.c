@@ -10,6 +10,7 @@
 
 struct clft_trainer {
     clft_model *m;
+    clft_step_bufs sb; /* the step buffers (attached to the model as m->sb while the trainer lives) */
     double last_norm;
 };
 
@@ -23,14 +24,14 @@ static clft_status scr(clft_context *ctx, clft_buf *b, int64_t n) {
 /* The recomputable part of a layer's activations (everything but x). */
 static clft_status acts_alloc(clft_model *m, clft_layer_acts *a) {
     clft_context *ctx = m->ctx;
-    const int64_t N = m->N;
+    const int64_t N = m->sb->N;
     CLFT_CHECK(act(ctx, &a->h1, N * m->C));
     CLFT_CHECK(act(ctx, &a->rstd1, N));
     CLFT_CHECK(act(ctx, &a->q, N * m->QD));
     CLFT_CHECK(act(ctx, &a->k, N * m->KD));
     CLFT_CHECK(act(ctx, &a->v, N * m->KD));
     CLFT_CHECK(act(ctx, &a->att, N * m->QD));
-    CLFT_CHECK(act(ctx, &a->lse, m->B * m->H * m->T));
+    CLFT_CHECK(act(ctx, &a->lse, m->sb->B * m->H * m->sb->T));
     CLFT_CHECK(act(ctx, &a->xmid, N * m->C));
     CLFT_CHECK(act(ctx, &a->h2, N * m->C));
     CLFT_CHECK(act(ctx, &a->rstd2, N));
@@ -61,30 +62,32 @@ int64_t clft_xent_chunk(const clft_model_config *cfg, const clft_train_params *t
 }
 
 void clft_model_step_free(clft_model *m) {
-    if (!m) return;
+    if (!m || !m->sb) return;
     clft_context *ctx = m->ctx;
-    for (int64_t l = 0; m->acts && l < m->L; l++)
-        acts_free(ctx, &m->acts[l]);
-    free(m->acts);
-    m->acts = NULL;
-    acts_free(ctx, &m->shared);
-    clft_buf *bs[] = {&m->ids, &m->pos,  &m->seg,   &m->targets, &m->emb_rows, &m->emb_offs, &m->emb_toks,
-                      &m->xf,  &m->hf,   &m->rstdf, &m->logits,  &m->row_loss, &m->dx,       &m->dxmid,
-                      &m->dh,  &m->dtmp, &m->dq,    &m->dk,      &m->dv,       &m->datt,     &m->dg,
-                      &m->du,  &m->da,   &m->delta, &m->attn_ws, &m->ldu,      &m->lxd,      &m->sumsq_part};
+    for (int64_t l = 0; m->sb->acts && l < m->L; l++)
+        acts_free(ctx, &m->sb->acts[l]);
+    free(m->sb->acts);
+    m->sb->acts = NULL;
+    acts_free(ctx, &m->sb->shared);
+    clft_buf *bs[] = {&m->sb->ids,      &m->sb->pos,      &m->sb->seg,       &m->sb->targets, &m->sb->emb_rows,
+                      &m->sb->emb_offs, &m->sb->emb_toks, &m->sb->xf,        &m->sb->hf,      &m->sb->rstdf,
+                      &m->sb->logits,   &m->sb->row_loss, &m->sb->dx,        &m->sb->dxmid,   &m->sb->dh,
+                      &m->sb->dtmp,     &m->sb->dq,       &m->sb->dk,        &m->sb->dv,      &m->sb->datt,
+                      &m->sb->dg,       &m->sb->du,       &m->sb->da,        &m->sb->delta,   &m->sb->attn_ws,
+                      &m->sb->ldu,      &m->sb->lxd,      &m->sb->sumsq_part};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
         clft_buf_free(ctx, bs[i]);
-    free(m->h_ids);
-    free(m->h_rows);
-    free(m->h_offs);
-    free(m->h_toks);
-    free(m->h_targets);
-    free(m->h_row_loss);
-    free(m->h_pos);
-    m->h_ids = m->h_rows = m->h_offs = m->h_toks = m->h_targets = m->h_pos = NULL;
-    m->h_row_loss = NULL;
-    m->allocated = 0;
-    m->pos_custom = m->has_seg = 0;
+    free(m->sb->h_ids);
+    free(m->sb->h_rows);
+    free(m->sb->h_offs);
+    free(m->sb->h_toks);
+    free(m->sb->h_targets);
+    free(m->sb->h_row_loss);
+    free(m->sb->h_pos);
+    m->sb->h_ids = m->sb->h_rows = m->sb->h_offs = m->sb->h_toks = m->sb->h_targets = m->sb->h_pos = NULL;
+    m->sb->h_row_loss = NULL;
+    m->sb->allocated = 0;
+    m->sb->pos_custom = m->sb->has_seg = 0;
 }
 
 /* One range of the partial-sums buffer per trainable tensor (the global norm needs one read). */
@@ -96,94 +99,96 @@ static clft_status count_partials(clft_model *m, clft_param *p, void *user) {
 
 clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     clft_context *ctx = m->ctx;
-    m->B = B;
-    m->T = T;
-    m->N = B * T;
-    const int64_t N = m->N;
-    m->chunk = clft_xent_chunk(&m->cfg, &m->tp, N);
+    m->sb->B = B;
+    m->sb->T = T;
+    m->sb->N = B * T;
+    const int64_t N = m->sb->N;
+    m->sb->chunk = clft_xent_chunk(&m->cfg, &m->tp, N);
     clft_status st = CLFT_OK;
 #define TRY(x)                                                                                                         \
     do {                                                                                                               \
         if (st == CLFT_OK) st = (x);                                                                                   \
     } while (0)
-    m->acts = clft_calloc((size_t)m->L, sizeof *m->acts);
-    if (!m->acts) return CLFT_STATUS_HOST_OOM;
-    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->ids));
-    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->pos));
-    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->seg));
-    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->targets));
+    m->sb->acts = clft_calloc((size_t)m->L, sizeof *m->sb->acts);
+    if (!m->sb->acts) return CLFT_STATUS_HOST_OOM;
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->sb->ids));
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->sb->pos));
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->sb->seg));
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)N * 4, &m->sb->targets));
     for (int64_t l = 0; l < m->L; l++) {
-        TRY(act(ctx, &m->acts[l].x, N * m->C));
-        if (!m->tp.checkpointing) TRY(acts_alloc(m, &m->acts[l]));
+        TRY(act(ctx, &m->sb->acts[l].x, N * m->C));
+        if (!m->tp.checkpointing) TRY(acts_alloc(m, &m->sb->acts[l]));
     }
-    if (m->tp.checkpointing) TRY(acts_alloc(m, &m->shared));
-    TRY(act(ctx, &m->xf, N * m->C));
-    TRY(act(ctx, &m->hf, N * m->C));
-    TRY(act(ctx, &m->rstdf, N));
-    TRY(scr(ctx, &m->logits, m->chunk * m->V));
-    TRY(scr(ctx, &m->row_loss, N));
-    TRY(scr(ctx, &m->dx, N * m->C));
-    TRY(scr(ctx, &m->dxmid, N * m->C));
-    TRY(scr(ctx, &m->dh, N * m->C));
-    TRY(scr(ctx, &m->dtmp, N * m->C));
-    TRY(scr(ctx, &m->dq, N * m->QD));
-    TRY(scr(ctx, &m->dk, N * m->KD));
-    TRY(scr(ctx, &m->dv, N * m->KD));
-    TRY(scr(ctx, &m->datt, N * m->QD));
-    TRY(scr(ctx, &m->dg, N * m->F));
-    TRY(scr(ctx, &m->du, N * m->F));
-    TRY(scr(ctx, &m->da, N * m->F));
-    TRY(scr(ctx, &m->delta, B * m->H * T));
+    if (m->tp.checkpointing) TRY(acts_alloc(m, &m->sb->shared));
+    TRY(act(ctx, &m->sb->xf, N * m->C));
+    TRY(act(ctx, &m->sb->hf, N * m->C));
+    TRY(act(ctx, &m->sb->rstdf, N));
+    TRY(scr(ctx, &m->sb->logits, m->sb->chunk * m->V));
+    TRY(scr(ctx, &m->sb->row_loss, N));
+    TRY(scr(ctx, &m->sb->dx, N * m->C));
+    TRY(scr(ctx, &m->sb->dxmid, N * m->C));
+    TRY(scr(ctx, &m->sb->dh, N * m->C));
+    TRY(scr(ctx, &m->sb->dtmp, N * m->C));
+    TRY(scr(ctx, &m->sb->dq, N * m->QD));
+    TRY(scr(ctx, &m->sb->dk, N * m->KD));
+    TRY(scr(ctx, &m->sb->dv, N * m->KD));
+    TRY(scr(ctx, &m->sb->datt, N * m->QD));
+    TRY(scr(ctx, &m->sb->dg, N * m->F));
+    TRY(scr(ctx, &m->sb->du, N * m->F));
+    TRY(scr(ctx, &m->sb->da, N * m->F));
+    TRY(scr(ctx, &m->sb->delta, B * m->H * T));
     clft_attn_dims ad = {B, T, m->H, m->KV, m->D, 0, 0, {NULL, 0}};
-    TRY(scr(ctx, &m->attn_ws, (int64_t)clft_attention_workspace_floats(&ad)));
+    TRY(scr(ctx, &m->sb->attn_ws, (int64_t)clft_attention_workspace_floats(&ad)));
     if (m->tp.method != CLFT_METHOD_FULL) {
-        TRY(scr(ctx, &m->ldu, N * m->tp.lora.r));
-        if (m->tp.lora.dropout > 0.0f) TRY(scr(ctx, &m->lxd, N * (m->F > m->QD ? (m->F > m->C ? m->F : m->C) : m->QD)));
+        TRY(scr(ctx, &m->sb->ldu, N * m->tp.lora.r));
+        if (m->tp.lora.dropout > 0.0f)
+            TRY(scr(ctx, &m->sb->lxd, N * (m->F > m->QD ? (m->F > m->C ? m->F : m->C) : m->QD)));
     }
     if (m->tp.method == CLFT_METHOD_FULL) {
-        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)N * 4, &m->emb_rows));
-        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(N + 1) * 4, &m->emb_offs));
-        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)N * 4, &m->emb_toks));
+        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)N * 4, &m->sb->emb_rows));
+        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(N + 1) * 4, &m->sb->emb_offs));
+        TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)N * 4, &m->sb->emb_toks));
     }
     size_t partials = 0;
     TRY(clft_model_each_param(m, count_partials, &partials));
-    TRY(scr(ctx, &m->sumsq_part, (int64_t)partials));
-    m->sumsq_count = partials;
+    TRY(scr(ctx, &m->sb->sumsq_part, (int64_t)partials));
+    m->sb->sumsq_count = partials;
 #undef TRY
-    m->h_ids = clft_malloc((size_t)N * 4);
-    m->h_rows = clft_malloc((size_t)N * 4);
-    m->h_offs = clft_malloc((size_t)(N + 1) * 4);
-    m->h_toks = clft_malloc((size_t)N * 4);
-    m->h_targets = clft_malloc((size_t)N * 4);
-    m->h_row_loss = clft_malloc((size_t)N * 4);
-    m->h_pos = clft_malloc((size_t)N * 4);
-    if (st == CLFT_OK &&
-        (!m->h_ids || !m->h_rows || !m->h_offs || !m->h_toks || !m->h_targets || !m->h_row_loss || !m->h_pos))
+    m->sb->h_ids = clft_malloc((size_t)N * 4);
+    m->sb->h_rows = clft_malloc((size_t)N * 4);
+    m->sb->h_offs = clft_malloc((size_t)(N + 1) * 4);
+    m->sb->h_toks = clft_malloc((size_t)N * 4);
+    m->sb->h_targets = clft_malloc((size_t)N * 4);
+    m->sb->h_row_loss = clft_malloc((size_t)N * 4);
+    m->sb->h_pos = clft_malloc((size_t)N * 4);
+    if (st == CLFT_OK && (!m->sb->h_ids || !m->sb->h_rows || !m->sb->h_offs || !m->sb->h_toks || !m->sb->h_targets ||
+                          !m->sb->h_row_loss || !m->sb->h_pos))
         st = CLFT_STATUS_HOST_OOM;
     if (st == CLFT_OK) {
         for (int64_t n = 0; n < N; n++)
-            m->h_pos[n] = (int32_t)(n % T);
-        st = clft_buf_write(ctx, &m->pos, 0, m->h_pos, (size_t)N * 4);
-        m->pos_custom = 0;
+            m->sb->h_pos[n] = (int32_t)(n % T);
+        st = clft_buf_write(ctx, &m->sb->pos, 0, m->sb->h_pos, (size_t)N * 4);
+        m->sb->pos_custom = 0;
     }
     if (st != CLFT_OK) {
         clft_model_step_free(m);
         return st;
     }
-    m->allocated = 1;
+    m->sb->allocated = 1;
     return CLFT_OK;
 }
 
 clft_status clft_trainer_create(clft_model *m, clft_trainer **out) {
     if (!m || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_create: NULL argument");
     *out = NULL;
-    if (m->allocated)
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_create: the model already has a trainer");
+    if (m->sb) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_create: the model already has a trainer");
     clft_trainer *tr = clft_calloc(1, sizeof *tr);
     if (!tr) return CLFT_STATUS_HOST_OOM;
     tr->m = m;
+    m->sb = &tr->sb;
     clft_status st = clft_model_alloc_step(m, m->tp.batch, m->tp.seq_len);
     if (st != CLFT_OK) {
+        m->sb = NULL;
         free(tr);
         return st;
     }
@@ -193,7 +198,10 @@ clft_status clft_trainer_create(clft_model *m, clft_trainer **out) {
 
 void clft_trainer_free(clft_trainer *tr) {
     if (!tr) return;
-    clft_model_step_free(tr->m);
+    if (tr->m && tr->m->sb == &tr->sb) {
+        clft_model_step_free(tr->m);
+        tr->m->sb = NULL;
+    }
     free(tr);
 }
 
@@ -204,7 +212,7 @@ static clft_status zero_grad(clft_model *m, clft_param *p, void *user) {
 
 static clft_status launch_sumsq(clft_model *m, clft_param *p, void *user) {
     size_t *off = user;
-    CLFT_CHECK(clft_sumsq_launch(m->ctx, clft_dv_of(&p->g, 0), p->n, clft_dv_of(&m->sumsq_part, *off)));
+    CLFT_CHECK(clft_sumsq_launch(m->ctx, clft_dv_of(&p->g, 0), p->n, clft_dv_of(&m->sb->sumsq_part, *off)));
     *off += clft_sumsq_partials(p->n);
     return CLFT_OK;
 }
@@ -224,11 +232,11 @@ static clft_status adamw(clft_model *m, clft_param *p, void *user) {
 static clft_status check_batch(clft_trainer *tr, const clft_batch *b) {
     if (!tr || !b || !b->ids || !b->labels)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "trainer step: NULL trainer, batch, ids or labels");
-    if (b->batch != tr->m->B || b->seq_len != tr->m->T)
+    if (b->batch != tr->m->sb->B || b->seq_len != tr->m->sb->T)
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
                           "trainer step: a %d x %d batch for a trainer planned for %lld x %lld (pad shorter rows "
                           "with labels -100 and segment -1)",
-                          b->batch, b->seq_len, (long long)tr->m->B, (long long)tr->m->T);
+                          b->batch, b->seq_len, (long long)tr->m->sb->B, (long long)tr->m->sb->T);
     return CLFT_OK;
 }
 
@@ -237,8 +245,8 @@ static clft_batch plain_batch(const clft_trainer *tr, const int32_t *ids, const 
     memset(&b, 0, sizeof b);
     b.ids = (int32_t *)(uintptr_t)ids; /* the trainer only reads a batch */
     b.labels = (int32_t *)(uintptr_t)labels;
-    b.batch = tr ? (int)tr->m->B : 0;
-    b.seq_len = tr ? (int)tr->m->T : 0;
+    b.batch = tr ? (int)tr->m->sb->B : 0;
+    b.seq_len = tr ? (int)tr->m->sb->T : 0;
     return b;
 }
 
@@ -331,7 +339,7 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
     double sq = 0.0;
     size_t off = 0;
     CLFT_CHECK(clft_model_each_param(m, launch_sumsq, &off));
-    CLFT_CHECK(clft_sumsq_read(m->ctx, clft_dv_of(&m->sumsq_part, 0), m->sumsq_count, &sq));
+    CLFT_CHECK(clft_sumsq_read(m->ctx, clft_dv_of(&m->sb->sumsq_part, 0), m->sb->sumsq_count, &sq));
     s.grad_norm = sqrt(sq);
     /* 5. */
     if (total == 0) { /* nothing to learn from: no update, not counted as a bad step */
