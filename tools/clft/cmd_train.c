@@ -105,12 +105,13 @@ typedef struct run {
     char eval_names[TC_MAX_EVAL + 1][64];
     int n_evals;
     clft_dataset_stats train_stats;
-    int64_t total_steps, batches_per_epoch;
+    int64_t total_steps, batches_per_epoch, eval_every; /* eval_every resolved (c.eval_every may be -1: auto) */
     clft_context *ctx;
     clft_model *model;
     clft_trainer *tr;
     /* progress */
     int64_t step, tokens_seen, evals_since_best, best_step;
+    int64_t saved_step; /* the step of the checkpoint this process last wrote or resumed from (-1: none) */
     double best_eval, elapsed_before, last_eval[TC_MAX_EVAL + 1];
     int have_eval;
     FILE *metrics;
@@ -194,8 +195,12 @@ static int check_settings(run *r) {
 static int is_run_file(const char *n) {
     long long s;
     char t;
-    return !strcmp(n, "config.json") || !strcmp(n, "metrics.jsonl") || !strcmp(n, "report.html") ||
-           !strcmp(n, "run.json") || sscanf(n, "checkpoint-%lld%c", &s, &t) >= 1;
+    char base[256];
+    snprintf(base, sizeof base, "%s", n); /* the files' temporary names (name.tmp) belong to the run too */
+    const size_t len = strlen(base);
+    if (len > 4 && !strcmp(base + len - 4, ".tmp")) base[len - 4] = 0;
+    return !strcmp(base, "config.json") || !strcmp(base, "metrics.jsonl") || !strcmp(base, "report.html") ||
+           !strcmp(base, "run.json") || sscanf(n, "checkpoint-%lld%c", &s, &t) >= 1;
 }
 
 static void remove_tree(const char *path) {
@@ -341,6 +346,14 @@ static void fmt_time(char *buf, size_t cap, double s) {
         snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
 }
 
+/* device memory for the progress line: MiB below 1 GiB (small models would show 0.00 GiB) */
+static void fmt_mem(char *buf, size_t cap, uint64_t bytes) {
+    if (bytes >= 1073741824ull)
+        snprintf(buf, cap, "%.2f GiB", (double)bytes / 1073741824.0);
+    else
+        snprintf(buf, cap, "%.1f MiB", (double)bytes / 1048576.0);
+}
+
 static void progress(run *r, const clft_step_stats *s, double lr, double tps, double elapsed) {
     if (r->c.quiet) return;
     clft_mem_stats ms;
@@ -350,6 +363,8 @@ static void progress(run *r, const clft_step_stats *s, double lr, double tps, do
     char eta[32], el[32];
     fmt_time(eta, sizeof eta, r->step > 0 ? elapsed / (double)r->step * (double)(r->total_steps - r->step) : 0);
     fmt_time(el, sizeof el, elapsed);
+    char mem[32];
+    fmt_mem(mem, sizeof mem, ms.current_total);
     char evs[160] = "";
     if (r->have_eval) snprintf(evs, sizeof evs, " eval %.4f", r->last_eval[0]);
     if (r->tty) {
@@ -358,15 +373,13 @@ static void progress(run *r, const clft_step_stats *s, double lr, double tps, do
         for (int i = 0; i < 30; i++)
             bar[i] = i < w ? '=' : i == w ? '>' : ' ';
         bar[30] = 0;
-        fprintf(stderr, "\r[%s] %lld/%lld loss %.4f%s lr %.2e %.0f tok/s ETA %s mem %.2f GiB%s   ", bar,
-                (long long)r->step, (long long)r->total_steps, s->loss, evs, lr, tps, eta,
-                (double)ms.current_total / 1073741824.0, s->skipped ? " (skipped)" : "");
+        fprintf(stderr, "\r[%s] %lld/%lld loss %.4f%s lr %.2e %.0f tok/s ETA %s mem %s%s   ", bar, (long long)r->step,
+                (long long)r->total_steps, s->loss, evs, lr, tps, eta, mem, s->skipped ? " (skipped)" : "");
         fflush(stderr);
     } else if (r->step % r->c.log_every == 0 || r->step == r->total_steps) {
-        fprintf(stderr,
-                "step %lld/%lld loss %.4f%s lr %.3e grad_norm %.3f %.0f tok/s elapsed %s ETA %s mem %.2f GiB%s\n",
-                (long long)r->step, (long long)r->total_steps, s->loss, evs, lr, s->grad_norm, tps, el, eta,
-                (double)ms.current_total / 1073741824.0, s->skipped ? " skipped" : "");
+        fprintf(stderr, "step %lld/%lld loss %.4f%s lr %.3e grad_norm %.3f %.0f tok/s elapsed %s ETA %s mem %s%s\n",
+                (long long)r->step, (long long)r->total_steps, s->loss, evs, lr, s->grad_norm, tps, el, eta, mem,
+                s->skipped ? " skipped" : "");
     }
 }
 
@@ -386,8 +399,10 @@ static clft_status save(run *r, char *dir_out, size_t cap) {
     char dir[4300];
     snprintf(dir, sizeof dir, "%s/checkpoint-%lld", r->c.out, (long long)r->step);
     if (r->metrics) fflush(r->metrics), fsync(fileno(r->metrics));
-    TRY(clft_trainer_save(r->tr, dir, user));
     if (dir_out) snprintf(dir_out, cap, "%s", dir);
+    if (r->saved_step == r->step) return CLFT_OK; /* e.g. the best step's checkpoint, then the end at that step */
+    TRY(clft_trainer_save(r->tr, dir, user));
+    r->saved_step = r->step;
     char best[4300] = "";
     if (r->best_step > 0) snprintf(best, sizeof best, "checkpoint-%lld", (long long)r->best_step);
     return clft_checkpoint_prune(r->c.out, (int)r->c.keep, best[0] ? best : NULL);
@@ -396,6 +411,19 @@ static clft_status save(run *r, char *dir_out, size_t cap) {
 static double jnum(const cJSON *o, const char *k, double d) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : d;
+}
+
+/* checkpoint-STEP folders in out, complete or not (their .tmp and .old leftovers not counted) */
+static int count_checkpoints(const char *out) {
+    DIR *d = opendir(out);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        long long step;
+        char tail;
+        n += sscanf(e->d_name, "checkpoint-%lld%c", &step, &tail) == 1;
+    }
+    if (d) closedir(d);
+    return n;
 }
 
 /* Keep only the metrics lines up to step (a resumed run rewrites what came after). */
@@ -483,6 +511,7 @@ int cmd_train(int argc, char **argv) {
     memset(&R, 0, sizeof R);
     run *r = &R;
     r->best_eval = INFINITY;
+    r->saved_step = -1;
     train_config_defaults(&r->c);
     char err[4600];
     int help = 0;
@@ -547,7 +576,9 @@ int cmd_train(int argc, char **argv) {
         rc = cli_usage_error(CMD, "%s", clft_last_error());
         goto done;
     }
-    if (r->c.eval_every < 0) r->c.eval_every = r->total_steps >= 10 ? r->total_steps / 10 : 1;
+    /* resolved here, not in r->c: config.json keeps "auto" so that a resume with more --steps evaluates as a run
+     * of that length would */
+    r->eval_every = r->c.eval_every >= 0 ? r->c.eval_every : r->total_steps >= 10 ? r->total_steps / 10 : 1;
     clft_memory_plan plan;
     st = clft_memory_plan_compute(&r->mcfg, &r->tp, &plan);
     if (st != CLFT_OK) {
@@ -588,13 +619,18 @@ int cmd_train(int argc, char **argv) {
     }
     char path[4400];
     /* resume */
-    if (r->c.resume) {
-        char ck[4400];
-        int64_t ckstep = -1;
-        if (clft_checkpoint_latest(r->c.out, ck, sizeof ck, &ckstep) != CLFT_OK) {
+    char ck[4400] = "";
+    int64_t ckstep = -1;
+    if (r->c.resume && clft_checkpoint_latest(r->c.out, ck, sizeof ck, &ckstep) != CLFT_OK) {
+        if (count_checkpoints(r->c.out) > 0) { /* every one damaged: say so rather than start over */
             rc = cli_usage_error(CMD, "--resume: %s", clft_last_error());
             goto done;
         }
+        ck[0] = 0; /* stopped (or killed) before its first checkpoint: the run starts over at step 0 */
+        if (!r->c.quiet) printf("no checkpoint in %s yet: starting at step 0\n", r->c.out);
+    }
+    if (r->c.resume) join(path, sizeof path, r->c.out, "metrics.jsonl");
+    if (r->c.resume && ck[0]) {
         char *user = NULL;
         st = clft_trainer_load(r->tr, ck, &user);
         if (st != CLFT_OK) {
@@ -606,16 +642,25 @@ int cmd_train(int argc, char **argv) {
         clft_free(user);
         r->step = (int64_t)jnum(u, "step", (double)ckstep);
         clft_dataset_position pos = {(uint64_t)jnum(u, "data_epoch", 0), (uint64_t)jnum(u, "data_index", 0)};
-        clft_dataset_set_position(r->train, &pos);
         r->tokens_seen = (int64_t)jnum(u, "tokens_seen", 0);
         r->best_eval = jnum(u, "best_eval", -1) >= 0 ? jnum(u, "best_eval", -1) : INFINITY;
         r->best_step = (int64_t)jnum(u, "best_step", 0);
         r->evals_since_best = (int64_t)jnum(u, "evals_since_best", 0);
         r->elapsed_before = jnum(u, "elapsed", 0);
         cJSON_Delete(u);
-        join(path, sizeof path, r->c.out, "metrics.jsonl");
-        truncate_metrics(path, r->step);
+        r->saved_step = r->step; /* resuming a finished run does not write its last checkpoint again */
+        if (clft_dataset_set_position(r->train, &pos) != CLFT_OK) { /* another --data or --batch than the run's */
+            fprintf(stderr, "clft " CMD ": cannot resume from %s: %s\n", ck, clft_last_error());
+            rc = 2;
+            goto done;
+        }
         if (!r->c.quiet) printf("resuming from %s (step %lld)\n", ck, (long long)r->step);
+    }
+    /* the lines after the checkpoint's step (and a last line cut short by a kill) go */
+    if (r->c.resume && !truncate_metrics(path, r->step)) {
+        fprintf(stderr, "clft " CMD ": %s: cannot rewrite: %s\n", path, strerror(errno));
+        rc = 1;
+        goto done;
     }
     /* effective settings and the run marker */
     char *cj = train_config_json(&r->c);
@@ -644,7 +689,7 @@ int cmd_train(int argc, char **argv) {
     clft_batch *micro = calloc((size_t)r->c.grad_accum, sizeof *micro);
     const double t_start = now_s();
     int stopped_early = 0;
-    while (r->step < r->total_steps && micro) {
+    while (r->step < r->total_steps && micro && !g_stop) { /* a signal during a save stops before the next step */
         for (int k = 0; k < r->c.grad_accum && st == CLFT_OK; k++)
             st = clft_dataset_next_batch(r->train, r->c.batch, &micro[k]);
         if (st != CLFT_OK) break;
@@ -662,7 +707,7 @@ int cmd_train(int argc, char **argv) {
         const double dt = now_s() - t0, elapsed = r->elapsed_before + (now_s() - t_start);
         const double tps = dt > 0 ? (double)toks / dt : 0;
         int with_eval = 0;
-        if (r->n_evals && (r->step % r->c.eval_every == 0 || r->step == r->total_steps)) {
+        if (r->n_evals && ((r->eval_every && r->step % r->eval_every == 0) || r->step == r->total_steps)) {
             for (int i = 0; i < r->n_evals && st == CLFT_OK; i++)
                 st = evaluate(r, r->evals[i], &r->last_eval[i]);
             if (st != CLFT_OK) break;
@@ -671,17 +716,18 @@ int cmd_train(int argc, char **argv) {
                 r->best_eval = r->last_eval[0];
                 r->best_step = r->step;
                 r->evals_since_best = 0;
-                if (r->c.early_stop) { /* the best weights are kept as a checkpoint of their own */
-                    r->elapsed_before = elapsed;
-                    st = save(r, NULL, 0);
-                    if (st != CLFT_OK) break;
-                }
             } else {
                 r->evals_since_best++;
             }
         }
+        /* the step's line before any checkpoint of it: a resume from checkpoint-STEP keeps lines up to STEP */
         metrics_line(r, &s, lr, tps, elapsed, with_eval);
         progress(r, &s, lr, tps, elapsed);
+        if (with_eval && r->c.early_stop && r->best_step == r->step) { /* the best weights: a checkpoint of their own */
+            r->elapsed_before = elapsed;
+            st = save(r, NULL, 0);
+            if (st != CLFT_OK) break;
+        }
         if (r->c.early_stop && r->evals_since_best >= r->c.early_stop) {
             stopped_early = 1;
             break;
@@ -714,7 +760,7 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     finish_report(r, elapsed);
-    if (g_stop) {
+    if (g_stop && r->step < r->total_steps && !stopped_early) { /* a signal during the last step: the run is done */
         fprintf(stderr, "clft " CMD ": interrupted at step %lld; saved %s (continue with --resume)\n",
                 (long long)r->step, last);
         rc = 130;

@@ -54,7 +54,7 @@ static const key KEYS[] = {
     {"min-lr", K_DBL, N(min_lr), "LR  floor of the decay (default 0)"},
     {"weight-decay", K_DBL, N(weight_decay), "W  AdamW weight decay (default 0)"},
     {"max-grad-norm", K_DBL, N(max_grad_norm), "G  clip the global gradient norm (default 1; 0 disables)"},
-    {"eval-every", K_I64, N(eval_every), "N  evaluate every N steps (default: 10 evaluations per run)"},
+    {"eval-every", K_I64, N(eval_every), "N  evaluate every N steps (default: 10 evaluations per run; 0: at the end)"},
     {"save-every", K_I64, N(save_every), "N  checkpoint every N steps (default: only at the end)"},
     {"log-every", K_I64, N(log_every), "N  a progress line every N steps when not on a terminal (default 1)"},
     {"keep", K_I64, N(keep), "N  keep the last N checkpoints (default 2)"},
@@ -302,8 +302,12 @@ char *train_config_json(const train_config *c) {
     for (size_t i = 0; i < NKEYS; i++) {
         const key *k = &KEYS[i];
         const void *src = (const char *)c + k->off;
+        /* the actions of one invocation are no settings (a config file may not hold them) */
+        if (!strcmp(k->name, "resume") || !strcmp(k->name, "overwrite") || !strcmp(k->name, "dry-run")) continue;
         switch (k->type) {
-        case K_STR: cJSON_AddStringToObject(o, k->name, (const char *)src); break;
+        case K_STR: /* an unset optional string ("" = the default) is left out: the reader refuses "" */
+            if (((const char *)src)[0]) cJSON_AddStringToObject(o, k->name, (const char *)src);
+            break;
         case K_INT: cJSON_AddNumberToObject(o, k->name, *(const int *)src); break;
         case K_I64: cJSON_AddNumberToObject(o, k->name, (double)*(const int64_t *)src); break;
         case K_U64: cJSON_AddNumberToObject(o, k->name, (double)*(const uint64_t *)src); break;
