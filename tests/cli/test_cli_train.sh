@@ -1,0 +1,240 @@
+#!/bin/sh
+# test_cli_train.sh - `clft train` from the command line on a `clft init --preset tiny` model:
+# every data format x method end to end (metrics.jsonl lines, config.json, checkpoint, report.html);
+# resume bit-identity (K steps + --resume = N steps, loss by loss; also across SIGINT mid-epoch with
+# grad-accum 2, LoRA dropout and shuffling over epoch boundaries); SIGKILL at random moments of a run
+# saving every step (every checkpoint left verifies, --resume repairs metrics.jsonl and ends identical);
+# every bad input as a one-line error with exit 2; --dry-run; early stop keeping the best checkpoint;
+# --config under flags; the plain progress lines off a terminal.
+# Usage: test_cli_train.sh CLFT_BINARY SCRATCH_DIR CKPT_VERIFY_BINARY SOURCE_DIR
+set -u
+. "$(dirname "$0")/../io/cli_common.sh" "$1" "$2"
+VERIFY=$3
+SRC=$4
+D="$SRC/examples/data"
+F="$SRC/tests/dataset"
+one_line() { [ "$(wc -l < "$T/stderr")" -eq 1 ] && grep -q -- "$1" "$T/stderr"; }
+# metrics_ok FILE N: N lines, each one JSON object with the per-step keys (eval lines: an "eval" object)
+metrics_ok() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().split("\n")
+assert lines[-1] == "", "last line not terminated"
+lines = lines[:-1]
+assert len(lines) == int(sys.argv[2]), "%d lines, expected %s" % (len(lines), sys.argv[2])
+for i, l in enumerate(lines):
+    o = json.loads(l)
+    for k in ("step", "epoch", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "skipped"):
+        assert k in o, "line %d lacks %s" % (i + 1, k)
+    assert o["step"] == i + 1, "line %d is step %s" % (i + 1, o["step"])
+    assert "eval" not in o or isinstance(o["eval"], dict)
+PY
+}
+losses() { sed 's/.*"loss": \([^,]*\),.*/\1/' "$1"; } # the exact text of each loss
+same_losses() { losses "$1" > "$T/la"; losses "$2" > "$T/lb"; [ -s "$T/la" ] && cmp -s "$T/la" "$T/lb"; }
+n_lines() { [ "$(wc -l < "$1")" -eq "$2" ]; }
+wait_lines() { # wait_lines FILE N PID: until FILE has N lines (or the process ended)
+    i=0
+    while [ "$(cat "$1" 2>/dev/null | wc -l)" -lt "$2" ] && kill -0 "$3" 2>/dev/null && [ $i -lt 1200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+
+check "init tiny" code 0 "$CLFT" init --preset tiny --out "$T/m" --seed 1
+M="--model $T/m --batch 2 --quiet"
+
+# ---- 1. every format x method ------------------------------------------------------------------
+# alpaca's template alone is ~150 byte-level tokens: a shorter row truncates every output away
+for fmt in text completion alpaca chat; do
+    seq=128
+    [ $fmt = alpaca ] && seq=384
+    for method in full lora qlora; do
+        o="$T/e2e-$fmt-$method"
+        check "$fmt x $method runs" code 0 "$CLFT" train $M --data "$D/$fmt.jsonl" --method $method --seq-len $seq \
+            --steps 2 --out "$o"
+        check "$fmt x $method: metrics.jsonl, one line per step" metrics_ok "$o/metrics.jsonl" 2
+        check "$fmt x $method: config.json" python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['method'] == '$method'" "$o/config.json"
+        check "$fmt x $method: checkpoint-2 verifies" "$VERIFY" "$o/checkpoint-2"
+        check "$fmt x $method: report.html has plots" grep -q "<svg" "$o/report.html"
+    done
+done
+check "alpaca with a too short --seq-len: empty dataset (exit 2)" code 2 "$CLFT" train $M --data "$D/alpaca.jsonl" \
+    --seq-len 64 --steps 1 --out "$T/short"
+check "the message says why" one_line "without a labelled token"
+
+# ---- 2. resume bit-identity --------------------------------------------------------------------
+# K steps then --resume --steps N = N steps (constant LR: --steps sets the schedule's length); the
+# fixture has 5 micro-batches per epoch, so with grad-accum 2 the runs cross several epochs
+R="$M --data $F/text.jsonl --method lora --seq-len 64 --grad-accum 2 --dropout 0.1 --schedule constant"
+check "8 steps in one run" code 0 "$CLFT" train $R --steps 8 --out "$T/ra"
+check "3 steps" code 0 "$CLFT" train $R --steps 3 --out "$T/rb"
+check "--resume --steps 8" code 0 "$CLFT" train $R --steps 8 --resume --out "$T/rb"
+check "resumed metrics: 8 valid lines" metrics_ok "$T/rb/metrics.jsonl" 8
+check "3 + resume = 8: losses identical" same_losses "$T/ra/metrics.jsonl" "$T/rb/metrics.jsonl"
+check "a finished run resumed again changes nothing" code 0 "$CLFT" train $R --steps 8 --resume --out "$T/rb"
+check "... and keeps its 8 lines" same_losses "$T/ra/metrics.jsonl" "$T/rb/metrics.jsonl"
+# the same with full fine-tuning and QLoRA (no dropout there)
+for method in full qlora; do
+    Q="$M --data $F/completion.jsonl --method $method --seq-len 64 --schedule constant"
+    check "$method: 5 steps" code 0 "$CLFT" train $Q --steps 5 --out "$T/r5-$method"
+    check "$method: 2 steps + resume to 5" sh -c "'$CLFT' train $Q --steps 2 --out '$T/r2-$method' && \
+        '$CLFT' train $Q --steps 5 --resume --out '$T/r2-$method'"
+    check "$method: losses identical" same_losses "$T/r5-$method/metrics.jsonl" "$T/r2-$method/metrics.jsonl"
+done
+
+# across SIGINT in the middle of an epoch, cosine schedule: exit 130 with a checkpoint, then --resume
+S="$M --data $F/text.jsonl --method lora --seq-len 64 --grad-accum 2 --dropout 0.1 --steps 40 --save-every 1000"
+check "40 steps uninterrupted" code 0 "$CLFT" train $S --out "$T/sa"
+"$CLFT" train $S --out "$T/sb" > "$T/sb.out" 2> "$T/sb.err" &
+pid=$!
+wait_lines "$T/sb/metrics.jsonl" 4 $pid
+kill -INT $pid
+wait $pid
+rc=$?
+check "SIGINT: exit 130 (got $rc)" [ $rc -eq 130 ]
+check "SIGINT: says where it saved" grep -q "interrupted at step" "$T/sb.err"
+ck=$(ls -d "$T/sb"/checkpoint-* 2>/dev/null | head -1)
+check "SIGINT: a checkpoint before the end (${ck##*/})" sh -c "[ -n '$ck' ] && [ '${ck##*/}' != checkpoint-40 ]"
+check "SIGINT: the checkpoint verifies" "$VERIFY" "$ck"
+check "SIGINT: --resume" code 0 "$CLFT" train $S --out "$T/sb" --resume
+check "SIGINT: 40 valid lines" metrics_ok "$T/sb/metrics.jsonl" 40
+check "SIGINT + resume: losses identical" same_losses "$T/sa/metrics.jsonl" "$T/sb/metrics.jsonl"
+
+# ---- 3. SIGKILL at random moments of a run that saves every step --------------------------------
+K="$M --data $F/text.jsonl --method lora --seq-len 64 --steps 12 --save-every 1 --keep 3"
+check "12 steps, saving each" code 0 "$CLFT" train $K --out "$T/ka"
+for try in 1 2 3 4 5; do
+    o="$T/kb$try"
+    delay=$(awk -v s=$try 'BEGIN { srand(s * 7919 + 17); printf "%.2f", 0.5 * rand() }')
+    "$CLFT" train $K --out "$o" > /dev/null 2>&1 &
+    pid=$!
+    [ $try -gt 1 ] && wait_lines "$o/metrics.jsonl" 1 $pid # try 1: at start-up, the others while stepping
+    sleep "$delay"
+    kill -KILL $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    left=""
+    for c in "$o"/checkpoint-*; do # checkpoint-N.tmp: a save cut short, never read
+        case ${c##*/} in *.* | "checkpoint-*") ;; *) left="$left $c" ;; esac
+    done
+    [ -n "$left" ] && check "SIGKILL $try, ${delay}s after the first step: every checkpoint left verifies:$left" "$VERIFY" $left
+    [ $try -eq 2 ] && printf '{"step": 99, "loss": 1.2' >> "$o/metrics.jsonl" # a line cut short by the kill
+    resume=--resume
+    [ -e "$o/run.json" ] || resume=--overwrite # killed before the run began: nothing to resume
+    check "SIGKILL $try: $resume" code 0 "$CLFT" train $K --out "$o" $resume
+    check "SIGKILL $try: 12 valid lines after resume" metrics_ok "$o/metrics.jsonl" 12
+    check "SIGKILL $try: losses identical" same_losses "$T/ka/metrics.jsonl" "$o/metrics.jsonl"
+done
+
+# ---- 4. bad input: one line on stderr, exit 2 -------------------------------------------------------
+B="$M --method lora --seq-len 64 --steps 2"
+{ head -n 2 "$F/text.jsonl"; echo 'not json'; tail -n +3 "$F/text.jsonl"; } > "$T/notjson.jsonl"
+check "a line that is not JSON (exit 2)" code 2 "$CLFT" train $B --data "$T/notjson.jsonl" --out "$T/x"
+check "... FILE:LINE:" one_line "notjson.jsonl:3:"
+B2="--model $T/m --batch 2 --method lora --seq-len 64 --steps 2"
+check "--skip-bad-lines continues" code 0 "$CLFT" train $B2 --data "$T/notjson.jsonl" --skip-bad-lines --out "$T/skip"
+check "... and counts the line" grep -q "1 bad lines skipped" "$T/stdout"
+check "--skip-bad-lines again (dataset cache)" code 0 "$CLFT" train $B2 --data "$T/notjson.jsonl" --skip-bad-lines \
+    --out "$T/skip" --overwrite
+check "... still counts the line" grep -q "1 bad lines skipped (cached)" "$T/stdout"
+printf '{"prompt": "a", "completion": "b"}\n{"prompt": "only a prompt"}\n' > "$T/nokey.jsonl"
+check "a line without its format's keys (exit 2)" code 2 "$CLFT" train $B --data "$T/nokey.jsonl" --out "$T/x"
+check "... FILE:LINE: names the key" one_line "nokey.jsonl:2:.*completion"
+printf '{"text": "bad \377\376 bytes"}\n' > "$T/utf8.jsonl"
+check "invalid UTF-8 (exit 2)" code 2 "$CLFT" train $B --data "$T/utf8.jsonl" --out "$T/x"
+check "... named" one_line "utf8.jsonl:1:.*UTF-8"
+: > "$T/empty.jsonl"
+check "an empty dataset (exit 2)" code 2 "$CLFT" train $B --data "$T/empty.jsonl" --out "$T/x"
+check "... named" one_line "empty dataset"
+check "a missing data file (exit 2)" code 2 "$CLFT" train $B --data "$T/nope.jsonl" --out "$T/x"
+check "... named" one_line "nope.jsonl"
+mkdir -p "$T/notok" && cp "$T/m/config.json" "$T/m/model.safetensors" "$T/notok/"
+check "a model folder without tokenizer.json (exit 2)" code 2 "$CLFT" train --model "$T/notok" --method lora \
+    --seq-len 64 --steps 2 --data "$F/text.jsonl" --out "$T/x"
+check "... named" one_line "tokenizer"
+printf '{"messages": [{"role": "user", "content": "hi"}]}\n' > "$T/noasst.jsonl"
+check "a chat example without an assistant turn (exit 2)" code 2 "$CLFT" train $B --data "$T/noasst.jsonl" --out "$T/x"
+check "... named" one_line "noasst.jsonl:1:.*assistant"
+printf '{"messages": [{"role": "user", "content": "hi"}, {"role": "wizard", "content": "x"}, {"role": "assistant", "content": "y"}]}\n' > "$T/role.jsonl"
+check "an unknown role (exit 2)" code 2 "$CLFT" train $B --data "$T/role.jsonl" --out "$T/x"
+check "... named" one_line "role.jsonl:1:.*wizard"
+check "--seq-len above max_position_embeddings (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" \
+    --seq-len 4096 --out "$T/x"
+check "... names the maximum" one_line "2048"
+check "--lr abc (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" --lr abc --out "$T/x"
+check "... named" one_line "'abc' is not a number"
+check "an unknown flag (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" --frobnicate --out "$T/x"
+check "... named" one_line "frobnicate"
+echo '{"lr": 1e-3, "bogus-key": 3}' > "$T/bogus.json"
+check "an unknown key in --config (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" --config "$T/bogus.json" \
+    --out "$T/x"
+check "... named" one_line "bogus-key"
+check "nothing written by the failures" test ! -e "$T/x"
+check "an --out holding another run (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/ra"
+check "... says --resume or --overwrite" one_line "another run"
+check "... the run is untouched" same_losses "$T/ra/metrics.jsonl" "$T/rb/metrics.jsonl"
+check "--overwrite replaces it" code 0 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/ra" --overwrite
+check "... with its own 2 steps" metrics_ok "$T/ra/metrics.jsonl" 2
+check "... and only its checkpoint" test "$(ls -d "$T/ra"/checkpoint-* | wc -l)" -eq 1
+mkdir -p "$T/norun"
+check "--resume on a folder without a run (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" --resume \
+    --out "$T/norun"
+check "... named" one_line "no clft run"
+check "--resume with another rank (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" --resume --rank 4 \
+    --out "$T/ra"
+check "... names both ranks" one_line "rank 8.*rank 4"
+check "--dry-run" code 0 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/dry" --dry-run
+check "... prints the memory plan" grep -q "^memory plan: .* MiB" "$T/stdout"
+check "... the counts" grep -q "examples, .* rows of 64 tokens" "$T/stdout"
+check "... the steps" grep -q "^steps: 2 " "$T/stdout"
+check "... and writes nothing" test ! -e "$T/dry"
+
+# ---- 5. early stop ------------------------------------------------------------------------------------
+head -n 8 "$D/text.jsonl" > "$T/general.jsonl"
+E="$M --data $F/text.jsonl --eval-data general=$T/general.jsonl --method full --seq-len 64 --steps 30 --lr 0.05"
+check "early stop" code 0 "$CLFT" train $E --schedule constant --early-stop 1 --eval-every 1 --keep 1 \
+    --out "$T/es" --quiet=false
+check "... says so" grep -q "^early stop at step" "$T/stdout"
+best=$(sed -n 's/^early stop.*(\(.*checkpoint-[0-9]*\)).*/\1/p' "$T/stdout")
+check "... names the best checkpoint (${best##*/}), kept by --keep 1" test -d "$best"
+check "... which verifies" "$VERIFY" "$best"
+check "... stopped before --steps" python3 - "$T/es/metrics.jsonl" "$best" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) < 30, len(rows)
+ev = [(r["eval"]["general"], r["step"]) for r in rows if "eval" in r]
+assert len(ev) == len(rows), "an eval every step"
+assert sys.argv[2].endswith("checkpoint-%d" % min(ev)[1]), (min(ev), sys.argv[2])
+PY
+check "--eval-every 0: evaluated at the end only" code 0 "$CLFT" train $E --steps 3 --eval-every 0 --out "$T/ev0"
+check "... one eval line" test "$(grep -c '"eval"' "$T/ev0/metrics.jsonl")" -eq 1
+
+# ---- 6. --config, flags win -----------------------------------------------------------------------
+cat > "$T/cfg.json" <<EOF
+{"model": "$T/m", "data": "$F/text.jsonl", "method": "lora", "rank": 4, "lr": 0.001, "seq_len": 64,
+ "schedule": "linear", "steps": 3, "batch": 2, "eval-data": {"gen": "$T/general.jsonl"}}
+EOF
+check "--config with flags over it" code 0 "$CLFT" train --config "$T/cfg.json" --rank 2 --steps 2 --out "$T/cf" --quiet
+check "config.json: the file's values and the flags'" python3 - "$T/cf/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+want = {"rank": 2, "lr": 0.001, "seq-len": 64, "schedule": "linear", "steps": 2, "method": "lora", "batch": 2}
+for k, v in want.items():
+    assert c[k] == v, (k, c[k], v)
+assert list(c["eval-data"]) == ["gen"], c["eval-data"]
+PY
+check "metrics: 2 steps starting at lr 0.001" sh -c "grep -q '\"lr\": 0.001,' '$T/cf/metrics.jsonl' && \
+    [ \$(wc -l < '$T/cf/metrics.jsonl') -eq 2 ]"
+check "the written config.json reads back as --config" code 0 "$CLFT" train --config "$T/cf/config.json" \
+    --out "$T/cf2" --dry-run
+check "... with its settings" grep -q "lr linear 0.001" "$T/stdout"
+
+# ---- 7. progress lines when not a terminal --------------------------------------------------------
+check "--log-every 2" code 0 "$CLFT" train --model "$T/m" --data "$F/text.jsonl" --method lora --seq-len 64 \
+    --batch 2 --steps 5 --log-every 2 --out "$T/log"
+check "a plain line per 2 steps and the last" sh -c "[ \"\$(grep '^step ' '$T/stderr' | cut -d' ' -f2 | tr '\n' ' ')\" \
+    = '2/5 4/5 5/5 ' ] && ! grep -q \"\$(printf '\r')\" '$T/stderr'"
+check "... with loss, lr, tokens/s and ETA" grep -q "^step 2/5 loss [0-9.]* lr .* tok/s .*ETA" "$T/stderr"
+
+[ $fail -eq 0 ] && rm -rf "$T"
+exit $fail
