@@ -79,7 +79,8 @@ static void svg_plot(FILE *f, const char *title, const char *ylabel, series *s, 
     if (x1 == x0) x1 = x0 + 1;
     if (y1 == y0) y1 = y0 + fabs(y0) * 0.1 + 1e-12;
     const double pad = (y1 - y0) * 0.05;
-    y0 -= pad, y1 += pad;
+    y0 = y0 >= 0 && y0 - pad < 0 ? 0 : y0 - pad; /* a non-negative quantity keeps a non-negative axis */
+    y1 += pad;
     const double pw = W - L - R, ph = H - T - B;
 #define PX(v) (L + ((v)-x0) / (x1 - x0) * pw)
 #define PY(v) (T + (1 - ((v)-y0) / (y1 - y0)) * ph)
