@@ -481,27 +481,44 @@ static int finish_report(run *r, double elapsed) {
     clft_device_info di;
     memset(&di, 0, sizeof di);
     clft_context_device_info(r->ctx, &di);
-    char summary[12288], dataset[12288], title[4400];
+    char title[4400], device[512];
     SNPRINTF(title, sizeof title, "clft train: %s, %s", r->c.model, r->c.method);
-    SNPRINTF(summary, sizeof summary,
-             "{\"model\": \"%s\", \"method\": \"%s\", \"device\": \"%s (%s)\", \"steps\": %lld, \"tokens\": %lld, "
-             "\"seconds\": %.1f, \"tokens_per_s\": %.1f, \"best_eval\": %.6g, \"best_step\": %lld}",
-             r->c.model, r->c.method, di.name, di.platform, (long long)r->step, (long long)r->tokens_seen, elapsed,
-             elapsed > 0 ? (double)r->tokens_seen / elapsed : 0.0, isfinite(r->best_eval) ? r->best_eval : -1.0,
-             (long long)r->best_step);
+    SNPRINTF(device, sizeof device, "%s (%s)", di.name, di.platform);
+    /* built with cJSON: paths and device names may hold quotes or backslashes */
+    cJSON *sum = cJSON_CreateObject(), *dso = cJSON_CreateObject();
+    cJSON_AddStringToObject(sum, "model", r->c.model);
+    cJSON_AddStringToObject(sum, "method", r->c.method);
+    cJSON_AddStringToObject(sum, "device", device);
+    cJSON_AddNumberToObject(sum, "steps", (double)r->step);
+    cJSON_AddNumberToObject(sum, "tokens", (double)r->tokens_seen);
+    cJSON_AddNumberToObject(sum, "seconds", round(elapsed * 10) / 10);
+    cJSON_AddNumberToObject(sum, "tokens_per_s", elapsed > 0 ? round((double)r->tokens_seen / elapsed * 10) / 10 : 0);
+    if (isfinite(r->best_eval)) {
+        cJSON_AddNumberToObject(sum, "best_eval", r->best_eval);
+        cJSON_AddNumberToObject(sum, "best_step", (double)r->best_step);
+    }
     const clft_dataset_stats *s = &r->train_stats;
-    SNPRINTF(dataset, sizeof dataset,
-             "{\"file\": \"%s\", \"format\": \"%s\", \"examples\": %lld, \"rows\": %lld, \"tokens\": %lld, "
-             "\"label_tokens\": %lld, \"masked_share\": %.4f, \"truncated\": %lld, \"dropped_long\": %lld, "
-             "\"skipped_lines\": %lld, \"padding_tokens\": %lld, \"cache_hit\": %s}",
-             r->c.data, clft_dataset_format_name(s->format), (long long)s->examples, (long long)s->rows,
-             (long long)s->tokens, (long long)s->label_tokens, s->masked_share, (long long)s->truncated,
-             (long long)s->dropped_long, (long long)s->skipped_lines, (long long)s->pad_tokens,
-             s->cache_hit ? "true" : "false");
+    cJSON_AddStringToObject(dso, "file", r->c.data);
+    cJSON_AddStringToObject(dso, "format", clft_dataset_format_name(s->format));
+    cJSON_AddNumberToObject(dso, "examples", (double)s->examples);
+    cJSON_AddNumberToObject(dso, "rows", (double)s->rows);
+    cJSON_AddNumberToObject(dso, "tokens", (double)s->tokens);
+    cJSON_AddNumberToObject(dso, "label_tokens", (double)s->label_tokens);
+    cJSON_AddNumberToObject(dso, "masked_share", round(s->masked_share * 1e4) / 1e4);
+    cJSON_AddNumberToObject(dso, "truncated", (double)s->truncated);
+    cJSON_AddNumberToObject(dso, "dropped_long", (double)s->dropped_long);
+    cJSON_AddNumberToObject(dso, "skipped_lines", (double)s->skipped_lines);
+    cJSON_AddNumberToObject(dso, "padding_tokens", (double)s->pad_tokens);
+    cJSON_AddBoolToObject(dso, "cache_hit", s->cache_hit);
+    char *summary = cJSON_PrintUnformatted(sum), *dataset = cJSON_PrintUnformatted(dso);
+    cJSON_Delete(sum);
+    cJSON_Delete(dso);
     char *settings = train_config_json(&r->c);
     char err[512];
     const int ok = report_write(rpath, mpath, title, summary, settings, dataset, err, sizeof err);
     free(settings);
+    free(summary);
+    free(dataset);
     if (!ok) fprintf(stderr, "clft " CMD ": %s\n", err);
     return ok;
 }

@@ -264,6 +264,7 @@ int train_config_parse(train_config *c, int argc, char **argv, int *help, char *
         if (!v || !v[0]) return snprintf(err, errcap, "--config: missing FILE"), 0;
         if (!load_config_file(c, v, err, errcap)) return 0;
     }
+    int flag_evals = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -292,6 +293,9 @@ int train_config_parse(train_config *c, int argc, char **argv, int *help, char *
         } else {
             return snprintf(err, errcap, "%s: missing value", where), 0;
         }
+        /* the flags' eval sets replace those of a config file (or of the run resumed): the same command
+         * line again with --resume must not name its sets twice */
+        if (k->type == K_EVAL && !flag_evals++) c->n_eval = 0;
         if (!set_value(c, k, v, where, err, errcap)) return 0;
     }
     return 1;

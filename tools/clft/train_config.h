@@ -34,7 +34,8 @@ typedef struct train_config {
 } train_config;
 
 void train_config_defaults(train_config *c);
-/* Parse argv[1..] (argv[0] is "train") into c: --config FILE first, then the flags over it.
+/* Parse argv[1..] (argv[0] is "train") into c: --config FILE first, then the flags over it (--eval-data
+ * flags replace the file's eval sets).
  * Returns 0 and fills err (one line) on a bad flag, key or value; *help is set for --help. */
 int train_config_parse(train_config *c, int argc, char **argv, int *help, char *err, size_t errcap);
 /* The effective settings as a JSON object (malloc'd). */
