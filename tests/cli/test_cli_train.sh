@@ -59,6 +59,11 @@ for fmt in text completion alpaca chat; do
         check "$fmt x $method: report.html has plots" grep -q "<svg" "$o/report.html"
     done
 done
+cp -r "$T/m" "$T/m\"q"
+check "a model folder with a quote in its name" code 0 "$CLFT" train --model "$T/m\"q" --batch 2 --quiet \
+    --data "$F/text.jsonl" --method lora --seq-len 64 --steps 1 --out "$T/quote"
+check "... named in the report's run table" grep -q "<th>model</th><td>[^<]*m&quot;q</td>" "$T/quote/report.html"
+check "... which has the dataset table" grep -q "<th>examples</th><td>4</td>" "$T/quote/report.html"
 check "alpaca with a too short --seq-len: empty dataset (exit 2)" code 2 "$CLFT" train $M --data "$D/alpaca.jsonl" \
     --seq-len 64 --steps 1 --out "$T/short"
 check "the message says why" one_line "without a labelled token"
@@ -102,11 +107,14 @@ check "SIGINT: 40 valid lines" metrics_ok "$T/sb/metrics.jsonl" 40
 check "SIGINT + resume: losses identical" same_losses "$T/sa/metrics.jsonl" "$T/sb/metrics.jsonl"
 
 # ---- 3. SIGKILL at random moments of a run that saves every step --------------------------------
+# with an eval set (the same command line again with --resume names it twice: the flags' sets win)
+head -n 8 "$D/text.jsonl" > "$T/general.jsonl"
 K="$M --data $F/text.jsonl --method lora --seq-len 64 --steps 12 --save-every 1 --keep 3"
+K="$K --eval-data general=$T/general.jsonl --eval-every 4"
 check "12 steps, saving each" code 0 "$CLFT" train $K --out "$T/ka"
 for try in 1 2 3 4 5; do
     o="$T/kb$try"
-    delay=$(awk -v s=$try 'BEGIN { srand(s * 7919 + 17); printf "%.2f", 0.5 * rand() }')
+    delay=$(od -An -N2 -tu2 /dev/urandom | awk '{ printf "%.2f", 0.5 * $1 / 65536 }') # in the check's name
     "$CLFT" train $K --out "$o" > /dev/null 2>&1 &
     pid=$!
     [ $try -gt 1 ] && wait_lines "$o/metrics.jsonl" 1 $pid # try 1: at start-up, the others while stepping
@@ -117,13 +125,15 @@ for try in 1 2 3 4 5; do
     for c in "$o"/checkpoint-*; do # checkpoint-N.tmp: a save cut short, never read
         case ${c##*/} in *.* | "checkpoint-*") ;; *) left="$left $c" ;; esac
     done
-    [ -n "$left" ] && check "SIGKILL $try, ${delay}s after the first step: every checkpoint left verifies:$left" "$VERIFY" $left
+    [ -n "$left" ] && check "SIGKILL $try (+${delay}s): every checkpoint left verifies:$left" "$VERIFY" $left
     [ $try -eq 2 ] && printf '{"step": 99, "loss": 1.2' >> "$o/metrics.jsonl" # a line cut short by the kill
     resume=--resume
     [ -e "$o/run.json" ] || resume=--overwrite # killed before the run began: nothing to resume
     check "SIGKILL $try: $resume" code 0 "$CLFT" train $K --out "$o" $resume
     check "SIGKILL $try: 12 valid lines after resume" metrics_ok "$o/metrics.jsonl" 12
     check "SIGKILL $try: losses identical" same_losses "$T/ka/metrics.jsonl" "$o/metrics.jsonl"
+    check "SIGKILL $try: eval losses identical" sh -c "[ \"\$(grep -o '\"eval\": {[^}]*}' '$T/ka/metrics.jsonl')\" = \
+        \"\$(grep -o '\"eval\": {[^}]*}' '$o/metrics.jsonl')\" ]"
 done
 
 # ---- 4. bad input: one line on stderr, exit 2 -------------------------------------------------------
@@ -190,7 +200,6 @@ check "... the steps" grep -q "^steps: 2 " "$T/stdout"
 check "... and writes nothing" test ! -e "$T/dry"
 
 # ---- 5. early stop ------------------------------------------------------------------------------------
-head -n 8 "$D/text.jsonl" > "$T/general.jsonl"
 E="$M --data $F/text.jsonl --eval-data general=$T/general.jsonl --method full --seq-len 64 --steps 30 --lr 0.05"
 check "early stop" code 0 "$CLFT" train $E --schedule constant --early-stop 1 --eval-every 1 --keep 1 \
     --out "$T/es" --quiet=false
@@ -206,6 +215,7 @@ ev = [(r["eval"]["general"], r["step"]) for r in rows if "eval" in r]
 assert len(ev) == len(rows), "an eval every step"
 assert sys.argv[2].endswith("checkpoint-%d" % min(ev)[1]), (min(ev), sys.argv[2])
 PY
+check "... the report plots the eval loss" grep -q "eval: general" "$T/es/report.html"
 check "--eval-every 0: evaluated at the end only" code 0 "$CLFT" train $E --steps 3 --eval-every 0 --out "$T/ev0"
 check "... one eval line" test "$(grep -c '"eval"' "$T/ev0/metrics.jsonl")" -eq 1
 
