@@ -499,7 +499,9 @@ CLFT_API clft_status clft_checkpoint_verify(const char *dir);
  * naming the reason): its path in path[cap] and its step; CLFT_STATUS_NOT_FOUND when none. */
 CLFT_API clft_status clft_checkpoint_latest(const char *out_dir, char *path, size_t cap, int64_t *step);
 /* Remove all but the newest `keep` checkpoint-STEP folders of out_dir; `protect` (a folder name or
- * path, may be NULL: e.g. the best one under early stopping) is never removed nor counted. */
+ * path, may be NULL: e.g. the best one under early stopping) is never removed nor counted. A folder
+ * is renamed before it is emptied (never seen half-removed); leftovers of interrupted saves and
+ * removals (checkpoint-STEP.tmp, .old, .deleting) are removed too. */
 CLFT_API clft_status clft_checkpoint_prune(const char *out_dir, int keep, const char *protect);
 
 /* ---- learning-rate schedules (src/optim/schedule.c) ----------------------------------------------

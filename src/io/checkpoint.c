@@ -375,8 +375,38 @@ clft_status clft_checkpoint_latest(const char *out_dir, char *path, size_t cap, 
     return clft_error(CLFT_STATUS_NOT_FOUND, "%s: no complete checkpoint-STEP folder", out_dir);
 }
 
+/* Remove a checkpoint folder so that it is never seen half-removed: renamed first (one atomic step,
+ * after which it is no checkpoint-STEP folder), then emptied. */
+static void remove_checkpoint(const char *path) {
+    char gone[4300];
+    snprintf(gone, sizeof gone, "%s.deleting", path);
+    remove_flat_dir(gone);
+    if (rename(path, gone) == 0)
+        remove_flat_dir(gone);
+    else
+        clft_log(CLFT_LOG_WARN, "cannot remove %s: %s", path, strerror(errno));
+}
+
+/* Leftovers of interrupted saves and removals (checkpoint-STEP.tmp / .old / .deleting). */
+static void remove_leftovers(const char *out_dir) {
+    DIR *d = opendir(out_dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        long long step = -1;
+        int n = 0;
+        if (sscanf(e->d_name, "checkpoint-%lld%n", &step, &n) != 1 || step < 0) continue;
+        const char *tail = e->d_name + n;
+        if (strcmp(tail, ".tmp") && strcmp(tail, ".old") && strcmp(tail, ".deleting")) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", out_dir, e->d_name);
+        remove_flat_dir(p);
+    }
+    closedir(d);
+}
+
 clft_status clft_checkpoint_prune(const char *out_dir, int keep, const char *protect) {
     if (!out_dir || keep < 1) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_checkpoint_prune: keep %d", keep);
+    remove_leftovers(out_dir);
     ckpt_dir *v = NULL;
     size_t n = 0;
     CLFT_CHECK(list_checkpoints(out_dir, &v, &n));
@@ -388,7 +418,7 @@ clft_status clft_checkpoint_prune(const char *out_dir, int keep, const char *pro
             kept++;
             continue;
         }
-        remove_flat_dir(v[i].path);
+        remove_checkpoint(v[i].path);
     }
     free(v);
     return CLFT_OK;

@@ -192,7 +192,31 @@ check "--resume on a folder without a run (exit 2)" code 2 "$CLFT" train $B --da
 check "... named" one_line "no clft run"
 check "--resume with another rank (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" --resume --rank 4 \
     --out "$T/ra"
-check "... names both ranks" one_line "rank 8.*rank 4"
+check "... names both ranks" one_line "rank 4 differs from the run's 8"
+check "--resume with another --batch (exit 2)" code 2 "$CLFT" train $B --data "$F/text.jsonl" --resume --batch 3 \
+    --out "$T/ra"
+check "... named" one_line "batch 3 differs from the run's 2"
+# a full disk during a save: the run folder on a 400 KiB tmpfs that holds the first checkpoint
+# (~190 KiB) but not a second: exit 1 with one line, the previous checkpoint stays complete, no
+# half-written one is left, and the run resumes once there is room (needs root for the mount, as
+# this machine and CI have)
+mkdir -p "$T/disk"
+if mount -t tmpfs -o size=400k tmpfs "$T/disk" 2>"$T/mount.err"; then
+    check "a run on the small disk" code 0 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/disk/run" --steps 2
+    check "save on a full disk fails (exit 1)" code 1 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/disk/run" \
+        --resume --steps 4
+    check "... with one line naming the save" one_line "saving the checkpoint failed"
+    check "... the previous checkpoint still verifies" "$VERIFY" "$T/disk/run/checkpoint-2"
+    check "... no checkpoint-4 exists" test ! -e "$T/disk/run/checkpoint-4"
+    check "... and no temporary folder is left" sh -c "! ls -d '$T/disk/run'/*.tmp 2>/dev/null"
+    cp -r "$T/disk/run" "$T/disk-run"
+    umount "$T/disk"
+    check "resumes from checkpoint-2 once there is room" code 0 "$CLFT" train $B --data "$F/text.jsonl" \
+        --out "$T/disk-run" --resume --steps 4
+    check "... to step 4" "$VERIFY" "$T/disk-run/checkpoint-4"
+else
+    check "mount a small tmpfs for the full-disk test (needs root): $(cat "$T/mount.err")" false
+fi
 check "--dry-run" code 0 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/dry" --dry-run
 check "... prints the memory plan" grep -q "^memory plan: .* MiB" "$T/stdout"
 check "... the counts" grep -q "examples, .* rows of 64 tokens" "$T/stdout"

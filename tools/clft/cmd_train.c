@@ -5,9 +5,11 @@
  * steps, at the end, and on SIGINT/SIGTERM, which then exits 130); --resume continues bit for bit;
  * OUT/report.html at the end. Exit codes: 0 done, 1 a failure while running (device, disk), 2 bad
  * input (flags, config, model folder, data), 130 interrupted after saving. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -523,6 +525,51 @@ static int finish_report(run *r, double elapsed) {
     return ok;
 }
 
+/* A resumed run must keep what decides its data order, its shapes and its trainable state; the
+ * length, the learning rate and the eval/save/log cadence may change. */
+static int resume_settings_match(const train_config *a, const train_config *b, char *err, size_t cap) {
+#define SAME_STR(f, flag)                                                                                              \
+    if (strcmp(a->f, b->f)) {                                                                                          \
+        if (snprintf(err, cap, "--resume: --%.200s '%.1000s' differs from the run's '%.1000s' (its config.json)",      \
+                     flag, b->f, a->f) < 0)                                                                            \
+            err[0] = 0;                                                                                                \
+        return 0;                                                                                                      \
+    }
+#define SAME_NUM(f, flag)                                                                                              \
+    if ((double)a->f != (double)b->f) {                                                                                \
+        snprintf(err, cap,                                                                                             \
+                 "--resume: --%s %g differs from the run's %g (its config.json); resume with the run's "               \
+                 "settings, or start over with --overwrite",                                                           \
+                 flag, (double)b->f, (double)a->f);                                                                    \
+        return 0;                                                                                                      \
+    }
+    SAME_STR(model, "model")
+    SAME_STR(data, "data")
+    SAME_STR(format, "format")
+    SAME_STR(chat_template, "chat-template") SAME_STR(method, "method") SAME_STR(base_dtype, "base-dtype")
+        SAME_STR(targets, "targets") SAME_NUM(stride, "stride") SAME_NUM(pack, "pack") SAME_NUM(drop_long, "drop-long")
+            SAME_NUM(train_on_prompt, "train-on-prompt") SAME_NUM(val_split, "val-split") SAME_NUM(rank, "rank")
+                SAME_NUM(alpha, "alpha") SAME_NUM(dropout, "dropout") SAME_NUM(rslora, "rslora")
+                    SAME_NUM(qlora_blocksize, "qlora-blocksize") SAME_NUM(qlora_double_quant, "qlora-double-quant")
+                        SAME_NUM(seq_len, "seq-len") SAME_NUM(batch, "batch") SAME_NUM(grad_accum, "grad-accum")
+                            SAME_NUM(seed, "seed")
+#undef SAME_STR
+#undef SAME_NUM
+                                return 1;
+}
+
+/* Paths of existing files as absolute paths, so that config.json resumes from any folder. */
+static void absolute_paths(train_config *c) {
+    char buf[PATH_MAX];
+    if (c->model[0] && realpath(c->model, buf) && strlen(buf) < sizeof c->model)
+        snprintf(c->model, sizeof c->model, "%s", buf);
+    if (c->data[0] && realpath(c->data, buf) && strlen(buf) < sizeof c->data)
+        snprintf(c->data, sizeof c->data, "%s", buf);
+    for (int i = 0; i < c->n_eval; i++)
+        if (realpath(c->eval_path[i], buf) && strlen(buf) < sizeof c->eval_path[i])
+            snprintf(c->eval_path[i], sizeof c->eval_path[i], "%s", buf);
+}
+
 int cmd_train(int argc, char **argv) {
     run R;
     memset(&R, 0, sizeof R);
@@ -533,6 +580,8 @@ int cmd_train(int argc, char **argv) {
     char err[4600];
     int help = 0;
     /* --resume --out DIR: the run's own config.json first (flags still win) */
+    train_config saved;
+    int have_saved = 0;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--resume")) {
             train_config probe;
@@ -545,6 +594,8 @@ int cmd_train(int argc, char **argv) {
                     char *args[3] = {argv[0], "--config", p};
                     if (!train_config_parse(&r->c, 3, args, &h, err, sizeof err))
                         return cli_usage_error(CMD, "%s", err);
+                    saved = r->c;
+                    have_saved = 1;
                 }
             }
         }
@@ -553,6 +604,8 @@ int cmd_train(int argc, char **argv) {
         usage();
         return 0;
     }
+    if (have_saved && !resume_settings_match(&saved, &r->c, err, sizeof err)) return cli_usage_error(CMD, "%s", err);
+    absolute_paths(&r->c);
     int rc = check_settings(r);
     if (rc) return rc;
     /* model folder and tokenizer */
@@ -702,6 +755,9 @@ int cmd_train(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a file-size limit (ulimit -f) makes writes fail with EFBIG, reported like a full disk,
+     * instead of killing the process in the middle of a save */
+    signal(SIGXFSZ, SIG_IGN);
     /* the loop */
     clft_batch *micro = calloc((size_t)r->c.grad_accum, sizeof *micro);
     const double t_start = now_s();
