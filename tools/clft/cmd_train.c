@@ -529,33 +529,45 @@ static int finish_report(run *r, double elapsed) {
  * length, the learning rate and the eval/save/log cadence may change. */
 static int resume_settings_match(const train_config *a, const train_config *b, char *err, size_t cap) {
 #define SAME_STR(f, flag)                                                                                              \
-    if (strcmp(a->f, b->f)) {                                                                                          \
+    do {                                                                                                               \
+        if (!strcmp(a->f, b->f)) break;                                                                                \
         if (snprintf(err, cap, "--resume: --%.200s '%.1000s' differs from the run's '%.1000s' (its config.json)",      \
                      flag, b->f, a->f) < 0)                                                                            \
             err[0] = 0;                                                                                                \
         return 0;                                                                                                      \
-    }
+    } while (0)
 #define SAME_NUM(f, flag)                                                                                              \
-    if ((double)a->f != (double)b->f) {                                                                                \
-        snprintf(err, cap,                                                                                             \
-                 "--resume: --%s %g differs from the run's %g (its config.json); resume with the run's "               \
-                 "settings, or start over with --overwrite",                                                           \
-                 flag, (double)b->f, (double)a->f);                                                                    \
+    do {                                                                                                               \
+        if ((double)a->f == (double)b->f) break;                                                                       \
+        snprintf(err, cap, "--resume: --%s %g differs from the run's %g (its config.json)", flag, (double)b->f,        \
+                 (double)a->f);                                                                                        \
         return 0;                                                                                                      \
-    }
-    SAME_STR(model, "model")
-    SAME_STR(data, "data")
-    SAME_STR(format, "format")
-    SAME_STR(chat_template, "chat-template") SAME_STR(method, "method") SAME_STR(base_dtype, "base-dtype")
-        SAME_STR(targets, "targets") SAME_NUM(stride, "stride") SAME_NUM(pack, "pack") SAME_NUM(drop_long, "drop-long")
-            SAME_NUM(train_on_prompt, "train-on-prompt") SAME_NUM(val_split, "val-split") SAME_NUM(rank, "rank")
-                SAME_NUM(alpha, "alpha") SAME_NUM(dropout, "dropout") SAME_NUM(rslora, "rslora")
-                    SAME_NUM(qlora_blocksize, "qlora-blocksize") SAME_NUM(qlora_double_quant, "qlora-double-quant")
-                        SAME_NUM(seq_len, "seq-len") SAME_NUM(batch, "batch") SAME_NUM(grad_accum, "grad-accum")
-                            SAME_NUM(seed, "seed")
+    } while (0)
+    SAME_STR(model, "model");
+    SAME_STR(data, "data");
+    SAME_STR(format, "format");
+    SAME_STR(chat_template, "chat-template");
+    SAME_STR(method, "method");
+    SAME_STR(base_dtype, "base-dtype");
+    SAME_STR(targets, "targets");
+    SAME_NUM(stride, "stride");
+    SAME_NUM(pack, "pack");
+    SAME_NUM(drop_long, "drop-long");
+    SAME_NUM(train_on_prompt, "train-on-prompt");
+    SAME_NUM(val_split, "val-split");
+    SAME_NUM(rank, "rank");
+    SAME_NUM(alpha, "alpha");
+    SAME_NUM(dropout, "dropout");
+    SAME_NUM(rslora, "rslora");
+    SAME_NUM(qlora_blocksize, "qlora-blocksize");
+    SAME_NUM(qlora_double_quant, "qlora-double-quant");
+    SAME_NUM(seq_len, "seq-len");
+    SAME_NUM(batch, "batch");
+    SAME_NUM(grad_accum, "grad-accum");
+    SAME_NUM(seed, "seed");
 #undef SAME_STR
 #undef SAME_NUM
-                                return 1;
+    return 1;
 }
 
 /* Paths of existing files as absolute paths, so that config.json resumes from any folder. */
