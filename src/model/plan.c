@@ -37,6 +37,14 @@ static uint64_t q4_bytes_and_add(plan_acc *p, int64_t n, int blocksize, int doub
     return 0;
 }
 
+/* Bytes of CLBlast's temporary for an (M,K) x (K,N) product with every dimension padded to 128. */
+static uint64_t blas_tmp_bound(int64_t M, int64_t N, int64_t K) {
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    const uint64_t pm = (uint64_t)(M + 127) / 128 * 128, pn = (uint64_t)(N + 127) / 128 * 128,
+                   pk = (uint64_t)(K + 127) / 128 * 128;
+    return (pm * pk + pk * pn + pm * pn) * 4;
+}
+
 clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_train_params *tp_in,
                                      clft_memory_plan *out) {
     if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_memory_plan_compute: NULL output");
@@ -158,10 +166,18 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     uint64_t tune = tune_head > tune_other * 9 / 4 ? tune_head : tune_other * 9 / 4;
     add(&p, CLFT_MEM_SCRATCH, pack > mib ? pack : mib);
     add(&p, CLFT_MEM_SCRATCH, tune > mib ? tune : mib);
-    /* timing the CLBlast candidate on the largest product (first step with an empty cache) makes
-     * CLBlast allocate a temporary holding padded copies of its operands: about the packed
-     * operand plus (padded) the timed rows of both other operands; freed again when CLBlast loses */
-    const uint64_t blas_tmp = head_pack > other_pack ? head_pack + 2 * tune_head : other_pack + 2 * tune_other;
+    /* timing the CLBlast candidate (first step with an empty cache) makes CLBlast allocate a
+     * temporary holding padded copies of the operands of the largest product it is timed on; freed
+     * again when CLBlast loses. Its kernels pad M, N and K to their work-group tiles, which differ
+     * by device (tuned per device in CLBlast's database; up to 128 in every dimension), so the bound
+     * pads all three to 128: A (M,K) + B (K,N) + C (M,N) of the head, a projection, attention
+     * scores and - for full fine-tuning - a weight gradient (K = the tokens). */
+    uint64_t blas_tmp = head_pack > other_pack ? head_pack + 2 * tune_head : other_pack + 2 * tune_other;
+    const int64_t prods[4][3] = {{th, V, C}, {tp_, max_dim, max_dim}, {ta, T, D}, {max_dim, max_dim, full ? N : 0}};
+    for (int i = 0; i < 4; i++) {
+        const uint64_t b = blas_tmp_bound(prods[i][0], prods[i][1], prods[i][2]);
+        if (b > blas_tmp) blas_tmp = b;
+    }
     add(&p, CLFT_MEM_SCRATCH, blas_tmp);
     if (!full && !(tp.method == CLFT_METHOD_LORA && tp.base_dtype == CLFT_DTYPE_F32)) {
         uint64_t conv = (uint64_t)max_proj * 4 * 9 / 4;
