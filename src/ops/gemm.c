@@ -720,6 +720,51 @@ static void decision_add(gemm_state *s, const char *key, clft_gemm_path path) {
     s->dec[s->ndec++].path = path;
 }
 
+static clft_gemm_path path_from_name(const char *name) {
+    return !strcmp(name, "clblast") ? CLFT_GEMM_CLBLAST
+           : !strcmp(name, "tiled") ? CLFT_GEMM_TILED
+           : !strcmp(name, "fused") ? CLFT_GEMM_FUSED
+           : !strcmp(name, "hgemm") ? CLFT_GEMM_HGEMM
+                                    : CLFT_GEMM_AUTO;
+}
+
+char *clft_gemm_decisions_export(clft_context *ctx) {
+    gemm_state *s = ctx ? state_get(ctx) : NULL;
+    if (!s) return NULL;
+    size_t cap = (size_t)s->ndec * 112 + 1, len = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    out[0] = 0;
+    for (int i = 0; i < s->ndec; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s %s\n", s->dec[i].key, clft_gemm_path_name(s->dec[i].path));
+    return out;
+}
+
+clft_status clft_gemm_decisions_import(clft_context *ctx, const char *text) {
+    gemm_state *s = ctx ? state_get(ctx) : NULL;
+    if (!s || !text) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_decisions_import: NULL argument");
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        const size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char line[256], key[96], name[32];
+        if (n < sizeof line) {
+            memcpy(line, p, n);
+            line[n] = 0;
+            if (line[0] != '#' && sscanf(line, "%95s %31s", key, name) == 2 && path_from_name(name) != CLFT_GEMM_AUTO) {
+                int found = 0;
+                for (int i = 0; i < s->ndec && !found; i++)
+                    if (!strcmp(s->dec[i].key, key)) {
+                        s->dec[i].path = path_from_name(name);
+                        found = 1;
+                    }
+                if (!found) decision_add(s, key, path_from_name(name));
+            }
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    return CLFT_OK;
+}
+
 static void decisions_load(clft_context *ctx, gemm_state *s) {
     s->loaded = 1;
     if (!ctx->disk_cache || !ctx->cache_dir[0]) return;

@@ -78,6 +78,11 @@ int clft_gemm_hgemm_usable(clft_context *ctx); /* clft_gemm_hgemm_probe(ctx, NUL
 size_t clft_gemm_hgemm_scratch_bytes(int64_t M, int64_t max_dim);
 /* The path the last GEMM call of this context ran (tests check that a forced path was taken). */
 clft_gemm_path clft_gemm_last_path(clft_context *ctx);
+/* The path decisions this context has taken ("KEY PATH" lines, malloc'd, NULL on failure), and the
+ * same put back (replacing decisions of the same keys): a resumed run takes the paths, and so the
+ * rounding, of the run it continues, whatever other processes wrote to the cache meanwhile. */
+char *clft_gemm_decisions_export(clft_context *ctx);
+clft_status clft_gemm_decisions_import(clft_context *ctx, const char *text);
 /* GEMM calls of this context per path actually run (index: clft_gemm_path; autotune timing runs
  * not counted), since the context was made or the last reset: tests report which paths ran. */
 void clft_gemm_counts(clft_context *ctx, int64_t counts[CLFT_GEMM_PATH_COUNT]);

@@ -4,6 +4,8 @@
  *   params.safetensors  every trainable tensor by name (HF names, or PEFT's for adapters) with its
  *                       AdamW moments ("adamw_m.NAME", "adamw_v.NAME"), f32
  *   user.json           the caller's own state (data position, schedule, settings), opaque here
+ *   gemm-paths.txt      the GEMM path per shape class the run used (put back on load: the same
+ *                       rounding, so a resumed run's losses are bit for bit those of one run)
  * Dropout masks are a function of (seed, step, micro-batch, projection), so restoring the step
  * restores them. A checkpoint written for another model, method or rank is refused, saying what
  * differs. */
@@ -164,6 +166,11 @@ clft_status clft_trainer_save(clft_trainer *tr, const char *dir, const char *use
     if (st == CLFT_OK) st = clft_ckpt_add(w, "trainer.json", b.data, b.len);
     if (st == CLFT_OK) st = clft_ckpt_add(w, "params.safetensors", img, img_len);
     if (st == CLFT_OK && user_json) st = clft_ckpt_add(w, "user.json", user_json, strlen(user_json));
+    /* the GEMM path of every shape class this run has used: a resumed run rounds as this one did */
+    char *paths = st == CLFT_OK ? clft_gemm_decisions_export(m->ctx) : NULL;
+    if (st == CLFT_OK && !paths) st = clft_error(CLFT_STATUS_HOST_OOM, "trainer save: GEMM decisions");
+    if (st == CLFT_OK) st = clft_ckpt_add(w, "gemm-paths.txt", paths, strlen(paths));
+    free(paths);
     free(img);
     clft_sbuf_free(&b);
     if (st == CLFT_OK) return clft_ckpt_commit(w);
@@ -223,6 +230,13 @@ clft_status clft_trainer_load(clft_trainer *tr, const char *dir, char **user_jso
     clft_safetensors_free(l.st);
     free(img);
     if (st != CLFT_OK) return st;
+    if (clft_ckpt_has(dir, "gemm-paths.txt")) {
+        void *paths = NULL;
+        CLFT_CHECK(clft_ckpt_read(dir, "gemm-paths.txt", &paths, NULL));
+        st = clft_gemm_decisions_import(m->ctx, paths);
+        free(paths);
+        CLFT_CHECK(st);
+    }
     m->step = step;
     m->bad_steps = bad;
     if (user_json && clft_ckpt_has(dir, "user.json")) {

@@ -1,9 +1,13 @@
 /* test_state.c - clft_trainer_save / clft_trainer_load: N steps in one go give bit for bit the same
  * losses and weights as K steps, save, a fresh model + trainer, load, N-K steps (full, LoRA with
  * dropout, QLoRA); the caller's JSON comes back; a state of another rank / method / model and a
- * damaged checkpoint are refused with the reason. */
+ * damaged checkpoint are refused with the reason; GEMM path decisions changed by another process
+ * before the load are put back to the saved run's. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ops/gemm.h"
 #include "tutil.h"
 
 #define STEPS 6
@@ -85,6 +89,21 @@ static void run(clft_context *ctx, clft_method method, const char *dir) {
     clft_trainer_free(tr);
     clft_model_free(m);
     if (!make(ctx, method, 4, &m2, &tr2)) return;
+    /* another process may have decided other GEMM paths meanwhile: flip every decision (tiled <->
+     * clblast, fused -> tiled); the load must put the saved run's paths back */
+    char *dec = clft_gemm_decisions_export(ctx), *flip = malloc(dec ? strlen(dec) * 2 + 16 : 16);
+    flip[0] = 0;
+    int nflip = 0;
+    for (char *line = dec ? strtok(dec, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        char key[96], path[32];
+        if (sscanf(line, "%95s %31s", key, path) != 2) continue;
+        sprintf(flip + strlen(flip), "%s %s\n", key, !strcmp(path, "tiled") ? "clblast" : "tiled");
+        nflip++;
+    }
+    TU_CHECK(nflip > 0, "the run took GEMM decisions (%d)", nflip);
+    TU_OK(clft_gemm_decisions_import(ctx, flip));
+    free(dec);
+    free(flip);
     char *user = NULL;
     TU_OK(clft_trainer_load(tr2, dir, &user));
     TU_CHECK(user && !strcmp(user, "{\"data_index\": 2}"), "user JSON back: %s", user ? user : "(null)");
