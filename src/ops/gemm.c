@@ -775,11 +775,7 @@ static void decisions_load(clft_context *ctx, gemm_state *s) {
     char line[256], key[96], name[32];
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#' || sscanf(line, "%95s %31s", key, name) != 2) continue;
-        clft_gemm_path pth = !strcmp(name, "clblast") ? CLFT_GEMM_CLBLAST
-                             : !strcmp(name, "tiled") ? CLFT_GEMM_TILED
-                             : !strcmp(name, "fused") ? CLFT_GEMM_FUSED
-                             : !strcmp(name, "hgemm") ? CLFT_GEMM_HGEMM
-                                                      : CLFT_GEMM_AUTO;
+        const clft_gemm_path pth = path_from_name(name);
         if (pth == CLFT_GEMM_AUTO) continue;
         decision_add(s, key, pth);
     }
@@ -884,15 +880,8 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
     }
     const char *env = clft_env(CLFT_ENV_GEMM);
     if (env && strcmp(env, "auto") != 0) {
-        if (!strcmp(env, "clblast"))
-            *out = CLFT_GEMM_CLBLAST;
-        else if (!strcmp(env, "tiled"))
-            *out = CLFT_GEMM_TILED;
-        else if (!strcmp(env, "fused"))
-            *out = CLFT_GEMM_FUSED;
-        else if (!strcmp(env, "hgemm"))
-            *out = CLFT_GEMM_HGEMM;
-        else
+        *out = path_from_name(env);
+        if (*out == CLFT_GEMM_AUTO)
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                               "CLFT_GEMM=%s: expected clblast, tiled, fused, hgemm or auto", env);
         return CLFT_OK;

@@ -197,8 +197,8 @@ clft_status clft_weight_lut_built(clft_context *ctx, int lut, int *built) {
     if (!ctx || !built || lut < 0 || lut > 3)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_lut_built: bad argument");
     *built = 0;
-    char defs[24] = "";
-    if (lut) snprintf(defs, sizeof defs, "-DNF4_LUT=%d", lut);
+    char defs[80]; /* the options of the dequantization program itself: no extra build */
+    clft_nf4_defines(ctx, 64, lut, defs, sizeof defs);
     cl_kernel k = NULL;
     CLFT_CHECK(clft_cl_kernel(ctx, "nf4.cl", defs, "nf4_lut_variant", &k));
     clft_buf b = {0};

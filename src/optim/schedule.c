@@ -22,7 +22,14 @@ clft_status clft_lr_schedule_parse(const char *name, clft_lr_schedule_type *out)
                       "unknown learning-rate schedule '%s' (use constant, linear or cosine)", name ? name : "(null)");
 }
 
+/* The conditions clft_lr_schedule_check names, without recording an error. */
+static int schedule_ok(const clft_lr_schedule *s) {
+    return s && clft_lr_schedule_name(s->type) && s->lr > 0 && isfinite(s->lr) && s->min_lr >= 0 &&
+           s->min_lr <= s->lr && s->total_steps >= 1 && s->warmup_steps >= 0 && s->warmup_steps <= s->total_steps;
+}
+
 clft_status clft_lr_schedule_check(const clft_lr_schedule *s) {
+    if (schedule_ok(s)) return CLFT_OK;
     if (!s) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "learning-rate schedule: NULL");
     if (!clft_lr_schedule_name(s->type))
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "learning-rate schedule: unknown type %d", (int)s->type);
@@ -41,9 +48,7 @@ clft_status clft_lr_schedule_check(const clft_lr_schedule *s) {
 }
 
 double clft_lr_at(const clft_lr_schedule *s, int64_t step) {
-    if (!s || !clft_lr_schedule_name(s->type) || !(s->lr > 0) || s->total_steps < 1 || s->warmup_steps < 0 ||
-        s->warmup_steps > s->total_steps || !(s->min_lr >= 0) || s->min_lr > s->lr)
-        return 0.0;
+    if (!schedule_ok(s)) return 0.0;
     if (step < 0) step = 0;
     if (step < s->warmup_steps) return s->lr * (double)step / (double)s->warmup_steps;
     if (s->type == CLFT_LR_CONSTANT) return s->lr;

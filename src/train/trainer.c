@@ -341,21 +341,18 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
     CLFT_CHECK(clft_model_each_param(m, launch_sumsq, &off));
     CLFT_CHECK(clft_sumsq_read(m->ctx, clft_dv_of(&m->sb->sumsq_part, 0), m->sb->sumsq_count, &sq));
     s.grad_norm = sqrt(sq);
-    /* 5. */
-    if (total == 0) { /* nothing to learn from: no update, not counted as a bad step */
+    /* 5. no labelled token (nothing to learn, not a bad step) or a non-finite loss or norm */
+    const int bad = total > 0 && (!isfinite(s.loss) || !isfinite(s.grad_norm));
+    if (total == 0 || bad) {
         s.skipped = 1;
         s.step = m->step;
         s.seconds = clft_now_seconds() - t0;
         if (stats) *stats = s;
-        clft_log(CLFT_LOG_WARN, "step %lld skipped: no labelled token in its batches", (long long)m->step + 1);
-        return CLFT_OK;
-    }
-    if (!isfinite(s.loss) || !isfinite(s.grad_norm)) {
-        s.skipped = 1;
+        if (!bad) {
+            clft_log(CLFT_LOG_WARN, "step %lld skipped: no labelled token in its batches", (long long)m->step + 1);
+            return CLFT_OK;
+        }
         m->bad_steps++;
-        s.step = m->step;
-        s.seconds = clft_now_seconds() - t0;
-        if (stats) *stats = s;
         clft_log(CLFT_LOG_WARN, "step %lld skipped: loss %g, grad norm %g (%d in a row)", (long long)m->step + 1,
                  s.loss, s.grad_norm, m->bad_steps);
         if (m->tp.max_bad_steps > 0 && m->bad_steps >= m->tp.max_bad_steps)
