@@ -9,6 +9,11 @@
 # Usage: test_cli_train.sh CLFT_BINARY SCRATCH_DIR CKPT_VERIFY_BINARY SOURCE_DIR
 set -u
 . "$(dirname "$0")/../io/cli_common.sh" "$1" "$2"
+# Runs are compared loss by loss across processes: one GEMM path for all of them, since the measured
+# choice is timed per process and other tests running beside this one (ctest -j) rewrite the shared
+# decisions file, so two processes may round differently (a resumed run itself keeps its
+# checkpoint's paths: tests/train/test_state.c)
+export CLFT_GEMM=tiled
 VERIFY=$3
 SRC=$4
 D="$SRC/examples/data"
