@@ -360,6 +360,11 @@ typedef struct clft_train_params {
     uint64_t seed;                             /* adapter init and dropout (default 42) */
     int qlora_double_quant; /* QLoRA: 1 (default) absmax double-quantized (8-bit, nested blocks of 256)
                              * as bitsandbytes' compress_statistics; 0: f32 absmax per block */
+    int inference;          /* 1: nothing is trained - no gradients, no optimizer state (evaluation and
+                             * generation): weights and adapters are frozen (full: f32 weights; LoRA/
+                             * QLoRA: the base in its storage type, adapters f32); lora.targets may then
+                             * be 0 (the base alone). A trainer of such a model evaluates
+                             * (clft_trainer_eval_batch*) but refuses to step. Default 0. */
 } clft_train_params;
 CLFT_API clft_train_params clft_train_default_params(clft_method method);
 
@@ -476,6 +481,10 @@ CLFT_API clft_status clft_trainer_set_lr(clft_trainer *trainer, double lr);
  * batches. Either may be NULL. */
 CLFT_API clft_status clft_trainer_eval_batch(clft_trainer *trainer, const clft_batch *batch, double *loss_sum,
                                              int64_t *tokens);
+/* The same, plus *correct (may be NULL): the labelled targets whose argmax logit (the first index
+ * of the largest value, as torch.argmax) is the target - the next-token accuracy is correct/tokens. */
+CLFT_API clft_status clft_trainer_eval_batch_acc(clft_trainer *trainer, const clft_batch *batch, double *loss_sum,
+                                                 int64_t *tokens, int64_t *correct);
 
 /* Save the whole training state - trainable weights, AdamW moments, optimizer step, bad-step
  * count; dropout masks follow from the seed and the step - into the checkpoint folder dir
@@ -487,6 +496,167 @@ CLFT_API clft_status clft_trainer_save(clft_trainer *trainer, const char *dir, c
  * gives CLFT_STATUS_FORMAT/IO with the reason). *user_json (may be NULL) receives the stored caller
  * state or NULL (clft_free). */
 CLFT_API clft_status clft_trainer_load(clft_trainer *trainer, const char *dir, char **user_json);
+
+/* ==== adapters and model files for the ecosystem (src/lora) =====================================
+ * PEFT LoRA adapters: a folder with adapter_config.json (json.dumps(asdict(LoraConfig), indent=2,
+ * sort_keys=True) as PEFT writes it: peft_type LORA, task_type CAUSAL_LM, r, lora_alpha,
+ * lora_dropout, target_modules, use_rslora, bias "none", fan_in_fan_out false,
+ * base_model_name_or_path, revision, modules_to_save, ...) and adapter_model.safetensors (metadata
+ * {"format": "pt"}; tensors base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight (r, in)
+ * and ...lora_B.weight (out, r), f32). clft adds how the adapter was trained to the safetensors
+ * metadata (keys "clft.*", ignored by PEFT), so that generation, evaluation and export use the base
+ * in the storage it was trained with (a QLoRA adapter runs on, and merges into, the NF4 base). */
+typedef struct clft_adapter_info {
+    clft_lora_params lora; /* r, lora_alpha, lora_dropout, use_rslora, targets (from target_modules) */
+    char base_model[4096]; /* base_model_name_or_path ("" when null) */
+    char dtype[8];         /* safetensors dtype of the adapter tensors ("F32", "BF16", "F16") */
+    int from_clft;         /* 1: the clft.* metadata is there, and the fields below come from it */
+    clft_method method;    /* CLFT_METHOD_LORA or CLFT_METHOD_QLORA (0 when not from clft) */
+    clft_dtype base_dtype; /* the base's storage during training (f32/f16/bf16, nf4/fp4) */
+    int qlora_blocksize;   /* QLoRA: 4-bit block size and double quantization of the base */
+    int qlora_double_quant;
+} clft_adapter_info;
+/* Read and check an adapter folder (written by clft or by PEFT). Refused by name, with
+ * CLFT_STATUS_UNSUPPORTED: peft_type other than LORA, task_type other than CAUSAL_LM (or null),
+ * use_dora, modules_to_save, layers_to_transform, layers_pattern, rank_pattern/alpha_pattern with
+ * entries, bias other than "none", lora_bias, fan_in_fan_out, trainable_token_indices,
+ * layer_replication, targets outside the seven projections (lm_head, embed_tokens), an adapter that
+ * adapts different projections in different layers, adapter_model.bin (pickle) without safetensors.
+ * Missing files CLFT_STATUS_IO; malformed JSON or tensors CLFT_STATUS_FORMAT, naming file and key. */
+CLFT_API clft_status clft_adapter_info_read(const char *dir, clft_adapter_info *out);
+/* Set the model's adapters from an adapter folder: the model must be LoRA/QLoRA with the adapter's
+ * rank and targets (clft_adapter_info gives them; scale = alpha/r or alpha/sqrt(r) is taken from the
+ * adapter). A shape that does not fit this model's layers (an adapter for another base) gives
+ * CLFT_STATUS_SHAPE_MISMATCH naming the tensor and both shapes; f16/bf16 tensors are widened. */
+CLFT_API clft_status clft_model_load_adapter(clft_model *model, const char *dir);
+/* Write the model's adapters as a PEFT adapter folder `dir` (created when missing; each file
+ * written to a temporary name and renamed). base_model_name_or_path is the folder the model's
+ * weights were loaded from (clft_model_load_weights), else null. */
+CLFT_API clft_status clft_model_save_adapter(clft_model *model, const char *dir);
+/* Write the model as a Hugging Face model folder `dir` (created when missing; refused when it holds
+ * another model unless force; every file temp + rename): config.json (torch_dtype = dtype, no
+ * quantization_config), generation_config.json, model.safetensors or shards of at most
+ * max_shard_bytes (0: 5,000,000,000) with model.safetensors.index.json, and the tokenizer files of
+ * the folder the weights were loaded from. dtype F32, F16 or BF16. Adapters, when the model has
+ * them, are merged: W = W0 + scale * B A in fp32 (W0 dequantized for a 4-bit base). */
+CLFT_API clft_status clft_model_save_pretrained(clft_model *model, const char *dir, clft_dtype dtype,
+                                                uint64_t max_shard_bytes, int force);
+
+/* Merge an adapter into its base without a device (host only, fp32): every adapted projection
+ * W = W0 + scale * B A, where W0 is, for an adapter trained with QLoRA (clft metadata) or a
+ * bitsandbytes 4-bit base folder, the dequantized 4-bit weight (the base quantized as training did:
+ * the adapter's 4-bit type, block size and double quantization) - what PEFT's merge_and_unload
+ * computes on a 4-bit model. The result is a Hugging Face folder in dtype, or with quantize set the
+ * projections as bitsandbytes 4-bit (the layout of clft_model_quantize) and the rest in dtype. out_dir
+ * must not exist (unless force); the folder is written under a temporary name and renamed, so it is
+ * complete or absent. */
+typedef struct clft_export_params {
+    clft_dtype dtype;         /* F32 (default), F16 or BF16 */
+    clft_dtype quantize;      /* CLFT_DTYPE_F32 (default): no; CLFT_DTYPE_NF4 or CLFT_DTYPE_FP4 */
+    int blocksize;            /* quantize: 4-bit block size (default 64) */
+    int double_quant;         /* quantize: default 1 */
+    int merge_base;           /* -1 (default): from the adapter (QLoRA: the dequantized 4-bit base);
+                               * 0: the base weights as stored in the folder; 1: the base quantized to
+                               * 4-bit with the adapter's settings (or nf4/64/double quant) and back */
+    int force;                /* replace an existing out_dir */
+    uint64_t max_shard_bytes; /* 0: 5,000,000,000 */
+} clft_export_params;
+CLFT_API clft_export_params clft_export_default_params(void);
+CLFT_API clft_status clft_export_merged(const char *model_dir, const char *adapter_dir, const char *out_dir,
+                                        const clft_export_params *params);
+
+/* ==== generation (src/model/generate.c, sample.c) =================================================
+ * A generator runs a model for inference with a KV cache on the device: the prompt is prefilled in
+ * one pass (every token through every layer as one batch, its keys and values written to the
+ * cache), then one token per step attends to the cache. LoRA adapters are applied unmerged, on the
+ * base in the model's storage (a QLoRA model generates from its NF4 base). It shares the model's
+ * weights (also with a trainer attached: it sees the adapters as they are now) and owns the KV
+ * cache and its buffers. */
+typedef struct clft_generator clft_generator;
+typedef struct clft_tokenizer clft_tokenizer; /* the tokenizer API below (C11 allows the repeat) */
+typedef struct clft_generator_params {
+    int max_context; /* tokens the KV cache holds (prompt + generated); 0 (default): the model's
+                      * max_position_embeddings, at most 4096 */
+    int max_prefill; /* tokens per prefill pass (sizes the activation buffers); 0 (default):
+                      * max_context; longer prompts are prefilled in passes of this size */
+} clft_generator_params;
+CLFT_API clft_generator_params clft_generator_default_params(void);
+/* *out owned: clft_generator_free (before the model). Refuses, with the plan's numbers, a cache that
+ * does not fit the device. */
+CLFT_API clft_status clft_generator_create(clft_model *model, const clft_generator_params *params,
+                                           clft_generator **out);
+CLFT_API void clft_generator_free(clft_generator *gen);
+/* Empty the cache (the next feed starts at position 0). */
+CLFT_API clft_status clft_generator_reset(clft_generator *gen);
+/* Tokens in the cache. */
+CLFT_API int64_t clft_generator_length(const clft_generator *gen);
+/* Append n tokens (positions length .. length+n-1) and compute; logits (may be NULL; vocab floats)
+ * receives the next-token logits after the last of them. More than max_context tokens in all:
+ * CLFT_STATUS_INVALID_ARGUMENT (the cache is unchanged). */
+CLFT_API clft_status clft_generator_feed(clft_generator *gen, const int32_t *ids, size_t n, float *logits);
+/* Bytes the generator allocates on the device for a model config and params (no device needed). */
+CLFT_API clft_status clft_generator_plan(const clft_model_config *cfg, const clft_train_params *tp,
+                                         const clft_generator_params *params, uint64_t *bytes);
+
+/* Sampling, in Hugging Face generate's order: repetition penalty over the previous tokens (a logit
+ * l of a token seen before becomes l / penalty when l > 0, l * penalty otherwise), temperature,
+ * top-k, top-p (the smallest set of tokens whose probability reaches top_p; at least one), min-p
+ * (tokens below min_p times the largest probability go), then a draw. Temperature 0 is greedy: the
+ * first index of the largest (penalized) logit, deterministic. */
+typedef struct clft_sampling_params {
+    float temperature;        /* >= 0; 0: greedy (default 0.8) */
+    int top_k;                /* >= 0; 0: off (default 40) */
+    float top_p;              /* (0, 1]; 1: off (default 0.95) */
+    float min_p;              /* [0, 1]; 0: off (default 0.05) */
+    float repetition_penalty; /* > 0; 1: off (default 1) */
+    uint64_t seed;            /* the draws (default 0) */
+} clft_sampling_params;
+CLFT_API clft_sampling_params clft_sampling_default_params(void);
+/* CLFT_STATUS_INVALID_ARGUMENT naming the value out of range. */
+CLFT_API clft_status clft_sampling_check(const clft_sampling_params *params);
+/* The next token from logits (vocab floats, overwritten with the processed scores), given the
+ * tokens so far (history, for the repetition penalty; may be NULL when n_history is 0). *rng is the
+ * draw state (start it at params->seed; it advances per draw). */
+CLFT_API clft_status clft_sample(float *logits, size_t vocab, const int32_t *history, size_t n_history,
+                                 const clft_sampling_params *params, uint64_t *rng, int32_t *token);
+
+/* Text generation: the cache is reset, the prompt prefilled, then tokens are drawn until max_tokens,
+ * an end token (stop_ids, and the model's EOS ids unless ignore_eos) or a stop string. Text is
+ * streamed as it is made: on_text gets each new piece (whole UTF-8 characters; text that could be
+ * the start of a stop string is held back until it is not) and may return nonzero to stop. The stop
+ * token or string itself is not part of the text. A prompt that does not fit the cache with room
+ * for one token: CLFT_STATUS_INVALID_ARGUMENT. */
+typedef int (*clft_text_fn)(const char *piece, size_t len, void *user);
+typedef struct clft_generate_params {
+    clft_sampling_params sampling;
+    int max_tokens;          /* >= 1 (default 256) */
+    const int32_t *stop_ids; /* extra tokens that end generation (e.g. a chat end of turn) */
+    size_t n_stop_ids;
+    const char *const *stop_strings; /* texts that end generation */
+    size_t n_stop_strings;
+    int ignore_eos;   /* 1: the model's EOS does not stop generation */
+    int skip_special; /* 1 (default): special tokens are not written to the text */
+} clft_generate_params;
+CLFT_API clft_generate_params clft_generate_default_params(void);
+typedef enum clft_stop_reason {
+    CLFT_STOP_MAX_TOKENS = 0,
+    CLFT_STOP_TOKEN = 1,    /* an EOS or stop id */
+    CLFT_STOP_STRING = 2,   /* a stop string */
+    CLFT_STOP_CALLBACK = 3, /* on_text returned nonzero */
+    CLFT_STOP_CONTEXT = 4   /* the cache is full */
+} clft_stop_reason;
+typedef struct clft_generate_result {
+    int64_t prompt_tokens, generated_tokens; /* generated: drawn tokens, the stop token included */
+    double prefill_seconds, decode_seconds;  /* prompt pass; the generated tokens after the first */
+    clft_stop_reason stop_reason;
+    int32_t *ids; /* the generated ids (generated_tokens), clft_free */
+    char *text;   /* the generated text, NUL-terminated, clft_free */
+} clft_generate_result;
+/* out may be NULL; otherwise free its arrays with clft_generate_result_free. */
+CLFT_API clft_status clft_generate(clft_generator *gen, const clft_tokenizer *tok, const int32_t *prompt,
+                                   size_t n_prompt, const clft_generate_params *params, clft_text_fn on_text,
+                                   void *user, clft_generate_result *out);
+CLFT_API void clft_generate_result_free(clft_generate_result *result);
 
 /* ---- checkpoints (src/io/checkpoint.c) -----------------------------------------------------------
  * A checkpoint is a folder OUT/checkpoint-STEP of zstd-compressed files and a manifest.json (sizes
@@ -636,6 +806,10 @@ CLFT_API const char *clft_chat_template_names(void);
 /* Recognise a Jinja chat_template string (e.g. clft_tokenizer_chat_template()) as one of the
  * built-in templates; *name is static text. Unknown: CLFT_STATUS_NOT_FOUND. */
 CLFT_API clft_status clft_chat_template_detect(const char *jinja, const char **name);
+/* The token text that ends an assistant turn of a built-in template ("<|im_end|>" for chatml, qwen2
+ * and qwen3, "<|eot_id|>" for llama3), or NULL where the turn ends with the EOS token (llama2,
+ * mistral*, alpaca, plain) or the name is unknown. Static text. */
+CLFT_API const char *clft_chat_end_of_turn(const char *template_name);
 /* Per-token loss mask from a per-byte mask: token i gets 1 when any byte of its span
  * [offsets[2i], offsets[2i+1]) is 1 (an empty span takes the byte at its start). out: n bytes. */
 CLFT_API void clft_token_mask_from_bytes(const size_t *offsets, size_t n, const uint8_t *byte_mask, size_t text_len,

@@ -4,6 +4,9 @@
  * bitsandbytes 4-bit folders (clft quantize or bitsandbytes itself) are read directly: for a QLoRA
  * model with the same block size the packed codes go to the device as they are, otherwise they are
  * dequantized first. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +52,11 @@ clft_status clft_model_load_weights(clft_model *m, const char *path) {
         if (!s) s = clft_model_set_weight(m, name, buf, t->numel);
     }
     if (s) clft_error_prefix(s, "loading %s", path);
+    if (!s) { /* remembered for base_model_name_or_path of saved adapters and the tokenizer files */
+        char abs[4096];
+        if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
+        snprintf(m->source, sizeof m->source, "%s", abs);
+    }
     free(buf);
     free(list);
     clft_safetensors_free(st);

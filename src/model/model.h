@@ -93,6 +93,7 @@ struct clft_model {
     int eval_mode;        /* 1: no dropout (evaluation) */
     double last_loss_sum; /* sum of the token losses of the last forward */
     int bad_steps;        /* consecutive non-finite steps */
+    char source[4096];    /* the folder (or file) clft_model_load_weights read, absolute; "" when none */
 };
 
 /* Build the device model for cfg and tp (allocates weights, adapters, grads, optimizer state). */

@@ -139,12 +139,13 @@ const char *clft_gemm_path_name(clft_gemm_path path) {
     case CLFT_GEMM_TILED: return "tiled";
     case CLFT_GEMM_FUSED: return "fused";
     case CLFT_GEMM_HGEMM: return "hgemm";
+    case CLFT_GEMM_GEMV: return "gemv";
     }
     return "?";
 }
 
 clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path) {
-    if (!ctx || path < CLFT_GEMM_AUTO || path > CLFT_GEMM_HGEMM)
+    if (!ctx || path < CLFT_GEMM_AUTO || path > CLFT_GEMM_GEMV)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_set_path: bad context or path %d", (int)path);
     gemm_state *s = state_get(ctx);
     if (!s) return CLFT_STATUS_HOST_OOM;
@@ -725,6 +726,7 @@ static clft_gemm_path path_from_name(const char *name) {
            : !strcmp(name, "tiled") ? CLFT_GEMM_TILED
            : !strcmp(name, "fused") ? CLFT_GEMM_FUSED
            : !strcmp(name, "hgemm") ? CLFT_GEMM_HGEMM
+           : !strcmp(name, "gemv")  ? CLFT_GEMM_GEMV
                                     : CLFT_GEMM_AUTO;
 }
 

@@ -50,11 +50,14 @@ typedef enum clft_gemm_path {
     CLFT_GEMM_CLBLAST = 1, /* CLBlast SGEMM (non-f32 weights converted to an f32 scratch first) */
     CLFT_GEMM_TILED = 2,   /* cl/gemm.cl: pack op(B) into panels (converting), register-blocked kernel */
     CLFT_GEMM_FUSED = 3,   /* cl/gemm.cl: fused 4-bit dequant + dot-product kernel */
-    CLFT_GEMM_HGEMM = 4    /* CLBlast HGEMM for an f16 weight (X staged to f16, fp16 accumulation):
+    CLFT_GEMM_HGEMM = 4,   /* CLBlast HGEMM for an f16 weight (X staged to f16, fp16 accumulation):
                             * forced, wherever the probe HGEMM runs (clft_gemm_hgemm_probe() >= 0);
                             * measured, only where it was also accurate (== 1); elsewhere CLBLAST */
+    CLFT_GEMM_GEMV = 5     /* cl/gemv.cl: matrix-vector kernel for the linear forward with few rows
+                            * (decoding), any weight dtype read in place (4-bit dequantized in
+                            * registers); elsewhere it means TILED */
 } clft_gemm_path;
-#define CLFT_GEMM_PATH_COUNT 5
+#define CLFT_GEMM_PATH_COUNT 6
 const char *clft_gemm_path_name(clft_gemm_path path);
 clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
 

@@ -96,6 +96,23 @@ clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk
                                        clft_dv k, clft_dv v, clft_dv out, clft_dv lse, clft_dv delta,
                                        const clft_buf *ws, const clft_attn_dims *d);
 
+/* Attention of n new queries against a KV cache (inference, one sequence). q (n,H,D): the queries of
+ * positions past .. past+n-1 (RoPE applied); kc, vc (cap,KV,D) row-major by position: keys and values
+ * of positions 0 .. past+n-1 (the n new ones already written); out (n,H,D) assigned. Query t
+ * (position past+t) sees key u when u <= past+t and (window == 0 or u > past+t-window); GQA: query
+ * head h reads kv head h / (H/KV); scale 1/sqrt(D). For few queries (decoding) the keys are split in
+ * chunks computed in parallel and combined (flash-decoding): ws holds
+ * clft_attention_kv_workspace_floats(d) floats (may be 0: ws unused, may be NULL then). */
+typedef struct clft_attn_kv_dims {
+    int64_t n, past, H, KV, D, window;
+} clft_attn_kv_dims;
+size_t clft_attention_kv_workspace_floats(const clft_attn_kv_dims *d);
+clft_status clft_attention_kv_fwd(clft_context *ctx, clft_dv out, clft_dv q, clft_dv kc, clft_dv vc, const clft_buf *ws,
+                                  const clft_attn_kv_dims *d);
+/* Argmax of every row of logits (R,V): out (R) int32, the first index of the largest value (NaN
+ * rows give the index of the first NaN, as torch.argmax). */
+clft_status clft_argmax_rows(clft_context *ctx, clft_dv out, clft_dv logits, int64_t R, int64_t V);
+
 /* AdamW (torch semantics), step >= 1. */
 typedef struct clft_adamw_hparams {
     float lr, beta1, beta2, eps, weight_decay;
