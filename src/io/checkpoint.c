@@ -23,6 +23,7 @@
 typedef struct ckpt_entry {
     char name[CKPT_NAMELEN];
     uint64_t raw, packed, fnv;
+    int plain; /* stored as is (NAME, not NAME.zst): files other programs read, e.g. a PEFT adapter */
 } ckpt_entry;
 
 struct clft_ckpt_writer {
@@ -142,6 +143,33 @@ clft_status clft_ckpt_add(clft_ckpt_writer *w, const char *name, const void *dat
     return CLFT_OK;
 }
 
+const char *clft_ckpt_tmpdir(const clft_ckpt_writer *w) { return w ? w->tmp : NULL; }
+
+clft_status clft_ckpt_adopt(clft_ckpt_writer *w, const char *name) {
+    if (!w) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "checkpoint: NULL writer");
+    if (!name_ok(name))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "checkpoint: bad file name '%s'", name ? name : "(null)");
+    for (int i = 0; i < w->n; i++)
+        if (!strcmp(w->e[i].name, name))
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "checkpoint: file '%s' added twice", name);
+    if (w->n == CKPT_MAX) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "checkpoint: more than %d files", CKPT_MAX);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", w->tmp, name);
+    char *data = NULL;
+    size_t len = 0;
+    CLFT_CHECK(clft_io_read_file(path, &data, &len));
+    clft_status st = fsync_path(path, 0);
+    if (st == CLFT_OK) {
+        ckpt_entry *e = &w->e[w->n++];
+        snprintf(e->name, sizeof e->name, "%s", name);
+        e->raw = e->packed = len;
+        e->fnv = clft_fnv1a(CLFT_FNV_INIT, data, len);
+        e->plain = 1;
+    }
+    free(data);
+    return st;
+}
+
 void clft_ckpt_abort(clft_ckpt_writer *w) {
     if (!w) return;
     remove_flat_dir(w->tmp);
@@ -154,10 +182,10 @@ clft_status clft_ckpt_commit(clft_ckpt_writer *w) {
     clft_sbuf_init(&b);
     clft_sbuf_printf(&b, "{\n  \"format\": \"%s\",\n  \"files\": [", CKPT_FORMAT);
     for (int i = 0; i < w->n; i++)
-        clft_sbuf_printf(&b,
-                         "%s\n    {\"name\": \"%s\", \"bytes\": %llu, \"compressed\": %llu, \"fnv1a64\": \"%016llx\"}",
-                         i ? "," : "", w->e[i].name, (unsigned long long)w->e[i].raw,
-                         (unsigned long long)w->e[i].packed, (unsigned long long)w->e[i].fnv);
+        clft_sbuf_printf(
+            &b, "%s\n    {\"name\": \"%s\", \"bytes\": %llu, \"compressed\": %llu, \"fnv1a64\": \"%016llx\"%s}",
+            i ? "," : "", w->e[i].name, (unsigned long long)w->e[i].raw, (unsigned long long)w->e[i].packed,
+            (unsigned long long)w->e[i].fnv, w->e[i].plain ? ", \"plain\": true" : "");
     clft_sbuf_puts(&b, "\n  ]\n}\n");
     clft_status st = clft_sbuf_status(&b);
     char path[4400], old[4300];
@@ -231,6 +259,7 @@ static clft_status manifest_find(const char *dir, const char *name, ckpt_entry *
             out->raw = (uint64_t)by->valuedouble;
             out->packed = (uint64_t)cp->valuedouble;
             out->fnv = strtoull(h->valuestring, NULL, 16);
+            out->plain = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "plain"));
             clft_error_clear();
             st = CLFT_OK;
         }
@@ -254,11 +283,21 @@ clft_status clft_ckpt_read(const char *dir, const char *name, void **data, size_
     ckpt_entry e;
     CLFT_CHECK(manifest_find(dir, name, &e, NULL));
     char path[4300];
-    snprintf(path, sizeof path, "%s/%s.zst", dir, name);
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, e.plain ? "" : ".zst");
     char *z = NULL;
     size_t zn = 0;
     if (clft_io_read_file(path, &z, &zn) != CLFT_OK)
         return clft_error(CLFT_STATUS_IO, "%s: missing or unreadable: the checkpoint is damaged", path);
+    if (e.plain) { /* stored as is: its size and checksum */
+        if (zn != e.raw || clft_fnv1a(CLFT_FNV_INIT, z, zn) != e.fnv) {
+            free(z);
+            return clft_error(CLFT_STATUS_FORMAT, "%s: %zu bytes or checksum differ from the manifest: damaged", path,
+                              zn);
+        }
+        *data = z; /* clft_io_read_file NUL-terminates */
+        if (len) *len = zn;
+        return CLFT_OK;
+    }
     if (zn != e.packed) {
         free(z);
         return clft_error(CLFT_STATUS_FORMAT, "%s: %zu bytes, the manifest says %llu: truncated or damaged", path, zn,

@@ -1,5 +1,6 @@
 /* checkpoint.h - crash-safe checkpoint folders (the container; what goes in them is the trainer's).
- * A checkpoint is a folder of zstd-compressed files (NAME.zst, zstd frame checksum on) plus
+ * A checkpoint is a folder of zstd-compressed files (NAME.zst, zstd frame checksum on; files adopted
+ * as is keep their NAME) plus
  * manifest.json listing each file with its raw size, compressed size and FNV-1a 64 checksum of
  * the raw bytes. It is written as FOLDER.tmp/: every file written and fsynced, the manifest
  * written last and fsynced, the folder fsynced, renamed to FOLDER, the parent fsynced. A folder
@@ -20,6 +21,13 @@ clft_status clft_ckpt_begin(const char *dir, clft_ckpt_writer **out);
 /* Add one file (name: letters, digits, '.', '_', '-'; unique). The bytes are compressed and written
  * now; data may be freed after the call. */
 clft_status clft_ckpt_add(clft_ckpt_writer *w, const char *name, const void *data, size_t len);
+/* The temporary folder being written (a file another writer puts there is then listed with
+ * clft_ckpt_adopt). */
+const char *clft_ckpt_tmpdir(const clft_ckpt_writer *w);
+/* List a file already written into the temporary folder under `name`, stored as is (not compressed:
+ * e.g. a PEFT adapter that other programs load from the checkpoint folder); it is fsynced and its
+ * size and checksum go to the manifest like any other file's. */
+clft_status clft_ckpt_adopt(clft_ckpt_writer *w, const char *name);
 /* Write the manifest and move the folder into place (replacing an older dir of the same name);
  * frees w in every case. */
 clft_status clft_ckpt_commit(clft_ckpt_writer *w);

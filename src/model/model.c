@@ -72,7 +72,11 @@ clft_status clft_train_params_check(const clft_model_config *cfg, const clft_tra
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                           "training parameters: 4-bit block size %d (use 32..4096, a power of two)",
                           tp->qlora_blocksize);
-    if (tp->method != CLFT_METHOD_FULL) {
+    if (tp->inference != 0 && tp->inference != 1)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: inference %d (use 0 or 1)",
+                          tp->inference);
+    /* an inference model may have no adapters at all (the base alone) */
+    if (tp->method != CLFT_METHOD_FULL && !(tp->inference && tp->lora.targets == 0)) {
         if (!(tp->lora.targets & CLFT_LORA_ALL) || (tp->lora.targets & ~CLFT_LORA_ALL))
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "LoRA: target mask 0x%x selects no valid projection",
                               tp->lora.targets);
@@ -141,11 +145,12 @@ static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int 
     lin->in = in;
     lin->out = out;
     lin->has_bias = has_bias;
+    const int train = !tp->inference;
     if (tp->method == CLFT_METHOD_FULL) {
-        CLFT_CHECK(param_alloc(ctx, &lin->p, in * out, 1));
+        CLFT_CHECK(param_alloc(ctx, &lin->p, in * out, train));
         lin->base = weight_view(&lin->p.w, out, in);
         if (has_bias) {
-            CLFT_CHECK(param_alloc(ctx, &lin->pb, out, 1));
+            CLFT_CHECK(param_alloc(ctx, &lin->pb, out, train));
             lin->bias = lin->pb.w;
         }
     } else {
@@ -176,8 +181,8 @@ static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int 
             lin->r = tp->lora.r;
             lin->scale = (float)clft_ref_lora_scale(tp->lora.alpha, tp->lora.r, tp->lora.use_rslora);
             lin->dropout_salt = (uint32_t)(layer * CLFT_NTARGETS + t + 1) * 0x85ebca6bu;
-            CLFT_CHECK(param_alloc(ctx, &lin->A, lin->r * in, 1));
-            CLFT_CHECK(param_alloc(ctx, &lin->B, out * lin->r, 1));
+            CLFT_CHECK(param_alloc(ctx, &lin->A, lin->r * in, train));
+            CLFT_CHECK(param_alloc(ctx, &lin->B, out * lin->r, train));
         }
     }
     return CLFT_OK;
@@ -232,7 +237,7 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
     m->F = cfg->intermediate_size;
     m->V = cfg->vocab_size;
     m->L = cfg->num_layers;
-    const int full = tp->method == CLFT_METHOD_FULL;
+    const int full = tp->method == CLFT_METHOD_FULL && !tp->inference; /* embeddings, norms, head trainable */
     clft_status st = CLFT_OK;
     m->layers = clft_calloc((size_t)m->L, sizeof *m->layers);
     if (!m->layers) st = CLFT_STATUS_HOST_OOM;

@@ -61,6 +61,7 @@ typedef struct clft_step_bufs {
     clft_layer_acts shared;
     clft_buf xf, hf, rstdf;       /* final hidden (N,C), normed (N,C), rstd (N) */
     clft_buf logits, row_loss;    /* (chunk,V), (N) */
+    clft_buf amax;                /* (N) int32: argmax of each row's logits (evaluation accuracy) */
     clft_buf dx, dxmid, dh, dtmp; /* (N,C) x4 */
     clft_buf dq, dk, dv, datt;    /* (N,QD) (N,KD) (N,KD) (N,QD) */
     clft_buf dg, du, da;          /* (N,F) x3 */
@@ -72,6 +73,7 @@ typedef struct clft_step_bufs {
     int allocated;
     int32_t *h_ids, *h_rows, *h_offs, *h_toks, *h_targets; /* host scratch, sized at allocation */
     int32_t *h_pos;                                        /* (N) default positions n % T */
+    int32_t *h_amax;                                       /* (N) argmax read back */
     float *h_row_loss;
 } clft_step_bufs;
 
@@ -92,6 +94,8 @@ struct clft_model {
     int micro;            /* micro-batch index within the step (dropout masks) */
     int eval_mode;        /* 1: no dropout (evaluation) */
     double last_loss_sum; /* sum of the token losses of the last forward */
+    int want_correct;     /* 1: the forward also counts the targets its argmax hits (evaluation) */
+    int64_t last_correct; /* that count for the last forward */
     int bad_steps;        /* consecutive non-finite steps */
     char source[4096];    /* the folder (or file) clft_model_load_weights read, absolute; "" when none */
 };

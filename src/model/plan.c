@@ -52,7 +52,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     CLFT_CHECK(clft_train_params_check(cfg, tp_in));
     clft_train_params tp = *tp_in;
     if (tp.checkpointing < 0) tp.checkpointing = tp.method != CLFT_METHOD_FULL;
-    const int full = tp.method == CLFT_METHOD_FULL;
+    const int full = tp.method == CLFT_METHOD_FULL, train = !tp.inference;
     const int64_t C = cfg->hidden_size, D = cfg->head_dim, H = cfg->num_heads, KV = cfg->num_kv_heads;
     const int64_t QD = H * D, KD = KV * D, F = cfg->intermediate_size, V = cfg->vocab_size, L = cfg->num_layers;
     const int64_t B = tp.batch, T = tp.seq_len, N = B * T, r = tp.lora.r;
@@ -60,26 +60,23 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     memset(&p, 0, sizeof p);
     int64_t trainable = 0;
     /* model */
-    add_param(&p, V * C, full);
-    add_param(&p, C, full);
-    if (!cfg->tie_word_embeddings) add_param(&p, V * C, full);
-    if (full) trainable += V * C * (cfg->tie_word_embeddings ? 1 : 2) + C;
+    add_param(&p, V * C, full && train);
+    add_param(&p, C, full && train);
+    if (!cfg->tie_word_embeddings) add_param(&p, V * C, full && train);
+    if (full && train) trainable += V * C * (cfg->tie_word_embeddings ? 1 : 2) + C;
     const int64_t io[CLFT_NTARGETS][2] = {{C, QD}, {C, KD}, {C, KD}, {QD, C}, {C, F}, {C, F}, {F, C}};
     int nlora = 0;
     for (int64_t l = 0; l < L; l++) {
-        add_param(&p, C, full);
-        add_param(&p, C, full);
-        if (full) trainable += 2 * C;
+        add_param(&p, C, full && train);
+        add_param(&p, C, full && train);
+        if (full && train) trainable += 2 * C;
         for (int t = 0; t < CLFT_NTARGETS; t++) {
             const int64_t in = io[t][0], o = io[t][1], n = in * o;
             const int bias = t < 3 ? cfg->qkv_bias : t == 3 ? cfg->o_bias : cfg->mlp_bias;
             if (full) {
-                add_param(&p, n, 1);
-                trainable += n;
-                if (bias) {
-                    add_param(&p, o, 1);
-                    trainable += o;
-                }
+                add_param(&p, n, train);
+                if (bias) add_param(&p, o, train);
+                if (train) trainable += n + (bias ? o : 0);
                 continue;
             }
             if (tp.method == CLFT_METHOD_QLORA)
@@ -88,9 +85,9 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
                 add(&p, CLFT_MEM_WEIGHTS, (uint64_t)n * (tp.base_dtype == CLFT_DTYPE_F32 ? 4 : 2));
             if (bias) add(&p, CLFT_MEM_WEIGHTS, (uint64_t)o * 4);
             if (tp.lora.targets & (1u << t)) {
-                add_param(&p, r * in, 1);
-                add_param(&p, o * r, 1);
-                trainable += r * (in + o);
+                add_param(&p, r * in, train);
+                add_param(&p, o * r, train);
+                if (train) trainable += r * (in + o);
                 if (l == 0) nlora++;
             }
         }
@@ -117,7 +114,7 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)(N * C) * f); /* hf */
     add(&p, CLFT_MEM_ACTIVATIONS, (uint64_t)N * f);       /* rstdf */
     const int64_t chunk = clft_xent_chunk(cfg, &tp, N);
-    const int64_t scr[] = {chunk * V, N,      N * C,  N * C, N * C, N * C, N * QD,
+    const int64_t scr[] = {chunk * V, N,      N,      N * C, N * C, N * C, N * C,    N * QD,
                            N * KD,    N * KD, N * QD, N * F, N * F, N * F, B * H * T};
     for (size_t i = 0; i < sizeof scr / sizeof scr[0]; i++)
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)scr[i] * f);

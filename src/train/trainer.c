@@ -69,12 +69,12 @@ void clft_model_step_free(clft_model *m) {
     free(m->sb->acts);
     m->sb->acts = NULL;
     acts_free(ctx, &m->sb->shared);
-    clft_buf *bs[] = {&m->sb->ids,      &m->sb->pos,      &m->sb->seg,       &m->sb->targets, &m->sb->emb_rows,
-                      &m->sb->emb_offs, &m->sb->emb_toks, &m->sb->xf,        &m->sb->hf,      &m->sb->rstdf,
-                      &m->sb->logits,   &m->sb->row_loss, &m->sb->dx,        &m->sb->dxmid,   &m->sb->dh,
-                      &m->sb->dtmp,     &m->sb->dq,       &m->sb->dk,        &m->sb->dv,      &m->sb->datt,
-                      &m->sb->dg,       &m->sb->du,       &m->sb->da,        &m->sb->delta,   &m->sb->attn_ws,
-                      &m->sb->ldu,      &m->sb->lxd,      &m->sb->sumsq_part};
+    clft_buf *bs[] = {&m->sb->ids,      &m->sb->pos,      &m->sb->seg,        &m->sb->targets, &m->sb->emb_rows,
+                      &m->sb->emb_offs, &m->sb->emb_toks, &m->sb->xf,         &m->sb->hf,      &m->sb->rstdf,
+                      &m->sb->logits,   &m->sb->row_loss, &m->sb->dx,         &m->sb->dxmid,   &m->sb->dh,
+                      &m->sb->dtmp,     &m->sb->dq,       &m->sb->dk,         &m->sb->dv,      &m->sb->datt,
+                      &m->sb->dg,       &m->sb->du,       &m->sb->da,         &m->sb->delta,   &m->sb->attn_ws,
+                      &m->sb->ldu,      &m->sb->lxd,      &m->sb->sumsq_part, &m->sb->amax};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
         clft_buf_free(ctx, bs[i]);
     free(m->sb->h_ids);
@@ -84,7 +84,9 @@ void clft_model_step_free(clft_model *m) {
     free(m->sb->h_targets);
     free(m->sb->h_row_loss);
     free(m->sb->h_pos);
+    free(m->sb->h_amax);
     m->sb->h_ids = m->sb->h_rows = m->sb->h_offs = m->sb->h_toks = m->sb->h_targets = m->sb->h_pos = NULL;
+    m->sb->h_amax = NULL;
     m->sb->h_row_loss = NULL;
     m->sb->allocated = 0;
     m->sb->pos_custom = m->sb->has_seg = 0;
@@ -125,6 +127,7 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     TRY(act(ctx, &m->sb->rstdf, N));
     TRY(scr(ctx, &m->sb->logits, m->sb->chunk * m->V));
     TRY(scr(ctx, &m->sb->row_loss, N));
+    TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)N * 4, &m->sb->amax));
     TRY(scr(ctx, &m->sb->dx, N * m->C));
     TRY(scr(ctx, &m->sb->dxmid, N * m->C));
     TRY(scr(ctx, &m->sb->dh, N * m->C));
@@ -161,8 +164,9 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     m->sb->h_targets = clft_malloc((size_t)N * 4);
     m->sb->h_row_loss = clft_malloc((size_t)N * 4);
     m->sb->h_pos = clft_malloc((size_t)N * 4);
+    m->sb->h_amax = clft_malloc((size_t)N * 4);
     if (st == CLFT_OK && (!m->sb->h_ids || !m->sb->h_rows || !m->sb->h_offs || !m->sb->h_toks || !m->sb->h_targets ||
-                          !m->sb->h_row_loss || !m->sb->h_pos))
+                          !m->sb->h_row_loss || !m->sb->h_pos || !m->sb->h_amax))
         st = CLFT_STATUS_HOST_OOM;
     if (st == CLFT_OK) {
         for (int64_t n = 0; n < N; n++)
@@ -283,19 +287,27 @@ clft_status clft_trainer_set_lr(clft_trainer *tr, double lr) {
     return CLFT_OK;
 }
 
-clft_status clft_trainer_eval_batch(clft_trainer *tr, const clft_batch *batch, double *loss_sum, int64_t *tokens) {
+clft_status clft_trainer_eval_batch_acc(clft_trainer *tr, const clft_batch *batch, double *loss_sum, int64_t *tokens,
+                                        int64_t *correct) {
     CLFT_CHECK(check_batch(tr, batch));
     clft_model *m = tr->m;
     double l = 0.0;
     int64_t valid = 0;
     m->eval_mode = 1;
     m->loss_denom = 0;
+    m->want_correct = correct != NULL;
     clft_status st = clft_model_fwd_bwd(m, batch, 0, &l, &valid, NULL);
     m->eval_mode = 0;
+    m->want_correct = 0;
     CLFT_CHECK(st);
     if (loss_sum) *loss_sum = m->last_loss_sum;
     if (tokens) *tokens = valid;
+    if (correct) *correct = m->last_correct;
     return clft_context_finish(m->ctx);
+}
+
+clft_status clft_trainer_eval_batch(clft_trainer *tr, const clft_batch *batch, double *loss_sum, int64_t *tokens) {
+    return clft_trainer_eval_batch_acc(tr, batch, loss_sum, tokens, NULL);
 }
 
 /* The step order, in one place: 1. count the labelled targets of every micro-batch  2. zero the
@@ -307,6 +319,10 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "trainer step: NULL trainer or batches, or %d micro-batches",
                           n);
     clft_model *m = tr->m;
+    if (m->tp.inference)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "trainer step: the model was created for inference (clft_train_params.inference): it has "
+                          "no gradients to train");
     double t0 = clft_now_seconds();
     clft_step_stats s;
     memset(&s, 0, sizeof s);

@@ -122,6 +122,29 @@ int main(void) {
     TU_CHECK(clft_ckpt_add(w, "x", "b", 1) == CLFT_STATUS_INVALID_ARGUMENT, "duplicate refused");
     clft_ckpt_abort(w);
     TU_CHECK(!clft_ckpt_has(c, "x"), "aborted checkpoint leaves the old one");
+    /* a file written into the temporary folder by another writer, adopted as is (not compressed) */
+    TU_OK(clft_ckpt_begin(c, &w));
+    if (w) {
+        char q[4400];
+        snprintf(q, sizeof q, "%s/adapter_config.json", clft_ckpt_tmpdir(w));
+        FILE *f = fopen(q, "wb");
+        if (f) fputs("{\"peft_type\": \"LORA\"}\n", f), fclose(f);
+        TU_OK(clft_ckpt_add(w, "state.json", "{}", 2));
+        TU_OK(clft_ckpt_adopt(w, "adapter_config.json"));
+        TU_CHECK(clft_ckpt_adopt(w, "adapter_config.json") == CLFT_STATUS_INVALID_ARGUMENT, "adopted twice refused");
+        TU_CHECK(clft_ckpt_adopt(w, "absent.json") == CLFT_STATUS_IO, "adopting a missing file fails");
+        TU_OK(clft_ckpt_commit(w));
+    }
+    TU_OK(clft_checkpoint_verify(c));
+    void *ad = NULL;
+    size_t dn = 0;
+    TU_OK(clft_ckpt_read(c, "adapter_config.json", &ad, &dn));
+    TU_CHECK(ad && dn == 22 && !memcmp(ad, "{\"peft_type\": \"LORA\"}\n", 22), "the adopted file reads back as is");
+    free(ad);
+    snprintf(p, sizeof p, "%s/adapter_config.json", c);
+    TU_CHECK(stat(p, &sb) == 0, "the adopted file keeps its name in the folder (readable by other programs)");
+    put_bytes(p, 3, "X", 1, -1);
+    expect_bad(c, "damaged");
     /* prune: keep 2 newest + a protected one */
     for (int s = 1; s <= 6; s++) {
         snprintf(p, sizeof p, "%s/checkpoint-%d", root, s * 100);
