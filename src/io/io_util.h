@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "clft.h"
+#include "io/safetensors.h"
 
 typedef struct clft_sbuf {
     char *data; /* NUL-terminated while ok */
@@ -53,5 +54,40 @@ clft_status clft_io_prepare_dir(const char *dir, int force);
 clft_status clft_io_copy_if_present(const char *src_dir, const char *dst_dir, const char *name);
 /* Copy the tokenizer files (tokenizer.json, tokenizer_config.json, ...) present in src to dir. */
 clft_status clft_io_copy_tokenizer(const char *src, const char *dir);
+
+/* ---- model weights written one tensor at a time (quantize.c) -----------------------------------
+ * Shared by clft_model_quantize, clft_export_merged and clft_model_save_pretrained: each tensor is a
+ * raw copy, f32 values from a callback stored as F32/F16/BF16 (round to nearest even), or a
+ * projection weight stored as bitsandbytes 4-bit (the six tensors of bnb4.h, byte-exact with
+ * bitsandbytes). Host memory stays near one tensor: the 4-bit state (absmax, quant_state) of every
+ * quantized weight is computed in a first pass (it decides the header), the packed codes again
+ * while writing. */
+typedef struct clft_hf_out {
+    const char *name;
+    clft_st_dtype dtype; /* stored dtype (F32, F16, BF16 for values; any for raw); for a 4-bit weight the
+                          * dtype whose torch name goes into its quant_state ("bfloat16", ...) */
+    int ndim;
+    int64_t shape[CLFT_ST_MAX_DIMS];
+    const void *raw; /* bytes copied as they are; NULL: values from the callback */
+    int quantize;    /* 1: stored as bitsandbytes 4-bit (a 2-d weight) */
+} clft_hf_out;
+/* The f32 values of tensor `index` (numel of its shape) into dst. */
+typedef clft_status (*clft_hf_values_fn)(void *user, size_t index, float *dst);
+typedef struct clft_hf_q4 {
+    clft_dtype type; /* CLFT_DTYPE_NF4 or CLFT_DTYPE_FP4 */
+    int blocksize;
+    int double_quant;
+} clft_hf_q4;
+typedef struct clft_hf_writer clft_hf_writer;
+/* Check the tensors and run the 4-bit pass (q4 may be NULL when nothing is quantized). The arrays
+ * and the callback's state must outlive the writer. *out owned: clft_hf_writer_free. */
+clft_status clft_hf_writer_create(const clft_hf_out *tensors, size_t n, const clft_hf_q4 *q4, clft_hf_values_fn values,
+                                  void *user, clft_hf_writer **out);
+/* model.safetensors (or shards + index, clft_st_write_model) with metadata {"format": "pt"} in dir. */
+clft_status clft_hf_writer_write(clft_hf_writer *w, const char *dir, uint64_t max_shard_bytes);
+void clft_hf_writer_free(clft_hf_writer *w);
+/* config.json (clft_model_config_to_json) into dir, with transformers' bitsandbytes
+ * quantization_config block when q4 is not NULL (bnb_4bit_compute_dtype = cfg->torch_dtype). */
+clft_status clft_hf_write_config(const char *dir, const clft_model_config *cfg, const clft_hf_q4 *q4);
 
 #endif
