@@ -404,6 +404,14 @@ clft_status clft_chat_template_detect(const char *jinja, const char **name) {
     return CLFT_OK;
 }
 
+const char *clft_chat_end_of_turn(const char *template_name) {
+    if (!template_name) return NULL;
+    if (!strcmp(template_name, "chatml") || !strcmp(template_name, "qwen2") || !strcmp(template_name, "qwen3"))
+        return "<|im_end|>";
+    if (!strcmp(template_name, "llama3")) return "<|eot_id|>";
+    return NULL; /* llama2, mistral*, alpaca, plain end a turn with EOS; unknown names */
+}
+
 void clft_token_mask_from_bytes(const size_t *offsets, size_t n, const uint8_t *byte_mask, size_t text_len,
                                 uint8_t *out) {
     for (size_t i = 0; i < n; i++) {
