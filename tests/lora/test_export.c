@@ -19,7 +19,7 @@
 #include "model/config.h"
 #include "quant/quant.h"
 #include "ref/ref.h"
-#include "tutil.h"
+#include "lora_tutil.h"
 
 static const char *g_data, *g_scratch;
 
@@ -98,16 +98,6 @@ typedef struct w0_mode {
     int bs, dq;
 } w0_mode;
 
-static float *tensor_f32(clft_safetensors *st, const char *name, int64_t *n) {
-    const clft_st_tensor *t = clft_st_find(st, name);
-    TU_CHECK(t != NULL, "tensor %s missing", name);
-    if (!t) return NULL;
-    float *x = malloc((size_t)t->numel * 4 + 4);
-    TU_OK(clft_st_to_f32(st, t, x));
-    if (n) *n = t->numel;
-    return x;
-}
-
 /* The merged value of every config tensor (f32), as the test computes it. */
 static float *expected(clft_safetensors *base, const host_adapter *h, const clft_hf_tensor *ht, w0_mode m) {
     int64_t n = 0;
@@ -127,7 +117,7 @@ static float *expected(clft_safetensors *base, const host_adapter *h, const clft
             clft_q4_free(&q);
         }
     } else {
-        w = tensor_f32(base, ht->name, &n);
+        w = lt_tensor_f32(base, ht->name, &n);
         if (!w) return NULL;
         if (ht->role == CLFT_ROLE_LINEAR && m.q4) {
             clft_q4 q;
@@ -229,7 +219,7 @@ static void check_export(const char *what, const char *out, const char *base_dir
         }
         /* the merge changed the adapted weights (the adapter is not a no-op) */
         if (h && ht->role == CLFT_ROLE_LINEAR) {
-            float *w0 = tensor_f32(base, ht->name, NULL);
+            float *w0 = lt_tensor_f32(base, ht->name, NULL);
             if (w0 && memcmp(w0, want, (size_t)numel * 4)) linear_diff++;
             free(w0);
         }

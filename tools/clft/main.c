@@ -15,6 +15,7 @@ static const cli_command COMMANDS[] = {
      cmd_train},
     {"init", "write a random-initialized Hugging Face model folder from a preset or config.json", cmd_init},
     {"quantize", "write a 4-bit (NF4/FP4, bitsandbytes layout) copy of a model folder", cmd_quantize},
+    {"export", "merge a LoRA adapter (clft or PEFT) into its base model as a Hugging Face folder", cmd_export},
     {"tokenize", "UTF-8 text on stdin -> JSON array of token ids (--tokens: token strings)", cmd_tokenize},
     {"detokenize", "JSON array of token ids on stdin -> text", cmd_detokenize},
 };
