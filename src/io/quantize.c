@@ -80,8 +80,18 @@ static clft_status writer_fill(void *user, size_t index, uint64_t offset, void *
             return CLFT_OK;
         }
         unsigned char *p = dst;
+        if (t->dtype == CLFT_ST_BF16) { /* clft_ref_f32_to_bf16 inlined: round to nearest even, NaN quiet */
+            for (size_t k = 0; k < n; k++) {
+                uint32_t u;
+                memcpy(&u, &v[k], 4);
+                u = (u & 0x7fffffffu) > 0x7f800000u ? (u | 0x400000u) : u + 0x7fffu + ((u >> 16) & 1u);
+                p[2 * k] = (unsigned char)(u >> 16 & 0xff);
+                p[2 * k + 1] = (unsigned char)(u >> 24);
+            }
+            return CLFT_OK;
+        }
         for (size_t k = 0; k < n; k++) {
-            uint16_t h = t->dtype == CLFT_ST_F16 ? clft_ref_f32_to_f16(v[k]) : clft_ref_f32_to_bf16(v[k]);
+            uint16_t h = clft_ref_f32_to_f16(v[k]);
             p[2 * k] = (unsigned char)(h & 0xff);
             p[2 * k + 1] = (unsigned char)(h >> 8);
         }

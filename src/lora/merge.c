@@ -9,7 +9,6 @@
 
 #include "core/core.h"
 #include "lora/lora.h"
-#include "ref/ref.h"
 
 #define MERGE_TILE 1024 /* columns per tile: r x 1024 floats of A (256 KiB at r = 64) */
 
@@ -27,41 +26,98 @@ typedef struct merge_job {
     float scale;
 } merge_job;
 
+/* f16 -> f32, exact (as clft_ref_f16_to_f32, inlined for the merge's inner loop) */
+static float half_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu;
+    uint32_t bits;
+    if (e == 0x1f) {
+        bits = sign | 0x7f800000u | (m << 13); /* inf / NaN */
+    } else if (e != 0) {
+        bits = sign | ((e + 112u) << 23) | (m << 13);
+    } else if (m == 0) {
+        bits = sign;
+    } else { /* subnormal: normalize */
+        uint32_t ee = 113u, mm = m;
+        while (!(mm & 0x400u)) {
+            mm <<= 1;
+            ee--;
+        }
+        bits = sign | (ee << 23) | ((mm & 0x3ffu) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
 static void load_row(float *dst, const void *src, clft_st_dtype dt, int64_t row, int64_t in) {
     if (dt == CLFT_ST_F32) {
         memcpy(dst, (const char *)src + (size_t)(row * in) * 4, (size_t)in * 4);
         return;
     }
     const unsigned char *p = (const unsigned char *)src + (size_t)(row * in) * 2;
-    for (int64_t i = 0; i < in; i++) {
-        uint16_t h = (uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)); /* little-endian, unaligned */
-        dst[i] = dt == CLFT_ST_F16 ? clft_ref_f16_to_f32(h) : clft_ref_bf16_to_f32(h);
+    if (dt == CLFT_ST_BF16) {
+        for (int64_t i = 0; i < in; i++) {
+            const uint32_t bits = (uint32_t)(p[2 * i] | (p[2 * i + 1] << 8)) << 16; /* little-endian, unaligned */
+            memcpy(&dst[i], &bits, 4);
+        }
+        return;
     }
+    for (int64_t i = 0; i < in; i++)
+        dst[i] = half_to_float((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
+}
+
+/* acc (MR rows x NR columns) = sum over k of B[row][k] * A[k][col], k ascending from 0.0f, then
+ * W += acc * scale: the register tile of the merge (the compiler keeps acc in vector registers). */
+#define MR 8
+#define NR 8
+
+static void tile_full(const merge_job *j, int64_t o, int64_t c) {
+    float acc[MR][NR];
+    for (int m = 0; m < MR; m++)
+        for (int x = 0; x < NR; x++)
+            acc[m][x] = 0.0f;
+    for (int64_t k = 0; k < j->r; k++) {
+        const float *a = j->A + k * j->in + c;
+        for (int m = 0; m < MR; m++) {
+            const float b = j->B[(o + m) * j->r + k];
+            for (int x = 0; x < NR; x++)
+                acc[m][x] += b * a[x];
+        }
+    }
+    for (int m = 0; m < MR; m++) {
+        float *w = j->W + (o + m) * j->in + c;
+        for (int x = 0; x < NR; x++)
+            w[x] += acc[m][x] * j->scale;
+    }
+}
+
+/* the same for rows [o, o+nr) and columns [c, c+nc), element by element (edges) */
+static void tile_edge(const merge_job *j, int64_t o, int64_t nr, int64_t c, int64_t nc) {
+    for (int64_t m = o; m < o + nr; m++)
+        for (int64_t x = c; x < c + nc; x++) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < j->r; k++)
+                acc += j->B[m * j->r + k] * j->A[k * j->in + x];
+            j->W[m * j->in + x] += acc * j->scale;
+        }
 }
 
 static void *merge_rows(void *arg) {
     const merge_job *j = arg;
-    float tmp[MERGE_TILE];
     if (j->src)
         for (int64_t o = j->row0; o < j->row1; o++)
             load_row(j->W + o * j->in, j->src, j->dt, o, j->in);
     if (!j->B) return NULL;
-    for (int64_t c0 = 0; c0 < j->in; c0 += MERGE_TILE) {
-        const int64_t nc = j->in - c0 < MERGE_TILE ? j->in - c0 : MERGE_TILE;
-        for (int64_t o = j->row0; o < j->row1; o++) {
-            const float *b = j->B + o * j->r;
-            for (int64_t i = 0; i < nc; i++)
-                tmp[i] = 0.0f;
-            for (int64_t k = 0; k < j->r; k++) {
-                const float bk = b[k];
-                const float *a = j->A + k * j->in + c0;
-                for (int64_t i = 0; i < nc; i++)
-                    tmp[i] += bk * a[i];
-            }
-            float *w = j->W + o * j->in + c0;
-            for (int64_t i = 0; i < nc; i++)
-                w[i] += tmp[i] * j->scale;
+    for (int64_t c0 = 0; c0 < j->in; c0 += MERGE_TILE) { /* a tile of A's columns stays in cache */
+        const int64_t c1 = j->in - c0 < MERGE_TILE ? j->in : c0 + MERGE_TILE;
+        const int64_t cfull = c0 + (c1 - c0) / NR * NR;
+        int64_t o = j->row0;
+        for (; o + MR <= j->row1; o += MR) {
+            for (int64_t c = c0; c < cfull; c += NR)
+                tile_full(j, o, c);
+            if (cfull < c1) tile_edge(j, o, MR, cfull, c1 - cfull);
         }
+        if (o < j->row1) tile_edge(j, o, j->row1 - o, c0, c1 - c0);
     }
     return NULL;
 }

@@ -279,6 +279,58 @@ static clft_status export_to(const char *base, const char *ad, const char *out, 
     return clft_export_merged(base, ad, out, &p);
 }
 
+/* clft_lora_merge alone: ragged sizes (register tiles and edges, column tiles of 1024), thread
+ * counts, W0 from F32/F16/BF16 (special values included) - bit for bit the plain loop */
+static void test_merge_kernel(void) {
+    const int64_t shapes[][3] = {{37, 1029, 3}, {5, 7, 1}, {130, 2100, 16}, {8, 8, 8}, {1, 3000, 5}, {64, 48, 64}};
+    tu_rng rng = tu_rng_make(99);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t out = shapes[s][0], in = shapes[s][1], r = shapes[s][2], n = out * in;
+        float *A = malloc((size_t)(r * in) * 4), *B = malloc((size_t)(out * r) * 4), *w0 = malloc((size_t)n * 4);
+        float *want = malloc((size_t)n * 4), *got = malloc((size_t)n * 4);
+        uint16_t *h16 = malloc((size_t)n * 2), *hbf = malloc((size_t)n * 2);
+        tu_fill(&rng, A, (size_t)(r * in), -1.0f, 1.0f);
+        tu_fill(&rng, B, (size_t)(out * r), -1.0f, 1.0f);
+        tu_fill(&rng, w0, (size_t)n, -2.0f, 2.0f);
+        const float special[] = {0.0f, -0.0f, 1e-6f, -3e-8f, 65504.0f, 1e30f, INFINITY, -INFINITY, NAN};
+        for (size_t k = 0; k < sizeof special / sizeof special[0] && k < (size_t)n; k++)
+            w0[k * 7 % (size_t)n] = special[k];
+        for (int64_t i = 0; i < n; i++) {
+            h16[i] = clft_ref_f32_to_f16(w0[i]);
+            hbf[i] = clft_ref_f32_to_bf16(w0[i]);
+        }
+        const float scale = 0.37f;
+        for (int dt = 0; dt < 3; dt++) {
+            for (int64_t i = 0; i < n; i++)
+                want[i] = dt == 0 ? w0[i] : dt == 1 ? clft_ref_f16_to_f32(h16[i]) : clft_ref_bf16_to_f32(hbf[i]);
+            for (int64_t o = 0; o < out; o++)
+                for (int64_t i = 0; i < in; i++) {
+                    float acc = 0.0f;
+                    for (int64_t k = 0; k < r; k++)
+                        acc += B[o * r + k] * A[k * in + i];
+                    want[o * in + i] += acc * scale;
+                }
+            const void *src = dt == 0 ? (const void *)w0 : dt == 1 ? (const void *)h16 : (const void *)hbf;
+            const clft_st_dtype sdt = dt == 0 ? CLFT_ST_F32 : dt == 1 ? CLFT_ST_F16 : CLFT_ST_BF16;
+            const int threads[] = {1, 3, 0};
+            for (int t = 0; t < 3; t++) {
+                memset(got, 0xff, (size_t)n * 4);
+                TU_OK(clft_lora_merge(got, src, sdt, A, B, out, in, r, scale, threads[t]));
+                TU_CHECK(!memcmp(got, want, (size_t)n * 4),
+                         "merge %lldx%lld r %lld, W0 %s, %d threads: not the plain loop", (long long)out, (long long)in,
+                         (long long)r, clft_st_dtype_name(sdt), threads[t]);
+            }
+        }
+        free(A);
+        free(B);
+        free(w0);
+        free(want);
+        free(got);
+        free(h16);
+        free(hbf);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_export DATA_DIR SCRATCH_DIR\n");
@@ -289,6 +341,7 @@ int main(int argc, char **argv) {
     g_data = argv[1];
     g_scratch = tu_scratch_dir(argv[2], "export");
     if (!g_scratch) return 1;
+    test_merge_kernel();
     char *cfg_path = clft_io_join(g_data, "base_config.json");
     char *base = sub("base"), *base16 = sub("base_bf16"), *qbase = sub("base_nf4");
     clft_model_init_params ip = clft_model_init_default_params();
