@@ -516,40 +516,61 @@ typedef struct clft_adapter_info {
     int qlora_blocksize;   /* QLoRA: 4-bit block size and double quantization of the base */
     int qlora_double_quant;
 } clft_adapter_info;
-/* Read and check an adapter folder (written by clft or by PEFT). Refused by name, with
+/* Read and check an adapter folder (written by clft or by PEFT). target_modules is resolved as PEFT
+ * does against the module names of a Llama-family model ("model.layers.0.self_attn.q_proj", ...): a
+ * list matches a name equal to an entry or ending in "." + entry, a string is a regular expression
+ * that must match the whole name (re.fullmatch), "all-linear" is every projection, null is PEFT's
+ * default for Llama (q_proj, v_proj); exclude_modules removes names the same way. The tensors must
+ * be exactly those of the targets in every layer, rank r, F32/F16/BF16. Refused by name, with
  * CLFT_STATUS_UNSUPPORTED: peft_type other than LORA, task_type other than CAUSAL_LM (or null),
  * use_dora, modules_to_save, layers_to_transform, layers_pattern, rank_pattern/alpha_pattern with
  * entries, bias other than "none", lora_bias, fan_in_fan_out, trainable_token_indices,
- * layer_replication, targets outside the seven projections (lm_head, embed_tokens), an adapter that
- * adapts different projections in different layers, adapter_model.bin (pickle) without safetensors.
- * Missing files CLFT_STATUS_IO; malformed JSON or tensors CLFT_STATUS_FORMAT, naming file and key. */
+ * layer_replication, use_qalora, alora_invocation_tokens, target_parameters, use_bdlora,
+ * arrow_config, kasa_config, monteclora_config, init_lora_weights that changes the base (pissa*,
+ * olora, corda, loftq), targets outside the seven projections (lm_head, embed_tokens, norms; also
+ * when only found as tensors), an adapter that adapts different projections in different layers,
+ * adapter_model.bin (pickle) without safetensors. Missing files CLFT_STATUS_IO; malformed JSON or
+ * tensors, and tensors that do not match the config, CLFT_STATUS_FORMAT, naming file and key. */
 CLFT_API clft_status clft_adapter_info_read(const char *dir, clft_adapter_info *out);
 /* Set the model's adapters from an adapter folder: the model must be LoRA/QLoRA with the adapter's
- * rank and targets (clft_adapter_info gives them; scale = alpha/r or alpha/sqrt(r) is taken from the
- * adapter). A shape that does not fit this model's layers (an adapter for another base) gives
- * CLFT_STATUS_SHAPE_MISMATCH naming the tensor and both shapes; f16/bf16 tensors are widened. */
+ * rank, targets and scale (create it with clft_adapter_info's lora parameters; scale = alpha/r or
+ * alpha/sqrt(r) comes from the adapter), else CLFT_STATUS_INVALID_ARGUMENT saying what differs. A
+ * shape that does not fit this model's layers (an adapter for another base) gives
+ * CLFT_STATUS_SHAPE_MISMATCH naming the tensor and both shapes; f16/bf16 tensors are widened.
+ * Everything is checked before the first adapter is set (a refused load changes nothing). */
 CLFT_API clft_status clft_model_load_adapter(clft_model *model, const char *dir);
 /* Write the model's adapters as a PEFT adapter folder `dir` (created when missing; each file
- * written to a temporary name and renamed). base_model_name_or_path is the folder the model's
- * weights were loaded from (clft_model_load_weights), else null. */
+ * written to a temporary name and renamed, adapter_config.json last). base_model_name_or_path is the
+ * folder the model's weights were loaded from (clft_model_load_weights), else null. PEFT's
+ * PeftModel.from_pretrained loads it as its own. */
 CLFT_API clft_status clft_model_save_adapter(clft_model *model, const char *dir);
-/* Write the model as a Hugging Face model folder `dir` (created when missing; refused when it holds
- * another model unless force; every file temp + rename): config.json (torch_dtype = dtype, no
- * quantization_config), generation_config.json, model.safetensors or shards of at most
+/* Write the model as a Hugging Face model folder `dir` (created when missing; refused with
+ * CLFT_STATUS_INVALID_ARGUMENT when it holds a model - config.json or weight files - unless force;
+ * other files, such as a training run's, are left alone; every file temp + rename): config.json
+ * (torch_dtype = dtype, no quantization_config), generation_config.json (that of the folder the
+ * weights were loaded from, else made from the config), model.safetensors or shards of at most
  * max_shard_bytes (0: 5,000,000,000) with model.safetensors.index.json, and the tokenizer files of
- * the folder the weights were loaded from. dtype F32, F16 or BF16. Adapters, when the model has
- * them, are merged: W = W0 + scale * B A in fp32 (W0 dequantized for a 4-bit base). */
+ * the folder the weights were loaded from. dtype F32, F16 or BF16 (round to nearest even). Adapters,
+ * when the model has them, are merged: W = W0 + scale * B A in fp32 (W0 dequantized for a 4-bit
+ * base), the same bytes clft_export_merged writes for the saved adapter. */
 CLFT_API clft_status clft_model_save_pretrained(clft_model *model, const char *dir, clft_dtype dtype,
                                                 uint64_t max_shard_bytes, int force);
 
-/* Merge an adapter into its base without a device (host only, fp32): every adapted projection
- * W = W0 + scale * B A, where W0 is, for an adapter trained with QLoRA (clft metadata) or a
- * bitsandbytes 4-bit base folder, the dequantized 4-bit weight (the base quantized as training did:
- * the adapter's 4-bit type, block size and double quantization) - what PEFT's merge_and_unload
- * computes on a 4-bit model. The result is a Hugging Face folder in dtype, or with quantize set the
- * projections as bitsandbytes 4-bit (the layout of clft_model_quantize) and the rest in dtype. out_dir
- * must not exist (unless force); the folder is written under a temporary name and renamed, so it is
- * complete or absent. */
+/* Merge an adapter into its base without a device (host only, fp32; rows in threads): every adapted
+ * projection W = W0 + scale * B A, where W0 is, for an adapter trained with QLoRA (clft metadata) or
+ * a bitsandbytes 4-bit base folder, the dequantized 4-bit weight (a float base quantized as training
+ * did: the adapter's 4-bit type, block size and double quantization) - what PEFT's merge computes on
+ * a 4-bit model and what clft computes while training and generating. The output holds the tensors
+ * of the config: in dtype, or with quantize set the projections as bitsandbytes 4-bit (the layout of
+ * clft_model_quantize, quantized from the merged f32 weight, config.json with quantization_config)
+ * and the rest in dtype; generation_config.json and the tokenizer files are copied. The adapter is
+ * checked against the base (layers, targets, shapes: CLFT_STATUS_SHAPE_MISMATCH naming the tensor
+ * and both shapes) before anything is written. out_dir must not exist (unless force; it may not be
+ * or hold the base or the adapter): the folder is written as a sibling OUT.tmp-XXXXXX, fsynced and
+ * renamed (force: the old folder is moved aside first and removed after), so it is complete or
+ * absent, also after a SIGKILL (which may leave the .tmp- sibling). Host memory: about one tensor in
+ * f32 (plus the mapped shards); a 4-bit output merges each projection twice (its 4-bit state sizes
+ * the file header before the data is written). */
 typedef struct clft_export_params {
     clft_dtype dtype;         /* F32 (default), F16 or BF16 */
     clft_dtype quantize;      /* CLFT_DTYPE_F32 (default): no; CLFT_DTYPE_NF4 or CLFT_DTYPE_FP4 */
