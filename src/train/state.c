@@ -6,6 +6,8 @@
  *   user.json           the caller's own state (data position, schedule, settings), opaque here
  *   gemm-paths.txt      the GEMM path per shape class the run used (put back on load: the same
  *                       rounding, so a resumed run's losses are bit for bit those of one run)
+ *   adapter_config.json, adapter_model.safetensors  (LoRA/QLoRA) the adapters as a PEFT adapter, stored
+ *                       uncompressed so that PEFT and clft's --adapter load the checkpoint folder
  * Dropout masks are a function of (seed, step, micro-batch, projection), so restoring the step
  * restores them. A checkpoint written for another model, method or rank is refused, saying what
  * differs. */
@@ -171,6 +173,11 @@ clft_status clft_trainer_save(clft_trainer *tr, const char *dir, const char *use
     if (st == CLFT_OK && !paths) st = clft_error(CLFT_STATUS_HOST_OOM, "trainer save: GEMM decisions");
     if (st == CLFT_OK) st = clft_ckpt_add(w, "gemm-paths.txt", paths, strlen(paths));
     free(paths);
+    /* the adapters of this step as a PEFT adapter, stored as is: PeftModel.from_pretrained(base,
+     * checkpoint-STEP), clft generate/eval/export --adapter checkpoint-STEP */
+    if (st == CLFT_OK && m->tp.method != CLFT_METHOD_FULL) st = clft_model_save_adapter(m, clft_ckpt_tmpdir(w));
+    if (st == CLFT_OK && m->tp.method != CLFT_METHOD_FULL) st = clft_ckpt_adopt(w, "adapter_config.json");
+    if (st == CLFT_OK && m->tp.method != CLFT_METHOD_FULL) st = clft_ckpt_adopt(w, "adapter_model.safetensors");
     free(img);
     clft_sbuf_free(&b);
     if (st == CLFT_OK) return clft_ckpt_commit(w);

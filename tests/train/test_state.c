@@ -86,6 +86,25 @@ static void run(clft_context *ctx, clft_method method, const char *dir) {
         b[s] = st.loss;
     }
     TU_OK(clft_trainer_save(tr, dir, "{\"data_index\": 2}"));
+    if (method != CLFT_METHOD_FULL) { /* the checkpoint is a PEFT adapter folder too, with this step's adapters */
+        float As[4 * 40] = {0}, Bs[20 * 4] = {0}, Ar[4 * 40] = {0}, Br[20 * 4] = {0}; /* v_proj: (4,40), (20,4) */
+        TU_OK(clft_model_lora_get(m, 1, CLFT_LORA_V, As, Bs));
+        clft_adapter_info ai;
+        TU_OK(clft_adapter_info_read(dir, &ai));
+        TU_CHECK(ai.from_clft && ai.method == method && ai.lora.r == 4, "checkpoint adapter: method %d r %d",
+                 (int)ai.method, ai.lora.r);
+        clft_model *m3 = NULL;
+        clft_trainer *tr3 = NULL;
+        if (make(ctx, method, 4, &m3, &tr3)) {
+            TU_OK(clft_model_load_adapter(m3, dir));
+            TU_OK(clft_model_lora_get(m3, 1, CLFT_LORA_V, Ar, Br));
+            TU_CHECK(!memcmp(As, Ar, sizeof As) && !memcmp(Bs, Br, sizeof Bs),
+                     "%s: the checkpoint's PEFT adapter holds the step's adapters", clft_method_name(method));
+            clft_trainer_free(tr3);
+            clft_model_free(m3);
+        }
+        TU_OK(clft_checkpoint_verify(dir));
+    }
     clft_trainer_free(tr);
     clft_model_free(m);
     if (!make(ctx, method, 4, &m2, &tr2)) return;
