@@ -459,6 +459,10 @@ static clft_status check_tensors(clft_adapter *a, adapter_cfg *c, int64_t nlayer
                           p, (long long)maxl, (long long)nlayers_given);
     a->nlayers = nlayers_given > 0 ? nlayers_given : maxl + 1;
     CLFT_CHECK(resolve_targets(a->config_path, &c->tm, &c->ex, a->nlayers, &a->targets));
+    if (maxl + 1 < a->nlayers)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                          "%s: the adapter has layers 0..%lld, the model %lld layers (an adapter for another base)", p,
+                          (long long)maxl, (long long)a->nlayers);
     a->ab = clft_calloc((size_t)a->nlayers, sizeof *a->ab);
     if (!a->ab) return CLFT_STATUS_HOST_OOM;
     for (size_t i = 0; i < n; i++) {
