@@ -61,7 +61,7 @@ clft_status clft_io_copy_tokenizer(const char *src, const char *dir);
  * projection weight stored as bitsandbytes 4-bit (the six tensors of bnb4.h, byte-exact with
  * bitsandbytes). Host memory stays near one tensor: the 4-bit state (absmax, quant_state) of every
  * quantized weight is computed in a first pass (it decides the header), the packed codes again
- * while writing. */
+ * while writing (or kept from the first pass, see keep_packed). */
 typedef struct clft_hf_out {
     const char *name;
     clft_st_dtype dtype; /* stored dtype (F32, F16, BF16 for values; any for raw); for a 4-bit weight the
@@ -79,10 +79,12 @@ typedef struct clft_hf_q4 {
     int double_quant;
 } clft_hf_q4;
 typedef struct clft_hf_writer clft_hf_writer;
-/* Check the tensors and run the 4-bit pass (q4 may be NULL when nothing is quantized). The arrays
- * and the callback's state must outlive the writer. *out owned: clft_hf_writer_free. */
-clft_status clft_hf_writer_create(const clft_hf_out *tensors, size_t n, const clft_hf_q4 *q4, clft_hf_values_fn values,
-                                  void *user, clft_hf_writer **out);
+/* Check the tensors and run the 4-bit pass (q4 may be NULL when nothing is quantized). keep_packed:
+ * keep the packed codes of that pass in memory (about 0.5 byte per quantized parameter) instead of
+ * quantizing every weight again while writing. The arrays and the callback's state must outlive the
+ * writer. *out owned: clft_hf_writer_free. */
+clft_status clft_hf_writer_create(const clft_hf_out *tensors, size_t n, const clft_hf_q4 *q4, int keep_packed,
+                                  clft_hf_values_fn values, void *user, clft_hf_writer **out);
 /* model.safetensors (or shards + index, clft_st_write_model) with metadata {"format": "pt"} in dir. */
 clft_status clft_hf_writer_write(clft_hf_writer *w, const char *dir, uint64_t max_shard_bytes);
 void clft_hf_writer_free(clft_hf_writer *w);

@@ -41,7 +41,7 @@ struct clft_hf_writer {
     clft_hf_q4 q4;
     clft_hf_values_fn values;
     void *user;
-    clft_q4 *qs;           /* per input: the 4-bit state of a quantized weight, packed codes freed */
+    clft_q4 *qs;           /* per input: the 4-bit state of a quantized weight (packed codes freed unless kept) */
     clft_bnb4_out *desc;   /* per input: its six tensors */
     clft_st_out_tensor *o; /* the tensors written, in input order (a 4-bit weight expanded in place) */
     size_t *src, no;       /* per output: its input */
@@ -130,8 +130,8 @@ void clft_hf_writer_free(clft_hf_writer *w) {
     free(w);
 }
 
-clft_status clft_hf_writer_create(const clft_hf_out *t, size_t n, const clft_hf_q4 *q4, clft_hf_values_fn values,
-                                  void *user, clft_hf_writer **out) {
+clft_status clft_hf_writer_create(const clft_hf_out *t, size_t n, const clft_hf_q4 *q4, int keep_packed,
+                                  clft_hf_values_fn values, void *user, clft_hf_writer **out) {
     *out = NULL;
     clft_hf_writer *w = clft_calloc(1, sizeof *w);
     if (!w) return CLFT_STATUS_HOST_OOM;
@@ -185,8 +185,10 @@ clft_status clft_hf_writer_create(const clft_hf_out *t, size_t n, const clft_hf_
         s = writer_values(w, i);
         if (!s) s = clft_q4_quantize(w->vals, out_numel(x), w->q4.type, w->q4.blocksize, w->q4.double_quant, &w->qs[i]);
         if (s) break;
-        free(w->qs[i].packed);
-        w->qs[i].packed = NULL; /* made again while writing */
+        if (!keep_packed) {
+            free(w->qs[i].packed);
+            w->qs[i].packed = NULL; /* made again while writing */
+        }
         s = clft_bnb4_describe(&w->qs[i], x->name, x->shape[0], x->shape[1], torch_dtype_name(x->dtype), &w->desc[i]);
         for (int k = 0; !s && k < w->desc[i].count; k++) {
             w->src[w->no] = i;
@@ -311,7 +313,8 @@ clft_status clft_model_quantize(const char *src, const char *dst, const clft_qua
     clft_hf_q4 q4 = {p.quant_type, p.blocksize, p.double_quant};
     quantize_src qs = {st};
     clft_hf_writer *w = NULL;
-    if (!s) s = clft_hf_writer_create(out, nin, &q4, quantize_values, &qs, &w);
+    /* the packed codes stay in memory (0.52 bytes per parameter): every weight is quantized once */
+    if (!s) s = clft_hf_writer_create(out, nin, &q4, 1, quantize_values, &qs, &w);
     if (!s) s = clft_io_prepare_dir(dst, p.force);
     if (!s) s = clft_hf_writer_write(w, dst, p.max_shard_bytes);
     if (!s) s = clft_hf_write_config(dst, &cfg, &q4);

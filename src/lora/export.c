@@ -294,7 +294,7 @@ clft_status clft_export_merged(const char *model_dir, const char *adapter_dir, c
     if (!s) (void)chmod(tmp, 0755);
     clft_hf_writer *w = NULL;
     double t0 = clft_now_seconds();
-    if (!s) s = clft_hf_writer_create(outs, n, quantize ? &q4 : NULL, export_values, &c, &w);
+    if (!s) s = clft_hf_writer_create(outs, n, quantize ? &q4 : NULL, 0, export_values, &c, &w);
     if (!s) s = write_folder(tmp, model_dir, &cfg, w, &p, quantize ? &q4 : NULL);
     if (!s) s = switch_in(tmp, out, parent, exists);
     if (s && made_tmp) remove_tree(tmp);

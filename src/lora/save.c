@@ -134,7 +134,7 @@ clft_status clft_model_save_pretrained(clft_model *m, const char *dir, clft_dtyp
     clft_status s = clft_lora_outs(list, n, odt, 0, &outs);
     save_src src = {m, list, NULL, NULL, 0, 0};
     clft_hf_writer *w = NULL;
-    if (!s) s = clft_hf_writer_create(outs, n, NULL, save_values, &src, &w);
+    if (!s) s = clft_hf_writer_create(outs, n, NULL, 0, save_values, &src, &w);
     if (!s) s = clft_io_prepare_dir(dir, 1); /* created when missing; stale weight files removed */
     if (!s) s = clft_hf_writer_write(w, dir, max_shard_bytes);
     /* the folder the weights came from: its tokenizer and generation settings */
