@@ -1,6 +1,8 @@
 /* attention.c - launchers of cl/attention.cl: causal GQA attention with a sliding window and
  * optional segment ids (packed rows), flash-style forward (online softmax, lse saved) and a backward
- * that recomputes probabilities; and the blocked path through the GEMM layer. */
+ * that recomputes probabilities; and the blocked path through the GEMM layer. Also the inference
+ * attention against a KV cache (cl/attention_kv.cl), with the keys split in chunks when few queries
+ * would leave the device idle (flash-decoding). */
 #include <math.h>
 #include <stdio.h>
 
@@ -238,4 +240,141 @@ clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk
                                                  clft_mat_of(dk.buf, dk.off + kvoff, d->KV * D), D, d->KV));
             }
     return CLFT_OK;
+}
+
+/* ---- inference: attention against a KV cache (cl/attention_kv.cl) ------------------------------ */
+
+/* Partial rows (query, head, chunk) the workspace is sized for: a split uses at most
+ * ATT_KV_MAX_PARTS / (n*H) chunks per query head (and none when that is below 2). Far more than the
+ * automatic choice asks for on any device (on a GPU of 132 compute units with 9 heads: 118). */
+#define ATT_KV_MAX_PARTS ((int64_t)16384)
+#define ATT_KV_MIN_KEYS  64 /* keys per chunk at least, in the automatic choice */
+
+static int64_t att_kv_max_split(const clft_attn_kv_dims *d) {
+    const int64_t s = ATT_KV_MAX_PARTS / (d->n * d->H);
+    return s >= 2 ? s : 1;
+}
+
+/* Depends on n, H and D only (not on past, window or the device): constant in past+n, and for given
+ * H and D largest at n = 1 (n*H*floor(M/(n*H)) <= H*floor(M/H)), so sizing it once for n = 1 covers
+ * every call with the same H and D; never above ATT_KV_MAX_PARTS * (D+2). */
+size_t clft_attention_kv_workspace_floats(const clft_attn_kv_dims *d) {
+    if (!d || d->n <= 0 || d->H <= 0 || d->D <= 0 || d->n > ATT_KV_MAX_PARTS || d->H > ATT_KV_MAX_PARTS) return 0;
+    const int64_t s = att_kv_max_split(d);
+    return s >= 2 ? (size_t)(d->n * d->H * s) * (size_t)(d->D + 2) : 0;
+}
+
+enum { ATT_KV_AUTO = 0, ATT_KV_ITEM = 1, ATT_KV_GROUP = 2 };
+
+/* Work-group size of the group kernel: small under Oclgrind (tiny tests then cover several blocks). */
+static int att_kv_wg(const clft_context *ctx) { return ctx->caps.is_oclgrind ? 4 : 64; }
+
+/* The program's options: the head dim, the group kernel's work-group and, under Oclgrind, vectors of
+ * at most 8 floats in the item kernel (its checker mis-tracks float16: see cl/attention_kv.cl). */
+static void att_kv_defs(const clft_context *ctx, char *buf, size_t cap, int64_t D) {
+    snprintf(buf, cap, "-DATT_D=%lld -DKV_WG=%d%s", (long long)D, att_kv_wg(ctx),
+             ctx->caps.is_oclgrind ? " -DKV_VEC_MAX=8" : "");
+}
+
+static int64_t att_kv_ceil(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Chunks per query head when the caller leaves it to us (measured on two CPU runtimes, PoCL and
+ * Intel's; the GPU rule is the usual flash-decoding one, not measured here):
+ *  - GPU (group kernel): about 8 work-groups per compute unit, each chunk at least two blocks of
+ *    the work-group;
+ *  - CPU (item kernel): a chunk's keys and values should stay in a core's L2 (~256 KiB) while the
+ *    GQA group's query heads, neighbours in the NDRange, read them again (a chunk costs a few
+ *    microseconds more: the rounding is down), and there should be 4 work-items per compute unit;
+ *    a chunk holds ATT_KV_MIN_KEYS keys at least. */
+static int64_t att_kv_auto_split(const clft_context *ctx, const clft_attn_kv_dims *d, int64_t keys, int kernel,
+                                 int wg) {
+    const int64_t cus = ctx->caps.info.compute_units ? (int64_t)ctx->caps.info.compute_units : 1, rows = d->n * d->H;
+    if (kernel == ATT_KV_GROUP) {
+        const int64_t by_keys = att_kv_ceil(keys, 2 * (int64_t)wg), by_cus = 8 * cus / rows;
+        return by_cus < by_keys ? by_cus : by_keys;
+    }
+    const int64_t l2_keys = (int64_t)(32768 / d->D) > ATT_KV_MIN_KEYS ? (int64_t)(32768 / d->D) : ATT_KV_MIN_KEYS;
+    const int64_t by_cache = keys / l2_keys, by_cus = att_kv_ceil(4 * cus, rows);
+    return by_cache > by_cus ? by_cache : by_cus;
+}
+
+static clft_status att_kv_check(const char *op, const clft_attn_kv_dims *d, clft_dv out, clft_dv q, clft_dv kc,
+                                clft_dv vc) {
+    if (!d || d->n < 0 || d->past < 0 || d->H <= 0 || d->KV <= 0 || d->D <= 0 || d->window < 0)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: bad dims", op);
+    if (d->H % d->KV)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: %lld query heads are not a multiple of %lld kv heads", op,
+                          (long long)d->H, (long long)d->KV);
+    if (d->D > 512) return clft_error(CLFT_STATUS_UNSUPPORTED, "%s: head dim %lld above 512", op, (long long)d->D);
+    if (d->n > INT_MAX / 2 || d->past > INT_MAX / 2 - d->n || d->H > INT_MAX / 64 || d->n * d->H > INT_MAX / 64)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: %lld queries of %lld heads after %lld positions: too many",
+                          op, (long long)d->n, (long long)d->H, (long long)d->past);
+    const size_t nq = (size_t)(d->n * d->H * d->D), nk = (size_t)((d->past + d->n) * d->KV * d->D);
+    CLFT_CHECK(clft_dv_check(op, "out", out, nq, 4));
+    CLFT_CHECK(clft_dv_check(op, "q", q, nq, 4));
+    CLFT_CHECK(clft_dv_check(op, "kc", kc, nk, 4));
+    return clft_dv_check(op, "vc", vc, nk, 4);
+}
+
+static clft_status att_kv_fwd(clft_context *ctx, clft_dv out, clft_dv q, clft_dv kc, clft_dv vc, const clft_buf *ws,
+                              const clft_attn_kv_dims *d, int kernel, int64_t split) {
+    const char *op = "attention_kv_fwd";
+    if (split < 0 || kernel < ATT_KV_AUTO || kernel > ATT_KV_GROUP)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: bad kernel %d or split %lld", op, kernel,
+                          (long long)split);
+    CLFT_CHECK(att_kv_check(op, d, out, q, kc, vc));
+    if (d->n == 0) return CLFT_OK;
+    const size_t need = clft_attention_kv_workspace_floats(d);
+    if (need && (!ws || !ws->mem || ws->bytes < need * sizeof(float)))
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: workspace must hold %zu floats", op, need);
+    if (kernel == ATT_KV_AUTO) kernel = ctx->caps.is_gpu ? ATT_KV_GROUP : ATT_KV_ITEM;
+    const int wg = att_kv_wg(ctx);
+    /* keys [k_lo, past+n): the first key the first query sees, to the last query's own */
+    const int64_t k_lo = d->window > 0 && d->past - d->window + 1 > 0 ? d->past - d->window + 1 : 0;
+    const int64_t keys = d->past + d->n - k_lo, max_split = att_kv_max_split(d);
+    int64_t s = split;
+    if (!s) {
+        s = att_kv_auto_split(ctx, d, keys, kernel, wg);
+        if (s > att_kv_ceil(keys, ATT_KV_MIN_KEYS)) s = att_kv_ceil(keys, ATT_KV_MIN_KEYS);
+    }
+    if (s > max_split) s = max_split;
+    if (s > keys) s = keys;
+    if (s < 1) s = 1;
+    const int64_t csize = att_kv_ceil(keys, s);
+    s = att_kv_ceil(keys, csize); /* no empty trailing chunk */
+    char defs[80];
+    att_kv_defs(ctx, defs, sizeof defs, d->D);
+    cl_kernel k;
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention_kv.cl", defs,
+                              kernel == ATT_KV_GROUP ? "attention_kv_fwd_f32_group" : "attention_kv_fwd_f32_item", &k));
+    cl_int n = (cl_int)d->n, past = (cl_int)d->past, H = (cl_int)d->H, KV = (cl_int)d->KV, rep = (cl_int)(d->H / d->KV),
+           W = (cl_int)d->window, ns = (cl_int)s, cs = (cl_int)csize, klo = (cl_int)k_lo;
+    float scale = (float)(1.0 / sqrt((double)d->D));
+    clft_dv part = s > 1 ? clft_dv_of(ws, 0) : out; /* nsplit == 1 never touches part */
+    CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(out), CLFT_ARG_DV(part), CLFT_ARG_DV(q), CLFT_ARG_DV(kc),
+                            CLFT_ARG_DV(vc), sizeof n, &n, sizeof past, &past, sizeof H, &H, sizeof KV, &KV, sizeof rep,
+                            &rep, sizeof W, &W, sizeof ns, &ns, sizeof cs, &cs, sizeof klo, &klo, sizeof scale, &scale,
+                            (size_t)0));
+    /* the item kernel runs one work-item per work-group: a CPU runtime spreads work-groups over its
+     * threads, and left to choose it may put all of a decoding step's few work-items in one (also
+     * measured as fast as the runtime's choice, or faster, for prefills of 16-512 queries) */
+    size_t gl[3] = {(size_t)d->H, (size_t)s, (size_t)d->n}, lo[3] = {1, 1, 1};
+    if (kernel == ATT_KV_GROUP) gl[0] *= (size_t)wg, lo[0] = (size_t)wg;
+    CLFT_CHECK(clft_cl_launch(ctx, k, 3, gl, lo, op));
+    if (s == 1) return CLFT_OK;
+    cl_kernel kcomb;
+    CLFT_CHECK(clft_cl_kernel(ctx, "attention_kv.cl", defs, "attention_kv_combine_f32", &kcomb));
+    CLFT_CHECK(clft_cl_args(kcomb, op, CLFT_ARG_DV(out), CLFT_ARG_DV(part), sizeof n, &n, sizeof H, &H, sizeof ns, &ns,
+                            (size_t)0));
+    return clft_launch_nd(ctx, kcomb, 3, (size_t)d->D, (size_t)d->H, (size_t)d->n, op);
+}
+
+clft_status clft_attention_kv_fwd(clft_context *ctx, clft_dv out, clft_dv q, clft_dv kc, clft_dv vc, const clft_buf *ws,
+                                  const clft_attn_kv_dims *d) {
+    return att_kv_fwd(ctx, out, q, kc, vc, ws, d, ATT_KV_AUTO, 0);
+}
+
+clft_status clft_attention_kv_fwd_forced(clft_context *ctx, clft_dv out, clft_dv q, clft_dv kc, clft_dv vc,
+                                         const clft_buf *ws, const clft_attn_kv_dims *d, int kernel, int64_t split) {
+    return att_kv_fwd(ctx, out, q, kc, vc, ws, d, kernel, split);
 }

@@ -98,20 +98,35 @@ clft_status clft_attention_bwd_blocked(clft_context *ctx, clft_dv dq, clft_dv dk
 
 /* Attention of n new queries against a KV cache (inference, one sequence). q (n,H,D): the queries of
  * positions past .. past+n-1 (RoPE applied); kc, vc (cap,KV,D) row-major by position: keys and values
- * of positions 0 .. past+n-1 (the n new ones already written); out (n,H,D) assigned. Query t
- * (position past+t) sees key u when u <= past+t and (window == 0 or u > past+t-window); GQA: query
- * head h reads kv head h / (H/KV); scale 1/sqrt(D). For few queries (decoding) the keys are split in
- * chunks computed in parallel and combined (flash-decoding): ws holds
- * clft_attention_kv_workspace_floats(d) floats (may be 0: ws unused, may be NULL then). */
+ * of positions 0 .. past+n-1 (the n new ones already written; rows from past+n on are never read, and
+ * the views need only hold past+n rows); out (n,H,D) assigned. Query t (position past+t) sees key u
+ * when u <= past+t and (window == 0 or u > past+t-window); GQA: query head h reads kv head h / (H/KV);
+ * scale 1/sqrt(D); f32 with an online softmax (cl/attention_kv.cl). When n*H work-groups would leave
+ * the device idle (decoding), the keys are split in chunks computed in parallel, each writing its max,
+ * sum and weighted values to ws, and a second kernel combines them (flash-decoding); the chunk count
+ * comes from the device (CPU or GPU, compute units) and the number of keys. ws holds
+ * clft_attention_kv_workspace_floats(d) floats (0: ws unused, may be NULL). That size depends on n, H
+ * and D only, not on past or the device, and for given H and D it is largest at n = 1: size it once
+ * with n = 1 for every call of a model. Head dims up to 512. */
 typedef struct clft_attn_kv_dims {
     int64_t n, past, H, KV, D, window;
 } clft_attn_kv_dims;
 size_t clft_attention_kv_workspace_floats(const clft_attn_kv_dims *d);
-clft_status clft_attention_kv_fwd(clft_context *ctx, clft_dv out, clft_dv q, clft_dv kc, clft_dv vc, const clft_buf *ws,
+clft_status clft_attention_kv_fwd(clft_context *ctx, clft_dv out /* (n,H,D) */, clft_dv q /* (n,H,D) */,
+                                  clft_dv kc /* (cap,KV,D) */, clft_dv vc /* (cap,KV,D) */, const clft_buf *ws,
                                   const clft_attn_kv_dims *d);
-/* Argmax of every row of logits (R,V): out (R) int32, the first index of the largest value (NaN
- * rows give the index of the first NaN, as torch.argmax). */
-clft_status clft_argmax_rows(clft_context *ctx, clft_dv out, clft_dv logits, int64_t R, int64_t V);
+/* The same with the kernel and the chunk count forced (tests, benchmarks). kernel: 0 the device's
+ * choice, 1 one work-item per (query, head, chunk) (what CPUs run), 2 one work-group per (query, head,
+ * chunk) (what GPUs run); split: 0 automatic, 1 one pass over the keys (no workspace use), > 1 that
+ * many chunks per query head (at most one per key, and no more than clft_attention_kv_workspace_floats(d)
+ * can take). */
+clft_status clft_attention_kv_fwd_forced(clft_context *ctx, clft_dv out, clft_dv q, clft_dv kc, clft_dv vc,
+                                         const clft_buf *ws, const clft_attn_kv_dims *d, int kernel, int64_t split);
+/* Argmax of every row of logits (R,V) (cl/loss.cl, one work-group per row): out (R) int32, the first
+ * index of the largest value (a row holding NaN gives the index of its first NaN, as torch.argmax;
+ * a row of -inf gives 0). V >= 1. */
+clft_status clft_argmax_rows(clft_context *ctx, clft_dv out /* (R) int32 */, clft_dv logits /* (R,V) */, int64_t R,
+                             int64_t V);
 
 /* AdamW (torch semantics), step >= 1. */
 typedef struct clft_adamw_hparams {

@@ -1,5 +1,6 @@
 /* selfcheck_train.c - self-check of the training-op kernels (norm, elementwise, rope, embed,
- * attention, loss, optim) on small seeded inputs against their src/ref twins. */
+ * attention, loss, optim) and of the inference ones (attention against a KV cache, row argmax) on
+ * small seeded inputs against their src/ref twins. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,26 @@ static clft_status run(sc *s) {
                                   clft_dv_of(bgv, 0), &ad));
     CLFT_CHECK(compare(s, "attention_fwd segments", bo, att, B * T * H * D, 1e-5f, 1e-4f));
     CLFT_CHECK(compare(s, "attention_fwd segments lse", bl, lse, B * H * T, 1e-5f, 1e-5f));
+    /* attention against a KV cache: q (n,H,D) from x, caches (past+n,KV,D) from g; decoding split in
+     * chunks (forced: the automatic choice keeps so few keys in one pass), then a windowed prefill */
+    {
+        enum { P = 6, NQ = 3 };
+        float kvo[NQ * H * D];
+        clft_buf *bws, *bkv;
+        clft_attn_kv_dims kd = {1, P, H, KV, D, 0};
+        clft_ref_attn_kv_dims rk = {1, P, H, KV, D, 0};
+        CLFT_CHECK(upload(s, g + 40, sizeof(float) * (P + 1) * KV * D, &bkv));
+        CLFT_CHECK(upload(s, NULL, clft_attention_kv_workspace_floats(&kd) * sizeof(float), &bws));
+        CLFT_CHECK(clft_ref_attention_kv_fwd_f32(kvo, x, g, g + 40, &rk));
+        CLFT_CHECK(clft_attention_kv_fwd_forced(s->ctx, clft_dv_of(bo, 0), clft_dv_of(bx, 0), clft_dv_of(bg, 0),
+                                                clft_dv_of(bkv, 0), bws, &kd, 0, 3));
+        CLFT_CHECK(compare(s, "attention_kv_fwd decode", bo, kvo, H * D, 1e-5f, 1e-4f));
+        kd.n = rk.n = NQ, kd.past = rk.past = P - NQ + 1, kd.window = rk.window = 2;
+        CLFT_CHECK(clft_ref_attention_kv_fwd_f32(kvo, x, g, g + 40, &rk));
+        CLFT_CHECK(clft_attention_kv_fwd(s->ctx, clft_dv_of(bo, 0), clft_dv_of(bx, 0), clft_dv_of(bg, 0),
+                                         clft_dv_of(bkv, 0), bws, &kd));
+        CLFT_CHECK(compare(s, "attention_kv_fwd prefill", bo, kvo, NQ * H * D, 1e-5f, 1e-4f));
+    }
     /* cross-entropy rows: logits (N, V) from x/g, targets with one ignored */
     float logits[N * V], dl[N * V], rl[N];
     int32_t tg[N] = {1, -100, 10, 0, 5, 7, -100, 3};
@@ -151,6 +172,22 @@ static clft_status run(sc *s) {
     CLFT_CHECK(clft_xent_rows(s->ctx, clft_dv_of(blg, 0), clft_dv_of(btg, 0), clft_dv_of(brl, 0), N, V, 0.2f, 1));
     CLFT_CHECK(compare(s, "xent_rows loss", brl, rl, N, 1e-5f, 1e-5f));
     CLFT_CHECK(compare(s, "xent_rows grad", blg, dl, N * V, 1e-6f, 1e-4f));
+    /* argmax of the same logits, with a tie of the max in row 1 and NaN in row 2 (the first wins) */
+    logits[1 * V + 9] = logits[1 * V + 4] = 5.0f;
+    logits[2 * V + 7] = logits[2 * V + 3] = NAN;
+    int32_t am[N], am_ref[N];
+    clft_buf *bam;
+    CLFT_CHECK(clft_ref_argmax_rows(am_ref, logits, N, V));
+    CLFT_CHECK(clft_buf_write(s->ctx, blg, 0, logits, sizeof logits));
+    CLFT_CHECK(upload(s, NULL, sizeof am, &bam));
+    CLFT_CHECK(clft_argmax_rows(s->ctx, clft_dv_of(bam, 0), clft_dv_of(blg, 0), N, V));
+    CLFT_CHECK(clft_buf_read(s->ctx, bam, 0, am, sizeof am));
+    s->r->checks++;
+    if (memcmp(am, am_ref, sizeof am) || am_ref[1] != 4 || am_ref[2] != 3) {
+        s->r->failures++;
+        clft_log(CLFT_LOG_ERROR, "argmax_rows: rows differ from the reference (row 1: %d, ref %d; row 2: %d, ref %d)",
+                 (int)am[1], (int)am_ref[1], (int)am[2], (int)am_ref[2]);
+    }
     /* AdamW, one step */
     float p[C], m[C], v[C];
     memcpy(p, w, sizeof p);

@@ -138,4 +138,43 @@ clft_status CLFT_REF_FN(clft_ref_attention_bwd)(real *dq, real *dk, real *dv, co
     return CLFT_OK;
 }
 
+clft_status CLFT_REF_FN(clft_ref_attention_kv_fwd)(real *out, const real *q, const real *kc, const real *vc,
+                                                   const clft_ref_attn_kv_dims *d) {
+    CLFT_CHECK(ref_attn_kv_check(d));
+    const int64_t H = d->H, KV = d->KV, D = d->D, rep = H / KV, keys = d->past + d->n;
+    const double scale = 1.0 / sqrt((double)D);
+    double *s = clft_malloc((size_t)(keys + D) * sizeof(double)), *acc = s + keys; /* scores, then out row */
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    for (int64_t t = 0; t < d->n; t++)
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t p = d->past + t, j = h / rep;
+            const int64_t u0 = d->window > 0 && p - d->window + 1 > 0 ? p - d->window + 1 : 0;
+            const real *qr = q + (t * H + h) * D;
+            double mx = -INFINITY, sum = 0;
+            for (int64_t u = u0; u <= p; u++) {
+                const real *kr = kc + (u * KV + j) * D;
+                double dot = 0;
+                for (int64_t i = 0; i < D; i++)
+                    dot += (double)qr[i] * kr[i];
+                s[u] = dot * scale;
+                mx = fmax(mx, s[u]);
+            }
+            for (int64_t u = u0; u <= p; u++)
+                sum += exp(s[u] - mx);
+            for (int64_t i = 0; i < D; i++)
+                acc[i] = 0;
+            for (int64_t u = u0; u <= p; u++) {
+                const double w = exp(s[u] - mx) / sum;
+                const real *vr = vc + (u * KV + j) * D;
+                for (int64_t i = 0; i < D; i++)
+                    acc[i] += w * vr[i];
+            }
+            real *o = out + (t * H + h) * D;
+            for (int64_t i = 0; i < D; i++)
+                o[i] = (real)acc[i];
+        }
+    free(s);
+    return CLFT_OK;
+}
+
 #undef real

@@ -1,5 +1,6 @@
 /* loss_ref.c - reference cross-entropy fused with the final projection (chunked logits, ignore index,
- * mean over valid tokens). Body in loss_ref_tmpl.h, compiled for float (_f32) and double (_f64). */
+ * mean over valid tokens), body in loss_ref_tmpl.h, compiled for float (_f32) and double (_f64); and
+ * the argmax of f32 logit rows. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -40,3 +41,17 @@ static int64_t ref_xent_rows(int64_t N, int64_t chunk) { return chunk < N ? chun
 #include "ref/loss_ref_tmpl.h"
 #undef CLFT_REF_T
 #undef CLFT_REF_FN
+
+clft_status clft_ref_argmax_rows(int32_t *out, const float *logits, int64_t R, int64_t V) {
+    if (R < 0 || V < 1 || V > INT32_MAX)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "argmax ref: bad sizes R %lld V %lld", (long long)R,
+                          (long long)V);
+    for (int64_t r = 0; r < R; r++) {
+        const float *x = logits + r * V;
+        int64_t best = 0;
+        for (int64_t v = 1; v < V; v++)
+            if ((isnan(x[v]) && !isnan(x[best])) || x[v] > x[best]) best = v; /* NaN > x is false */
+        out[r] = (int32_t)best;
+    }
+    return CLFT_OK;
+}

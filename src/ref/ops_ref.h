@@ -1,6 +1,7 @@
 /* ops_ref.h - plain scalar C reference of the training ops: forward/backward pairs for embedding,
- * RMSNorm, RoPE, causal GQA attention, SwiGLU, residual and bias add, LoRA projection, fused
- * cross-entropy with the final projection, AdamW, gradient norm and clipping, LoRA init.
+ * RMSNorm, RoPE, causal GQA attention (and its inference form against a KV cache), SwiGLU, residual
+ * and bias add, LoRA projection, fused cross-entropy with the final projection, row argmax, AdamW,
+ * gradient norm and clipping, LoRA init.
  *
  * This is the specification the OpenCL kernels are tested against (CONVENTIONS.md "Ops and training").
  *
@@ -65,6 +66,14 @@ typedef struct clft_ref_attn_dims {
     const int32_t *seg;
 } clft_ref_attn_dims;
 
+/* Attention of n new queries against a KV cache (inference): see clft_ref_attention_kv_fwd. */
+typedef struct clft_ref_attn_kv_dims {
+    int64_t n, past; /* new queries, at positions past .. past+n-1 */
+    int64_t H, KV;   /* query heads, key/value heads; H % KV == 0 */
+    int64_t D;       /* head dim; scale is 1/sqrt(D) */
+    int64_t window;  /* 0: plain causal; > 0: key u visible from position p iff u <= p and u > p - window */
+} clft_ref_attn_kv_dims;
+
 typedef struct clft_ref_lora_dims {
     int64_t N;      /* tokens */
     int64_t in;     /* in_features */
@@ -83,6 +92,12 @@ clft_ref_adamw_params clft_ref_adamw_default_params(void);
 
 /* PEFT scaling: alpha/sqrt(r) when use_rslora, else alpha/r. */
 double clft_ref_lora_scale(double alpha, int64_t r, int use_rslora);
+
+/* ---- argmax of rows (greedy decoding, next-token accuracy) ---------------------------------
+ * out[r] = the first index of the largest value of row r of logits (R,V), as torch.argmax: NaN counts
+ * as larger than any number (the first NaN of a row wins); a row of -inf gives 0. Returns
+ * CLFT_STATUS_INVALID_ARGUMENT for R < 0 or V < 1. */
+clft_status clft_ref_argmax_rows(int32_t *out /* (R) */, const float *logits /* (R,V) */, int64_t R, int64_t V);
 
 /* ---- the ops, declared once per storage type ---------------------------------------------- */
 #define CLFT_REF_T        float

@@ -62,6 +62,19 @@ clft_status CLFT_REF_FN(clft_ref_attention_bwd)(
     const CLFT_REF_T *v /* (B,T,KV,D) */, const CLFT_REF_T *out /* (B,T,H,D) saved */,
     const CLFT_REF_T *lse /* (B,H,T) saved */, const clft_ref_attn_dims *d);
 
+/* ---- attention against a KV cache (inference, one sequence) ----------------------------------------
+ * q and out (n,H,D): the queries of positions past .. past+n-1; kc, vc (>= past+n rows,KV,D): keys and
+ * values by position (rows past+n on are not read). Query t sees key u iff u <= past+t and (window == 0
+ * or u > past+t-window). With p = past+t and kv head j = h/(H/KV):
+ *   s[u] = (q[t,h].kc[u,j]) / sqrt(D);  out[t,h] = sum_u softmax(s)[u] vc[u,j]
+ * a full softmax over the visible keys of each query, in double. The same as rows past .. past+n-1 of
+ * clft_ref_attention_fwd over the whole sequence (B = 1, T = past+n, no segments). Returns
+ * CLFT_STATUS_INVALID_ARGUMENT for bad dims, CLFT_STATUS_HOST_OOM when the O(past+n+D) scratch fails. */
+clft_status CLFT_REF_FN(clft_ref_attention_kv_fwd)(CLFT_REF_T *out /* (n,H,D) */, const CLFT_REF_T *q /* (n,H,D) */,
+                                                   const CLFT_REF_T *kc /* (past+n,KV,D) */,
+                                                   const CLFT_REF_T *vc /* (past+n,KV,D) */,
+                                                   const clft_ref_attn_kv_dims *d);
+
 /* ---- SwiGLU (HF LlamaMLP act_fn(gate) * up) ------------------------------------------------------
  * fwd: out = silu(gate) * up, silu(g) = g * sigmoid(g). Elementwise over n = N*F values.
  * bwd: d_gate = d_out*up*sig*(1 + gate*(1-sig)), d_up = d_out*silu(gate) (both assign; NULL skips). */
