@@ -168,6 +168,9 @@ static clft_status loss_and_head(clft_model *m, int64_t valid, int want_grads, f
                                    &m->head_w, R, 0.0f));
         if (logits_out)
             CLFT_CHECK(clft_buf_read(ctx, &m->sb->logits, 0, logits_out + n0 * V, (size_t)(R * V) * sizeof(float)));
+        if (m->want_correct) /* before the cross-entropy, which may turn the logits into gradients */
+            CLFT_CHECK(
+                clft_argmax_rows(ctx, clft_dv_of(&m->sb->amax, (size_t)n0), clft_dv_of(&m->sb->logits, 0), R, V));
         CLFT_CHECK(clft_xent_rows(ctx, clft_dv_of(&m->sb->logits, 0), clft_dv_of(&m->sb->targets, (size_t)n0),
                                   clft_dv_of(&m->sb->row_loss, (size_t)n0), R, V, dscale, want_grads));
         if (!want_grads) continue;
@@ -253,6 +256,12 @@ clft_status clft_model_fwd_bwd(clft_model *m, const clft_batch *bt, int want_gra
         s += (double)m->sb->h_row_loss[n];
     *loss = valid > 0 ? s / (double)valid : 0.0;
     m->last_loss_sum = s;
+    m->last_correct = 0;
+    if (m->want_correct) {
+        CLFT_CHECK(clft_buf_read(ctx, &m->sb->amax, 0, m->sb->h_amax, (size_t)N * 4));
+        for (int64_t n = 0; n < N; n++)
+            m->last_correct += m->sb->h_targets[n] != -100 && m->sb->h_amax[n] == m->sb->h_targets[n];
+    }
     *valid_out = valid;
     if (!want_grads) return CLFT_OK;
     /* backward */

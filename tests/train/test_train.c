@@ -78,6 +78,136 @@ static void test_plan_matches(clft_context *ctx, clft_method method, clft_dtype 
              "model and trainer free their buffers");
 }
 
+/* An inference model (clft_train_params.inference): the plan equals the allocation, nothing is
+ * trainable, a trainer evaluates (the same loss as a trainable model with the same weights) and
+ * refuses to step; LoRA/QLoRA without targets is the base alone. */
+static void test_inference(clft_context *ctx, const char *folder, clft_method method, uint32_t targets) {
+    clft_model_config cfg = tiny();
+    clft_train_params tp = clft_train_default_params(method), ti;
+    tp.batch = 2;
+    tp.seq_len = 24;
+    tp.lora.targets = targets ? targets : CLFT_LORA_ALL;
+    ti = tp;
+    ti.inference = 1;
+    ti.lora.targets = targets;
+    clft_memory_plan plan;
+    TU_OK(clft_memory_plan_compute(&cfg, &ti, &plan));
+    TU_CHECK(plan.trainable_params == 0 && plan.bytes[CLFT_MEM_GRADIENTS] == 0 && plan.bytes[CLFT_MEM_OPTIMIZER] == 0 &&
+                 plan.bytes[CLFT_MEM_TRAINABLE] == 0,
+             "%s inference plan: %lld trainable, grads %llu, optimizer %llu", clft_method_name(method),
+             (long long)plan.trainable_params, (unsigned long long)plan.bytes[CLFT_MEM_GRADIENTS],
+             (unsigned long long)plan.bytes[CLFT_MEM_OPTIMIZER]);
+    clft_mem_stats before, after;
+    TU_OK(clft_context_mem_stats(ctx, &before));
+    clft_model *mi = NULL, *mt = NULL;
+    clft_trainer *ri = NULL, *rt = NULL;
+    TU_OK(clft_model_create(ctx, &cfg, &ti, &mi));
+    TU_OK(clft_trainer_create(mi, &ri));
+    TU_OK(clft_context_mem_stats(ctx, &after));
+    for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {
+        if (c == CLFT_MEM_SCRATCH) continue;
+        uint64_t got = after.current_bytes[c] - before.current_bytes[c];
+        TU_CHECK(got == plan.bytes[c], "%s inference: %s allocated %llu, plan %llu", clft_method_name(method),
+                 clft_mem_class_name((clft_mem_class)c), (unsigned long long)got, (unsigned long long)plan.bytes[c]);
+    }
+    TU_OK(clft_model_create(ctx, &cfg, &tp, &mt));
+    TU_OK(clft_trainer_create(mt, &rt));
+    TU_OK(clft_model_load_weights(mt, folder)); /* the same base in both (a random init draws adapters too) */
+    TU_OK(clft_model_load_weights(mi, folder));
+    if (targets) { /* non-zero B, the same in both */
+        float *A = malloc(64 * 64 * 4), *B = malloc(64 * 64 * 4);
+        for (int t = 0; t < 7 && A && B; t++) {
+            if (!(targets & (1u << t))) continue;
+            TU_OK(clft_model_lora_get(mt, 1, 1u << t, A, B));
+            for (int i = 0; i < 64 * 8; i++)
+                B[i] = 0.01f * (float)((i * 7919) % 13 - 6);
+            TU_OK(clft_model_lora_set(mt, 1, 1u << t, A, B));
+            TU_OK(clft_model_lora_set(mi, 1, 1u << t, A, B));
+        }
+        free(A);
+        free(B);
+    }
+    int32_t ids[48];
+    fill_ids(ids, 48, cfg.vocab_size, 11);
+    clft_batch b;
+    memset(&b, 0, sizeof b);
+    b.ids = ids;
+    b.labels = ids;
+    b.batch = 2;
+    b.seq_len = 24;
+    double si = 0, st = 0;
+    int64_t ni = 0, nt = 0, ci = -1, ct = -1;
+    TU_OK(clft_trainer_eval_batch_acc(ri, &b, &si, &ni, &ci));
+    TU_OK(clft_trainer_eval_batch_acc(rt, &b, &st, &nt, &ct));
+    TU_CHECK(ni == 46 && nt == 46 && si == st && ci == ct && ci >= 0 && ci <= ni,
+             "%s inference eval equals the trainable model's: loss sum %.9g / %.9g, tokens %lld / %lld, correct "
+             "%lld / %lld",
+             clft_method_name(method), si, st, (long long)ni, (long long)nt, (long long)ci, (long long)ct);
+    clft_step_stats s;
+    TU_CHECK(clft_trainer_step(ri, ids, ids, &s) == CLFT_STATUS_INVALID_ARGUMENT &&
+                 strstr(clft_last_error(), "inference"),
+             "a step on an inference model is refused: %s", clft_last_error());
+    clft_trainer_free(rt);
+    clft_model_free(mt);
+    clft_trainer_free(ri);
+    clft_model_free(mi);
+}
+
+/* Next-token accuracy against the logits: argmax of every counted row equals the target. */
+static void test_accuracy(clft_context *ctx) {
+    clft_model_config cfg = tiny();
+    clft_train_params tp = clft_train_default_params(CLFT_METHOD_LORA);
+    tp.batch = 2;
+    tp.seq_len = 24;
+    clft_model *m = NULL;
+    clft_trainer *tr = NULL;
+    TU_OK(clft_model_create(ctx, &cfg, &tp, &m));
+    TU_OK(clft_model_init_random(m, 4, 0.3f));
+    TU_OK(clft_trainer_create(m, &tr));
+    const int64_t V = cfg.vocab_size, N = 48;
+    int32_t ids[48], labels[48];
+    float *logits = malloc((size_t)(N * V) * 4);
+    fill_ids(ids, 48, V, 21);
+    double loss = 0;
+    TU_OK(clft_trainer_compute_grads(tr, ids, ids, &loss, logits));
+    /* labels: the argmax for half of the targets (so they count as correct), -100 for a few */
+    for (int64_t n = 0; n < N; n++) {
+        labels[n] = ids[n];
+        if (n % 24 == 0) continue;
+        const float *row = logits + (n - 1) * V;
+        int32_t best = 0;
+        for (int64_t v = 1; v < V; v++)
+            if (row[v] > row[best]) best = (int32_t)v;
+        if (n % 2 == 0) labels[n] = best;
+        if (n % 7 == 3) labels[n] = -100;
+    }
+    int64_t expect = 0, counted = 0;
+    for (int64_t n = 0; n < N; n++) {
+        if (n % 24 == 0 || labels[n] == -100) continue;
+        const float *row = logits + (n - 1) * V;
+        int32_t best = 0;
+        for (int64_t v = 1; v < V; v++)
+            if (row[v] > row[best]) best = (int32_t)v;
+        counted++;
+        expect += best == labels[n];
+    }
+    clft_batch b;
+    memset(&b, 0, sizeof b);
+    b.ids = ids;
+    b.labels = labels;
+    b.batch = 2;
+    b.seq_len = 24;
+    double sum = 0;
+    int64_t tok = 0, correct = 0;
+    TU_OK(clft_trainer_eval_batch_acc(tr, &b, &sum, &tok, &correct));
+    TU_CHECK(tok == counted && correct == expect && expect >= counted / 2 - 4,
+             "accuracy: %lld of %lld correct, expected %lld of %lld", (long long)correct, (long long)tok,
+             (long long)expect, (long long)counted);
+    free(logits);
+    clft_trainer_free(tr);
+    clft_model_free(m);
+}
+
 static void test_plan_real_shapes(void) {
     clft_model_config cfg;
     TU_OK(clft_model_preset_config("llama-2-7b", &cfg));
@@ -263,10 +393,26 @@ int main(void) {
     test_plan_matches(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_BF16, 0, 0.1f);
     test_plan_matches(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_F16, 1, 0.0f);
     test_plan_matches(ctx, CLFT_METHOD_QLORA, CLFT_DTYPE_NF4, 1, 0.0f);
+    const char *scratch = tu_scratch_dir("scratch", "train");
+    char folder[4200] = "";
+    if (scratch) {
+        snprintf(folder, sizeof folder, "%s/tiny", scratch);
+        clft_model_init_params ip = clft_model_init_default_params();
+        ip.preset = "tiny";
+        ip.seed = 9;
+        TU_OK(clft_model_init_write(folder, &ip));
+        test_inference(ctx, folder, CLFT_METHOD_FULL, 0);
+        test_inference(ctx, folder, CLFT_METHOD_LORA, CLFT_LORA_Q | CLFT_LORA_DOWN);
+        test_inference(ctx, folder, CLFT_METHOD_LORA, 0);
+        test_inference(ctx, folder, CLFT_METHOD_QLORA, CLFT_LORA_ALL);
+        test_inference(ctx, folder, CLFT_METHOD_QLORA, 0);
+    }
+    test_accuracy(ctx);
     test_plan_real_shapes();
     test_bad_inputs(ctx);
     test_nan(ctx);
     test_dropout(ctx);
     clft_context_free(ctx);
+    tu_scratch_done(scratch);
     return tu_finish("test_train");
 }
