@@ -126,7 +126,7 @@ static void param_free(clft_context *ctx, clft_param *p) {
     clft_buf_free(ctx, &p->v);
 }
 
-static clft_weight weight_view(const clft_buf *b, int64_t rows, int64_t cols) {
+clft_weight clft_weight_f32_view(const clft_buf *b, int64_t rows, int64_t cols) {
     clft_weight w;
     memset(&w, 0, sizeof w);
     w.dtype = CLFT_DTYPE_F32;
@@ -148,7 +148,7 @@ static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int 
     const int train = !tp->inference;
     if (tp->method == CLFT_METHOD_FULL) {
         CLFT_CHECK(param_alloc(ctx, &lin->p, in * out, train));
-        lin->base = weight_view(&lin->p.w, out, in);
+        lin->base = clft_weight_f32_view(&lin->p.w, out, in);
         if (has_bias) {
             CLFT_CHECK(param_alloc(ctx, &lin->pb, out, train));
             lin->bias = lin->pb.w;
@@ -244,7 +244,8 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
     if (st == CLFT_OK) st = param_alloc(ctx, &m->embed, m->V * m->C, full);
     if (st == CLFT_OK) st = param_alloc(ctx, &m->norm_f, m->C, full);
     if (st == CLFT_OK && !cfg->tie_word_embeddings) st = param_alloc(ctx, &m->head, m->V * m->C, full);
-    if (st == CLFT_OK) m->head_w = weight_view(cfg->tie_word_embeddings ? &m->embed.w : &m->head.w, m->V, m->C);
+    if (st == CLFT_OK)
+        m->head_w = clft_weight_f32_view(cfg->tie_word_embeddings ? &m->embed.w : &m->head.w, m->V, m->C);
     const int64_t io[CLFT_NTARGETS][2] = {{m->C, m->QD}, {m->C, m->KD}, {m->C, m->KD}, {m->QD, m->C},
                                           {m->C, m->F},  {m->C, m->F},  {m->F, m->C}};
     for (int64_t l = 0; st == CLFT_OK && l < m->L; l++) {

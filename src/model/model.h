@@ -100,6 +100,8 @@ struct clft_model {
     char source[4096];    /* the folder (or file) clft_model_load_weights read, absolute; "" when none */
 };
 
+/* An f32 (rows, cols) matrix in a buffer as a weight of the GEMM layer (a view: not freed through it). */
+clft_weight clft_weight_f32_view(const clft_buf *b, int64_t rows, int64_t cols);
 /* Build the device model for cfg and tp (allocates weights, adapters, grads, optimizer state). */
 clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, const clft_train_params *tp,
                              clft_model **out);

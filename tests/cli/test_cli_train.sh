@@ -59,7 +59,15 @@ for fmt in text completion alpaca chat; do
         check "$fmt x $method runs" code 0 "$CLFT" train $M --data "$D/$fmt.jsonl" --method $method --seq-len $seq \
             --steps 2 --out "$o"
         check "$fmt x $method: metrics.jsonl, one line per step" metrics_ok "$o/metrics.jsonl" 2
-        check "$fmt x $method: config.json" python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['method'] == '$method'" "$o/config.json"
+        check "$fmt x $method: train_config.json" python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['method'] == '$method'" "$o/train_config.json"
+        if [ $method = full ]; then
+            check "$fmt x full: a Hugging Face model folder in --out" sh -c "[ -s '$o/config.json' ] && \
+                [ -s '$o/model.safetensors' ] && [ -s '$o/tokenizer.json' ] && [ -s '$o/generation_config.json' ]"
+        else
+            check "$fmt x $method: a PEFT adapter in --out and in checkpoint-2" sh -c "[ -s '$o/adapter_config.json' ] && \
+                [ -s '$o/adapter_model.safetensors' ] && cmp -s '$o/adapter_model.safetensors' \
+                '$o/checkpoint-2/adapter_model.safetensors'"
+        fi
         check "$fmt x $method: checkpoint-2 verifies" "$VERIFY" "$o/checkpoint-2"
         check "$fmt x $method: report.html has plots" grep -q "<svg" "$o/report.html"
     done
@@ -245,6 +253,14 @@ assert len(ev) == len(rows), "an eval every step"
 assert sys.argv[2].endswith("checkpoint-%d" % min(ev)[1]), (min(ev), sys.argv[2])
 PY
 check "... the report plots the eval loss" grep -q "eval: general" "$T/es/report.html"
+EL="$M --data $F/text.jsonl --eval-data general=$T/general.jsonl --method lora --seq-len 64 --steps 30 --lr 0.05"
+check "early stop, LoRA" code 0 "$CLFT" train $EL --schedule constant --early-stop 1 --eval-every 1 --keep 1 \
+    --out "$T/esl" --quiet=false
+bestl=$(sed -n 's/^early stop.*(\(.*checkpoint-[0-9]*\)).*/\1/p' "$T/stdout")
+check "... --out holds the best step's adapter (${bestl##*/}), not the last step's" sh -c "[ -n '$bestl' ] && \
+    cmp -s '$T/esl/adapter_model.safetensors' '$bestl/adapter_model.safetensors' && \
+    ! cmp -s '$T/esl/adapter_model.safetensors' \"\$(ls -d '$T'/esl/checkpoint-* | sort -t- -k2 -n | tail -n 1)/adapter_model.safetensors\""
+check "... and says so" grep -q "^adapter: .*step ${bestl##*-})" "$T/stdout"
 check "--eval-every 0: evaluated at the end only" code 0 "$CLFT" train $E --steps 3 --eval-every 0 --out "$T/ev0"
 check "... one eval line" test "$(grep -c '"eval"' "$T/ev0/metrics.jsonl")" -eq 1
 
@@ -254,7 +270,7 @@ cat > "$T/cfg.json" <<EOF
  "schedule": "linear", "steps": 3, "batch": 2, "eval-data": {"gen": "$T/general.jsonl"}}
 EOF
 check "--config with flags over it" code 0 "$CLFT" train --config "$T/cfg.json" --rank 2 --steps 2 --out "$T/cf" --quiet
-check "config.json: the file's values and the flags'" python3 - "$T/cf/config.json" <<'PY'
+check "train_config.json: the file's values and the flags'" python3 - "$T/cf/train_config.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 want = {"rank": 2, "lr": 0.001, "seq-len": 64, "schedule": "linear", "steps": 2, "method": "lora", "batch": 2}
@@ -264,9 +280,68 @@ assert list(c["eval-data"]) == ["gen"], c["eval-data"]
 PY
 check "metrics: 2 steps starting at lr 0.001" sh -c "grep -q '\"lr\": 0.001,' '$T/cf/metrics.jsonl' && \
     [ \$(wc -l < '$T/cf/metrics.jsonl') -eq 2 ]"
-check "the written config.json reads back as --config" code 0 "$CLFT" train --config "$T/cf/config.json" \
+check "the written train_config.json reads back as --config" code 0 "$CLFT" train --config "$T/cf/train_config.json" \
     --out "$T/cf2" --dry-run
 check "... with its settings" grep -q "lr linear 0.001" "$T/stdout"
+
+# ---- 6b. --adapter: continue from a PEFT adapter; samples during training ----------------------------
+A="$M --data $F/completion.jsonl --seq-len 64 --steps 2"
+check "a LoRA run to continue from" code 0 "$CLFT" train $A --method lora --rank 4 --alpha 8 --targets q,v,down \
+    --out "$T/a1"
+check "--adapter continues it: rank, alpha and targets from its config" code 0 "$CLFT" train $A --method lora \
+    --adapter "$T/a1" --out "$T/a2"
+check "... recorded in train_config.json" python3 - "$T/a2/train_config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert (c["rank"], c["alpha"], c["targets"]) == (4, 8, "q,v,down"), c
+assert c["adapter"].endswith("/a1"), c["adapter"]
+PY
+check "... starts from its weights (the first loss is the first run's last eval state, not a fresh start)" python3 - \
+    "$T/a1/metrics.jsonl" "$T/a2/metrics.jsonl" <<'PY'
+import json, sys
+a = [json.loads(l)["loss"] for l in open(sys.argv[1])]
+b = [json.loads(l)["loss"] for l in open(sys.argv[2])]
+assert b[0] != a[0], (a, b)
+PY
+check "--adapter with another --rank" code 2 "$CLFT" train $A --method lora --adapter "$T/a1" --rank 8 --out "$T/a3"
+check "... one line naming both" one_line "rank 8 differs from the adapter's r 4"
+check "--adapter with --method full" code 2 "$CLFT" train $A --method full --adapter "$T/a1" --out "$T/a3"
+check "... one line" one_line "adapter continues LoRA/QLoRA"
+mkdir -p "$T/dora" && cp "$T/a1/adapter_model.safetensors" "$T/dora/" &&
+    sed 's/"use_dora": false/"use_dora": true/' "$T/a1/adapter_config.json" > "$T/dora/adapter_config.json"
+check "--adapter of a DoRA adapter" code 2 "$CLFT" train $A --method lora --adapter "$T/dora" --out "$T/a3"
+check "... refused by name" one_line "use_dora"
+"$CLFT" init --preset tiny --config-only --out "$T/ocfg" >/dev/null 2>&1
+python3 - "$T/ocfg/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["intermediate_size"] = 96
+json.dump(c, open(sys.argv[1], "w"))
+PY
+"$CLFT" init --config "$T/ocfg/config.json" --out "$T/other" --seed 2 >/dev/null 2>&1
+check "--adapter for another base (intermediate 96)" code 2 "$CLFT" train --model "$T/other" --batch 2 --quiet \
+    --data "$F/completion.jsonl" --seq-len 64 --steps 1 --method lora --adapter "$T/a1" --out "$T/a4"
+check "... names the tensor and both shapes" one_line "down_proj.lora_A.weight.*96"
+check "--sample-every 1 --sample-prompt" code 0 "$CLFT" train $A --method qlora --sample-every 1 \
+    --sample-prompt "Question: what is a queen?" --sample-tokens 8 --out "$T/s1" --quiet=false
+check "... a sample line per step on stderr" test "$(grep -c '^sample at step [12]: ' "$T/stderr")" -eq 2
+check "... and in metrics.jsonl" python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert all(isinstance(r.get('sample'), str) for r in rows), rows" "$T/s1/metrics.jsonl"
+check "--sample-every without --sample-prompt" code 2 "$CLFT" train $A --method lora --sample-every 1 --out "$T/s2"
+check "--save-dtype f64" code 2 "$CLFT" train $A --method full --save-dtype f64 --out "$T/s2"
+check "full fine-tuning with --save-dtype bf16: the model folder in bf16" code 0 "$CLFT" train $A --method full \
+    --save-dtype bf16 --out "$T/bf"
+check "... config.json and tensors bf16" python3 - "$T/bf" <<'PY'
+import json, struct, sys
+d = sys.argv[1]
+assert json.load(open(d + "/config.json"))["torch_dtype"] == "bfloat16"
+b = open(d + "/model.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+assert all(v["dtype"] == "BF16" for k, v in h.items() if k != "__metadata__"), h
+PY
 
 # ---- 7. progress lines when not a terminal --------------------------------------------------------
 check "--log-every 2" code 0 "$CLFT" train --model "$T/m" --data "$F/text.jsonl" --method lora --seq-len 64 \

@@ -16,6 +16,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
 /* Matches "--name value" or "--name=value"; advances *i past consumed args. On a match *value is NULL
  * when the value is missing ("--name" last, or followed by an argument starting with "--"). */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Write text to path through path.tmp (fsynced, renamed): complete or absent. 1 on success, else 0
+ * with errno set. */
+int cli_write_atomic(const char *path, const char *text);
 /* Installs a stderr logger when CLFT_LOG-style verbosity is requested with -v/--verbose. */
 void cli_enable_logging(int verbosity);
 
@@ -31,6 +34,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_train(int argc, char **argv);

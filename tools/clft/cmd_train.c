@@ -1,10 +1,12 @@
 /* cmd_train.c - `clft train`: a Hugging Face model folder and a data file to trained weights, with
  * full fine-tuning, LoRA or QLoRA. Settings: train_config.c. Per step one JSON line in
  * OUT/metrics.jsonl; a progress bar on a terminal (a plain line per --log-every steps otherwise);
- * evaluation on the eval sets; crash-safe checkpoints OUT/checkpoint-STEP (every --save-every
- * steps, at the end, and on SIGINT/SIGTERM, which then exits 130); --resume continues bit for bit;
- * OUT/report.html at the end. Exit codes: 0 done, 1 a failure while running (device, disk), 2 bad
- * input (flags, config, model folder, data), 130 interrupted after saving. */
+ * evaluation on the eval sets; samples from --sample-prompt; crash-safe checkpoints
+ * OUT/checkpoint-STEP (every --save-every steps, at the end, and on SIGINT/SIGTERM, which then exits
+ * 130; LoRA/QLoRA checkpoints hold a PEFT adapter too); --resume continues bit for bit; at the end
+ * the weights for the ecosystem: a PEFT adapter (LoRA/QLoRA) or a Hugging Face model folder (full)
+ * in OUT, and OUT/report.html. Exit codes: 0 done, 1 a failure while running (device, disk), 2 bad
+ * input (flags, config, model folder, data, adapter), 130 interrupted after saving. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -61,14 +63,19 @@ static void usage(void) {
            "Fine-tunes a Llama/Mistral/Qwen2 model folder on a JSONL (text, prompt/completion, alpaca or chat\n"
            "messages) or text data file with full fine-tuning, LoRA or QLoRA.\n\noptions:\n");
     train_config_usage();
-    printf("\noutputs in --out: config.json (effective settings), metrics.jsonl (a JSON line per step),\n"
-           "checkpoint-STEP/ (training state; the last --keep are kept), run.json, report.html\n\n"
+    printf("\noutputs in --out: the trained weights - LoRA/QLoRA: adapter_config.json and adapter_model.safetensors\n"
+           "(a PEFT adapter: PeftModel.from_pretrained, clft generate/eval/export --adapter; with --early-stop the\n"
+           "best evaluation's), full: a Hugging Face model folder (config.json, model*.safetensors, tokenizer) -;\n"
+           "train_config.json (effective settings), metrics.jsonl (a JSON line per step), checkpoint-STEP/ (training\n"
+           "state and, for LoRA/QLoRA, the PEFT adapter of that step; the last --keep are kept), run.json,\n"
+           "report.html\n\n"
            "exit status: 0 done; 2 bad input - an unknown flag or config key, a value that is not a number or out of\n"
            "range, a missing or unreadable data file, a JSONL line that is not JSON or lacks its format's keys\n"
            "(FILE:LINE: ...; --skip-bad-lines counts and skips them), invalid UTF-8, an empty dataset, a chat\n"
            "example without an assistant turn or with an unknown role, a template that cannot render the roles,\n"
            "--seq-len above the model's maximum, a model folder without a tokenizer, an --out folder holding\n"
-           "another run (use --resume or --overwrite), a checkpoint of another model, method or rank;\n"
+           "another run (use --resume or --overwrite), a checkpoint of another model, method or rank, an --adapter\n"
+           "for another base or with settings clft does not train (DoRA, modules_to_save, ...);\n"
            "1 a failure while running (device, out of memory, a full disk during a save: the previous\n"
            "checkpoint stays); 130 stopped by SIGINT/SIGTERM after the step in flight was saved.\n");
 }
@@ -118,6 +125,13 @@ typedef struct run {
     int have_eval;
     FILE *metrics;
     int tty;
+    /* samples (--sample-every): the prompt's ids, the generator, the chat end of turn, the last text */
+    clft_generator *gen;
+    int32_t *sample_ids;
+    size_t n_sample_ids;
+    int32_t sample_stop[16];
+    size_t n_sample_stop;
+    char *last_sample;
 } run;
 
 static int check_settings(run *r) {
@@ -159,6 +173,44 @@ static int check_settings(run *r) {
                                : !strcmp(c->method, "qlora") ? CLFT_METHOD_QLORA
                                                              : (clft_method)-1;
     if ((int)method < 0) return cli_usage_error(CMD, "--method '%s': use full, lora or qlora", c->method);
+    if (c->adapter[0]) { /* the adapter's rank, alpha, rsLoRA and targets; flags may only agree with them */
+        if (method == CLFT_METHOD_FULL)
+            return cli_usage_error(CMD, "--adapter continues LoRA/QLoRA training; --method full trains every weight");
+        clft_adapter_info ai;
+        if (clft_adapter_info_read(c->adapter, &ai) != CLFT_OK)
+            return cli_usage_error(CMD, "--adapter %s: %s", c->adapter, clft_last_error());
+        uint32_t mask = 0;
+        if (train_config_given(c, "rank") && c->rank != ai.lora.r)
+            return cli_usage_error(CMD, "--rank %d differs from the adapter's r %d (%s)", c->rank, ai.lora.r,
+                                   c->adapter);
+        if (train_config_given(c, "alpha") && (float)c->alpha != ai.lora.alpha)
+            return cli_usage_error(CMD, "--alpha %g differs from the adapter's lora_alpha %g (%s)", c->alpha,
+                                   (double)ai.lora.alpha, c->adapter);
+        if (train_config_given(c, "targets") && parse_targets(c->targets, &mask) && mask != ai.lora.targets)
+            return cli_usage_error(CMD, "--targets %s differs from the adapter's target_modules (%s)", c->targets,
+                                   c->adapter);
+        if (train_config_given(c, "rslora") && c->rslora != ai.lora.use_rslora)
+            return cli_usage_error(CMD, "--rslora %s: the adapter %s was %strained with rsLoRA",
+                                   c->rslora ? "true" : "false", c->adapter, ai.lora.use_rslora ? "" : "not ");
+        c->rank = ai.lora.r;
+        c->alpha = ai.lora.alpha;
+        c->rslora = ai.lora.use_rslora;
+        if (!train_config_given(c, "dropout")) c->dropout = ai.lora.dropout;
+        static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
+        c->targets[0] = 0;
+        for (int t = 0; t < 7; t++)
+            if (ai.lora.targets & (1u << t))
+                snprintf(c->targets + strlen(c->targets), sizeof c->targets - strlen(c->targets), "%s%s",
+                         c->targets[0] ? "," : "", names[t]);
+    }
+    if (c->save_dtype[0] && strcmp(c->save_dtype, "f32") && strcmp(c->save_dtype, "bf16") &&
+        strcmp(c->save_dtype, "f16"))
+        return cli_usage_error(CMD, "--save-dtype '%s': use f32, bf16 or f16", c->save_dtype);
+    if (c->sample_every < 0) return cli_usage_error(CMD, "--sample-every must not be negative");
+    if (c->sample_every > 0 && !c->sample_prompt[0])
+        return cli_usage_error(CMD, "--sample-every needs --sample-prompt TEXT");
+    if (c->sample_tokens < 1 || c->sample_tokens > 100000)
+        return cli_usage_error(CMD, "--sample-tokens %lld: must be in [1, 100000]", (long long)c->sample_tokens);
     r->tp = clft_train_default_params(method);
     if (c->base_dtype[0]) {
         const char *b = c->base_dtype;
@@ -201,8 +253,18 @@ static int is_run_file(const char *n) {
     snprintf(base, sizeof base, "%s", n); /* the files' temporary names (name.tmp) belong to the run too */
     const size_t len = strlen(base);
     if (len > 4 && !strcmp(base + len - 4, ".tmp")) base[len - 4] = 0;
-    return !strcmp(base, "config.json") || !strcmp(base, "metrics.jsonl") || !strcmp(base, "report.html") ||
-           !strcmp(base, "run.json") || sscanf(n, "checkpoint-%lld%c", &s, &t) >= 1;
+    static const char *const files[] = {
+        "train_config.json", "metrics.jsonl", "report.html", "run.json",
+        /* the weights a run writes: a PEFT adapter, or (full) a Hugging Face model folder */
+        "adapter_config.json", "adapter_model.safetensors", "config.json", "generation_config.json",
+        "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json",
+        "special_tokens_map.json", "tokenizer.model", "added_tokens.json", "vocab.json", "merges.txt",
+        "chat_template.jinja"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (!strcmp(base, files[i])) return 1;
+    int k = 0;
+    if (sscanf(base, "model-%*5d-of-%*5d.safetensors%n", &k) == 0 && k > 0 && !base[k]) return 1;
+    return sscanf(n, "checkpoint-%lld%c", &s, &t) >= 1;
 }
 
 static void remove_tree(const char *path) {
@@ -264,19 +326,6 @@ static int prepare_out(run *r) {
         return 1;
     }
     return 0;
-}
-
-static int write_text_atomic(const char *path, const char *text) {
-    char tmp[4400];
-    SNPRINTF(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return 0;
-    const int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return 0;
-    }
-    return 1;
 }
 
 /* ---- data ------------------------------------------------------------------------------------- */
@@ -455,9 +504,90 @@ static int truncate_metrics(const char *path, int64_t step) {
     return 1;
 }
 
+/* ---- samples ---------------------------------------------------------------------------------- */
+
+/* The prompt of the samples as the data presents prompts: chat data renders it as a user message with
+ * the chat template's generation prompt (and stops at its end of turn), alpaca data with the alpaca
+ * template, text and completion data take the text as it is. 0 or an exit code. */
+static int sampler_prepare(run *r) {
+    const char *tname = NULL;
+    if (r->train_stats.format == CLFT_DATASET_ALPACA) tname = "alpaca";
+    if (r->train_stats.format == CLFT_DATASET_CHAT) {
+        tname = r->c.chat_template[0] ? r->c.chat_template : NULL;
+        if (!tname) clft_chat_template_detect(clft_tokenizer_chat_template(r->tok), &tname);
+    }
+    clft_status st;
+    if (tname) {
+        const clft_chat_message msg = {"user", r->c.sample_prompt};
+        uint8_t *mask = NULL;
+        st = clft_chat_tokenize(r->tok, tname, &msg, 1, 1, &r->sample_ids, &mask, &r->n_sample_ids);
+        clft_free(mask);
+        const char *eot = clft_chat_end_of_turn(tname);
+        const int32_t id = eot ? clft_tokenizer_token_to_id(r->tok, eot) : -1;
+        if (id >= 0) r->sample_stop[r->n_sample_stop++] = id;
+    } else {
+        st = clft_tokenize(r->tok, r->c.sample_prompt, strlen(r->c.sample_prompt), 1, &r->sample_ids, &r->n_sample_ids);
+    }
+    if (st != CLFT_OK) return cli_usage_error(CMD, "--sample-prompt: %s", clft_last_error());
+    if (r->n_sample_ids == 0) return cli_usage_error(CMD, "--sample-prompt: no tokens");
+    return 0;
+}
+
+static clft_generator_params sampler_params(const run *r) {
+    clft_generator_params gp = clft_generator_default_params();
+    int64_t ctx = (int64_t)r->n_sample_ids + r->c.sample_tokens;
+    if (r->mcfg.max_position_embeddings > 0 && ctx > r->mcfg.max_position_embeddings)
+        ctx = r->mcfg.max_position_embeddings;
+    gp.max_context = (int)ctx;
+    return gp;
+}
+
+/* A greedy sample of the model as it is now into r->last_sample. */
+static clft_status sample(run *r) {
+    clft_generate_params p = clft_generate_default_params();
+    p.sampling.temperature = 0.0f;
+    p.max_tokens = (int)r->c.sample_tokens;
+    p.stop_ids = r->sample_stop;
+    p.n_stop_ids = r->n_sample_stop;
+    clft_generate_result res;
+    TRY(clft_generate(r->gen, r->tok, r->sample_ids, r->n_sample_ids, &p, NULL, NULL, &res));
+    free(r->last_sample);
+    r->last_sample = res.text;
+    res.text = NULL;
+    clft_generate_result_free(&res);
+    return CLFT_OK;
+}
+
+/* ---- the weights for the ecosystem ---------------------------------------------------------------- */
+
+/* LoRA/QLoRA: the PEFT adapter in OUT; full: the model as a Hugging Face folder in OUT. With early
+ * stopping, the best evaluation's weights (its checkpoint is loaded back first). *what says which. */
+static clft_status write_outputs(run *r, char *what, size_t cap) {
+    if (r->c.early_stop && r->best_step > 0 && r->best_step != r->step) {
+        char best[4400];
+        SNPRINTF(best, sizeof best, "%s/checkpoint-%lld", r->c.out, (long long)r->best_step);
+        TRY(clft_trainer_load(r->tr, best, NULL));
+    }
+    const int64_t at = r->c.early_stop && r->best_step > 0 ? r->best_step : r->step;
+    if (r->tp.method != CLFT_METHOD_FULL) {
+        TRY(clft_model_save_adapter(r->model, r->c.out));
+        snprintf(what, cap, "adapter:    %s (PEFT LoRA, step %lld)", r->c.out, (long long)at);
+        return CLFT_OK;
+    }
+    const char *d = r->c.save_dtype[0] ? r->c.save_dtype : r->mcfg.torch_dtype;
+    const clft_dtype dt = !strcmp(d, "bf16") || !strcmp(d, "bfloat16") ? CLFT_DTYPE_BF16
+                          : !strcmp(d, "f16") || !strcmp(d, "float16") ? CLFT_DTYPE_F16
+                                                                       : CLFT_DTYPE_F32;
+    TRY(clft_model_save_pretrained(r->model, r->c.out, dt, 0, 1));
+    snprintf(what, cap, "model:      %s (Hugging Face folder, %s, step %lld)", r->c.out, clft_dtype_name(dt),
+             (long long)at);
+    return CLFT_OK;
+}
+
 /* ---- the run ---------------------------------------------------------------------------------- */
 
-static void metrics_line(run *r, const clft_step_stats *s, double lr, double tps, double elapsed, int with_eval) {
+static void metrics_line(run *r, const clft_step_stats *s, double lr, double tps, double elapsed, int with_eval,
+                         int with_sample) {
     if (!r->metrics) return;
     const double epoch =
         (double)(r->step * r->c.grad_accum) / (double)(r->batches_per_epoch > 0 ? r->batches_per_epoch : 1);
@@ -471,6 +601,13 @@ static void metrics_line(run *r, const clft_step_stats *s, double lr, double tps
         for (int i = 0; i < r->n_evals; i++)
             fprintf(r->metrics, "%s\"%s\": %.8g", i ? ", " : "", r->eval_names[i], r->last_eval[i]);
         fputs("}", r->metrics);
+    }
+    if (with_sample && r->last_sample) { /* JSON-escaped by cJSON */
+        cJSON *str = cJSON_CreateString(r->last_sample);
+        char *t = str ? cJSON_PrintUnformatted(str) : NULL;
+        if (t) fprintf(r->metrics, ", \"sample\": %s", t);
+        free(t);
+        cJSON_Delete(str);
     }
     fputs("}\n", r->metrics);
     fflush(r->metrics);
@@ -531,15 +668,16 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
 #define SAME_STR(f, flag)                                                                                              \
     do {                                                                                                               \
         if (!strcmp(a->f, b->f)) break;                                                                                \
-        if (snprintf(err, cap, "--resume: --%.200s '%.1000s' differs from the run's '%.1000s' (its config.json)",      \
-                     flag, b->f, a->f) < 0)                                                                            \
+        if (snprintf(err, cap,                                                                                         \
+                     "--resume: --%.200s '%.1000s' differs from the run's '%.1000s' (its train_config.json)", flag,    \
+                     b->f, a->f) < 0)                                                                                  \
             err[0] = 0;                                                                                                \
         return 0;                                                                                                      \
     } while (0)
 #define SAME_NUM(f, flag)                                                                                              \
     do {                                                                                                               \
         if ((double)a->f == (double)b->f) break;                                                                       \
-        snprintf(err, cap, "--resume: --%s %g differs from the run's %g (its config.json)", flag, (double)b->f,        \
+        snprintf(err, cap, "--resume: --%s %g differs from the run's %g (its train_config.json)", flag, (double)b->f,  \
                  (double)a->f);                                                                                        \
         return 0;                                                                                                      \
     } while (0)
@@ -550,6 +688,7 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
     SAME_STR(method, "method");
     SAME_STR(base_dtype, "base-dtype");
     SAME_STR(targets, "targets");
+    SAME_STR(adapter, "adapter");
     SAME_NUM(stride, "stride");
     SAME_NUM(pack, "pack");
     SAME_NUM(drop_long, "drop-long");
@@ -570,13 +709,15 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
     return 1;
 }
 
-/* Paths of existing files as absolute paths, so that config.json resumes from any folder. */
+/* Paths of existing files as absolute paths, so that train_config.json resumes from any folder. */
 static void absolute_paths(train_config *c) {
     char buf[PATH_MAX];
     if (c->model[0] && realpath(c->model, buf) && strlen(buf) < sizeof c->model)
         snprintf(c->model, sizeof c->model, "%s", buf);
     if (c->data[0] && realpath(c->data, buf) && strlen(buf) < sizeof c->data)
         snprintf(c->data, sizeof c->data, "%s", buf);
+    if (c->adapter[0] && realpath(c->adapter, buf) && strlen(buf) < sizeof c->adapter)
+        snprintf(c->adapter, sizeof c->adapter, "%s", buf);
     for (int i = 0; i < c->n_eval; i++)
         if (realpath(c->eval_path[i], buf) && strlen(buf) < sizeof c->eval_path[i])
             snprintf(c->eval_path[i], sizeof c->eval_path[i], "%s", buf);
@@ -591,7 +732,7 @@ int cmd_train(int argc, char **argv) {
     train_config_defaults(&r->c);
     char err[4600];
     int help = 0;
-    /* --resume --out DIR: the run's own config.json first (flags still win) */
+    /* --resume --out DIR: the run's own train_config.json first (flags still win) */
     train_config saved;
     int have_saved = 0;
     for (int i = 1; i < argc; i++)
@@ -601,7 +742,7 @@ int cmd_train(int argc, char **argv) {
             int h = 0;
             if (train_config_parse(&probe, argc, argv, &h, err, sizeof err) && probe.out[0]) {
                 char p[4400];
-                join(p, sizeof p, probe.out, "config.json");
+                join(p, sizeof p, probe.out, "train_config.json");
                 if (file_exists(p)) {
                     char *args[3] = {argv[0], "--config", p};
                     if (!train_config_parse(&r->c, 3, args, &h, err, sizeof err))
@@ -658,7 +799,7 @@ int cmd_train(int argc, char **argv) {
         rc = cli_usage_error(CMD, "%s", clft_last_error());
         goto done;
     }
-    /* resolved here, not in r->c: config.json keeps "auto" so that a resume with more --steps evaluates as a run
+    /* resolved here, not in r->c: train_config.json keeps "auto" so that a resume with more --steps evaluates as a run
      * of that length would */
     r->eval_every = r->c.eval_every >= 0 ? r->c.eval_every : r->total_steps >= 10 ? r->total_steps / 10 : 1;
     clft_memory_plan plan;
@@ -686,6 +827,16 @@ int cmd_train(int argc, char **argv) {
                (double)plan.bytes[CLFT_MEM_SCRATCH] / 1048576.0, (long long)plan.base_params,
                (long long)plan.trainable_params);
     }
+    if (r->c.sample_every > 0) {
+        rc = sampler_prepare(r);
+        if (rc) goto done;
+        uint64_t gb = 0;
+        const clft_generator_params gp = sampler_params(r);
+        if (clft_generator_plan(&r->mcfg, &r->tp, &gp, &gb) == CLFT_OK && (r->c.dry_run || !r->c.quiet))
+            printf("samples: %lld prompt tokens + %lld generated every %lld steps; KV cache and buffers %.1f MiB\n",
+                   (long long)r->n_sample_ids, (long long)r->c.sample_tokens, (long long)r->c.sample_every,
+                   (double)gb / 1048576.0);
+    }
     if (r->c.dry_run) goto done;
     rc = prepare_out(r);
     if (rc) goto done;
@@ -694,10 +845,26 @@ int cmd_train(int argc, char **argv) {
     cp.device = r->c.device[0] ? r->c.device : NULL;
     if ((st = clft_context_create(&cp, &r->ctx)) != CLFT_OK ||
         (st = clft_model_create(r->ctx, &r->mcfg, &r->tp, &r->model)) != CLFT_OK ||
-        (st = clft_model_load_weights(r->model, r->c.model)) != CLFT_OK ||
-        (st = clft_trainer_create(r->model, &r->tr)) != CLFT_OK) {
+        (st = clft_model_load_weights(r->model, r->c.model)) != CLFT_OK) {
         rc = cli_fail(CMD, st);
         goto done;
+    }
+    if (r->c.adapter[0] && (st = clft_model_load_adapter(r->model, r->c.adapter)) != CLFT_OK) {
+        rc = st == CLFT_STATUS_HOST_OOM || st == CLFT_STATUS_DEVICE_OOM || st == CLFT_STATUS_OPENCL
+                 ? cli_fail(CMD, st)
+                 : cli_usage_error(CMD, "--adapter %s: %s", r->c.adapter, clft_last_error());
+        goto done;
+    }
+    if ((st = clft_trainer_create(r->model, &r->tr)) != CLFT_OK) {
+        rc = cli_fail(CMD, st);
+        goto done;
+    }
+    if (r->c.sample_every > 0) {
+        const clft_generator_params gp = sampler_params(r);
+        if ((st = clft_generator_create(r->model, &gp, &r->gen)) != CLFT_OK) {
+            rc = cli_fail(CMD, st);
+            goto done;
+        }
     }
     char path[4400];
     /* resume */
@@ -746,14 +913,14 @@ int cmd_train(int argc, char **argv) {
     }
     /* effective settings and the run marker */
     char *cj = train_config_json(&r->c);
-    join(path, sizeof path, r->c.out, "config.json");
-    int wrote = cj && write_text_atomic(path, cj);
+    join(path, sizeof path, r->c.out, "train_config.json");
+    int wrote = cj && cli_write_atomic(path, cj);
     free(cj);
     join(path, sizeof path, r->c.out, "run.json");
     char marker[512];
     snprintf(marker, sizeof marker, "{\"tool\": \"clft train\", \"version\": \"%s\", \"total_steps\": %lld}\n",
              clft_version_string(), (long long)r->total_steps);
-    wrote = wrote && write_text_atomic(path, marker);
+    wrote = wrote && cli_write_atomic(path, marker);
     join(path, sizeof path, r->c.out, "metrics.jsonl");
     r->metrics = fopen(path, "a");
     if (!wrote || !r->metrics) {
@@ -806,7 +973,15 @@ int cmd_train(int argc, char **argv) {
             }
         }
         /* the step's line before any checkpoint of it: a resume from checkpoint-STEP keeps lines up to STEP */
-        metrics_line(r, &s, lr, tps, elapsed, with_eval);
+        int with_sample = 0;
+        if (r->gen && (r->step % r->c.sample_every == 0 || r->step == r->total_steps)) {
+            st = sample(r);
+            if (st != CLFT_OK) break;
+            with_sample = 1;
+        }
+        metrics_line(r, &s, lr, tps, elapsed, with_eval, with_sample);
+        if (with_sample && !r->c.quiet)
+            fprintf(stderr, "%ssample at step %lld: %s\n", r->tty ? "\n" : "", (long long)r->step, r->last_sample);
         progress(r, &s, lr, tps, elapsed);
         if (with_eval && r->c.early_stop && r->best_step == r->step) { /* the best weights: a checkpoint of their own */
             r->elapsed_before = elapsed;
@@ -844,6 +1019,14 @@ int cmd_train(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    char what[4600] = "";
+    st = write_outputs(r, what, sizeof what);
+    if (st != CLFT_OK) {
+        fprintf(stderr, "clft " CMD ": writing the trained weights to %s failed (checkpoint %s is complete): %s\n",
+                r->c.out, last, clft_last_error());
+        rc = 1;
+        goto done;
+    }
     finish_report(r, elapsed);
     if (g_stop && r->step < r->total_steps && !stopped_early) { /* a signal during the last step: the run is done */
         fprintf(stderr, "clft " CMD ": interrupted at step %lld; saved %s (continue with --resume)\n",
@@ -859,10 +1042,14 @@ int cmd_train(int argc, char **argv) {
                    (long long)r->best_step, r->c.out, (long long)r->best_step);
         printf("trained %lld steps, %lld tokens in %.1f s (%.0f tokens/s)\n", (long long)r->step,
                (long long)r->tokens_seen, elapsed, elapsed > 0 ? (double)r->tokens_seen / elapsed : 0.0);
-        printf("checkpoint: %s\nmetrics:    %s/metrics.jsonl\nreport:     %s/report.html\n", last, r->c.out, r->c.out);
+        printf("%s\ncheckpoint: %s\nmetrics:    %s/metrics.jsonl\nreport:     %s/report.html\n", what, last, r->c.out,
+               r->c.out);
     }
 done:
     if (r->metrics) fclose(r->metrics);
+    clft_generator_free(r->gen);
+    clft_free(r->sample_ids);
+    free(r->last_sample);
     clft_trainer_free(r->tr);
     clft_model_free(r->model);
     clft_context_free(r->ctx);

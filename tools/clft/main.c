@@ -1,9 +1,11 @@
 /* main.c - the `clft` command line: dispatches to subcommands (one file each). Uses only clft.h
  * (and cJSON for JSON output). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -11,10 +13,12 @@ static const cli_command COMMANDS[] = {
     {"devices", "list OpenCL devices (--json for machine-readable output)", cmd_devices},
     {"selfcheck", "run every kernel against its plain-C reference on a device", cmd_selfcheck},
     {"bench", "benchmarks: 'clft bench kernels' prints JSON", cmd_bench},
-    {"train", "fine-tune a model folder on a data file (full, LoRA, QLoRA): metrics, checkpoints, report",
-     cmd_train},
+    {"train", "fine-tune a model folder on a data file (full, LoRA, QLoRA): metrics, checkpoints, report", cmd_train},
     {"init", "write a random-initialized Hugging Face model folder from a preset or config.json", cmd_init},
     {"quantize", "write a 4-bit (NF4/FP4, bitsandbytes layout) copy of a model folder", cmd_quantize},
+    {"generate", "generate text from a model folder (and a PEFT adapter) with a KV cache, streamed; --chat",
+     cmd_generate},
+    {"eval", "masked loss, perplexity and next-token accuracy of a model (and adapter) on a data file", cmd_eval},
     {"export", "merge a LoRA adapter (clft or PEFT) into its base model as a Hugging Face folder", cmd_export},
     {"tokenize", "UTF-8 text on stdin -> JSON array of token ids (--tokens: token strings)", cmd_tokenize},
     {"detokenize", "JSON array of token ids on stdin -> text", cmd_detokenize},
@@ -64,6 +68,25 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
         return 1;
     }
     *value = argv[++*i];
+    return 1;
+}
+
+int cli_write_atomic(const char *path, const char *text) {
+    char tmp[4400];
+    const int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return 0;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) return 0;
+    const int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        const int e = errno;
+        remove(tmp);
+        errno = e;
+        return 0;
+    }
     return 1;
 }
 

@@ -34,6 +34,8 @@ static const key KEYS[] = {
     {"train-on-prompt", K_BOOL, N(train_on_prompt), "  loss on every token, prompts included"},
     {"skip-bad-lines", K_BOOL, N(skip_bad_lines), "  skip (and count) malformed JSONL lines instead of failing"},
     {"method", K_STR, S(method), "full|lora|qlora  (default qlora)"},
+    {"adapter", K_STR, S(adapter),
+     "DIR  start from this PEFT adapter (clft's or PEFT's): rank, alpha, rsLoRA and targets from its config"},
     {"base-dtype", K_STR, S(base_dtype), "f32|f16|bf16 (LoRA) or nf4|fp4 (QLoRA)  storage of the frozen base"},
     {"rank", K_INT, N(rank), "R  LoRA rank (default 8)"},
     {"alpha", K_DBL, N(alpha), "A  LoRA alpha (default 2 x rank)"},
@@ -60,6 +62,12 @@ static const key KEYS[] = {
     {"keep", K_I64, N(keep), "N  keep the last N checkpoints (default 2)"},
     {"early-stop", K_I64, N(early_stop), "N  stop when the first eval set has not improved for N evaluations"},
     {"seed", K_U64, N(seed), "S  seed of adapters, dropout and shuffling (default 42)"},
+    {"save-dtype", K_STR, S(save_dtype),
+     "f32|bf16|f16  dtype of the model full fine-tuning writes (default: the model's torch_dtype, else f32)"},
+    {"sample-every", K_I64, N(sample_every), "N  generate from --sample-prompt every N steps (and at the end)"},
+    {"sample-prompt", K_STR, S(sample_prompt),
+     "TEXT  prompt of the samples (chat data: the user message, rendered with the chat template)"},
+    {"sample-tokens", K_I64, N(sample_tokens), "N  tokens per sample, greedy (default 48)"},
     {"device", K_STR, S(device), "SPEC  OpenCL device (index, gpu/cpu, or part of a name)"},
     {"out", K_STR, S(out), "DIR  output folder - required"},
     {"resume", K_BOOL, N(resume), "  continue the run in --out from its newest complete checkpoint"},
@@ -91,7 +99,10 @@ void train_config_defaults(train_config *c) {
     c->log_every = 1;
     c->keep = 2;
     c->seed = 42;
+    c->sample_tokens = 48;
 }
+
+_Static_assert(NKEYS <= sizeof((train_config *)0)->given, "train_config.given holds a flag per key");
 
 static const key *find_key(const char *name, size_t n) {
     for (size_t i = 0; i < NKEYS; i++) {
@@ -110,6 +121,7 @@ static int set_value(train_config *c, const key *k, const char *v, const char *w
     char *end = NULL;
     void *dst = (char *)c + k->off;
     errno = 0;
+    c->given[k - KEYS] = 1;
     switch (k->type) {
     case K_STR:
         if (!v[0]) return snprintf(err, errcap, "%s: empty value", where), 0;
@@ -299,6 +311,11 @@ int train_config_parse(train_config *c, int argc, char **argv, int *help, char *
         if (!set_value(c, k, v, where, err, errcap)) return 0;
     }
     return 1;
+}
+
+int train_config_given(const train_config *c, const char *name) {
+    const key *k = find_key(name, strlen(name));
+    return k && c->given[k - KEYS];
 }
 
 char *train_config_json(const train_config *c) {

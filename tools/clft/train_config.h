@@ -1,6 +1,6 @@
 /* train_config.h - the settings of `clft train`: one table of keys shared by the command-line flags
  * (--seq-len 512, --seq-len=512) and the --config FILE.json keys ("seq-len" or "seq_len"); flags
- * win over the file. The effective settings are written to OUT/config.json. */
+ * win over the file. The effective settings are written to OUT/train_config.json. */
 #ifndef CLFT_TOOL_TRAIN_CONFIG_H
 #define CLFT_TOOL_TRAIN_CONFIG_H
 
@@ -18,7 +18,7 @@ typedef struct train_config {
     int64_t stride;
     int pack, drop_long, train_on_prompt, skip_bad_lines;
     /* method */
-    char method[16], base_dtype[16], targets[160];
+    char method[16], base_dtype[16], targets[160], adapter[4096];
     int rank, rslora, qlora_blocksize, qlora_double_quant, checkpointing;
     double alpha, dropout;
     /* shape and schedule */
@@ -31,6 +31,10 @@ typedef struct train_config {
     int64_t eval_every, save_every, log_every, keep, early_stop;
     uint64_t seed;
     int resume, overwrite, dry_run, quiet;
+    /* outputs and samples */
+    char save_dtype[16], sample_prompt[4096];
+    int64_t sample_every, sample_tokens;
+    unsigned char given[96]; /* per key of the table: set by a flag or a --config file (train_config_given) */
 } train_config;
 
 void train_config_defaults(train_config *c);
@@ -38,6 +42,8 @@ void train_config_defaults(train_config *c);
  * flags replace the file's eval sets).
  * Returns 0 and fills err (one line) on a bad flag, key or value; *help is set for --help. */
 int train_config_parse(train_config *c, int argc, char **argv, int *help, char *err, size_t errcap);
+/* 1 when the key (its flag name, e.g. "rank") was set by a flag or a config file, not defaulted. */
+int train_config_given(const train_config *c, const char *name);
 /* The effective settings as a JSON object (malloc'd). */
 char *train_config_json(const train_config *c);
 /* Usage text of every key. */
