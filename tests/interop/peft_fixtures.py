@@ -58,6 +58,7 @@ def fnv1a64(data):
 
 
 _GENERIC_DEQUANT = False
+GREEDY = 24  # tokens of the greedy-generation fixture
 
 
 def use_generic_cpu_dequant():
@@ -123,6 +124,11 @@ def make_case(name, c, base, out_dir, ids, ref):
     pm.save_pretrained(adir)
     os.remove(os.path.join(adir, "README.md"))  # PEFT's model card template: not part of the adapter
     ref[f"{name}.logits"] = logits_of(pm, ids)
+    # greedy generation from the same ids (clft generate must give these tokens: tests/lora/test_peft.c)
+    with torch.no_grad():
+        out = pm.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=GREEDY,
+                          pad_token_id=pm.config.eos_token_id)
+    ref[f"{name}.greedy"] = out[0, ids.shape[1]:].to(torch.int32).contiguous()
     if name in MERGED:
         if c["qlora"]:
             from peft.utils.integrations import dequantize_bnb_weight

@@ -34,6 +34,9 @@ import numpy as np
 import torch
 
 torch.set_num_threads(min(4, os.cpu_count() or 1))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peft_fixtures import load_base  # noqa: E402  (bitsandbytes' CPU 4-bit path, made exact)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAILS = []
 
@@ -56,19 +59,6 @@ def rel_max(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
-
-
-def load_base(path, qlora):
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-    kw = dict(torch_dtype=torch.float32, attn_implementation="eager")
-    if qlora:
-        kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                       bnb_4bit_use_double_quant=True,
-                                                       bnb_4bit_compute_dtype=torch.float32)
-        kw["device_map"] = "cpu"
-    m = AutoModelForCausalLM.from_pretrained(path, **kw)
-    m.eval()
-    return m
 
 
 def completion_rows(tok, path, seq_len):
@@ -113,6 +103,20 @@ def masked_loss(model, rows):
             tot += float(torch.nn.functional.cross_entropy(lg[keep], tg[keep], reduction="sum"))
             n += int(keep.sum())
     return tot / n, n
+
+
+def greedy(clft, base, adapter, pm, tok, prompt, name):
+    """(d): 32 greedy tokens of clft generate equal transformers' generate(do_sample=False)."""
+    g = json.loads(run([clft, "generate", "--model", base, "--adapter", adapter, "--prompt", prompt,
+                        "--max-tokens", "32", "--temperature", "0", "--json", "--quiet"]))
+    pids = g["prompt_ids"]
+    with torch.no_grad():
+        hg = pm.generate(input_ids=torch.tensor([pids]), attention_mask=torch.ones(1, len(pids), dtype=torch.long),
+                         do_sample=False, max_new_tokens=32, pad_token_id=tok.eos_token_id)
+    hids = hg[0, len(pids):].tolist()
+    first = next((i for i, (a, b) in enumerate(zip(g["ids"], hids)) if a != b), min(len(g["ids"]), len(hids)))
+    check(f"{name}: greedy clft generate vs transformers generate", g["ids"] == hids,
+          f"{len(g['ids'])} tokens ({len(set(g['ids']))} distinct), identical up to {first}; clft {g['text'][:40]!r}")
 
 
 def main():
@@ -180,18 +184,7 @@ def main():
             lp = pm(input_ids=torch.tensor([ids])).logits[0].numpy()
         check(f"{method}: PEFT base + adapter vs clft base + adapter logits", rel_max(lc, lp) <= 1e-4,
               f"{rel_max(lc, lp):.2e}")
-        # (d) greedy generation
-        g = json.loads(run([clft, "generate", "--model", base, "--adapter", out, "--prompt", prompt,
-                            "--max-tokens", "32", "--temperature", "0", "--json", "--quiet"]))
-        pids = g["prompt_ids"]
-        with torch.no_grad():
-            hg = pm.generate(input_ids=torch.tensor([pids]), attention_mask=torch.ones(1, len(pids), dtype=torch.long),
-                             do_sample=False, max_new_tokens=32, pad_token_id=tok.eos_token_id)
-        hids = hg[0, len(pids):].tolist()
-        check(f"{method} (d): greedy clft generate vs transformers generate", g["ids"] == hids,
-              f"{len(g['ids'])} tokens, first difference at "
-              f"{next((i for i, (a, b) in enumerate(zip(g['ids'], hids)) if a != b), min(len(g['ids']), len(hids)))}"
-              f"; clft '{g['text'][:60]}'")
+        greedy(clft, base, out, pm, tok, prompt, f"{method} (d)")
     # (c) an adapter made by PEFT itself
     hf = load_base(base, False)
     lc_cfg = LoraConfig(r=4, lora_alpha=8, use_rslora=True, target_modules=["q_proj", "v_proj", "down_proj"],
@@ -213,6 +206,8 @@ def main():
     lc = np.fromfile(lf, dtype=np.float32).reshape(len(ids), -1)
     check("(c): a PEFT-made adapter (rsLoRA, q/v/down) in clft vs PEFT logits", rel_max(lc, lp) <= 1e-4,
           f"{rel_max(lc, lp):.2e}")
+    # (d) on the untrained base with this adapter: varied tokens rather than a trained model's repetition
+    greedy(clft, base, pdir, pm, tok, prompt, "(d) PEFT-made adapter")
     print(f"work folder: {W}")
     if FAILS:
         print(f"FAILED: {', '.join(FAILS)}")

@@ -159,6 +159,34 @@ static void run_case(const char *name, const cJSON *c, const cJSON *keys, const 
     }
     free(lg);
     free(want);
+    /* greedy generation (the KV-cache generator, adapter unmerged) against transformers' generate */
+    snprintf(key, sizeof key, "%s.greedy", name);
+    const clft_st_tensor *gt = clft_st_find(ref, key);
+    TU_CHECK(gt && gt->dtype == CLFT_ST_I32 && gt->numel > 0, "%s: the fixture has the greedy ids", name);
+    clft_tokenizer *tok = NULL;
+    TU_OK(clft_tokenizer_load(g_base, &tok));
+    clft_generator_params gp = clft_generator_default_params();
+    gp.max_context = g_T + 32;
+    clft_generator *gen = NULL;
+    TU_OK(clft_generator_create(m, &gp, &gen));
+    if (gt && gen && tok) {
+        clft_generate_params p = clft_generate_default_params();
+        p.sampling.temperature = 0;
+        p.max_tokens = 24;
+        clft_generate_result res;
+        TU_OK(clft_generate(gen, tok, g_ids, (size_t)g_T, &p, NULL, NULL, &res));
+        const int32_t *want_ids = gt->data;
+        int same = res.ids && res.generated_tokens == gt->numel;
+        for (int64_t i = 0; same && i < gt->numel; i++)
+            same = res.ids[i] == want_ids[i];
+        printf("%-7s greedy generation vs transformers' generate: %lld tokens, %s\n", name,
+               (long long)res.generated_tokens, same ? "identical" : "DIFFERENT");
+        TU_CHECK(same, "%s: greedy ids differ from transformers' (%lld tokens, fixture %lld)", name,
+                 (long long)res.generated_tokens, (long long)gt->numel);
+        clft_generate_result_free(&res);
+    }
+    clft_generator_free(gen);
+    clft_tokenizer_free(tok);
     /* clft's own adapter file of the same adapter */
     char cname[64];
     snprintf(cname, sizeof cname, "clft_%s", name);
