@@ -35,10 +35,15 @@
  * roundings, never fused); value = code[nibble] * absmax[b] (one f32 rounding).
  *
  * Arithmetic: every f32 operation is written as its own statement so that no compiler contracts a
- * multiply and an add into an FMA (C11 allows contraction within one expression). */
+ * multiply and an add into an FMA (C11 allows contraction within one expression).
+ * Threads: the 4-bit blocks, the nested blocks and the dequantization are split over threads in
+ * whole blocks, each computed by the same code; the offset (a mean over all blocks) stays one
+ * sequential sum in torch's order. The bytes are the same for every thread count. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "quant/quant.h"
@@ -210,6 +215,161 @@ static void dynamic_map(float out[256], int fused) {
 void clft_dynamic_map_signed(float out[256]) { dynamic_map(out, 1); }
 void clft_dynamic_map_signed_unfused(float out[256]) { dynamic_map(out, 0); }
 
+/* ---- threads -------------------------------------------------------------------------------- */
+/* Blocks are independent, so a tensor is cut into contiguous ranges of whole blocks, one per thread;
+ * each block is computed by the same code whatever range it falls in, so the bytes do not depend on
+ * the thread count. Nothing is shared between calls: two threads may quantize at once. */
+#define Q4_MAX_THREADS 256
+/* automatic thread count: at least this many elements per thread, a few hundred microseconds of
+ * work (quantization about 300 M elements/s per core, dequantization about 3 G/s), well above the
+ * tens of microseconds a thread costs to start and join */
+#define Q4_MIN_ELEMS_PER_THREAD     ((int64_t)1 << 17)
+#define Q4_MIN_DEQ_ELEMS_PER_THREAD ((int64_t)1 << 20)
+
+typedef void (*q4_range_fn)(const void *ctx, int64_t b0, int64_t b1);
+typedef struct q4_part {
+    q4_range_fn fn;
+    const void *ctx;
+    int64_t b0, b1;
+} q4_part;
+
+static void *q4_part_run(void *arg) {
+    const q4_part *p = arg;
+    p->fn(p->ctx, p->b0, p->b1);
+    return NULL;
+}
+
+/* threads >= 1: that many (at most one per block); otherwise one per online core, fewer so that
+ * each has min_elems elements (a small tensor stays on the calling thread). */
+static int q4_thread_count(int threads, int64_t nblocks, int64_t numel, int64_t min_elems) {
+    int64_t t = threads;
+    if (t < 1) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        t = cores < 1 ? 1 : cores;
+        if (numel / min_elems < t) t = numel / min_elems > 1 ? numel / min_elems : 1;
+    }
+    if (t > Q4_MAX_THREADS) t = Q4_MAX_THREADS;
+    if (t > nblocks) t = nblocks > 1 ? nblocks : 1;
+    return (int)t;
+}
+
+/* fn over blocks [0, nblocks) in `threads` contiguous ranges; range 0 runs on the calling thread
+ * and a range whose thread cannot be started runs there too, so this cannot fail. */
+static void q4_parallel(q4_range_fn fn, const void *ctx, int64_t nblocks, int threads) {
+    if (threads <= 1) {
+        fn(ctx, 0, nblocks);
+        return;
+    }
+    q4_part parts[Q4_MAX_THREADS];
+    pthread_t tid[Q4_MAX_THREADS];
+    int started[Q4_MAX_THREADS] = {0};
+    for (int t = 0; t < threads; t++) {
+        parts[t].fn = fn;
+        parts[t].ctx = ctx;
+        parts[t].b0 = nblocks * t / threads;
+        parts[t].b1 = nblocks * (t + 1) / threads;
+    }
+    for (int t = 1; t < threads; t++)
+        started[t] = pthread_create(&tid[t], NULL, q4_part_run, &parts[t]) == 0;
+    q4_part_run(&parts[0]);
+    for (int t = 1; t < threads; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            q4_part_run(&parts[t]);
+    }
+}
+
+/* ---- 4-bit blockwise quantization ----------------------------------------------------------- */
+#define Q4_CHUNK 32 /* every full block is a whole number of chunks (blocksize >= 32) */
+
+typedef struct q4_ctx {
+    const float *x;
+    int64_t n;
+    int bs;
+    float bounds[15];  /* midpoints of the sorted code, all inside (-1, 1) */
+    uint8_t pair[256]; /* (sorted position of the even element) * 16 + that of the odd -> packed byte */
+    uint8_t *packed;
+    float *absmax;
+} q4_ctx;
+
+/* Q4_CHUNK values s = x * r, bucketized and packed into Q4_CHUNK / 2 bytes. torch.bucketize(s,
+ * bounds, right=False) (first i with bounds[i] >= s) is the number of bounds for which that test
+ * fails: they are sorted, so it fails on a prefix; NaN fails them all and gives 15, as the binary
+ * search does. torch clamps s to [-1, 1] first: the bounds lie strictly inside, so clamping changes
+ * no count and is left out. Fixed-length and branch-free, so that the compiler vectorizes it. */
+static void q4_chunk(const float *x, float r, const float *bounds, const uint8_t *pair, uint8_t *out) {
+    float s[Q4_CHUNK];
+    int acc[Q4_CHUNK];
+    for (int i = 0; i < Q4_CHUNK; i++) {
+        s[i] = x[i] * r;
+        acc[i] = 0;
+    }
+    for (int j = 0; j < 15; j++) {
+        const float b = bounds[j];
+        for (int i = 0; i < Q4_CHUNK; i++)
+            acc[i] += !(b >= s[i]);
+    }
+    for (int i = 0; i < Q4_CHUNK / 2; i++)
+        out[i] = pair[acc[2 * i] * 16 + acc[2 * i + 1]];
+}
+
+/* blocks [b0, b1) of the 4-bit quantization (the rules at the top of this file) */
+static void q4_range(const void *arg, int64_t b0, int64_t b1) {
+    const q4_ctx *c = arg;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t s0 = b * c->bs;
+        const float *xb = c->x + s0;
+        uint8_t *pb = c->packed + s0 / 2; /* s0 is even (blocksize >= 32) */
+        if (s0 + c->bs <= c->n) {         /* a full block */
+            /* absmax = max|x|, NaN winning: lane-wise maxima, then over the lanes (a max of
+             * non-negative numbers does not depend on the order) */
+            float mx[Q4_CHUNK];
+            int nn[Q4_CHUNK];
+            for (int i = 0; i < Q4_CHUNK; i++) {
+                mx[i] = 0.0f;
+                nn[i] = 0;
+            }
+            for (int i0 = 0; i0 < c->bs; i0 += Q4_CHUNK)
+                for (int i = 0; i < Q4_CHUNK; i++) {
+                    const float a = fabsf(xb[i0 + i]);
+                    nn[i] |= !(a == a);
+                    mx[i] = a > mx[i] ? a : mx[i];
+                }
+            float m = 0.0f;
+            int nan = 0;
+            for (int i = 0; i < Q4_CHUNK; i++) {
+                m = mx[i] > m ? mx[i] : m;
+                nan |= nn[i];
+            }
+            if (nan) m = NAN;
+            c->absmax[b] = m; /* stored unclamped; s = x * (1 / clamped absmax) */
+            const float r = 1.0f / clamp_min_nan(m, CLAMP_MIN_ABSMAX);
+            for (int i0 = 0; i0 < c->bs; i0 += Q4_CHUNK)
+                q4_chunk(xb + i0, r, c->bounds, c->pair, pb + i0 / 2);
+            continue;
+        }
+        /* the tail block: absmax stored clamped, s = x / absmax (a true division); padded with 0.0
+         * to whole chunks (the odd numel's missing element is quantized as 0.0) */
+        const int len = (int)(c->n - s0);
+        float m = 0.0f;
+        for (int i = 0; i < len; i++)
+            m = nan_max(m, fabsf(xb[i]));
+        const float cl = clamp_min_nan(m, CLAMP_MIN_ABSMAX);
+        c->absmax[b] = cl;
+        float s[4096];
+        uint8_t bytes[2048];
+        const int lenc = (len + Q4_CHUNK - 1) / Q4_CHUNK * Q4_CHUNK;
+        for (int i = 0; i < len; i++)
+            s[i] = xb[i] / cl;
+        for (int i = len; i < lenc; i++)
+            s[i] = 0.0f;
+        for (int i0 = 0; i0 < lenc; i0 += Q4_CHUNK) /* x * 1.0f is x exactly */
+            q4_chunk(s + i0, 1.0f, c->bounds, c->pair, bytes + i0 / 2);
+        memcpy(pb, bytes, (size_t)(len + 1) / 2);
+    }
+}
+
 /* ---- 8-bit blockwise quantization of the absmax values -------------------------------------- */
 /* libbitsandbytes_cpu: the 65536-entry table of nearest map indices */
 static void build_bnb_lut(const float code[256], uint8_t *lut) {
@@ -228,9 +388,10 @@ static void build_bnb_lut(const float code[256], uint8_t *lut) {
     }
 }
 
-static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const uint8_t *lut, uint8_t *q, float *absmax) {
-    int64_t nb = (n + bs - 1) / bs;
-    for (int64_t b = 0; b < nb; b++) {
+/* blocks [b0, b1) of bs values of x[0..n) */
+static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const uint8_t *lut, uint8_t *q, float *absmax,
+                                  int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
         int64_t s0 = b * bs, s1 = s0 + bs < n ? s0 + bs : n;
         float m = 0.0f;
         for (int64_t i = s0; i < s1; i++) {
@@ -256,12 +417,12 @@ static void quantize_8bit_bnb_cpu(const float *x, int64_t n, int bs, const uint8
     }
 }
 
-/* bitsandbytes' torch default backend, for a 4-bit or 8-bit code given by its sorted midpoints
- * bounds[nb] and the map from sorted position to code (NULL: identity). */
-static void quantize_blockwise_torch(const float *x, int64_t n, int bs, const float *bounds, int nbounds,
-                                     const int *order, uint8_t *q, float *absmax) {
-    int64_t nfull = n / bs, nb = (n + bs - 1) / bs;
-    for (int64_t b = 0; b < nb; b++) {
+/* bitsandbytes' torch default backend for an 8-bit code given by its sorted midpoints bounds[nb]:
+ * blocks [b0, b1) of bs values of x[0..n). */
+static void quantize_blockwise_torch(const float *x, int64_t n, int bs, const float *bounds, int nbounds, uint8_t *q,
+                                     float *absmax, int64_t b0, int64_t b1) {
+    int64_t nfull = n / bs;
+    for (int64_t b = b0; b < b1; b++) {
         int64_t s0 = b * bs, s1 = s0 + bs < n ? s0 + bs : n;
         float m = 0.0f;
         for (int64_t i = s0; i < s1; i++)
@@ -272,19 +433,42 @@ static void quantize_blockwise_torch(const float *x, int64_t n, int bs, const fl
             float r = 1.0f / c;
             for (int64_t i = s0; i < s1; i++) {
                 float s = x[i] * r;
-                int k = bucketize(clamp_pm1(s), bounds, nbounds);
-                q[i] = (uint8_t)(order ? order[k] : k);
+                q[i] = (uint8_t)bucketize(clamp_pm1(s), bounds, nbounds);
             }
         } else {
             float c = clamp_min_nan(m, CLAMP_MIN_ABSMAX);
             absmax[b] = c;
             for (int64_t i = s0; i < s1; i++) {
                 float s = x[i] / c;
-                int k = bucketize(clamp_pm1(s), bounds, nbounds);
-                q[i] = (uint8_t)(order ? order[k] : k);
+                q[i] = (uint8_t)bucketize(clamp_pm1(s), bounds, nbounds);
             }
         }
     }
+}
+
+/* double quantization, nested blocks [b0, b1): centre their absmax values, then quantize them */
+typedef struct dq_ctx {
+    const float *absmax; /* nblocks first-level values */
+    float *centered;     /* nblocks: absmax - offset */
+    int64_t nblocks;
+    int nbs;
+    float offset;
+    clft_q4_nested_mode mode;
+    const uint8_t *lut; /* CLFT_Q4_NESTED_BNB_CPU */
+    float mid[255];     /* CLFT_Q4_NESTED_NEAREST */
+    uint8_t *qabsmax;
+    float *nested_absmax;
+} dq_ctx;
+
+static void dq_range(const void *arg, int64_t b0, int64_t b1) {
+    const dq_ctx *c = arg;
+    const int64_t i0 = b0 * c->nbs, i1 = b1 * c->nbs < c->nblocks ? b1 * c->nbs : c->nblocks;
+    for (int64_t i = i0; i < i1; i++)
+        c->centered[i] = c->absmax[i] - c->offset;
+    if (c->mode == CLFT_Q4_NESTED_BNB_CPU)
+        quantize_8bit_bnb_cpu(c->centered, c->nblocks, c->nbs, c->lut, c->qabsmax, c->nested_absmax, b0, b1);
+    else
+        quantize_blockwise_torch(c->centered, c->nblocks, c->nbs, c->mid, 255, c->qabsmax, c->nested_absmax, b0, b1);
 }
 
 /* ---- public API ----------------------------------------------------------------------------- */
@@ -299,11 +483,16 @@ void clft_q4_free(clft_q4 *q) {
 
 clft_status clft_q4_quantize(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant,
                              clft_q4 *out) {
-    return clft_q4_quantize_ex(x, n, type, blocksize, double_quant, CLFT_Q4_NESTED_BNB_CPU, out);
+    return clft_q4_quantize_threads(x, n, type, blocksize, double_quant, CLFT_Q4_NESTED_BNB_CPU, 0, out);
 }
 
 clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant,
                                 clft_q4_nested_mode nested_mode, clft_q4 *out) {
+    return clft_q4_quantize_threads(x, n, type, blocksize, double_quant, nested_mode, 0, out);
+}
+
+clft_status clft_q4_quantize_threads(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant,
+                                     clft_q4_nested_mode nested_mode, int threads, clft_q4 *out) {
     if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_q4_quantize: NULL output");
     memset(out, 0, sizeof *out);
     if (!x) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_q4_quantize: NULL input");
@@ -329,30 +518,30 @@ clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int 
     q.nested_blocksize = CLFT_Q4_NESTED_BLOCKSIZE;
     memcpy(q.code, type == CLFT_DTYPE_NF4 ? CLFT_NF4_CODE : CLFT_FP4_CODE, sizeof q.code);
 
-    const size_t npacked = (size_t)(n + 1) / 2;
-    uint8_t *codes = clft_malloc((size_t)n + 1); /* one code per element (+ the odd pad) */
     float *absmax = clft_malloc((size_t)q.nblocks * sizeof(float));
-    q.packed = clft_malloc(npacked);
-    if (!codes || !absmax || !q.packed) goto oom;
+    q.packed = clft_malloc((size_t)(n + 1) / 2);
+    if (!absmax || !q.packed) goto oom;
 
     /* 4-bit codes: bounds on the sorted code */
-    float sorted[16], bounds[15];
-    const int *order = type == CLFT_DTYPE_FP4 ? FP4_ORDER : NULL;
-    for (int i = 0; i < 16; i++)
-        sorted[i] = q.code[order ? order[i] : i];
+    q4_ctx c4;
+    c4.x = x;
+    c4.n = n;
+    c4.bs = blocksize;
+    c4.packed = q.packed;
+    c4.absmax = absmax;
+    float sorted[16];
+    int nibble[16]; /* sorted position -> code index */
+    for (int i = 0; i < 16; i++) {
+        nibble[i] = type == CLFT_DTYPE_FP4 ? FP4_ORDER[i] : i;
+        sorted[i] = q.code[nibble[i]];
+    }
     for (int i = 0; i < 15; i++) {
         float s = sorted[i] + sorted[i + 1];
-        bounds[i] = s / 2.0f;
+        c4.bounds[i] = s / 2.0f;
     }
-    quantize_blockwise_torch(x, n, blocksize, bounds, 15, order, codes, absmax);
-    if (n & 1) { /* the pad element is a scaled 0.0 */
-        int k = bucketize(0.0f, bounds, 15);
-        codes[n] = (uint8_t)(order ? order[k] : k);
-    }
-    for (size_t j = 0; j < npacked; j++)
-        q.packed[j] = (uint8_t)((codes[2 * j] << 4) | (codes[2 * j + 1] & 0x0f));
-    free(codes);
-    codes = NULL;
+    for (int i = 0; i < 256; i++)
+        c4.pair[i] = (uint8_t)((nibble[i >> 4] << 4) | nibble[i & 15]);
+    q4_parallel(q4_range, &c4, q.nblocks, q4_thread_count(threads, q.nblocks, n, Q4_MIN_ELEMS_PER_THREAD));
 
     if (!q.double_quant) {
         q.absmax = absmax;
@@ -360,43 +549,47 @@ clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int 
         return CLFT_OK;
     }
 
-    /* double quantization of the absmax */
+    /* double quantization of the absmax: the offset is one sequential sum (torch's order), the
+     * nested blocks are independent */
     clft_dynamic_map_signed(q.nested_code);
     q.nested_offset = clft_q4_torch_mean_f32(absmax, q.nblocks);
     const int64_t nnb = (q.nblocks + q.nested_blocksize - 1) / q.nested_blocksize;
-    float *centered = clft_malloc((size_t)q.nblocks * sizeof(float));
+    dq_ctx cd;
+    memset(&cd, 0, sizeof cd);
+    cd.absmax = absmax;
+    cd.nblocks = q.nblocks;
+    cd.nbs = q.nested_blocksize;
+    cd.offset = q.nested_offset;
+    cd.mode = nested_mode;
+    cd.centered = clft_malloc((size_t)q.nblocks * sizeof(float));
     q.qabsmax = clft_malloc((size_t)q.nblocks);
     q.nested_absmax = clft_malloc((size_t)nnb * sizeof(float));
-    if (!centered || !q.qabsmax || !q.nested_absmax) {
-        free(centered);
+    uint8_t *lut = NULL;
+    if (nested_mode == CLFT_Q4_NESTED_BNB_CPU) lut = clft_malloc(65536);
+    if (!cd.centered || !q.qabsmax || !q.nested_absmax || (nested_mode == CLFT_Q4_NESTED_BNB_CPU && !lut)) {
+        free(cd.centered);
+        free(lut);
         goto oom;
     }
-    for (int64_t b = 0; b < q.nblocks; b++)
-        centered[b] = absmax[b] - q.nested_offset;
-    if (nested_mode == CLFT_Q4_NESTED_BNB_CPU) {
-        uint8_t *lut = clft_malloc(65536);
-        if (!lut) {
-            free(centered);
-            goto oom;
-        }
+    if (lut) {
         build_bnb_lut(q.nested_code, lut);
-        quantize_8bit_bnb_cpu(centered, q.nblocks, q.nested_blocksize, lut, q.qabsmax, q.nested_absmax);
-        free(lut);
+        cd.lut = lut;
     } else {
-        float mid[255];
         for (int i = 0; i < 255; i++) {
             float s = q.nested_code[i] + q.nested_code[i + 1];
-            mid[i] = s / 2.0f;
+            cd.mid[i] = s / 2.0f;
         }
-        quantize_blockwise_torch(centered, q.nblocks, q.nested_blocksize, mid, 255, NULL, q.qabsmax, q.nested_absmax);
     }
-    free(centered);
+    cd.qabsmax = q.qabsmax;
+    cd.nested_absmax = q.nested_absmax;
+    q4_parallel(dq_range, &cd, nnb, q4_thread_count(threads, nnb, q.nblocks, Q4_MIN_ELEMS_PER_THREAD));
+    free(lut);
+    free(cd.centered);
     free(absmax);
     *out = q;
     return CLFT_OK;
 
 oom:
-    free(codes);
     free(absmax);
     clft_q4_free(&q);
     return clft_error(CLFT_STATUS_HOST_OOM, "clft_q4_quantize: out of host memory for %lld elements", (long long)n);
@@ -408,14 +601,33 @@ float clft_q4_block_absmax(const clft_q4 *q, int64_t b) {
     return t + q->nested_offset;
 }
 
-void clft_q4_dequantize(const clft_q4 *q, float *out) {
-    for (int64_t b = 0; b < q->nblocks; b++) {
+/* blocks [b0, b1) of the dequantization */
+typedef struct deq_ctx {
+    const clft_q4 *q;
+    float *out;
+} deq_ctx;
+
+static void deq_range(const void *arg, int64_t b0, int64_t b1) {
+    const deq_ctx *c = arg;
+    const clft_q4 *q = c->q;
+    for (int64_t b = b0; b < b1; b++) {
         const float a = clft_q4_block_absmax(q, b);
         const int64_t s0 = b * q->blocksize, s1 = s0 + q->blocksize < q->numel ? s0 + q->blocksize : q->numel;
-        for (int64_t i = s0; i < s1; i++) {
-            const uint8_t byte = q->packed[i >> 1];
-            const int c = (i & 1) ? (byte & 0x0f) : (byte >> 4);
-            out[i] = q->code[c] * a;
+        const uint8_t *pb = q->packed + s0 / 2; /* s0 is even (blocksize >= 32) */
+        float *o = c->out + s0;
+        const int64_t len = s1 - s0;
+        for (int64_t j = 0; j < len / 2; j++) {
+            const uint8_t byte = pb[j];
+            o[2 * j] = q->code[byte >> 4] * a;
+            o[2 * j + 1] = q->code[byte & 0x0f] * a;
         }
+        if (len & 1) o[len - 1] = q->code[pb[len / 2] >> 4] * a;
     }
+}
+
+void clft_q4_dequantize(const clft_q4 *q, float *out) { clft_q4_dequantize_threads(q, out, 0); }
+
+void clft_q4_dequantize_threads(const clft_q4 *q, float *out, int threads) {
+    const deq_ctx c = {q, out};
+    q4_parallel(deq_range, &c, q->nblocks, q4_thread_count(threads, q->nblocks, q->numel, Q4_MIN_DEQ_ELEMS_PER_THREAD));
 }

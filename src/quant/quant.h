@@ -53,6 +53,12 @@ typedef enum clft_q4_nested_mode {
 clft_status clft_q4_quantize(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant, clft_q4 *out);
 clft_status clft_q4_quantize_ex(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant,
                                 clft_q4_nested_mode nested_mode, clft_q4 *out);
+/* The same on `threads` threads (at most one per block); threads < 1 (what the two above use): one
+ * per online core, fewer for small tensors (about 128K elements per thread at least). The bytes do
+ * not depend on the thread count; a thread that cannot be started leaves its blocks to the calling
+ * thread. Safe to call from several threads at once (no shared state). */
+clft_status clft_q4_quantize_threads(const float *x, int64_t n, clft_dtype type, int blocksize, int double_quant,
+                                     clft_q4_nested_mode nested_mode, int threads, clft_q4 *out);
 /* Frees the arrays and zeroes *q; accepts NULL and an already freed/zeroed struct. */
 void clft_q4_free(clft_q4 *q);
 /* The absmax of block b (reconstructed from the double quantization when present):
@@ -61,6 +67,9 @@ float clft_q4_block_absmax(const clft_q4 *q, int64_t b);
 /* Reference dequantization of all elements to f32 (clft_ref twin of cl/nf4.cl):
  * out[i] = code[nibble(i)] * absmax(i / blocksize), one f32 multiply. */
 void clft_q4_dequantize(const clft_q4 *q, float *out);
+/* The same on `threads` threads; threads < 1 (what clft_q4_dequantize uses): one per online core,
+ * fewer for small tensors (about 1M elements per thread at least). Same values for any count. */
+void clft_q4_dequantize_threads(const clft_q4 *q, float *out, int threads);
 /* The 256-entry signed dynamic map of bitsandbytes' create_dynamic_map(signed=True), exactly as
  * PyTorch computes it: its CPU linspace evaluates start + step*i with one rounding (fused). */
 void clft_dynamic_map_signed(float out[256]);
