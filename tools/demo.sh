@@ -8,7 +8,10 @@
 #   supervised    examples/data/completion.jsonl  prompt -> completion, loss on the completion
 #   instruction   examples/data/chat.jsonl        chat turns, loss on the assistant's
 # Each run holds out 15% of its data and evaluates it every 10 steps; the eval loss of the first
-# and last evaluation is printed, with where the metrics, report and checkpoint were written.
+# and last evaluation is printed, with where the metrics, report and checkpoint were written. Then
+# the instruction-tuned adapter is used as a user would: `clft generate --chat` (greedy, from the
+# NF4 base with the adapter unmerged), `clft eval` on the chat data, and `clft export` of the merged
+# model as a Hugging Face folder (each run's OUT is also a PEFT adapter folder).
 # Idempotent. CLFT_DEMO_DIR (default build/demo) holds the outputs; extra arguments go to every
 # clft train run (e.g. --device SPEC, --steps N, --method lora).
 set -eu
@@ -43,3 +46,10 @@ print(f"{kind:13s} eval loss {a:.4f} (step {first['step']}) -> {b:.4f} (step {la
       f"   {out}/metrics.jsonl  {out}/report.html  {out}/checkpoint-{last['step']}")
 PY
 done
+echo "== the instruction adapter in use: clft generate --chat, clft eval, clft export"
+$CLFT generate --model "$OUT/model" --adapter "$OUT/instruction" --chat \
+  --prompt "How often should I inspect a new hive?" --max-tokens 48 --temperature 0
+$CLFT eval --model "$OUT/model" --adapter "$OUT/instruction" --data examples/data/chat.jsonl --seq-len 256 \
+  --out "$OUT/instruction-eval.json"
+$CLFT export --model "$OUT/model" --adapter "$OUT/instruction" --out "$OUT/instruction-merged" --force
+echo "PEFT adapter: $OUT/instruction (adapter_config.json, adapter_model.safetensors); merged model: $OUT/instruction-merged"

@@ -2,7 +2,9 @@
 # The transformers reference suite (tests/reference/hf_reference.py): makes a Python venv with
 # torch, transformers, peft, bitsandbytes and safetensors from PyPI (CPU; several GB once, kept in
 # $CLFT_REF_VENV, default ~/.cache/clft/ref-venv), regenerates the fixtures and checks clft against
-# them with build/tests/golden/test_hf_reference.
+# them with build/tests/golden/test_hf_reference; then regenerates the PEFT fixtures
+# (tests/interop/peft_fixtures.py, checked by tests/lora/test_peft) and runs the end-to-end interop
+# script tests/interop/peft_roundtrip.py.
 #   tools/reference.sh              regenerate into a temporary folder and check clft against it
 #   tools/reference.sh --commit     regenerate tests/golden/hf (the committed fixtures)
 #   tools/reference.sh --if-cached  do nothing (exit 0) unless the venv already exists (CI)
@@ -42,3 +44,16 @@ fi
 echo "reference suite: clft against the fresh fixtures"
 CLFT_HF_FIXTURES="$out" "$BUILD/tests/golden/test_hf_reference"
 [ "$mode" = "commit" ] || rm -rf "$out"
+# The ecosystem: PEFT's adapters, logits, merges and greedy generation regenerated (tests/lora/test_peft
+# against them, and PEFT loading clft's adapters), then the end-to-end round trip of clft train /
+# eval / export / generate against PEFT and transformers (tests/interop/peft_roundtrip.py).
+if [ "$mode" != "commit" ] && [ -x "$BUILD/tests/lora/test_peft" ] && [ -x "$BUILD/tests/interop/clft_logits" ]; then
+    pf=$(mktemp -d "${TMPDIR:-/tmp}/clft-peft-XXXXXX")
+    cp -r tests/lora/data/. "$pf/"
+    echo "reference suite: PEFT fixtures regenerated into $pf; clft against them"
+    "$VENV/bin/python" tests/interop/peft_fixtures.py --clft "$BUILD/tools/clft/clft" --out "$pf" \
+        --verify "$BUILD/tests/lora/test_peft"
+    echo "reference suite: clft train / eval / export / generate against PEFT and transformers"
+    "$VENV/bin/python" tests/interop/peft_roundtrip.py --build "$BUILD"
+    rm -rf "$pf"
+fi
