@@ -53,6 +53,14 @@ uint64_t clft_fnv1a(uint64_t h, const void *data, size_t n);
 
 double clft_now_seconds(void);
 
+/* Online CPU cores (1..256). */
+int clft_cpu_count(void);
+/* fn(user, begin, end) over [0, n) split into `threads` contiguous ranges (at most n), run at once on
+ * as many threads, the first on the calling thread; a range whose thread cannot be started runs on
+ * the calling thread, so this cannot fail. fn must not depend on how [0, n) was split. */
+typedef void (*clft_range_fn)(void *user, int64_t begin, int64_t end);
+void clft_parallel_ranges(int64_t n, int threads, clft_range_fn fn, void *user);
+
 /* mkdir -p (mode 0755); 0 on success, -1 with errno set. */
 int clft_mkdir_p(const char *path);
 

@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,45 +463,32 @@ static void fill_range(const init_ctx *c, size_t index, uint64_t start, uint64_t
     }
 }
 
+/* A chunk of tensor `index`: its elements start .. start+n-1 into out (threads take sub-ranges). */
 typedef struct fill_job {
     const init_ctx *c;
     size_t index;
-    uint64_t start, n;
+    uint64_t start;
     unsigned char *out;
+    int es;
 } fill_job;
 
-static void *fill_thread(void *arg) {
-    fill_job *j = arg;
-    fill_range(j->c, j->index, j->start, j->n, j->out);
-    return NULL;
+static void fill_part(void *arg, int64_t a, int64_t b) {
+    const fill_job *j = arg;
+    fill_range(j->c, j->index, j->start + (uint64_t)a, (uint64_t)(b - a), j->out + (uint64_t)a * (uint64_t)j->es);
 }
 
 #define FILL_MAX_THREADS 32
 
 /* The values depend only on (seed, name, element), so splitting a chunk over threads changes nothing
- * in the output; a failed pthread_create falls back to doing that part on this thread. */
+ * in the output. */
 static clft_status init_fill(void *user, size_t index, uint64_t offset, void *dst, size_t bytes) {
     const init_ctx *c = user;
-    int es = clft_st_dtype_bits(c->dtype) / 8;
-    uint64_t start = offset / (uint64_t)es, n = bytes / (uint64_t)es;
+    const int es = clft_st_dtype_bits(c->dtype) / 8;
+    const uint64_t n = bytes / (uint64_t)es;
     int nt = c->threads < 1 ? 1 : c->threads > FILL_MAX_THREADS ? FILL_MAX_THREADS : c->threads;
     if (n < 65536) nt = 1;
-    fill_job jobs[FILL_MAX_THREADS];
-    pthread_t tid[FILL_MAX_THREADS];
-    int started[FILL_MAX_THREADS] = {0};
-    uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt;
-    for (int k = 0; k < nt; k++) {
-        uint64_t a = (uint64_t)k * per, b = a + per < n ? a + per : n;
-        jobs[k] = (fill_job){c, index, start + a, b > a ? b - a : 0, (unsigned char *)dst + a * (uint64_t)es};
-        if (k > 0 && jobs[k].n) started[k] = pthread_create(&tid[k], NULL, fill_thread, &jobs[k]) == 0;
-    }
-    fill_thread(&jobs[0]);
-    for (int k = 1; k < nt; k++) {
-        if (started[k])
-            pthread_join(tid[k], NULL);
-        else if (jobs[k].n)
-            fill_thread(&jobs[k]);
-    }
+    fill_job job = {c, index, offset / (uint64_t)es, dst, es};
+    clft_parallel_ranges((int64_t)n, nt, fill_part, &job);
     return CLFT_OK;
 }
 
@@ -641,8 +627,7 @@ clft_status clft_model_init_write(const char *dir, const clft_model_init_params 
         out[i].shape[0] = list[i].shape[0];
         out[i].shape[1] = list[i].shape[1];
     }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = p->threads > 0 ? p->threads : cores > 0 ? (int)cores : 1;
+    int threads = p->threads > 0 ? p->threads : clft_cpu_count();
     init_ctx ic = {list, dt, p->seed, cfg.initializer_range, cfg.pad_token_id, cfg.hidden_size, threads};
     clft_st_kv meta = {"format", "pt"};
     uint64_t max_shard = p->max_shard_bytes ? p->max_shard_bytes : 2000000000ULL;

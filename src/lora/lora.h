@@ -83,7 +83,4 @@ clft_status clft_lora_outs(const clft_hf_tensor *list, size_t n, clft_st_dtype d
 clft_status clft_lora_folder_files(const char *dir, const char *src, const clft_model_config *cfg, clft_dtype dtype,
                                    const clft_hf_q4 *q4);
 
-/* The host's core count (at least 1). */
-int clft_lora_cores(void);
-
 #endif

@@ -2,27 +2,20 @@
  * Every element is accumulated in the same order (k = 0 .. r-1, then one multiply by scale, then the
  * add to W0) whatever the thread count or column tiling, so the result does not depend on the
  * machine. Columns are processed in tiles so that the tile of A stays in cache across rows. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/core.h"
 #include "lora/lora.h"
 
 #define MERGE_TILE 1024 /* columns per tile: r x 1024 floats of A (256 KiB at r = 64) */
 
-int clft_lora_cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
-}
-
 typedef struct merge_job {
     float *W;
     const void *src;
     clft_st_dtype dt;
     const float *A, *B;
-    int64_t in, r, row0, row1;
+    int64_t in, r;
     float scale;
 } merge_job;
 
@@ -102,24 +95,24 @@ static void tile_edge(const merge_job *j, int64_t o, int64_t nr, int64_t c, int6
         }
 }
 
-static void *merge_rows(void *arg) {
+/* rows [row0, row1) of W */
+static void merge_rows(void *arg, int64_t row0, int64_t row1) {
     const merge_job *j = arg;
     if (j->src)
-        for (int64_t o = j->row0; o < j->row1; o++)
+        for (int64_t o = row0; o < row1; o++)
             load_row(j->W + o * j->in, j->src, j->dt, o, j->in);
-    if (!j->B) return NULL;
+    if (!j->B) return;
     for (int64_t c0 = 0; c0 < j->in; c0 += MERGE_TILE) { /* a tile of A's columns stays in cache */
         const int64_t c1 = j->in - c0 < MERGE_TILE ? j->in : c0 + MERGE_TILE;
         const int64_t cfull = c0 + (c1 - c0) / NR * NR;
-        int64_t o = j->row0;
-        for (; o + MR <= j->row1; o += MR) {
+        int64_t o = row0;
+        for (; o + MR <= row1; o += MR) {
             for (int64_t c = c0; c < cfull; c += NR)
                 tile_full(j, o, c);
             if (cfull < c1) tile_edge(j, o, MR, cfull, c1 - cfull);
         }
-        if (o < j->row1) tile_edge(j, o, j->row1 - o, c0, c1 - c0);
+        if (o < row1) tile_edge(j, o, row1 - o, c0, c1 - c0);
     }
-    return NULL;
 }
 
 clft_status clft_lora_merge(float *W, const void *src, clft_st_dtype src_dtype, const float *A, const float *B,
@@ -129,36 +122,12 @@ clft_status clft_lora_merge(float *W, const void *src, clft_st_dtype src_dtype, 
     if (src && src_dtype != CLFT_ST_F32 && src_dtype != CLFT_ST_F16 && src_dtype != CLFT_ST_BF16)
         return clft_error(CLFT_STATUS_UNSUPPORTED, "LoRA merge: base dtype %s (F32, F16 or BF16)",
                           clft_st_dtype_name(src_dtype));
-    if (threads <= 0) threads = clft_lora_cores();
+    if (threads <= 0) threads = clft_cpu_count();
     /* about 1M multiply-adds per thread at least: small tensors are not worth a thread */
     const double work = (double)out * (double)in * (double)(B ? r + 1 : 1);
     if (work < (double)threads * 1048576.0) threads = (int)(work / 1048576.0) + 1;
     if (threads > out) threads = out > 0 ? (int)out : 1;
-    merge_job jobs[256];
-    pthread_t tid[256];
-    int started[256] = {0};
-    if (threads > 256) threads = 256;
-    for (int t = 0; t < threads; t++) {
-        merge_job *j = &jobs[t];
-        j->W = W;
-        j->src = src;
-        j->dt = src_dtype;
-        j->A = A;
-        j->B = B;
-        j->in = in;
-        j->r = r;
-        j->scale = scale;
-        j->row0 = out * t / threads;
-        j->row1 = out * (t + 1) / threads;
-    }
-    for (int t = 1; t < threads; t++)
-        started[t] = pthread_create(&tid[t], NULL, merge_rows, &jobs[t]) == 0;
-    merge_rows(&jobs[0]);
-    for (int t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            merge_rows(&jobs[t]); /* no thread: do its rows here */
-    }
+    merge_job job = {W, src, src_dtype, A, B, in, r, scale};
+    clft_parallel_ranges(out, threads, merge_rows, &job);
     return CLFT_OK;
 }

@@ -40,10 +40,8 @@
  * whole blocks, each computed by the same code; the offset (a mean over all blocks) stays one
  * sequential sum in torch's order. The bytes are the same for every thread count. */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/core.h"
 #include "quant/quant.h"
@@ -226,58 +224,17 @@ void clft_dynamic_map_signed_unfused(float out[256]) { dynamic_map(out, 0); }
 #define Q4_MIN_ELEMS_PER_THREAD     ((int64_t)1 << 17)
 #define Q4_MIN_DEQ_ELEMS_PER_THREAD ((int64_t)1 << 20)
 
-typedef void (*q4_range_fn)(const void *ctx, int64_t b0, int64_t b1);
-typedef struct q4_part {
-    q4_range_fn fn;
-    const void *ctx;
-    int64_t b0, b1;
-} q4_part;
-
-static void *q4_part_run(void *arg) {
-    const q4_part *p = arg;
-    p->fn(p->ctx, p->b0, p->b1);
-    return NULL;
-}
-
 /* threads >= 1: that many (at most one per block); otherwise one per online core, fewer so that
  * each has min_elems elements (a small tensor stays on the calling thread). */
 static int q4_thread_count(int threads, int64_t nblocks, int64_t numel, int64_t min_elems) {
     int64_t t = threads;
     if (t < 1) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        t = cores < 1 ? 1 : cores;
+        t = clft_cpu_count();
         if (numel / min_elems < t) t = numel / min_elems > 1 ? numel / min_elems : 1;
     }
     if (t > Q4_MAX_THREADS) t = Q4_MAX_THREADS;
     if (t > nblocks) t = nblocks > 1 ? nblocks : 1;
     return (int)t;
-}
-
-/* fn over blocks [0, nblocks) in `threads` contiguous ranges; range 0 runs on the calling thread
- * and a range whose thread cannot be started runs there too, so this cannot fail. */
-static void q4_parallel(q4_range_fn fn, const void *ctx, int64_t nblocks, int threads) {
-    if (threads <= 1) {
-        fn(ctx, 0, nblocks);
-        return;
-    }
-    q4_part parts[Q4_MAX_THREADS];
-    pthread_t tid[Q4_MAX_THREADS];
-    int started[Q4_MAX_THREADS] = {0};
-    for (int t = 0; t < threads; t++) {
-        parts[t].fn = fn;
-        parts[t].ctx = ctx;
-        parts[t].b0 = nblocks * t / threads;
-        parts[t].b1 = nblocks * (t + 1) / threads;
-    }
-    for (int t = 1; t < threads; t++)
-        started[t] = pthread_create(&tid[t], NULL, q4_part_run, &parts[t]) == 0;
-    q4_part_run(&parts[0]);
-    for (int t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            q4_part_run(&parts[t]);
-    }
 }
 
 /* ---- 4-bit blockwise quantization ----------------------------------------------------------- */
@@ -315,7 +272,7 @@ static void q4_chunk(const float *x, float r, const float *bounds, const uint8_t
 }
 
 /* blocks [b0, b1) of the 4-bit quantization (the rules at the top of this file) */
-static void q4_range(const void *arg, int64_t b0, int64_t b1) {
+static void q4_range(void *arg, int64_t b0, int64_t b1) {
     const q4_ctx *c = arg;
     for (int64_t b = b0; b < b1; b++) {
         const int64_t s0 = b * c->bs;
@@ -460,7 +417,7 @@ typedef struct dq_ctx {
     float *nested_absmax;
 } dq_ctx;
 
-static void dq_range(const void *arg, int64_t b0, int64_t b1) {
+static void dq_range(void *arg, int64_t b0, int64_t b1) {
     const dq_ctx *c = arg;
     const int64_t i0 = b0 * c->nbs, i1 = b1 * c->nbs < c->nblocks ? b1 * c->nbs : c->nblocks;
     for (int64_t i = i0; i < i1; i++)
@@ -541,7 +498,7 @@ clft_status clft_q4_quantize_threads(const float *x, int64_t n, clft_dtype type,
     }
     for (int i = 0; i < 256; i++)
         c4.pair[i] = (uint8_t)((nibble[i >> 4] << 4) | nibble[i & 15]);
-    q4_parallel(q4_range, &c4, q.nblocks, q4_thread_count(threads, q.nblocks, n, Q4_MIN_ELEMS_PER_THREAD));
+    clft_parallel_ranges(q.nblocks, q4_thread_count(threads, q.nblocks, n, Q4_MIN_ELEMS_PER_THREAD), q4_range, &c4);
 
     if (!q.double_quant) {
         q.absmax = absmax;
@@ -582,7 +539,7 @@ clft_status clft_q4_quantize_threads(const float *x, int64_t n, clft_dtype type,
     }
     cd.qabsmax = q.qabsmax;
     cd.nested_absmax = q.nested_absmax;
-    q4_parallel(dq_range, &cd, nnb, q4_thread_count(threads, nnb, q.nblocks, Q4_MIN_ELEMS_PER_THREAD));
+    clft_parallel_ranges(nnb, q4_thread_count(threads, nnb, q.nblocks, Q4_MIN_ELEMS_PER_THREAD), dq_range, &cd);
     free(lut);
     free(cd.centered);
     free(absmax);
@@ -607,7 +564,7 @@ typedef struct deq_ctx {
     float *out;
 } deq_ctx;
 
-static void deq_range(const void *arg, int64_t b0, int64_t b1) {
+static void deq_range(void *arg, int64_t b0, int64_t b1) {
     const deq_ctx *c = arg;
     const clft_q4 *q = c->q;
     for (int64_t b = b0; b < b1; b++) {
@@ -628,6 +585,7 @@ static void deq_range(const void *arg, int64_t b0, int64_t b1) {
 void clft_q4_dequantize(const clft_q4 *q, float *out) { clft_q4_dequantize_threads(q, out, 0); }
 
 void clft_q4_dequantize_threads(const clft_q4 *q, float *out, int threads) {
-    const deq_ctx c = {q, out};
-    q4_parallel(deq_range, &c, q->nblocks, q4_thread_count(threads, q->nblocks, q->numel, Q4_MIN_DEQ_ELEMS_PER_THREAD));
+    deq_ctx c = {q, out};
+    clft_parallel_ranges(q->nblocks, q4_thread_count(threads, q->nblocks, q->numel, Q4_MIN_DEQ_ELEMS_PER_THREAD),
+                         deq_range, &c);
 }
