@@ -53,6 +53,14 @@ uint64_t clft_fnv1a(uint64_t h, const void *data, size_t n);
 
 double clft_now_seconds(void);
 
+/* splitmix64: the next 64-bit value of a one-word generator state (seeded shuffles, sampling, inits) */
+static inline uint64_t clft_splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 /* Online CPU cores (1..256). */
 int clft_cpu_count(void);
 /* fn(user, begin, end) over [0, n) split into `threads` contiguous ranges (at most n), run at once on

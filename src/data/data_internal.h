@@ -64,13 +64,6 @@ clft_status data_cache_write(const char *dir, uint64_t key, const data_examples 
 /* Rows and stats of ds from ds->ex and ds->p (loader.c). */
 clft_status data_build_rows(clft_dataset *ds);
 
-/* splitmix64 step */
-static inline uint64_t data_rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 /* Seeded Fisher-Yates shuffle of v[0..n). */
 void data_shuffle(uint64_t *v, size_t n, uint64_t seed);
 

@@ -10,7 +10,7 @@
 void data_shuffle(uint64_t *v, size_t n, uint64_t seed) {
     uint64_t s = seed;
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(data_rng_next(&s) % i);
+        size_t j = (size_t)(clft_splitmix64(&s) % i);
         uint64_t t = v[i - 1];
         v[i - 1] = v[j];
         v[j] = t;

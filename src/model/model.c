@@ -288,13 +288,6 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
     return CLFT_OK;
 }
 
-static uint64_t sm64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 clft_status clft_model_create(clft_context *ctx, const clft_model_config *cfg, const clft_train_params *tp,
                               clft_model **out) {
     if (!ctx || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_create: NULL argument");
@@ -343,7 +336,7 @@ clft_status clft_model_init_adapters(clft_model *m) {
             }
             uint64_t s =
                 m->tp.seed * 0x2545f4914f6cdd1dULL ^ (uint64_t)(l * CLFT_NTARGETS + t + 1) * 0x9e3779b97f4a7c15ULL;
-            clft_ref_lora_init_f32(A, B, lin->r, lin->in, lin->out, sm64(&s));
+            clft_ref_lora_init_f32(A, B, lin->r, lin->in, lin->out, clft_splitmix64(&s));
             clft_status st = clft_model_lora_set(m, (int)l, target_bit(t), A, B);
             free(A);
             free(B);
@@ -592,8 +585,8 @@ clft_status clft_model_lora_grad_get(clft_model *m, int layer, uint32_t target, 
 
 /* ---- random init ---------------------------------------------------------------------------------- */
 static float normal01(uint64_t *s) {
-    double u1 = ((double)(sm64(s) >> 11) + 0.5) / 9007199254740992.0;
-    double u2 = ((double)(sm64(s) >> 11) + 0.5) / 9007199254740992.0;
+    double u1 = ((double)(clft_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = ((double)(clft_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
@@ -635,7 +628,7 @@ clft_status clft_model_init_random(clft_model *m, uint64_t seed, float std) {
                     free(B);
                     return CLFT_STATUS_HOST_OOM;
                 }
-                clft_ref_lora_init_f32(A, B, lin->r, lin->in, lin->out, sm64(&s) ^ m->tp.seed);
+                clft_ref_lora_init_f32(A, B, lin->r, lin->in, lin->out, clft_splitmix64(&s) ^ m->tp.seed);
                 clft_status st = clft_model_lora_set(m, (int)l, target_bit(t), A, B);
                 free(A);
                 free(B);

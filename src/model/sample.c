@@ -68,14 +68,7 @@ clft_status clft_sampling_check(const clft_sampling_params *p) {
     return CLFT_OK;
 }
 
-/* splitmix64: the whole state is one 64-bit word */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-static double rng_double(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
+static double rng_double(uint64_t *s) { return (double)(clft_splitmix64(s) >> 11) * 0x1.0p-53; }
 
 /* softmax numerator relative to the largest score m (m may be +inf: the +inf scores weigh 1) */
 static double weight(float s, double m) { return (double)s == m ? 1.0 : exp((double)s - m); }
