@@ -24,6 +24,9 @@ clft_status bench_section_peak(clft_context *ctx, const bench_opts *o, const cJS
 /* NF4 dequantization GB/s at 4096x4096 and 4096x11008, as a fraction of peak copy_gbs. */
 clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out);
 clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out);
+/* Decoding (M = 1) linear forward per path and weight dtype (f32, bf16, NF4 double quant) in GB/s of
+ * weight bytes read, as a fraction of peak copy_gbs; run by the gemm section into its "gemv" object. */
+clft_status bench_section_gemv(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out);
 
 /* Entry point of the kernel benchmark (bench_kernels program and `clft bench kernels`). */
 int clft_bench_kernels_main(int argc, char **argv);

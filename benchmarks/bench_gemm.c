@@ -2,13 +2,16 @@
  * CLBlast and clft's own tiled kernel with an f32 W, and a 4-bit (NF4) W through the fused kernel
  * and through dequant-pack + tiled kernel. Each result is the whole layer call (packing and
  * conversion passes included) in GFLOP/s, and as a fraction of root.peak.fp32_gflops when the
- * peak section ran. Big shapes are timed once after one warm-up per (K,N) and path. */
+ * peak section ran. Big shapes are timed once after one warm-up per (K,N) and path.
+ * Sub-object "gemv" (bench_section_gemv): the decoding case M = 1, every path, in GB/s of weight
+ * bytes read and as a fraction of root.peak.copy_gbs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 #include "ops/gemm.h"
+#include "quant/quant.h"
 
 typedef struct gemm_arg {
     clft_mat Y, X;
@@ -185,6 +188,130 @@ clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJS
     }
     clft_gemm_set_path(ctx, CLFT_GEMM_AUTO);
     if (st == CLFT_OK && !o->quick) cJSON_AddNumberToObject(out, "best_gflops_M2048_K4096_N4096", best_target);
+    clft_buf_free(ctx, &X);
+    clft_buf_free(ctx, &Y);
+    if (st == CLFT_OK) st = bench_section_gemv(ctx, o, root, cJSON_AddObjectToObject(out, "gemv"));
+    return st;
+}
+
+/* ---- decoding: M = 1 ------------------------------------------------------------------------ */
+
+/* Copies of one weight, called in turn so that the timed calls read weights the previous calls did
+ * not leave in the cache (decoding reads every layer's weights once per token): at least
+ * GEMV_ROTATE_BYTES in all (4x a 32 MiB last-level cache), at most GEMV_MAX_COPIES copies. */
+#define GEMV_ROTATE_BYTES ((double)(128 << 20))
+#define GEMV_MAX_COPIES   32
+
+typedef struct gemv_arg {
+    clft_mat Y, X;
+    clft_weight *w; /* copies */
+    int copies;
+} gemv_arg;
+
+static clft_status run_gemv_copies(clft_context *ctx, void *arg) {
+    gemv_arg *a = arg;
+    for (int c = 0; c < a->copies; c++)
+        CLFT_CHECK(clft_linear_fwd(ctx, a->Y, a->X, &a->w[c], 1, 0.0f));
+    return CLFT_OK;
+}
+
+/* Bytes a linear forward reads of W: elements, or packed codes + absmax (u8) + nested absmax. */
+static double weight_bytes(const clft_weight *w) {
+    const double n = (double)w->rows * (double)w->cols;
+    if (w->dtype == CLFT_DTYPE_F32) return 4.0 * n;
+    if (w->dtype == CLFT_DTYPE_BF16 || w->dtype == CLFT_DTYPE_F16) return 2.0 * n;
+    const double nb = ceil(n / w->blocksize);
+    return ceil(n / 2.0) + (w->double_quant ? nb + 4.0 * ceil(nb / w->nested_blocksize) : 4.0 * nb);
+}
+
+clft_status bench_section_gemv(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out) {
+    static const int64_t full_NK[][2] = {{576, 576},   {1536, 576},   {576, 1536},
+                                         {4096, 4096}, {11008, 4096}, {4096, 11008}};
+    static const int64_t quick_NK[][2] = {{576, 576}, {1536, 576}};
+    const int64_t(*NK)[2] = o->quick ? quick_NK : full_NK;
+    const int nNK = o->quick ? 2 : 6;
+    static const struct {
+        const char *name;
+        clft_dtype dt;
+    } DTYPES[] = {{"f32", CLFT_DTYPE_F32}, {"bf16", CLFT_DTYPE_BF16}, {"nf4_dq", CLFT_DTYPE_NF4}};
+    static const clft_gemm_path PATHS[] = {CLFT_GEMM_GEMV, CLFT_GEMM_TILED, CLFT_GEMM_FUSED, CLFT_GEMM_CLBLAST};
+    const cJSON *copy = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "peak"), "copy_gbs");
+    const double copy_gbs = cJSON_IsNumber(copy) ? copy->valuedouble : 0.0;
+    if (copy_gbs > 0) cJSON_AddNumberToObject(out, "copy_gbs", copy_gbs);
+    cJSON_AddNumberToObject(out, "M", 1);
+    cJSON_AddNumberToObject(out, "rotate_bytes", GEMV_ROTATE_BYTES);
+    cJSON *arr = cJSON_AddArrayToObject(out, "results");
+    int64_t maxN = 0, maxK = 0;
+    for (int i = 0; i < nNK; i++) {
+        maxN = NK[i][0] > maxN ? NK[i][0] : maxN;
+        maxK = NK[i][1] > maxK ? NK[i][1] : maxK;
+    }
+    clft_buf X = {0}, Y = {0};
+    clft_status st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)maxK * 4, &X);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)maxN * 4, &Y);
+    if (st == CLFT_OK) st = clft_buf_fill_zero(ctx, &X);
+    double worst = -1; /* smallest fraction of copy_gbs of the GEMV path, 4096-class shapes, bf16 and NF4 */
+    for (int s = 0; st == CLFT_OK && s < nNK; s++) {
+        const int64_t N = NK[s][0], K = NK[s][1];
+        const size_t n = (size_t)(N * K);
+        float *h = clft_malloc(n * 4);
+        if (!h) st = clft_error(CLFT_STATUS_HOST_OOM, "bench gemv: %zu floats", n);
+        uint32_t r = 12345u;
+        for (size_t i = 0; st == CLFT_OK && i < n; i++)
+            h[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f) - 0.5f;
+        for (size_t d = 0; st == CLFT_OK && d < sizeof DTYPES / sizeof DTYPES[0]; d++) {
+            clft_q4 q;
+            memset(&q, 0, sizeof q);
+            if (DTYPES[d].dt == CLFT_DTYPE_NF4) st = clft_q4_quantize(h, (int64_t)n, CLFT_DTYPE_NF4, 64, 1, &q);
+            clft_weight w[GEMV_MAX_COPIES];
+            memset(w, 0, sizeof w);
+            int copies = 0;
+            double wb = 0;
+            while (st == CLFT_OK && copies < GEMV_MAX_COPIES && (copies == 0 || wb * copies < GEMV_ROTATE_BYTES)) {
+                st = DTYPES[d].dt == CLFT_DTYPE_NF4
+                         ? clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, N, K, &w[copies])
+                         : clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, DTYPES[d].dt, N, K, h, &w[copies]);
+                if (st == CLFT_OK) wb = weight_bytes(&w[copies++]);
+            }
+            clft_q4_free(&q);
+            for (size_t pi = 0; st == CLFT_OK && pi < sizeof PATHS / sizeof PATHS[0]; pi++) {
+                const clft_gemm_path path = PATHS[pi];
+                if (path == CLFT_GEMM_FUSED && DTYPES[d].dt != CLFT_DTYPE_NF4) continue;
+                gemv_arg a = {{&Y, 0, N}, {&X, 0, K}, w, copies};
+                double t = 0;
+                st = clft_gemm_set_path(ctx, path);
+                if (st == CLFT_OK) st = bench_best_seconds(ctx, o->reps > 0 ? o->reps : 1, run_gemv_copies, &a, &t);
+                if (st != CLFT_OK) break;
+                const double per = t / copies, gbs = wb / per / 1e9;
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddStringToObject(j, "dtype", DTYPES[d].name);
+                cJSON_AddStringToObject(j, "path", clft_gemm_path_name(path));
+                cJSON_AddStringToObject(j, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
+                cJSON_AddNumberToObject(j, "N", (double)N);
+                cJSON_AddNumberToObject(j, "K", (double)K);
+                cJSON_AddNumberToObject(j, "weight_bytes", wb);
+                cJSON_AddNumberToObject(j, "copies", copies);
+                cJSON_AddNumberToObject(j, "us", per * 1e6);
+                cJSON_AddNumberToObject(j, "gbs", gbs);
+                if (copy_gbs > 0) {
+                    cJSON_AddNumberToObject(j, "fraction_of_copy", gbs / copy_gbs);
+                    if (path == CLFT_GEMM_GEMV && DTYPES[d].dt != CLFT_DTYPE_F32 && N >= 4096 && K >= 4096 &&
+                        (worst < 0 || gbs / copy_gbs < worst))
+                        worst = gbs / copy_gbs;
+                }
+                cJSON_AddItemToArray(arr, j);
+            }
+            for (int c = 0; c < copies; c++)
+                clft_weight_free(ctx, &w[c]);
+        }
+        free(h);
+    }
+    clft_gemm_set_path(ctx, CLFT_GEMM_AUTO);
+    if (worst >= 0) {
+        /* the headline: GEMV with a bf16 or double-quantized NF4 weight, 4096-class shapes, worst case */
+        cJSON_AddNumberToObject(out, "fraction_of_copy", worst);
+        cJSON_AddNumberToObject(out, "target_fraction", 0.60);
+    }
     clft_buf_free(ctx, &X);
     clft_buf_free(ctx, &Y);
     return st;

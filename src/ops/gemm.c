@@ -9,6 +9,11 @@
  *   fused   cl/gemm.cl: 4-bit linear forward that dequantizes W chunks in registers (small M).
  *   hgemm   CLBlast HGEMM for f16 weights, where cl_khr_fp16 exists and a probe HGEMM runs; the
  *           measured choice takes it only when the probe was also accurate (NMSE <= 1e-5).
+ *   gemv    cl/gemv.cl: the linear forward with up to CLFT_GEMV_MAX_M rows (decoding) with W of any
+ *           dtype read once in place, and f32 products A * B^T of as few rows; no scratch. CPUs run
+ *           a work-item per few rows of W with explicit vectors along K (4-bit weights on Intel's
+ *           CPU runtime: a subgroup per rows, its shuffle being the code lookup), GPUs a work-group
+ *           per row(s) with a local-memory reduction (clft_gemv_tiles.variant).
  * The choice is timed once per shape class on the call's own operands (rows capped), kept in
  * memory and in <cache_dir>/gemm-paths-<device hash>.txt (temp file + rename); $CLFT_GEMM or
  * clft_gemm_set_path() override it. Per-context state (scratch buffers, decisions) lives in a
@@ -50,6 +55,7 @@ typedef struct gemm_state {
     clft_gemm_path forced;
     clft_gemm_path last;
     clft_gemm_tiles tiles;
+    clft_gemv_tiles gemv;
     char defines[160];
     clft_buf pack;         /* packed panels of op(B) */
     clft_buf conv;         /* f32 copy of a non-f32 weight (CLBlast path) */
@@ -85,6 +91,23 @@ static void default_tiles(const clft_context *ctx, clft_gemm_tiles *t) {
     }
 }
 
+static void default_gemv(const clft_context *ctx, clft_gemv_tiles *t) {
+    if (ctx->caps.is_oclgrind) {
+        /* small private arrays for the interpreter; M > 4 takes several passes */
+        *t = (clft_gemv_tiles){1, 4, 2, 4, 16};
+    } else if (ctx->caps.is_cpu) {
+        /* Intel's CPU runtime compiles shuffle() of the 4-bit lookup lane by lane, but a subgroup
+         * shuffle into one permute: 4-bit weights take the subgroup kernels there */
+        const int sg = clft_has_extension(ctx->caps.info.extensions, "cl_intel_subgroups");
+        *t = (clft_gemv_tiles){sg ? 3 : 1, CLFT_GEMV_MAX_M, 0, 16, 64};
+    } else {
+        size_t wg = 128;
+        while (ctx->caps.max_wg > 0 && wg > ctx->caps.max_wg)
+            wg /= 2;
+        *t = (clft_gemv_tiles){2, CLFT_GEMV_MAX_M, 0, 16, (int)wg};
+    }
+}
+
 static void compose_defines(gemm_state *s) {
     snprintf(s->defines, sizeof s->defines,
              "-DGEMM_MR=%d -DGEMM_VW=%d -DGEMM_NV=%d -DGEMM_QM=%d -DGEMM_QN=%d -DGEMM_QV=%d -DGEMM_KB=%d -DGEMM_MG=%d "
@@ -103,6 +126,7 @@ static gemm_state *state_get(clft_context *ctx) {
         if (s) {
             s->ctx = ctx;
             default_tiles(ctx, &s->tiles);
+            default_gemv(ctx, &s->gemv);
             compose_defines(s);
             s->next = g_states;
             g_states = s;
@@ -186,6 +210,29 @@ clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *t) {
                           n.mr, n.vw, n.nv, n.qm, n.qn, n.qv, n.kb, n.mg);
     s->tiles = n;
     compose_defines(s);
+    return CLFT_OK;
+}
+
+clft_status clft_gemm_set_gemv_tiles(clft_context *ctx, const clft_gemv_tiles *t) {
+    if (!ctx || !t) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_set_gemv_tiles: NULL argument");
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    clft_gemv_tiles d;
+    default_gemv(ctx, &d);
+    clft_gemv_tiles n = {t->variant ? t->variant : d.variant, t->mt ? t->mt : d.mt, t->nr ? t->nr : d.nr,
+                         t->vw ? t->vw : d.vw, t->wg ? t->wg : d.wg};
+    const int pow2_mt = n.mt >= 1 && n.mt <= CLFT_GEMV_MAX_M && !(n.mt & (n.mt - 1));
+    const int pow2_wg =
+        n.wg >= 1 && n.wg <= 256 && !(n.wg & (n.wg - 1)) && (ctx->caps.max_wg == 0 || (size_t)n.wg <= ctx->caps.max_wg);
+    if (n.variant == 3 && !clft_has_extension(ctx->caps.info.extensions, "cl_intel_subgroups"))
+        return clft_error(CLFT_STATUS_UNSUPPORTED, "clft_gemm_set_gemv_tiles: variant 3 needs cl_intel_subgroups");
+    if (n.variant < 1 || n.variant > 3 || !pow2_mt || n.nr < 0 || n.nr > 8 || (n.vw != 4 && n.vw != 8 && n.vw != 16) ||
+        !pow2_wg)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "clft_gemm_set_gemv_tiles: variant %d (1..3), mt %d (1..%d, power of two), nr %d (0..8), vw "
+                          "%d (4, 8, 16), wg %d (power of two, 1..256, device max %zu) out of range",
+                          n.variant, n.mt, CLFT_GEMV_MAX_M, n.nr, n.vw, n.wg, ctx->caps.max_wg);
+    s->gemv = n;
     return CLFT_OK;
 }
 
@@ -323,6 +370,8 @@ static clft_status blas_fail(CLBlastStatusCode code, const gemm_problem *p) {
     return clft_error(CLFT_STATUS_BLAS, "%s: CLBlast SGEMM failed with status %d (M %lld N %lld K %lld batch %lld)",
                       p->fn, (int)code, (long long)p->M, (long long)p->N, (long long)p->K, (long long)p->batch);
 }
+
+static int is_q4(const clft_weight *w) { return w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4); }
 
 /* Convert a non-f32 weight to f32 (same (rows, cols) layout) into `out`. */
 static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_weight *w, clft_buf *out) {
@@ -560,6 +609,116 @@ static clft_status run_fused(clft_context *ctx, gemm_state *s, const gemm_proble
     return CLFT_OK;
 }
 
+/* The GEMV path applies to the linear forward (W^T, batch 1) and to f32 products A * B^T (any
+ * batch), both with at most CLFT_GEMV_MAX_M rows. */
+static int gemv_applies(const gemm_problem *p) {
+    if (p->M < 1 || p->M > CLFT_GEMV_MAX_M) return 0;
+    return p->w ? p->wtrans && p->batch == 1 : !p->transA && p->transB;
+}
+
+/* Rows of W per work-item (variant 1: 8 rows of W for one row of X, 8 vector accumulators in all
+ * (the 4-bit kernel keeps twice that)), work-group (2: 4 sums) or subgroup (3: 2 sums; measured on
+ * Intel's CPU runtime, where 4 for one row of X ran 7x slower). */
+static int gemv_rows(int variant, int nr_set, int mt) {
+    if (nr_set) return nr_set;
+    const int nr = (variant == 1 ? 8 : variant == 2 ? 4 : 2) / mt;
+    return nr > 1 ? nr : 1;
+}
+
+typedef struct gemv_karg {
+    size_t size;
+    const void *ptr;
+} gemv_karg;
+
+static clft_status run_gemv(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+    const clft_gemv_tiles *t = &s->gemv;
+    const clft_weight *w = p->w;
+    const clft_dtype dt = w ? w->dtype : CLFT_DTYPE_F32;
+    const int q4 = is_q4(w);
+    /* variant 3: subgroup kernels for 4-bit weights, the work-item kernels for the others */
+    const int variant = t->variant == 3 && !q4 ? 1 : t->variant, wg = variant != 1;
+    /* variant 3: Intel's CPU compiler (2026.22) runs the subgroup kernel work-item by work-item, 7x
+     * slower, once a work-item holds more than about 4 sums: at most 4 rows of X per pass */
+    const int mtmax = variant == 3 && t->mt > 4 ? 4 : t->mt;
+    int mt = 1;
+    while (mt < p->M && mt < mtmax)
+        mt *= 2;
+    const int nr = gemv_rows(variant, t->nr, mt);
+    const size_t lsize = variant == 3 ? 16 : variant == 2 ? (size_t)t->wg : 1;
+    char defs[96];
+    if (variant == 2)
+        snprintf(defs, sizeof defs, "-DGEMV_MT=%d -DGEMV_NR=%d -DGEMV_WG=%d", mt, nr, t->wg);
+    else
+        snprintf(defs, sizeof defs, "-DGEMV_MT=%d -DGEMV_NR=%d -DGEMV_VW=%d", mt, nr, t->vw);
+    const char *wname = q4                      ? (w->double_quant ? "q4dq" : "q4")
+                        : dt == CLFT_DTYPE_F16  ? "f16"
+                        : dt == CLFT_DTYPE_BF16 ? "bf16"
+                                                : "f32";
+    char name[40];
+    snprintf(name, sizeof name, "gemv_fwd_%s_%s", wname, variant == 3 ? "sg" : variant == 2 ? "wg" : "wi");
+    cl_kernel k = NULL;
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemv.cl", defs, name, &k));
+    cl_int M = (cl_int)p->M, N = (cl_int)p->N, K = (cl_int)p->K, bsl = 0, nbsl = -1;
+    cl_int nbs = q4 ? w->nested_blocksize : 0;
+    while (q4 && (1 << bsl) < w->blocksize) /* a power of two (check_weight) */
+        bsl++;
+    for (int l = 0; q4 && l < 31 && nbsl < 0; l++)
+        if ((1 << l) == nbs) nbsl = l;
+    cl_float alpha = p->alpha, beta = p->beta, noff = q4 ? w->nested_offset : 0.0f;
+    cl_ulong xoff = p->A.offset, yoff = p->C.offset, woff = w ? 0 : p->B.offset;
+    cl_long ldx = p->A.ld, sx = p->sA, ldy = p->C.ld, sy = p->sC, ldw = w ? w->cols : p->B.ld, sw = w ? 0 : p->sB;
+    const cl_mem *wmem = w ? &w->data.mem : &p->B.buf->mem;
+    gemv_karg a[22] = {{sizeof M, &M},
+                       {sizeof N, &N},
+                       {sizeof K, &K},
+                       {sizeof alpha, &alpha},
+                       {sizeof(cl_mem), &p->A.buf->mem},
+                       {sizeof xoff, &xoff},
+                       {sizeof ldx, &ldx},
+                       {sizeof sx, &sx},
+                       {sizeof beta, &beta},
+                       {sizeof(cl_mem), &p->C.buf->mem},
+                       {sizeof yoff, &yoff},
+                       {sizeof ldy, &ldy},
+                       {sizeof sy, &sy},
+                       {sizeof(cl_mem), wmem}};
+    int na = 14;
+    if (!q4) {
+        a[na++] = (gemv_karg){sizeof woff, &woff};
+        a[na++] = (gemv_karg){sizeof ldw, &ldw};
+        a[na++] = (gemv_karg){sizeof sw, &sw};
+    } else {
+        a[na++] = (gemv_karg){sizeof(cl_mem), &w->code.mem};
+        a[na++] = (gemv_karg){sizeof(cl_mem), &w->absmax.mem};
+        if (w->double_quant) {
+            a[na++] = (gemv_karg){sizeof(cl_mem), &w->nested_absmax.mem};
+            a[na++] = (gemv_karg){sizeof(cl_mem), &w->nested_code.mem};
+            a[na++] = (gemv_karg){sizeof nbs, &nbs};
+            a[na++] = (gemv_karg){sizeof nbsl, &nbsl};
+            a[na++] = (gemv_karg){sizeof noff, &noff};
+        }
+        a[na++] = (gemv_karg){sizeof bsl, &bsl};
+    }
+    for (int i = 0; i < na; i++) {
+        const cl_int err = clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].ptr);
+        if (err != CL_SUCCESS) {
+            char what[80];
+            snprintf(what, sizeof what, "clSetKernelArg(%s, arg %d)", name, i);
+            return clft_cl_fail(err, what);
+        }
+    }
+    size_t groups = ((size_t)p->N + (size_t)nr - 1) / (size_t)nr;
+    /* variant 1 on a CPU: at most 64 work-items per compute unit, each striding over groups of rows */
+    const size_t items = 64 * (size_t)(ctx->caps.info.compute_units > 0 ? ctx->caps.info.compute_units : 1);
+    if (!wg && ctx->caps.is_cpu && groups > items) groups = items;
+    size_t g[2] = {groups * lsize, (size_t)p->batch};
+    size_t l[2] = {lsize, 1};
+    /* variant 1 on a CPU: one work-item per work-group (explicit vectors, PERF.md 5) */
+    CLFT_CHECK(clft_cl_launch(ctx, k, 2, g, wg || ctx->caps.is_cpu ? l : NULL, name));
+    s->last = CLFT_GEMM_GEMV;
+    return CLFT_OK;
+}
+
 /* CLBlast HGEMM for an f16 weight: X staged to f16, C = alpha * H + beta * C after. */
 static clft_status run_hgemm(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
     const clft_weight *w = p->w;
@@ -682,8 +841,6 @@ static int hgemm_applies(clft_context *ctx, const gemm_problem *p, int accurate)
            clft_gemm_hgemm_probe(ctx, NULL) >= accurate;
 }
 
-static int is_q4(const clft_weight *w) { return w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4); }
-
 static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path) {
     if (path == CLFT_GEMM_HGEMM && hgemm_applies(ctx, p, 0)) {
         if (s->hgemm == 2 && !s->hgemm_warned) {
@@ -696,6 +853,7 @@ static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem
     /* CLBlast refuses K == 0 (C = beta*C); the own kernel does it */
     if ((path == CLFT_GEMM_CLBLAST || path == CLFT_GEMM_HGEMM) && p->K > 0) return run_clblast(ctx, s, p);
     if (path == CLFT_GEMM_FUSED && is_q4(p->w) && p->wtrans && p->batch == 1) return run_fused(ctx, s, p);
+    if (path == CLFT_GEMM_GEMV && gemv_applies(p)) return run_gemv(ctx, s, p);
     return run_tiled(ctx, s, p);
 }
 
@@ -847,13 +1005,14 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     t.sC = t.M * p->N;
     CLFT_CHECK(scratch(ctx, &s->tuneC, (size_t)t.sC * (size_t)p->batch * sizeof(float), 1));
     t.C.buf = &s->tuneC;
-    clft_gemm_path cands[3] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED};
+    clft_gemm_path cands[4] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED};
     int ncand = 2;
     if (is_q4(p->w) && p->wtrans && p->batch == 1)
         ncand = 3;
     else if (hgemm_applies(ctx, p, 1))
         cands[ncand++] = CLFT_GEMM_HGEMM;
-    double best = 1e30, secs[3] = {0, 0, 0};
+    if (gemv_applies(p)) cands[ncand++] = CLFT_GEMM_GEMV;
+    double best = 1e30, secs[4] = {0, 0, 0, 0};
     *out = CLFT_GEMM_TILED;
     for (int i = 0; i < ncand; i++) {
         clft_status st = time_path(ctx, s, &t, cands[i], &secs[i]);
@@ -868,10 +1027,12 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
             *out = cands[i];
         }
     }
-    char key[96];
+    char key[96], times[160] = "";
     shape_key(p, key, sizeof key);
-    clft_log(CLFT_LOG_INFO, "gemm autotune %s: tiled %.3f ms, clblast %.3f ms, %s %.3f ms -> %s", key, secs[0] * 1e3,
-             secs[1] * 1e3, ncand == 3 ? clft_gemm_path_name(cands[2]) : "-", secs[2] * 1e3, clft_gemm_path_name(*out));
+    for (int i = 0, n = 0; i < ncand && n >= 0 && (size_t)n < sizeof times; i++)
+        n += snprintf(times + n, sizeof times - (size_t)n, "%s %s %.3f ms", i ? "," : "", clft_gemm_path_name(cands[i]),
+                      secs[i] * 1e3);
+    clft_log(CLFT_LOG_INFO, "gemm autotune %s:%s -> %s", key, times, clft_gemm_path_name(*out));
     return CLFT_OK;
 }
 
@@ -885,7 +1046,7 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
         *out = path_from_name(env);
         if (*out == CLFT_GEMM_AUTO)
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
-                              "CLFT_GEMM=%s: expected clblast, tiled, fused, hgemm or auto", env);
+                              "CLFT_GEMM=%s: expected clblast, tiled, fused, hgemm, gemv or auto", env);
         return CLFT_OK;
     }
     if (!s->loaded) decisions_load(ctx, s);
@@ -1172,6 +1333,13 @@ clft_status clft_selfcheck_gemm(clft_context *ctx, clft_selfcheck_result *r) {
     }
     if (st == CLFT_OK) st = sc_one(&c, CLFT_GEMM_FUSED, CLFT_DTYPE_NF4, 0, 1, 3, 9, 48);
     if (st == CLFT_OK) sc_ran(r, CLFT_GEMM_FUSED);
+    /* GEMV: A * B^T (alpha, beta), every weight dtype, an NF4 weight with rows starting mid-block
+     * and mid-byte (K = 19) */
+    if (st == CLFT_OK) st = sc_one(&c, CLFT_GEMM_GEMV, -1, 0, 1, 3, 33, 19);
+    for (int dt = CLFT_DTYPE_F32; st == CLFT_OK && dt <= CLFT_DTYPE_NF4; dt++)
+        st = sc_one(&c, CLFT_GEMM_GEMV, dt, 0, 1, 5, 7, 64);
+    if (st == CLFT_OK) st = sc_one(&c, CLFT_GEMM_GEMV, CLFT_DTYPE_NF4, 0, 1, 1, 9, 19);
+    if (st == CLFT_OK) sc_ran(r, CLFT_GEMM_GEMV);
     /* fp16 arithmetic: HGEMM wherever it runs, accurate or not (it then runs only when forced,
      * which is not worth the warning here) */
     r->fp16 = ctx->caps.info.fp16;

@@ -41,10 +41,10 @@ clft_status clft_linear_bwd_weight(clft_context *ctx, clft_mat dW, clft_mat dY, 
 
 /* ---- path selection and tuning (tests, benchmarks, self-check) --------------------------------
  * Path precedence: clft_gemm_set_path() (when not AUTO) > $CLFT_GEMM (clblast|tiled|auto) > the
- * measured choice ($CLFT_GEMM also takes fused and hgemm). AUTO times the candidate paths once per shape class (op,
- * weight dtype, N, K, batch and M rounded up to a power of two) on the call's own operands with M capped, keeps the
- * winner in memory and in <cache_dir>/gemm-paths.txt (per device). FUSED is the fused 4-bit kernel
- * (linear forward with an NF4/FP4 weight only; elsewhere it means TILED). */
+ * measured choice ($CLFT_GEMM also takes fused, hgemm and gemv). AUTO times the candidate paths once per shape class
+ * (op, weight dtype, N, K, batch and M rounded up to a power of two) on the call's own operands with M capped, keeps
+ * the winner in memory and in <cache_dir>/gemm-paths.txt (per device). FUSED is the fused 4-bit kernel (linear forward
+ * with an NF4/FP4 weight only; elsewhere it means TILED). */
 typedef enum clft_gemm_path {
     CLFT_GEMM_AUTO = 0,
     CLFT_GEMM_CLBLAST = 1, /* CLBlast SGEMM (non-f32 weights converted to an f32 scratch first) */
@@ -55,8 +55,11 @@ typedef enum clft_gemm_path {
                             * measured, only where it was also accurate (== 1); elsewhere CLBLAST */
     CLFT_GEMM_GEMV = 5     /* cl/gemv.cl: matrix-vector kernel for the linear forward with few rows
                             * (decoding), any weight dtype read in place (4-bit dequantized in
-                            * registers); elsewhere it means TILED */
+                            * registers), and for f32 products A * B^T (transB, transA == 0, any
+                            * batch), both with M <= CLFT_GEMV_MAX_M; elsewhere it means TILED */
 } clft_gemm_path;
+/* Most rows of X the GEMV path takes (W is read once per 16 rows; measured candidate up to here). */
+#define CLFT_GEMV_MAX_M      16
 #define CLFT_GEMM_PATH_COUNT 6
 const char *clft_gemm_path_name(clft_gemm_path path);
 clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
@@ -68,6 +71,21 @@ typedef struct clft_gemm_tiles {
     int kb, mg;     /* panel kernel: K block (cache blocking), row tiles per work-item */
 } clft_gemm_tiles;
 clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *tiles);
+/* -D tunables of cl/gemv.cl (0 = keep the device default). Tests force the GPU design on CPUs and
+ * small sizes under Oclgrind. */
+typedef struct clft_gemv_tiles {
+    int variant; /* 1: a work-item per nr rows of W with vectors along K (CPU default), 2: a
+                  * work-group per nr rows, reduced in local memory (GPU default), 3: 4-bit weights
+                  * by a subgroup of 16 per nr rows with cl_intel_subgroups (default on CPUs that
+                  * have it: Intel's runtime), other weights as 1 */
+    int mt;      /* most rows of X per pass over W (1, 2, 4, 8, 16): a call's M rounds up to a power
+                  * of two capped here; more rows take more passes */
+    int nr;      /* rows of W per work-item (1), work-group (2) or subgroup (3), 1..8; 0: by the rows
+                  * of X */
+    int vw;      /* variant 1: vector width along K (4, 8, 16) */
+    int wg;      /* variant 2: work-group size (a power of two, 1..256, at most the device's) */
+} clft_gemv_tiles;
+clft_status clft_gemm_set_gemv_tiles(clft_context *ctx, const clft_gemv_tiles *tiles);
 /* A probe HGEMM (64 x 64, K = 4096, values in [-1,1]) where the device advertises cl_khr_fp16,
  * measured once per context: 1 it matches the fp32 reference within NMSE 1e-5 (the measured choice
  * may take HGEMM), 0 it runs but is less accurate (CLBlast's HGEMM accumulates in half, so this is

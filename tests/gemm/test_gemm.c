@@ -6,143 +6,30 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "tutil.h"
-
-#include "ops/gemm.h"
-#include "ref/ref.h"
+#include "gemm_tutil.h"
 
 static clft_context *ctx;
 
-static clft_buf upload(const void *host, size_t bytes) {
-    clft_buf b = {0};
-    TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, bytes ? bytes : 4, &b));
-    if (bytes) TU_OK(clft_buf_write(ctx, &b, 0, host, bytes));
-    return b;
-}
-static void download(const clft_buf *b, float *host, size_t n) { TU_OK(clft_buf_read(ctx, b, 0, host, n * 4)); }
-
-/* ---- weights built locally (this file's own copy of the layout in src/ops/weight.h) ---------- */
-
-typedef struct host_weight {
-    clft_weight w;
-    float *deq; /* (rows, cols) f32: what the kernels must see */
-} host_weight;
+static clft_buf upload(const void *host, size_t bytes) { return gt_upload(ctx, host, bytes); }
+static void download(const clft_buf *b, float *host, size_t n) { gt_download(ctx, b, host, n); }
 
 /* 4-bit block size of the weights made below: blocks run over the flattened (rows, cols) weight as
  * in bitsandbytes, so with cols not a multiple of it they start mid-row */
 static int g_q4_blocksize = 64;
 
 static host_weight make_weight(clft_dtype dt, int64_t rows, int64_t cols, int dq, tu_rng *r) {
-    host_weight h;
-    memset(&h, 0, sizeof h);
-    const size_t n = (size_t)rows * (size_t)cols;
-    h.deq = malloc((n ? n : 1) * 4);
-    h.w.dtype = dt;
-    h.w.rows = rows;
-    h.w.cols = cols;
-    if (dt == CLFT_DTYPE_F32 || dt == CLFT_DTYPE_F16 || dt == CLFT_DTYPE_BF16) {
-        uint16_t *u16 = malloc((n ? n : 1) * 2);
-        for (size_t i = 0; i < n; i++) {
-            float v = tu_uniform(r, -1.0f, 1.0f);
-            if (dt == CLFT_DTYPE_F16) u16[i] = clft_ref_f32_to_f16(v), v = clft_ref_f16_to_f32(u16[i]);
-            if (dt == CLFT_DTYPE_BF16) u16[i] = clft_ref_f32_to_bf16(v), v = clft_ref_bf16_to_f32(u16[i]);
-            h.deq[i] = v;
-        }
-        h.w.data = dt == CLFT_DTYPE_F32 ? upload(h.deq, n * 4) : upload(u16, n * 2);
-        free(u16);
-        return h;
-    }
-    /* 4-bit: random codes, random scales; the code table is a sorted random one, not NF4 itself */
-    const int bs = g_q4_blocksize, nbs = 4;
-    const size_t nblocks = (n + bs - 1) / bs, nnested = (nblocks + nbs - 1) / nbs;
-    uint8_t *packed = calloc((n + 1) / 2 + 1, 1), *q = malloc(nblocks + 1);
-    float code[16], *absmax = malloc((nblocks + 1) * 4), ncode[256], *nabs = malloc((nnested + 1) * 4);
-    for (int i = 0; i < 16; i++)
-        code[i] = -1.0f + (float)i * (2.0f / 15.0f) + tu_uniform(r, -0.03f, 0.03f);
-    for (int i = 0; i < 256; i++)
-        ncode[i] = tu_uniform(r, -1.0f, 1.0f);
-    for (size_t i = 0; i < nnested; i++)
-        nabs[i] = tu_uniform(r, 0.1f, 0.5f);
-    const float noff = 0.6f;
-    for (size_t b = 0; b < nblocks; b++) {
-        q[b] = (uint8_t)(tu_next(r) & 255);
-        absmax[b] = dq ? ncode[q[b]] * nabs[b / nbs] + noff : tu_uniform(r, 0.2f, 1.5f);
-    }
-    for (size_t e = 0; e < n; e++) {
-        unsigned c = (unsigned)(tu_next(r) & 15);
-        packed[e / 2] |= (uint8_t)((e & 1) ? c : c << 4);
-        h.deq[e] = code[c] * absmax[e / bs];
-    }
-    h.w.data = upload(packed, (n + 1) / 2);
-    h.w.blocksize = bs;
-    h.w.double_quant = dq;
-    h.w.code = upload(code, sizeof code);
-    if (dq) {
-        h.w.absmax = upload(q, nblocks);
-        h.w.nested_absmax = upload(nabs, nnested * 4);
-        h.w.nested_code = upload(ncode, sizeof ncode);
-        h.w.nested_blocksize = nbs;
-        h.w.nested_offset = noff;
-    } else {
-        h.w.absmax = upload(absmax, nblocks * 4);
-    }
-    free(packed), free(q), free(absmax), free(nabs);
-    return h;
+    return gt_make_weight(ctx, dt, rows, cols, dq, g_q4_blocksize, r);
 }
-static void free_weight(host_weight *h) {
-    clft_buf_free(ctx, &h->w.data);
-    clft_buf_free(ctx, &h->w.code);
-    clft_buf_free(ctx, &h->w.absmax);
-    clft_buf_free(ctx, &h->w.nested_absmax);
-    clft_buf_free(ctx, &h->w.nested_code);
-    free(h->deq);
-}
+static void free_weight(host_weight *h) { gt_free_weight(ctx, h); }
 
 /* ---- generic GEMM check ------------------------------------------------------------------- */
 
-static const char *PATHS[] = {"auto", "clblast", "tiled", "fused", "hgemm"};
-
-/* CLFT_TEST_VERBOSE: name each check before it runs (to place Oclgrind reports) */
-static void trace(const char *what) {
-    if (getenv("CLFT_TEST_VERBOSE")) fprintf(stderr, "check: %s\n", what);
-}
+static const char *PATHS[] = {"auto", "clblast", "tiled", "fused", "hgemm", "gemv"};
 
 /* One (batched) clft_gemm_f32 call vs the reference, with offsets and padded leading dims. */
 static void check_gemm(clft_gemm_path path, int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t batch, float alpha,
                        float beta, int pad, uint64_t salt) {
-    tu_rng r = tu_rng_make(salt);
-    const int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
-    const int64_t lda = ac + pad, ldb = bc + 2 * pad, ldc = N + pad;
-    const size_t offA = (size_t)pad * 3, offB = (size_t)pad * 5, offC = (size_t)pad * 7;
-    const int64_t sA = ar * lda + pad, sB = br * ldb, sC = M * ldc + 2 * pad;
-    const size_t nA = offA + (size_t)(sA * batch), nB = offB + (size_t)(sB * batch), nC = offC + (size_t)(sC * batch);
-    float *hA = malloc(nA * 4 + 4), *hB = malloc(nB * 4 + 4), *hC = malloc(nC * 4 + 4), *ref = malloc(nC * 4 + 4),
-          *got = malloc(nC * 4 + 4);
-    tu_fill(&r, hA, nA, -1, 1);
-    tu_fill(&r, hB, nB, -1, 1);
-    tu_fill(&r, hC, nC, -1, 1);
-    memcpy(ref, hC, nC * 4);
-    for (int64_t b = 0; b < batch; b++)
-        clft_ref_gemm_f32(ta, tb, M, N, K, alpha, hA + offA + b * sA, lda, hB + offB + b * sB, ldb, beta,
-                          ref + offC + b * sC, ldc);
-    clft_buf A = upload(hA, nA * 4), B = upload(hB, nB * 4), C = upload(hC, nC * 4);
-    clft_mat mA = {&A, offA, lda}, mB = {&B, offB, ldb}, mC = {&C, offC, ldc};
-    char what[160];
-    snprintf(what, sizeof what, "%s gemm t%d%d M%lld N%lld K%lld b%lld a%g b%g pad%d", PATHS[path], ta, tb,
-             (long long)M, (long long)N, (long long)K, (long long)batch, alpha, beta, pad);
-    trace(what);
-    TU_OK(clft_gemm_set_path(ctx, path));
-    clft_status st = batch == 1
-                         ? clft_gemm_f32(ctx, ta, tb, M, N, K, alpha, mA, mB, beta, mC)
-                         : clft_gemm_f32_batched(ctx, ta, tb, M, N, K, alpha, mA, sA, mB, sB, beta, mC, sC, batch);
-    TU_CHECK(st == CLFT_OK, "gemm %s: %s", clft_status_string(st), clft_last_error());
-    if (path != CLFT_GEMM_AUTO && M && N && K)
-        TU_CHECK(clft_gemm_last_path(ctx) == path, "forced %s, ran %s", PATHS[path], PATHS[clft_gemm_last_path(ctx)]);
-    download(&C, got, nC);
-    /* the whole buffer: also proves nothing outside the (M,N) views was written */
-    tu_close(what, got, ref, nC, 1e-5 + 1e-6 * (double)K, 1e-4, 1e-9);
-    clft_buf_free(ctx, &A), clft_buf_free(ctx, &B), clft_buf_free(ctx, &C);
-    free(hA), free(hB), free(hC), free(ref), free(got);
+    gt_check_gemm(ctx, PATHS[path], path, path, ta, tb, M, N, K, batch, alpha, beta, pad, salt);
 }
 
 /* Linear-layer products with a weight of dtype dt: 0 = fwd, 1 = bwd_data. */
@@ -165,7 +52,7 @@ static void check_linear(clft_gemm_path path, int which, clft_dtype dt, int dq, 
     snprintf(what, sizeof what, "%s linear_%s %s%s bs%d M%lld N%lld K%lld beta%g pad%d", PATHS[path],
              which == 0 ? "fwd" : "bwd_data", clft_dtype_name(dt), dq ? "+dq" : "", hw.w.blocksize, (long long)M,
              (long long)N, (long long)K, beta, pad);
-    trace(what);
+    gt_trace(what);
     TU_OK(clft_gemm_set_path(ctx, path));
     clft_status st =
         which == 0 ? clft_linear_fwd(ctx, mY, mX, &hw.w, M, beta) : clft_linear_bwd_data(ctx, mY, mX, &hw.w, M, beta);

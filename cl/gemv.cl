@@ -1,0 +1,715 @@
+/* gemv.cl - the linear forward with few rows (decoding with a KV cache): fp32 accumulation of
+ *   Y (M,N) = alpha * X (M,K) * W^T + beta * Y,   W (N,K) of any storage type, read in place once
+ * for up to GEMV_MT rows of X (M is small: the host uses it for M <= 16).
+ *
+ * Kernels: gemv_fwd_<dtype>_<design>, dtype f32 | f16 | bf16 | q4 | q4dq, design wi | wg (| sg for
+ * q4, q4dq). Every kernel starts with the same 13 arguments
+ *     (M, N, K, alpha, X, x_off, ldx, sx, beta, Y, y_off, ldy, sy)
+ *   X (M,K) f32, element (m,k) at X[x_off + b*sx + m*ldx + k]; Y (M,N) f32 at
+ *   Y[y_off + b*sy + m*ldy + n]; b = get_global_id(1) runs over a batch of independent products
+ *   (1 for a linear layer). beta == 0 overwrites Y without reading it (NaN there does not leak).
+ * followed by the weight:
+ *   f32 / f16 / bf16: (W, w_off, ldw, sw): element (n,k) at W[w_off + b*sw + n*ldw + k], stored as
+ *        float, half bits (read with vload_half: no cl_khr_fp16 needed) or bf16 (ushort).
+ *   q4:   (packed, code[16], absmax[nblocks] f32, blocksize_log2)
+ *   q4dq: (packed, code[16], qabsmax[nblocks] uchar, nested_absmax f32, nested_code[256] f32,
+ *          nested_blocksize, nested_log2 (-1 when nested_blocksize is not a power of two),
+ *          nested_offset, blocksize_log2)   (log2 from the host: shifts, no division per block)
+ *        NF4/FP4 in the bitsandbytes layout of src/ops/weight.h (batch 1, ldw = K): flattened
+ *        element e = n*K + k has the code nibble packed[e/2] >> 4 (even e) or packed[e/2] & 15
+ *        (odd e) and the value code[nibble] * absmax[e >> blocksize_log2]; with double quantization
+ *        absmax[i] = nested_code[qabsmax[i]] * nested_absmax[i / nested_blocksize] + nested_offset.
+ *        Blocks run over the flattened weight: they may start mid-row, and rows mid-byte (K odd).
+ *
+ * Designs:
+ *   _wi  one work-item per GEMV_NR rows of W, for CPUs (local size 1 as in gemm.cl: PoCL vectorizes
+ *        across work-items poorly, explicit vectors work): dot products along K in float GEMV_VW
+ *        vectors, GEMV_NR rows of W in lock step sharing each load of X. 4-bit: with
+ *        K % (2*VW) == 0 and blocksize >= 2*VW every row starts on a piece of 2*VW codes (VW bytes,
+ *        inside one block): the VW high and VW low nibbles are looked up at once (GEMV_LUT) and
+ *        multiplied with the even and odd elements of X, and a block's absmax is computed once per
+ *        row (its products summed unscaled and scaled once when few accumulators allow: GEMV_FOLD);
+ *        otherwise each row takes scalar head and tail elements around its aligned chunks of VW
+ *        codes. Global (G, batch) with G <= ceil(N/NR): work-item g takes the groups of NR rows g,
+ *        g + G, ... (the host caps G on CPUs).
+ *   _wg  a work-group of GEMV_WG work-items per GEMV_NR rows, for GPUs: neighbouring work-items read
+ *        neighbouring pieces of a row (8 values: 32 bytes f32, 16 bytes f16/bf16, 4 bytes 4-bit), and
+ *        the MT*NR partial sums are reduced in local memory (a tree with barriers: no subgroup
+ *        extension needed). Global (ceil(N/NR) * WG, batch), local (WG, 1).
+ *   _sg  4-bit only, where the compiler has cl_intel_subgroups (Intel's CPU runtime; Intel GPUs): a
+ *        subgroup of 16 work-items per GEMV_NR rows; lane l holds code[l] and reads byte l of every
+ *        16 bytes, its two codes looked up with intel_sub_group_shuffle (one permute for the 16 lanes,
+ *        which that runtime's vectorizer makes of the work-items), sums by sub_group_reduce_add.
+ *        Global (ceil(N/NR) * 16, 1), local (16, 1).
+ * Rows of X past M (in the last pass) re-read row M-1 and rows of W past N re-read row N-1: valid
+ * memory, never stored.
+ *
+ * Tunables (-D): GEMV_MT (rows of X per pass over W; M > MT takes ceil(M/MT) passes), GEMV_NR (rows
+ * of W per work-item / work-group), GEMV_VW (_wi vector width: 4, 8 or 16), GEMV_WG (_wg work-group
+ * size, a power of two), GEMV_LUT (_wi 4-bit lookup of 16 codes as nf4.cl's NF4_LUT: 0 auto, 1 the
+ * portable shuffle(), 2 AVX2 permutes, 3 one AVX-512 permute; 2 and 3 fall back where the device's
+ * compiler does not target them).
+ * Extensions: none needed; cl_intel_subgroups for the _sg kernels (compiled only where the
+ * compiler defines it). No fast math; FP_CONTRACT OFF (the double-quantized absmax rounds as in
+ * src/quant; the products use fma() explicitly). Sizes: M, N, K < 2^31, offsets and strides 64-bit. */
+#pragma OPENCL FP_CONTRACT OFF
+
+#ifndef GEMV_MT
+#define GEMV_MT 1
+#endif
+#ifndef GEMV_NR
+#define GEMV_NR 4
+#endif
+#ifndef GEMV_VW
+#define GEMV_VW 16
+#endif
+#ifndef GEMV_WG
+#define GEMV_WG 64
+#endif
+#ifndef GEMV_LUT
+#define GEMV_LUT 0
+#endif
+
+/* _wi 4-bit: sum a block's products unscaled and scale them once (twice the accumulators) */
+#define GEMV_FOLD (GEMV_MT * GEMV_NR <= 8)
+
+#if GEMV_VW != 4 && GEMV_VW != 8 && GEMV_VW != 16
+#error "GEMV_VW must be 4, 8 or 16"
+#endif
+#if GEMV_WG < 1 || (GEMV_WG & (GEMV_WG - 1))
+#error "GEMV_WG must be a power of two"
+#endif
+
+#define GEMV_CAT_(a, b) a##b
+#define GEMV_CAT(a, b)  GEMV_CAT_(a, b)
+
+typedef GEMV_CAT(float, GEMV_VW) gemv_vec;
+typedef GEMV_CAT(uint, GEMV_VW) gemv_idx;
+#define GEMV_VLOAD(p)      GEMV_CAT(vload, GEMV_VW)(0, p)
+#define GEMV_VLOAD_HALF(p) GEMV_CAT(vload_half, GEMV_VW)(0, p)
+#define GEMV_VLOAD_BF16(p) GEMV_CAT(as_float, GEMV_VW)(GEMV_CAT(convert_uint, GEMV_VW)(GEMV_VLOAD(p)) << 16)
+
+/* a requested x86 permute the device's compiler does not target falls back to shuffle() */
+#if GEMV_LUT == 3 && !(defined(CLFT_DEVICE_CPU) && defined(__clang__) && defined(__AVX512F__))
+#undef GEMV_LUT
+#define GEMV_LUT 0
+#endif
+#if GEMV_LUT == 2 && !(defined(CLFT_DEVICE_CPU) && defined(__clang__) && defined(__AVX2__))
+#undef GEMV_LUT
+#define GEMV_LUT 0
+#endif
+#if GEMV_LUT == 0
+#undef GEMV_LUT
+#if defined(CLFT_DEVICE_CPU) && defined(__clang__) && defined(__AVX512F__)
+#define GEMV_LUT 3
+#elif defined(CLFT_DEVICE_CPU) && defined(__clang__) && defined(__AVX2__)
+#define GEMV_LUT 2
+#else
+#define GEMV_LUT 1
+#endif
+#endif
+
+/* (dot(), not lane by lane: LLVM turns that into shufflevectors with undef lanes, on which Oclgrind
+ * 21.10's --uninitialized check crashes) */
+inline float gemv_sum4(float4 v) { return dot(v, (float4)(1.0f)); }
+inline float gemv_hsum(gemv_vec v) {
+#if GEMV_VW == 16
+    const float8 h = v.lo + v.hi;
+    return gemv_sum4(h.lo + h.hi);
+#elif GEMV_VW == 8
+    return gemv_sum4(v.lo + v.hi);
+#else
+    return gemv_sum4(v);
+#endif
+}
+inline float gemv_dot8(float8 x, float8 w) {
+    float8 p = x * w;
+    return gemv_sum4(p.lo + p.hi);
+}
+
+/* y = alpha * s + beta * y (y not read when beta == 0) */
+inline void gemv_put(__global float *y, float s, float alpha, float beta) {
+    float o = alpha * s;
+    if (beta != 0.0f) o = fma(beta, *y, o);
+    *y = o;
+}
+
+/* Y[m0 + i, n0 + r] = alpha * s[i][r] + beta * Y (s flattened [MT][NR]) inside the (M,N) view. */
+inline void gemv_put_tile(const float *s, int m0, int n0, int M, int N, float alpha, float beta, __global float *Yb,
+                          long ldy) {
+#pragma unroll
+    for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+        for (int r = 0; r < GEMV_NR; r++)
+            if (m0 + i < M && n0 + r < N)
+                gemv_put(Yb + (size_t)(m0 + i) * ldy + n0 + r, s[i * GEMV_NR + r], alpha, beta);
+}
+
+/* Element index of W[n0 + r, 0] for the NR rows of W of a work-item / group (past N: row N-1). */
+inline void gemv_w_rows(size_t *w, size_t off, int n0, int N, size_t ld) {
+#pragma unroll
+    for (int r = 0; r < GEMV_NR; r++)
+        w[r] = off + (size_t)min(n0 + r, N - 1) * ld;
+}
+/* The MT rows of X of the pass starting at row m0 (past M: row M-1). */
+inline void gemv_x_rows(__global const float **x, __global const float *Xb, int m0, int M, long ldx) {
+#pragma unroll
+    for (int i = 0; i < GEMV_MT; i++)
+        x[i] = Xb + (size_t)min(m0 + i, M - 1) * ldx;
+}
+
+/* ---- dense weights ------------------------------------------------------------------------- */
+
+/* dt: 0 f32, 1 f16, 2 bf16 (a constant after inlining: the branches fold away). W is the byte
+ * address of the weight; idx counts elements. */
+inline gemv_vec gemv_loadv(int dt, __global const uchar *W, size_t idx) {
+    if (dt == 0) return GEMV_VLOAD((__global const float *)W + idx);
+    if (dt == 1) return GEMV_VLOAD_HALF((__global const half *)W + idx);
+    return GEMV_VLOAD_BF16((__global const ushort *)W + idx);
+}
+inline float8 gemv_load8(int dt, __global const uchar *W, size_t idx) {
+    if (dt == 0) return vload8(0, (__global const float *)W + idx);
+    if (dt == 1) return vload_half8(0, (__global const half *)W + idx);
+    return as_float8(convert_uint8(vload8(0, (__global const ushort *)W + idx)) << 16);
+}
+inline float gemv_load1(int dt, __global const uchar *W, size_t idx) {
+    if (dt == 0) return ((__global const float *)W)[idx];
+    if (dt == 1) return vload_half(idx, (__global const half *)W);
+    return clft_bf16_to_f32(((__global const ushort *)W)[idx]);
+}
+
+inline void gemv_dense_wi(int dt, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
+                          long sx, float beta, __global float *Y, ulong y_off, long ldy, long sy,
+                          __global const uchar *W, ulong w_off, long ldw, long sw) {
+    const size_t b = get_global_id(1);
+    /* groups of NR rows, strided over the work-items (on a CPU the host launches a few dozen: a
+     * work-group costs PoCL a call, and a work-item per group made it a large part of the time) */
+    for (size_t g = get_global_id(0); g * GEMV_NR < (size_t)N; g += get_global_size(0)) {
+        const int n0 = (int)(g * GEMV_NR);
+        size_t wr[GEMV_NR]; /* element index of W[n, 0] */
+        gemv_w_rows(wr, w_off + b * sw, n0, N, (size_t)ldw);
+        __global const float *Xb = X + x_off + b * sx;
+        __global float *Yb = Y + y_off + b * sy;
+        for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+            __global const float *xr[GEMV_MT];
+            gemv_x_rows(xr, Xb, m0, M, ldx);
+            gemv_vec acc[GEMV_MT][GEMV_NR];
+#pragma unroll
+            for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++)
+                    acc[i][r] = (gemv_vec)(0.0f);
+            int k = 0;
+            for (; k + GEMV_VW <= K; k += GEMV_VW) {
+                gemv_vec w[GEMV_NR];
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++)
+                    w[r] = gemv_loadv(dt, W, wr[r] + (size_t)k);
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++) {
+                    const gemv_vec x = GEMV_VLOAD(xr[i] + k);
+#pragma unroll
+                    for (int r = 0; r < GEMV_NR; r++)
+                        acc[i][r] = fma(x, w[r], acc[i][r]);
+                }
+            }
+            float s[GEMV_MT][GEMV_NR];
+#pragma unroll
+            for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++)
+                    s[i][r] = gemv_hsum(acc[i][r]);
+            for (; k < K; k++) {
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const float w = gemv_load1(dt, W, wr[r] + (size_t)k);
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        s[i][r] = fma(xr[i][k], w, s[i][r]);
+                }
+            }
+            gemv_put_tile(&s[0][0], m0, n0, M, N, alpha, beta, Yb, ldy);
+        }
+    }
+}
+
+/* The MT*NR partial sums of every work-item (acc, flattened [i][r]) summed over the work-group in
+ * red[MT*NR*WG], stored by the first MT*NR work-items. Called by the whole work-group. */
+inline void gemv_wg_finish(const float *acc, __local float *red, int m0, int n0, int M, int N, float alpha, float beta,
+                           __global float *Yb, long ldy) {
+    const int lid = (int)get_local_id(0);
+#pragma unroll
+    for (int o = 0; o < GEMV_MT * GEMV_NR; o++)
+        red[o * GEMV_WG + lid] = acc[o];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = GEMV_WG / 2; h > 0; h >>= 1) {
+        if (lid < h)
+            for (int o = 0; o < GEMV_MT * GEMV_NR; o++)
+                red[o * GEMV_WG + lid] += red[o * GEMV_WG + lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    /* (not o / NR and o % NR: LLVM pairs them with a freeze instruction, which Oclgrind 21.10's
+     * --uninitialized check does not support) */
+    for (int i = 0; i < GEMV_MT; i++)
+        for (int r = 0; r < GEMV_NR; r++) {
+            const int o = i * GEMV_NR + r;
+            if ((o & (GEMV_WG - 1)) == lid && m0 + i < M && n0 + r < N)
+                gemv_put(Yb + (size_t)(m0 + i) * ldy + n0 + r, red[o * GEMV_WG], alpha, beta);
+        }
+    barrier(CLK_LOCAL_MEM_FENCE); /* red is written again by the next pass */
+}
+
+inline void gemv_dense_wg(int dt, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
+                          long sx, float beta, __global float *Y, ulong y_off, long ldy, long sy,
+                          __global const uchar *W, ulong w_off, long ldw, long sw, __local float *red) {
+    const int lid = (int)get_local_id(0);
+    const int n0 = (int)get_group_id(0) * GEMV_NR;
+    const size_t b = get_global_id(1);
+    if (n0 >= N) return; /* the whole work-group */
+    size_t wr[GEMV_NR];
+    gemv_w_rows(wr, w_off + b * sw, n0, N, (size_t)ldw);
+    __global const float *Xb = X + x_off + b * sx;
+    const int kv = K / 8 * 8; /* the vector part of K */
+    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+        __global const float *xr[GEMV_MT];
+        gemv_x_rows(xr, Xb, m0, M, ldx);
+        float acc[GEMV_MT * GEMV_NR];
+#pragma unroll
+        for (int o = 0; o < GEMV_MT * GEMV_NR; o++)
+            acc[o] = 0.0f;
+        for (int k = lid * 8; k < kv; k += GEMV_WG * 8) {
+            float8 w[GEMV_NR];
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++)
+                w[r] = gemv_load8(dt, W, wr[r] + (size_t)k);
+#pragma unroll
+            for (int i = 0; i < GEMV_MT; i++) {
+                const float8 x = vload8(0, xr[i] + k);
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++)
+                    acc[i * GEMV_NR + r] += gemv_dot8(x, w[r]);
+            }
+        }
+        for (int k = kv + lid; k < K; k += GEMV_WG) {
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++) {
+                const float w = gemv_load1(dt, W, wr[r] + (size_t)k);
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++)
+                    acc[i * GEMV_NR + r] = fma(xr[i][k], w, acc[i * GEMV_NR + r]);
+            }
+        }
+        gemv_wg_finish(acc, red, m0, n0, M, N, alpha, beta, Y + y_off + b * sy, ldy);
+    }
+}
+
+#define GEMV_DENSE_KERNELS(DT, NAME, T)                                                                                \
+    __kernel void gemv_fwd_##NAME##_wi(int M, int N, int K, float alpha, __global const float *restrict X,             \
+                                       ulong x_off, long ldx, long sx, float beta, __global float *restrict Y,         \
+                                       ulong y_off, long ldy, long sy, __global const T *restrict W, ulong w_off,      \
+                                       long ldw, long sw) {                                                            \
+        gemv_dense_wi(DT, M, N, K, alpha, X, x_off, ldx, sx, beta, Y, y_off, ldy, sy, (__global const uchar *)W,       \
+                      w_off, ldw, sw);                                                                                 \
+    }                                                                                                                  \
+    __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void gemv_fwd_##NAME##_wg(                           \
+        int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, long sx,            \
+        float beta, __global float *restrict Y, ulong y_off, long ldy, long sy, __global const T *restrict W,          \
+        ulong w_off, long ldw, long sw) {                                                                              \
+        __local float red[GEMV_MT * GEMV_NR * GEMV_WG];                                                                \
+        gemv_dense_wg(DT, M, N, K, alpha, X, x_off, ldx, sx, beta, Y, y_off, ldy, sy, (__global const uchar *)W,       \
+                      w_off, ldw, sw, red);                                                                            \
+    }
+
+GEMV_DENSE_KERNELS(0, f32, float)
+GEMV_DENSE_KERNELS(1, f16, half)
+GEMV_DENSE_KERNELS(2, bf16, ushort)
+
+/* ---- 4-bit weights (NF4/FP4, optional double quantization) ---------------------------------- */
+
+/* absmax of block i: the f32 table, or rebuilt from the double quantization (dq) */
+inline float gemv_q4_absmax(int dq, __global const float *absmax_f, __global const uchar *qabsmax,
+                            __global const float *nabs, __global const float *ncode, int nbs, int nbsl, float noff,
+                            size_t i) {
+    if (!dq) return absmax_f[i];
+    /* a shift for the usual power-of-two nested block (256, nbsl = 8): no division per block */
+    const size_t j = nbsl >= 0 ? i >> nbsl : i / (size_t)nbs;
+    const float t = ncode[qabsmax[i]] * nabs[j];
+    return t + noff;
+}
+
+/* value of flattened element e with its block's absmax */
+inline float gemv_q4_one(__global const uchar *packed, __global const float *code, size_t e, float am) {
+    const uchar by = packed[e >> 1];
+    return code[(e & 1) ? (by & 15) : (by >> 4)] * am;
+}
+
+/* t[i] += X[i][k] * (element er + k of W) for k in [k0, k1), one by one (the ends of a ragged row) */
+inline void gemv_q4_span(float *t, __global const float **xr, int k0, int k1, size_t er, __global const uchar *packed,
+                         __global const float *code, int dq, __global const float *absmax_f,
+                         __global const uchar *qabsmax, __global const float *nabs, __global const float *ncode,
+                         int nbs, int nbsl, float noff, int bsl) {
+    for (int k = k0; k < k1; k++) {
+        const size_t e = er + (size_t)k;
+        const float w =
+            gemv_q4_one(packed, code, e, gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl));
+#pragma unroll
+        for (int i = 0; i < GEMV_MT; i++)
+            t[i] = fma(xr[i][k], w, t[i]);
+    }
+}
+
+/* the GEMV_VW codes of the chunk starting at the even element e, in element order */
+inline gemv_idx gemv_q4_codes(__global const uchar *packed, size_t e) {
+#if GEMV_VW == 16
+    /* little-endian: byte i is bits 8i..8i+7 of its word; lanes 0-7 read word 0, 8-15 word 1
+     * (written out: Oclgrind 21.10 crashes on the (uint16)((uint8)x, (uint8)y) form) */
+    const uint2 w = as_uint2(vload8(0, packed + (e >> 1)));
+    const uint16 src =
+        (uint16)(w.s0, w.s0, w.s0, w.s0, w.s0, w.s0, w.s0, w.s0, w.s1, w.s1, w.s1, w.s1, w.s1, w.s1, w.s1, w.s1);
+    return (src >> (uint16)(4, 0, 12, 8, 20, 16, 28, 24, 4, 0, 12, 8, 20, 16, 28, 24)) & (uint16)15u;
+#elif GEMV_VW == 8
+    const uint w = as_uint(vload4(0, packed + (e >> 1)));
+    return ((uint8)(w) >> (uint8)(4, 0, 12, 8, 20, 16, 28, 24)) & (uint8)15u;
+#else
+    const uint w = (uint)as_ushort(vload2(0, packed + (e >> 1)));
+    return ((uint4)(w) >> (uint4)(4, 0, 12, 8)) & (uint4)15u;
+#endif
+}
+
+/* tbl[idx] in every lane */
+inline gemv_vec gemv_q4_lookup(float16 tbl, gemv_idx idx) {
+#if GEMV_VW == 16 && GEMV_LUT == 3 /* one AVX-512 vpermps */
+    return __builtin_ia32_permvarsf512(tbl, as_int16(idx));
+#elif GEMV_VW == 16 && GEMV_LUT == 2 /* two AVX2 vpermps per half and a blend on bit 3 */
+    const int16 i = as_int16(idx);
+    const float8 lo0 = __builtin_ia32_permvarsf256(tbl.lo, i.lo), hi0 = __builtin_ia32_permvarsf256(tbl.hi, i.lo);
+    const float8 lo1 = __builtin_ia32_permvarsf256(tbl.lo, i.hi), hi1 = __builtin_ia32_permvarsf256(tbl.hi, i.hi);
+    return select((float16)(lo0, lo1), (float16)(hi0, hi1), i << 28);
+#else
+    return shuffle(tbl, idx);
+#endif
+}
+
+/* the low nibbles of bytes widened to uint lanes: the x86 permutes read only the index bits they
+ * need (4, or 3 and bit 3 as a sign after << 28); shuffle() is given them masked */
+#if GEMV_LUT == 1
+#define GEMV_LOW4(c) ((c)&15u)
+#else
+#define GEMV_LOW4(c) (c)
+#endif
+
+inline void gemv_q4_wi(int dq, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
+                       float beta, __global float *Y, ulong y_off, long ldy, __global const uchar *packed,
+                       __global const float *code, __global const float *absmax_f, __global const uchar *qabsmax,
+                       __global const float *nabs, __global const float *ncode, int nbs, int nbsl, float noff,
+                       int bsl) {
+    /* groups of NR rows, strided over the work-items (on a CPU the host launches a few dozen: a
+     * work-group costs PoCL a call, and a work-item per group made it a large part of the time) */
+    for (size_t g = get_global_id(0); g * GEMV_NR < (size_t)N; g += get_global_size(0)) {
+        const int n0 = (int)(g * GEMV_NR);
+        size_t e0[GEMV_NR]; /* flattened index of W[n, 0] */
+        gemv_w_rows(e0, 0, n0, N, (size_t)K);
+        const float16 tbl = vload16(0, code);
+        const size_t bsm = ((size_t)1 << bsl) - 1; /* blocks of 2^bsl */
+        for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+            __global const float *xr[GEMV_MT];
+            gemv_x_rows(xr, X + x_off, m0, M, ldx);
+            float s[GEMV_MT][GEMV_NR];
+            if (K % (2 * GEMV_VW) == 0 && (1 << bsl) >= 2 * GEMV_VW) {
+                /* lock step in pieces of 2*VW codes (VW bytes: on a byte, inside one block). A byte's
+                 * high nibbles are the even elements and its low nibbles the odd ones, so X is split
+                 * into its even and odd elements (once for all NR rows) instead of interleaving the
+                 * looked-up weights of every row. With few accumulators a block's products are summed
+                 * unscaled and scaled by its absmax once (GEMV_FOLD). */
+                gemv_vec acc[GEMV_MT][GEMV_NR];
+#if GEMV_FOLD
+                gemv_vec bacc[GEMV_MT][GEMV_NR];
+#endif
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+                    for (int r = 0; r < GEMV_NR; r++) {
+                        acc[i][r] = (gemv_vec)(0.0f);
+#if GEMV_FOLD
+                        bacc[i][r] = (gemv_vec)(0.0f);
+#endif
+                    }
+                float am[GEMV_NR];
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++)
+                    am[r] = 0.0f;
+                for (int k = 0; k < K; k += 2 * GEMV_VW) {
+                    gemv_vec xe[GEMV_MT], xo[GEMV_MT];
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++) {
+                        const gemv_vec x0 = GEMV_VLOAD(xr[i] + k), x1 = GEMV_VLOAD(xr[i] + k + GEMV_VW);
+                        xe[i] = (gemv_vec)(x0.even, x1.even);
+                        xo[i] = (gemv_vec)(x0.odd, x1.odd);
+                    }
+#pragma unroll
+                    for (int r = 0; r < GEMV_NR; r++) {
+                        const size_t e = e0[r] + (size_t)k;
+                        if (k == 0 || (e & bsm) == 0) {
+#if GEMV_FOLD
+#pragma unroll
+                            for (int i = 0; i < GEMV_MT; i++) {
+                                acc[i][r] = fma((gemv_vec)(am[r]), bacc[i][r], acc[i][r]);
+                                bacc[i][r] = (gemv_vec)(0.0f);
+                            }
+#endif
+                            am[r] = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                        }
+                        const gemv_idx c = GEMV_CAT(convert_uint, GEMV_VW)(GEMV_VLOAD(packed + (e >> 1)));
+#if GEMV_FOLD
+                        const gemv_vec wh = gemv_q4_lookup(tbl, c >> 4), wl = gemv_q4_lookup(tbl, GEMV_LOW4(c));
+#pragma unroll
+                        for (int i = 0; i < GEMV_MT; i++)
+                            bacc[i][r] = fma(xo[i], wl, fma(xe[i], wh, bacc[i][r]));
+#else
+                        const gemv_vec wh = gemv_q4_lookup(tbl, c >> 4) * am[r];
+                        const gemv_vec wl = gemv_q4_lookup(tbl, GEMV_LOW4(c)) * am[r];
+#pragma unroll
+                        for (int i = 0; i < GEMV_MT; i++)
+                            acc[i][r] = fma(xo[i], wl, fma(xe[i], wh, acc[i][r]));
+#endif
+                    }
+                }
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+                    for (int r = 0; r < GEMV_NR; r++) {
+#if GEMV_FOLD
+                        acc[i][r] = fma((gemv_vec)(am[r]), bacc[i][r], acc[i][r]);
+#endif
+                        s[i][r] = gemv_hsum(acc[i][r]);
+                    }
+            } else {
+                /* ragged K: rows start anywhere; each row runs scalar up to its first chunk boundary,
+                 * chunks, then a scalar tail */
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const size_t er = e0[r];
+                    const int head = min(K, (int)((GEMV_VW - er % GEMV_VW) % GEMV_VW));
+                    float t[GEMV_MT];
+                    gemv_vec acc[GEMV_MT];
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++) {
+                        t[i] = 0.0f;
+                        acc[i] = (gemv_vec)(0.0f);
+                    }
+                    gemv_q4_span(t, xr, 0, head, er, packed, code, dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff,
+                                 bsl);
+                    int k = head;
+                    float am = 0.0f;
+                    for (; k + GEMV_VW <= K; k += GEMV_VW) {
+                        const size_t e = er + (size_t)k;
+                        if (k == head || (e & bsm) == 0)
+                            am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                        const gemv_vec w = gemv_q4_lookup(tbl, gemv_q4_codes(packed, e)) * am;
+#pragma unroll
+                        for (int i = 0; i < GEMV_MT; i++)
+                            acc[i] = fma(GEMV_VLOAD(xr[i] + k), w, acc[i]);
+                    }
+                    gemv_q4_span(t, xr, k, K, er, packed, code, dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff,
+                                 bsl);
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        s[i][r] = t[i] + gemv_hsum(acc[i]);
+                }
+            }
+            gemv_put_tile(&s[0][0], m0, n0, M, N, alpha, beta, Y + y_off, ldy);
+        }
+    }
+}
+
+inline void gemv_q4_wg(int dq, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
+                       float beta, __global float *Y, ulong y_off, long ldy, __global const uchar *packed,
+                       __global const float *code, __global const float *absmax_f, __global const uchar *qabsmax,
+                       __global const float *nabs, __global const float *ncode, int nbs, int nbsl, float noff, int bsl,
+                       __local float *red, __local float *lut) {
+    const int lid = (int)get_local_id(0);
+    const int n0 = (int)get_group_id(0) * GEMV_NR;
+    if (n0 >= N) return; /* the whole work-group */
+    for (int c = lid; c < 16; c += GEMV_WG)
+        lut[c] = code[c];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    size_t e0[GEMV_NR];
+    gemv_w_rows(e0, 0, n0, N, (size_t)K);
+    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+        __global const float *xr[GEMV_MT];
+        gemv_x_rows(xr, X + x_off, m0, M, ldx);
+        float acc[GEMV_MT * GEMV_NR];
+#pragma unroll
+        for (int o = 0; o < GEMV_MT * GEMV_NR; o++)
+            acc[o] = 0.0f;
+        if (K % 8 == 0) {
+            /* pieces of 8 codes (4 bytes) per work-item: on a byte, inside one block */
+            for (int k = lid * 8; k < K; k += GEMV_WG * 8) {
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const size_t e = e0[r] + (size_t)k;
+                    const float am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                    const uchar4 q = vload4(0, packed + (e >> 1));
+                    const float8 w = (float8)(lut[q.s0 >> 4], lut[q.s0 & 15], lut[q.s1 >> 4], lut[q.s1 & 15],
+                                              lut[q.s2 >> 4], lut[q.s2 & 15], lut[q.s3 >> 4], lut[q.s3 & 15]) *
+                                     am;
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        acc[i * GEMV_NR + r] += gemv_dot8(vload8(0, xr[i] + k), w);
+                }
+            }
+        } else {
+            /* ragged K: element by element */
+            for (int k = lid; k < K; k += GEMV_WG) {
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const size_t e = e0[r] + (size_t)k;
+                    const uchar by = packed[e >> 1];
+                    const float w = lut[(e & 1) ? (by & 15) : (by >> 4)] *
+                                    gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        acc[i * GEMV_NR + r] = fma(xr[i][k], w, acc[i * GEMV_NR + r]);
+                }
+            }
+        }
+        gemv_wg_finish(acc, red, m0, n0, M, N, alpha, beta, Y + y_off, ldy);
+    }
+}
+
+/* the batch strides sx, sy are accepted for a common argument list; 4-bit weights have batch 1 */
+__kernel void gemv_fwd_q4_wi(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx,
+                             long sx, float beta, __global float *restrict Y, ulong y_off, long ldy, long sy,
+                             __global const uchar *restrict packed, __global const float *restrict code,
+                             __global const float *restrict absmax, int blocksize_log2) {
+    gemv_q4_wi(0, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, packed, code, absmax, packed, absmax, absmax, 1,
+               0, 0.0f, blocksize_log2);
+}
+
+__kernel void gemv_fwd_q4dq_wi(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off,
+                               long ldx, long sx, float beta, __global float *restrict Y, ulong y_off, long ldy,
+                               long sy, __global const uchar *restrict packed, __global const float *restrict code,
+                               __global const uchar *restrict qabsmax, __global const float *restrict nested_absmax,
+                               __global const float *restrict nested_code, int nested_blocksize, int nested_log2,
+                               float nested_offset, int blocksize_log2) {
+    gemv_q4_wi(1, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, packed, code, nested_absmax, qabsmax,
+               nested_absmax, nested_code, nested_blocksize, nested_log2, nested_offset, blocksize_log2);
+}
+
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void
+gemv_fwd_q4_wg(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, long sx,
+               float beta, __global float *restrict Y, ulong y_off, long ldy, long sy,
+               __global const uchar *restrict packed, __global const float *restrict code,
+               __global const float *restrict absmax, int blocksize_log2) {
+    __local float red[GEMV_MT * GEMV_NR * GEMV_WG];
+    __local float lut[16];
+    gemv_q4_wg(0, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, packed, code, absmax, packed, absmax, absmax, 1,
+               0, 0.0f, blocksize_log2, red, lut);
+}
+
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void
+gemv_fwd_q4dq_wg(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, long sx,
+                 float beta, __global float *restrict Y, ulong y_off, long ldy, long sy,
+                 __global const uchar *restrict packed, __global const float *restrict code,
+                 __global const uchar *restrict qabsmax, __global const float *restrict nested_absmax,
+                 __global const float *restrict nested_code, int nested_blocksize, int nested_log2, float nested_offset,
+                 int blocksize_log2) {
+    __local float red[GEMV_MT * GEMV_NR * GEMV_WG];
+    __local float lut[16];
+    gemv_q4_wg(1, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, packed, code, nested_absmax, qabsmax,
+               nested_absmax, nested_code, nested_blocksize, nested_log2, nested_offset, blocksize_log2, red, lut);
+}
+
+/* ---- 4-bit, a subgroup of 16 work-items per rows (cl_intel_subgroups) ------------------------ */
+
+#ifdef cl_intel_subgroups
+/* Lane l holds code[l], so the lookup of every lane's code is one sub_group shuffle (a permute on
+ * a CPU, where the runtime runs the 16 work-items as the lanes of one vector), and reads byte l of
+ * each piece of 16 bytes: elements 2l (high nibble) and 2l+1 (low) against X's pair at 2l. */
+inline void gemv_q4_sg(int dq, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
+                       float beta, __global float *Y, ulong y_off, long ldy, __global const uchar *packed,
+                       __global const float *code, __global const float *absmax_f, __global const uchar *qabsmax,
+                       __global const float *nabs, __global const float *ncode, int nbs, int nbsl, float noff,
+                       int bsl) {
+    const int lane = (int)get_sub_group_local_id();
+    const int n0 = (int)get_group_id(0) * GEMV_NR;
+    if (n0 >= N) return; /* the whole subgroup */
+    const float tl = code[lane];
+    size_t e0[GEMV_NR];
+    gemv_w_rows(e0, 0, n0, N, (size_t)K);
+    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+        __global const float *xr[GEMV_MT];
+        gemv_x_rows(xr, X + x_off, m0, M, ldx);
+        float acc[GEMV_MT][GEMV_NR];
+#pragma unroll
+        for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++)
+                acc[i][r] = 0.0f;
+        if (K % 32 == 0 && bsl >= 5) {
+            /* pieces of 32 codes: on a byte, inside one block (one absmax per row and piece) */
+            for (int k = 0; k < K; k += 32) {
+                float2 x[GEMV_MT];
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++)
+                    x[i] = vload2(0, xr[i] + k + 2 * lane);
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const size_t e = e0[r] + (size_t)k;
+                    const float am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                    const uint by = packed[(e >> 1) + (size_t)lane];
+                    const float wh = intel_sub_group_shuffle(tl, by >> 4) * am;
+                    const float wl = intel_sub_group_shuffle(tl, by & 15u) * am;
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        acc[i][r] = fma(x[i].s1, wl, fma(x[i].s0, wh, acc[i][r]));
+                }
+            }
+        } else {
+            /* ragged: element kk + lane; every lane takes part in the shuffle (past K with 0) */
+            for (int kk = 0; kk < K; kk += 16) {
+                const int k = min(kk + lane, K - 1);
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const size_t e = e0[r] + (size_t)k;
+                    const uint by = packed[e >> 1];
+                    const float w = intel_sub_group_shuffle(tl, (e & 1) ? (by & 15u) : (by >> 4)) *
+                                    gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                    const float wv = kk + lane < K ? w : 0.0f;
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        acc[i][r] = fma(xr[i][k], wv, acc[i][r]);
+                }
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++) {
+                const float t = sub_group_reduce_add(acc[i][r]);
+                if (lane == 0 && m0 + i < M && n0 + r < N)
+                    gemv_put(Y + y_off + (size_t)(m0 + i) * ldy + n0 + r, t, alpha, beta);
+            }
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(16, 1, 1))) __attribute__((intel_reqd_sub_group_size(16))) void
+gemv_fwd_q4_sg(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, long sx,
+               float beta, __global float *restrict Y, ulong y_off, long ldy, long sy,
+               __global const uchar *restrict packed, __global const float *restrict code,
+               __global const float *restrict absmax, int blocksize_log2) {
+    gemv_q4_sg(0, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, packed, code, absmax, packed, absmax, absmax, 1,
+               0, 0.0f, blocksize_log2);
+}
+
+__kernel __attribute__((reqd_work_group_size(16, 1, 1))) __attribute__((intel_reqd_sub_group_size(16))) void
+gemv_fwd_q4dq_sg(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, long sx,
+                 float beta, __global float *restrict Y, ulong y_off, long ldy, long sy,
+                 __global const uchar *restrict packed, __global const float *restrict code,
+                 __global const uchar *restrict qabsmax, __global const float *restrict nested_absmax,
+                 __global const float *restrict nested_code, int nested_blocksize, int nested_log2, float nested_offset,
+                 int blocksize_log2) {
+    gemv_q4_sg(1, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, packed, code, nested_absmax, qabsmax,
+               nested_absmax, nested_code, nested_blocksize, nested_log2, nested_offset, blocksize_log2);
+}
+#endif
