@@ -6,7 +6,8 @@
  * benchmark's own copy kernels, measured in the same run). Prints JSON.
  *   bench_generate [--device SPEC] [--model PRESET|DIR] [--storage f32,bf16,nf4,...] [--prompt N]
  *                  [--tokens N] [--rank R] [--copy-gbs X] [--quick]
- * --model: a preset (default "small", random weights) or a Hugging Face model folder. --rank R > 0 adds
+ * --model: a preset (default "small", random weights) or a Hugging Face model folder (random weights
+ * when it holds only a config.json). --rank R > 0 adds
  * LoRA adapters of rank R on all seven projections (non-zero B, applied unmerged). */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +44,16 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* a model folder with weights (a folder of clft init --config-only, or a preset: random weights) */
+static int has_weights(const char *dir) {
+    char p[4200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    if (stat(p, &st) == 0) return 1;
+    snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+    return stat(p, &st) == 0;
+}
+
 static int run_one(clft_context *ctx, const char *model, const clft_model_config *cfg, clft_dtype dt, int prompt,
                    int tokens, int rank, double copy_gbs, cJSON *arr) {
     const int q4 = dt == CLFT_DTYPE_NF4 || dt == CLFT_DTYPE_FP4;
@@ -54,7 +65,8 @@ static int run_one(clft_context *ctx, const char *model, const clft_model_config
     clft_model *m = NULL;
     clft_generator *g = NULL;
     clft_status st = clft_model_create(ctx, cfg, &tp, &m);
-    if (st == CLFT_OK) st = is_dir(model) ? clft_model_load_weights(m, model) : clft_model_init_random(m, 1, 0.02f);
+    if (st == CLFT_OK)
+        st = has_weights(model) ? clft_model_load_weights(m, model) : clft_model_init_random(m, 1, 0.02f);
     for (int l = 0; st == CLFT_OK && rank > 0 && l < (int)cfg->num_layers; l++)
         for (int t = 0; st == CLFT_OK && t < 7; t++) { /* non-zero B so that the adapters compute */
             int64_t rows = cfg->hidden_size > cfg->intermediate_size ? cfg->hidden_size : cfg->intermediate_size;

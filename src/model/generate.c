@@ -19,15 +19,15 @@ struct clft_generator {
     int64_t P;           /* tokens per pass */
     int64_t len;         /* tokens in the cache */
     clft_buf *kc, *vc;   /* per layer (cap, KD) */
-    clft_buf ids, pos;   /* (P) int32 */
-    clft_buf x, h, xmid; /* (P,C) */
+    clft_buf tok;        /* (2P) int32: a pass's ids, then its positions (one upload) */
+    clft_buf x, h;       /* (P,C) the residual stream, the normed input of a block */
     clft_buf rstd;       /* (P) */
     clft_buf q, att;     /* (P,QD) */
     clft_buf g, u, a;    /* (P,F) */
     clft_buf lu;         /* (P,r) LoRA intermediate */
     clft_buf ws;         /* attention workspace */
     clft_buf hf, logits; /* (C), (V) */
-    int32_t *h_pos;      /* (P) */
+    int32_t *h_tok;      /* (2P) */
 };
 
 static clft_dv DV(const clft_buf *b) { return clft_dv_of(b, 0); }
@@ -79,7 +79,7 @@ static uint64_t gen_bytes(const clft_model_config *cfg, int r, int64_t cap, int6
                    V = (uint64_t)cfg->vocab_size, L = (uint64_t)cfg->num_layers, n = (uint64_t)P;
     uint64_t b = 2 * L * (uint64_t)cap * KD * 4; /* K and V caches */
     b += 2 * n * 4;                              /* ids, positions */
-    b += 3 * n * C * 4 + n * 4;                  /* x, h, xmid, rstd */
+    b += 2 * n * C * 4 + n * 4;                  /* x, h, rstd */
     b += 2 * n * QD * 4 + 3 * n * F * 4;         /* q, att, g, u, a */
     b += n * (uint64_t)(r > 0 ? r : 1) * 4;      /* LoRA intermediate */
     b += (uint64_t)ws_floats(cfg, cap, P) * 4;
@@ -106,11 +106,11 @@ void clft_generator_free(clft_generator *g) {
     }
     free(g->kc);
     free(g->vc);
-    clft_buf *bs[] = {&g->ids, &g->pos, &g->x, &g->h,  &g->xmid, &g->rstd, &g->q,     &g->att,
-                      &g->g,   &g->u,   &g->a, &g->lu, &g->ws,   &g->hf,   &g->logits};
+    clft_buf *bs[] = {&g->tok, &g->x, &g->h,  &g->rstd, &g->q,  &g->att,   &g->g,
+                      &g->u,   &g->a, &g->lu, &g->ws,   &g->hf, &g->logits};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
         clft_buf_free(ctx, bs[i]);
-    free(g->h_pos);
+    free(g->h_tok);
     free(g);
 }
 
@@ -145,17 +145,15 @@ clft_status clft_generator_create(clft_model *m, const clft_generator_params *pa
     } while (0)
     g->kc = clft_calloc((size_t)m->L, sizeof *g->kc);
     g->vc = clft_calloc((size_t)m->L, sizeof *g->vc);
-    g->h_pos = clft_malloc((size_t)P * sizeof *g->h_pos);
-    if (!g->kc || !g->vc || !g->h_pos) st = CLFT_STATUS_HOST_OOM;
+    g->h_tok = clft_malloc((size_t)(2 * P) * sizeof *g->h_tok);
+    if (!g->kc || !g->vc || !g->h_tok) st = CLFT_STATUS_HOST_OOM;
     for (int64_t l = 0; l < m->L; l++) {
         TRY(clft_buf_alloc(ctx, A, (size_t)(cap * m->KD) * 4, &g->kc[l]));
         TRY(clft_buf_alloc(ctx, A, (size_t)(cap * m->KD) * 4, &g->vc[l]));
     }
-    TRY(clft_buf_alloc(ctx, A, (size_t)P * 4, &g->ids));
-    TRY(clft_buf_alloc(ctx, A, (size_t)P * 4, &g->pos));
+    TRY(clft_buf_alloc(ctx, A, (size_t)(2 * P) * 4, &g->tok));
     TRY(clft_buf_alloc(ctx, A, (size_t)(P * m->C) * 4, &g->x));
     TRY(clft_buf_alloc(ctx, A, (size_t)(P * m->C) * 4, &g->h));
-    TRY(clft_buf_alloc(ctx, A, (size_t)(P * m->C) * 4, &g->xmid));
     TRY(clft_buf_alloc(ctx, A, (size_t)P * 4, &g->rstd));
     TRY(clft_buf_alloc(ctx, A, (size_t)(P * m->QD) * 4, &g->q));
     TRY(clft_buf_alloc(ctx, A, (size_t)(P * m->QD) * 4, &g->att));
@@ -183,11 +181,13 @@ clft_status clft_generator_reset(clft_generator *g) {
 
 int64_t clft_generator_length(const clft_generator *g) { return g ? g->len : 0; }
 
-/* Y (n,out) at Y = X (n,in) W^T (+ bias) + scale * (X A^T) B^T: the base in its storage, the adapter
- * unmerged (u = X A^T scaled, then added through B). */
-static clft_status gen_linear(clft_generator *g, const clft_linear *lin, clft_mat Y, clft_mat X, int64_t n) {
+/* Y (n,out) = X (n,in) W^T (+ bias) + scale * (X A^T) B^T, added to residual * Y (the block's residual
+ * connection without an add of its own): the base in its storage, the adapter unmerged (u = X A^T
+ * scaled, then added through B). */
+static clft_status gen_linear(clft_generator *g, const clft_linear *lin, clft_mat Y, clft_mat X, int64_t n,
+                              float residual) {
     clft_context *ctx = g->m->ctx;
-    CLFT_CHECK(clft_linear_fwd(ctx, Y, X, &lin->base, n, 0.0f));
+    CLFT_CHECK(clft_linear_fwd(ctx, Y, X, &lin->base, n, residual));
     if (lin->has_bias) {
         clft_dv y = clft_dv_of(Y.buf, Y.offset);
         CLFT_CHECK(clft_bias_add_fwd(ctx, y, y, DV(&lin->bias), n, lin->out));
@@ -200,7 +200,8 @@ static clft_status gen_linear(clft_generator *g, const clft_linear *lin, clft_ma
     return clft_linear_fwd(ctx, Y, clft_mat_of(&g->lu, 0, lin->r), &B, n, 1.0f);
 }
 
-/* One layer over the n tokens in g->x (positions g->len ...): x = block(x). */
+/* One layer over the n tokens in g->x (positions g->len ...): x = block(x), the two residual
+ * additions made by the o and down projections (beta 1). */
 static clft_status gen_layer(clft_generator *g, int64_t l, int64_t n) {
     clft_model *m = g->m;
     clft_context *ctx = m->ctx;
@@ -208,35 +209,34 @@ static clft_status gen_layer(clft_generator *g, int64_t l, int64_t n) {
     const int64_t C = m->C, past = g->len;
     const size_t koff = (size_t)(past * m->KD);
     const float eps = (float)m->cfg.rms_norm_eps;
+    const clft_dv pos = clft_dv_of(&g->tok, (size_t)n);
     CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&g->h), DV(&g->rstd), DV(&g->x), DV(&ly->ln1.w), n, C, eps));
-    const clft_mat H = clft_mat_of(&g->h, 0, C);
-    CLFT_CHECK(gen_linear(g, &ly->lin[0], clft_mat_of(&g->q, 0, m->QD), H, n));
-    CLFT_CHECK(gen_linear(g, &ly->lin[1], clft_mat_of(&g->kc[l], koff, m->KD), H, n)); /* into the cache */
-    CLFT_CHECK(gen_linear(g, &ly->lin[2], clft_mat_of(&g->vc[l], koff, m->KD), H, n));
-    CLFT_CHECK(clft_rope_fwd(ctx, DV(&g->q), DV(&g->q), DV(&g->pos), DV(&m->inv_freq), n, m->H, m->D));
+    const clft_mat H = clft_mat_of(&g->h, 0, C), X = clft_mat_of(&g->x, 0, C);
+    CLFT_CHECK(gen_linear(g, &ly->lin[0], clft_mat_of(&g->q, 0, m->QD), H, n, 0.0f));
+    CLFT_CHECK(gen_linear(g, &ly->lin[1], clft_mat_of(&g->kc[l], koff, m->KD), H, n, 0.0f)); /* into the cache */
+    CLFT_CHECK(gen_linear(g, &ly->lin[2], clft_mat_of(&g->vc[l], koff, m->KD), H, n, 0.0f));
+    CLFT_CHECK(clft_rope_fwd(ctx, DV(&g->q), DV(&g->q), pos, DV(&m->inv_freq), n, m->H, m->D));
     const clft_dv kv = clft_dv_of(&g->kc[l], koff);
-    CLFT_CHECK(clft_rope_fwd(ctx, kv, kv, DV(&g->pos), DV(&m->inv_freq), n, m->KV, m->D));
+    CLFT_CHECK(clft_rope_fwd(ctx, kv, kv, pos, DV(&m->inv_freq), n, m->KV, m->D));
     const clft_attn_kv_dims ad = {n, past, m->H, m->KV, m->D, ly->window};
     CLFT_CHECK(clft_attention_kv_fwd(ctx, DV(&g->att), DV(&g->q), DV(&g->kc[l]), DV(&g->vc[l]), &g->ws, &ad));
-    CLFT_CHECK(gen_linear(g, &ly->lin[3], clft_mat_of(&g->xmid, 0, C), clft_mat_of(&g->att, 0, m->QD), n));
-    CLFT_CHECK(clft_add_fwd(ctx, DV(&g->xmid), DV(&g->xmid), DV(&g->x), n * C));
-    CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&g->h), DV(&g->rstd), DV(&g->xmid), DV(&ly->ln2.w), n, C, eps));
-    CLFT_CHECK(gen_linear(g, &ly->lin[4], clft_mat_of(&g->g, 0, m->F), H, n));
-    CLFT_CHECK(gen_linear(g, &ly->lin[5], clft_mat_of(&g->u, 0, m->F), H, n));
+    CLFT_CHECK(gen_linear(g, &ly->lin[3], X, clft_mat_of(&g->att, 0, m->QD), n, 1.0f)); /* x += o(att) */
+    CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&g->h), DV(&g->rstd), DV(&g->x), DV(&ly->ln2.w), n, C, eps));
+    CLFT_CHECK(gen_linear(g, &ly->lin[4], clft_mat_of(&g->g, 0, m->F), H, n, 0.0f));
+    CLFT_CHECK(gen_linear(g, &ly->lin[5], clft_mat_of(&g->u, 0, m->F), H, n, 0.0f));
     CLFT_CHECK(clft_swiglu_fwd(ctx, DV(&g->a), DV(&g->g), DV(&g->u), n * m->F));
-    CLFT_CHECK(gen_linear(g, &ly->lin[6], clft_mat_of(&g->h, 0, C), clft_mat_of(&g->a, 0, m->F), n));
-    return clft_add_fwd(ctx, DV(&g->x), DV(&g->h), DV(&g->xmid), n * C);
+    return gen_linear(g, &ly->lin[6], X, clft_mat_of(&g->a, 0, m->F), n, 1.0f); /* x += down(a) */
 }
 
 /* One pass over n <= P tokens; with logits, the head's output for the last one. */
 static clft_status gen_pass(clft_generator *g, const int32_t *ids, int64_t n, float *logits) {
     clft_model *m = g->m;
     clft_context *ctx = m->ctx;
+    memcpy(g->h_tok, ids, (size_t)n * 4);
     for (int64_t i = 0; i < n; i++)
-        g->h_pos[i] = (int32_t)(g->len + i);
-    CLFT_CHECK(clft_buf_write(ctx, &g->ids, 0, ids, (size_t)n * 4));
-    CLFT_CHECK(clft_buf_write(ctx, &g->pos, 0, g->h_pos, (size_t)n * 4));
-    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&g->x), DV(&g->ids), DV(&m->embed.w), n, m->V, m->C));
+        g->h_tok[n + i] = (int32_t)(g->len + i);
+    CLFT_CHECK(clft_buf_write(ctx, &g->tok, 0, g->h_tok, (size_t)(2 * n) * 4));
+    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&g->x), DV(&g->tok), DV(&m->embed.w), n, m->V, m->C));
     for (int64_t l = 0; l < m->L; l++)
         CLFT_CHECK(gen_layer(g, l, n));
     g->len += n; /* the cache now holds these tokens' keys and values */
