@@ -209,7 +209,10 @@ static void test_prepare_kernels(void) {
     TU_OK(clft_selfcheck(a, &r));
     for (size_t i = n0; i < a->nprograms; i++) {
         const clft_program_entry *e = &a->programs[i];
-        int specialised = (!strcmp(e->file, "attention.cl") && !strncmp(e->options, "-DATT_D=", 8)) ||
+        int specialised = ((!strcmp(e->file, "attention.cl") || !strcmp(e->file, "attention_kv.cl")) &&
+                           !strncmp(e->options, "-DATT_D=", 8)) ||
+                          /* the GEMV kernels are built for the rows of X per pass, from the M of the call */
+                          (!strcmp(e->file, "gemv.cl") && !strncmp(e->options, "-DGEMV_MT=", 10)) ||
                           !strcmp(e->file, "bench.cl") /* the runtime check's copy kernel */ ||
                           (!strcmp(e->file, "nf4.cl") && strstr(e->options, "NF4_GROUPS=2")) /* bs 32 on CPUs */;
         TU_CHECK(specialised, "cl/%s [%s] was not prepared", e->file, e->options);
