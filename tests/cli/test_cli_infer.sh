@@ -141,5 +141,31 @@ check "eval: an adapter for another base" code 2 "$CLFT" eval --model "$T/other"
     --data "$D/completion.jsonl"
 check "... one line" one_line "lora_A"
 
+# ---- a full fine-tuning run's model folder; an adapter made by PEFT itself -----------------------------
+check "a full fine-tuning run" code 0 "$CLFT" train --model "$T/m" --data "$D/completion.jsonl" --method full \
+    --seq-len 96 --batch 4 --steps 2 --out "$T/full" --quiet
+check "generate from its model folder" code 0 "$CLFT" generate --model "$T/full" --prompt hi --max-tokens 4 \
+    --temperature 0 --quiet
+check "eval --run of it (its trained model)" code 0 "$CLFT" eval --run "$T/full" --json
+check "... the trained model, no adapter" python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j['adapter'] is None and j['model'].endswith('/full') and j['tokens'] > 0, j" "$T/stdout"
+L="$SRC/tests/lora/data"
+check "the PEFT fixtures' base (clft init, seed 7)" code 0 "$CLFT" init --config "$L/base_config.json" --seed 7 \
+    --out "$T/pbase"
+check "generate with an adapter PEFT made (r 4, q/v/down)" code 0 "$CLFT" generate --model "$T/pbase" \
+    --adapter "$L/peft_lora" --prompt hi --max-tokens 4 --temperature 0 --quiet
+check "clft train --adapter of that PEFT adapter" code 0 "$CLFT" train --model "$T/pbase" --adapter "$L/peft_lora" \
+    --data "$D/completion.jsonl" --method lora --seq-len 64 --batch 4 --steps 2 --out "$T/cont" --quiet
+check "... continues it with PEFT's rank, alpha and targets, and writes an adapter of them" python3 - \
+    "$T/cont/adapter_config.json" "$L/peft_lora/adapter_config.json" <<'PY'
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for k in ("r", "lora_alpha", "use_rslora"):
+    assert a[k] == b[k], (k, a[k], b[k])
+assert sorted(a["target_modules"]) == sorted(b["target_modules"]), (a["target_modules"], b["target_modules"])
+PY
+
 [ $fail -eq 0 ] && rm -rf "$T"
 exit $fail
