@@ -38,6 +38,9 @@ import warnings
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from bnb_cpu import exact_cpu_4bit  # noqa: E402  (bitsandbytes' CPU 4-bit path, exact on every CPU)
+
 SEED = 7
 T = 8
 CASES = {
@@ -57,29 +60,7 @@ def fnv1a64(data):
     return h
 
 
-_GENERIC_DEQUANT = False
 GREEDY = 24  # tokens of the greedy-generation fixture
-
-
-def use_generic_cpu_dequant():
-    """bitsandbytes 0.50.2's native CPU dequantize_4bit puts some elements in the wrong block when a row
-    is not a whole number of blocks (rows of 32, 48 or 96 values with blocksize 64 dequantize wrongly;
-    88 and 100 do not): the reference uses bitsandbytes' own generic implementation (its default backend)
-    instead, which dequantizes the same packed codes as code[nibble] * absmax[element // blocksize]."""
-    global _GENERIC_DEQUANT
-    if _GENERIC_DEQUANT:
-        return
-    from bitsandbytes.backends.default.ops import _dequantize_4bit_compute
-    from bitsandbytes.backends.utils import _get_4bit_code
-
-    def generic(A, absmax, blocksize, quant_type, shape, dtype):
-        if A.dtype != torch.uint8:
-            A = A.view(torch.uint8)
-        return _dequantize_4bit_compute(A.reshape(-1), absmax, _get_4bit_code(quant_type, A.device), blocksize,
-                                        shape, dtype)
-
-    torch.library.register_kernel("bitsandbytes::dequantize_4bit", "cpu", generic)
-    _GENERIC_DEQUANT = True
 
 
 def load_base(base, qlora):
@@ -91,12 +72,11 @@ def load_base(base, qlora):
                                                        bnb_4bit_compute_dtype=torch.float32)
         kw["device_map"] = "cpu"
     model = AutoModelForCausalLM.from_pretrained(base, **kw)
-    if qlora:  # the generic dequantize + matmul path (the AVX512-BF16 repacking needs out % 32 == 0)
+    if qlora:  # bitsandbytes' exact CPU path on every CPU (tests/reference/bnb_cpu.py)
         import bitsandbytes as bnb
-        use_generic_cpu_dequant()
+        exact_cpu_4bit(model)
         for mod in model.modules():
             if isinstance(mod, bnb.nn.Linear4bit):
-                mod.support_avx512bf16_for_cpu = False
                 assert mod.weight.quant_state.blocksize == 64 and mod.weight.quant_state.nested
     model.eval()
     return model

@@ -194,6 +194,8 @@ def build(c, seed):
     if method == "qlora":
         import bitsandbytes as bnb
         import bitsandbytes.functional as F
+        from bnb_cpu import use_generic_cpu_dequant
+        use_generic_cpu_dequant()  # the same results on every CPU (bnb_cpu.py)
         for li, layer in enumerate(model.model.layers):
             for blk, t in PROJ:
                 parent = getattr(layer, blk)
@@ -206,6 +208,7 @@ def build(c, seed):
                 if lin.bias is not None:
                     q.bias = torch.nn.Parameter(lin.bias.data.clone())
                 q = q.to("cpu")  # quantizes
+                q.support_avx512bf16_for_cpu = False  # the generic forward (bnb_cpu.py)
                 assert q.weight.quant_state.blocksize == bs and q.weight.quant_state.quant_type == dt
                 assert bool(q.weight.quant_state.nested) == bool(dq)
                 setattr(parent, t, q)
