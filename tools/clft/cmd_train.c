@@ -571,7 +571,8 @@ static clft_status write_outputs(run *r, char *what, size_t cap) {
     const int64_t at = r->c.early_stop && r->best_step > 0 ? r->best_step : r->step;
     if (r->tp.method != CLFT_METHOD_FULL) {
         TRY(clft_model_save_adapter(r->model, r->c.out));
-        snprintf(what, cap, "adapter:    %s (PEFT LoRA, step %lld)", r->c.out, (long long)at);
+        snprintf(what, cap, "adapter:    %s (PEFT LoRA adapter, %s, step %lld)", r->c.out,
+                 clft_method_name(r->tp.method), (long long)at);
         return CLFT_OK;
     }
     const char *d = r->c.save_dtype[0] ? r->c.save_dtype : r->mcfg.torch_dtype;
