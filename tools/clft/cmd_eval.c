@@ -179,10 +179,12 @@ int cmd_eval(int argc, char **argv) {
     cli_enable_logging(0);
     infer_opts o = {model, adapter, base_dtype, c.device[0] ? c.device : NULL, c.batch, c.seq_len};
     infer_model im;
-    /* the data first: a bad file is reported before any device work */
-    clft_tokenizer *tok = NULL;
-    if (clft_tokenizer_load(model, &tok) != CLFT_OK)
-        return cli_usage_error(CMD, "--model %s: no usable tokenizer: %s", model, clft_last_error());
+    /* the host side and the data first: bad input is reported before any device work */
+    int rc = infer_prepare(CMD, &o, &im);
+    if (rc) {
+        infer_close(&im);
+        return rc;
+    }
     dp.seq_len = c.seq_len;
     dp.stride = (int)(c.stride > 0 ? c.seq_len - c.stride : 0);
     dp.pack = c.pack;
@@ -193,15 +195,15 @@ int cmd_eval(int argc, char **argv) {
     dp.group_by_length = 0;
     dp.chat_template = c.chat_template[0] ? c.chat_template : NULL;
     clft_dataset *ds = NULL;
-    clft_status st = clft_dataset_load(data, tok, &dp, &ds);
-    clft_tokenizer_free(tok);
+    clft_status st = clft_dataset_load(data, im.tok, &dp, &ds);
     if (st != CLFT_OK) {
         fprintf(stderr, "clft " CMD ": %s\n", clft_last_error());
+        infer_close(&im);
         return st == CLFT_STATUS_HOST_OOM ? 1 : 2;
     }
     clft_dataset_stats dstats;
     clft_dataset_get_stats(ds, &dstats);
-    int rc = infer_open(CMD, &o, &im);
+    rc = infer_open(CMD, &o, &im);
     if (rc) {
         clft_dataset_free(ds);
         infer_close(&im);

@@ -208,21 +208,15 @@ int cmd_generate(int argc, char **argv) {
     cli_enable_logging(0);
     infer_model im;
     int rc = 0;
-    /* the tokenizer and config first (cheap), to check the prompt before any device work */
-    clft_tokenizer *tok = NULL;
-    clft_model_config cfg;
+    /* the host side first (config, tokenizer, adapter): the prompt is checked before any device work */
+    memset(&im, 0, sizeof im);
     int32_t *ids = NULL;
     size_t n_ids = 0;
     const char *tname = NULL;
-    memset(&im, 0, sizeof im);
-    if (clft_model_config_load(o.model, &cfg) != CLFT_OK) {
-        rc = cli_usage_error(CMD, "--model %s: %s", o.model, clft_last_error());
-        goto done;
-    }
-    if (clft_tokenizer_load(o.model, &tok) != CLFT_OK) {
-        rc = cli_usage_error(CMD, "--model %s: no usable tokenizer: %s", o.model, clft_last_error());
-        goto done;
-    }
+    rc = infer_prepare(CMD, &o, &im);
+    if (rc) goto done;
+    clft_tokenizer *tok = im.tok;
+    const clft_model_config cfg = im.cfg;
     if (chat) {
         tname = tpl;
         if (!tname && clft_chat_template_detect(clft_tokenizer_chat_template(tok), &tname) != CLFT_OK) {
@@ -328,7 +322,6 @@ int cmd_generate(int argc, char **argv) {
     clft_generate_result_free(&res);
 done:
     infer_close(&im);
-    clft_tokenizer_free(tok);
     clft_free(ids);
     free(text);
     return rc;

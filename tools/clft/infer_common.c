@@ -27,7 +27,7 @@ int infer_parse_dtype(const char *cmd, const char *s, clft_dtype *out) {
 
 static int is_4bit(clft_dtype d) { return d == CLFT_DTYPE_NF4 || d == CLFT_DTYPE_FP4; }
 
-int infer_open(const char *cmd, const infer_opts *o, infer_model *im) {
+int infer_prepare(const char *cmd, const infer_opts *o, infer_model *im) {
     memset(im, 0, sizeof *im);
     clft_status st = clft_model_config_load(o->model, &im->cfg);
     if (st != CLFT_OK) return cli_usage_error(cmd, "--model %s: %s", o->model, clft_last_error());
@@ -75,6 +75,11 @@ int infer_open(const char *cmd, const infer_opts *o, infer_model *im) {
     clft_memory_plan plan;
     st = clft_memory_plan_compute(&im->cfg, &im->tp, &plan);
     if (st != CLFT_OK) return cli_usage_error(cmd, "%s", clft_last_error());
+    return 0;
+}
+
+int infer_open(const char *cmd, const infer_opts *o, infer_model *im) {
+    clft_status st;
     clft_context_params cp = clft_context_default_params();
     cp.device = o->device;
     if ((st = clft_context_create(&cp, &im->ctx)) != CLFT_OK ||

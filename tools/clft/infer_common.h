@@ -29,8 +29,12 @@ typedef struct infer_model {
 
 /* Parse a --base-dtype value; 0 and an error printed on a bad one. */
 int infer_parse_dtype(const char *cmd, const char *s, clft_dtype *out);
-/* Open everything. Returns 0, or an exit code after printing one line "clft CMD: ..." (2 bad input:
- * folders, adapter, dtype; 1 device or memory failure). */
+/* The host side: config, tokenizer, adapter, the storage and the training parameters (no device;
+ * bad input is found before any device work). Returns 0, or an exit code after printing one line
+ * "clft CMD: ..." (2 bad input: folders, adapter, dtype). */
+int infer_prepare(const char *cmd, const infer_opts *o, infer_model *im);
+/* Then the device: context, model, weights, adapter, and a trainer when o->batch. 0 or an exit code
+ * (2 a folder or adapter that does not fit, 1 a device or memory failure). infer_close in every case. */
 int infer_open(const char *cmd, const infer_opts *o, infer_model *im);
 void infer_close(infer_model *im);
 /* The EOS ids of DIR/generation_config.json's eos_token_id (int or list) appended to ids[*n] (cap);
