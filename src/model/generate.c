@@ -61,7 +61,8 @@ static clft_status gen_sizes(const clft_model_config *cfg, const clft_generator_
 }
 
 static size_t ws_floats(const clft_model_config *cfg, int64_t cap, int64_t P) {
-    /* the workspace grows with the keys seen: the largest decode pass and the largest prefill pass */
+    /* the attention workspace of a pass of n queries (it depends on n, H and D, most for n = 1; the
+     * largest prefill pass is asked too, so that the rule may change without this) */
     size_t w = 0;
     const int64_t ns[2] = {1, P};
     for (int i = 0; i < 2; i++) {
@@ -82,7 +83,8 @@ static uint64_t gen_bytes(const clft_model_config *cfg, int r, int64_t cap, int6
     b += 2 * n * C * 4 + n * 4;                  /* x, h, rstd */
     b += 2 * n * QD * 4 + 3 * n * F * 4;         /* q, att, g, u, a */
     b += n * (uint64_t)(r > 0 ? r : 1) * 4;      /* LoRA intermediate */
-    b += (uint64_t)ws_floats(cfg, cap, P) * 4;
+    const uint64_t ws = (uint64_t)ws_floats(cfg, cap, P) * 4;
+    b += ws ? ws : 4;   /* a buffer of 0 bytes is allocated with 4 (OpenCL has none of 0) */
     b += C * 4 + V * 4; /* last hidden state, logits */
     return b;
 }
