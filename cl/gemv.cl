@@ -31,7 +31,8 @@
  *        row (its products summed unscaled and scaled once when few accumulators allow: GEMV_FOLD);
  *        otherwise each row takes scalar head and tail elements around its aligned chunks of VW
  *        codes. Global (G, batch) with G <= ceil(N/NR): work-item g takes the groups of NR rows g,
- *        g + G, ... (the host caps G on CPUs).
+ *        g + G, ... (the host caps G on CPUs); 4-bit: a contiguous range of ceil(groups/G) groups
+ *        instead, its bytes one stream in memory order, prefetched GEMV_PF bytes ahead.
  *   _wg  a work-group of GEMV_WG work-items per GEMV_NR rows, for GPUs: neighbouring work-items read
  *        neighbouring pieces of a row (8 values: 32 bytes f32, 16 bytes f16/bf16, 4 bytes 4-bit), and
  *        the MT*NR partial sums are reduced in local memory (a tree with barriers: no subgroup
@@ -40,7 +41,8 @@
  *        subgroup of 16 work-items per GEMV_NR rows; lane l holds code[l] and reads byte l of every
  *        16 bytes, its two codes looked up with intel_sub_group_shuffle (one permute for the 16 lanes,
  *        which that runtime's vectorizer makes of the work-items), sums by sub_group_reduce_add.
- *        Global (ceil(N/NR) * 16, 1), local (16, 1).
+ *        Global (S * 16, 1), local (16, 1), S <= ceil(N/NR): subgroup s takes a contiguous range of
+ *        ceil(groups/S) groups of NR rows (the host caps S on CPUs), prefetched as _wi.
  * Rows of X past M (in the last pass) re-read row M-1 and rows of W past N re-read row N-1: valid
  * memory, never stored.
  *
@@ -48,7 +50,8 @@
  * of W per work-item / work-group), GEMV_VW (_wi vector width: 4, 8 or 16), GEMV_WG (_wg work-group
  * size, a power of two), GEMV_LUT (_wi 4-bit lookup of 16 codes as nf4.cl's NF4_LUT: 0 auto, 1 the
  * portable shuffle(), 2 AVX2 permutes, 3 one AVX-512 permute; 2 and 3 fall back where the device's
- * compiler does not target them).
+ * compiler does not target them), GEMV_PF (_wi and _sg 4-bit: prefetch distance in bytes, 0 none;
+ * the prefetch address stays inside the weight).
  * Extensions: none needed; cl_intel_subgroups for the _sg kernels (compiled only where the
  * compiler defines it). No fast math; FP_CONTRACT OFF (the double-quantized absmax rounds as in
  * src/quant; the products use fma() explicitly). Sizes: M, N, K < 2^31, offsets and strides 64-bit. */
@@ -68,6 +71,16 @@
 #endif
 #ifndef GEMV_LUT
 #define GEMV_LUT 0
+#endif
+#ifndef GEMV_PF
+#define GEMV_PF 0
+#endif
+
+/* a cache-line prefetch (x86 prefetcht0 from a CPU clang), OpenCL's prefetch() elsewhere */
+#if defined(CLFT_DEVICE_CPU) && defined(__clang__)
+#define GEMV_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define GEMV_PREFETCH(p) prefetch(p, 1)
 #endif
 
 /* _wi 4-bit: sum a block's products unscaled and scale them once (twice the accumulators) */
@@ -403,9 +416,11 @@ inline void gemv_q4_wi(int dq, int M, int N, int K, float alpha, __global const 
                        __global const float *code, __global const float *absmax_f, __global const uchar *qabsmax,
                        __global const float *nabs, __global const float *ncode, int nbs, int nbsl, float noff,
                        int bsl) {
-    /* groups of NR rows, strided over the work-items (on a CPU the host launches a few dozen: a
-     * work-group costs PoCL a call, and a work-item per group made it a large part of the time) */
-    for (size_t g = get_global_id(0); g * GEMV_NR < (size_t)N; g += get_global_size(0)) {
+    /* a contiguous range of groups of NR rows per work-item: its bytes of W are one stream in memory
+     * order, which the prefetch below runs ahead of (the host launches a few work-items per core) */
+    const size_t ng = ((size_t)N + GEMV_NR - 1) / GEMV_NR, per = (ng + get_global_size(0) - 1) / get_global_size(0);
+    const size_t g1 = min(ng, (get_global_id(0) + 1) * per);
+    for (size_t g = get_global_id(0) * per; g < g1; g++) {
         const int n0 = (int)(g * GEMV_NR);
         size_t e0[GEMV_NR]; /* flattened index of W[n, 0] */
         gemv_w_rows(e0, 0, n0, N, (size_t)K);
@@ -438,7 +453,20 @@ inline void gemv_q4_wi(int dq, int M, int N, int K, float alpha, __global const 
 #pragma unroll
                 for (int r = 0; r < GEMV_NR; r++)
                     am[r] = 0.0f;
+#if GEMV_PF
+                /* prefetch: the bytes of W GEMV_PF ahead of this piece of the first row, in memory
+                 * order (NR*VW bytes per piece, as read), running on into the next groups' rows;
+                 * kept inside the weight */
+                const size_t pend = ((size_t)N * (size_t)K - 1) >> 1;
+                size_t pf = (e0[0] >> 1) + GEMV_PF;
+#endif
                 for (int k = 0; k < K; k += 2 * GEMV_VW) {
+#if GEMV_PF
+#pragma unroll
+                    for (int j = 0; j < GEMV_NR * GEMV_VW; j += 64)
+                        GEMV_PREFETCH(packed + min(pf + (size_t)j, pend));
+                    pf += GEMV_NR * GEMV_VW;
+#endif
                     gemv_vec xe[GEMV_MT], xo[GEMV_MT];
 #pragma unroll
                     for (int i = 0; i < GEMV_MT; i++) {
@@ -632,64 +660,76 @@ inline void gemv_q4_sg(int dq, int M, int N, int K, float alpha, __global const 
                        __global const float *nabs, __global const float *ncode, int nbs, int nbsl, float noff,
                        int bsl) {
     const int lane = (int)get_sub_group_local_id();
-    const int n0 = (int)get_group_id(0) * GEMV_NR;
-    if (n0 >= N) return; /* the whole subgroup */
     const float tl = code[lane];
-    size_t e0[GEMV_NR];
-    gemv_w_rows(e0, 0, n0, N, (size_t)K);
-    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
-        __global const float *xr[GEMV_MT];
-        gemv_x_rows(xr, X + x_off, m0, M, ldx);
-        float acc[GEMV_MT][GEMV_NR];
+    /* a contiguous range of groups of NR rows per subgroup, as in gemv_q4_wi */
+    const size_t ng = ((size_t)N + GEMV_NR - 1) / GEMV_NR, per = (ng + get_num_groups(0) - 1) / get_num_groups(0);
+    const size_t g1 = min(ng, (get_group_id(0) + 1) * per);
+    for (size_t g = get_group_id(0) * per; g < g1; g++) {
+        const int n0 = (int)g * GEMV_NR;
+        size_t e0[GEMV_NR];
+        gemv_w_rows(e0, 0, n0, N, (size_t)K);
+        for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+            __global const float *xr[GEMV_MT];
+            gemv_x_rows(xr, X + x_off, m0, M, ldx);
+            float acc[GEMV_MT][GEMV_NR];
 #pragma unroll
-        for (int i = 0; i < GEMV_MT; i++)
+            for (int i = 0; i < GEMV_MT; i++)
 #pragma unroll
-            for (int r = 0; r < GEMV_NR; r++)
-                acc[i][r] = 0.0f;
-        if (K % 32 == 0 && bsl >= 5) {
-            /* pieces of 32 codes: on a byte, inside one block (one absmax per row and piece) */
-            for (int k = 0; k < K; k += 32) {
-                float2 x[GEMV_MT];
-#pragma unroll
-                for (int i = 0; i < GEMV_MT; i++)
-                    x[i] = vload2(0, xr[i] + k + 2 * lane);
-#pragma unroll
-                for (int r = 0; r < GEMV_NR; r++) {
-                    const size_t e = e0[r] + (size_t)k;
-                    const float am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
-                    const uint by = packed[(e >> 1) + (size_t)lane];
-                    const float wh = intel_sub_group_shuffle(tl, by >> 4) * am;
-                    const float wl = intel_sub_group_shuffle(tl, by & 15u) * am;
-#pragma unroll
-                    for (int i = 0; i < GEMV_MT; i++)
-                        acc[i][r] = fma(x[i].s1, wl, fma(x[i].s0, wh, acc[i][r]));
-                }
-            }
-        } else {
-            /* ragged: element kk + lane; every lane takes part in the shuffle (past K with 0) */
-            for (int kk = 0; kk < K; kk += 16) {
-                const int k = min(kk + lane, K - 1);
-#pragma unroll
-                for (int r = 0; r < GEMV_NR; r++) {
-                    const size_t e = e0[r] + (size_t)k;
-                    const uint by = packed[e >> 1];
-                    const float w = intel_sub_group_shuffle(tl, (e & 1) ? (by & 15u) : (by >> 4)) *
-                                    gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
-                    const float wv = kk + lane < K ? w : 0.0f;
+                for (int r = 0; r < GEMV_NR; r++)
+                    acc[i][r] = 0.0f;
+            if (K % 32 == 0 && bsl >= 5) {
+                /* pieces of 32 codes: on a byte, inside one block (one absmax per row and piece) */
+#if GEMV_PF
+                const size_t pend = ((size_t)N * (size_t)K - 1) >> 1;
+                size_t pf = (e0[0] >> 1) + GEMV_PF;
+#endif
+                for (int k = 0; k < K; k += 32) {
+#if GEMV_PF
+                    GEMV_PREFETCH(packed + min(pf, pend)); /* the same address in every lane */
+                    pf += GEMV_NR * 16;
+#endif
+                    float2 x[GEMV_MT];
 #pragma unroll
                     for (int i = 0; i < GEMV_MT; i++)
-                        acc[i][r] = fma(xr[i][k], wv, acc[i][r]);
+                        x[i] = vload2(0, xr[i] + k + 2 * lane);
+#pragma unroll
+                    for (int r = 0; r < GEMV_NR; r++) {
+                        const size_t e = e0[r] + (size_t)k;
+                        const float am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                        const uint by = packed[(e >> 1) + (size_t)lane];
+                        const float wh = intel_sub_group_shuffle(tl, by >> 4) * am;
+                        const float wl = intel_sub_group_shuffle(tl, by & 15u) * am;
+#pragma unroll
+                        for (int i = 0; i < GEMV_MT; i++)
+                            acc[i][r] = fma(x[i].s1, wl, fma(x[i].s0, wh, acc[i][r]));
+                    }
+                }
+            } else {
+                /* ragged: element kk + lane; every lane takes part in the shuffle (past K with 0) */
+                for (int kk = 0; kk < K; kk += 16) {
+                    const int k = min(kk + lane, K - 1);
+#pragma unroll
+                    for (int r = 0; r < GEMV_NR; r++) {
+                        const size_t e = e0[r] + (size_t)k;
+                        const uint by = packed[e >> 1];
+                        const float w = intel_sub_group_shuffle(tl, (e & 1) ? (by & 15u) : (by >> 4)) *
+                                        gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                        const float wv = kk + lane < K ? w : 0.0f;
+#pragma unroll
+                        for (int i = 0; i < GEMV_MT; i++)
+                            acc[i][r] = fma(xr[i][k], wv, acc[i][r]);
+                    }
                 }
             }
+#pragma unroll
+            for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const float t = sub_group_reduce_add(acc[i][r]);
+                    if (lane == 0 && m0 + i < M && n0 + r < N)
+                        gemv_put(Y + y_off + (size_t)(m0 + i) * ldy + n0 + r, t, alpha, beta);
+                }
         }
-#pragma unroll
-        for (int i = 0; i < GEMV_MT; i++)
-#pragma unroll
-            for (int r = 0; r < GEMV_NR; r++) {
-                const float t = sub_group_reduce_add(acc[i][r]);
-                if (lane == 0 && m0 + i < M && n0 + r < N)
-                    gemv_put(Y + y_off + (size_t)(m0 + i) * ldy + n0 + r, t, alpha, beta);
-            }
     }
 }
 
