@@ -12,6 +12,7 @@
 
 #include "model/model.h"
 #include "model/stream.h"
+#include "ops/decode.h"
 
 struct clft_generator {
     clft_model *m;
@@ -217,9 +218,9 @@ static clft_status gen_layer(clft_generator *g, int64_t l, int64_t n) {
     CLFT_CHECK(gen_linear(g, &ly->lin[0], clft_mat_of(&g->q, 0, m->QD), H, n, 0.0f));
     CLFT_CHECK(gen_linear(g, &ly->lin[1], clft_mat_of(&g->kc[l], koff, m->KD), H, n, 0.0f)); /* into the cache */
     CLFT_CHECK(gen_linear(g, &ly->lin[2], clft_mat_of(&g->vc[l], koff, m->KD), H, n, 0.0f));
-    CLFT_CHECK(clft_rope_fwd(ctx, DV(&g->q), DV(&g->q), pos, DV(&m->inv_freq), n, m->H, m->D));
-    const clft_dv kv = clft_dv_of(&g->kc[l], koff);
-    CLFT_CHECK(clft_rope_fwd(ctx, kv, kv, pos, DV(&m->inv_freq), n, m->KV, m->D));
+    /* RoPE of the queries and of the new keys in the cache, one launch (cos and sin once per pair) */
+    CLFT_CHECK(
+        clft_rope_qk_fwd(ctx, DV(&g->q), clft_dv_of(&g->kc[l], koff), pos, DV(&m->inv_freq), n, m->H, m->KV, m->D));
     const clft_attn_kv_dims ad = {n, past, m->H, m->KV, m->D, ly->window};
     CLFT_CHECK(clft_attention_kv_fwd(ctx, DV(&g->att), DV(&g->q), DV(&g->kc[l]), DV(&g->vc[l]), &g->ws, &ad));
     CLFT_CHECK(gen_linear(g, &ly->lin[3], X, clft_mat_of(&g->att, 0, m->QD), n, 1.0f)); /* x += o(att) */

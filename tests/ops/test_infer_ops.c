@@ -6,12 +6,16 @@
  * nonzero view offsets and untouched elements around the output view), tied to the training kernel
  * clft_attention_fwd over the whole sequence (and the f64 twin to the training reference); the
  * workspace size rule; bad input; and the argmax of logit rows (ties, NaN, -inf, +inf, V from 1 to
- * 128256+3). Tiny shapes under Oclgrind (CLFT_TEST_TINY). */
+ * 128256+3); RoPE of queries and keys in one launch (cl/decode.cl) against its twin and against the
+ * training kernel run on each (views at offsets, untouched elements around them, head dims 2 to 256,
+ * positions up to 4098, no key or no query heads). Tiny shapes under Oclgrind (CLFT_TEST_TINY). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/decode.h"
 #include "ops/ops.h"
+#include "ref/decode_ref.h"
 #include "ref/ops_ref.h"
 #include "tutil.h"
 
@@ -259,6 +263,74 @@ static void test_argmax(int64_t V) {
     free(x), free(want), free(hx), free(hout), free(got);
 }
 
+/* RoPE of q (N,H,D) and k (N,KV,D) in one launch vs the twin, and vs clft_rope_fwd on each (the
+ * generator ran that before: the same rounding is expected, within a few ulp where a compiler
+ * contracts the two programs differently). Views at offsets; the guard elements around them stay. */
+static void test_rope_qk(int64_t N, int64_t H, int64_t KV, int64_t D, int llama3) {
+    tu_rng r = tu_rng_make((uint64_t)(N * 131 + H * 17 + KV * 5 + D + llama3));
+    const size_t nq = (size_t)(N * H * D), nk = (size_t)(N * KV * D);
+    float *q = rnd(&r, nq, -1, 1), *k = rnd(&r, nk, -2, 2), *inv = malloc((size_t)(D / 2) * 4);
+    int32_t *pos = malloc((size_t)N * 4);
+    for (int64_t i = 0; i < N; i++)
+        pos[i] = (int32_t)((i * 1237 + 11) % 4099);
+    clft_ref_rope_params rp = clft_ref_rope_default_params();
+    if (llama3) {
+        rp.type = CLFT_REF_ROPE_LLAMA3;
+        rp.theta = 500000.0;
+    }
+    TU_OK(clft_ref_rope_inv_freq(inv, D, &rp));
+    float *wq = malloc((nq ? nq : 1) * 4), *wk = malloc((nk ? nk : 1) * 4);
+    memcpy(wq, q, nq * 4);
+    memcpy(wk, k, nk * 4);
+    clft_ref_rope_qk_fwd_f32(wq, wk, pos, inv, N, H, KV, D);
+    float *hq = padded(q, OQ, nq, GUARD, SENTINEL), *hk = padded(k, OK_, nk, GUARD, SENTINEL);
+    clft_buf bq = up(hq, (OQ + nq + GUARD) * 4), bk = up(hk, (OK_ + nk + GUARD) * 4), bp = up(pos, (size_t)N * 4),
+             bi = up(inv, (size_t)(D / 2) * 4), tq = up(hq, (OQ + nq + GUARD) * 4), tk = up(hk, (OK_ + nk + GUARD) * 4);
+    char what[96];
+    snprintf(what, sizeof what, "rope_qk N%lld H%lld KV%lld D%lld%s", (long long)N, (long long)H, (long long)KV,
+             (long long)D, llama3 ? " llama3" : "");
+    TU_OK(clft_rope_qk_fwd(ctx, clft_dv_of(&bq, OQ), clft_dv_of(&bk, OK_), clft_dv_of(&bp, 0), clft_dv_of(&bi, 0), N, H,
+                           KV, D));
+    /* the training kernel, once per tensor */
+    if (H)
+        TU_OK(clft_rope_fwd(ctx, clft_dv_of(&tq, OQ), clft_dv_of(&tq, OQ), clft_dv_of(&bp, 0), clft_dv_of(&bi, 0), N, H,
+                            D));
+    if (KV)
+        TU_OK(clft_rope_fwd(ctx, clft_dv_of(&tk, OK_), clft_dv_of(&tk, OK_), clft_dv_of(&bp, 0), clft_dv_of(&bi, 0), N,
+                            KV, D));
+    float *gq = down(&bq, 0, OQ + nq + GUARD), *gk = down(&bk, 0, OK_ + nk + GUARD);
+    float *eq = down(&tq, 0, OQ + nq + GUARD), *ek = down(&tk, 0, OK_ + nk + GUARD);
+    char w2[140];
+    snprintf(w2, sizeof w2, "%s q vs ref", what);
+    tu_close(w2, gq + OQ, wq, nq, 2e-5, 1e-4, 1e-9);
+    snprintf(w2, sizeof w2, "%s k vs ref", what);
+    tu_close(w2, gk + OK_, wk, nk, 2e-5, 1e-4, 1e-9);
+    snprintf(w2, sizeof w2, "%s q vs rope_fwd", what);
+    tu_close(w2, gq, eq, OQ + nq + GUARD, 1e-6, 1e-6, 1e-12);
+    snprintf(w2, sizeof w2, "%s k vs rope_fwd", what);
+    tu_close(w2, gk, ek, OK_ + nk + GUARD, 1e-6, 1e-6, 1e-12);
+    int guards = 1;
+    for (size_t i = 0; i < OQ; i++)
+        guards &= gq[i] == SENTINEL;
+    for (size_t i = 0; i < OK_; i++)
+        guards &= gk[i] == SENTINEL;
+    for (size_t i = 0; i < GUARD; i++)
+        guards &= gq[OQ + nq + i] == SENTINEL && gk[OK_ + nk + i] == SENTINEL;
+    TU_CHECK(guards, "%s: wrote outside its views", what);
+    TU_CHECK(clft_rope_qk_fwd(ctx, clft_dv_of(&bq, OQ), clft_dv_of(&bk, OK_), clft_dv_of(&bp, 0), clft_dv_of(&bi, 0), N,
+                              H, KV, D + 1) != CLFT_OK,
+             "%s: odd head dim refused", what);
+    TU_CHECK(clft_rope_qk_fwd(ctx, clft_dv_of(&bq, OQ + GUARD + 1), clft_dv_of(&bk, OK_), clft_dv_of(&bp, 0),
+                              clft_dv_of(&bi, 0), N, H, KV, D) != CLFT_OK ||
+                 H == 0,
+             "%s: a q view past its buffer refused", what);
+    clft_buf *bs[] = {&bq, &bk, &bp, &bi, &tq, &tk};
+    for (size_t i = 0; i < 6; i++)
+        clft_buf_free(ctx, bs[i]);
+    free(q), free(k), free(inv), free(pos), free(wq), free(wk), free(hq), free(hk), free(gq), free(gk), free(eq),
+        free(ek);
+}
+
 int main(void) {
     tu_init_seed();
     ctx = tu_context();
@@ -291,6 +363,15 @@ int main(void) {
         test_kv(5, 20, 3, 1, 7, 6, splits, nsp, 1);     /* scalars */
         test_kv(2, 70, 4, 2, 512, 9, splits, nsp, 1);
         test_kv(1, 4095, 32, 8, 128, 0, splits, 4, 0);
+    }
+    if (tiny) {
+        test_rope_qk(1, 2, 1, 4, 0);
+        test_rope_qk(3, 1, 2, 6, 1);
+    } else {
+        const int64_t rq[][4] = {{1, 12, 4, 64}, {1, 32, 8, 128}, {5, 3, 3, 2},    {17, 6, 2, 96},
+                                 {1, 4, 0, 8},   {2, 0, 3, 10},   {64, 9, 3, 256}, {3, 5, 1, 130}};
+        for (size_t i = 0; i < 8; i++)
+            test_rope_qk(rq[i][0], rq[i][1], rq[i][2], rq[i][3], (int)(i % 2));
     }
     const int64_t Vs[] = {1, 2, 131, 1000, 49152, 128256 + 3};
     for (size_t i = 0; i < (tiny ? 4u : 6u); i++)
