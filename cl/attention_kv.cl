@@ -96,6 +96,7 @@ __kernel __attribute__((vec_type_hint(KV_HINT))) void attention_kv_fwd_f32_item(
     const int p = past + t, kvh = h / rep;
     const size_t qrow = ((size_t)t * H + h) * ATT_D, kvstride = (size_t)KV * ATT_D;
     kvvec qv[KV_NV], acc[KV_NV];
+#pragma unroll
     for (int i = 0; i < KV_NV; i++) {
         qv[i] = KV_LOAD(i, q + q_off + qrow) * scale;
         acc[i] = 0.0f;
@@ -106,19 +107,40 @@ __kernel __attribute__((vec_type_hint(KV_HINT))) void attention_kv_fwd_f32_item(
     __global const float *kr = kc + kc_off + (size_t)kvh * ATT_D + (size_t)u0 * kvstride;
     __global const float *vr = vc + vc_off + (size_t)kvh * ATT_D + (size_t)u0 * kvstride;
     float m = -INFINITY, l = 0.0f;
-    for (int u = u0; u < u1; u++, kr += kvstride, vr += kvstride) {
-        kvvec sv = 0.0f;
-        for (int i = 0; i < KV_NV; i++) sv = fma(qv[i], KV_LOAD(i, kr), sv);
-        const float s = kv_hsum(sv);
-        float corr = 1.0f, pr = 1.0f; /* one exp per key: either the rescale or the probability */
-        if (s > m) {
-            corr = exp(m - s); /* exp(-inf) = 0 on the first key */
-            m = s;
-        } else {
-            pr = exp(s - m);
+    /* blocks of 8 keys: the 8 scores first (independent dot products), then the block's maximum, one
+     * vector exp for its probabilities and one for the rescale, then the value rows: no chain of
+     * compare, exp and rescale from key to key */
+    for (int ub = u0; ub < u1; ub += 8) {
+        const int nb = min(8, u1 - ub);
+        float sc[8], pb[8];
+        float mb = m;
+        for (int j = 0; j < 8; j++) {
+            float s = -INFINITY; /* past the chunk: no key (its row is not read), probability 0 */
+            if (j < nb) {
+                __global const float *kj = kr + (size_t)j * kvstride;
+                kvvec sv = 0.0f;
+#pragma unroll
+                for (int i = 0; i < KV_NV; i++) sv = fma(qv[i], KV_LOAD(i, kj), sv);
+                s = kv_hsum(sv);
+                mb = fmax(mb, s);
+            }
+            sc[j] = s;
         }
-        l = l * corr + pr;
-        for (int i = 0; i < KV_NV; i++) acc[i] = fma(acc[i], corr, pr * KV_LOAD(i, vr));
+        const float corr = exp(m - mb); /* exp(-inf) = 0 on the first block */
+        vstore8(exp(vload8(0, sc) - mb), 0, pb);
+        float lb = 0.0f;
+#pragma unroll
+        for (int i = 0; i < KV_NV; i++) acc[i] *= corr;
+        for (int j = 0; j < nb; j++) {
+            lb += pb[j];
+            __global const float *vj = vr + (size_t)j * kvstride;
+#pragma unroll
+            for (int i = 0; i < KV_NV; i++) acc[i] = fma(pb[j], KV_LOAD(i, vj), acc[i]);
+        }
+        l = l * corr + lb;
+        m = mb;
+        kr += 8 * kvstride;
+        vr += 8 * kvstride;
     }
     if (nsplit == 1) {
         const float inv = 1.0f / l;
