@@ -3,7 +3,9 @@
  * weight bytes read, both with the weight resident in the caches (one copy, called back to back: the
  * fixed cost per call shows) and streamed from memory (copies rotated past 256 MiB). Kernel work
  * without bench_generate's model around it. Prints JSON.
- *   bench_gemv [--device SPEC] [--shapes NxK,...] [--storage nf4,f32,bf16,f16,fp4] [--m M]
+ * A shape N0+N1[+N2]xK times several weights against one X: one call per weight and one
+ * clft_linear_fwd_multi (a decoding step's q, k, v and gate, up).
+ *   bench_gemv [--device SPEC] [--shapes NxK|N0+N1[+N2]xK,...] [--storage nf4,f32,bf16,f16,fp4] [--m M]
  *              [--calls N] [--reps R] [--variant V] [--nr R] [--vw W] [--mt T] [--path P]
  * Defaults: the decode shapes of the `small` preset and of a 4096-wide model, nf4 (double quantized,
  * blocks of 64), 50 calls per timing, best of 5. --variant/--nr/--vw/--mt: clft_gemm_set_gemv_tiles
@@ -21,16 +23,26 @@
 #define MAX_COPIES   256
 
 typedef struct gv_arg {
-    clft_mat Y, X;
-    const clft_weight *w;
-    int copies, calls;
+    clft_mat Y[CLFT_LINEAR_MULTI_MAX], X;
+    const clft_weight *w; /* copies x nw weights, copy-major */
+    int nw, copies, calls, multi;
     int64_t M;
 } gv_arg;
 
 static clft_status run_calls(clft_context *ctx, void *arg) {
     gv_arg *a = arg;
-    for (int i = 0; i < a->calls; i++)
-        CLFT_CHECK(clft_linear_fwd(ctx, a->Y, a->X, &a->w[i % a->copies], a->M, 0.0f));
+    for (int i = 0; i < a->calls; i++) {
+        const clft_weight *w = &a->w[(size_t)(i % a->copies) * (size_t)a->nw];
+        if (a->multi) {
+            const clft_weight *W[CLFT_LINEAR_MULTI_MAX];
+            for (int j = 0; j < a->nw; j++)
+                W[j] = &w[j];
+            CLFT_CHECK(clft_linear_fwd_multi(ctx, a->nw, a->Y, a->X, W, a->M, 0.0f));
+        } else {
+            for (int j = 0; j < a->nw; j++)
+                CLFT_CHECK(clft_linear_fwd(ctx, a->Y[j], a->X, &w[j], a->M, 0.0f));
+        }
+    }
     return CLFT_OK;
 }
 
@@ -55,13 +67,18 @@ static int parse_path(const char *s) {
     return -1;
 }
 
-/* one shape and storage: resident and streamed timings into arr */
-static clft_status bench_one(clft_context *ctx, clft_dtype dt, int64_t M, int64_t N, int64_t K, int calls, int reps,
-                             cJSON *arr) {
-    const size_t n = (size_t)(N * K);
+/* one shape (nw weights of N[j] rows, the same K) and storage: resident and streamed timings into arr,
+ * of one call per weight and, for several weights, of one clft_linear_fwd_multi */
+static clft_status bench_one(clft_context *ctx, clft_dtype dt, int64_t M, int nw, const int64_t *N, int64_t K,
+                             int calls, int reps, cJSON *arr) {
+    int64_t maxN = 0;
+    for (int j = 0; j < nw; j++)
+        maxN = N[j] > maxN ? N[j] : maxN;
+    const size_t n = (size_t)(maxN * K);
     float *h = clft_malloc(n * 4), *hx = clft_malloc((size_t)(M * K) * 4);
-    if (!h || !hx) {
-        free(h), free(hx);
+    clft_weight *w = calloc((size_t)MAX_COPIES * (size_t)nw, sizeof *w);
+    if (!h || !hx || !w) {
+        free(h), free(hx), free(w);
         return clft_error(CLFT_STATUS_HOST_OOM, "bench_gemv: %zu floats", n);
     }
     uint32_t r = 12345u;
@@ -70,51 +87,70 @@ static clft_status bench_one(clft_context *ctx, clft_dtype dt, int64_t M, int64_
     for (size_t i = 0; i < (size_t)(M * K); i++)
         hx[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f) - 0.5f;
     const int q4 = dt == CLFT_DTYPE_NF4 || dt == CLFT_DTYPE_FP4;
-    clft_q4 q;
-    memset(&q, 0, sizeof q);
-    clft_status st = q4 ? clft_q4_quantize(h, (int64_t)n, dt, 64, 1, &q) : CLFT_OK;
-    clft_weight *w = calloc(MAX_COPIES, sizeof *w);
-    clft_buf X = {0}, Y = {0};
-    if (!w) st = CLFT_STATUS_HOST_OOM;
+    clft_q4 q[CLFT_LINEAR_MULTI_MAX];
+    memset(q, 0, sizeof q);
+    clft_status st = CLFT_OK;
+    for (int j = 0; st == CLFT_OK && q4 && j < nw; j++)
+        st = clft_q4_quantize(h, N[j] * K, dt, 64, 1, &q[j]);
+    clft_buf X = {0}, Y[CLFT_LINEAR_MULTI_MAX] = {{0}};
     if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(M * K) * 4, &X);
     if (st == CLFT_OK) st = clft_buf_write(ctx, &X, 0, hx, (size_t)(M * K) * 4);
-    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(M * N) * 4, &Y);
+    for (int j = 0; st == CLFT_OK && j < nw; j++)
+        st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(M * N[j]) * 4, &Y[j]);
     int copies = 0;
-    double wb = 0;
+    double wb = 0; /* bytes of one copy of the nw weights */
     while (st == CLFT_OK && copies < MAX_COPIES && (copies == 0 || wb * copies < ROTATE_BYTES)) {
-        st = q4 ? clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, N, K, &w[copies])
-                : clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, dt, N, K, h, &w[copies]);
-        if (st == CLFT_OK) wb = weight_bytes(&w[copies++]);
+        double b = 0;
+        for (int j = 0; st == CLFT_OK && j < nw; j++) {
+            clft_weight *wj = &w[(size_t)copies * (size_t)nw + (size_t)j];
+            st = q4 ? clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q[j], N[j], K, wj)
+                    : clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, dt, N[j], K, h, wj);
+            if (st == CLFT_OK) b += weight_bytes(wj);
+        }
+        if (st == CLFT_OK) copies++, wb = b;
     }
-    for (int cold = 0; st == CLFT_OK && cold < 2; cold++) {
-        gv_arg a = {{&Y, 0, N}, {&X, 0, K}, w, cold ? copies : 1, cold ? (calls > copies ? calls : copies) : calls, M};
-        double t = 0;
-        st = bench_best_seconds(ctx, reps, run_calls, &a, &t);
-        if (st != CLFT_OK) break;
-        const double per = t / a.calls;
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "storage", clft_dtype_name(dt));
-        cJSON_AddNumberToObject(j, "M", (double)M);
-        cJSON_AddNumberToObject(j, "N", (double)N);
-        cJSON_AddNumberToObject(j, "K", (double)K);
-        cJSON_AddStringToObject(j, "weight", cold ? "streamed" : "resident");
-        cJSON_AddStringToObject(j, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
-        cJSON_AddNumberToObject(j, "us", round(per * 1e7) / 10);
-        cJSON_AddNumberToObject(j, "gbs", round(wb / per / 1e7) / 100);
-        cJSON_AddItemToArray(arr, j);
-    }
-    for (int c = 0; c < copies; c++)
+    char shape[96];
+    int len = 0;
+    for (int j = 0; j < nw; j++)
+        len += snprintf(shape + len, sizeof shape - (size_t)len, "%s%lld", j ? "+" : "", (long long)N[j]);
+    snprintf(shape + len, sizeof shape - (size_t)len, "x%lld", (long long)K);
+    for (int multi = 0; multi < (nw > 1 ? 2 : 1); multi++)
+        for (int cold = 0; st == CLFT_OK && cold < 2; cold++) {
+            gv_arg a = {{{0}}, {&X, 0, K}, w, nw, cold ? copies : 1, cold ? (calls > copies ? calls : copies) : calls,
+                        multi, M};
+            for (int j = 0; j < nw; j++)
+                a.Y[j] = (clft_mat){&Y[j], 0, N[j]};
+            double t = 0;
+            st = bench_best_seconds(ctx, reps, run_calls, &a, &t);
+            if (st != CLFT_OK) break;
+            const double per = t / a.calls;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "storage", clft_dtype_name(dt));
+            cJSON_AddNumberToObject(o, "M", (double)M);
+            cJSON_AddStringToObject(o, "shape", shape);
+            cJSON_AddStringToObject(o, "calls", multi ? "multi" : nw > 1 ? "one per weight" : "one");
+            cJSON_AddStringToObject(o, "weight", cold ? "streamed" : "resident");
+            cJSON_AddStringToObject(o, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
+            cJSON_AddNumberToObject(o, "us", round(per * 1e7) / 10);
+            cJSON_AddNumberToObject(o, "gbs", round(wb / per / 1e7) / 100);
+            cJSON_AddItemToArray(arr, o);
+        }
+    for (int c = 0; c < copies * nw; c++)
         clft_weight_free(ctx, &w[c]);
     free(w);
     clft_buf_free(ctx, &X);
-    clft_buf_free(ctx, &Y);
-    clft_q4_free(&q);
+    for (int j = 0; j < nw; j++) {
+        clft_buf_free(ctx, &Y[j]);
+        clft_q4_free(&q[j]);
+    }
     free(h), free(hx);
     return st;
 }
 
 int main(int argc, char **argv) {
-    const char *device = NULL, *shapes = "768x768,256x768,2048x768,768x2048,4096x4096,11008x4096,4096x11008",
+    const char *device = NULL,
+               *shapes = "768x768,256x768,2048x768,768x2048,768+256+256x768,2048+2048x768,4096x4096,"
+                         "11008x4096,4096x11008",
                *storages = "nf4", *path_s = "gemv";
     int calls = 50, reps = 5;
     int64_t M = 1;
@@ -175,13 +211,23 @@ int main(int argc, char **argv) {
         }
         snprintf(slist, sizeof slist, "%s", shapes);
         for (char *ss = NULL, *s = strtok_r(slist, ",", &ss); st == CLFT_OK && s; s = strtok_r(NULL, ",", &ss)) {
-            long long N = 0, K = 0;
-            if (sscanf(s, "%lldx%lld", &N, &K) != 2 || N < 1 || K < 1) {
-                fprintf(stderr, "bench_gemv: --shapes %s: use NxK\n", s);
+            /* NxK, or N0+N1[+N2]xK: weights of the same K against one X */
+            int64_t N[CLFT_LINEAR_MULTI_MAX];
+            long long v = 0, K = 0;
+            int nw = 0, used = 0;
+            const char *c = s;
+            while (nw < CLFT_LINEAR_MULTI_MAX && sscanf(c, "%lld%n", &v, &used) == 1 && v > 0) {
+                N[nw++] = v;
+                c += used;
+                if (*c != '+') break;
+                c++;
+            }
+            if (nw == 0 || sscanf(c, "x%lld%n", &K, &used) != 1 || c[used] != 0 || K < 1) {
+                fprintf(stderr, "bench_gemv: --shapes %s: use NxK or N0+N1[+N2]xK\n", s);
                 st = CLFT_STATUS_INVALID_ARGUMENT;
                 break;
             }
-            st = bench_one(ctx, (clft_dtype)dt, M, N, K, calls, reps, arr);
+            st = bench_one(ctx, (clft_dtype)dt, M, nw, N, K, calls, reps, arr);
         }
     }
     if (st != CLFT_OK) fprintf(stderr, "bench_gemv: %s: %s\n", clft_status_string(st), clft_last_error());
@@ -192,7 +238,9 @@ int main(int argc, char **argv) {
     clft_context_free(ctx);
     return st == CLFT_OK ? 0 : 1;
 usage:
-    fprintf(stderr, "usage: bench_gemv [--device SPEC] [--shapes NxK,...] [--storage nf4,f32,bf16,f16,fp4] [--m M] "
-                    "[--calls N] [--reps R] [--variant V] [--nr R] [--vw W] [--mt T] [--path P]\n");
+    fprintf(
+        stderr,
+        "usage: bench_gemv [--device SPEC] [--shapes NxK|N0+N1[+N2]xK,...] [--storage nf4,f32,bf16,f16,fp4] [--m M] "
+        "[--calls N] [--reps R] [--variant V] [--nr R] [--vw W] [--mt T] [--path P]\n");
     return 2;
 }

@@ -191,59 +191,65 @@ inline float gemv_load1(int dt, __global const uchar *W, size_t idx) {
     return clft_bf16_to_f32(((__global const ushort *)W)[idx]);
 }
 
+/* The rows n0 = g*NR .. n0+NR-1 of W (batch b), one work-item. */
+inline void gemv_dense_wi_group(int dt, int M, int N, int K, float alpha, __global const float *X, ulong x_off,
+                                long ldx, long sx, float beta, __global float *Y, ulong y_off, long ldy, long sy,
+                                __global const uchar *W, ulong w_off, long ldw, long sw, size_t b, size_t g) {
+    const int n0 = (int)(g * GEMV_NR);
+    size_t wr[GEMV_NR]; /* element index of W[n, 0] */
+    gemv_w_rows(wr, w_off + b * sw, n0, N, (size_t)ldw);
+    __global const float *Xb = X + x_off + b * sx;
+    __global float *Yb = Y + y_off + b * sy;
+    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+        __global const float *xr[GEMV_MT];
+        gemv_x_rows(xr, Xb, m0, M, ldx);
+        gemv_vec acc[GEMV_MT][GEMV_NR];
+#pragma unroll
+        for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++)
+                acc[i][r] = (gemv_vec)(0.0f);
+        int k = 0;
+        for (; k + GEMV_VW <= K; k += GEMV_VW) {
+            gemv_vec w[GEMV_NR];
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++)
+                w[r] = gemv_loadv(dt, W, wr[r] + (size_t)k);
+#pragma unroll
+            for (int i = 0; i < GEMV_MT; i++) {
+                const gemv_vec x = GEMV_VLOAD(xr[i] + k);
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++)
+                    acc[i][r] = fma(x, w[r], acc[i][r]);
+            }
+        }
+        float s[GEMV_MT][GEMV_NR];
+#pragma unroll
+        for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++)
+                s[i][r] = gemv_hsum(acc[i][r]);
+        for (; k < K; k++) {
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++) {
+                const float w = gemv_load1(dt, W, wr[r] + (size_t)k);
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++)
+                    s[i][r] = fma(xr[i][k], w, s[i][r]);
+            }
+        }
+        gemv_put_tile(&s[0][0], m0, n0, M, N, alpha, beta, Yb, ldy);
+    }
+}
+
 inline void gemv_dense_wi(int dt, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
                           long sx, float beta, __global float *Y, ulong y_off, long ldy, long sy,
                           __global const uchar *W, ulong w_off, long ldw, long sw) {
-    const size_t b = get_global_id(1);
     /* groups of NR rows, strided over the work-items (on a CPU the host launches a few dozen: a
      * work-group costs PoCL a call, and a work-item per group made it a large part of the time) */
-    for (size_t g = get_global_id(0); g * GEMV_NR < (size_t)N; g += get_global_size(0)) {
-        const int n0 = (int)(g * GEMV_NR);
-        size_t wr[GEMV_NR]; /* element index of W[n, 0] */
-        gemv_w_rows(wr, w_off + b * sw, n0, N, (size_t)ldw);
-        __global const float *Xb = X + x_off + b * sx;
-        __global float *Yb = Y + y_off + b * sy;
-        for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
-            __global const float *xr[GEMV_MT];
-            gemv_x_rows(xr, Xb, m0, M, ldx);
-            gemv_vec acc[GEMV_MT][GEMV_NR];
-#pragma unroll
-            for (int i = 0; i < GEMV_MT; i++)
-#pragma unroll
-                for (int r = 0; r < GEMV_NR; r++)
-                    acc[i][r] = (gemv_vec)(0.0f);
-            int k = 0;
-            for (; k + GEMV_VW <= K; k += GEMV_VW) {
-                gemv_vec w[GEMV_NR];
-#pragma unroll
-                for (int r = 0; r < GEMV_NR; r++)
-                    w[r] = gemv_loadv(dt, W, wr[r] + (size_t)k);
-#pragma unroll
-                for (int i = 0; i < GEMV_MT; i++) {
-                    const gemv_vec x = GEMV_VLOAD(xr[i] + k);
-#pragma unroll
-                    for (int r = 0; r < GEMV_NR; r++)
-                        acc[i][r] = fma(x, w[r], acc[i][r]);
-                }
-            }
-            float s[GEMV_MT][GEMV_NR];
-#pragma unroll
-            for (int i = 0; i < GEMV_MT; i++)
-#pragma unroll
-                for (int r = 0; r < GEMV_NR; r++)
-                    s[i][r] = gemv_hsum(acc[i][r]);
-            for (; k < K; k++) {
-#pragma unroll
-                for (int r = 0; r < GEMV_NR; r++) {
-                    const float w = gemv_load1(dt, W, wr[r] + (size_t)k);
-#pragma unroll
-                    for (int i = 0; i < GEMV_MT; i++)
-                        s[i][r] = fma(xr[i][k], w, s[i][r]);
-                }
-            }
-            gemv_put_tile(&s[0][0], m0, n0, M, N, alpha, beta, Yb, ldy);
-        }
-    }
+    for (size_t g = get_global_id(0); g * GEMV_NR < (size_t)N; g += get_global_size(0))
+        gemv_dense_wi_group(dt, M, N, K, alpha, X, x_off, ldx, sx, beta, Y, y_off, ldy, sy, W, w_off, ldw, sw,
+                            get_global_id(1), g);
 }
 
 /* The MT*NR partial sums of every work-item (acc, flattened [i][r]) summed over the work-group in
@@ -337,6 +343,36 @@ GEMV_DENSE_KERNELS(0, f32, float)
 GEMV_DENSE_KERNELS(1, f16, half)
 GEMV_DENSE_KERNELS(2, bf16, ushort)
 
+/* weight j's argument a##j (j uniform over the work-item or subgroup: one call of the group function,
+ * which Intel's compiler keeps in vector lanes where three calls made it run lane by lane) */
+#define GEMV_PICK(a) (j == 0 ? a##0 : j == 1 ? a##1 : a##2)
+
+/* gemv_fwd_<f32|f16|bf16>_wi3: three weights of the same storage and K against the same X in one
+ * launch (batch 1), their groups of NR rows numbered one after the other and strided over the
+ * work-items as one weight's; each row computed by gemv_dense_wi_group, as the one-weight kernel.
+ * Arguments: (M, K, alpha, X, x_off, ldx, beta) and per weight j = 0, 1, 2
+ * (N_j, Y_j, y_off_j, ldy_j, W_j, w_off_j, ldw_j); a weight with N_j = 0 is not read. */
+#define GEMV_DW(T, j)                                                                                                  \
+    int N##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j, __global const T *restrict W##j,             \
+        ulong w_off##j, long ldw##j
+#define GEMV_DW_ARGS(DT)                                                                                               \
+    DT, M, GEMV_PICK(N), K, alpha, X, x_off, ldx, 0, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy), 0,          \
+        (__global const uchar *)GEMV_PICK(W), GEMV_PICK(w_off), GEMV_PICK(ldw), 0, 0
+#define GEMV_DENSE_MULTI(DT, NAME, T)                                                                                  \
+    __kernel void gemv_fwd_##NAME##_wi3(int M, int K, float alpha, __global const float *restrict X, ulong x_off,      \
+                                        long ldx, float beta, GEMV_DW(T, 0), GEMV_DW(T, 1), GEMV_DW(T, 2)) {           \
+        const size_t ng0 = ((size_t)N0 + GEMV_NR - 1) / GEMV_NR, ng1 = ((size_t)N1 + GEMV_NR - 1) / GEMV_NR;           \
+        const size_t ng = ng0 + ng1 + ((size_t)N2 + GEMV_NR - 1) / GEMV_NR;                                            \
+        for (size_t g = get_global_id(0); g < ng; g += get_global_size(0)) {                                           \
+            const int j = g < ng0 ? 0 : g < ng0 + ng1 ? 1 : 2;                                                         \
+            gemv_dense_wi_group(GEMV_DW_ARGS(DT), g - (j > 0 ? ng0 : 0) - (j > 1 ? ng1 : 0));                          \
+        }                                                                                                              \
+    }
+
+GEMV_DENSE_MULTI(0, f32, float)
+GEMV_DENSE_MULTI(1, f16, half)
+GEMV_DENSE_MULTI(2, bf16, ushort)
+
 /* ---- 4-bit weights (NF4/FP4, optional double quantization) ---------------------------------- */
 
 /* absmax of block i: the f32 table, or rebuilt from the double quantization (dq) */
@@ -411,143 +447,160 @@ inline gemv_vec gemv_q4_lookup(float16 tbl, gemv_idx idx) {
 #define GEMV_LOW4(c) (c)
 #endif
 
-inline void gemv_q4_wi(int dq, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
-                       float beta, __global float *Y, ulong y_off, long ldy, __global const uchar *packed,
-                       __global const float *code, __global const float *absmax_f, __global const uchar *qabsmax,
-                       __global const float *nabs, __global const float *ncode, int nbs, int nbsl, float noff,
-                       int bsl) {
-    /* a contiguous range of groups of NR rows per work-item: its bytes of W are one stream in memory
-     * order, which the prefetch below runs ahead of (the host launches a few work-items per core) */
-    const size_t ng = ((size_t)N + GEMV_NR - 1) / GEMV_NR, per = (ng + get_global_size(0) - 1) / get_global_size(0);
-    const size_t g1 = min(ng, (get_global_id(0) + 1) * per);
-    for (size_t g = get_global_id(0) * per; g < g1; g++) {
-        const int n0 = (int)(g * GEMV_NR);
-        size_t e0[GEMV_NR]; /* flattened index of W[n, 0] */
-        gemv_w_rows(e0, 0, n0, N, (size_t)K);
-        const float16 tbl = vload16(0, code);
-        const size_t bsm = ((size_t)1 << bsl) - 1; /* blocks of 2^bsl */
-        for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
-            __global const float *xr[GEMV_MT];
-            gemv_x_rows(xr, X + x_off, m0, M, ldx);
-            float s[GEMV_MT][GEMV_NR];
-            if (K % (2 * GEMV_VW) == 0 && (1 << bsl) >= 2 * GEMV_VW) {
-                /* lock step in pieces of 2*VW codes (VW bytes: on a byte, inside one block). A byte's
-                 * high nibbles are the even elements and its low nibbles the odd ones, so X is split
-                 * into its even and odd elements (once for all NR rows) instead of interleaving the
-                 * looked-up weights of every row. With few accumulators a block's products are summed
-                 * unscaled and scaled by its absmax once (GEMV_FOLD). */
-                gemv_vec acc[GEMV_MT][GEMV_NR];
+/* the argument list of one 4-bit weight and its output, as the kernels take them (a macro: the
+ * kernels of several weights take it once per weight) */
+#define GEMV_Q4_PARAMS                                                                                                 \
+    int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx, float beta, __global float *Y,   \
+        ulong y_off, long ldy, __global const uchar *packed, __global const float *code,                               \
+        __global const float *absmax_f, __global const uchar *qabsmax, __global const float *nabs,                     \
+        __global const float *ncode, int nbs, int nbsl, float noff, int bsl
+#define GEMV_Q4_ARGS                                                                                                   \
+    M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, packed, code, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, \
+        bsl
+
+/* The rows n0 = g*NR .. n0+NR-1 of a 4-bit weight, one work-item. */
+inline void gemv_q4_wi_group(int dq, GEMV_Q4_PARAMS, size_t g) {
+    const int n0 = (int)(g * GEMV_NR);
+    size_t e0[GEMV_NR]; /* flattened index of W[n, 0] */
+    gemv_w_rows(e0, 0, n0, N, (size_t)K);
+    const float16 tbl = vload16(0, code);
+    const size_t bsm = ((size_t)1 << bsl) - 1; /* blocks of 2^bsl */
+    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+        __global const float *xr[GEMV_MT];
+        gemv_x_rows(xr, X + x_off, m0, M, ldx);
+        float s[GEMV_MT][GEMV_NR];
+        if (K % (2 * GEMV_VW) == 0 && (1 << bsl) >= 2 * GEMV_VW) {
+            /* lock step in pieces of 2*VW codes (VW bytes: on a byte, inside one block). A byte's
+             * high nibbles are the even elements and its low nibbles the odd ones, so X is split
+             * into its even and odd elements (once for all NR rows) instead of interleaving the
+             * looked-up weights of every row. With few accumulators a block's products are summed
+             * unscaled and scaled by its absmax once (GEMV_FOLD). */
+            gemv_vec acc[GEMV_MT][GEMV_NR];
 #if GEMV_FOLD
-                gemv_vec bacc[GEMV_MT][GEMV_NR];
+            gemv_vec bacc[GEMV_MT][GEMV_NR];
 #endif
 #pragma unroll
-                for (int i = 0; i < GEMV_MT; i++)
-#pragma unroll
-                    for (int r = 0; r < GEMV_NR; r++) {
-                        acc[i][r] = (gemv_vec)(0.0f);
-#if GEMV_FOLD
-                        bacc[i][r] = (gemv_vec)(0.0f);
-#endif
-                    }
-                float am[GEMV_NR];
-#pragma unroll
-                for (int r = 0; r < GEMV_NR; r++)
-                    am[r] = 0.0f;
-#if GEMV_PF
-                /* prefetch: the bytes of W GEMV_PF ahead of this piece of the first row, in memory
-                 * order (NR*VW bytes per piece, as read), running on into the next groups' rows;
-                 * kept inside the weight */
-                const size_t pend = ((size_t)N * (size_t)K - 1) >> 1;
-                size_t pf = (e0[0] >> 1) + GEMV_PF;
-#endif
-                for (int k = 0; k < K; k += 2 * GEMV_VW) {
-#if GEMV_PF
-#pragma unroll
-                    for (int j = 0; j < GEMV_NR * GEMV_VW; j += 64)
-                        GEMV_PREFETCH(packed + min(pf + (size_t)j, pend));
-                    pf += GEMV_NR * GEMV_VW;
-#endif
-                    gemv_vec xe[GEMV_MT], xo[GEMV_MT];
-#pragma unroll
-                    for (int i = 0; i < GEMV_MT; i++) {
-                        const gemv_vec x0 = GEMV_VLOAD(xr[i] + k), x1 = GEMV_VLOAD(xr[i] + k + GEMV_VW);
-                        xe[i] = (gemv_vec)(x0.even, x1.even);
-                        xo[i] = (gemv_vec)(x0.odd, x1.odd);
-                    }
-#pragma unroll
-                    for (int r = 0; r < GEMV_NR; r++) {
-                        const size_t e = e0[r] + (size_t)k;
-                        if (k == 0 || (e & bsm) == 0) {
-#if GEMV_FOLD
-#pragma unroll
-                            for (int i = 0; i < GEMV_MT; i++) {
-                                acc[i][r] = fma((gemv_vec)(am[r]), bacc[i][r], acc[i][r]);
-                                bacc[i][r] = (gemv_vec)(0.0f);
-                            }
-#endif
-                            am[r] = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
-                        }
-                        const gemv_idx c = GEMV_CAT(convert_uint, GEMV_VW)(GEMV_VLOAD(packed + (e >> 1)));
-#if GEMV_FOLD
-                        const gemv_vec wh = gemv_q4_lookup(tbl, c >> 4), wl = gemv_q4_lookup(tbl, GEMV_LOW4(c));
-#pragma unroll
-                        for (int i = 0; i < GEMV_MT; i++)
-                            bacc[i][r] = fma(xo[i], wl, fma(xe[i], wh, bacc[i][r]));
-#else
-                        const gemv_vec wh = gemv_q4_lookup(tbl, c >> 4) * am[r];
-                        const gemv_vec wl = gemv_q4_lookup(tbl, GEMV_LOW4(c)) * am[r];
-#pragma unroll
-                        for (int i = 0; i < GEMV_MT; i++)
-                            acc[i][r] = fma(xo[i], wl, fma(xe[i], wh, acc[i][r]));
-#endif
-                    }
-                }
-#pragma unroll
-                for (int i = 0; i < GEMV_MT; i++)
-#pragma unroll
-                    for (int r = 0; r < GEMV_NR; r++) {
-#if GEMV_FOLD
-                        acc[i][r] = fma((gemv_vec)(am[r]), bacc[i][r], acc[i][r]);
-#endif
-                        s[i][r] = gemv_hsum(acc[i][r]);
-                    }
-            } else {
-                /* ragged K: rows start anywhere; each row runs scalar up to its first chunk boundary,
-                 * chunks, then a scalar tail */
+            for (int i = 0; i < GEMV_MT; i++)
 #pragma unroll
                 for (int r = 0; r < GEMV_NR; r++) {
-                    const size_t er = e0[r];
-                    const int head = min(K, (int)((GEMV_VW - er % GEMV_VW) % GEMV_VW));
-                    float t[GEMV_MT];
-                    gemv_vec acc[GEMV_MT];
+                    acc[i][r] = (gemv_vec)(0.0f);
+#if GEMV_FOLD
+                    bacc[i][r] = (gemv_vec)(0.0f);
+#endif
+                }
+            float am[GEMV_NR];
 #pragma unroll
-                    for (int i = 0; i < GEMV_MT; i++) {
-                        t[i] = 0.0f;
-                        acc[i] = (gemv_vec)(0.0f);
-                    }
-                    gemv_q4_span(t, xr, 0, head, er, packed, code, dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff,
-                                 bsl);
-                    int k = head;
-                    float am = 0.0f;
-                    for (; k + GEMV_VW <= K; k += GEMV_VW) {
-                        const size_t e = er + (size_t)k;
-                        if (k == head || (e & bsm) == 0)
-                            am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
-                        const gemv_vec w = gemv_q4_lookup(tbl, gemv_q4_codes(packed, e)) * am;
+            for (int r = 0; r < GEMV_NR; r++)
+                am[r] = 0.0f;
+#if GEMV_PF
+            /* prefetch: the bytes of W GEMV_PF ahead of this piece of the first row, in memory
+             * order (NR*VW bytes per piece, as read), running on into the next groups' rows;
+             * kept inside the weight */
+            const size_t pend = ((size_t)N * (size_t)K - 1) >> 1;
+            size_t pf = (e0[0] >> 1) + GEMV_PF;
+#endif
+            for (int k = 0; k < K; k += 2 * GEMV_VW) {
+#if GEMV_PF
 #pragma unroll
-                        for (int i = 0; i < GEMV_MT; i++)
-                            acc[i] = fma(GEMV_VLOAD(xr[i] + k), w, acc[i]);
+                for (int j = 0; j < GEMV_NR * GEMV_VW; j += 64)
+                    GEMV_PREFETCH(packed + min(pf + (size_t)j, pend));
+                pf += GEMV_NR * GEMV_VW;
+#endif
+                gemv_vec xe[GEMV_MT], xo[GEMV_MT];
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++) {
+                    const gemv_vec x0 = GEMV_VLOAD(xr[i] + k), x1 = GEMV_VLOAD(xr[i] + k + GEMV_VW);
+                    xe[i] = (gemv_vec)(x0.even, x1.even);
+                    xo[i] = (gemv_vec)(x0.odd, x1.odd);
+                }
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const size_t e = e0[r] + (size_t)k;
+                    if (k == 0 || (e & bsm) == 0) {
+#if GEMV_FOLD
+#pragma unroll
+                        for (int i = 0; i < GEMV_MT; i++) {
+                            acc[i][r] = fma((gemv_vec)(am[r]), bacc[i][r], acc[i][r]);
+                            bacc[i][r] = (gemv_vec)(0.0f);
+                        }
+#endif
+                        am[r] = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
                     }
-                    gemv_q4_span(t, xr, k, K, er, packed, code, dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff,
-                                 bsl);
+                    const gemv_idx c = GEMV_CAT(convert_uint, GEMV_VW)(GEMV_VLOAD(packed + (e >> 1)));
+#if GEMV_FOLD
+                    const gemv_vec wh = gemv_q4_lookup(tbl, c >> 4), wl = gemv_q4_lookup(tbl, GEMV_LOW4(c));
 #pragma unroll
                     for (int i = 0; i < GEMV_MT; i++)
-                        s[i][r] = t[i] + gemv_hsum(acc[i]);
+                        bacc[i][r] = fma(xo[i], wl, fma(xe[i], wh, bacc[i][r]));
+#else
+                    const gemv_vec wh = gemv_q4_lookup(tbl, c >> 4) * am[r];
+                    const gemv_vec wl = gemv_q4_lookup(tbl, GEMV_LOW4(c)) * am[r];
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        acc[i][r] = fma(xo[i], wl, fma(xe[i], wh, acc[i][r]));
+#endif
                 }
             }
-            gemv_put_tile(&s[0][0], m0, n0, M, N, alpha, beta, Y + y_off, ldy);
+#pragma unroll
+            for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+#if GEMV_FOLD
+                    acc[i][r] = fma((gemv_vec)(am[r]), bacc[i][r], acc[i][r]);
+#endif
+                    s[i][r] = gemv_hsum(acc[i][r]);
+                }
+        } else {
+            /* ragged K: rows start anywhere; each row runs scalar up to its first chunk boundary,
+             * chunks, then a scalar tail */
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++) {
+                const size_t er = e0[r];
+                const int head = min(K, (int)((GEMV_VW - er % GEMV_VW) % GEMV_VW));
+                float t[GEMV_MT];
+                gemv_vec acc[GEMV_MT];
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++) {
+                    t[i] = 0.0f;
+                    acc[i] = (gemv_vec)(0.0f);
+                }
+                gemv_q4_span(t, xr, 0, head, er, packed, code, dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff,
+                             bsl);
+                int k = head;
+                float am = 0.0f;
+                for (; k + GEMV_VW <= K; k += GEMV_VW) {
+                    const size_t e = er + (size_t)k;
+                    if (k == head || (e & bsm) == 0)
+                        am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                    const gemv_vec w = gemv_q4_lookup(tbl, gemv_q4_codes(packed, e)) * am;
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        acc[i] = fma(GEMV_VLOAD(xr[i] + k), w, acc[i]);
+                }
+                gemv_q4_span(t, xr, k, K, er, packed, code, dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, bsl);
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++)
+                    s[i][r] = t[i] + gemv_hsum(acc[i]);
+            }
         }
+        gemv_put_tile(&s[0][0], m0, n0, M, N, alpha, beta, Y + y_off, ldy);
     }
+}
+
+/* The groups [g0, g1) of this work-item: a contiguous range of ceil(groups / G) of the `ng` groups of
+ * NR rows, so that its bytes of W are one stream in memory order, which the prefetch of the group
+ * functions runs ahead of (the host launches a few work-items per core). */
+inline void gemv_range(size_t ng, size_t id, size_t count, size_t *g0, size_t *g1) {
+    const size_t per = (ng + count - 1) / count;
+    *g0 = min(ng, id * per);
+    *g1 = min(ng, *g0 + per);
+}
+
+inline void gemv_q4_wi(int dq, GEMV_Q4_PARAMS) {
+    size_t g0, g1;
+    gemv_range(((size_t)N + GEMV_NR - 1) / GEMV_NR, get_global_id(0), get_global_size(0), &g0, &g1);
+    for (size_t g = g0; g < g1; g++)
+        gemv_q4_wi_group(dq, GEMV_Q4_ARGS, g);
 }
 
 inline void gemv_q4_wg(int dq, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
@@ -648,89 +701,137 @@ gemv_fwd_q4dq_wg(int M, int N, int K, float alpha, __global const float *restric
                nested_absmax, nested_code, nested_blocksize, nested_log2, nested_offset, blocksize_log2, red, lut);
 }
 
+/* ---- several 4-bit weights against the same X, one launch -------------------------------------- */
+
+/* gemv_fwd_<q4|q4dq>_<wi|sg>3: Y_j (M, N_j) = alpha * X (M,K) * W_j^T + beta * Y_j for three weights
+ * of the same storage and K (the decoder's q, k and v projections; gate and up with N_2 = 0), their
+ * groups of NR rows numbered one after the other and ranged over the work-items (subgroups) as one
+ * weight's: each row is computed by the code of the one-weight kernels, so the results are theirs.
+ * Arguments: (M, K, alpha, X, x_off, ldx, beta) and then per weight j = 0, 1, 2
+ *   q4:   (N_j, Y_j, y_off_j, ldy_j, packed_j, code_j, absmax_j, blocksize_log2_j)
+ *   q4dq: (N_j, Y_j, y_off_j, ldy_j, packed_j, code_j, qabsmax_j, nested_absmax_j, nested_code_j,
+ *          nested_blocksize_j, nested_log2_j, nested_offset_j, blocksize_log2_j)
+ * A weight with N_j = 0 is not read (its buffers may be any other weight's). */
+#define GEMV_Q4W(j)                                                                                                    \
+    int N##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j, __global const uchar *restrict packed##j,    \
+        __global const float *restrict code##j, __global const float *restrict absmax##j, int bsl##j
+#define GEMV_Q4DQW(j)                                                                                                  \
+    int N##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j, __global const uchar *restrict packed##j,    \
+        __global const float *restrict code##j, __global const uchar *restrict qabsmax##j,                             \
+        __global const float *restrict nabs##j, __global const float *restrict ncode##j, int nbs##j, int nbsl##j,      \
+        float noff##j, int bsl##j
+#define GEMV_Q4W_ARGS                                                                                                  \
+    M, GEMV_PICK(N), K, alpha, X, x_off, ldx, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy), GEMV_PICK(packed), \
+        GEMV_PICK(code), GEMV_PICK(absmax), GEMV_PICK(packed), GEMV_PICK(absmax), GEMV_PICK(absmax), 1, 0, 0.0f,       \
+        GEMV_PICK(bsl)
+#define GEMV_Q4DQW_ARGS                                                                                                \
+    M, GEMV_PICK(N), K, alpha, X, x_off, ldx, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy), GEMV_PICK(packed), \
+        GEMV_PICK(code), GEMV_PICK(nabs), GEMV_PICK(qabsmax), GEMV_PICK(nabs), GEMV_PICK(ncode), GEMV_PICK(nbs),       \
+        GEMV_PICK(nbsl), GEMV_PICK(noff), GEMV_PICK(bsl)
+/* the group loop of the three weights: DESIGN wi or sg, ID / COUNT this work-item's (subgroup's) */
+#define GEMV_Q4_MULTI(DESIGN, DQ, ARGS, ID, COUNT)                                                                     \
+    const size_t ng0 = ((size_t)N0 + GEMV_NR - 1) / GEMV_NR, ng1 = ((size_t)N1 + GEMV_NR - 1) / GEMV_NR;               \
+    const size_t ng2 = ((size_t)N2 + GEMV_NR - 1) / GEMV_NR;                                                           \
+    size_t g0, g1;                                                                                                     \
+    gemv_range(ng0 + ng1 + ng2, ID, COUNT, &g0, &g1);                                                                  \
+    for (size_t g = g0; g < g1; g++) {                                                                                 \
+        const int j = g < ng0 ? 0 : g < ng0 + ng1 ? 1 : 2;                                                             \
+        gemv_q4_##DESIGN##_group(DQ, ARGS, g - (j > 0 ? ng0 : 0) - (j > 1 ? ng1 : 0));                                 \
+    }
+
+__kernel void gemv_fwd_q4_wi3(int M, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx,
+                              float beta, GEMV_Q4W(0), GEMV_Q4W(1), GEMV_Q4W(2)) {
+    GEMV_Q4_MULTI(wi, 0, GEMV_Q4W_ARGS, get_global_id(0), get_global_size(0));
+}
+
+__kernel void gemv_fwd_q4dq_wi3(int M, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx,
+                                float beta, GEMV_Q4DQW(0), GEMV_Q4DQW(1), GEMV_Q4DQW(2)) {
+    GEMV_Q4_MULTI(wi, 1, GEMV_Q4DQW_ARGS, get_global_id(0), get_global_size(0));
+}
+
 /* ---- 4-bit, a subgroup of 16 work-items per rows (cl_intel_subgroups) ------------------------ */
 
 #ifdef cl_intel_subgroups
 /* Lane l holds code[l], so the lookup of every lane's code is one sub_group shuffle (a permute on
  * a CPU, where the runtime runs the 16 work-items as the lanes of one vector), and reads byte l of
  * each piece of 16 bytes: elements 2l (high nibble) and 2l+1 (low) against X's pair at 2l. */
-inline void gemv_q4_sg(int dq, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
-                       float beta, __global float *Y, ulong y_off, long ldy, __global const uchar *packed,
-                       __global const float *code, __global const float *absmax_f, __global const uchar *qabsmax,
-                       __global const float *nabs, __global const float *ncode, int nbs, int nbsl, float noff,
-                       int bsl) {
+/* The rows n0 = g*NR .. n0+NR-1 of a 4-bit weight, one subgroup. */
+inline void gemv_q4_sg_group(int dq, GEMV_Q4_PARAMS, size_t g) {
     const int lane = (int)get_sub_group_local_id();
     const float tl = code[lane];
-    /* a contiguous range of groups of NR rows per subgroup, as in gemv_q4_wi */
-    const size_t ng = ((size_t)N + GEMV_NR - 1) / GEMV_NR, per = (ng + get_num_groups(0) - 1) / get_num_groups(0);
-    const size_t g1 = min(ng, (get_group_id(0) + 1) * per);
-    for (size_t g = get_group_id(0) * per; g < g1; g++) {
-        const int n0 = (int)g * GEMV_NR;
-        size_t e0[GEMV_NR];
-        gemv_w_rows(e0, 0, n0, N, (size_t)K);
-        for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
-            __global const float *xr[GEMV_MT];
-            gemv_x_rows(xr, X + x_off, m0, M, ldx);
-            float acc[GEMV_MT][GEMV_NR];
+    const int n0 = (int)g * GEMV_NR;
+    size_t e0[GEMV_NR];
+    gemv_w_rows(e0, 0, n0, N, (size_t)K);
+    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+        __global const float *xr[GEMV_MT];
+        gemv_x_rows(xr, X + x_off, m0, M, ldx);
+        float acc[GEMV_MT][GEMV_NR];
 #pragma unroll
-            for (int i = 0; i < GEMV_MT; i++)
+        for (int i = 0; i < GEMV_MT; i++)
 #pragma unroll
-                for (int r = 0; r < GEMV_NR; r++)
-                    acc[i][r] = 0.0f;
-            if (K % 32 == 0 && bsl >= 5) {
-                /* pieces of 32 codes: on a byte, inside one block (one absmax per row and piece) */
+            for (int r = 0; r < GEMV_NR; r++)
+                acc[i][r] = 0.0f;
+        if (K % 32 == 0 && bsl >= 5) {
+            /* pieces of 32 codes: on a byte, inside one block (one absmax per row and piece) */
 #if GEMV_PF
-                const size_t pend = ((size_t)N * (size_t)K - 1) >> 1;
-                size_t pf = (e0[0] >> 1) + GEMV_PF;
+            const size_t pend = ((size_t)N * (size_t)K - 1) >> 1;
+            size_t pf = (e0[0] >> 1) + GEMV_PF;
 #endif
-                for (int k = 0; k < K; k += 32) {
+            for (int k = 0; k < K; k += 32) {
 #if GEMV_PF
-                    GEMV_PREFETCH(packed + min(pf, pend)); /* the same address in every lane */
-                    pf += GEMV_NR * 16;
+                GEMV_PREFETCH(packed + min(pf, pend)); /* the same address in every lane */
+                pf += GEMV_NR * 16;
 #endif
-                    float2 x[GEMV_MT];
+                float2 x[GEMV_MT];
 #pragma unroll
-                    for (int i = 0; i < GEMV_MT; i++)
-                        x[i] = vload2(0, xr[i] + k + 2 * lane);
-#pragma unroll
-                    for (int r = 0; r < GEMV_NR; r++) {
-                        const size_t e = e0[r] + (size_t)k;
-                        const float am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
-                        const uint by = packed[(e >> 1) + (size_t)lane];
-                        const float wh = intel_sub_group_shuffle(tl, by >> 4) * am;
-                        const float wl = intel_sub_group_shuffle(tl, by & 15u) * am;
-#pragma unroll
-                        for (int i = 0; i < GEMV_MT; i++)
-                            acc[i][r] = fma(x[i].s1, wl, fma(x[i].s0, wh, acc[i][r]));
-                    }
-                }
-            } else {
-                /* ragged: element kk + lane; every lane takes part in the shuffle (past K with 0) */
-                for (int kk = 0; kk < K; kk += 16) {
-                    const int k = min(kk + lane, K - 1);
-#pragma unroll
-                    for (int r = 0; r < GEMV_NR; r++) {
-                        const size_t e = e0[r] + (size_t)k;
-                        const uint by = packed[e >> 1];
-                        const float w = intel_sub_group_shuffle(tl, (e & 1) ? (by & 15u) : (by >> 4)) *
-                                        gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
-                        const float wv = kk + lane < K ? w : 0.0f;
-#pragma unroll
-                        for (int i = 0; i < GEMV_MT; i++)
-                            acc[i][r] = fma(xr[i][k], wv, acc[i][r]);
-                    }
-                }
-            }
-#pragma unroll
-            for (int i = 0; i < GEMV_MT; i++)
+                for (int i = 0; i < GEMV_MT; i++)
+                    x[i] = vload2(0, xr[i] + k + 2 * lane);
 #pragma unroll
                 for (int r = 0; r < GEMV_NR; r++) {
-                    const float t = sub_group_reduce_add(acc[i][r]);
-                    if (lane == 0 && m0 + i < M && n0 + r < N)
-                        gemv_put(Y + y_off + (size_t)(m0 + i) * ldy + n0 + r, t, alpha, beta);
+                    const size_t e = e0[r] + (size_t)k;
+                    const float am = gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                    const uint by = packed[(e >> 1) + (size_t)lane];
+                    const float wh = intel_sub_group_shuffle(tl, by >> 4) * am;
+                    const float wl = intel_sub_group_shuffle(tl, by & 15u) * am;
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        acc[i][r] = fma(x[i].s1, wl, fma(x[i].s0, wh, acc[i][r]));
                 }
+            }
+        } else {
+            /* ragged: element kk + lane; every lane takes part in the shuffle (past K with 0) */
+            for (int kk = 0; kk < K; kk += 16) {
+                const int k = min(kk + lane, K - 1);
+#pragma unroll
+                for (int r = 0; r < GEMV_NR; r++) {
+                    const size_t e = e0[r] + (size_t)k;
+                    const uint by = packed[e >> 1];
+                    const float w = intel_sub_group_shuffle(tl, (e & 1) ? (by & 15u) : (by >> 4)) *
+                                    gemv_q4_absmax(dq, absmax_f, qabsmax, nabs, ncode, nbs, nbsl, noff, e >> bsl);
+                    const float wv = kk + lane < K ? w : 0.0f;
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++)
+                        acc[i][r] = fma(xr[i][k], wv, acc[i][r]);
+                }
+            }
         }
+#pragma unroll
+        for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++) {
+                const float t = sub_group_reduce_add(acc[i][r]);
+                if (lane == 0 && m0 + i < M && n0 + r < N)
+                    gemv_put(Y + y_off + (size_t)(m0 + i) * ldy + n0 + r, t, alpha, beta);
+            }
     }
+}
+
+/* a contiguous range of groups of NR rows per subgroup, as gemv_q4_wi */
+inline void gemv_q4_sg(int dq, GEMV_Q4_PARAMS) {
+    size_t g0, g1;
+    gemv_range(((size_t)N + GEMV_NR - 1) / GEMV_NR, get_group_id(0), get_num_groups(0), &g0, &g1);
+    for (size_t g = g0; g < g1; g++)
+        gemv_q4_sg_group(dq, GEMV_Q4_ARGS, g);
 }
 
 __kernel __attribute__((reqd_work_group_size(16, 1, 1))) __attribute__((intel_reqd_sub_group_size(16))) void
@@ -751,5 +852,17 @@ gemv_fwd_q4dq_sg(int M, int N, int K, float alpha, __global const float *restric
                  int blocksize_log2) {
     gemv_q4_sg(1, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, packed, code, nested_absmax, qabsmax,
                nested_absmax, nested_code, nested_blocksize, nested_log2, nested_offset, blocksize_log2);
+}
+
+__kernel __attribute__((reqd_work_group_size(16, 1, 1))) __attribute__((intel_reqd_sub_group_size(16))) void
+gemv_fwd_q4_sg3(int M, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, float beta,
+                GEMV_Q4W(0), GEMV_Q4W(1), GEMV_Q4W(2)) {
+    GEMV_Q4_MULTI(sg, 0, GEMV_Q4W_ARGS, get_group_id(0), get_num_groups(0));
+}
+
+__kernel __attribute__((reqd_work_group_size(16, 1, 1))) __attribute__((intel_reqd_sub_group_size(16))) void
+gemv_fwd_q4dq_sg3(int M, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, float beta,
+                  GEMV_Q4DQW(0), GEMV_Q4DQW(1), GEMV_Q4DQW(2)) {
+    GEMV_Q4_MULTI(sg, 1, GEMV_Q4DQW_ARGS, get_group_id(0), get_num_groups(0));
 }
 #endif

@@ -184,23 +184,40 @@ clft_status clft_generator_reset(clft_generator *g) {
 
 int64_t clft_generator_length(const clft_generator *g) { return g ? g->len : 0; }
 
-/* Y (n,out) = X (n,in) W^T (+ bias) + scale * (X A^T) B^T, added to residual * Y (the block's residual
- * connection without an add of its own): the base in its storage, the adapter unmerged (u = X A^T
- * scaled, then added through B). */
-static clft_status gen_linear(clft_generator *g, const clft_linear *lin, clft_mat Y, clft_mat X, int64_t n,
-                              float residual) {
+/* Y += bias + scale * (X A^T) B^T on top of the base product in Y: the adapter unmerged (u = X A^T,
+ * then added through B scaled: one product with alpha = scale). */
+static clft_status gen_adapt(clft_generator *g, const clft_linear *lin, clft_mat Y, clft_mat X, int64_t n) {
     clft_context *ctx = g->m->ctx;
-    CLFT_CHECK(clft_linear_fwd(ctx, Y, X, &lin->base, n, residual));
     if (lin->has_bias) {
         clft_dv y = clft_dv_of(Y.buf, Y.offset);
         CLFT_CHECK(clft_bias_add_fwd(ctx, y, y, DV(&lin->bias), n, lin->out));
     }
     if (!lin->has_lora) return CLFT_OK;
-    const clft_weight A = clft_weight_f32_view(&lin->A.w, lin->r, lin->in),
-                      B = clft_weight_f32_view(&lin->B.w, lin->out, lin->r);
-    CLFT_CHECK(clft_linear_fwd(ctx, clft_mat_of(&g->lu, 0, lin->r), X, &A, n, 0.0f));
-    CLFT_CHECK(clft_scale(ctx, DV(&g->lu), lin->scale, n * lin->r));
-    return clft_linear_fwd(ctx, Y, clft_mat_of(&g->lu, 0, lin->r), &B, n, 1.0f);
+    const clft_weight A = clft_weight_f32_view(&lin->A.w, lin->r, lin->in);
+    const clft_mat U = clft_mat_of(&g->lu, 0, lin->r);
+    CLFT_CHECK(clft_linear_fwd(ctx, U, X, &A, n, 0.0f));
+    return clft_gemm_f32(ctx, 0, 1, n, lin->out, lin->r, lin->scale, U, clft_mat_of(&lin->B.w, 0, lin->r), 1.0f, Y);
+}
+
+/* Y (n,out) = X (n,in) W^T (+ bias) + scale * (X A^T) B^T, added to residual * Y (the block's residual
+ * connection without an add of its own): the base in its storage, the adapter unmerged. */
+static clft_status gen_linear(clft_generator *g, const clft_linear *lin, clft_mat Y, clft_mat X, int64_t n,
+                              float residual) {
+    CLFT_CHECK(clft_linear_fwd(g->m->ctx, Y, X, &lin->base, n, residual));
+    return gen_adapt(g, lin, Y, X, n);
+}
+
+/* The projections lins[0..nl) of the same input X into Y[0..nl) (q, k and v; gate and up): the base
+ * products in one call (one launch when decoding), then each one's bias and adapter. */
+static clft_status gen_linear_multi(clft_generator *g, int nl, const clft_linear *const *lins, const clft_mat *Y,
+                                    clft_mat X, int64_t n) {
+    const clft_weight *W[CLFT_LINEAR_MULTI_MAX];
+    for (int j = 0; j < nl; j++)
+        W[j] = &lins[j]->base;
+    CLFT_CHECK(clft_linear_fwd_multi(g->m->ctx, nl, Y, X, W, n, 0.0f));
+    for (int j = 0; j < nl; j++)
+        CLFT_CHECK(gen_adapt(g, lins[j], Y[j], X, n));
+    return CLFT_OK;
 }
 
 /* One layer over the n tokens in g->x (positions g->len ...): x = block(x), the two residual
@@ -215,9 +232,10 @@ static clft_status gen_layer(clft_generator *g, int64_t l, int64_t n) {
     const clft_dv pos = clft_dv_of(&g->tok, (size_t)n);
     CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&g->h), DV(&g->rstd), DV(&g->x), DV(&ly->ln1.w), n, C, eps));
     const clft_mat H = clft_mat_of(&g->h, 0, C), X = clft_mat_of(&g->x, 0, C);
-    CLFT_CHECK(gen_linear(g, &ly->lin[0], clft_mat_of(&g->q, 0, m->QD), H, n, 0.0f));
-    CLFT_CHECK(gen_linear(g, &ly->lin[1], clft_mat_of(&g->kc[l], koff, m->KD), H, n, 0.0f)); /* into the cache */
-    CLFT_CHECK(gen_linear(g, &ly->lin[2], clft_mat_of(&g->vc[l], koff, m->KD), H, n, 0.0f));
+    const clft_linear *qkv[3] = {&ly->lin[0], &ly->lin[1], &ly->lin[2]};
+    const clft_mat qkv_out[3] = {clft_mat_of(&g->q, 0, m->QD), clft_mat_of(&g->kc[l], koff, m->KD), /* into the cache */
+                                 clft_mat_of(&g->vc[l], koff, m->KD)};
+    CLFT_CHECK(gen_linear_multi(g, 3, qkv, qkv_out, H, n));
     /* RoPE of the queries and of the new keys in the cache, one launch (cos and sin once per pair) */
     CLFT_CHECK(
         clft_rope_qk_fwd(ctx, DV(&g->q), clft_dv_of(&g->kc[l], koff), pos, DV(&m->inv_freq), n, m->H, m->KV, m->D));
@@ -225,8 +243,9 @@ static clft_status gen_layer(clft_generator *g, int64_t l, int64_t n) {
     CLFT_CHECK(clft_attention_kv_fwd(ctx, DV(&g->att), DV(&g->q), DV(&g->kc[l]), DV(&g->vc[l]), &g->ws, &ad));
     CLFT_CHECK(gen_linear(g, &ly->lin[3], X, clft_mat_of(&g->att, 0, m->QD), n, 1.0f)); /* x += o(att) */
     CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&g->h), DV(&g->rstd), DV(&g->x), DV(&ly->ln2.w), n, C, eps));
-    CLFT_CHECK(gen_linear(g, &ly->lin[4], clft_mat_of(&g->g, 0, m->F), H, n, 0.0f));
-    CLFT_CHECK(gen_linear(g, &ly->lin[5], clft_mat_of(&g->u, 0, m->F), H, n, 0.0f));
+    const clft_linear *gu[2] = {&ly->lin[4], &ly->lin[5]};
+    const clft_mat gu_out[2] = {clft_mat_of(&g->g, 0, m->F), clft_mat_of(&g->u, 0, m->F)};
+    CLFT_CHECK(gen_linear_multi(g, 2, gu, gu_out, H, n));
     CLFT_CHECK(clft_swiglu_fwd(ctx, DV(&g->a), DV(&g->g), DV(&g->u), n * m->F));
     return gen_linear(g, &ly->lin[6], X, clft_mat_of(&g->a, 0, m->F), n, 1.0f); /* x += down(a) */
 }

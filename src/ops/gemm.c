@@ -625,109 +625,177 @@ static int gemv_rows(int variant, int nr_set, int mt) {
     return nr > 1 ? nr : 1;
 }
 
-typedef struct gemv_karg {
-    size_t size;
-    const void *ptr;
-} gemv_karg;
+/* The kernel, its options and its launch shape for a GEMV problem (one weight, or several of the same
+ * storage and K against the same X: multi). */
+typedef struct gemv_cfg {
+    int variant, mt, nr, q4;
+    size_t lsize;
+    char defs[112], name[40];
+} gemv_cfg;
 
-static clft_status run_gemv(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+static void gemv_config(const clft_context *ctx, const gemm_state *s, const gemm_problem *p, int multi, gemv_cfg *c) {
     const clft_gemv_tiles *t = &s->gemv;
     const clft_weight *w = p->w;
     const clft_dtype dt = w ? w->dtype : CLFT_DTYPE_F32;
-    const int q4 = is_q4(w);
+    c->q4 = is_q4(w);
     /* variant 3: subgroup kernels for 4-bit weights, the work-item kernels for the others */
-    const int variant = t->variant == 3 && !q4 ? 1 : t->variant, wg = variant != 1;
+    c->variant = t->variant == 3 && !c->q4 ? 1 : t->variant;
     /* variant 3: Intel's CPU compiler (2026.22) runs the subgroup kernel work-item by work-item, 7x
      * slower, once a work-item holds more than about 4 sums: at most 4 rows of X per pass */
-    const int mtmax = variant == 3 && t->mt > 4 ? 4 : t->mt;
-    int mt = 1;
-    while (mt < p->M && mt < mtmax)
-        mt *= 2;
-    const int nr = gemv_rows(variant, t->nr, mt);
-    const size_t lsize = variant == 3 ? 16 : variant == 2 ? (size_t)t->wg : 1;
+    const int mtmax = c->variant == 3 && t->mt > 4 ? 4 : t->mt;
+    c->mt = 1;
+    while (c->mt < p->M && c->mt < mtmax)
+        c->mt *= 2;
+    c->nr = gemv_rows(c->variant, t->nr, c->mt);
+    c->lsize = c->variant == 3 ? 16 : c->variant == 2 ? (size_t)t->wg : 1;
     /* 4-bit on a CPU (not Oclgrind): each work-item (1) or subgroup (3) reads a contiguous range of
      * rows and prefetches the bytes GEMV_PF ahead in memory order (the hardware prefetchers follow
      * the interleaved short rows poorly: K = 768 rows streamed from memory ran at half the speed of
      * the same rows in cache). A group's bytes ahead, 8-16 KiB (measured on Zen 4). */
     int pf = 0;
-    if (q4 && variant != 2 && ctx->caps.is_cpu && !ctx->caps.is_oclgrind) {
-        const int64_t gb = (int64_t)nr * p->K / 2;
+    if (c->q4 && c->variant != 2 && ctx->caps.is_cpu && !ctx->caps.is_oclgrind) {
+        const int64_t gb = (int64_t)c->nr * p->K / 2;
         pf = gb > 8192 ? 16384 : 8192;
     }
-    char defs[112];
-    if (variant == 2)
-        snprintf(defs, sizeof defs, "-DGEMV_MT=%d -DGEMV_NR=%d -DGEMV_WG=%d", mt, nr, t->wg);
+    if (c->variant == 2)
+        snprintf(c->defs, sizeof c->defs, "-DGEMV_MT=%d -DGEMV_NR=%d -DGEMV_WG=%d", c->mt, c->nr, t->wg);
     else
-        snprintf(defs, sizeof defs, "-DGEMV_MT=%d -DGEMV_NR=%d -DGEMV_VW=%d -DGEMV_PF=%d", mt, nr, t->vw, pf);
-    const char *wname = q4                      ? (w->double_quant ? "q4dq" : "q4")
+        snprintf(c->defs, sizeof c->defs, "-DGEMV_MT=%d -DGEMV_NR=%d -DGEMV_VW=%d -DGEMV_PF=%d", c->mt, c->nr, t->vw,
+                 pf);
+    const char *wname = c->q4                   ? (w->double_quant ? "q4dq" : "q4")
                         : dt == CLFT_DTYPE_F16  ? "f16"
                         : dt == CLFT_DTYPE_BF16 ? "bf16"
                                                 : "f32";
-    char name[40];
-    snprintf(name, sizeof name, "gemv_fwd_%s_%s", wname, variant == 3 ? "sg" : variant == 2 ? "wg" : "wi");
-    cl_kernel k = NULL;
-    CLFT_CHECK(clft_cl_kernel(ctx, "gemv.cl", defs, name, &k));
-    cl_int M = (cl_int)p->M, N = (cl_int)p->N, K = (cl_int)p->K, bsl = 0, nbsl = -1;
-    cl_int nbs = q4 ? w->nested_blocksize : 0;
-    while (q4 && (1 << bsl) < w->blocksize) /* a power of two (check_weight) */
-        bsl++;
-    for (int l = 0; q4 && l < 31 && nbsl < 0; l++)
-        if ((1 << l) == nbs) nbsl = l;
-    cl_float alpha = p->alpha, beta = p->beta, noff = q4 ? w->nested_offset : 0.0f;
-    cl_ulong xoff = p->A.offset, yoff = p->C.offset, woff = w ? 0 : p->B.offset;
-    cl_long ldx = p->A.ld, sx = p->sA, ldy = p->C.ld, sy = p->sC, ldw = w ? w->cols : p->B.ld, sw = w ? 0 : p->sB;
+    snprintf(c->name, sizeof c->name, "gemv_fwd_%s_%s%s", wname,
+             c->variant == 3   ? "sg"
+             : c->variant == 2 ? "wg"
+                               : "wi",
+             multi ? "3" : "");
+}
+
+static clft_status gemv_arg(cl_kernel k, const char *name, cl_uint *i, size_t size, const void *ptr) {
+    const cl_int err = clSetKernelArg(k, *i, size, ptr);
+    if (err != CL_SUCCESS) {
+        char what[80];
+        snprintf(what, sizeof what, "clSetKernelArg(%s, arg %u)", name, *i);
+        return clft_cl_fail(err, what);
+    }
+    (*i)++;
+    return CLFT_OK;
+}
+
+/* The weight's arguments: dense (W, w_off, ldw[, sw]) (sw: the one-weight kernels' batch stride),
+ * 4-bit (packed, code, absmax, blocksize_log2) or with double quantization (packed, code, qabsmax,
+ * nested_absmax, nested_code, nested_blocksize, nested_log2, nested_offset, blocksize_log2). */
+static clft_status gemv_weight_args(cl_kernel k, const char *name, cl_uint *i, const gemm_problem *p, int with_sw) {
+    const clft_weight *w = p->w;
     const cl_mem *wmem = w ? &w->data.mem : &p->B.buf->mem;
-    gemv_karg a[22] = {{sizeof M, &M},
-                       {sizeof N, &N},
-                       {sizeof K, &K},
-                       {sizeof alpha, &alpha},
-                       {sizeof(cl_mem), &p->A.buf->mem},
-                       {sizeof xoff, &xoff},
-                       {sizeof ldx, &ldx},
-                       {sizeof sx, &sx},
-                       {sizeof beta, &beta},
-                       {sizeof(cl_mem), &p->C.buf->mem},
-                       {sizeof yoff, &yoff},
-                       {sizeof ldy, &ldy},
-                       {sizeof sy, &sy},
-                       {sizeof(cl_mem), wmem}};
-    int na = 14;
-    if (!q4) {
-        a[na++] = (gemv_karg){sizeof woff, &woff};
-        a[na++] = (gemv_karg){sizeof ldw, &ldw};
-        a[na++] = (gemv_karg){sizeof sw, &sw};
-    } else {
-        a[na++] = (gemv_karg){sizeof(cl_mem), &w->code.mem};
-        a[na++] = (gemv_karg){sizeof(cl_mem), &w->absmax.mem};
-        if (w->double_quant) {
-            a[na++] = (gemv_karg){sizeof(cl_mem), &w->nested_absmax.mem};
-            a[na++] = (gemv_karg){sizeof(cl_mem), &w->nested_code.mem};
-            a[na++] = (gemv_karg){sizeof nbs, &nbs};
-            a[na++] = (gemv_karg){sizeof nbsl, &nbsl};
-            a[na++] = (gemv_karg){sizeof noff, &noff};
-        }
-        a[na++] = (gemv_karg){sizeof bsl, &bsl};
+    CLFT_CHECK(gemv_arg(k, name, i, sizeof(cl_mem), wmem));
+    if (!is_q4(w)) {
+        const cl_ulong woff = w ? 0 : p->B.offset;
+        const cl_long ldw = w ? w->cols : p->B.ld, sw = w ? 0 : p->sB;
+        CLFT_CHECK(gemv_arg(k, name, i, sizeof woff, &woff));
+        CLFT_CHECK(gemv_arg(k, name, i, sizeof ldw, &ldw));
+        return with_sw ? gemv_arg(k, name, i, sizeof sw, &sw) : CLFT_OK;
     }
-    for (int i = 0; i < na; i++) {
-        const cl_int err = clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].ptr);
-        if (err != CL_SUCCESS) {
-            char what[80];
-            snprintf(what, sizeof what, "clSetKernelArg(%s, arg %d)", name, i);
-            return clft_cl_fail(err, what);
-        }
+    cl_int bsl = 0, nbsl = -1;
+    const cl_int nbs = w->nested_blocksize;
+    const cl_float noff = w->nested_offset;
+    while ((1 << bsl) < w->blocksize) /* a power of two (check_weight) */
+        bsl++;
+    for (int l = 0; l < 31 && nbsl < 0; l++)
+        if ((1 << l) == nbs) nbsl = l;
+    CLFT_CHECK(gemv_arg(k, name, i, sizeof(cl_mem), &w->code.mem));
+    CLFT_CHECK(gemv_arg(k, name, i, sizeof(cl_mem), &w->absmax.mem));
+    if (w->double_quant) {
+        CLFT_CHECK(gemv_arg(k, name, i, sizeof(cl_mem), &w->nested_absmax.mem));
+        CLFT_CHECK(gemv_arg(k, name, i, sizeof(cl_mem), &w->nested_code.mem));
+        CLFT_CHECK(gemv_arg(k, name, i, sizeof nbs, &nbs));
+        CLFT_CHECK(gemv_arg(k, name, i, sizeof nbsl, &nbsl));
+        CLFT_CHECK(gemv_arg(k, name, i, sizeof noff, &noff));
     }
-    size_t groups = ((size_t)p->N + (size_t)nr - 1) / (size_t)nr;
+    return gemv_arg(k, name, i, sizeof bsl, &bsl);
+}
+
+/* Launch `groups` groups of rows (all weights') with batch `batch`. */
+static clft_status gemv_launch(clft_context *ctx, cl_kernel k, const gemv_cfg *c, size_t groups, size_t batch) {
     /* on a CPU, variant 1: at most 64 work-items per compute unit, each striding over groups of rows;
      * 4-bit weights (variants 1 and 3): 8 work-items or subgroups per compute unit, each over a
      * contiguous range of groups (measured best of 2 to 64 on 2 Zen 4 cores, PoCL and Intel's runtime:
      * fewer leave a core idle at the end, more cut the streams the prefetch runs ahead on) */
     const size_t cus = (size_t)(ctx->caps.info.compute_units > 0 ? ctx->caps.info.compute_units : 1);
-    const size_t items = (q4 ? 8 : 64) * cus;
-    if ((!wg || (variant == 3 && q4)) && ctx->caps.is_cpu && groups > items) groups = items;
-    size_t g[2] = {groups * lsize, (size_t)p->batch};
-    size_t l[2] = {lsize, 1};
+    const size_t items = (c->q4 ? 8 : 64) * cus;
+    const int wg = c->variant != 1;
+    if ((!wg || (c->variant == 3 && c->q4)) && ctx->caps.is_cpu && groups > items) groups = items;
+    size_t g[2] = {groups * c->lsize, batch};
+    size_t l[2] = {c->lsize, 1};
     /* variant 1 on a CPU: one work-item per work-group (explicit vectors, PERF.md 5) */
-    CLFT_CHECK(clft_cl_launch(ctx, k, 2, g, wg || ctx->caps.is_cpu ? l : NULL, name));
+    return clft_cl_launch(ctx, k, 2, g, wg || ctx->caps.is_cpu ? l : NULL, c->name);
+}
+
+static clft_status run_gemv(clft_context *ctx, gemm_state *s, const gemm_problem *p) {
+    gemv_cfg c;
+    gemv_config(ctx, s, p, 0, &c);
+    cl_kernel k = NULL;
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemv.cl", c.defs, c.name, &k));
+    const cl_int M = (cl_int)p->M, N = (cl_int)p->N, K = (cl_int)p->K;
+    const cl_float alpha = p->alpha, beta = p->beta;
+    const cl_ulong xoff = p->A.offset, yoff = p->C.offset;
+    const cl_long ldx = p->A.ld, sx = p->sA, ldy = p->C.ld, sy = p->sC;
+    cl_uint i = 0;
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof M, &M));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof N, &N));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof K, &K));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof alpha, &alpha));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof(cl_mem), &p->A.buf->mem));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof xoff, &xoff));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof ldx, &ldx));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof sx, &sx));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof beta, &beta));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof(cl_mem), &p->C.buf->mem));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof yoff, &yoff));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof ldy, &ldy));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof sy, &sy));
+    CLFT_CHECK(gemv_weight_args(k, c.name, &i, p, 1));
+    CLFT_CHECK(gemv_launch(ctx, k, &c, ((size_t)p->N + (size_t)c.nr - 1) / (size_t)c.nr, (size_t)p->batch));
+    s->last = CLFT_GEMM_GEMV;
+    return CLFT_OK;
+}
+
+/* Several linear forwards of the same X and of weights of the same storage and K (p[0..n), n <= 3,
+ * checked by the caller) in one launch of a *_wi3 / *_sg3 kernel; a missing third weight is given
+ * as the second with N = 0. */
+static clft_status run_gemv_multi(clft_context *ctx, gemm_state *s, const gemm_problem *p, int n) {
+    gemv_cfg c;
+    gemv_config(ctx, s, &p[0], 1, &c);
+    cl_kernel k = NULL;
+    CLFT_CHECK(clft_cl_kernel(ctx, "gemv.cl", c.defs, c.name, &k));
+    const cl_int M = (cl_int)p[0].M, K = (cl_int)p[0].K;
+    const cl_float alpha = p[0].alpha, beta = p[0].beta;
+    const cl_ulong xoff = p[0].A.offset;
+    const cl_long ldx = p[0].A.ld;
+    cl_uint i = 0;
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof M, &M));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof K, &K));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof alpha, &alpha));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof(cl_mem), &p[0].A.buf->mem));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof xoff, &xoff));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof ldx, &ldx));
+    CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof beta, &beta));
+    size_t groups = 0;
+    for (int j = 0; j < 3; j++) {
+        const gemm_problem *q = &p[j < n ? j : n - 1];
+        const cl_int N = j < n ? (cl_int)q->N : 0;
+        const cl_ulong yoff = q->C.offset;
+        const cl_long ldy = q->C.ld;
+        CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof N, &N));
+        CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof(cl_mem), &q->C.buf->mem));
+        CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof yoff, &yoff));
+        CLFT_CHECK(gemv_arg(k, c.name, &i, sizeof ldy, &ldy));
+        CLFT_CHECK(gemv_weight_args(k, c.name, &i, q, 0));
+        groups += ((size_t)N + (size_t)c.nr - 1) / (size_t)c.nr;
+    }
+    CLFT_CHECK(gemv_launch(ctx, k, &c, groups, 1));
     s->last = CLFT_GEMM_GEMV;
     return CLFT_OK;
 }
@@ -1084,18 +1152,22 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
     return CLFT_OK;
 }
 
-static clft_status gemm_run(clft_context *ctx, const gemm_problem *p) {
-    if (p->M == 0 || p->N == 0 || p->batch == 0) return CLFT_OK;
-    gemm_state *s = state_get(ctx);
-    if (!s) return CLFT_STATUS_HOST_OOM;
-    clft_gemm_path path = CLFT_GEMM_TILED;
-    CLFT_CHECK(choose_path(ctx, s, p, &path));
+static clft_status gemm_run_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path) {
     clft_status st = run_path(ctx, s, p, path);
     if (st != CLFT_OK)
         return clft_error_prefix(st, "%s (M %lld N %lld K %lld batch %lld, %s path)", p->fn, (long long)p->M,
                                  (long long)p->N, (long long)p->K, (long long)p->batch, clft_gemm_path_name(path));
     if (s->last >= 0 && s->last < CLFT_GEMM_PATH_COUNT) s->counts[s->last]++;
     return CLFT_OK;
+}
+
+static clft_status gemm_run(clft_context *ctx, const gemm_problem *p) {
+    if (p->M == 0 || p->N == 0 || p->batch == 0) return CLFT_OK;
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    clft_gemm_path path = CLFT_GEMM_TILED;
+    CLFT_CHECK(choose_path(ctx, s, p, &path));
+    return gemm_run_path(ctx, s, p, path);
 }
 
 /* ---- API ------------------------------------------------------------------------------------ */
@@ -1183,6 +1255,51 @@ clft_status clft_linear_fwd(clft_context *ctx, clft_mat Y, clft_mat X, const clf
     CLFT_CHECK(check_view(fn, "Y (M,N)", Y.buf, Y.offset, Y.ld, M, N, 1, 0, 4));
     gemm_problem p = {fn, 0, 1, M, N, K, 1, 1.0f, beta, X, {0}, Y, 0, 0, 0, W, 1};
     return gemm_run(ctx, &p);
+}
+
+clft_status clft_linear_fwd_multi(clft_context *ctx, int n, const clft_mat *Y, clft_mat X, const clft_weight *const *W,
+                                  int64_t M, float beta) {
+    const char *fn = "clft_linear_fwd"; /* the products' own name: their decisions are the one-weight calls' */
+    if (!ctx || !Y || !W) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_linear_fwd_multi: NULL argument");
+    if (n < 1 || n > CLFT_LINEAR_MULTI_MAX)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_linear_fwd_multi: %d weights (1..%d)", n,
+                          CLFT_LINEAR_MULTI_MAX);
+    gemm_problem p[CLFT_LINEAR_MULTI_MAX];
+    for (int j = 0; j < n; j++) {
+        CLFT_CHECK(check_weight(fn, W[j]));
+        const int64_t N = W[j]->rows, K = W[j]->cols;
+        if (K != W[0]->cols)
+            return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                              "clft_linear_fwd_multi: weight %d has %lld columns, weight 0 %lld", j, (long long)K,
+                              (long long)W[0]->cols);
+        CLFT_CHECK(check_dims(fn, M, N, K, 1));
+        CLFT_CHECK(check_view(fn, "X (M,K)", X.buf, X.offset, X.ld, M, K, 1, 0, 4));
+        CLFT_CHECK(check_view(fn, "Y (M,N)", Y[j].buf, Y[j].offset, Y[j].ld, M, N, 1, 0, 4));
+        p[j] = (gemm_problem){fn, 0, 1, M, N, K, 1, 1.0f, beta, X, {0}, Y[j], 0, 0, 0, W[j], 1};
+    }
+    if (M == 0) return CLFT_OK;
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    /* one launch where every product alone would take the GEMV path of a CPU design (work-item or
+     * subgroup kernels) and the weights share a storage type; otherwise one product after the other */
+    clft_gemm_path path[CLFT_LINEAR_MULTI_MAX];
+    int fuse = n > 1 && s->gemv.variant != 2;
+    for (int j = 0; j < n; j++) {
+        CLFT_CHECK(choose_path(ctx, s, &p[j], &path[j]));
+        fuse = fuse && path[j] == CLFT_GEMM_GEMV && gemv_applies(&p[j]) && p[j].N > 0 && W[j]->dtype == W[0]->dtype &&
+               W[j]->double_quant == W[0]->double_quant;
+    }
+    if (!fuse) {
+        for (int j = 0; j < n; j++)
+            if (p[j].N > 0) CLFT_CHECK(gemm_run_path(ctx, s, &p[j], path[j]));
+        return CLFT_OK;
+    }
+    clft_status st = run_gemv_multi(ctx, s, p, n);
+    if (st != CLFT_OK)
+        return clft_error_prefix(st, "clft_linear_fwd_multi (%d weights, M %lld K %lld, gemv path)", n, (long long)M,
+                                 (long long)p[0].K);
+    s->counts[CLFT_GEMM_GEMV] += n;
+    return CLFT_OK;
 }
 
 clft_status clft_linear_bwd_data(clft_context *ctx, clft_mat dX, clft_mat dY, const clft_weight *W, int64_t M,

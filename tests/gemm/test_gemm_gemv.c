@@ -7,6 +7,8 @@
  *     {1,2,3,5,8,16}, ragged N and K (N 1..1536, K 1..1000, odd ones included), beta 0 and 1, X and Y
  *     with offsets and leading dimensions, NaN in Y with beta 0;
  *   - f32 products C = alpha * A * B^T + beta * C with offsets, ldb != K and batches;
+ *   - several weights against one X in one call (clft_linear_fwd_multi: 2 and 3 weights of every
+ *     dtype, ragged N each, every design): the bits of one call per weight, close to src/ref;
  *   - the fallbacks (M > CLFT_GEMV_MAX_M, backward-data, untransposed B: the tiled path), the
  *     measured choice (GEMV is a timed candidate and its decision is followed), bad tile settings.
  * Tiny shapes, small tiles and both designs under Oclgrind (CLFT_TEST_TINY). */
@@ -73,6 +75,113 @@ static const struct {
                {CLFT_DTYPE_NF4, 1, 128}, {CLFT_DTYPE_FP4, 0, 128}, {CLFT_DTYPE_FP4, 1, 128}};
 #define NWEIGHTS (int)(sizeof WEIGHTS / sizeof WEIGHTS[0])
 
+/* Several weights of the same storage and K against one X in one call (clft_linear_fwd_multi): the
+ * same bits as one clft_linear_fwd per weight (the rows are the one-weight kernels' code; the fused
+ * launch where the design is a CPU one, one call per weight elsewhere) and close to src/ref. Every
+ * output with its own buffer, offset and leading dimension; beta 0 over NaN and beta 1. */
+static void check_multi(const char *cfg, clft_dtype dt, int dq, int bs, int n, const int64_t *Ns, int64_t K, int64_t M,
+                        float beta, uint64_t salt) {
+    tu_rng r = tu_rng_make(salt);
+    host_weight hw[3];
+    const clft_weight *W[3];
+    clft_buf Yf[3], Ys[3];
+    clft_mat Ym[3];
+    float *ref[3], *got = NULL, *sep = NULL;
+    const int64_t ldx = K + 3;
+    const size_t nX = 5 + (size_t)(M * ldx);
+    float *hX = calloc(nX, 4);
+    tu_fill(&r, hX, nX, -1, 1);
+    clft_buf X = gt_upload(ctx, hX, nX * 4);
+    size_t nY[3];
+    for (int j = 0; j < n; j++) {
+        hw[j] = gt_make_weight(ctx, dt, Ns[j], K, dq, bs, &r);
+        W[j] = &hw[j].w;
+        const int64_t ldy = Ns[j] + 2 * j;
+        nY[j] = (size_t)(7 * j) + (size_t)(M * ldy) + 1;
+        float *hY = malloc(nY[j] * 4);
+        tu_fill(&r, hY, nY[j], -1, 1);
+        ref[j] = malloc(nY[j] * 4);
+        if (beta == 0.0f)
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t c = 0; c < Ns[j]; c++)
+                    hY[(size_t)(7 * j) + (size_t)(i * ldy + c)] = NAN;
+        memcpy(ref[j], hY, nY[j] * 4);
+        clft_ref_gemm_f32(0, 1, M, Ns[j], K, 1.0f, hX + 5, ldx, hw[j].deq, K, beta, ref[j] + 7 * j, ldy);
+        Yf[j] = gt_upload(ctx, hY, nY[j] * 4);
+        Ys[j] = gt_upload(ctx, hY, nY[j] * 4);
+        Ym[j] = (clft_mat){&Yf[j], (size_t)(7 * j), ldy};
+        free(hY);
+    }
+    char what[192];
+    snprintf(what, sizeof what, "gemv[%s] linear_fwd_multi %d x %s%s bs%d N %lld,%lld,%lld K%lld M%lld beta%g", cfg, n,
+             clft_dtype_name(dt), dq ? "+dq" : "", bs, (long long)Ns[0], (long long)(n > 1 ? Ns[1] : 0),
+             (long long)(n > 2 ? Ns[2] : 0), (long long)K, (long long)M, beta);
+    gt_trace(what);
+    TU_OK(clft_gemm_set_path(ctx, CLFT_GEMM_GEMV));
+    const clft_status st = clft_linear_fwd_multi(ctx, n, Ym, (clft_mat){&X, 5, ldx}, W, M, beta);
+    TU_CHECK(st == CLFT_OK, "%s: %s: %s", what, clft_status_string(st), clft_last_error());
+    expect_path(CLFT_GEMM_GEMV, what);
+    for (int j = 0; j < n; j++)
+        TU_OK(
+            clft_linear_fwd(ctx, (clft_mat){&Ys[j], (size_t)(7 * j), Ym[j].ld}, (clft_mat){&X, 5, ldx}, W[j], M, beta));
+    for (int j = 0; j < n; j++) {
+        got = realloc(got, nY[j] * 4);
+        sep = realloc(sep, nY[j] * 4);
+        gt_download(ctx, &Yf[j], got, nY[j]);
+        gt_download(ctx, &Ys[j], sep, nY[j]);
+        char w2[220];
+        snprintf(w2, sizeof w2, "%s: weight %d", what, j);
+        /* the whole buffer: nothing outside the (M, N_j) view was written */
+        tu_close(w2, got, ref[j], nY[j], 1e-5 + 1e-6 * (double)K, 1e-4, 1e-9);
+        TU_CHECK(memcmp(got, sep, nY[j] * 4) == 0, "%s: differs from its one-weight call", w2);
+        clft_buf_free(ctx, &Yf[j]), clft_buf_free(ctx, &Ys[j]);
+        free(ref[j]);
+        gt_free_weight(ctx, &hw[j]);
+    }
+    clft_buf_free(ctx, &X);
+    free(hX), free(got), free(sep);
+}
+
+/* The storages, weight counts and shapes of check_multi (ragged N, a one-row weight, K odd), and the
+ * refusals. */
+static void run_multi(const char *cfg, uint64_t *salt) {
+    static const int64_t full[][4] = {{576, 192, 192, 576}, {131, 7, 1, 67}, {1536, 1536, 0, 64}, {33, 9, 100, 1000}},
+                         tiny[][4] = {{7, 3, 13, 19}, {5, 2, 0, 32}};
+    const int t = tu_tiny(), nshape = t ? 2 : 4;
+    const int64_t Ms[] = {1, 3, 16};
+    for (int w = 0; w < NWEIGHTS; w++)
+        for (int i = 0; i < nshape; i++) {
+            const int64_t *sh = t ? tiny[i] : full[i];
+            const int n = sh[2] ? 3 : 2;
+            check_multi(cfg, WEIGHTS[w].dt, WEIGHTS[w].dq, WEIGHTS[w].bs, n, sh, sh[3], Ms[(w + i) % (t ? 2 : 3)],
+                        (w + i) & 1 ? 1.0f : 0.0f, (*salt)++);
+        }
+}
+
+static void check_multi_refused(uint64_t *salt) {
+    tu_rng r = tu_rng_make((*salt)++);
+    host_weight a = gt_make_weight(ctx, CLFT_DTYPE_F32, 4, 8, 0, 0, &r),
+                b = gt_make_weight(ctx, CLFT_DTYPE_F32, 4, 9, 0, 0, &r);
+    float z[64] = {0};
+    clft_buf X = gt_upload(ctx, z, sizeof z), Y = gt_upload(ctx, z, sizeof z);
+    const clft_weight *W[4] = {&a.w, &b.w, &a.w, &a.w};
+    clft_mat Ym[4] = {{&Y, 0, 4}, {&Y, 4, 4}, {&Y, 8, 4}, {&Y, 12, 4}};
+    TU_CHECK(clft_linear_fwd_multi(ctx, 2, Ym, (clft_mat){&X, 0, 8}, W, 1, 0.0f) == CLFT_STATUS_SHAPE_MISMATCH,
+             "multi: weights of different K accepted");
+    W[1] = &a.w;
+    TU_CHECK(clft_linear_fwd_multi(ctx, 4, Ym, (clft_mat){&X, 0, 8}, W, 1, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
+             "multi: 4 weights accepted");
+    TU_CHECK(clft_linear_fwd_multi(ctx, 0, Ym, (clft_mat){&X, 0, 8}, W, 1, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
+             "multi: 0 weights accepted");
+    TU_CHECK(clft_linear_fwd_multi(ctx, 2, NULL, (clft_mat){&X, 0, 8}, W, 1, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
+             "multi: NULL outputs accepted");
+    Ym[1].offset = 62; /* past the buffer */
+    TU_CHECK(clft_linear_fwd_multi(ctx, 2, Ym, (clft_mat){&X, 0, 8}, W, 1, 0.0f) != CLFT_OK,
+             "multi: an output view past its buffer accepted");
+    clft_buf_free(ctx, &X), clft_buf_free(ctx, &Y);
+    gt_free_weight(ctx, &a), gt_free_weight(ctx, &b);
+}
+
 /* Every weight dtype x every M x two (N,K) shapes (the lists walked out of step, so that over the
  * weights and settings every N meets every K), beta and padding alternating; then A * B^T. */
 static void run_matrix(const char *cfg, int setting, uint64_t *salt) {
@@ -99,6 +208,7 @@ static void run_matrix(const char *cfg, int setting, uint64_t *salt) {
     check_nt(cfg, tiny ? 5 : 8, tiny ? 13 : 131, tiny ? 32 : 67, tiny ? 2 : 3, 0.5f, 0.5f, 1, (*salt)++);
     if (!tiny) check_nt(cfg, 16, 7, 1000, 2, 2.0f, 0.0f, 3, (*salt)++);
     check_nt(cfg, 1, tiny ? 3 : 9, 0, 1, 1.0f, 0.25f, 1, (*salt)++); /* K = 0: C = beta * C */
+    run_multi(cfg, salt);
 }
 
 /* Outside its domain the forced GEMV path runs the tiled kernel (and stays right). */
@@ -265,6 +375,7 @@ int main(void) {
     const clft_gemv_tiles dflt = {0, 0, 0, 0, 0};
     TU_OK(clft_gemm_set_gemv_tiles(ctx, &dflt));
     check_fallbacks(&salt);
+    check_multi_refused(&salt);
     check_measured(&salt);
     printf("test_gemm_gemv: %.1f s\n", clft_now_seconds() - t0);
     clft_context_free(ctx);
