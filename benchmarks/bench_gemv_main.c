@@ -37,7 +37,8 @@ static clft_status run_calls(clft_context *ctx, void *arg) {
             const clft_weight *W[CLFT_LINEAR_MULTI_MAX];
             for (int j = 0; j < a->nw; j++)
                 W[j] = &w[j];
-            CLFT_CHECK(clft_linear_fwd_multi(ctx, a->nw, a->Y, a->X, W, a->M, 0.0f));
+            const clft_mat X[CLFT_LINEAR_MULTI_MAX] = {a->X, a->X, a->X};
+            CLFT_CHECK(clft_linear_fwd_multi(ctx, a->nw, a->Y, X, W, a->M, 1.0f, 0.0f));
         } else {
             for (int j = 0; j < a->nw; j++)
                 CLFT_CHECK(clft_linear_fwd(ctx, a->Y[j], a->X, &w[j], a->M, 0.0f));

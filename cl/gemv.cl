@@ -347,20 +347,21 @@ GEMV_DENSE_KERNELS(2, bf16, ushort)
  * which Intel's compiler keeps in vector lanes where three calls made it run lane by lane) */
 #define GEMV_PICK(a) (j == 0 ? a##0 : j == 1 ? a##1 : a##2)
 
-/* gemv_fwd_<f32|f16|bf16>_wi3: three weights of the same storage and K against the same X in one
- * launch (batch 1), their groups of NR rows numbered one after the other and strided over the
+/* gemv_fwd_<f32|f16|bf16>_wi3: three weights of the same storage and K in one launch (batch 1), each
+ * against its own X_j (M,K) in the same buffer (the same X, or the LoRA intermediates of q, k and v
+ * side by side), their groups of NR rows numbered one after the other and strided over the
  * work-items as one weight's; each row computed by gemv_dense_wi_group, as the one-weight kernel.
- * Arguments: (M, K, alpha, X, x_off, ldx, beta) and per weight j = 0, 1, 2
- * (N_j, Y_j, y_off_j, ldy_j, W_j, w_off_j, ldw_j); a weight with N_j = 0 is not read. */
+ * Arguments: (M, K, alpha, X, ldx, beta) and per weight j = 0, 1, 2
+ * (N_j, x_off_j, Y_j, y_off_j, ldy_j, W_j, w_off_j, ldw_j); a weight with N_j = 0 is not read. */
 #define GEMV_DW(T, j)                                                                                                  \
-    int N##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j, __global const T *restrict W##j,             \
-        ulong w_off##j, long ldw##j
+    int N##j, ulong x_off##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j,                              \
+        __global const T *restrict W##j, ulong w_off##j, long ldw##j
 #define GEMV_DW_ARGS(DT)                                                                                               \
-    DT, M, GEMV_PICK(N), K, alpha, X, x_off, ldx, 0, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy), 0,          \
-        (__global const uchar *)GEMV_PICK(W), GEMV_PICK(w_off), GEMV_PICK(ldw), 0, 0
+    DT, M, GEMV_PICK(N), K, alpha, X, GEMV_PICK(x_off), ldx, 0, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy),  \
+        0, (__global const uchar *)GEMV_PICK(W), GEMV_PICK(w_off), GEMV_PICK(ldw), 0, 0
 #define GEMV_DENSE_MULTI(DT, NAME, T)                                                                                  \
-    __kernel void gemv_fwd_##NAME##_wi3(int M, int K, float alpha, __global const float *restrict X, ulong x_off,      \
-                                        long ldx, float beta, GEMV_DW(T, 0), GEMV_DW(T, 1), GEMV_DW(T, 2)) {           \
+    __kernel void gemv_fwd_##NAME##_wi3(int M, int K, float alpha, __global const float *restrict X, long ldx,         \
+                                        float beta, GEMV_DW(T, 0), GEMV_DW(T, 1), GEMV_DW(T, 2)) {                     \
         const size_t ng0 = ((size_t)N0 + GEMV_NR - 1) / GEMV_NR, ng1 = ((size_t)N1 + GEMV_NR - 1) / GEMV_NR;           \
         const size_t ng = ng0 + ng1 + ((size_t)N2 + GEMV_NR - 1) / GEMV_NR;                                            \
         for (size_t g = get_global_id(0); g < ng; g += get_global_size(0)) {                                           \
@@ -703,31 +704,33 @@ gemv_fwd_q4dq_wg(int M, int N, int K, float alpha, __global const float *restric
 
 /* ---- several 4-bit weights against the same X, one launch -------------------------------------- */
 
-/* gemv_fwd_<q4|q4dq>_<wi|sg>3: Y_j (M, N_j) = alpha * X (M,K) * W_j^T + beta * Y_j for three weights
- * of the same storage and K (the decoder's q, k and v projections; gate and up with N_2 = 0), their
- * groups of NR rows numbered one after the other and ranged over the work-items (subgroups) as one
- * weight's: each row is computed by the code of the one-weight kernels, so the results are theirs.
- * Arguments: (M, K, alpha, X, x_off, ldx, beta) and then per weight j = 0, 1, 2
- *   q4:   (N_j, Y_j, y_off_j, ldy_j, packed_j, code_j, absmax_j, blocksize_log2_j)
- *   q4dq: (N_j, Y_j, y_off_j, ldy_j, packed_j, code_j, qabsmax_j, nested_absmax_j, nested_code_j,
- *          nested_blocksize_j, nested_log2_j, nested_offset_j, blocksize_log2_j)
+/* gemv_fwd_<q4|q4dq>_<wi|sg>3: Y_j (M, N_j) = alpha * X_j (M,K) * W_j^T + beta * Y_j for three
+ * weights of the same storage and K (the decoder's q, k and v projections; gate and up with N_2 = 0),
+ * X_j at its own offset of one buffer, their groups of NR rows numbered one after the other and
+ * ranged over the work-items (subgroups) as one weight's: each row is computed by the code of the
+ * one-weight kernels, so the results are theirs.
+ * Arguments: (M, K, alpha, X, ldx, beta) and then per weight j = 0, 1, 2
+ *   q4:   (N_j, x_off_j, Y_j, y_off_j, ldy_j, packed_j, code_j, absmax_j, blocksize_log2_j)
+ *   q4dq: (N_j, x_off_j, Y_j, y_off_j, ldy_j, packed_j, code_j, qabsmax_j, nested_absmax_j,
+ *          nested_code_j, nested_blocksize_j, nested_log2_j, nested_offset_j, blocksize_log2_j)
  * A weight with N_j = 0 is not read (its buffers may be any other weight's). */
 #define GEMV_Q4W(j)                                                                                                    \
-    int N##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j, __global const uchar *restrict packed##j,    \
-        __global const float *restrict code##j, __global const float *restrict absmax##j, int bsl##j
+    int N##j, ulong x_off##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j,                              \
+        __global const uchar *restrict packed##j, __global const float *restrict code##j,                              \
+        __global const float *restrict absmax##j, int bsl##j
 #define GEMV_Q4DQW(j)                                                                                                  \
-    int N##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j, __global const uchar *restrict packed##j,    \
-        __global const float *restrict code##j, __global const uchar *restrict qabsmax##j,                             \
-        __global const float *restrict nabs##j, __global const float *restrict ncode##j, int nbs##j, int nbsl##j,      \
-        float noff##j, int bsl##j
+    int N##j, ulong x_off##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j,                              \
+        __global const uchar *restrict packed##j, __global const float *restrict code##j,                              \
+        __global const uchar *restrict qabsmax##j, __global const float *restrict nabs##j,                             \
+        __global const float *restrict ncode##j, int nbs##j, int nbsl##j, float noff##j, int bsl##j
 #define GEMV_Q4W_ARGS                                                                                                  \
-    M, GEMV_PICK(N), K, alpha, X, x_off, ldx, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy), GEMV_PICK(packed), \
-        GEMV_PICK(code), GEMV_PICK(absmax), GEMV_PICK(packed), GEMV_PICK(absmax), GEMV_PICK(absmax), 1, 0, 0.0f,       \
-        GEMV_PICK(bsl)
+    M, GEMV_PICK(N), K, alpha, X, GEMV_PICK(x_off), ldx, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy),         \
+        GEMV_PICK(packed), GEMV_PICK(code), GEMV_PICK(absmax), GEMV_PICK(packed), GEMV_PICK(absmax),                   \
+        GEMV_PICK(absmax), 1, 0, 0.0f, GEMV_PICK(bsl)
 #define GEMV_Q4DQW_ARGS                                                                                                \
-    M, GEMV_PICK(N), K, alpha, X, x_off, ldx, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy), GEMV_PICK(packed), \
-        GEMV_PICK(code), GEMV_PICK(nabs), GEMV_PICK(qabsmax), GEMV_PICK(nabs), GEMV_PICK(ncode), GEMV_PICK(nbs),       \
-        GEMV_PICK(nbsl), GEMV_PICK(noff), GEMV_PICK(bsl)
+    M, GEMV_PICK(N), K, alpha, X, GEMV_PICK(x_off), ldx, beta, GEMV_PICK(Y), GEMV_PICK(y_off), GEMV_PICK(ldy),         \
+        GEMV_PICK(packed), GEMV_PICK(code), GEMV_PICK(nabs), GEMV_PICK(qabsmax), GEMV_PICK(nabs), GEMV_PICK(ncode),    \
+        GEMV_PICK(nbs), GEMV_PICK(nbsl), GEMV_PICK(noff), GEMV_PICK(bsl)
 /* the group loop of the three weights: DESIGN wi or sg, ID / COUNT this work-item's (subgroup's) */
 #define GEMV_Q4_MULTI(DESIGN, DQ, ARGS, ID, COUNT)                                                                     \
     const size_t ng0 = ((size_t)N0 + GEMV_NR - 1) / GEMV_NR, ng1 = ((size_t)N1 + GEMV_NR - 1) / GEMV_NR;               \
@@ -739,13 +742,13 @@ gemv_fwd_q4dq_wg(int M, int N, int K, float alpha, __global const float *restric
         gemv_q4_##DESIGN##_group(DQ, ARGS, g - (j > 0 ? ng0 : 0) - (j > 1 ? ng1 : 0));                                 \
     }
 
-__kernel void gemv_fwd_q4_wi3(int M, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx,
-                              float beta, GEMV_Q4W(0), GEMV_Q4W(1), GEMV_Q4W(2)) {
+__kernel void gemv_fwd_q4_wi3(int M, int K, float alpha, __global const float *restrict X, long ldx, float beta,
+                              GEMV_Q4W(0), GEMV_Q4W(1), GEMV_Q4W(2)) {
     GEMV_Q4_MULTI(wi, 0, GEMV_Q4W_ARGS, get_global_id(0), get_global_size(0));
 }
 
-__kernel void gemv_fwd_q4dq_wi3(int M, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx,
-                                float beta, GEMV_Q4DQW(0), GEMV_Q4DQW(1), GEMV_Q4DQW(2)) {
+__kernel void gemv_fwd_q4dq_wi3(int M, int K, float alpha, __global const float *restrict X, long ldx, float beta,
+                                GEMV_Q4DQW(0), GEMV_Q4DQW(1), GEMV_Q4DQW(2)) {
     GEMV_Q4_MULTI(wi, 1, GEMV_Q4DQW_ARGS, get_global_id(0), get_global_size(0));
 }
 
@@ -855,14 +858,14 @@ gemv_fwd_q4dq_sg(int M, int N, int K, float alpha, __global const float *restric
 }
 
 __kernel __attribute__((reqd_work_group_size(16, 1, 1))) __attribute__((intel_reqd_sub_group_size(16))) void
-gemv_fwd_q4_sg3(int M, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, float beta,
-                GEMV_Q4W(0), GEMV_Q4W(1), GEMV_Q4W(2)) {
+gemv_fwd_q4_sg3(int M, int K, float alpha, __global const float *restrict X, long ldx, float beta, GEMV_Q4W(0),
+                GEMV_Q4W(1), GEMV_Q4W(2)) {
     GEMV_Q4_MULTI(sg, 0, GEMV_Q4W_ARGS, get_group_id(0), get_num_groups(0));
 }
 
 __kernel __attribute__((reqd_work_group_size(16, 1, 1))) __attribute__((intel_reqd_sub_group_size(16))) void
-gemv_fwd_q4dq_sg3(int M, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, float beta,
-                  GEMV_Q4DQW(0), GEMV_Q4DQW(1), GEMV_Q4DQW(2)) {
+gemv_fwd_q4dq_sg3(int M, int K, float alpha, __global const float *restrict X, long ldx, float beta, GEMV_Q4DQW(0),
+                  GEMV_Q4DQW(1), GEMV_Q4DQW(2)) {
     GEMV_Q4_MULTI(sg, 1, GEMV_Q4DQW_ARGS, get_group_id(0), get_num_groups(0));
 }
 #endif

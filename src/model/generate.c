@@ -25,7 +25,7 @@ struct clft_generator {
     clft_buf rstd;       /* (P) */
     clft_buf q, att;     /* (P,QD) */
     clft_buf g, u, a;    /* (P,F) */
-    clft_buf lu;         /* (P,r) LoRA intermediate */
+    clft_buf lu;         /* (P,3r) LoRA intermediates (of q, k and v side by side) */
     clft_buf ws;         /* attention workspace */
     clft_buf hf, logits; /* (C), (V) */
     int32_t *h_tok;      /* (2P) */
@@ -83,7 +83,7 @@ static uint64_t gen_bytes(const clft_model_config *cfg, int r, int64_t cap, int6
     b += 2 * n * 4;                              /* ids, positions */
     b += 2 * n * C * 4 + n * 4;                  /* x, h, rstd */
     b += 2 * n * QD * 4 + 3 * n * F * 4;         /* q, att, g, u, a */
-    b += n * (uint64_t)(r > 0 ? r : 1) * 4;      /* LoRA intermediate */
+    b += n * (uint64_t)(r > 0 ? 3 * r : 1) * 4;  /* LoRA intermediates */
     const uint64_t ws = (uint64_t)ws_floats(cfg, cap, P) * 4;
     b += ws ? ws : 4;   /* a buffer of 0 bytes is allocated with 4 (OpenCL has none of 0) */
     b += C * 4 + V * 4; /* last hidden state, logits */
@@ -163,7 +163,7 @@ clft_status clft_generator_create(clft_model *m, const clft_generator_params *pa
     TRY(clft_buf_alloc(ctx, A, (size_t)(P * m->F) * 4, &g->g));
     TRY(clft_buf_alloc(ctx, A, (size_t)(P * m->F) * 4, &g->u));
     TRY(clft_buf_alloc(ctx, A, (size_t)(P * m->F) * 4, &g->a));
-    TRY(clft_buf_alloc(ctx, A, (size_t)(P * (r > 0 ? r : 1)) * 4, &g->lu));
+    TRY(clft_buf_alloc(ctx, A, (size_t)(P * (r > 0 ? 3 * r : 1)) * 4, &g->lu));
     TRY(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, ws_floats(&m->cfg, cap, P) * 4, &g->ws));
     TRY(clft_buf_alloc(ctx, A, (size_t)m->C * 4, &g->hf));
     TRY(clft_buf_alloc(ctx, A, (size_t)m->V * 4, &g->logits));
@@ -184,40 +184,57 @@ clft_status clft_generator_reset(clft_generator *g) {
 
 int64_t clft_generator_length(const clft_generator *g) { return g ? g->len : 0; }
 
-/* Y += bias + scale * (X A^T) B^T on top of the base product in Y: the adapter unmerged (u = X A^T,
- * then added through B scaled: one product with alpha = scale). */
-static clft_status gen_adapt(clft_generator *g, const clft_linear *lin, clft_mat Y, clft_mat X, int64_t n) {
-    clft_context *ctx = g->m->ctx;
-    if (lin->has_bias) {
-        clft_dv y = clft_dv_of(Y.buf, Y.offset);
-        CLFT_CHECK(clft_bias_add_fwd(ctx, y, y, DV(&lin->bias), n, lin->out));
-    }
-    if (!lin->has_lora) return CLFT_OK;
-    const clft_weight A = clft_weight_f32_view(&lin->A.w, lin->r, lin->in);
-    const clft_mat U = clft_mat_of(&g->lu, 0, lin->r);
-    CLFT_CHECK(clft_linear_fwd(ctx, U, X, &A, n, 0.0f));
-    return clft_gemm_f32(ctx, 0, 1, n, lin->out, lin->r, lin->scale, U, clft_mat_of(&lin->B.w, 0, lin->r), 1.0f, Y);
-}
-
-/* Y (n,out) = X (n,in) W^T (+ bias) + scale * (X A^T) B^T, added to residual * Y (the block's residual
- * connection without an add of its own): the base in its storage, the adapter unmerged. */
-static clft_status gen_linear(clft_generator *g, const clft_linear *lin, clft_mat Y, clft_mat X, int64_t n,
-                              float residual) {
-    CLFT_CHECK(clft_linear_fwd(g->m->ctx, Y, X, &lin->base, n, residual));
-    return gen_adapt(g, lin, Y, X, n);
-}
-
-/* The projections lins[0..nl) of the same input X into Y[0..nl) (q, k and v; gate and up): the base
- * products in one call (one launch when decoding), then each one's bias and adapter. */
+/* Projections lins[0..nl) of the same input X (n,in) into Y[0..nl) (q, k and v; gate and up; or one):
+ * Y_j = X W_j^T (+ bias_j) + scale * (X A_j^T) B_j^T, added to residual * Y_j (the block's residual
+ * connection without an add of its own). The bases in one call (one launch when decoding), then the
+ * biases; the adapters unmerged: their A products in one call too (u_j side by side in g->lu), then
+ * their B products u_j B_j^T in one more, added with alpha = scale (no scale launch). */
 static clft_status gen_linear_multi(clft_generator *g, int nl, const clft_linear *const *lins, const clft_mat *Y,
-                                    clft_mat X, int64_t n) {
+                                    clft_mat X, int64_t n, float residual) {
+    clft_context *ctx = g->m->ctx;
     const clft_weight *W[CLFT_LINEAR_MULTI_MAX];
+    const clft_mat Xs[CLFT_LINEAR_MULTI_MAX] = {X, X, X};
     for (int j = 0; j < nl; j++)
         W[j] = &lins[j]->base;
-    CLFT_CHECK(clft_linear_fwd_multi(g->m->ctx, nl, Y, X, W, n, 0.0f));
+    CLFT_CHECK(clft_linear_fwd_multi(ctx, nl, Y, Xs, W, n, 1.0f, residual));
+    int nlora = 0;
+    for (int j = 0; j < nl; j++) {
+        if (lins[j]->has_bias) {
+            clft_dv y = clft_dv_of(Y[j].buf, Y[j].offset);
+            CLFT_CHECK(clft_bias_add_fwd(ctx, y, y, DV(&lins[j]->bias), n, lins[j]->out));
+        }
+        nlora += lins[j]->has_lora;
+    }
+    if (!nlora) return CLFT_OK;
+    /* (every adapter has the rank of tp.lora.r (model.c): g->lu holds 3 of them per token) */
+    clft_weight A[CLFT_LINEAR_MULTI_MAX], B[CLFT_LINEAR_MULTI_MAX];
+    const clft_weight *AW[CLFT_LINEAR_MULTI_MAX], *BW[CLFT_LINEAR_MULTI_MAX];
+    clft_mat U[CLFT_LINEAR_MULTI_MAX], YL[CLFT_LINEAR_MULTI_MAX];
+    int64_t ld = 0;
     for (int j = 0; j < nl; j++)
-        CLFT_CHECK(gen_adapt(g, lins[j], Y[j], X, n));
-    return CLFT_OK;
+        ld += lins[j]->has_lora ? lins[j]->r : 0;
+    int na = 0;
+    float scale = 0.0f;
+    for (int j = 0, off = 0; j < nl; j++)
+        if (lins[j]->has_lora) {
+            const clft_linear *lin = lins[j];
+            A[na] = clft_weight_f32_view(&lin->A.w, lin->r, lin->in);
+            B[na] = clft_weight_f32_view(&lin->B.w, lin->out, lin->r);
+            AW[na] = &A[na];
+            BW[na] = &B[na];
+            U[na] = clft_mat_of(&g->lu, (size_t)off, ld);
+            YL[na++] = Y[j];
+            off += (int)lin->r;
+            scale = lin->scale;
+        }
+    CLFT_CHECK(clft_linear_fwd_multi(ctx, na, U, Xs, AW, n, 1.0f, 0.0f));
+    /* every adapter of the model has the same scale (alpha / r, or its rsLoRA form: model.c) */
+    return clft_linear_fwd_multi(ctx, na, YL, U, BW, n, scale, 1.0f);
+}
+
+static clft_status gen_linear(clft_generator *g, const clft_linear *lin, clft_mat Y, clft_mat X, int64_t n,
+                              float residual) {
+    return gen_linear_multi(g, 1, &lin, &Y, X, n, residual);
 }
 
 /* One layer over the n tokens in g->x (positions g->len ...): x = block(x), the two residual
@@ -235,7 +252,7 @@ static clft_status gen_layer(clft_generator *g, int64_t l, int64_t n) {
     const clft_linear *qkv[3] = {&ly->lin[0], &ly->lin[1], &ly->lin[2]};
     const clft_mat qkv_out[3] = {clft_mat_of(&g->q, 0, m->QD), clft_mat_of(&g->kc[l], koff, m->KD), /* into the cache */
                                  clft_mat_of(&g->vc[l], koff, m->KD)};
-    CLFT_CHECK(gen_linear_multi(g, 3, qkv, qkv_out, H, n));
+    CLFT_CHECK(gen_linear_multi(g, 3, qkv, qkv_out, H, n, 0.0f));
     /* RoPE of the queries and of the new keys in the cache, one launch (cos and sin once per pair) */
     CLFT_CHECK(
         clft_rope_qk_fwd(ctx, DV(&g->q), clft_dv_of(&g->kc[l], koff), pos, DV(&m->inv_freq), n, m->H, m->KV, m->D));
@@ -245,7 +262,7 @@ static clft_status gen_layer(clft_generator *g, int64_t l, int64_t n) {
     CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&g->h), DV(&g->rstd), DV(&g->x), DV(&ly->ln2.w), n, C, eps));
     const clft_linear *gu[2] = {&ly->lin[4], &ly->lin[5]};
     const clft_mat gu_out[2] = {clft_mat_of(&g->g, 0, m->F), clft_mat_of(&g->u, 0, m->F)};
-    CLFT_CHECK(gen_linear_multi(g, 2, gu, gu_out, H, n));
+    CLFT_CHECK(gen_linear_multi(g, 2, gu, gu_out, H, n, 0.0f));
     CLFT_CHECK(clft_swiglu_fwd(ctx, DV(&g->a), DV(&g->g), DV(&g->u), n * m->F));
     return gen_linear(g, &ly->lin[6], X, clft_mat_of(&g->a, 0, m->F), n, 1.0f); /* x += down(a) */
 }

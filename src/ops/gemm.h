@@ -32,13 +32,15 @@ clft_status clft_gemm_f32_batched(clft_context *ctx, int transA, int transB, int
 
 /* Y (M,N) = X (M,K) * W^T + beta*Y, W (N,K) = (W->rows, W->cols) of any dtype. */
 clft_status clft_linear_fwd(clft_context *ctx, clft_mat Y, clft_mat X, const clft_weight *W, int64_t M, float beta);
-/* Y_j (M,N_j) = X (M,K) * W_j^T + beta*Y_j for n (1..CLFT_LINEAR_MULTI_MAX) weights of the same K: the
- * results of n calls of clft_linear_fwd (each product takes its own measured path), in one launch
- * where all of them take the GEMV path on a CPU design and the weights share a storage type (a
- * decoding step's q, k and v, or gate and up: fewer, larger launches). */
+/* Y_j (M,N_j) = alpha * X_j (M,K) * W_j^T + beta*Y_j for n (1..CLFT_LINEAR_MULTI_MAX) weights of the
+ * same K: the results of n products of clft_linear_fwd (alpha 1) / clft_gemm_f32 (f32 A * B^T), each
+ * taking its own measured path; in one launch where all of them take the GEMV path on a CPU design,
+ * the weights share a storage type and the X_j are views of one buffer with one leading dimension (a
+ * decoding step's q, k and v, or gate and up, of the same X; the LoRA B products of q, k and v:
+ * fewer, larger launches). */
 #define CLFT_LINEAR_MULTI_MAX 3
-clft_status clft_linear_fwd_multi(clft_context *ctx, int n, const clft_mat *Y /* (n) */, clft_mat X,
-                                  const clft_weight *const *W /* (n) */, int64_t M, float beta);
+clft_status clft_linear_fwd_multi(clft_context *ctx, int n, const clft_mat *Y /* (n) */, const clft_mat *X /* (n) */,
+                                  const clft_weight *const *W /* (n) */, int64_t M, float alpha, float beta);
 /* dX (M,K) = dY (M,N) * W + beta*dX (activation grads assign with beta = 0). */
 clft_status clft_linear_bwd_data(clft_context *ctx, clft_mat dX, clft_mat dY, const clft_weight *W, int64_t M,
                                  float beta);

@@ -7,8 +7,9 @@
  *     {1,2,3,5,8,16}, ragged N and K (N 1..1536, K 1..1000, odd ones included), beta 0 and 1, X and Y
  *     with offsets and leading dimensions, NaN in Y with beta 0;
  *   - f32 products C = alpha * A * B^T + beta * C with offsets, ldb != K and batches;
- *   - several weights against one X in one call (clft_linear_fwd_multi: 2 and 3 weights of every
- *     dtype, ragged N each, every design): the bits of one call per weight, close to src/ref;
+ *   - several weights in one call (clft_linear_fwd_multi: 2 and 3 weights of every dtype, ragged N
+ *     each, one X or an X per weight, alpha, every design): the bits of one call per weight, close
+ *     to src/ref;
  *   - the fallbacks (M > CLFT_GEMV_MAX_M, backward-data, untransposed B: the tiled path), the
  *     measured choice (GEMV is a timed candidate and its decision is followed), bad tile settings.
  * Tiny shapes, small tiles and both designs under Oclgrind (CLFT_TEST_TINY). */
@@ -75,19 +76,20 @@ static const struct {
                {CLFT_DTYPE_NF4, 1, 128}, {CLFT_DTYPE_FP4, 0, 128}, {CLFT_DTYPE_FP4, 1, 128}};
 #define NWEIGHTS (int)(sizeof WEIGHTS / sizeof WEIGHTS[0])
 
-/* Several weights of the same storage and K against one X in one call (clft_linear_fwd_multi): the
- * same bits as one clft_linear_fwd per weight (the rows are the one-weight kernels' code; the fused
- * launch where the design is a CPU one, one call per weight elsewhere) and close to src/ref. Every
- * output with its own buffer, offset and leading dimension; beta 0 over NaN and beta 1. */
+/* Several weights of the same storage and K in one call (clft_linear_fwd_multi), against one X or
+ * (sep_x) each against its own X side by side in one buffer (the LoRA intermediates): the same bits
+ * as one call per weight (the rows are the one-weight kernels' code; the fused launch where the
+ * design is a CPU one, one call per weight elsewhere) and close to src/ref. Every output with its own
+ * buffer, offset and leading dimension; beta 0 over NaN and beta 1; alpha. */
 static void check_multi(const char *cfg, clft_dtype dt, int dq, int bs, int n, const int64_t *Ns, int64_t K, int64_t M,
-                        float beta, uint64_t salt) {
+                        float alpha, float beta, int sep_x, uint64_t salt) {
     tu_rng r = tu_rng_make(salt);
     host_weight hw[3];
     const clft_weight *W[3];
     clft_buf Yf[3], Ys[3];
     clft_mat Ym[3];
     float *ref[3], *got = NULL, *sep = NULL;
-    const int64_t ldx = K + 3;
+    const int64_t ldx = (sep_x ? n : 1) * K + 3;
     const size_t nX = 5 + (size_t)(M * ldx);
     float *hX = calloc(nX, 4);
     tu_fill(&r, hX, nX, -1, 1);
@@ -106,24 +108,33 @@ static void check_multi(const char *cfg, clft_dtype dt, int dq, int bs, int n, c
                 for (int64_t c = 0; c < Ns[j]; c++)
                     hY[(size_t)(7 * j) + (size_t)(i * ldy + c)] = NAN;
         memcpy(ref[j], hY, nY[j] * 4);
-        clft_ref_gemm_f32(0, 1, M, Ns[j], K, 1.0f, hX + 5, ldx, hw[j].deq, K, beta, ref[j] + 7 * j, ldy);
+        clft_ref_gemm_f32(0, 1, M, Ns[j], K, alpha, hX + 5 + (sep_x ? j * K : 0), ldx, hw[j].deq, K, beta,
+                          ref[j] + 7 * j, ldy);
         Yf[j] = gt_upload(ctx, hY, nY[j] * 4);
         Ys[j] = gt_upload(ctx, hY, nY[j] * 4);
         Ym[j] = (clft_mat){&Yf[j], (size_t)(7 * j), ldy};
         free(hY);
     }
     char what[192];
-    snprintf(what, sizeof what, "gemv[%s] linear_fwd_multi %d x %s%s bs%d N %lld,%lld,%lld K%lld M%lld beta%g", cfg, n,
+    snprintf(what, sizeof what,
+             "gemv[%s] linear_fwd_multi %d x %s%s bs%d N %lld,%lld,%lld K%lld M%lld alpha%g beta%g%s", cfg, n,
              clft_dtype_name(dt), dq ? "+dq" : "", bs, (long long)Ns[0], (long long)(n > 1 ? Ns[1] : 0),
-             (long long)(n > 2 ? Ns[2] : 0), (long long)K, (long long)M, beta);
+             (long long)(n > 2 ? Ns[2] : 0), (long long)K, (long long)M, alpha, beta, sep_x ? " X per weight" : "");
     gt_trace(what);
     TU_OK(clft_gemm_set_path(ctx, CLFT_GEMM_GEMV));
-    const clft_status st = clft_linear_fwd_multi(ctx, n, Ym, (clft_mat){&X, 5, ldx}, W, M, beta);
+    clft_mat Xm[3];
+    for (int j = 0; j < 3; j++)
+        Xm[j] = (clft_mat){&X, (size_t)(5 + (sep_x && j < n ? j * K : 0)), ldx};
+    const clft_status st = clft_linear_fwd_multi(ctx, n, Ym, Xm, W, M, alpha, beta);
     TU_CHECK(st == CLFT_OK, "%s: %s: %s", what, clft_status_string(st), clft_last_error());
     expect_path(CLFT_GEMM_GEMV, what);
-    for (int j = 0; j < n; j++)
-        TU_OK(
-            clft_linear_fwd(ctx, (clft_mat){&Ys[j], (size_t)(7 * j), Ym[j].ld}, (clft_mat){&X, 5, ldx}, W[j], M, beta));
+    for (int j = 0; j < n; j++) { /* one call per weight */
+        const clft_mat Y1 = {&Ys[j], (size_t)(7 * j), Ym[j].ld};
+        if (alpha == 1.0f)
+            TU_OK(clft_linear_fwd(ctx, Y1, Xm[j], W[j], M, beta));
+        else
+            TU_OK(clft_linear_fwd_multi(ctx, 1, &Y1, &Xm[j], &W[j], M, alpha, beta));
+    }
     for (int j = 0; j < n; j++) {
         got = realloc(got, nY[j] * 4);
         sep = realloc(sep, nY[j] * 4);
@@ -154,7 +165,7 @@ static void run_multi(const char *cfg, uint64_t *salt) {
             const int64_t *sh = t ? tiny[i] : full[i];
             const int n = sh[2] ? 3 : 2;
             check_multi(cfg, WEIGHTS[w].dt, WEIGHTS[w].dq, WEIGHTS[w].bs, n, sh, sh[3], Ms[(w + i) % (t ? 2 : 3)],
-                        (w + i) & 1 ? 1.0f : 0.0f, (*salt)++);
+                        (w + i) % 3 ? 1.0f : 0.5f, (w + i) & 1 ? 1.0f : 0.0f, (w + 2 * i) % 3 == 1, (*salt)++);
         }
 }
 
@@ -166,17 +177,18 @@ static void check_multi_refused(uint64_t *salt) {
     clft_buf X = gt_upload(ctx, z, sizeof z), Y = gt_upload(ctx, z, sizeof z);
     const clft_weight *W[4] = {&a.w, &b.w, &a.w, &a.w};
     clft_mat Ym[4] = {{&Y, 0, 4}, {&Y, 4, 4}, {&Y, 8, 4}, {&Y, 12, 4}};
-    TU_CHECK(clft_linear_fwd_multi(ctx, 2, Ym, (clft_mat){&X, 0, 8}, W, 1, 0.0f) == CLFT_STATUS_SHAPE_MISMATCH,
+    const clft_mat Xm[4] = {{&X, 0, 8}, {&X, 0, 8}, {&X, 0, 8}, {&X, 0, 8}};
+    TU_CHECK(clft_linear_fwd_multi(ctx, 2, Ym, Xm, W, 1, 1.0f, 0.0f) == CLFT_STATUS_SHAPE_MISMATCH,
              "multi: weights of different K accepted");
     W[1] = &a.w;
-    TU_CHECK(clft_linear_fwd_multi(ctx, 4, Ym, (clft_mat){&X, 0, 8}, W, 1, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
+    TU_CHECK(clft_linear_fwd_multi(ctx, 4, Ym, Xm, W, 1, 1.0f, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
              "multi: 4 weights accepted");
-    TU_CHECK(clft_linear_fwd_multi(ctx, 0, Ym, (clft_mat){&X, 0, 8}, W, 1, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
+    TU_CHECK(clft_linear_fwd_multi(ctx, 0, Ym, Xm, W, 1, 1.0f, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
              "multi: 0 weights accepted");
-    TU_CHECK(clft_linear_fwd_multi(ctx, 2, NULL, (clft_mat){&X, 0, 8}, W, 1, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
+    TU_CHECK(clft_linear_fwd_multi(ctx, 2, NULL, Xm, W, 1, 1.0f, 0.0f) == CLFT_STATUS_INVALID_ARGUMENT,
              "multi: NULL outputs accepted");
     Ym[1].offset = 62; /* past the buffer */
-    TU_CHECK(clft_linear_fwd_multi(ctx, 2, Ym, (clft_mat){&X, 0, 8}, W, 1, 0.0f) != CLFT_OK,
+    TU_CHECK(clft_linear_fwd_multi(ctx, 2, Ym, Xm, W, 1, 1.0f, 0.0f) != CLFT_OK,
              "multi: an output view past its buffer accepted");
     clft_buf_free(ctx, &X), clft_buf_free(ctx, &Y);
     gt_free_weight(ctx, &a), gt_free_weight(ctx, &b);
