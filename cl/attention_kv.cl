@@ -9,10 +9,11 @@
  * nsplit == 1: out (n,H,D) is assigned directly. Otherwise chunk c writes its partials to part:
  * acc (n,H,nsplit,D) = sum_u e^(s_u - m) v_u, then m (n,H,nsplit) (the chunk's max score, -inf when it
  * holds no key) at part + P*D, and l (n,H,nsplit) = sum_u e^(s_u - m) at part + P*(D+1), P = n*H*nsplit.
- *   attention_kv_fwd_f32_item  one work-item per (h, c, t), NDRange (H, nsplit, n), for CPUs: a plain
- *                              loop over the chunk's keys in vectors of KV_VEC floats, one exp per
- *                              key, no barriers (the CPU runtimes run a barrier kernel's work-items
- *                              as loops between barriers: the group kernel is 2-4x slower there).
+ *   attention_kv_fwd_f32_item  one work-item per (h, c, t), NDRange (H, nsplit, n), for CPUs: the
+ *                              chunk's keys in blocks of 8 (their scores in vectors of KV_VEC floats,
+ *                              the block's maximum, one vector exp, then the value rows), no barriers
+ *                              (the CPU runtimes run a barrier kernel's work-items as loops between
+ *                              barriers: the group kernel is 2-4x slower there).
  *   attention_kv_fwd_f32_group one work-group of KV_WG work-items per (h, c, t), NDRange
  *                              (H*KV_WG, nsplit, n), for GPUs: the work-items take KV_WG keys at a
  *                              time, each scoring one key against the query (held in local memory);
