@@ -87,7 +87,13 @@ typedef enum clft_dtype {
     CLFT_DTYPE_NF4 = 3, /* bitsandbytes NF4: packed codes + blockwise absmax (optionally double-quantized) */
     CLFT_DTYPE_FP4 = 4, /* bitsandbytes FP4 */
     CLFT_DTYPE_U8 = 5,
-    CLFT_DTYPE_I32 = 6
+    CLFT_DTYPE_I32 = 6,
+    /* llama.cpp's GGUF blocks of 32 along a row, kept as such on the device (--base-storage native):
+     * Q8_0 int8 codes * f16 scale, Q4_0 (4-bit code - 8) * f16 scale, Q4_1 4-bit code * f16 scale +
+     * f16 minimum (FORMATS.md 4.5) */
+    CLFT_DTYPE_Q8_0 = 7,
+    CLFT_DTYPE_Q4_0 = 8,
+    CLFT_DTYPE_Q4_1 = 9
 } clft_dtype;
 CLFT_API const char *clft_dtype_name(clft_dtype dtype);
 

@@ -84,6 +84,9 @@ const char *clft_dtype_name(clft_dtype dtype) {
     case CLFT_DTYPE_FP4: return "fp4";
     case CLFT_DTYPE_U8: return "u8";
     case CLFT_DTYPE_I32: return "i32";
+    case CLFT_DTYPE_Q8_0: return "q8_0";
+    case CLFT_DTYPE_Q4_0: return "q4_0";
+    case CLFT_DTYPE_Q4_1: return "q4_1";
     }
     return "unknown";
 }
