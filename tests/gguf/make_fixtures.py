@@ -10,6 +10,14 @@ writer) for clft's GGUF tests, so that CI checks against it without PyPI.
       q.<TYPE>.src     F32  blocks to quantize (normal and uniform at scales 1e-30..1e30, all-zero,
                             constant, negative-only, ties of |x|, values on rounding midpoints)
       q.<TYPE>.out     U8   gguf.quants.quantize of them (Q8_0, Q4_0, Q4_1, F16, BF16)
+  data/meta.gguf + meta.json + meta_tensors.safetensors  for tests/gguf/test_gguf.c:
+      a file written by gguf.GGUFWriter with every metadata value type (extreme values, UTF-8,
+      empty strings), arrays of strings / every integer type / floats / bools, alignment 64, and
+      tensors of 1 to 4 dimensions in F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q2_K..Q6_K;
+      meta.json lists what was written (integers as strings: 64-bit values do not survive JSON
+      doubles; floats as the exact double of the stored value) and is checked against GGUFReader;
+      meta_tensors.safetensors holds each tensor's raw bytes (<name>.raw) and f32 values
+      (<name>.f32, gguf.quants.dequantize)
 
 usage: ~/.cache/clft/ref-venv/bin/python tests/gguf/make_fixtures.py [--out tests/gguf/data]
 """
@@ -104,12 +112,124 @@ def ggml_blocks(out):
                         "numpy_version": np.__version__})
 
 
+VT = gguf.GGUFValueType
+INT_TYPES = {VT.UINT8: np.uint8, VT.INT8: np.int8, VT.UINT16: np.uint16, VT.INT16: np.int16,
+             VT.UINT32: np.uint32, VT.INT32: np.int32, VT.UINT64: np.uint64, VT.INT64: np.int64}
+
+
+def meta_file(out):
+    rng = np.random.default_rng(7)
+    path = os.path.join(out, "meta.gguf")
+    w = gguf.GGUFWriter(path, "llama")  # writes general.architecture first
+    w.add_custom_alignment(64)
+    expect = [("general.architecture", VT.STRING, None, "llama"), ("general.alignment", VT.UINT32, None, 64)]
+
+    def kv(key, vtype, value, sub=None):
+        w.add_key_value(key, value, vtype, sub)
+        expect.append((key, vtype, sub, value))
+
+    for vt, npt in INT_TYPES.items():
+        info = np.iinfo(npt)
+        kv(f"test.{vt.name.lower()}.min", vt, int(info.min))
+        kv(f"test.{vt.name.lower()}.max", vt, int(info.max))
+    kv("test.float32", VT.FLOAT32, float(np.float32(-1.2345678e-7)))
+    kv("test.float32.big", VT.FLOAT32, float(np.finfo(np.float32).max))
+    kv("test.float64", VT.FLOAT64, 3.141592653589793e300)
+    kv("test.bool.true", VT.BOOL, True)
+    kv("test.bool.false", VT.BOOL, False)
+    kv("test.string", VT.STRING, "héllo wörld \u4e16\u754c \U0001F600")
+    kv("test.string.empty", VT.STRING, "")
+    kv("test.arr.str", VT.ARRAY, ["<s>", "", "\u0120the", "a b", "\n"], VT.STRING)
+    for vt, npt in INT_TYPES.items():
+        info = np.iinfo(npt)
+        vals = [int(info.min), 0, 1, int(info.max)] + [int(v) for v in rng.integers(info.min, info.max, 3, dtype=npt)]
+        kv(f"test.arr.{vt.name.lower()}", VT.ARRAY, vals, vt)
+    kv("test.arr.float32", VT.ARRAY, [float(np.float32(v)) for v in rng.standard_normal(6)], VT.FLOAT32)
+    kv("test.arr.float64", VT.ARRAY, [float(v) for v in rng.standard_normal(4)], VT.FLOAT64)
+    kv("test.arr.bool", VT.ARRAY, [True, False, True], VT.BOOL)
+    kv("tokenizer.ggml.bos_token_id", VT.UINT32, 1)
+
+    tensors = []
+
+    def tensor(name, qtype, shape):
+        x = rng.standard_normal(shape).astype(np.float32)
+        if qtype in (T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K):
+            raw = random_blocks(rng, qtype, int(np.prod(shape)) // 256).reshape(-1)
+            data = raw.reshape(*shape[:-1], -1)
+            w.add_tensor(name, data, raw_dtype=qtype)
+        elif qtype == T.F32:
+            w.add_tensor(name, x)
+        elif qtype == T.F16:
+            w.add_tensor(name, x.astype(np.float16))
+        else:
+            data = quantize(x, qtype)
+            w.add_tensor(name, data, raw_dtype=qtype)
+        tensors.append((name, qtype, shape))
+
+    tensor("t.f32", T.F32, (5,))
+    tensor("t.f16", T.F16, (3, 7))
+    tensor("t.bf16", T.BF16, (2, 3, 5))
+    tensor("t.q8_0", T.Q8_0, (3, 64))
+    tensor("t.q4_0", T.Q4_0, (2, 2, 2, 32))
+    tensor("t.q4_1", T.Q4_1, (4, 32))
+    tensor("t.q5_0", T.Q5_0, (1, 64))
+    tensor("t.q5_1", T.Q5_1, (2, 32))
+    for q in (T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K):
+        tensor(f"t.{q.name.lower()}", q, (2, 256))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    # read it back with gguf-py's reader: what the C test expects must be what the file holds
+    r = gguf.GGUFReader(path)
+    assert [f.name for f in r.fields.values() if not f.name.startswith("GGUF.")] == [e[0] for e in expect]
+    st = {}
+    jt = []
+    for (name, qtype, shape), rt in zip(tensors, r.tensors):
+        assert rt.name == name and rt.tensor_type == qtype
+        assert list(rt.shape) == list(reversed(shape)), (name, rt.shape, shape)
+        raw = np.asarray(rt.data).view(np.uint8).reshape(-1)
+        st[name + ".raw"] = raw.copy()
+        st[name + ".f32"] = np.asarray(dequantize(np.asarray(rt.data), qtype), dtype=np.float32).reshape(-1).copy()
+        jt.append({"name": name, "type": int(qtype), "ne": [int(v) for v in reversed(shape)]})
+    # offsets relative to the data section, as gguf-py lays them out (padded to the alignment)
+    off = 0
+    for t, (name, qtype, shape) in zip(jt, tensors):
+        t["offset"] = off
+        off += (len(st[name + ".raw"]) + 63) // 64 * 64
+    for t, rt in zip(jt, r.tensors):
+        assert rt.data_offset - r.tensors[0].data_offset == t["offset"]
+
+    def jval(vt, v):
+        if vt in INT_TYPES:
+            return str(v)
+        if vt == VT.BOOL:
+            return bool(v)
+        return v
+
+    jkv = []
+    for key, vt, sub, v in expect:
+        e = {"key": key, "type": int(vt)}
+        if vt == VT.ARRAY:
+            e["elem"] = int(sub)
+            e["value"] = [jval(sub, x) for x in v]
+        else:
+            e["value"] = jval(vt, v)
+        jkv.append(e)
+    with open(os.path.join(out, "meta.json"), "w") as f:
+        json.dump({"version": 3, "alignment": 64, "kv": jkv, "tensors": jt}, f, indent=1)
+        f.write("\n")
+    save_file(st, os.path.join(out, "meta_tensors.safetensors"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     ggml_blocks(a.out)
+    meta_file(a.out)
     print("wrote", a.out)
 
 
