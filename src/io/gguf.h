@@ -116,4 +116,56 @@ const clft_gguf_tensor *clft_gguf_tensor_find(const clft_gguf *g, const char *na
 /* A tensor to f32 (dst holds numel floats); every type of clft_ggml_type. */
 clft_status clft_gguf_to_f32(const clft_gguf *g, const clft_gguf_tensor *t, float *dst);
 
+
+/* ---- writer (gguf_write.c) -----------------------------------------------------------------------
+ * Metadata and tensor infos are collected first (keys and tensors in the order added, as gguf-py's
+ * GGUFWriter and ggml's gguf_write_to_file keep them), then the file is written in one pass through
+ * a temporary name (clft_io_afile: fsync, rename): header, metadata, tensor infos, zero padding to
+ * the alignment, and each tensor's data padded to the alignment (the last one too). A tensor's bytes
+ * come from the caller's pointer or, when that is NULL, from a callback asked for the whole tensor
+ * while writing, so a model converted tensor by tensor never sits in memory as a whole. The bytes
+ * equal those of gguf-py's GGUFWriter for the same keys and tensors in the same order. */
+typedef struct clft_gguf_writer clft_gguf_writer;
+
+/* *out owned: clft_gguf_writer_free. Alignment 32 until clft_gguf_set_alignment. */
+clft_status clft_gguf_writer_create(clft_gguf_writer **out);
+void clft_gguf_writer_free(clft_gguf_writer *w);
+
+/* Metadata. A key added twice, an empty key or one over 65535 bytes is refused
+ * (CLFT_STATUS_INVALID_ARGUMENT naming it). Scalars: `value` points at one value of `type`
+ * (uint8_t for BOOL; not STRING or ARRAY). */
+clft_status clft_gguf_add_scalar(clft_gguf_writer *w, const char *key, clft_gguf_vtype type, const void *value);
+clft_status clft_gguf_add_u32(clft_gguf_writer *w, const char *key, uint32_t v);
+clft_status clft_gguf_add_i32(clft_gguf_writer *w, const char *key, int32_t v);
+clft_status clft_gguf_add_f32(clft_gguf_writer *w, const char *key, float v);
+clft_status clft_gguf_add_bool(clft_gguf_writer *w, const char *key, int v);
+clft_status clft_gguf_add_str(clft_gguf_writer *w, const char *key, const char *s);
+/* A string of n bytes (not NUL-terminated, may hold any bytes). */
+clft_status clft_gguf_add_strn(clft_gguf_writer *w, const char *key, const char *s, size_t n);
+/* An array of `count` numbers or bools of type elem, packed little-endian in data. */
+clft_status clft_gguf_add_arr(clft_gguf_writer *w, const char *key, clft_gguf_vtype elem, const void *data,
+                              uint64_t count);
+/* An array of strings: strs[i] of lens[i] bytes (lens NULL: NUL-terminated). */
+clft_status clft_gguf_add_arr_str(clft_gguf_writer *w, const char *key, const char *const *strs, const size_t *lens,
+                                  uint64_t count);
+/* A copy of a metadata entry read by clft_gguf_open (any type; arrays of strings too). */
+clft_status clft_gguf_add_kv(clft_gguf_writer *w, const clft_gguf_kv *kv);
+/* general.alignment (u32) added at this point and used for the layout (a power of two, 8..2^20). */
+clft_status clft_gguf_set_alignment(clft_gguf_writer *w, uint32_t alignment);
+
+/* A tensor: ne[0] fastest-varying (torch shape reversed), ndim 1..4, ne[0] a multiple of the type's
+ * block. data: its clft_ggml_row_bytes(type, ne[0]) * rows bytes, which must outlive the writer; NULL:
+ * asked from the callback while writing. Names over 63 bytes and duplicates are refused. */
+clft_status clft_gguf_add_tensor(clft_gguf_writer *w, const char *name, clft_ggml_type type, int ndim,
+                                 const int64_t *ne, const void *data);
+size_t clft_gguf_writer_tensor_count(const clft_gguf_writer *w);
+/* bytes of tensor i in the file (without padding) */
+size_t clft_gguf_writer_tensor_bytes(const clft_gguf_writer *w, size_t i);
+
+/* Fills dst with the `bytes` bytes of tensor `index` (the order of clft_gguf_add_tensor). */
+typedef clft_status (*clft_gguf_fill_fn)(void *user, size_t index, void *dst, size_t bytes);
+/* Write the file (temp + fsync + rename; path is replaced when it exists: callers check first).
+ * fill may be NULL when every tensor has data. On failure nothing is left at path. */
+clft_status clft_gguf_writer_write(clft_gguf_writer *w, const char *path, clft_gguf_fill_fn fill, void *user);
+
 #endif

@@ -283,6 +283,75 @@ clft_status clft_io_write_atomic(const char *path, const void *data, size_t size
     return CLFT_OK;
 }
 
+clft_status clft_io_afile_open(clft_io_afile *f, const char *path) {
+    f->fd = -1;
+    f->path = path;
+    f->written = 0;
+    size_t n = strlen(path);
+    f->tmp = clft_malloc(n + 16);
+    if (!f->tmp) return CLFT_STATUS_HOST_OOM;
+    memcpy(f->tmp, path, n);
+    memcpy(f->tmp + n, ".tmp.XXXXXX", 12);
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
+        clft_status st = clft_error(CLFT_STATUS_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        free(f->tmp);
+        f->tmp = NULL;
+        return st;
+    }
+    (void)fchmod(f->fd, 0644);
+    return CLFT_OK;
+}
+
+clft_status clft_io_afile_write(clft_io_afile *f, const void *data, size_t n) {
+    const char *p = data;
+    while (n > 0) {
+        size_t step = n > (1u << 30) ? (1u << 30) : n;
+        ssize_t w = write(f->fd, p, step);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return clft_error(CLFT_STATUS_IO, "%s: write failed: %s", f->path, strerror(errno));
+        p += w;
+        n -= (size_t)w;
+        f->written += (uint64_t)w;
+    }
+    return CLFT_OK;
+}
+
+clft_status clft_io_afile_commit(clft_io_afile *f) {
+    clft_status st = CLFT_OK;
+    if (fsync(f->fd) != 0) st = clft_error(CLFT_STATUS_IO, "%s: fsync failed: %s", f->path, strerror(errno));
+    if (close(f->fd) != 0 && !st) st = clft_error(CLFT_STATUS_IO, "%s: close failed: %s", f->path, strerror(errno));
+    f->fd = -1;
+    if (!st && rename(f->tmp, f->path) != 0)
+        st = clft_error(CLFT_STATUS_IO, "%s: cannot rename the temporary file into place: %s", f->path,
+                        strerror(errno));
+    if (st) {
+        unlink(f->tmp);
+    } else { /* the rename itself made durable: fsync the folder (some file systems refuse: EINVAL) */
+        const char *slash = strrchr(f->path, '/');
+        char *dir = slash ? clft_strdup(f->path) : NULL;
+        if (dir) dir[slash == f->path ? 1 : slash - f->path] = '\0';
+        int dfd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            if (fsync(dfd) != 0 && errno != EINVAL)
+                st = clft_error(CLFT_STATUS_IO, "%s: fsync of its folder failed: %s", f->path, strerror(errno));
+            close(dfd);
+        }
+        free(dir);
+    }
+    free(f->tmp);
+    f->tmp = NULL;
+    return st;
+}
+
+void clft_io_afile_abort(clft_io_afile *f) {
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    if (f->tmp) unlink(f->tmp);
+    free(f->tmp);
+    f->tmp = NULL;
+}
+
 const char *clft_io_basename(const char *path) {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;

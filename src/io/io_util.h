@@ -40,6 +40,21 @@ void clft_json_py_float(clft_sbuf *b, double v);
 clft_status clft_io_read_file(const char *path, char **out, size_t *size);
 /* Write bytes to path through a temporary file in the same folder, then rename it into place. */
 clft_status clft_io_write_atomic(const char *path, const void *data, size_t size);
+/* A file written in pieces through a temporary name in the same folder (PATH.tmp.XXXXXX): opened,
+ * appended to, then committed (fsync, rename into place, fsync of the folder) or aborted (removed).
+ * Until commit, path is untouched; after a failure or a kill, at most the temporary file is left. */
+typedef struct clft_io_afile {
+    int fd;          /* -1 when closed */
+    char *tmp;       /* the temporary name (malloc'd) */
+    const char *path; /* the final name (the caller's string, must outlive the handle) */
+    uint64_t written;
+} clft_io_afile;
+clft_status clft_io_afile_open(clft_io_afile *f, const char *path);
+clft_status clft_io_afile_write(clft_io_afile *f, const void *data, size_t n);
+clft_status clft_io_afile_commit(clft_io_afile *f);
+/* Close and remove the temporary file (a no-op after commit or on a zeroed handle with fd -1). */
+void clft_io_afile_abort(clft_io_afile *f);
+
 /* Last path component. */
 const char *clft_io_basename(const char *path);
 /* dir + "/" + name, malloc'd (NULL and HOST_OOM recorded on failure). */
