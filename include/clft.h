@@ -741,8 +741,10 @@ CLFT_API double clft_lr_at(const clft_lr_schedule *s, int64_t step);
  * finds it busy uses a private one). */
 typedef struct clft_tokenizer clft_tokenizer;
 
-/* dir_or_file: a directory holding tokenizer.json[.zst] (+ tokenizer_config.json), or the path
- * of a tokenizer.json[.zst] file. *out owned by the caller: clft_tokenizer_free(). Unsupported
+/* dir_or_file: a directory holding tokenizer.json[.zst] (+ tokenizer_config.json), the path
+ * of a tokenizer.json[.zst] file, or a GGUF file (its tokenizer.ggml.* metadata: "gpt2" byte-level
+ * and "llama" SentencePiece-style vocabularies, ids as transformers' GGUF tokenizer gives them).
+ * *out owned by the caller: clft_tokenizer_free(). Unsupported
  * models (WordPiece, Unigram, ...) give CLFT_STATUS_UNSUPPORTED; malformed files CLFT_STATUS_FORMAT,
  * with the file and the problem in clft_last_error(). */
 CLFT_API clft_status clft_tokenizer_load(const char *dir_or_file, clft_tokenizer **out);

@@ -639,8 +639,18 @@ static clft_status bpe_word(enc *st, const char *s, size_t n, size_t *k_out) {
         }
     }
     if (tok->byte_level) {
-        for (size_t i = 0; i < n; i++)
-            st->sid[k] = tok->byte_char_id[u[i]], st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + 1);
+        for (size_t i = 0; i < n; i++) {
+            int32_t id = tok->byte_char_id[u[i]];
+            if (id < 0) { /* a byte without its token (SmolLM2 has none for some controls): unk or dropped */
+                if (tok->unk_id < 0) continue;
+                if (tok->fuse_unk && k > 0 && st->sid[k - 1] == tok->unk_id && st->se[k - 1] == i) {
+                    st->se[k - 1] = (uint32_t)(i + 1);
+                    continue;
+                }
+                id = tok->unk_id;
+            }
+            st->sid[k] = id, st->ss[k] = (uint32_t)i, st->se[k++] = (uint32_t)(i + 1);
+        }
     } else {
         size_t i = 0;
         while (i < n) {

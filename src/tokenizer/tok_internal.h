@@ -241,6 +241,35 @@ size_t tok_utf8_encode(int32_t cp, char *out);
 /* The text through the tokenizer's normalizers; *out owned by the caller (free). */
 clft_status tok_normalize(const clft_tokenizer *tok, const char *s, size_t n, char **out, size_t *out_len);
 
+/* ---- building a tokenizer (tokenizer.c), shared by the tokenizer.json and GGUF loaders -------- */
+/* A tokenizer with no vocabulary yet (ids -1, word cache); NULL when out of memory. */
+clft_tokenizer *tok_new(const char *name);
+/* Maps over n keys (all slots empty). */
+clft_status tok_strmap_init(tok_strmap *m, size_t n);
+clft_status tok_pairmap_init(tok_pairmap *m, size_t n);
+/* Insert id, whose text is set already (an equal key present keeps its id). */
+void tok_strmap_put(const clft_tokenizer *tok, tok_strmap *m, int32_t id);
+/* (a, b) -> (rank, merged); a later equal pair replaces the earlier. */
+void tok_pairmap_put(tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t merged);
+/* Text of id (copied into the arena; tok_off/tok_len must hold n_ids entries). */
+clft_status tok_set_token(clft_tokenizer *tok, int32_t id, const char *s, size_t n);
+/* Compile an Oniguruma-syntax pattern (or a literal) into p->re. */
+clft_status tok_compile_regex(clft_tokenizer *tok, const char *pattern, int literal, tok_pre *p);
+/* Append a pre-tokenizer step (takes p's regex; frees it on failure). */
+clft_status tok_push_pre(clft_tokenizer *tok, const tok_pre *p);
+/* The GPT-2 byte <-> char map (byte_char, char_byte; byte_char_id from the vocabulary as it is). */
+void tok_build_byte_map(clft_tokenizer *tok);
+/* GPT-2's pre-tokenizer pattern (ByteLevel with use_regex). */
+extern const char TOK_GPT2_RE[];
+/* Id of an added token or vocabulary entry, -1 when neither. */
+int32_t tok_lookup_any(const clft_tokenizer *tok, const char *s);
+/* After the vocabulary, merges, pipeline and added tokens are set: one-byte and <0xXX> token ids,
+ * the byte-level map (and its check), added-token matchers and the SentencePiece split check. */
+clft_status tok_finish(clft_tokenizer *tok);
+
+/* The tokenizer of a GGUF file's tokenizer.ggml.* metadata (tok_gguf.c). */
+clft_status tok_load_gguf(const char *path, clft_tokenizer **out);
+
 /* Encoding entry point (tok_encode.c). */
 clft_status tok_encode(const clft_tokenizer *tok, const char *text, size_t len, int add_special, int32_t **ids,
                        size_t **offsets, size_t *n);

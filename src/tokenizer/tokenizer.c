@@ -119,6 +119,16 @@ static int file_exists(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A file that starts with the GGUF magic. */
+static int is_gguf(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char m[4] = {0};
+    size_t r = fread(m, 1, 4, f);
+    fclose(f);
+    return r == 4 && memcmp(m, "GGUF", 4) == 0;
+}
+
 /* Read a whole file (decompressing .zst). *out is NUL-terminated, owned by the caller. */
 static clft_status read_file(const char *path, char **out, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -200,7 +210,7 @@ static uint32_t pow2_at_least(size_t n) {
     return c;
 }
 
-static clft_status strmap_init(tok_strmap *m, size_t n) {
+clft_status tok_strmap_init(tok_strmap *m, size_t n) {
     uint32_t cap = pow2_at_least(n);
     m->slots = malloc(sizeof(int32_t) * cap);
     if (!m->slots) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
@@ -210,7 +220,7 @@ static clft_status strmap_init(tok_strmap *m, size_t n) {
 }
 
 /* Insert id (its text is already in the arena); an existing equal key keeps the first id. */
-static void strmap_put(const clft_tokenizer *tok, tok_strmap *m, int32_t id) {
+void tok_strmap_put(const clft_tokenizer *tok, tok_strmap *m, int32_t id) {
     const char *s = tok->arena + tok->tok_off[id];
     size_t n = tok->tok_len[id];
     uint32_t i = (uint32_t)tok_hash(s, n) & m->mask;
@@ -222,7 +232,7 @@ static void strmap_put(const clft_tokenizer *tok, tok_strmap *m, int32_t id) {
     m->slots[i] = id;
 }
 
-static clft_status pairmap_init(tok_pairmap *m, size_t n) {
+clft_status tok_pairmap_init(tok_pairmap *m, size_t n) {
     uint32_t cap = pow2_at_least(n);
     m->slots = malloc(sizeof(tok_pair_slot) * cap);
     if (!m->slots) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
@@ -233,7 +243,7 @@ static clft_status pairmap_init(tok_pairmap *m, size_t n) {
 }
 
 /* A later duplicate replaces the earlier one (the Rust crate collects merges into a HashMap). */
-static void pairmap_put(tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t merged) {
+void tok_pairmap_put(tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t merged) {
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
     uint32_t i = (uint32_t)tok_hash64(key) & m->mask;
     while (m->slots[i].key != UINT64_MAX && m->slots[i].key != key)
@@ -356,7 +366,7 @@ oom:
     return NULL;
 }
 
-static clft_status compile_regex(clft_tokenizer *tok, const char *pattern, int literal, tok_pre *p) {
+clft_status tok_compile_regex(clft_tokenizer *tok, const char *pattern, int literal, tok_pre *p) {
     char *conv = literal ? clft_strdup(pattern) : onig_to_pcre2(pattern);
     if (!conv) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     int err = 0;
@@ -378,7 +388,7 @@ static clft_status compile_regex(clft_tokenizer *tok, const char *pattern, int l
 }
 
 /* GPT-2's pattern, used by ByteLevel with use_regex (tokenizers pre_tokenizers/byte_level.rs). */
-static const char GPT2_RE[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+const char TOK_GPT2_RE[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 /* ---- pipeline parsing ------------------------------------------------------------------------- */
 static clft_status unsupported(clft_tokenizer *tok, const char *what, const char *type) {
@@ -460,7 +470,7 @@ static int prepend_scheme(const cJSON *o) {
     return jbool(o, "add_prefix_space", 1) ? TOK_PREPEND_ALWAYS : TOK_PREPEND_NEVER;
 }
 
-static clft_status push_pre(clft_tokenizer *tok, const tok_pre *pp) {
+clft_status tok_push_pre(clft_tokenizer *tok, const tok_pre *pp) {
     tok_pre *p = realloc(tok->pres, sizeof *p * (tok->n_pres + 1));
     if (!p) {
         if (pp->re) pcre2_code_free(pp->re);
@@ -508,11 +518,11 @@ static clft_status add_pre(clft_tokenizer *tok, const cJSON *n) {
         p.invert = jbool(n, "invert", 0);
         if (re && !re[0]) return malformed(tok, "Split pre_tokenizer with an empty pattern");
         if (lit && !lit[0]) return malformed(tok, "Split pre_tokenizer with an empty pattern");
-        CLFT_CHECK(compile_regex(tok, re ? re : lit, re == NULL, &p));
+        CLFT_CHECK(tok_compile_regex(tok, re ? re : lit, re == NULL, &p));
     } else if (!strcmp(type, "ByteLevel")) {
         p.kind = TOK_PRE_BYTELEVEL;
         p.add_prefix_space = jbool(n, "add_prefix_space", 1);
-        if (jbool(n, "use_regex", 1)) CLFT_CHECK(compile_regex(tok, GPT2_RE, 0, &p));
+        if (jbool(n, "use_regex", 1)) CLFT_CHECK(tok_compile_regex(tok, TOK_GPT2_RE, 0, &p));
         tok->byte_level = 1;
     } else if (!strcmp(type, "Metaspace")) {
         const char *r = jstr(n, "replacement");
@@ -528,15 +538,15 @@ static clft_status add_pre(clft_tokenizer *tok, const cJSON *n) {
         p.split = jbool(n, "split", 1);
     } else if (!strcmp(type, "Whitespace")) { /* \w+|[^\w\s]+ with Rust regex's Unicode \w and \s */
         p.kind = TOK_PRE_SPLIT;
-        CLFT_CHECK(compile_regex(tok,
-                                 "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]+|"
-                                 "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}\\p{White_Space}]+",
-                                 0, &p));
+        CLFT_CHECK(tok_compile_regex(tok,
+                                     "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]+|"
+                                     "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}\\p{White_Space}]+",
+                                     0, &p));
         p.behavior = TOK_SPLIT_REMOVED;
         p.invert = 1;
     } else if (!strcmp(type, "Digits")) { /* numeric chars: each alone, or runs */
         p.kind = TOK_PRE_SPLIT;
-        CLFT_CHECK(compile_regex(tok, "\\p{N}", 0, &p));
+        CLFT_CHECK(tok_compile_regex(tok, "\\p{N}", 0, &p));
         p.behavior = jbool(n, "individual_digits", 0) ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS;
     } else if (!strcmp(type, "Punctuation")) { /* ASCII punctuation or Unicode P*, one char each */
         const char *beh = jstr(n, "behavior");
@@ -552,15 +562,15 @@ static clft_status add_pre(clft_tokenizer *tok, const cJSON *n) {
             p.behavior = TOK_SPLIT_CONTIGUOUS;
         else if (beh && strcmp(beh, "Isolated"))
             return unsupported(tok, "Punctuation behavior", beh);
-        CLFT_CHECK(compile_regex(tok, "[\\p{P}!-/:-@\\[-`{-~]", 0, &p));
+        CLFT_CHECK(tok_compile_regex(tok, "[\\p{P}!-/:-@\\[-`{-~]", 0, &p));
     } else if (!strcmp(type, "WhitespaceSplit")) {
         p.kind = TOK_PRE_WHITESPACE_SPLIT;
-        CLFT_CHECK(compile_regex(tok, "\\S+", 0, &p));
+        CLFT_CHECK(tok_compile_regex(tok, "\\S+", 0, &p));
         p.behavior = TOK_SPLIT_REMOVED;
         p.invert = 1;
     } else
         return unsupported(tok, "pre_tokenizer", type);
-    return push_pre(tok, &p);
+    return tok_push_pre(tok, &p);
 }
 
 static clft_status add_dec(clft_tokenizer *tok, const cJSON *n) {
@@ -673,7 +683,7 @@ static clft_status parse_post(clft_tokenizer *tok, const cJSON *n) {
 }
 
 /* ---- model ------------------------------------------------------------------------------------ */
-static clft_status set_token(clft_tokenizer *tok, int32_t id, const char *s, size_t n) {
+clft_status tok_set_token(clft_tokenizer *tok, int32_t id, const char *s, size_t n) {
     uint32_t off = 0;
     CLFT_CHECK(arena_add(tok, s, n, &off));
     tok->tok_off[id] = off;
@@ -744,19 +754,19 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
         return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     for (size_t i = 0; i < tok->n_ids; i++)
         tok->tok_off[i] = UINT32_MAX, tok->tok_len[i] = 0;
-    CLFT_CHECK(strmap_init(&tok->vocab, n_vocab));
+    CLFT_CHECK(tok_strmap_init(&tok->vocab, n_vocab));
     cJSON_ArrayForEach(e, vocab) {
         int32_t id = (int32_t)e->valuedouble;
         if (tok->tok_off[id] != UINT32_MAX)
             return clft_error(CLFT_STATUS_FORMAT, "%s: model.vocab id %d is used twice", tok->name, (int)id);
-        CLFT_CHECK(set_token(tok, id, e->string, strlen(e->string)));
-        strmap_put(tok, &tok->vocab, id);
+        CLFT_CHECK(tok_set_token(tok, id, e->string, strlen(e->string)));
+        tok_strmap_put(tok, &tok->vocab, id);
     }
     /* added tokens */
     if (n_added) {
         tok->added = calloc(n_added, sizeof *tok->added);
         if (!tok->added) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
-        CLFT_CHECK(strmap_init(&tok->added_map, n_added));
+        CLFT_CHECK(tok_strmap_init(&tok->added_map, n_added));
     }
     cJSON_ArrayForEach(e, added) {
         tok_added *a = &tok->added[tok->n_added];
@@ -782,8 +792,8 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
         /* the added token's text is what id_to_token gives (it wins over the model's) */
         if (tok->tok_off[a->id] == UINT32_MAX || tok->tok_len[a->id] != a->len ||
             memcmp(tok->arena + tok->tok_off[a->id], content, a->len) != 0)
-            CLFT_CHECK(set_token(tok, a->id, content, a->len));
-        strmap_put(tok, &tok->added_map, a->id);
+            CLFT_CHECK(tok_set_token(tok, a->id, content, a->len));
+        tok_strmap_put(tok, &tok->added_map, a->id);
         if (a->special) tok->is_special[a->id] = 1;
     }
     /* unk and byte fallback */
@@ -794,18 +804,9 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
         if (tok->unk_id < 0)
             return clft_error(CLFT_STATUS_FORMAT, "%s: model.unk_token '%s' is not in the vocabulary", tok->name, unk);
     }
-    for (int b = 0; b < 128; b++) {
-        char c = (char)b;
-        tok->ascii_id[b] = tok_map_get(tok, &tok->vocab, &c, 1);
-    }
-    for (int b = 0; b < 256; b++) {
-        char s[8];
-        snprintf(s, sizeof s, "<0x%02X>", b);
-        tok->byte_tok[b] = tok_map_get(tok, &tok->vocab, s, 6);
-    }
     /* merges */
     size_t n_merges = (size_t)cJSON_GetArraySize(merges);
-    CLFT_CHECK(pairmap_init(&tok->merges, n_merges));
+    CLFT_CHECK(tok_pairmap_init(&tok->merges, n_merges));
     uint32_t rank = 0;
     size_t idx = 0;
     char *cat = NULL;
@@ -857,7 +858,7 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
                                      : "the merged token");
             break;
         }
-        pairmap_put(&tok->merges, ia, ib, rank++, im);
+        tok_pairmap_put(&tok->merges, ia, ib, rank++, im);
         idx++;
     }
     free(cat);
@@ -866,7 +867,7 @@ static clft_status parse_model(clft_tokenizer *tok, const cJSON *root) {
 
 /* The GPT-2 byte <-> char map (bytes_to_unicode): printable Latin-1 bytes map to themselves, the
  * other 68 to U+0100 + n in increasing byte order. */
-static void build_byte_map(clft_tokenizer *tok) {
+void tok_build_byte_map(clft_tokenizer *tok) {
     int n = 0;
     for (int c = 0; c < 324; c++)
         tok->char_byte[c] = -1;
@@ -880,7 +881,7 @@ static void build_byte_map(clft_tokenizer *tok) {
 }
 
 /* Added-token matcher over a subset (normalized or not): grouped by first byte, longest first. */
-static clft_status build_matcher(clft_tokenizer *tok, tok_matcher *m, int normalized) {
+static clft_status tok_build_matcher(clft_tokenizer *tok, tok_matcher *m, int normalized) {
     m->order = malloc(sizeof(int32_t) * (tok->n_added + 1));
     if (!m->order) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     m->n = 0;
@@ -923,7 +924,7 @@ static clft_status build_matcher(clft_tokenizer *tok, tok_matcher *m, int normal
 }
 
 /* SentencePiece-style fast path: safe to cut a word before the mark when it follows another char. */
-static void check_sp_split(clft_tokenizer *tok) {
+static void tok_check_sp_split(clft_tokenizer *tok) {
     tok->sp_split_ok = 0;
     if (tok->byte_level || tok->ignore_merges) return;
     memcpy(tok->sp_mark, "\xe2\x96\x81", 3);
@@ -952,7 +953,7 @@ static void check_sp_split(clft_tokenizer *tok) {
     tok->sp_split_ok = 1;
 }
 
-static int32_t lookup_any(const clft_tokenizer *tok, const char *s) {
+int32_t tok_lookup_any(const clft_tokenizer *tok, const char *s) {
     size_t n = strlen(s);
     int32_t id = tok_map_get(tok, &tok->added_map, s, n);
     return id >= 0 ? id : tok_map_get(tok, &tok->vocab, s, n);
@@ -960,9 +961,9 @@ static int32_t lookup_any(const clft_tokenizer *tok, const char *s) {
 
 static clft_status parse_config(clft_tokenizer *tok, const cJSON *cfg, const char *cfg_name) {
     const char *bos = jtoken(cfg, "bos_token"), *eos = jtoken(cfg, "eos_token"), *pad = jtoken(cfg, "pad_token");
-    if (bos) tok->bos_id = lookup_any(tok, bos);
-    if (eos) tok->eos_id = lookup_any(tok, eos);
-    if (pad) tok->pad_id = lookup_any(tok, pad);
+    if (bos) tok->bos_id = tok_lookup_any(tok, bos);
+    if (eos) tok->eos_id = tok_lookup_any(tok, eos);
+    if (pad) tok->pad_id = tok_lookup_any(tok, pad);
     const cJSON *ab = cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token");
     const cJSON *ae = cJSON_GetObjectItemCaseSensitive(cfg, "add_eos_token");
     /* transformers' Llama/Gemma fast tokenizers rebuild the post-processor from these flags */
@@ -990,14 +991,9 @@ static clft_status parse_config(clft_tokenizer *tok, const cJSON *cfg, const cha
     return CLFT_OK;
 }
 
-clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t tokenizer_len, const char *config_json,
-                                            size_t config_len, const char *name, clft_tokenizer **out) {
-    if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenizer_load: out is NULL");
-    *out = NULL;
-    if (!tokenizer_json) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenizer_load: no tokenizer.json text");
-    if (!name) name = "tokenizer.json";
+clft_tokenizer *tok_new(const char *name) {
     clft_tokenizer *tok = calloc(1, sizeof *tok);
-    if (!tok) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
+    if (!tok) return NULL;
     tok->bos_id = tok->eos_id = tok->pad_id = tok->unk_id = -1;
     tok->cache_lock = malloc(sizeof *tok->cache_lock);
     if (tok->cache_lock && pthread_mutex_init(tok->cache_lock, NULL) != 0) {
@@ -1008,8 +1004,48 @@ clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t t
     tok->name = clft_strdup(name);
     if (!tok->name) {
         clft_tokenizer_free(tok);
-        return CLFT_STATUS_HOST_OOM;
+        return NULL;
     }
+    return tok;
+}
+
+clft_status tok_finish(clft_tokenizer *tok) {
+    for (int b = 0; b < 128; b++) {
+        char c = (char)b;
+        tok->ascii_id[b] = tok_map_get(tok, &tok->vocab, &c, 1);
+    }
+    for (int b = 0; b < 256; b++) {
+        char s[8];
+        snprintf(s, sizeof s, "<0x%02X>", b);
+        tok->byte_tok[b] = tok_map_get(tok, &tok->vocab, s, 6);
+    }
+    /* a byte-level vocabulary may lack bytes (SmolLM2: some control characters): encoding gives the
+     * unknown token or drops them, as the Rust crate does */
+    tok_build_byte_map(tok);
+    /* normalized added tokens are matched in the normalized text, as their normalized content */
+    for (size_t i = 0; i < tok->n_added; i++) {
+        tok_added *a = &tok->added[i];
+        if (a->normalized)
+            CLFT_CHECK(tok_normalize(tok, a->content, a->len, &a->match, &a->mlen));
+        else if (!(a->match = clft_strdup(a->content)))
+            return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
+        else
+            a->mlen = a->len;
+    }
+    CLFT_CHECK(tok_build_matcher(tok, &tok->match_raw, 0));
+    CLFT_CHECK(tok_build_matcher(tok, &tok->match_norm, 1));
+    tok_check_sp_split(tok);
+    return CLFT_OK;
+}
+
+clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t tokenizer_len, const char *config_json,
+                                            size_t config_len, const char *name, clft_tokenizer **out) {
+    if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenizer_load: out is NULL");
+    *out = NULL;
+    if (!tokenizer_json) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_tokenizer_load: no tokenizer.json text");
+    if (!name) name = "tokenizer.json";
+    clft_tokenizer *tok = tok_new(name);
+    if (!tok) return clft_error(CLFT_STATUS_HOST_OOM, "out of host memory");
     tok->content_hash = clft_fnv1a(CLFT_FNV_INIT, tokenizer_json, tokenizer_len);
     tok->content_hash = clft_fnv1a(tok->content_hash, &config_len, sizeof config_len);
     if (config_json) tok->content_hash = clft_fnv1a(tok->content_hash, config_json, config_len);
@@ -1020,29 +1056,8 @@ clft_status clft_tokenizer_load_from_memory(const char *tokenizer_json, size_t t
     if (st == CLFT_OK) st = add_pre(tok, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"));
     if (st == CLFT_OK) st = add_dec(tok, cJSON_GetObjectItemCaseSensitive(root, "decoder"));
     if (st == CLFT_OK) st = parse_post(tok, cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
+    if (st == CLFT_OK) st = tok_finish(tok);
     if (st == CLFT_OK) {
-        build_byte_map(tok);
-        for (int b = 0; tok->byte_level && b < 256; b++)
-            if (tok->byte_char_id[b] < 0) {
-                st = clft_error(CLFT_STATUS_FORMAT, "%s: byte-level vocabulary lacks the token for byte 0x%02X", name,
-                                b);
-                break;
-            }
-    }
-    /* normalized added tokens are matched in the normalized text, as their normalized content */
-    for (size_t i = 0; st == CLFT_OK && i < tok->n_added; i++) {
-        tok_added *a = &tok->added[i];
-        if (a->normalized)
-            st = tok_normalize(tok, a->content, a->len, &a->match, &a->mlen);
-        else if (!(a->match = clft_strdup(a->content)))
-            st = CLFT_STATUS_HOST_OOM;
-        else
-            a->mlen = a->len;
-    }
-    if (st == CLFT_OK) st = build_matcher(tok, &tok->match_raw, 0);
-    if (st == CLFT_OK) st = build_matcher(tok, &tok->match_norm, 1);
-    if (st == CLFT_OK) {
-        check_sp_split(tok);
         if (tok->n_prefix) tok->bos_id = tok->prefix_ids[0];
         if (tok->n_suffix) tok->eos_id = tok->suffix_ids[tok->n_suffix - 1];
     }
@@ -1078,9 +1093,9 @@ static clft_status apply_special_map(clft_tokenizer *tok, const char *path) {
     if (st == CLFT_OK) st = parse_json(path, txt, len, &j);
     if (st == CLFT_OK) {
         const char *bos = jtoken(j, "bos_token"), *eos = jtoken(j, "eos_token"), *pad = jtoken(j, "pad_token");
-        if (tok->bos_id < 0 && bos) tok->bos_id = lookup_any(tok, bos);
-        if (tok->eos_id < 0 && eos) tok->eos_id = lookup_any(tok, eos);
-        if (tok->pad_id < 0 && pad) tok->pad_id = lookup_any(tok, pad);
+        if (tok->bos_id < 0 && bos) tok->bos_id = tok_lookup_any(tok, bos);
+        if (tok->eos_id < 0 && eos) tok->eos_id = tok_lookup_any(tok, eos);
+        if (tok->pad_id < 0 && pad) tok->pad_id = tok_lookup_any(tok, pad);
     }
     cJSON_Delete(j);
     free(txt);
@@ -1102,6 +1117,11 @@ clft_status clft_tokenizer_load(const char *dir_or_file, clft_tokenizer **out) {
         free(tj);
         free(cj);
         return clft_error(CLFT_STATUS_IO, "%s: %s", dir_or_file, strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode) && is_gguf(dir_or_file)) {
+        free(tj);
+        free(cj);
+        return tok_load_gguf(dir_or_file, out);
     }
     if (S_ISDIR(sb.st_mode)) {
         snprintf(tj, pl + 64, "%s/tokenizer.json", dir_or_file);
@@ -1203,7 +1223,7 @@ const char *clft_tokenizer_id_to_token(const clft_tokenizer *tok, int32_t id) {
 
 int32_t clft_tokenizer_token_to_id(const clft_tokenizer *tok, const char *token) {
     if (!tok || !token) return -1;
-    return lookup_any(tok, token);
+    return tok_lookup_any(tok, token);
 }
 
 int32_t clft_tokenizer_bos_id(const clft_tokenizer *tok) { return tok ? tok->bos_id : -1; }

@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "clft.h"
+#include "tok_cases.h"
 #include "tutil.h"
 
 static const char *g_dir;
@@ -22,21 +23,6 @@ static clft_tokenizer *load(const char *name) {
     clft_tokenizer *tok = NULL;
     TU_OK(clft_tokenizer_load(path, &tok));
     return tok;
-}
-
-static int ids_equal(const int32_t *a, size_t na, const cJSON *arr) {
-    if ((size_t)cJSON_GetArraySize(arr) != na) return 0;
-    size_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, arr) if ((int32_t)e->valuedouble != a[i++]) return 0;
-    return 1;
-}
-
-static void print_ids(const char *what, const int32_t *a, size_t n) {
-    fprintf(stderr, "    %s:", what);
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, " %d", (int)a[i]);
-    fprintf(stderr, "\n");
 }
 
 /* Every case of a cases.json file; returns the number that matched. */
@@ -373,24 +359,7 @@ static void metaspace_variants(void) {
 static char *tokenizer_json(const char *name) {
     char tp[1024];
     snprintf(tp, sizeof tp, "%s/%s/tokenizer.json", g_dir, name);
-    char *src = tu_read_file(tp, NULL);
-    if (src) return src;
-    size_t zl = 0;
-    snprintf(tp, sizeof tp, "%s/%s/tokenizer.json.zst", g_dir, name);
-    char *z = tu_read_file(tp, &zl);
-    unsigned long long full = z ? ZSTD_getFrameContentSize(z, zl) : 0;
-    if (z && full != ZSTD_CONTENTSIZE_UNKNOWN && full != ZSTD_CONTENTSIZE_ERROR) {
-        src = malloc((size_t)full + 1);
-        size_t r = src ? ZSTD_decompress(src, (size_t)full, z, zl) : 0;
-        if (!src || ZSTD_isError(r)) {
-            free(src);
-            src = NULL;
-        } else
-            src[r] = 0;
-    }
-    free(z);
-    TU_CHECK(src != NULL, "read %s", tp);
-    return src;
+    return read_maybe_zst(tp, NULL);
 }
 
 /* llama3's vocabulary under other pre-tokenizers (Split behaviours, Whitespace, Digits,
