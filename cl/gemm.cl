@@ -526,3 +526,65 @@ __kernel void gemm_f32_nt_q4dq(int M, int N, int K, float alpha, __global const 
     gemm_nt_q4_body(M, N, K, alpha, X, x_off, ldx, packed, code, 1, nested_absmax, qabsmax, nested_absmax, nested_code,
                     nested_blocksize, nested_offset, blocksize, beta, Y, y_off, ldy);
 }
+
+/* ---- GGUF blocks (native storage: Q8_0, Q4_0, Q4_1; layout in src/ops/weight.h) -------------
+ *   gemm_pack_<q8_0|q4_0|q4_1> (Bp, qs, sc, sbk, sbj, K, N): as gemm_pack_q4, element (k,j) of op(B)
+ *        is flattened weight element k*sbk + j*sbj (the linear forward's W^T, or W itself for the
+ *        backward-data product dX = dY * W), its value clft_ggml_value (common.cl).
+ *   gemm_f32_nt_<q8_0|q4_0|q4_1> (M, N, K, alpha, X, x_off, ldx, qs, sc, beta, Y, y_off, ldy): as
+ *        gemm_f32_nt_q4 (GEMM_QM x GEMM_QN outputs per work-item), W's blocks of 32 dequantized in
+ *        registers (clft_ggml_piece) a piece of a block of each of the QN rows at a time (K % 32 == 0). */
+
+inline void gemm_nt_gg_body(int gt, int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx,
+                            __global const uchar *qs, __global const half *sc, float beta, __global float *Y,
+                            ulong y_off, long ldy) {
+    const int n0 = (int)get_global_id(0) * GEMM_QN, m0 = (int)get_global_id(1) * GEMM_QM;
+    if (n0 >= N || m0 >= M) return;
+    const size_t nbk = (size_t)K >> 5;
+    __global const float *xr[GEMM_QM];
+#pragma unroll
+    for (int i = 0; i < GEMM_QM; i++)
+        xr[i] = X + x_off + (long)min(m0 + i, M - 1) * ldx;
+    size_t b0[GEMM_QN]; /* block index of W[n, 0] */
+#pragma unroll
+    for (int j = 0; j < GEMM_QN; j++)
+        b0[j] = (size_t)min(n0 + j, N - 1) * nbk;
+    clft_ggml_vec acc[GEMM_QM][GEMM_QN];
+#pragma unroll
+    for (int i = 0; i < GEMM_QM; i++)
+#pragma unroll
+        for (int j = 0; j < GEMM_QN; j++)
+            acc[i][j] = (clft_ggml_vec)(0.0f);
+    for (size_t kb = 0; kb < nbk; kb++)
+        CLFT_GGML_ACC_BLOCK(gt, qs, sc, xr, GEMM_QM, b0, GEMM_QN, kb, acc);
+#pragma unroll
+    for (int i = 0; i < GEMM_QM; i++) {
+        if (m0 + i >= M) break;
+        __global float *yr = Y + y_off + (long)(m0 + i) * ldy;
+#pragma unroll
+        for (int j = 0; j < GEMM_QN; j++) {
+            if (n0 + j >= N) break;
+            float o = alpha * clft_ggml_hsum(acc[i][j]);
+            if (beta != 0.0f) o = fma(beta, yr[n0 + j], o);
+            yr[n0 + j] = o;
+        }
+    }
+}
+
+#define GEMM_GG_KERNELS(NAME, GT)                                                                                      \
+    __kernel void gemm_pack_##NAME(__global float *restrict Bp, __global const uchar *restrict qs,                     \
+                                   __global const half *restrict sc, long sbk, long sbj, int K, int N) {               \
+        const size_t j = get_global_id(0), k = get_global_id(1);                                                       \
+        const size_t npad = ((size_t)N + GEMM_NR - 1) / GEMM_NR * GEMM_NR;                                             \
+        if (j >= npad || k >= (size_t)K) return;                                                                       \
+        Bp[gemm_panel_index(j, k, (size_t)K)] = j < (size_t)N ? clft_ggml_value(GT, qs, sc, k * sbk + j * sbj) : 0.0f; \
+    }                                                                                                                  \
+    __kernel void gemm_f32_nt_##NAME(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off,  \
+                                     long ldx, __global const uchar *restrict qs, __global const half *restrict sc,    \
+                                     float beta, __global float *restrict Y, ulong y_off, long ldy) {                  \
+        gemm_nt_gg_body(GT, M, N, K, alpha, X, x_off, ldx, qs, sc, beta, Y, y_off, ldy);                               \
+    }
+
+GEMM_GG_KERNELS(q8_0, 0)
+GEMM_GG_KERNELS(q4_0, 1)
+GEMM_GG_KERNELS(q4_1, 2)

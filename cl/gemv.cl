@@ -869,3 +869,126 @@ gemv_fwd_q4dq_sg3(int M, int K, float alpha, __global const float *restrict X, l
     GEMV_Q4_MULTI(sg, 1, GEMV_Q4DQW_ARGS, get_group_id(0), get_num_groups(0));
 }
 #endif
+
+/* ---- GGUF blocks (native storage: Q8_0, Q4_0, Q4_1) ------------------------------------------ */
+
+/* gemv_fwd_<q8_0|q4_0|q4_1>_<wi|wg>: the 13 common arguments, then (qs, sc): the codes and f16
+ * scales of src/ops/weight.h (batch 1, K a multiple of 32: a row is whole blocks, block b of the
+ * weight holds elements 32*(b % (K/32)).. of row b / (K/32)). Each block is dequantized in registers
+ * as common.cl's clft_ggml_piece computes it (the values src/quant/ggml_blocks.c gives), in pieces of
+ * CLFT_GGML_VW values, and multiplied with X by fma. _wi: NR rows of W per work-item in lock step over
+ * the blocks (MT rows of X share each block's values), groups of rows strided over the work-items
+ * as the dense kernels; _wg: a work-group per NR rows, block b of a row to work-item b % WG, reduced
+ * in local memory as the dense _wg kernel. gemv_fwd_<type>_wi3: three weights of one type and K,
+ * arguments as gemv_fwd_<f32|f16|bf16>_wi3 with (qs_j, sc_j) for (W_j, w_off_j, ldw_j). */
+#define GEMV_GG_PARAMS                                                                                                 \
+    int M, int N, int K, float alpha, __global const float *X, ulong x_off, long ldx, float beta, __global float *Y,   \
+        ulong y_off, long ldy, __global const uchar *qs, __global const half *sc
+
+/* The rows n0 = g*NR .. n0+NR-1 of a block weight (gt: 0 Q8_0, 1 Q4_0, 2 Q4_1), one work-item. */
+inline void gemv_gg_wi_group(int gt, GEMV_GG_PARAMS, size_t g) {
+    const int n0 = (int)(g * GEMV_NR);
+    const size_t nbk = (size_t)K >> 5; /* blocks per row */
+    size_t b0[GEMV_NR];                /* block index of W[n, 0] */
+    gemv_w_rows(b0, 0, n0, N, nbk);
+    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+        __global const float *xr[GEMV_MT];
+        gemv_x_rows(xr, X + x_off, m0, M, ldx);
+        clft_ggml_vec acc[GEMV_MT][GEMV_NR];
+#pragma unroll
+        for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++)
+                acc[i][r] = (clft_ggml_vec)(0.0f);
+        for (size_t kb = 0; kb < nbk; kb++)
+            CLFT_GGML_ACC_BLOCK(gt, qs, sc, xr, GEMV_MT, b0, GEMV_NR, kb, acc);
+        float s[GEMV_MT][GEMV_NR];
+#pragma unroll
+        for (int i = 0; i < GEMV_MT; i++)
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++)
+                s[i][r] = clft_ggml_hsum(acc[i][r]);
+        gemv_put_tile(&s[0][0], m0, n0, M, N, alpha, beta, Y + y_off, ldy);
+    }
+}
+
+inline void gemv_gg_wi(int gt, GEMV_GG_PARAMS) {
+    for (size_t g = get_global_id(0); g * GEMV_NR < (size_t)N; g += get_global_size(0))
+        gemv_gg_wi_group(gt, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, qs, sc, g);
+}
+
+inline void gemv_gg_wg(int gt, GEMV_GG_PARAMS, __local float *red) {
+    const int lid = (int)get_local_id(0);
+    const int n0 = (int)get_group_id(0) * GEMV_NR;
+    if (n0 >= N) return; /* the whole work-group */
+    const size_t nbk = (size_t)K >> 5;
+    size_t b0[GEMV_NR];
+    gemv_w_rows(b0, 0, n0, N, nbk);
+    for (int m0 = 0; m0 < M; m0 += GEMV_MT) {
+        __global const float *xr[GEMV_MT];
+        gemv_x_rows(xr, X + x_off, m0, M, ldx);
+        float acc[GEMV_MT * GEMV_NR];
+#pragma unroll
+        for (int o = 0; o < GEMV_MT * GEMV_NR; o++)
+            acc[o] = 0.0f;
+        for (size_t kb = (size_t)lid; kb < nbk; kb += GEMV_WG) {
+#pragma unroll
+            for (int r = 0; r < GEMV_NR; r++) {
+                float d, mn;
+                clft_ggml_scales(gt, sc, b0[r] + kb, &d, &mn);
+                clft_ggml_vec p[GEMV_MT];
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++)
+                    p[i] = (clft_ggml_vec)(0.0f);
+#pragma unroll
+                for (int c = 0; c < CLFT_GGML_NP; c++) {
+                    clft_ggml_vec wl, wh;
+                    clft_ggml_piece(gt, qs, b0[r] + kb, c, d, mn, &wl, &wh);
+#pragma unroll
+                    for (int i = 0; i < GEMV_MT; i++) {
+                        __global const float *x = xr[i] + 32 * kb + c * CLFT_GGML_VW;
+                        p[i] = fma(CLFT_GGML_CAT(vload, CLFT_GGML_VW)(0, x + 16), wh,
+                                   fma(CLFT_GGML_CAT(vload, CLFT_GGML_VW)(0, x), wl, p[i]));
+                    }
+                }
+#pragma unroll
+                for (int i = 0; i < GEMV_MT; i++)
+                    acc[i * GEMV_NR + r] += clft_ggml_hsum(p[i]);
+            }
+        }
+        gemv_wg_finish(acc, red, m0, n0, M, N, alpha, beta, Y + y_off, ldy);
+    }
+}
+
+#define GEMV_GG_KERNELS(NAME, GT)                                                                                      \
+    __kernel void gemv_fwd_##NAME##_wi(int M, int N, int K, float alpha, __global const float *restrict X,             \
+                                       ulong x_off, long ldx, long sx, float beta, __global float *restrict Y,         \
+                                       ulong y_off, long ldy, long sy, __global const uchar *restrict qs,              \
+                                       __global const half *restrict sc) {                                             \
+        gemv_gg_wi(GT, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, qs, sc);                                    \
+    }                                                                                                                  \
+    __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void gemv_fwd_##NAME##_wg(                           \
+        int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off, long ldx, long sx,            \
+        float beta, __global float *restrict Y, ulong y_off, long ldy, long sy, __global const uchar *restrict qs,     \
+        __global const half *restrict sc) {                                                                            \
+        __local float red[GEMV_MT * GEMV_NR * GEMV_WG];                                                                \
+        gemv_gg_wg(GT, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, qs, sc, red);                               \
+    }                                                                                                                  \
+    __kernel void gemv_fwd_##NAME##_wi3(int M, int K, float alpha, __global const float *restrict X, long ldx,         \
+                                        float beta, GEMV_GGW(0), GEMV_GGW(1), GEMV_GGW(2)) {                           \
+        const size_t ng0 = ((size_t)N0 + GEMV_NR - 1) / GEMV_NR, ng1 = ((size_t)N1 + GEMV_NR - 1) / GEMV_NR;           \
+        const size_t ng = ng0 + ng1 + ((size_t)N2 + GEMV_NR - 1) / GEMV_NR;                                            \
+        for (size_t g = get_global_id(0); g < ng; g += get_global_size(0)) {                                           \
+            const int j = g < ng0 ? 0 : g < ng0 + ng1 ? 1 : 2;                                                         \
+            gemv_gg_wi_group(GT, M, GEMV_PICK(N), K, alpha, X, GEMV_PICK(x_off), ldx, beta, GEMV_PICK(Y),              \
+                             GEMV_PICK(y_off), GEMV_PICK(ldy), GEMV_PICK(qs), GEMV_PICK(sc),                           \
+                             g - (j > 0 ? ng0 : 0) - (j > 1 ? ng1 : 0));                                               \
+        }                                                                                                              \
+    }
+#define GEMV_GGW(j)                                                                                                    \
+    int N##j, ulong x_off##j, __global float *restrict Y##j, ulong y_off##j, long ldy##j,                              \
+        __global const uchar *restrict qs##j, __global const half *restrict sc##j
+
+GEMV_GG_KERNELS(q8_0, 0)
+GEMV_GG_KERNELS(q4_0, 1)
+GEMV_GG_KERNELS(q4_1, 2)

@@ -63,14 +63,15 @@ clft_status clft_cl_build_options(const clft_context *ctx, const char *defines, 
     /* OpenCL C 1.2 everywhere: the kernels use nothing newer, and every driver accepts it. No fast
      * math: training must see NaN and Inf. */
     int n =
-        snprintf(buf, sizeof buf, "-cl-std=CL1.2 -DCLFT_DEVICE_%s=1%s%s%s%s%s%s%s %s",
+        snprintf(buf, sizeof buf, "-cl-std=CL1.2 -DCLFT_DEVICE_%s=1%s%s%s%s%s%s%s%s %s",
                  c->is_gpu   ? "GPU"
                  : c->is_cpu ? "CPU"
                              : "OTHER",
                  c->info.fp16 ? " -DCLFT_HAS_FP16=1" : "", c->info.fp64 ? " -DCLFT_HAS_FP64=1" : "",
                  c->info.subgroups ? " -DCLFT_HAS_SUBGROUPS=1" : "", c->vendor_nvidia ? " -DCLFT_VENDOR_NVIDIA=1" : "",
                  c->vendor_amd ? " -DCLFT_VENDOR_AMD=1" : "", c->vendor_intel ? " -DCLFT_VENDOR_INTEL=1" : "",
-                 c->vendor_pocl ? " -DCLFT_POCL=1" : "", defines ? defines : "");
+                 c->vendor_pocl ? " -DCLFT_POCL=1" : "", c->is_oclgrind ? " -DCLFT_OCLGRIND=1" : "",
+                 defines ? defines : "");
     if (n < 0 || (size_t)n >= sizeof buf) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "build options too long");
     *out = clft_strdup(buf);
     return *out ? CLFT_OK : CLFT_STATUS_HOST_OOM;

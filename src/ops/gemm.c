@@ -6,7 +6,8 @@
  *           to vectorize across work-items). Ragged M, N, K are handled in the kernels.
  *   clblast CLBlastSgemm / CLBlastSgemmStridedBatched, called column-major with swapped operands
  *           (C not "rotated", PERF.md 1.5); non-f32 weights are first converted to an f32 scratch.
- *   fused   cl/gemm.cl: 4-bit linear forward that dequantizes W chunks in registers (small M).
+ *   fused   cl/gemm.cl: 4-bit linear forward that dequantizes W chunks in registers (small M); the
+ *           same for GGUF block weights (Q8_0, Q4_0, Q4_1: native storage), a block at a time.
  *   hgemm   CLBlast HGEMM for f16 weights, where cl_khr_fp16 exists and a probe HGEMM runs; the
  *           measured choice takes it only when the probe was also accurate (NMSE <= 1e-5).
  *   gemv    cl/gemv.cl: the linear forward with up to CLFT_GEMV_MAX_M rows (decoding) with W of any
@@ -372,6 +373,7 @@ static clft_status blas_fail(CLBlastStatusCode code, const gemm_problem *p) {
 }
 
 static int is_q4(const clft_weight *w) { return w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4); }
+static int is_gg(const clft_weight *w) { return w && clft_dtype_is_ggml(w->dtype); }
 
 /* Convert a non-f32 weight to f32 (same (rows, cols) layout) into `out`. */
 static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_weight *w, clft_buf *out) {
@@ -408,6 +410,9 @@ static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_w
                                 sizeof noff, &noff, sizeof bs, &bs, sizeof nn, &nn, (size_t)0));
         return clft_cl_launch(ctx, k, 1, &g, &l, "gemm_convert_q4dq");
     }
+    case CLFT_DTYPE_Q8_0:
+    case CLFT_DTYPE_Q4_0:
+    case CLFT_DTYPE_Q4_1: return clft_weight_dequant(ctx, w, CLFT_DTYPE_F32, out);
     default:
         return clft_error(CLFT_STATUS_UNSUPPORTED, "gemm: weight dtype %s cannot be converted",
                           clft_dtype_name(w->dtype));
@@ -498,6 +503,17 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
                                 sizeof noff, &noff, sizeof bs, &bs, sizeof K, &K, sizeof N, &N, (size_t)0));
         return clft_cl_launch(ctx, k, 3, gt, lt, "gemm_packt_q4dq");
     }
+    if (is_gg(w)) { /* op(B)(k,j) = W[j,k] (linear forward) or W[k,j] (backward-data) */
+        cl_long sbk = p->wtrans ? 1 : w->cols, sbj = p->wtrans ? w->cols : 1;
+        char name[32];
+        snprintf(name, sizeof name, "gemm_pack_%s", clft_dtype_name(w->dtype));
+        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
+                                &w->absmax.mem, sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N,
+                                (size_t)0));
+        g[2] = 1;
+        return clft_cl_launch(ctx, k, 3, g, l, name);
+    }
     if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4)) {
         /* op(B)(k,j) = W[j,k] (linear forward) or W[k,j] */
         cl_long sbk = p->wtrans ? 1 : w->cols, sbj = p->wtrans ? w->cols : 1;
@@ -582,9 +598,16 @@ static clft_status run_fused(clft_context *ctx, gemm_state *s, const gemm_proble
     cl_long ldx = p->A.ld, ldy = p->C.ld;
     cl_float alpha = p->alpha, beta = p->beta;
     cl_kernel k = NULL;
-    const char *name = w->double_quant ? "gemm_f32_nt_q4dq" : "gemm_f32_nt_q4";
+    char gname[32];
+    snprintf(gname, sizeof gname, "gemm_f32_nt_%s", clft_dtype_name(w->dtype));
+    const char *name = is_gg(w) ? gname : w->double_quant ? "gemm_f32_nt_q4dq" : "gemm_f32_nt_q4";
     CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
-    if (!w->double_quant) {
+    if (is_gg(w)) {
+        CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha, sizeof(cl_mem),
+                                &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem), &w->data.mem,
+                                sizeof(cl_mem), &w->absmax.mem, sizeof beta, &beta, sizeof(cl_mem), &p->C.buf->mem,
+                                sizeof yoff, &yoff, sizeof ldy, &ldy, (size_t)0));
+    } else if (!w->double_quant) {
         CLFT_CHECK(clft_cl_args(k, name, sizeof M, &M, sizeof N, &N, sizeof K, &K, sizeof alpha, &alpha, sizeof(cl_mem),
                                 &p->A.buf->mem, sizeof xoff, &xoff, sizeof ldx, &ldx, sizeof(cl_mem), &w->data.mem,
                                 sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
@@ -663,6 +686,7 @@ static void gemv_config(const clft_context *ctx, const gemm_state *s, const gemm
         snprintf(c->defs, sizeof c->defs, "-DGEMV_MT=%d -DGEMV_NR=%d -DGEMV_VW=%d -DGEMV_PF=%d", c->mt, c->nr, t->vw,
                  pf);
     const char *wname = c->q4                   ? (w->double_quant ? "q4dq" : "q4")
+                        : is_gg(w)              ? clft_dtype_name(dt)
                         : dt == CLFT_DTYPE_F16  ? "f16"
                         : dt == CLFT_DTYPE_BF16 ? "bf16"
                                                 : "f32";
@@ -691,6 +715,7 @@ static clft_status gemv_weight_args(cl_kernel k, const char *name, cl_uint *i, c
     const clft_weight *w = p->w;
     const cl_mem *wmem = w ? &w->data.mem : &p->B.buf->mem;
     CLFT_CHECK(gemv_arg(k, name, i, sizeof(cl_mem), wmem));
+    if (is_gg(w)) return gemv_arg(k, name, i, sizeof(cl_mem), &w->absmax.mem); /* (qs, sc) */
     if (!is_q4(w)) {
         const cl_ulong woff = w ? 0 : p->B.offset;
         const cl_long ldw = w ? w->cols : p->B.ld, sw = w ? 0 : p->sB;
@@ -941,7 +966,8 @@ static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem
     }
     /* CLBlast refuses K == 0 (C = beta*C); the own kernel does it */
     if ((path == CLFT_GEMM_CLBLAST || path == CLFT_GEMM_HGEMM) && p->K > 0) return run_clblast(ctx, s, p);
-    if (path == CLFT_GEMM_FUSED && is_q4(p->w) && p->wtrans && p->batch == 1) return run_fused(ctx, s, p);
+    if (path == CLFT_GEMM_FUSED && (is_q4(p->w) || is_gg(p->w)) && p->wtrans && p->batch == 1)
+        return run_fused(ctx, s, p);
     if (path == CLFT_GEMM_GEMV && gemv_applies(p)) return run_gemv(ctx, s, p);
     return run_tiled(ctx, s, p);
 }
@@ -1109,7 +1135,7 @@ static clft_status autotune(clft_context *ctx, gemm_state *s, const gemm_problem
     t.C.buf = &s->tuneC;
     clft_gemm_path cands[4] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED};
     int ncand = 2;
-    if (is_q4(p->w) && p->wtrans && p->batch == 1)
+    if ((is_q4(p->w) || is_gg(p->w)) && p->wtrans && p->batch == 1)
         ncand = 3;
     else if (hgemm_applies(ctx, p, 1))
         cands[ncand++] = CLFT_GEMM_HGEMM;
@@ -1254,6 +1280,19 @@ static clft_status check_weight(const char *fn, const clft_weight *W) {
                                   "%s: 4-bit weight (%lld,%lld): double-quantization buffers missing or too small", fn,
                                   (long long)W->rows, (long long)W->cols);
         }
+        break;
+    }
+    case CLFT_DTYPE_Q8_0:
+    case CLFT_DTYPE_Q4_0:
+    case CLFT_DTYPE_Q4_1: {
+        if (W->cols % 32)
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: %s weight (%lld,%lld): rows are not whole blocks of 32",
+                              fn, clft_dtype_name(W->dtype), (long long)W->rows, (long long)W->cols);
+        size_t ns;
+        clft_weight_ggml_bytes(W->dtype, W->rows, W->cols, &need, &ns);
+        if (!W->absmax.mem || W->absmax.bytes < ns)
+            return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: %s weight (%lld,%lld): scale buffer missing or below %zu "
+                              "bytes", fn, clft_dtype_name(W->dtype), (long long)W->rows, (long long)W->cols, ns);
         break;
     }
     default:

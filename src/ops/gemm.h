@@ -53,7 +53,7 @@ clft_status clft_linear_bwd_weight(clft_context *ctx, clft_mat dW, clft_mat dY, 
  * measured choice ($CLFT_GEMM also takes fused, hgemm and gemv). AUTO times the candidate paths once per shape class
  * (op, weight dtype, N, K, batch and M rounded up to a power of two) on the call's own operands with M capped, keeps
  * the winner in memory and in <cache_dir>/gemm-paths.txt (per device). FUSED is the fused 4-bit kernel (linear forward
- * with an NF4/FP4 weight only; elsewhere it means TILED). */
+ * with an NF4/FP4 or a GGUF block (Q8_0/Q4_0/Q4_1) weight only; elsewhere it means TILED). */
 typedef enum clft_gemm_path {
     CLFT_GEMM_AUTO = 0,
     CLFT_GEMM_CLBLAST = 1, /* CLBlast SGEMM (non-f32 weights converted to an f32 scratch first) */

@@ -1,6 +1,7 @@
 /* weight.c - weights on the device (layout in weight.h): upload of f32 host matrices as F32, F16
- * or BF16 storage, upload of host-quantized NF4/FP4 tensors (src/quant), and conversion or
- * dequantization of any of them to f32 / f16 / bf16 with the kernels of cl/nf4.cl. */
+ * or BF16 storage, upload of host-quantized NF4/FP4 tensors (src/quant) and of GGUF blocks (native
+ * storage, repacked here), and conversion or dequantization of any of them to f32 / f16 / bf16 with
+ * the kernels of cl/nf4.cl and cl/ggml_blocks.cl. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,92 @@ clft_status clft_weight_upload_q4(clft_context *ctx, clft_mem_class cls, const c
     return CLFT_OK;
 }
 
+int clft_dtype_is_ggml(clft_dtype t) {
+    return t == CLFT_DTYPE_Q8_0 || t == CLFT_DTYPE_Q4_0 || t == CLFT_DTYPE_Q4_1;
+}
+
+int clft_dtype_ggml_type(clft_dtype t) {
+    return t == CLFT_DTYPE_Q4_0 ? 2 : t == CLFT_DTYPE_Q4_1 ? 3 : t == CLFT_DTYPE_Q8_0 ? 8 : -1;
+}
+
+clft_dtype clft_dtype_of_ggml_type(int ggml_type) {
+    return ggml_type == 2 ? CLFT_DTYPE_Q4_0 : ggml_type == 3 ? CLFT_DTYPE_Q4_1 : ggml_type == 8 ? CLFT_DTYPE_Q8_0
+                                                                                                : CLFT_DTYPE_F32;
+}
+
+void clft_weight_ggml_bytes(clft_dtype t, int64_t rows, int64_t cols, size_t *codes, size_t *scales) {
+    const size_t nb = (size_t)rows * (size_t)cols / 32;
+    *codes = nb * (t == CLFT_DTYPE_Q8_0 ? 32 : 16);
+    *scales = nb * (t == CLFT_DTYPE_Q4_1 ? 4 : 2);
+}
+
+/* The file's blocks (d, [m,] codes) split into the codes and the scales of native storage. */
+static void ggml_repack(clft_dtype t, const uint8_t *blocks, size_t nb, uint8_t *codes, uint8_t *scales) {
+    const size_t nq = t == CLFT_DTYPE_Q8_0 ? 32 : 16, ns = t == CLFT_DTYPE_Q4_1 ? 4 : 2, bb = nq + ns;
+    for (size_t b = 0; b < nb; b++) {
+        memcpy(scales + b * ns, blocks + b * bb, ns);
+        memcpy(codes + b * nq, blocks + b * bb + ns, nq);
+    }
+}
+
+static clft_status check_blocks(const char *fn, clft_dtype t, int64_t rows, int64_t cols, size_t bytes) {
+    if (!clft_dtype_is_ggml(t))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: dtype %s is not q8_0, q4_0 or q4_1", fn,
+                          clft_dtype_name(t));
+    CLFT_CHECK(check_shape(fn, rows, cols));
+    if (cols % 32)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: (%lld, %lld) %s weight: the row length is not a multiple "
+                          "of the 32-element block", fn, (long long)rows, (long long)cols, clft_dtype_name(t));
+    size_t nq, ns;
+    clft_weight_ggml_bytes(t, rows, cols, &nq, &ns);
+    if (bytes != nq + ns)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: %zu bytes of %s blocks for a (%lld, %lld) weight, which "
+                          "needs %zu", fn, bytes, clft_dtype_name(t), (long long)rows, (long long)cols, nq + ns);
+    return CLFT_OK;
+}
+
+clft_status clft_weight_write_blocks(clft_context *ctx, clft_weight *w, const void *blocks, size_t bytes) {
+    if (!ctx || !w || !blocks) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_write_blocks: NULL argument");
+    CLFT_CHECK(check_blocks("clft_weight_write_blocks", w->dtype, w->rows, w->cols, bytes));
+    size_t nq, ns;
+    clft_weight_ggml_bytes(w->dtype, w->rows, w->cols, &nq, &ns);
+    if (w->data.bytes < nq || w->absmax.bytes < ns)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "clft_weight_write_blocks: the weight's buffers are too small");
+    uint8_t *tmp = clft_malloc(nq + ns);
+    if (!tmp) return CLFT_STATUS_HOST_OOM;
+    ggml_repack(w->dtype, blocks, (nq + ns) / (w->dtype == CLFT_DTYPE_Q8_0 ? 34 : w->dtype == CLFT_DTYPE_Q4_0 ? 18 : 20),
+                tmp, tmp + nq);
+    clft_status st = clft_buf_write(ctx, &w->data, 0, tmp, nq);
+    if (st == CLFT_OK) st = clft_buf_write(ctx, &w->absmax, 0, tmp + nq, ns);
+    free(tmp);
+    return st;
+}
+
+clft_status clft_weight_upload_blocks(clft_context *ctx, clft_mem_class cls, clft_dtype dtype, int64_t rows,
+                                      int64_t cols, const void *blocks, size_t bytes, clft_weight *out) {
+    if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_blocks: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!ctx || !blocks) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload_blocks: NULL argument");
+    CLFT_CHECK(check_blocks("clft_weight_upload_blocks", dtype, rows, cols, bytes));
+    clft_weight w;
+    memset(&w, 0, sizeof w);
+    w.dtype = dtype;
+    w.rows = rows;
+    w.cols = cols;
+    w.blocksize = 32;
+    size_t nq, ns;
+    clft_weight_ggml_bytes(dtype, rows, cols, &nq, &ns);
+    clft_status st = clft_buf_alloc(ctx, cls, nq, &w.data);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, cls, ns, &w.absmax);
+    if (st == CLFT_OK) st = clft_weight_write_blocks(ctx, &w, blocks, bytes);
+    if (st != CLFT_OK) {
+        clft_weight_free(ctx, &w);
+        return st;
+    }
+    *out = w;
+    return CLFT_OK;
+}
+
 void clft_weight_free(clft_context *ctx, clft_weight *w) {
     if (!ctx || !w) return;
     clft_buf_free(ctx, &w->data);
@@ -157,8 +244,8 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: NF4_LUT %d not in 0..3", lut);
     if (!ctx || !w || !out || !out->mem || !w->data.mem)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: NULL argument");
-    if (!is_q4(w->dtype))
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: weight is %s, not nf4/fp4",
+    if (!is_q4(w->dtype) && !clft_dtype_is_ggml(w->dtype))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: weight is %s, not nf4/fp4/q8_0/q4_0/q4_1",
                           clft_dtype_name(w->dtype));
     if (out_dtype != CLFT_DTYPE_F32 && out_dtype != CLFT_DTYPE_F16 && out_dtype != CLFT_DTYPE_BF16)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: output dtype %s is not f32, f16 or bf16",
@@ -169,6 +256,20 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
                           "clft_weight_dequant: output of %zu bytes cannot hold %llu %s values", out->bytes,
                           (unsigned long long)numel, clft_dtype_name(out_dtype));
     char name[48];
+    if (clft_dtype_is_ggml(w->dtype)) { /* cl/ggml_blocks.cl: a work-item per block of 32 */
+        snprintf(name, sizeof name, "ggml_dequant_%s_%s", clft_dtype_name(w->dtype), clft_dtype_name(out_dtype));
+        if (w->cols % 32 || !w->absmax.mem)
+            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: %s weight (%lld, %lld) without "
+                              "whole blocks of 32 per row or without scales", clft_dtype_name(w->dtype),
+                              (long long)w->rows, (long long)w->cols);
+        const cl_ulong nb = numel / 32;
+        cl_kernel k = NULL;
+        CLFT_CHECK(clft_cl_kernel(ctx, "ggml_blocks.cl", "", name, &k));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
+                                &w->absmax.mem, sizeof nb, &nb, (size_t)0));
+        const size_t items = (size_t)nb;
+        return clft_cl_launch(ctx, k, 1, &items, NULL, name);
+    }
     snprintf(name, sizeof name, "dequant_nf4_%s%s", clft_dtype_name(out_dtype), w->double_quant ? "_dq" : "");
     cl_kernel k = NULL;
     const int groups = nf4_groups(ctx, w->blocksize);
@@ -216,7 +317,7 @@ clft_status clft_weight_lut_built(clft_context *ctx, int lut, int *built) {
 clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf *out) {
     if (!ctx || !w || !out || !out->mem || !w->data.mem)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_to_f32: NULL argument");
-    if (is_q4(w->dtype)) return clft_weight_dequant(ctx, w, CLFT_DTYPE_F32, out);
+    if (is_q4(w->dtype) || clft_dtype_is_ggml(w->dtype)) return clft_weight_dequant(ctx, w, CLFT_DTYPE_F32, out);
     const cl_ulong n = (cl_ulong)(w->rows * w->cols);
     if (out->bytes < n * 4)
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "clft_weight_to_f32: output of %zu bytes cannot hold %llu floats",
