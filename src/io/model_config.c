@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "io/gguf_model.h"
 #include "io/io_util.h"
 #include "io/safetensors.h"
 
@@ -345,6 +346,7 @@ clft_status clft_model_config_parse(const char *json, size_t len, const char *wh
 }
 
 clft_status clft_model_config_load(const char *path, clft_model_config *cfg) {
+    if (clft_gguf_is_model_file(path)) return clft_gguf_config_load(path, cfg); /* llama.cpp model file */
     char *file = clft_io_is_dir(path) ? clft_io_join(path, "config.json") : clft_strdup(path);
     if (!file) return CLFT_STATUS_HOST_OOM;
     char *text = NULL;

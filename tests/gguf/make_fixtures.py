@@ -18,6 +18,13 @@ writer) for clft's GGUF tests, so that CI checks against it without PyPI.
       doubles; floats as the exact double of the stored value) and is checked against GGUFReader;
       meta_tensors.safetensors holds each tensor's raw bytes (<name>.raw) and f32 values
       (<name>.f32, gguf.quants.dequantize)
+  data/tiny_llama.gguf, data/tiny_qwen2.gguf + tiny_logits.safetensors  for test_gguf_model.c:
+      two tiny random models written with GGUFWriter the way llama.cpp's converter lays them out
+      (GGUF names, Q/K rows permuted for llama and not for qwen2, 4 heads over 2 KV heads, tied
+      embeddings for llama, q/k/v biases and an output.weight for qwen2 whose vocabulary size comes
+      from tokenizer.ggml.tokens), tensors in Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16 and F32;
+      tiny_logits.safetensors holds token ids (<arch>.ids) and the logits transformers computes
+      after loading the GGUF itself (AutoModelForCausalLM.from_pretrained(gguf_file=...), fp32)
 
 usage: ~/.cache/clft/ref-venv/bin/python tests/gguf/make_fixtures.py [--out tests/gguf/data]
 """
@@ -223,6 +230,125 @@ def meta_file(out):
     save_file(st, os.path.join(out, "meta_tensors.safetensors"))
 
 
+def permute_qk(w, n_head):
+    """llama.cpp's HF -> GGUF row order of q_proj/k_proj (FORMATS.md 4.4), written from the row formula:
+    GGUF row h*hd + 2i + a = HF row h*hd + a*hd/2 + i"""
+    rows = w.shape[0]
+    hd = rows // n_head
+    out = np.empty_like(w)
+    for h in range(n_head):
+        for i in range(hd // 2):
+            for a in range(2):
+                out[h * hd + 2 * i + a] = w[h * hd + a * hd // 2 + i]
+    return out
+
+
+TINY = dict(vocab_size=160, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=10000.0, max_position_embeddings=128,
+            bos_token_id=1, eos_token_id=2)
+# GGUF type of each tensor kind (ne[0] is 64 or 96: no K-quants, whose blocks are 256)
+TINY_TYPES = {"token_embd": T.Q8_0, "attn_q": T.Q4_1, "attn_k": T.Q4_0, "attn_v": T.Q8_0, "attn_output": T.F16,
+              "ffn_gate": T.BF16, "ffn_up": T.Q5_0, "ffn_down": T.Q5_1, "output": T.F16}
+
+
+def tiny_model(out, arch):
+    import torch
+    import transformers
+    seed = {"llama": 11, "qwen2": 12}[arch]
+    torch.manual_seed(seed)
+    if arch == "llama":
+        cfg = transformers.LlamaConfig(**TINY, tie_word_embeddings=True)
+        model = transformers.LlamaForCausalLM(cfg)
+    else:
+        cfg = transformers.Qwen2Config(**TINY, tie_word_embeddings=False)
+        model = transformers.Qwen2ForCausalLM(cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.copy_(1.0 + 0.2 * torch.randn_like(p))
+            else:
+                p.copy_(0.15 * torch.randn_like(p))
+    sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    hd = TINY["hidden_size"] // TINY["num_attention_heads"]
+    path = os.path.join(out, f"tiny_{arch}.gguf")
+    w = gguf.GGUFWriter(path, arch)
+    w.add_name(f"tiny-{arch}")
+    w.add_block_count(TINY["num_hidden_layers"])
+    w.add_context_length(TINY["max_position_embeddings"])
+    w.add_embedding_length(TINY["hidden_size"])
+    w.add_feed_forward_length(TINY["intermediate_size"])
+    w.add_head_count(TINY["num_attention_heads"])
+    w.add_head_count_kv(TINY["num_key_value_heads"])
+    w.add_layer_norm_rms_eps(TINY["rms_norm_eps"])
+    w.add_rope_freq_base(TINY["rope_theta"])
+    w.add_rope_dimension_count(hd)
+    if arch == "llama":
+        w.add_vocab_size(TINY["vocab_size"])
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list([f"t{i}" for i in range(TINY["vocab_size"])])
+    w.add_bos_token_id(TINY["bos_token_id"])
+    w.add_eos_token_id(TINY["eos_token_id"])
+    names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+             "lm_head.weight": "output.weight"}
+    per_layer = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+                 "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+                 "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm",
+                 "post_attention_layernorm": "ffn_norm"}
+    for l in range(TINY["num_hidden_layers"]):
+        for hf, gg in per_layer.items():
+            for suf in ("weight", "bias"):
+                names[f"model.layers.{l}.{hf}.{suf}"] = f"blk.{l}.{gg}.{suf}"
+    for hf, x in sd.items():
+        if arch == "llama" and hf == "lm_head.weight":
+            continue  # tied
+        gname = names[hf]
+        kind = gname.split(".")[-2]
+        if arch == "llama" and kind in ("attn_q", "attn_k"):
+            x = permute_qk(x, TINY["num_attention_heads"] if kind == "attn_q" else TINY["num_key_value_heads"])
+        qtype = T.F32 if (x.ndim == 1 or gname.endswith(".bias")) else TINY_TYPES[kind]
+        if qtype == T.F32:
+            w.add_tensor(gname, x.astype(np.float32))
+        elif qtype == T.F16:
+            w.add_tensor(gname, x.astype(np.float16))
+        else:
+            w.add_tensor(gname, quantize(x.astype(np.float32), qtype), raw_dtype=qtype)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    ids = np.array([1, 17, 42, 99, 3, 150, 77, 8, 64, 2, 120, 5], dtype=np.int32)
+    return ids, gguf_logits(out, f"tiny_{arch}.gguf", ids)
+
+
+def gguf_logits(folder, name, ids):
+    """The logits transformers computes for ids after loading folder/name itself (dequantized to fp32,
+    eager attention). Shared with tests/interop/gguf_reference.py."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32,
+                                                 attn_implementation="eager")
+    model.eval()
+    with torch.no_grad():
+        return model(torch.tensor([list(ids)], dtype=torch.long)).logits[0].float().numpy()
+
+
+def compare_logits(got, ref):
+    """max |got - ref| / max |ref| (the interop tolerance is 1e-4)"""
+    got = np.asarray(got, dtype=np.float64).reshape(ref.shape)
+    return float(np.abs(got - ref).max() / np.abs(ref).max())
+
+
+def tiny_models(out):
+    t = {}
+    for arch in ("llama", "qwen2"):
+        ids, logits = tiny_model(out, arch)
+        t[f"{arch}.ids"] = ids
+        t[f"{arch}.logits"] = logits.astype(np.float32)
+    save_file(t, os.path.join(out, "tiny_logits.safetensors"),
+              metadata={"transformers_version": importlib.metadata.version("transformers"),
+                        "gguf_version": importlib.metadata.version("gguf")})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data"))
@@ -230,6 +356,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     ggml_blocks(a.out)
     meta_file(a.out)
+    tiny_models(a.out)
     print("wrote", a.out)
 
 
