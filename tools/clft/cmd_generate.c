@@ -1,8 +1,10 @@
 /* cmd_generate.c - `clft generate`: text from a model folder (and a PEFT adapter) with a KV cache on
  * the device, streamed to stdout as it is made. --chat renders the model's chat template (a system
  * and a user message, the generation prompt) and stops at the template's end of turn. A one-line
- * summary (tokens, speeds, why it stopped) goes to stderr. Exit codes: 0 done, 2 bad input, 1 a
- * failure while running, 130 stopped by SIGINT/SIGTERM (the text so far was written). */
+ * summary (tokens, speeds, why it stopped) goes to stderr. --prompts FILE answers many prompts with
+ * one model load and one KV cache (a JSON line per answer: what scripts that score answers read).
+ * Exit codes: 0 done, 2 bad input, 1 a failure while running, 130 stopped by SIGINT/SIGTERM (the
+ * text so far was written). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -23,7 +25,8 @@ static void on_signal(int sig) {
 }
 
 static const char usage_text[] =
-    "usage: clft generate --model DIR [--adapter DIR] (--prompt TEXT | --prompt-file FILE) [options]\n\n"
+    "usage: clft generate --model DIR [--adapter DIR] (--prompt TEXT | --prompt-file FILE | --prompts FILE)\n"
+    "                     [options]\n\n"
     "Generates text from a Hugging Face model folder (Llama, Mistral, Qwen2), optionally with a PEFT LoRA\n"
     "adapter (applied unmerged; an adapter clft trained with QLoRA runs on the NF4 base), streamed to stdout.\n\n"
     "options:\n"
@@ -33,6 +36,10 @@ static const char usage_text[] =
     "  --chat-template NAME   a built-in template instead of the model's (chatml, qwen2, qwen3, llama3,\n"
     "                         llama2, mistral, mistral-v0.1, alpaca, plain)\n"
     "  --prompt-file FILE     read the prompt from FILE ('-': standard input)\n"
+    "  --prompts FILE         many prompts, one model load: a JSONL file of {\"prompt\": TEXT} or (with --chat)\n"
+    "                         chat lines {\"messages\": [...]} (the messages up to the last user turn are the\n"
+    "                         prompt, so a dataset's answers are left out); prints a JSON line per prompt:\n"
+    "                         {\"i\": line index, \"text\", \"prompt_tokens\", \"generated_tokens\", \"stop\"}\n"
     "  --max-tokens N         tokens to generate at most (default 256)\n"
     "  --temperature T        0: greedy, deterministic (default 0.8)\n"
     "  --top-k K              keep the K most likely tokens, 0: off (default 40)\n"
@@ -103,10 +110,123 @@ static const char *stop_name(clft_stop_reason r) {
     return "?";
 }
 
+/* The prompt of one --prompts line as ids: {"prompt": TEXT}, or with chat (tname) {"messages": [...]}
+ * up to and including the last user message, a --system message first when the line has none. */
+static int prompt_line_ids(const char *file, size_t line, const char *text, const clft_tokenizer *tok,
+                           const char *tname, const char *system, int32_t **ids, size_t *n_ids) {
+    cJSON *j = cJSON_Parse(text);
+    const cJSON *p = j ? cJSON_GetObjectItemCaseSensitive(j, "prompt") : NULL;
+    const cJSON *ms = j ? cJSON_GetObjectItemCaseSensitive(j, "messages") : NULL;
+    clft_chat_message msgs[64];
+    size_t nm = 0, last_user = 0;
+    int rc = 0;
+    clft_status st = CLFT_OK;
+    if (!cJSON_IsObject(j)) {
+        rc = cli_usage_error(CMD, "--prompts %s:%zu: not a JSON object", file, line);
+    } else if (cJSON_IsString(p)) {
+        if (system && tname) msgs[nm++] = (clft_chat_message){"system", system};
+        msgs[nm++] = (clft_chat_message){"user", p->valuestring};
+        last_user = nm;
+    } else if (!cJSON_IsArray(ms)) {
+        rc = cli_usage_error(CMD, "--prompts %s:%zu: needs \"prompt\" (a string) or \"messages\" (an array)", file,
+                             line);
+    } else if (!tname) {
+        rc = cli_usage_error(CMD, "--prompts %s:%zu: \"messages\" needs --chat", file, line);
+    } else {
+        const cJSON *m0 = cJSON_GetArrayItem(ms, 0), *r0 = m0 ? cJSON_GetObjectItemCaseSensitive(m0, "role") : NULL;
+        if (system && !(cJSON_IsString(r0) && !strcmp(r0->valuestring, "system")))
+            msgs[nm++] = (clft_chat_message){"system", system};
+        const cJSON *m;
+        cJSON_ArrayForEach(m, ms) {
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "role"), *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+            if (!cJSON_IsString(r) || !cJSON_IsString(c)) {
+                rc = cli_usage_error(CMD, "--prompts %s:%zu: a message without string \"role\" and \"content\"", file, line);
+                break;
+            }
+            if (nm == sizeof msgs / sizeof msgs[0]) {
+                rc = cli_usage_error(CMD, "--prompts %s:%zu: more than %zu messages", file, line, sizeof msgs / sizeof msgs[0]);
+                break;
+            }
+            msgs[nm++] = (clft_chat_message){r->valuestring, c->valuestring};
+            if (!strcmp(r->valuestring, "user")) last_user = nm;
+        }
+        if (!rc && !last_user) rc = cli_usage_error(CMD, "--prompts %s:%zu: no user message", file, line);
+    }
+    if (!rc) {
+        if (tname) {
+            uint8_t *mask = NULL;
+            st = clft_chat_tokenize(tok, tname, msgs, last_user, 1, ids, &mask, n_ids);
+            clft_free(mask);
+        } else {
+            st = clft_tokenize(tok, p->valuestring, strlen(p->valuestring), 1, ids, n_ids);
+        }
+        if (st != CLFT_OK) rc = cli_usage_error(CMD, "--prompts %s:%zu: %s", file, line, clft_last_error());
+        else if (*n_ids == 0) rc = cli_usage_error(CMD, "--prompts %s:%zu: the prompt is empty (no tokens)", file, line);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* Every prompt of a --prompts file as ids (prompt k at ids[k], n[k] tokens; blank lines skipped but
+ * counted, so "i" is the line's index among the non-blank lines). */
+typedef struct prompt_set {
+    int32_t **ids;
+    size_t *n, count, longest;
+} prompt_set;
+
+static void prompt_set_free(prompt_set *ps) {
+    for (size_t k = 0; k < ps->count; k++)
+        clft_free(ps->ids[k]);
+    free(ps->ids);
+    free(ps->n);
+    memset(ps, 0, sizeof *ps);
+}
+
+static int prompt_set_read(const char *file, const char *text, const clft_tokenizer *tok, const char *tname,
+                           const char *system, prompt_set *ps) {
+    size_t line = 0, cap = 0;
+    for (const char *s = text; *s;) {
+        const char *e = strchr(s, '\n');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        line++;
+        char *l = malloc(len + 1);
+        if (!l) return cli_usage_error(CMD, "--prompts %s: out of memory", file);
+        memcpy(l, s, len);
+        l[len] = 0;
+        s += len + (e ? 1 : 0);
+        size_t k = 0;
+        while (l[k] == ' ' || l[k] == '\t' || l[k] == '\r')
+            k++;
+        if (!l[k]) {
+            free(l);
+            continue;
+        }
+        if (ps->count == cap) {
+            cap = cap ? 2 * cap : 64;
+            int32_t **ni = realloc(ps->ids, cap * sizeof *ni);
+            if (ni) ps->ids = ni;
+            size_t *nn = ni ? realloc(ps->n, cap * sizeof *nn) : NULL;
+            if (nn) ps->n = nn;
+            if (!ni || !nn) {
+                free(l);
+                return cli_usage_error(CMD, "--prompts %s: out of memory", file);
+            }
+        }
+        ps->ids[ps->count] = NULL;
+        int rc = prompt_line_ids(file, line, l, tok, tname, system, &ps->ids[ps->count], &ps->n[ps->count]);
+        free(l);
+        if (rc) return rc;
+        if (ps->n[ps->count] > ps->longest) ps->longest = ps->n[ps->count];
+        ps->count++;
+    }
+    if (!ps->count) return cli_usage_error(CMD, "--prompts %s: no prompts", file);
+    return 0;
+}
+
 int cmd_generate(int argc, char **argv) {
     infer_opts o;
     memset(&o, 0, sizeof o);
-    const char *prompt = NULL, *prompt_file = NULL, *system = NULL, *tpl = NULL, *stops[MAX_STOPS];
+    const char *prompt = NULL, *prompt_file = NULL, *prompts_file = NULL, *system = NULL, *tpl = NULL, *stops[MAX_STOPS];
     size_t n_stops = 0;
     int chat = 0, quiet = 0, ignore_eos = 0, json = 0;
     long long context = 0;
@@ -135,6 +255,9 @@ int cmd_generate(int argc, char **argv) {
         } else if (cli_opt(argc, argv, &i, "--prompt-file", &v)) {
             if (!v || !v[0]) return cli_usage_error(CMD, "--prompt-file needs a file");
             prompt_file = v;
+        } else if (cli_opt(argc, argv, &i, "--prompts", &v)) {
+            if (!v || !v[0]) return cli_usage_error(CMD, "--prompts needs a file");
+            prompts_file = v;
         } else if (cli_opt(argc, argv, &i, "--system", &v)) {
             if (!v) return cli_usage_error(CMD, "--system needs a text");
             system = v;
@@ -191,17 +314,19 @@ int cmd_generate(int argc, char **argv) {
         }
     }
     if (!o.model) return cli_usage_error(CMD, "--model DIR is required");
-    if (!!prompt == !!prompt_file) return cli_usage_error(CMD, "give one of --prompt TEXT or --prompt-file FILE");
+    if (!!prompt + !!prompt_file + !!prompts_file != 1)
+        return cli_usage_error(CMD, "give one of --prompt TEXT, --prompt-file FILE or --prompts FILE");
     if ((system || tpl) && !chat) return cli_usage_error(CMD, "--system and --chat-template need --chat");
     char *text = NULL;
     size_t text_len = 0;
-    if (prompt_file) {
-        FILE *f = strcmp(prompt_file, "-") ? fopen(prompt_file, "rb") : stdin;
-        if (!f) return cli_usage_error(CMD, "--prompt-file %s: %s", prompt_file, strerror(errno));
+    if (prompt_file || prompts_file) {
+        const char *flag = prompt_file ? "--prompt-file" : "--prompts", *fname = prompt_file ? prompt_file : prompts_file;
+        FILE *f = strcmp(fname, "-") ? fopen(fname, "rb") : stdin;
+        if (!f) return cli_usage_error(CMD, "%s %s: %s", flag, fname, strerror(errno));
         text = read_all(f, &text_len);
         if (f != stdin) fclose(f);
-        if (!text) return cli_usage_error(CMD, "--prompt-file %s: cannot read", prompt_file);
-        prompt = text;
+        if (!text) return cli_usage_error(CMD, "%s %s: cannot read", flag, fname);
+        if (prompt_file) prompt = text;
     } else {
         text_len = strlen(prompt);
     }
@@ -213,6 +338,8 @@ int cmd_generate(int argc, char **argv) {
     int32_t *ids = NULL;
     size_t n_ids = 0;
     const char *tname = NULL;
+    prompt_set ps;
+    memset(&ps, 0, sizeof ps);
     rc = infer_prepare(CMD, &o, &im);
     if (rc) goto done;
     clft_tokenizer *tok = im.tok;
@@ -224,6 +351,12 @@ int cmd_generate(int argc, char **argv) {
                                  o.model, clft_chat_template_names());
             goto done;
         }
+    }
+    if (prompts_file) {
+        rc = prompt_set_read(prompts_file, text, tok, tname, system, &ps);
+        if (rc) goto done;
+        n_ids = ps.longest;
+    } else if (chat) {
         clft_chat_message msgs[2];
         size_t nm = 0;
         if (system) msgs[nm++] = (clft_chat_message){"system", system};
@@ -281,6 +414,39 @@ int cmd_generate(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     clft_generate_result res;
+    if (prompts_file) {
+        /* one answer per prompt from the same cache (clft_generate resets it), a JSON line each */
+        int64_t gen_tokens = 0;
+        double secs = 0;
+        for (size_t k = 0; k < ps.count && st == CLFT_OK && !g_stop; k++) {
+            st = clft_generate(gen, im.tok, ps.ids[k], ps.n[k], &gp, NULL, NULL, &res);
+            if (st != CLFT_OK) break;
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "i", (double)k);
+            cJSON_AddStringToObject(j, "text", res.text);
+            cJSON_AddNumberToObject(j, "prompt_tokens", (double)res.prompt_tokens);
+            cJSON_AddNumberToObject(j, "generated_tokens", (double)res.generated_tokens);
+            cJSON_AddStringToObject(j, "stop", stop_name(res.stop_reason));
+            char *t = cJSON_PrintUnformatted(j);
+            if (t) printf("%s\n", t);
+            fflush(stdout);
+            free(t);
+            cJSON_Delete(j);
+            gen_tokens += res.generated_tokens;
+            secs += res.prefill_seconds + res.decode_seconds;
+            clft_generate_result_free(&res);
+        }
+        clft_generator_free(gen);
+        if (st != CLFT_OK) {
+            rc = cli_fail(CMD, st);
+        } else if (g_stop) {
+            rc = 130;
+        } else if (!quiet) {
+            fprintf(stderr, "[%s, %s] %zu prompts, %lld tokens generated in %.1f s\n", im.storage, chat ? tname : "plain",
+                    ps.count, (long long)gen_tokens, secs);
+        }
+        goto done;
+    }
     st = clft_generate(gen, im.tok, ids, n_ids, &gp, json ? NULL : write_piece, NULL, &res);
     clft_generator_free(gen);
     if (!json) fputc('\n', stdout);
@@ -322,6 +488,7 @@ int cmd_generate(int argc, char **argv) {
     clft_generate_result_free(&res);
 done:
     infer_close(&im);
+    prompt_set_free(&ps);
     clft_free(ids);
     free(text);
     return rc;
