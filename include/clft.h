@@ -592,6 +592,36 @@ CLFT_API clft_export_params clft_export_default_params(void);
 CLFT_API clft_status clft_export_merged(const char *model_dir, const char *adapter_dir, const char *out_dir,
                                         const clft_export_params *params);
 
+/* Export to llama.cpp's GGUF (src/lora/export_gguf.c; FORMATS.md 4), host only. `model` is a Hugging
+ * Face model folder or a .gguf file; the output is one file, written to a temporary name and renamed
+ * (complete or absent), refused when it exists unless force.
+ *  CLFT_GGUF_EXPORT_ADAPTER: the adapter as a llama.cpp LoRA adapter (general.type "adapter",
+ *    adapter.type "lora", adapter.lora.alpha = lora_alpha, times sqrt(r) for rsLoRA since llama.cpp
+ *    scales by alpha / r; tensors blk.N.<attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down>
+ *    .weight.lora_a (ne [in, r]) and .lora_b (ne [r, out]); for the "llama" architecture (Llama,
+ *    Mistral) the rows of B of q and k permuted as llama.cpp's converter permutes the weights) for
+ *    `llama-cli -m BASE.gguf --lora FILE`; dtype F32 (default), F16 or BF16.
+ *  CLFT_GGUF_EXPORT_MERGED: the merged model (W0 + scale * B A in fp32, as clft_export_merged; adapter
+ *    may be NULL: the base converted) as a complete GGUF model: general.* and <arch>.* metadata,
+ *    tensors under llama.cpp's names with q/k permuted for "llama", no output.weight when the
+ *    embeddings are tied, 1-d tensors f32; dtype F32, F16, BF16, Q8_0 or Q4_0 (Q4_0: the output
+ *    weight - token_embd when tied - Q8_0, where llama-quantize picks Q6_K or Q8_0; a row that is not
+ *    a whole number of blocks F16, as llama.cpp's converter falls back); the tokenizer metadata
+ *    copied from a GGUF base, else made from tokenizer.json (clft_gguf_add_hf_tokenizer). */
+typedef enum clft_gguf_export_kind {
+    CLFT_GGUF_EXPORT_ADAPTER = 0,
+    CLFT_GGUF_EXPORT_MERGED = 1
+} clft_gguf_export_kind;
+typedef struct clft_gguf_export_params {
+    clft_gguf_export_kind kind; /* default ADAPTER */
+    clft_dtype dtype;           /* default F32 */
+    int merge_base;             /* merged from a model folder: as clft_export_params (default -1) */
+    int force;                  /* replace an existing output file */
+} clft_gguf_export_params;
+CLFT_API clft_gguf_export_params clft_gguf_export_default_params(void);
+CLFT_API clft_status clft_export_gguf(const char *model, const char *adapter_dir, const char *out_path,
+                                      const clft_gguf_export_params *params);
+
 /* ==== generation (src/model/generate.c, sample.c) =================================================
  * A generator runs a model for inference with a KV cache on the device: the prompt is prefilled in
  * one pass (every token through every layer as one batch, its keys and values written to the

@@ -168,4 +168,11 @@ typedef clft_status (*clft_gguf_fill_fn)(void *user, size_t index, void *dst, si
  * fill may be NULL when every tensor has data. On failure nothing is left at path. */
 clft_status clft_gguf_writer_write(clft_gguf_writer *w, const char *path, clft_gguf_fill_fn fill, void *user);
 
+
+/* The tokenizer.* metadata of a Hugging Face model folder's tokenizer.json and tokenizer_config.json
+ * (gguf_vocab.c): byte-level BPE as "gpt2" with tokenizer.ggml.pre, SentencePiece BPE as "llama";
+ * tokens padded to cfg->vocab_size, BOS/EOS/PAD from cfg, add_bos/add_eos and the chat template from
+ * tokenizer_config.json. A pre-tokenizer llama.cpp has no name for is refused (UNSUPPORTED). */
+clft_status clft_gguf_add_hf_tokenizer(clft_gguf_writer *w, const char *dir, const clft_model_config *cfg);
+
 #endif

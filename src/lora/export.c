@@ -136,7 +136,7 @@ static clft_status export_values(void *user, size_t index, float *dst) {
     }
     int layer = -1;
     const int target = clft_lora_target_of(h->name, &layer);
-    const int adapted = target >= 0 && (c->ad->targets >> target & 1);
+    const int adapted = target >= 0 && c->ad && (c->ad->targets >> target & 1);
     const void *src = NULL;
     clft_st_dtype src_dt = CLFT_ST_F32;
     if (clft_bnb4_is_quantized(c->st, h->name)) {
@@ -170,6 +170,76 @@ static clft_status export_values(void *user, size_t index, float *dst) {
     CLFT_CHECK(grow(&c->B, &c->bcap, (size_t)(r * rows)));
     CLFT_CHECK(clft_adapter_get(c->ad, layer, target, c->A, c->B));
     return clft_lora_merge(dst, src, src_dt, c->A, c->B, rows, cols, r, c->scale, 0);
+}
+
+/* ---- the merge source (also for export_gguf.c) ------------------------------------------------- */
+struct clft_merge_src {
+    clft_model_config cfg;
+    clft_safetensors *st;
+    clft_adapter *ad;
+    clft_hf_tensor *list;
+    size_t n;
+    export_ctx c;
+};
+
+clft_status clft_merge_src_open(const char *model_dir, const char *adapter_dir, int merge_base, clft_merge_src **out) {
+    *out = NULL;
+    clft_merge_src *m = clft_calloc(1, sizeof *m);
+    if (!m) return CLFT_STATUS_HOST_OOM;
+    clft_status s = clft_model_folder_open(model_dir, &m->cfg, &m->st);
+    if (!s && adapter_dir) {
+        s = clft_adapter_open(adapter_dir, m->cfg.num_layers, &m->ad);
+        if (!s) s = clft_adapter_check_config(m->ad, &m->cfg);
+        if (s) clft_error_prefix(s, "adapter %s for the model %s", adapter_dir, model_dir);
+    }
+    if (!s) s = clft_hf_tensor_list(&m->cfg, &m->list, &m->n);
+    if (s) {
+        clft_merge_src_close(m);
+        return s;
+    }
+    export_ctx *c = &m->c;
+    const clft_adapter *ad = m->ad;
+    c->st = m->st;
+    c->ad = ad;
+    c->cfg = &m->cfg;
+    c->list = m->list;
+    c->scale = ad ? (float)ad->scale : 0.0f;
+    const int base4 = m->cfg.has_quantization_config;
+    const int qlora = ad && ad->info.from_clft && ad->info.method == CLFT_METHOD_QLORA;
+    c->use4 = merge_base == 1 || base4 || (merge_base == -1 && qlora);
+    /* a 4-bit folder's weights are the base as they are, unless a QLoRA adapter trained on them
+     * quantized otherwise (clft re-quantizes a 4-bit folder of other settings when it loads) */
+    c->keep_stored4 = base4 && (!qlora || merge_base == 0);
+    c->t4.type = qlora ? ad->info.base_dtype : CLFT_DTYPE_NF4;
+    c->t4.blocksize = qlora ? ad->info.qlora_blocksize : 64;
+    c->t4.double_quant = qlora ? ad->info.qlora_double_quant : 1;
+    clft_log(CLFT_LOG_INFO, "export: merging %s into %s (W0: %s)", adapter_dir ? adapter_dir : "no adapter", model_dir,
+             !c->use4          ? "as stored"
+             : c->keep_stored4 ? "the folder's 4-bit weights"
+                               : "4-bit round trip");
+    *out = m;
+    return CLFT_OK;
+}
+
+const clft_model_config *clft_merge_src_config(const clft_merge_src *m) { return &m->cfg; }
+const clft_adapter *clft_merge_src_adapter(const clft_merge_src *m) { return m->ad; }
+const clft_hf_tensor *clft_merge_src_tensors(const clft_merge_src *m, size_t *n) {
+    *n = m->n;
+    return m->list;
+}
+clft_status clft_merge_src_values(clft_merge_src *m, size_t index, float *dst) {
+    if (index >= m->n) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "export: tensor index %zu of %zu", index, m->n);
+    return export_values(&m->c, index, dst);
+}
+
+void clft_merge_src_close(clft_merge_src *m) {
+    if (!m) return;
+    free(m->c.A);
+    free(m->c.B);
+    free(m->list);
+    clft_adapter_close(m->ad);
+    clft_safetensors_free(m->st);
+    free(m);
 }
 
 static clft_status check_params(const clft_export_params *p) {
@@ -240,39 +310,12 @@ clft_status clft_export_merged(const char *model_dir, const char *adapter_dir, c
     if (!clft_io_is_dir(model_dir)) return clft_error(CLFT_STATUS_IO, "%s: no such model folder", model_dir);
 
     /* everything is checked before anything is written */
-    clft_model_config cfg;
-    clft_safetensors *st = NULL;
-    CLFT_CHECK(clft_model_folder_open(model_dir, &cfg, &st));
-    clft_adapter *ad = NULL;
-    clft_status s = clft_adapter_open(adapter_dir, cfg.num_layers, &ad);
-    if (!s) s = clft_adapter_check_config(ad, &cfg);
-    if (s) clft_error_prefix(s, "adapter %s for the model %s", adapter_dir, model_dir);
-    clft_hf_tensor *list = NULL;
-    size_t n = 0;
-    if (!s) s = clft_hf_tensor_list(&cfg, &list, &n);
-
-    export_ctx c;
-    memset(&c, 0, sizeof c);
-    if (!s) {
-        c.st = st;
-        c.ad = ad;
-        c.cfg = &cfg;
-        c.list = list;
-        c.scale = (float)ad->scale;
-        const int base4 = cfg.has_quantization_config;
-        const int qlora = ad->info.from_clft && ad->info.method == CLFT_METHOD_QLORA;
-        c.use4 = p.merge_base == 1 || base4 || (p.merge_base == -1 && qlora);
-        /* a 4-bit folder's weights are the base as they are, unless a QLoRA adapter trained on them
-         * quantized otherwise (clft re-quantizes a 4-bit folder of other settings when it loads) */
-        c.keep_stored4 = base4 && (!qlora || p.merge_base == 0);
-        c.t4.type = qlora ? ad->info.base_dtype : CLFT_DTYPE_NF4;
-        c.t4.blocksize = qlora ? ad->info.qlora_blocksize : 64;
-        c.t4.double_quant = qlora ? ad->info.qlora_double_quant : 1;
-        clft_log(CLFT_LOG_INFO, "export: merging %s into %s (W0: %s)", adapter_dir, model_dir,
-                 !c.use4          ? "as stored"
-                 : c.keep_stored4 ? "the folder's 4-bit weights"
-                                  : "4-bit round trip");
-    }
+    clft_merge_src *m = NULL;
+    CLFT_CHECK(clft_merge_src_open(model_dir, adapter_dir, p.merge_base, &m));
+    const clft_model_config cfg = m->cfg;
+    const clft_hf_tensor *list = m->list;
+    const size_t n = m->n;
+    clft_status s = CLFT_OK;
     clft_st_dtype odt = CLFT_ST_F32;
     if (!s) clft_st_dtype_from_clft(p.dtype, &odt);
     const clft_hf_q4 q4 = {p.quantize, p.blocksize, p.double_quant};
@@ -294,17 +337,13 @@ clft_status clft_export_merged(const char *model_dir, const char *adapter_dir, c
     if (!s) (void)chmod(tmp, 0755);
     clft_hf_writer *w = NULL;
     double t0 = clft_now_seconds();
-    if (!s) s = clft_hf_writer_create(outs, n, quantize ? &q4 : NULL, 0, export_values, &c, &w);
+    if (!s) s = clft_hf_writer_create(outs, n, quantize ? &q4 : NULL, 0, export_values, &m->c, &w);
     if (!s) s = write_folder(tmp, model_dir, &cfg, w, &p, quantize ? &q4 : NULL);
     if (!s) s = switch_in(tmp, out, parent, exists);
     if (s && made_tmp) remove_tree(tmp);
     if (!s) clft_log(CLFT_LOG_INFO, "export: wrote %s in %.1f s", out, clft_now_seconds() - t0);
     clft_hf_writer_free(w);
     free(outs);
-    free(c.A);
-    free(c.B);
-    free(list);
-    clft_adapter_close(ad);
-    clft_safetensors_free(st);
+    clft_merge_src_close(m);
     return s;
 }

@@ -83,4 +83,19 @@ clft_status clft_lora_outs(const clft_hf_tensor *list, size_t n, clft_st_dtype d
 clft_status clft_lora_folder_files(const char *dir, const char *src, const clft_model_config *cfg, clft_dtype dtype,
                                    const clft_hf_q4 *q4);
 
+
+/* ---- the merged weights of a base folder (export.c; used by clft_export_merged and export_gguf.c) --
+ * A Hugging Face model folder opened with an adapter (NULL: none), checked against each other, and
+ * the f32 values of every tensor of clft_hf_tensor_list(cfg) computed one at a time: W0 + scale * B A
+ * for the adapted projections, W0 chosen by merge_base as in clft_export_params. *out owned:
+ * clft_merge_src_close. */
+typedef struct clft_merge_src clft_merge_src;
+clft_status clft_merge_src_open(const char *model_dir, const char *adapter_dir, int merge_base, clft_merge_src **out);
+const clft_model_config *clft_merge_src_config(const clft_merge_src *m);
+const clft_adapter *clft_merge_src_adapter(const clft_merge_src *m); /* NULL without an adapter */
+const clft_hf_tensor *clft_merge_src_tensors(const clft_merge_src *m, size_t *n);
+/* tensor `index` of clft_merge_src_tensors as f32 (its numel floats) into dst */
+clft_status clft_merge_src_values(clft_merge_src *m, size_t index, float *dst);
+void clft_merge_src_close(clft_merge_src *m);
+
 #endif

@@ -4,12 +4,12 @@
  * back with clft's reader they hold what was written; bad input is refused with a one-line error and
  * a failed write leaves nothing behind.
  * usage: test_gguf_write DATA_DIR SCRATCH_DIR */
-#include <dirent.h>
 #include <unistd.h>
 
 #include "io/gguf.h"
 #include "quant/ggml_blocks.h"
 #include "tutil.h"
+#include "gguf_out_tutil.h"
 
 static const char *data_dir;
 
@@ -110,17 +110,6 @@ static int same_file(const char *a, const char *b) {
     free(x);
     free(y);
     return same;
-}
-
-/* nothing but the files that were there: no temporary file left in dir */
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += e->d_name[0] != '.';
-    if (d) closedir(d);
-    return n;
 }
 
 static void test_same_bytes(const char *scratch) {
@@ -250,7 +239,7 @@ static void test_bad_input(const char *scratch) {
     TU_CHECK(st == CLFT_STATUS_IO, "failing callback: %s", clft_status_string(st));
     TU_CHECK(strstr(clft_last_error(), "'u'") != NULL, "message names the tensor: %s", clft_last_error());
     TU_CHECK(access(path, F_OK) != 0, "a failed write left %s", path);
-    TU_CHECK(count_entries(dir) == 0, "a failed write left %d files in %s", count_entries(dir), dir);
+    TU_CHECK(go_count_entries(dir) == 0, "a failed write left %d files in %s", go_count_entries(dir), dir);
     /* an existing file stays as it was when the write fails */
     FILE *f = fopen(path, "wb");
     if (f) {
@@ -263,7 +252,7 @@ static void test_bad_input(const char *scratch) {
     char *old = tu_read_file(path, &n);
     TU_CHECK(old && n == 3 && !memcmp(old, "old", 3), "the old file was changed by a failed write");
     free(old);
-    TU_CHECK(count_entries(dir) == 1, "%d files in %s", count_entries(dir), dir);
+    TU_CHECK(go_count_entries(dir) == 1, "%d files in %s", go_count_entries(dir), dir);
     fs.fail_at = -1;
     TU_OK(clft_gguf_writer_write(w, path, fill, &fs));
     clft_gguf *g = NULL;
