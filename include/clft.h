@@ -353,7 +353,9 @@ typedef struct clft_lora_params {
 typedef struct clft_train_params {
     clft_method method;
     clft_dtype base_dtype; /* LoRA: f32 (default), f16 or bf16 storage of the frozen projections;
-                            * QLoRA: CLFT_DTYPE_NF4 (default) or CLFT_DTYPE_FP4 */
+                            * QLoRA: CLFT_DTYPE_NF4 (default) or CLFT_DTYPE_FP4; either method:
+                            * CLFT_DTYPE_Q8_0 / Q4_0 / Q4_1 native storage of GGUF blocks (layer
+                            * inputs multiples of 32; clft_model_set_blocks stores a file's blocks) */
     int qlora_blocksize;   /* QLoRA: 4-bit block size (default 64; 32..4096, a power of two). Blocks run
                             * over the flattened weight, as in bitsandbytes: they may start mid-row */
     clft_lora_params lora;
@@ -400,6 +402,16 @@ CLFT_API clft_status clft_model_init_random(clft_model *model, uint64_t seed, fl
 /* Set a weight by its Hugging Face name ("model.layers.0.self_attn.q_proj.weight", ...) from f32
  * host data (converted to the storage type, quantized to NF4 for QLoRA). */
 CLFT_API clft_status clft_model_set_weight(clft_model *model, const char *name, const float *data, int64_t numel);
+/* The same from llama.cpp blocks (type CLFT_DTYPE_Q8_0, Q4_0 or Q4_1; bytes = numel / 32 blocks of 34,
+ * 18 or 20 bytes, row after row, as in a GGUF file): a frozen projection with native storage (base_dtype
+ * Q8_0/Q4_0/Q4_1) keeps them as they are (in this type, also when it differs from base_dtype); any
+ * other tensor is dequantized as ggml does and set as with clft_model_set_weight. */
+CLFT_API clft_status clft_model_set_blocks(clft_model *model, const char *name, clft_dtype type, const void *data,
+                                           size_t bytes);
+/* The native storage type (CLFT_DTYPE_Q8_0, Q4_0 or Q4_1) of a GGUF file's projections, taken from
+ * blk.0.attn_q.weight, for clft_train_params.base_dtype; CLFT_STATUS_UNSUPPORTED (naming the type)
+ * when they are of another type. */
+CLFT_API clft_status clft_gguf_native_dtype(const char *path, clft_dtype *out);
 /* Load every weight of a Hugging Face model folder (or .safetensors / index file) written for the
  * same config: names and shapes are checked, tensors converted one at a time (host memory stays near
  * one tensor plus the mapped shards) and stored in the model's storage type (NF4 for QLoRA).

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "quant/ggml_blocks.h"
 #include "quant/quant.h"
 #include "ref/ref.h"
 #include "ref/ops_ref.h"
@@ -56,13 +57,23 @@ clft_status clft_train_params_check(const clft_model_config *cfg, const clft_tra
                           (long long)cfg->head_dim);
     if (tp->method != CLFT_METHOD_FULL && tp->method != CLFT_METHOD_LORA && tp->method != CLFT_METHOD_QLORA)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: unknown method %d", (int)tp->method);
-    if (tp->method == CLFT_METHOD_LORA && tp->base_dtype != CLFT_DTYPE_F32 && tp->base_dtype != CLFT_DTYPE_F16 &&
-        tp->base_dtype != CLFT_DTYPE_BF16)
+    /* native storage of GGUF blocks (Q8_0, Q4_0, Q4_1) serves LoRA and QLoRA alike: rows of whole blocks */
+    const int native = clft_dtype_is_ggml(tp->base_dtype) && tp->method != CLFT_METHOD_FULL;
+    if (native && (cfg->hidden_size % 32 || cfg->intermediate_size % 32 || (cfg->num_heads * cfg->head_dim) % 32))
         return clft_error(CLFT_STATUS_UNSUPPORTED,
-                          "training parameters: LoRA base weights must be f32, f16 or bf16, not %s",
+                          "training parameters: %s base storage needs layer inputs that are multiples of 32 (hidden %lld, "
+                          "intermediate %lld, heads x head_dim %lld)",
+                          clft_dtype_name(tp->base_dtype), (long long)cfg->hidden_size,
+                          (long long)cfg->intermediate_size, (long long)(cfg->num_heads * cfg->head_dim));
+    if (!native && tp->method == CLFT_METHOD_LORA && tp->base_dtype != CLFT_DTYPE_F32 &&
+        tp->base_dtype != CLFT_DTYPE_F16 && tp->base_dtype != CLFT_DTYPE_BF16)
+        return clft_error(CLFT_STATUS_UNSUPPORTED,
+                          "training parameters: LoRA base weights must be f32, f16, bf16 (or q8_0, q4_0, q4_1), not %s",
                           clft_dtype_name(tp->base_dtype));
-    if (tp->method == CLFT_METHOD_QLORA && tp->base_dtype != CLFT_DTYPE_NF4 && tp->base_dtype != CLFT_DTYPE_FP4)
-        return clft_error(CLFT_STATUS_UNSUPPORTED, "training parameters: QLoRA base weights must be nf4 or fp4, not %s",
+    if (!native && tp->method == CLFT_METHOD_QLORA && tp->base_dtype != CLFT_DTYPE_NF4 &&
+        tp->base_dtype != CLFT_DTYPE_FP4)
+        return clft_error(CLFT_STATUS_UNSUPPORTED,
+                          "training parameters: QLoRA base weights must be nf4, fp4 (or q8_0, q4_0, q4_1), not %s",
                           clft_dtype_name(tp->base_dtype));
     if (tp->method == CLFT_METHOD_QLORA && tp->qlora_double_quant != 0 && tp->qlora_double_quant != 1)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: qlora_double_quant %d (use 0 or 1)",
@@ -154,7 +165,16 @@ static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int 
             lin->bias = lin->pb.w;
         }
     } else {
-        if (tp->method == CLFT_METHOD_QLORA) {
+        if (clft_dtype_is_ggml(tp->base_dtype)) { /* native GGUF blocks, zero until loaded */
+            size_t nq, ns;
+            clft_weight_ggml_bytes(tp->base_dtype, out, in, &nq, &ns);
+            void *zeros = clft_calloc(nq + ns, 1);
+            if (!zeros) return CLFT_STATUS_HOST_OOM;
+            clft_status st =
+                clft_weight_upload_blocks(ctx, CLFT_MEM_WEIGHTS, tp->base_dtype, out, in, zeros, nq + ns, &lin->base);
+            free(zeros);
+            CLFT_CHECK(st);
+        } else if (tp->method == CLFT_METHOD_QLORA) {
             float *zeros = clft_calloc((size_t)(in * out), sizeof(float));
             if (!zeros) return CLFT_STATUS_HOST_OOM;
             clft_q4 q;
@@ -483,6 +503,16 @@ clft_status clft_model_set_weight(clft_model *m, const char *name, const float *
     if (nd.bias) return clft_buf_write(m->ctx, nd.bias, 0, data, (size_t)numel * 4);
     clft_weight *w = &nd.lin->base;
     if (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4) return q4_write(m, w, data, numel);
+    if (clft_dtype_is_ggml(w->dtype)) { /* quantized to the weight's blocks as ggml's reference quantizer */
+        size_t nq, ns;
+        clft_weight_ggml_bytes(w->dtype, w->rows, w->cols, &nq, &ns);
+        void *blocks = clft_malloc(nq + ns);
+        if (!blocks) return CLFT_STATUS_HOST_OOM;
+        clft_status st = clft_ggml_quantize(clft_dtype_ggml_type(w->dtype), data, numel, blocks);
+        if (st == CLFT_OK) st = clft_weight_write_blocks(m->ctx, w, blocks, nq + ns);
+        free(blocks);
+        return st;
+    }
     if (w->dtype == CLFT_DTYPE_F32) return clft_buf_write(m->ctx, &w->data, 0, data, (size_t)numel * 4);
     uint16_t *tmp = clft_malloc((size_t)numel * 2);
     if (!tmp) return CLFT_STATUS_HOST_OOM;
@@ -512,6 +542,46 @@ clft_status clft_model_set_q4(clft_model *m, const char *name, const clft_q4 *q)
     clft_status st = clft_model_set_weight(m, name, x, q->numel);
     free(x);
     return st;
+}
+
+clft_status clft_model_set_blocks(clft_model *m, const char *name, clft_dtype type, const void *data, size_t bytes) {
+    if (!m || !name || !data) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_set_blocks: NULL argument");
+    if (!clft_dtype_is_ggml(type))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_model_set_blocks: '%s': type %s is not q8_0, q4_0 or q4_1",
+                          name, clft_dtype_name(type));
+    named nd;
+    CLFT_CHECK(find_named(m, name, &nd));
+    const size_t need = clft_ggml_row_bytes(clft_dtype_ggml_type(type), nd.numel);
+    if (need == 0 || bytes != need)
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                          "clft_model_set_blocks: tensor '%s' (%lld elements) needs %zu bytes of %s blocks, %zu given",
+                          name, (long long)nd.numel, need, clft_dtype_name(type), bytes);
+    clft_weight *w = nd.lin ? &nd.lin->base : NULL;
+    if (w && clft_dtype_is_ggml(w->dtype)) {
+        if (w->dtype == type) return clft_weight_write_blocks(m->ctx, w, data, bytes);
+        /* another block type than the model's (a file that mixes them): this weight takes it */
+        clft_weight nw;
+        CLFT_CHECK(clft_weight_upload_blocks(m->ctx, CLFT_MEM_WEIGHTS, type, w->rows, w->cols, data, bytes, &nw));
+        clft_weight_free(m->ctx, w);
+        *w = nw;
+        return CLFT_OK;
+    }
+    /* f32 parameters (embeddings, norms, head) and bases of other storage: dequantized */
+    float *x = clft_malloc((size_t)nd.numel * sizeof(float));
+    if (!x) return CLFT_STATUS_HOST_OOM;
+    clft_status st = clft_ggml_dequantize(clft_dtype_ggml_type(type), data, nd.numel, x);
+    if (st == CLFT_OK) st = clft_model_set_weight(m, name, x, nd.numel);
+    free(x);
+    return st;
+}
+
+int clft_model_weight_native(clft_model *m, const char *name) {
+    named nd;
+    if (!m || !name || find_named(m, name, &nd) != CLFT_OK) {
+        clft_error_clear();
+        return 0;
+    }
+    return nd.lin && clft_dtype_is_ggml(nd.lin->base.dtype);
 }
 
 clft_status clft_model_get_weight(clft_model *m, const char *name, float *data, int64_t numel) {

@@ -131,4 +131,13 @@ clft_status clft_model_each_param_named(clft_model *m, clft_named_param_fn fn, v
 /* The model a trainer drives (trainer.c). */
 clft_model *clft_trainer_model_of(clft_trainer *tr);
 
+/* native storage of GGUF blocks (model.c, native.c): 1 when `name` is a frozen projection kept as
+ * blocks; the loader's step for a GGUF tensor (t: io/gguf.h) that stores its blocks as they are when
+ * the model keeps that weight natively and the tensor is Q8_0/Q4_0/Q4_1 (*taken = 1; Q/K rows of
+ * qk_heads > 0 heads put back in HF order), else leaves it to the f32 path (*taken = 0). */
+int clft_model_weight_native(clft_model *m, const char *name);
+struct clft_gguf_tensor;
+clft_status clft_model_gguf_native(clft_model *m, const char *name, const struct clft_gguf_tensor *t,
+                                   int64_t qk_heads, int *taken);
+
 #endif

@@ -79,7 +79,11 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
                 if (train) trainable += n + (bias ? o : 0);
                 continue;
             }
-            if (tp.method == CLFT_METHOD_QLORA)
+            if (clft_dtype_is_ggml(tp.base_dtype)) { /* native GGUF blocks: the file's bytes */
+                size_t nq, ns;
+                clft_weight_ggml_bytes(tp.base_dtype, o, in, &nq, &ns);
+                add(&p, CLFT_MEM_WEIGHTS, (uint64_t)(nq + ns));
+            } else if (tp.method == CLFT_METHOD_QLORA)
                 q4_bytes_and_add(&p, n, tp.qlora_blocksize, tp.qlora_double_quant);
             else
                 add(&p, CLFT_MEM_WEIGHTS, (uint64_t)n * (tp.base_dtype == CLFT_DTYPE_F32 ? 4 : 2));

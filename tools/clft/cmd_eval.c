@@ -42,6 +42,7 @@ static const char usage_text[] =
     "  --drop-long            drop examples longer than --seq-len instead of truncating them\n"
     "  --skip-bad-lines       skip malformed JSONL lines\n"
     "  --base-dtype D         storage of the base (default: as the adapter was trained, else f32)\n"
+    "  --base-storage native  a GGUF base kept in its Q8_0/Q4_0/Q4_1 blocks on the device\n"
     "  --device SPEC          OpenCL device\n"
     "  --out FILE             write the result as JSON to FILE\n"
     "  --json                 print the result as JSON instead of text\n\n"
@@ -112,6 +113,11 @@ int cmd_eval(int argc, char **argv) {
         STRFLAG("--adapter", adapter)
         STRFLAG("--data", data)
         STRFLAG("--base-dtype", base_dtype)
+        if (cli_opt(argc, argv, &i, "--base-storage", &v)) {
+            if (!v || strcmp(v, "native")) return cli_usage_error(CMD, "--base-storage: the only value is native");
+            base_dtype = "native"; /* the GGUF file's Q8_0/Q4_0/Q4_1 blocks (infer_prepare) */
+            continue;
+        }
         STRFLAG("--out", out)
         if (cli_opt(argc, argv, &i, "--format", &v)) {
             if (!v || !v[0] || strlen(v) >= sizeof c.format) return cli_usage_error(CMD, "--format needs a value");

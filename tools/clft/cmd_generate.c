@@ -50,7 +50,8 @@ static const char usage_text[] =
     "  --stop STR             stop when STR appears (repeatable, up to 16; STR is not printed)\n"
     "  --ignore-eos           do not stop at the end-of-sequence token\n"
     "  --context N            tokens the KV cache holds (default: prompt + --max-tokens, at most the model's)\n"
-    "  --base-dtype D         storage of the base: f32, f16, bf16, nf4, fp4 (default: as the adapter was\n"
+    "  --base-storage native  a GGUF base kept in its Q8_0/Q4_0/Q4_1 blocks on the device\n"
+    "  --base-dtype D         storage of the base: f32, f16, bf16, nf4, fp4, q8_0, q4_0, q4_1 (default: as the adapter was\n"
     "                         trained, else f32; a bitsandbytes 4-bit folder: nf4)\n"
     "  --device SPEC          OpenCL device (index, gpu/cpu, or part of a name)\n"
     "  --quiet                no summary line on stderr\n"
@@ -246,6 +247,9 @@ int cmd_generate(int argc, char **argv) {
         } else if (cli_opt(argc, argv, &i, "--base-dtype", &v)) {
             if (!v || !v[0]) return cli_usage_error(CMD, "--base-dtype needs a value");
             o.base_dtype = v;
+        } else if (cli_opt(argc, argv, &i, "--base-storage", &v)) {
+            if (!v || strcmp(v, "native")) return cli_usage_error(CMD, "--base-storage: the only value is native");
+            o.base_dtype = "native"; /* the GGUF file's Q8_0/Q4_0/Q4_1 blocks (infer_prepare) */
         } else if (cli_opt(argc, argv, &i, "--device", &v)) {
             if (!v || !v[0]) return cli_usage_error(CMD, "--device needs a value");
             o.device = v;

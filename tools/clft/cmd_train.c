@@ -219,11 +219,27 @@ static int check_settings(run *r) {
                            : !strcmp(b, "bf16") ? CLFT_DTYPE_BF16
                            : !strcmp(b, "nf4")  ? CLFT_DTYPE_NF4
                            : !strcmp(b, "fp4")  ? CLFT_DTYPE_FP4
+                           : !strcmp(b, "q8_0") ? CLFT_DTYPE_Q8_0
+                           : !strcmp(b, "q4_0") ? CLFT_DTYPE_Q4_0
+                           : !strcmp(b, "q4_1") ? CLFT_DTYPE_Q4_1
                                                 : (clft_dtype)-1;
+        const int native = r->tp.base_dtype == CLFT_DTYPE_Q8_0 || r->tp.base_dtype == CLFT_DTYPE_Q4_0 ||
+                           r->tp.base_dtype == CLFT_DTYPE_Q4_1; /* GGUF blocks: LoRA or QLoRA */
         if ((int)r->tp.base_dtype < 0 || method == CLFT_METHOD_FULL ||
-            (method == CLFT_METHOD_LORA) != (r->tp.base_dtype == CLFT_DTYPE_F32 || r->tp.base_dtype == CLFT_DTYPE_F16 ||
-                                             r->tp.base_dtype == CLFT_DTYPE_BF16))
-            return cli_usage_error(CMD, "--base-dtype '%s': LoRA takes f32, f16 or bf16, QLoRA nf4 or fp4", b);
+            (!native && (method == CLFT_METHOD_LORA) != (r->tp.base_dtype == CLFT_DTYPE_F32 ||
+                                                         r->tp.base_dtype == CLFT_DTYPE_F16 ||
+                                                         r->tp.base_dtype == CLFT_DTYPE_BF16)))
+            return cli_usage_error(CMD,
+                                   "--base-dtype '%s': LoRA takes f32, f16 or bf16, QLoRA nf4 or fp4, either q8_0, "
+                                   "q4_0 or q4_1 (GGUF blocks)", b);
+    }
+    if (c->base_storage[0]) { /* native: the GGUF file's own blocks */
+        if (strcmp(c->base_storage, "native"))
+            return cli_usage_error(CMD, "--base-storage '%s': the only value is native", c->base_storage);
+        if (c->base_dtype[0] || method == CLFT_METHOD_FULL)
+            return cli_usage_error(CMD, "--base-storage native: not with --base-dtype or --method full");
+        if (clft_gguf_native_dtype(c->model, &r->tp.base_dtype) != CLFT_OK)
+            return cli_usage_error(CMD, "--base-storage native: %s", clft_last_error());
     }
     if (!parse_targets(c->targets, &r->tp.lora.targets))
         return cli_usage_error(CMD, "--targets '%s': a comma separated list of q,k,v,o,gate,up,down, or all",

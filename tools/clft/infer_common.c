@@ -15,13 +15,17 @@ int infer_parse_dtype(const char *cmd, const char *s, clft_dtype *out) {
              {"f16", CLFT_DTYPE_F16},
              {"bf16", CLFT_DTYPE_BF16},
              {"nf4", CLFT_DTYPE_NF4},
-             {"fp4", CLFT_DTYPE_FP4}};
+             {"fp4", CLFT_DTYPE_FP4},
+             {"q8_0", CLFT_DTYPE_Q8_0},
+             {"q4_0", CLFT_DTYPE_Q4_0},
+             {"q4_1", CLFT_DTYPE_Q4_1}};
     for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
         if (!strcmp(s, T[i].name)) {
             *out = T[i].dt;
             return 1;
         }
-    cli_usage_error(cmd, "--base-dtype '%s': use f32, f16, bf16 (LoRA storage) or nf4, fp4 (QLoRA)", s);
+    cli_usage_error(cmd, "--base-dtype '%s': use f32, f16, bf16 (LoRA storage), nf4, fp4 (QLoRA) or q8_0, q4_0, q4_1 "
+                         "(GGUF blocks)", s);
     return 0;
 }
 
@@ -36,7 +40,11 @@ int infer_prepare(const char *cmd, const infer_opts *o, infer_model *im) {
     /* storage: the flag, else how the adapter was trained, else a 4-bit folder as stored, else f32 */
     clft_dtype dt = CLFT_DTYPE_F32;
     int have_dt = 0;
-    if (o->base_dtype) {
+    if (o->base_dtype && !strcmp(o->base_dtype, "native")) { /* --base-storage native: the file's blocks */
+        st = clft_gguf_native_dtype(o->model, &dt);
+        if (st != CLFT_OK) return cli_usage_error(cmd, "--base-storage native: %s", clft_last_error());
+        have_dt = 1;
+    } else if (o->base_dtype) {
         if (!infer_parse_dtype(cmd, o->base_dtype, &dt)) return 2;
         have_dt = 1;
     }
