@@ -171,8 +171,9 @@ clft_status clft_gguf_writer_write(clft_gguf_writer *w, const char *path, clft_g
 
 /* The tokenizer.* metadata of a Hugging Face model folder's tokenizer.json and tokenizer_config.json
  * (gguf_vocab.c): byte-level BPE as "gpt2" with tokenizer.ggml.pre, SentencePiece BPE as "llama";
- * tokens padded to cfg->vocab_size, BOS/EOS/PAD from cfg, add_bos/add_eos and the chat template from
- * tokenizer_config.json. A pre-tokenizer llama.cpp has no name for is refused (UNSUPPORTED). */
+ * tokens padded to cfg->vocab_size, BOS/EOS/PAD from cfg, add_bos/add_eos from tokenizer_config.json
+ * or the post-processor, the chat template from tokenizer_config.json. A pre-tokenizer llama.cpp has
+ * no name for is refused (UNSUPPORTED). */
 clft_status clft_gguf_add_hf_tokenizer(clft_gguf_writer *w, const char *dir, const clft_model_config *cfg);
 
 #endif

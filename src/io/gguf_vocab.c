@@ -14,8 +14,9 @@
  *    token made by merge k scores -k: the merge order of the BPE model), types (<0xXX> BYTE, unk
  *    UNKNOWN, specials CONTROL) and add_space_prefix from the normalizer or Metaspace.
  * Ids without a token up to the model's vocab_size become "[PAD<id>]" of type UNUSED, as the
- * converter pads them. BOS/EOS/PAD ids come from the model config, add_bos/add_eos and the chat
- * template from tokenizer_config.json. */
+ * converter pads them. BOS/EOS/PAD ids come from the model config, add_bos/add_eos from
+ * tokenizer_config.json (else from the post-processor's template: always written, since llama.cpp's
+ * default differs by pre-tokenizer) and the chat template from tokenizer_config.json. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,25 @@ static clft_status spm_scores(vocab *v, const cJSON *vmap) {
     return CLFT_OK;
 }
 
+/* Whether a post-processor (TemplateProcessing, also inside a Sequence) puts a special token before
+ * (*bos) and after (*eos: 1, else left as it was) a single sequence. */
+static void template_specials(const cJSON *pp, int *bos, int *eos) {
+    if (!pp || cJSON_IsNull(pp)) return;
+    if (is_type(pp, "Sequence")) {
+        int n = 0;
+        const cJSON *a = seq_items(pp, "processors", &n);
+        for (int i = 0; i < n; i++)
+            template_specials(cJSON_GetArrayItem(a, i), bos, eos);
+        return;
+    }
+    if (!is_type(pp, "TemplateProcessing")) return;
+    const cJSON *single = cJSON_GetObjectItem(pp, "single");
+    int n = cJSON_IsArray(single) ? cJSON_GetArraySize(single) : 0;
+    if (n == 0) return;
+    *bos = cJSON_GetObjectItem(cJSON_GetArrayItem(single, 0), "SpecialToken") != NULL;
+    if (n > 1 && cJSON_GetObjectItem(cJSON_GetArrayItem(single, n - 1), "SpecialToken")) *eos = 1;
+}
+
 static int64_t cfg_id(int64_t id, int64_t n) { return id >= 0 && id < n ? id : -1; }
 
 clft_status clft_gguf_add_hf_tokenizer(clft_gguf_writer *w, const char *dir, const clft_model_config *cfg) {
@@ -263,7 +283,7 @@ clft_status clft_gguf_add_hf_tokenizer(clft_gguf_writer *w, const char *dir, con
     if (!s) s = clft_gguf_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v.tok, NULL, (uint64_t)v.n);
     if (!s && spm) s = clft_gguf_add_arr(w, "tokenizer.ggml.scores", CLFT_GGUF_FLOAT32, v.score, (uint64_t)v.n);
     if (!s) s = clft_gguf_add_arr(w, "tokenizer.ggml.token_type", CLFT_GGUF_INT32, v.type, (uint64_t)v.n);
-    if (!s && (!spm || v.nmerges))
+    if (!s && !spm) /* llama.cpp's SentencePiece tokenizer merges by the scores */
         s = clft_gguf_add_arr_str(w, "tokenizer.ggml.merges", v.merge_str, NULL, (uint64_t)v.nmerges);
     const int64_t bos = cfg_id(cfg->bos_token_id, v.n), eos = cfg->n_eos ? cfg_id(cfg->eos_token_ids[0], v.n) : -1;
     const int64_t pad = cfg_id(cfg->pad_token_id, v.n);
@@ -286,10 +306,19 @@ clft_status clft_gguf_add_hf_tokenizer(clft_gguf_writer *w, const char *dir, con
         free(ps);
         s = clft_gguf_add_bool(w, "tokenizer.ggml.add_space_prefix", prefix);
     }
+    if (!s) {
+        /* add_bos/add_eos: tokenizer_config.json's flags, else what tokenizer.json's post-processor adds
+         * (llama.cpp's defaults differ by pre-tokenizer: llama-bpe adds a BOS the tokenizer may not) */
+        int bos_add = 0, eos_add = -1;
+        template_specials(cJSON_GetObjectItemCaseSensitive(tj, "post_processor"), &bos_add, &eos_add);
+        const cJSON *b = tc ? cJSON_GetObjectItem(tc, "add_bos_token") : NULL;
+        const cJSON *e = tc ? cJSON_GetObjectItem(tc, "add_eos_token") : NULL;
+        if (cJSON_IsBool(b)) bos_add = cJSON_IsTrue(b);
+        if (cJSON_IsBool(e)) eos_add = cJSON_IsTrue(e);
+        s = clft_gguf_add_bool(w, "tokenizer.ggml.add_bos_token", bos_add);
+        if (!s && eos_add >= 0) s = clft_gguf_add_bool(w, "tokenizer.ggml.add_eos_token", eos_add);
+    }
     if (!s && tc) {
-        const cJSON *b = cJSON_GetObjectItem(tc, "add_bos_token"), *e = cJSON_GetObjectItem(tc, "add_eos_token");
-        if (cJSON_IsBool(b)) s = clft_gguf_add_bool(w, "tokenizer.ggml.add_bos_token", cJSON_IsTrue(b));
-        if (!s && cJSON_IsBool(e)) s = clft_gguf_add_bool(w, "tokenizer.ggml.add_eos_token", cJSON_IsTrue(e));
         const cJSON *ct = cJSON_GetObjectItem(tc, "chat_template");
         if (!s && cJSON_IsArray(ct)) { /* [{"name": ..., "template": ...}]: the default one */
             const cJSON *t, *pick = NULL;

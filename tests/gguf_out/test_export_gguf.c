@@ -9,6 +9,8 @@
  * usage: test_export_gguf SCRATCH_DIR */
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/core.h"
 #include "io/gguf.h"
 #include "io/io_util.h"
@@ -492,6 +494,91 @@ static void test_bad_input(void) {
     clft_gguf_free(g);
 }
 
+/* ---- tokenizer.json variants: pre-tokenizer names, add_bos from the post-processor, SentencePiece ---- */
+/* base's tokenizer.json with pre_tokenizer replaced by pre (JSON; NULL: kept), post_processor removed
+ * when drop_post, model.byte_fallback set when spm; exported merged (f32) to out; tokenizer.json is
+ * restored afterwards (tokenizer_config.json stays removed) */
+static clft_status export_with_tokenizer(const char *base, const char *pre, int drop_post, int spm, const char *out) {
+    char *tp = clft_io_join(base, "tokenizer.json"), *tcp = clft_io_join(base, "tokenizer_config.json");
+    size_t n = 0;
+    char *text = tu_read_file(tp, &n);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    TU_CHECK(root != NULL, "%s", tp);
+    clft_status st = CLFT_STATUS_IO;
+    if (root) {
+        if (pre) cJSON_ReplaceItemInObject(root, "pre_tokenizer", cJSON_Parse(pre));
+        if (drop_post) cJSON_ReplaceItemInObject(root, "post_processor", cJSON_CreateNull());
+        if (spm) cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "model"), "byte_fallback", cJSON_CreateTrue());
+        char *js = cJSON_PrintUnformatted(root);
+        write_text(tp, js);
+        free(js);
+        unlink(tcp); /* add_bos from the post-processor */
+        clft_gguf_export_params p = clft_gguf_export_default_params();
+        p.kind = CLFT_GGUF_EXPORT_MERGED;
+        p.force = 1;
+        st = clft_export_gguf(base, NULL, out, &p);
+        cJSON_Delete(root);
+        char *err = clft_strdup(clft_last_error()); /* the next write clears it */
+        write_text(tp, text);                       /* the next case starts from the original */
+        if (st) clft_error(st, "%s", err ? err : "");
+        free(err);
+    }
+    free(text);
+    free(tp);
+    free(tcp);
+    return st;
+}
+
+static void test_tokenizer_variants(void) {
+    static const char LLAMA3_SPLIT[] =
+        "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+        "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| "
+        "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+        "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
+        "\"trim_offsets\":true,\"use_regex\":false}]}";
+    static const char DIGITS[] = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":"
+                                 "true},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}]}";
+    const char *base = sub("tokvar"), *out = sub("tokvar.gguf");
+    make_base(base, CFG_TIED);
+    TU_OK(export_with_tokenizer(base, LLAMA3_SPLIT, 1, 0, out));
+    clft_gguf *g = NULL;
+    TU_OK(clft_gguf_open(out, &g));
+    if (g) {
+        TU_CHECK(str_is(g, "tokenizer.ggml.pre", "llama-bpe"), "the Llama-3 split: tokenizer.ggml.pre");
+        int v = -1;
+        TU_OK(clft_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &v));
+        TU_CHECK(v == 0, "no post-processor: add_bos_token %d", v);
+    }
+    clft_gguf_free(g);
+    TU_OK(export_with_tokenizer(base, DIGITS, 0, 0, out));
+    g = NULL;
+    TU_OK(clft_gguf_open(out, &g));
+    if (g) TU_CHECK(str_is(g, "tokenizer.ggml.pre", "smollm"), "Digits + ByteLevel: tokenizer.ggml.pre");
+    clft_gguf_free(g);
+    /* SentencePiece BPE (byte_fallback): "llama", scores, no merges, add_space_prefix */
+    TU_OK(export_with_tokenizer(base, "null", 0, 1, out));
+    g = NULL;
+    TU_OK(clft_gguf_open(out, &g));
+    if (g) {
+        TU_CHECK(str_is(g, "tokenizer.ggml.model", "llama") && !clft_gguf_find(g, "tokenizer.ggml.pre") &&
+                     !clft_gguf_find(g, "tokenizer.ggml.merges"),
+                 "SentencePiece: model llama, no pre, no merges");
+        const clft_gguf_kv *sc = clft_gguf_find(g, "tokenizer.ggml.scores");
+        TU_CHECK(sc && sc->count == 320 && sc->elem == CLFT_GGUF_FLOAT32, "scores");
+        int v = -1;
+        TU_OK(clft_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &v));
+        TU_CHECK(v == 1, "the <s> template: add_bos_token %d", v);
+        TU_OK(clft_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &v));
+        TU_CHECK(v == 0, "no Prepend normalizer or Metaspace: add_space_prefix %d", v);
+    }
+    clft_gguf_free(g);
+    /* a pre-tokenizer llama.cpp has no name for: refused, nothing written */
+    unlink(out);
+    refused(export_with_tokenizer(base, "{\"type\":\"Whitespace\"}", 0, 0, out), CLFT_STATUS_UNSUPPORTED,
+            "unknown pre-tokenizer", "pre_tokenizer");
+    TU_CHECK(access(out, F_OK) != 0, "%s written for a refused tokenizer", out);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
@@ -507,6 +594,7 @@ int main(int argc, char **argv) {
     test_merged();
     test_tied_qwen2();
     test_bad_input();
+    test_tokenizer_variants();
     tu_scratch_done(scratch);
     return tu_finish("test_export_gguf");
 }
