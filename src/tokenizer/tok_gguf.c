@@ -133,7 +133,10 @@ static clft_status get_array(gload *L, const char *key, char kind, int required,
                           kind == 's'   ? "strings"
                           : kind == 'i' ? "integers"
                                         : "numbers");
-    if (kv->count == 0) return clft_error(CLFT_STATUS_FORMAT, "%s: %s is empty", L->path, key);
+    /* An empty merges list is a real vocabulary (a byte-level tokenizer with no merges, as `clft init`
+     * writes; llama.cpp loads it); every other array must hold something. */
+    if (kv->count == 0 && strcmp(key, K_MERGES) != 0)
+        return clft_error(CLFT_STATUS_FORMAT, "%s: %s is empty", L->path, key);
     if (count && kv->count != count)
         return clft_error(CLFT_STATUS_FORMAT, "%s: %s has %llu entries but %s has %llu", L->path, key,
                           (unsigned long long)kv->count, K_TOKENS, (unsigned long long)count);

@@ -8,7 +8,8 @@
 # Usage: test_cli_export.sh CLFT_BINARY DATA_DIR SCRATCH_DIR
 set -u
 DATA="$2"
-. "$(dirname "$0")/../io/cli_common.sh" "$1" "$3" # CLFT, T, fail, check, code
+set -- "$1" "$3" # cli_common.sh reads its arguments from the positional parameters (sh ignores arguments to `.`)
+. "$(dirname "$0")/../io/cli_common.sh" # CLFT, T, fail, check, code
 one_line() { [ "$(wc -l < "$T/stderr")" -eq 1 ] && grep -q -- "$1" "$T/stderr"; }
 no_leftovers() { [ -z "$(ls "$T" | grep -e '\.tmp-' -e '\.old-')" ]; }
 A="$DATA/peft_lora"

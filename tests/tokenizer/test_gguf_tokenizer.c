@@ -296,6 +296,7 @@ enum {
     B_TYPES_COUNT,
     B_SCORES_COUNT,
     B_NO_MERGES,
+    B_EMPTY_MERGES,
     B_MERGE_UNKNOWN,
     B_MERGE_FORM,
     B_BOS_RANGE,
@@ -358,7 +359,7 @@ static void tiny(const char *path, int llama, int bad) {
     }
     if (!llama && bad != B_NO_MERGES) {
         char *m[1] = {bad == B_MERGE_UNKNOWN ? "a zz" : bad == B_MERGE_FORM ? "ab" : "a b"};
-        kv_arr_str(&b, "tokenizer.ggml.merges", m, 1);
+        kv_arr_str(&b, "tokenizer.ggml.merges", m, bad == B_EMPTY_MERGES ? 0 : 1);
     }
     kv_u32(&b, "tokenizer.ggml.bos_token_id", bad == B_BOS_RANGE ? 100000 : llama ? 1 : (uint32_t)n - 1);
     kv_u32(&b, "tokenizer.ggml.eos_token_id", llama ? 2 : (uint32_t)n - 1);
@@ -383,6 +384,18 @@ static void bad_inputs(void) {
                      "tiny llama: n %zu", n);
         } else
             TU_CHECK(n == 4 && ids[0] == ab && ids[3] == 257, "tiny gpt2: n %zu", n);
+        clft_free(ids);
+        clft_tokenizer_free(tok);
+    }
+    /* an empty merges list (a byte-level vocabulary without merges, as `clft init` makes) loads: bytes */
+    {
+        tiny(path, 0, B_EMPTY_MERGES);
+        clft_tokenizer *tok = NULL;
+        int32_t *ids = NULL;
+        size_t n = 0;
+        TU_OK(clft_tokenizer_load(path, &tok));
+        if (tok) TU_OK(clft_tokenize(tok, "ab ab", 5, 1, &ids, &n));
+        TU_CHECK(n == 5, "empty merges: %zu tokens (want 5 bytes)", n);
         clft_free(ids);
         clft_tokenizer_free(tok);
     }
