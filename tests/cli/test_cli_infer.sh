@@ -65,7 +65,7 @@ check "... said in the summary" grep -q "^\[bf16" "$T/stderr"
 check "no --model" code 2 "$CLFT" generate --prompt hi
 check "... one line" one_line "--model DIR is required"
 check "no prompt" code 2 "$CLFT" generate --model "$T/m"
-check "... one line" one_line "one of --prompt TEXT or --prompt-file FILE"
+check "... one line" one_line "one of --prompt TEXT, --prompt-file FILE or --prompts FILE"
 check "--max-tokens 0" code 2 "$CLFT" generate --model "$T/m" --prompt hi --max-tokens 0
 check "... one line" one_line "max-tokens 0"
 check "a negative temperature" code 2 "$CLFT" generate --model "$T/m" --prompt hi --temperature -0.5
