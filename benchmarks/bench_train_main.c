@@ -1,7 +1,10 @@
 /* bench_train_main.c - training-step benchmark: tokens/s and model FLOP utilization of full
  * fine-tuning, LoRA and QLoRA steps against the device's measured fp32 peak (the kernel
  * benchmark's own microkernel), and peak device memory against the memory plan. Prints JSON.
- *   bench_train [--device SPEC] [--model tiny|small|PRESET] [--method full|lora|qlora|all]
+ * --model FILE.gguf (or a model folder) trains that model's config from its real weights (e.g.
+ * SmolLM2-135M-Instruct.Q4_1.gguf: QLoRA requantizes it to NF4 while loading; benchmarks/
+ * bench_train_torch.py runs this next to transformers + PEFT on the same model and shape).
+ *   bench_train [--device SPEC] [--model tiny|small|PRESET|FILE.gguf|DIR] [--method full|lora|qlora|all]
  *               [--steps N] [--batch B] [--seq T] [--peak-gflops X]
  * Model FLOPs per token (PERF.md 4.4): LoRA/QLoRA 4*N_base + 6*N_adapter + attention, full
  * 6*N + attention, attention = 12 * layers * heads * head_dim * T (fwd+bwd, PaLM's convention);
@@ -26,7 +29,9 @@ static double flops_per_token(const clft_model_config *c, clft_method method, in
 static int run_one(clft_context *ctx, const char *model, clft_method method, int steps, int batch, int seq, double peak,
                    cJSON *arr) {
     clft_model_config cfg;
-    clft_status st = clft_model_preset_config(model, &cfg);
+    const int from_file = strchr(model, '/') != NULL || strstr(model, ".gguf") != NULL;
+    clft_status st = from_file ? clft_model_config_load(model, &cfg) : clft_model_preset_config(model, &cfg);
+    if (from_file) cfg.has_quantization_config = 0;
     if (st != CLFT_OK) {
         fprintf(stderr, "bench_train: %s\n", clft_last_error());
         return 1;
@@ -43,7 +48,7 @@ static int run_one(clft_context *ctx, const char *model, clft_method method, int
     clft_context_mem_stats(ctx, &m0);
     st = clft_memory_plan_compute(&cfg, &tp, &plan);
     if (st == CLFT_OK) st = clft_model_create(ctx, &cfg, &tp, &m);
-    if (st == CLFT_OK) st = clft_model_init_random(m, 1, 0.02f);
+    if (st == CLFT_OK) st = from_file ? clft_model_load_weights(m, model) : clft_model_init_random(m, 1, 0.02f);
     if (st == CLFT_OK) st = clft_trainer_create(m, &tr);
     if (st != CLFT_OK) {
         fprintf(stderr, "bench_train: %s/%s: %s: %s\n", model, clft_method_name(method), clft_status_string(st),
@@ -128,7 +133,8 @@ int main(int argc, char **argv) {
             peak = atof(argv[++i]);
         else {
             fprintf(stderr,
-                    "usage: bench_train [--device SPEC] [--model tiny|small|PRESET] [--method full|lora|qlora|all] "
+                    "usage: bench_train [--device SPEC] [--model tiny|small|PRESET|FILE.gguf|DIR] "
+                    "[--method full|lora|qlora|all] "
                     "[--steps N] [--batch B] [--seq T] [--peak-gflops X]\n");
             return 2;
         }
