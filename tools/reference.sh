@@ -4,7 +4,8 @@
 # $CLFT_REF_VENV, default ~/.cache/clft/ref-venv), regenerates the fixtures and checks clft against
 # them with build/tests/golden/test_hf_reference; then regenerates the PEFT fixtures
 # (tests/interop/peft_fixtures.py, checked by tests/lora/test_peft) and runs the end-to-end interop
-# script tests/interop/peft_roundtrip.py.
+# script tests/interop/peft_roundtrip.py; and where SmolLM2's GGUF is cached (tools/fetch-smollm2.sh),
+# clft on it against transformers' GGUF loading (tests/interop/gguf_reference.py).
 #   tools/reference.sh              regenerate into a temporary folder and check clft against it
 #   tools/reference.sh --commit     regenerate tests/golden/hf (the committed fixtures)
 #   tools/reference.sh --if-cached  do nothing (exit 0) unless the venv already exists (CI)
@@ -26,7 +27,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import torch, transfo
     fi
     echo "reference suite: making the venv $VENV (PyPI: torch, transformers, peft, bitsandbytes, safetensors)"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check torch transformers peft bitsandbytes safetensors numpy
+    "$VENV/bin/pip" install -q --disable-pip-version-check torch transformers peft bitsandbytes safetensors numpy gguf
 fi
 versions=$("$VENV/bin/python" -c "import torch, transformers, peft, bitsandbytes; print(f'torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, bitsandbytes {bitsandbytes.__version__}')")
 if [ "$mode" = "commit" ]; then
@@ -56,4 +57,18 @@ if [ "$mode" != "commit" ] && [ -x "$BUILD/tests/lora/test_peft" ] && [ -x "$BUI
     echo "reference suite: clft train / eval / export / generate against PEFT and transformers"
     "$VENV/bin/python" tests/interop/peft_roundtrip.py --build "$BUILD"
     rm -rf "$pf"
+fi
+# A real GGUF (SmolLM2-135M-Instruct, tools/fetch-smollm2.sh): tokenizer ids, logits and greedy
+# generation against transformers' own GGUF loading (tests/interop/gguf_reference.py).
+gguf_model="${XDG_CACHE_HOME:-$HOME/.cache}/clft/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ "$mode" != "commit" ] && [ -x "$BUILD/tools/clft/clft" ] && [ -x "$BUILD/tests/interop/clft_logits" ]; then
+    if [ ! -f "$gguf_model" ]; then
+        echo "reference suite: no $gguf_model (tools/fetch-smollm2.sh fetches it): the GGUF checks were skipped"
+    elif ! "$VENV/bin/python" -c "import gguf" 2>/dev/null && [ "$mode" = "cached" ]; then
+        echo "reference suite: the venv has no gguf package (tools/reference.sh installs it): the GGUF checks were skipped"
+    else
+        "$VENV/bin/python" -c "import gguf" 2>/dev/null || "$VENV/bin/pip" install -q --disable-pip-version-check gguf
+        echo "reference suite: clft on $gguf_model against transformers' GGUF loading"
+        "$VENV/bin/python" tests/interop/gguf_reference.py --build "$BUILD" --gguf "$gguf_model"
+    fi
 fi
