@@ -877,8 +877,9 @@ gemv_fwd_q4dq_sg3(int M, int K, float alpha, __global const float *restrict X, l
  * weight holds elements 32*(b % (K/32)).. of row b / (K/32)). Each block is dequantized in registers
  * as common.cl's clft_ggml_piece computes it (the values src/quant/ggml_blocks.c gives), in pieces of
  * CLFT_GGML_VW values, and multiplied with X by fma. _wi: NR rows of W per work-item in lock step over
- * the blocks (MT rows of X share each block's values), groups of rows strided over the work-items
- * as the dense kernels; _wg: a work-group per NR rows, block b of a row to work-item b % WG, reduced
+ * the blocks (MT rows of X share each block's values), a contiguous range of groups of rows per
+ * work-item as the 4-bit kernels (one stream in memory order; codes and scales prefetched GEMV_PF
+ * and GEMV_PF/8 bytes ahead); _wg: a work-group per NR rows, block b of a row to work-item b % WG, reduced
  * in local memory as the dense _wg kernel. gemv_fwd_<type>_wi3: three weights of one type and K,
  * arguments as gemv_fwd_<f32|f16|bf16>_wi3 with (qs_j, sc_j) for (W_j, w_off_j, ldw_j). */
 #define GEMV_GG_PARAMS                                                                                                 \
@@ -900,8 +901,23 @@ inline void gemv_gg_wi_group(int gt, GEMV_GG_PARAMS, size_t g) {
 #pragma unroll
             for (int r = 0; r < GEMV_NR; r++)
                 acc[i][r] = (clft_ggml_vec)(0.0f);
-        for (size_t kb = 0; kb < nbk; kb++)
+#if GEMV_PF
+        /* the group's codes and scales are each one stream (its rows are consecutive): prefetched
+         * ahead of the first row's block, advancing by what a step reads, kept inside the weight */
+        const size_t cb = gt == 0 ? 32 : 16, sb = gt == 2 ? 4 : 2; /* bytes per block */
+        const size_t qend = (size_t)N * nbk * cb - 1, send = (size_t)N * nbk * sb - 1;
+        size_t pf = b0[0] * cb + GEMV_PF, spf = b0[0] * sb + GEMV_PF / 8;
+#endif
+        for (size_t kb = 0; kb < nbk; kb++) {
+#if GEMV_PF
+            for (size_t j = 0; j < GEMV_NR * cb; j += 64)
+                GEMV_PREFETCH(qs + min(pf + j, qend));
+            GEMV_PREFETCH((__global const uchar *)sc + min(spf, send));
+            pf += GEMV_NR * cb;
+            spf += GEMV_NR * sb;
+#endif
             CLFT_GGML_ACC_BLOCK(gt, qs, sc, xr, GEMV_MT, b0, GEMV_NR, kb, acc);
+        }
         float s[GEMV_MT][GEMV_NR];
 #pragma unroll
         for (int i = 0; i < GEMV_MT; i++)
@@ -913,7 +929,9 @@ inline void gemv_gg_wi_group(int gt, GEMV_GG_PARAMS, size_t g) {
 }
 
 inline void gemv_gg_wi(int gt, GEMV_GG_PARAMS) {
-    for (size_t g = get_global_id(0); g * GEMV_NR < (size_t)N; g += get_global_size(0))
+    size_t g0, g1;
+    gemv_range(((size_t)N + GEMV_NR - 1) / GEMV_NR, get_global_id(0), get_global_size(0), &g0, &g1);
+    for (size_t g = g0; g < g1; g++)
         gemv_gg_wi_group(gt, M, N, K, alpha, X, x_off, ldx, beta, Y, y_off, ldy, qs, sc, g);
 }
 
@@ -977,8 +995,10 @@ inline void gemv_gg_wg(int gt, GEMV_GG_PARAMS, __local float *red) {
     __kernel void gemv_fwd_##NAME##_wi3(int M, int K, float alpha, __global const float *restrict X, long ldx,         \
                                         float beta, GEMV_GGW(0), GEMV_GGW(1), GEMV_GGW(2)) {                           \
         const size_t ng0 = ((size_t)N0 + GEMV_NR - 1) / GEMV_NR, ng1 = ((size_t)N1 + GEMV_NR - 1) / GEMV_NR;           \
-        const size_t ng = ng0 + ng1 + ((size_t)N2 + GEMV_NR - 1) / GEMV_NR;                                            \
-        for (size_t g = get_global_id(0); g < ng; g += get_global_size(0)) {                                           \
+        size_t g0_, g1_;                                                                                               \
+        gemv_range(ng0 + ng1 + ((size_t)N2 + GEMV_NR - 1) / GEMV_NR, get_global_id(0), get_global_size(0), &g0_,       \
+                   &g1_);                                                                                              \
+        for (size_t g = g0_; g < g1_; g++) {                                                                           \
             const int j = g < ng0 ? 0 : g < ng0 + ng1 ? 1 : 2;                                                         \
             gemv_gg_wi_group(GT, M, GEMV_PICK(N), K, alpha, X, GEMV_PICK(x_off), ldx, beta, GEMV_PICK(Y),              \
                              GEMV_PICK(y_off), GEMV_PICK(ldy), GEMV_PICK(qs), GEMV_PICK(sc),                           \
