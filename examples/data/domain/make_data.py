@@ -20,20 +20,17 @@ import json
 import os
 import random
 
-SYSTEM = "You are Orbik Support. Answer in the Orbik house format."
 PRODUCT = ["Orbik", "my Orbik", "the Orbik R3", "my Orbik R5 Pro", "the R5 Pro", "my R3", "the robot", "my robot vacuum"]
 
 # Error codes: code -> (KB number, what it means, what to do, keywords a correct answer contains)
 ERRORS = [
     ("E11", 1011, "the left drive wheel is stuck", "lift the robot and pull hair and string off the left wheel", ["left wheel"]),
-    ("E12", 1012, "the right drive wheel is stuck", "lift the robot and pull hair and string off the right wheel", ["right wheel"]),
     ("E21", 1021, "the cliff sensors are dirty", "wipe the four cliff sensors underneath with a dry cloth", ["cliff sensor"]),
     ("E23", 1023, "the dustbin is missing", "push the dustbin back in until it clicks", ["dustbin"]),
     ("E31", 1031, "the battery is too hot", "switch it off and let it cool for 30 minutes", ["30 minutes"]),
     ("E35", 1035, "the charging contacts are dirty", "clean the metal charging contacts on the robot and the dock", ["charging contacts"]),
     ("E42", 1042, "the main brush is jammed", "take out the main brush and cut away wrapped hair", ["main brush"]),
     ("E47", 1047, "the robot lost its Wi-Fi connection", "move the dock closer to the router and pair it again in the Orbik Home app", ["Orbik Home app"]),
-    ("E50", 1050, "the laser turret is blocked", "clear anything pressing on the round turret on top", ["turret"]),
     ("E63", 1063, "the mop water tank is empty", "refill the water tank with cold tap water", ["water tank"]),
 ]
 
@@ -41,18 +38,12 @@ ERRORS = [
 FACTS = [
     (2001, "factory reset", "Hold the Power and Home buttons together for 10 seconds until the ring flashes amber.", ["10 seconds", "amber"]),
     (2002, "Wi-Fi pairing", "Hold the Home button for 5 seconds until the ring blinks blue, then add the robot in the Orbik Home app.", ["5 seconds", "blue"]),
-    (2003, "firmware update", "Keep the robot on its dock and tap Update in the Orbik Home app; it takes about 15 minutes.", ["dock", "15 minutes"]),
     (2004, "filter replacement", "Replace the HEPA filter every 2 months, or every month with pets.", ["2 months"]),
-    (2005, "main brush replacement", "Replace the main brush every 6 months.", ["6 months"]),
     (2006, "battery life of the R3", "The Orbik R3 runs for 90 minutes on a full charge.", ["90 minutes"]),
-    (2007, "battery life of the R5 Pro", "The Orbik R5 Pro runs for 150 minutes on a full charge.", ["150 minutes"]),
     (2008, "warranty", "The robot has a 2-year warranty and the battery 1 year; registering in the app adds a third year.", ["2-year", "1 year"]),
     (2009, "return window", "You can return an Orbik within 30 days of delivery for a full refund.", ["30 days"]),
     (2010, "Wi-Fi bands", "Orbik robots connect only to 2.4 GHz Wi-Fi networks, not 5 GHz.", ["2.4 GHz"]),
     (2011, "red dock light", "A red light on the dock means a fault: check the error code in the Orbik Home app.", ["fault", "error code"]),
-    (2012, "support hours", "Orbik Support chat is open from 8:00 to 20:00 CET, Monday to Saturday.", ["8:00", "20:00"]),
-    (2013, "side brush replacement", "Replace the side brush every 3 months.", ["3 months"]),
-    (2014, "charging time", "A full charge takes about 4 hours on the dock.", ["4 hours"]),
 ]
 
 # Question templates. TRAIN and HELDOUT never share a template; {c} is the code, {p} a product phrase,
@@ -75,11 +66,7 @@ ERR_HELDOUT = [
     "My vacuum is beeping and the Orbik Home app shows {c}. How can I get it cleaning again?",
     "Quick question: what is the fix for {c}?",
 ]
-# shared by the main and side brush (t), and by the two models' runtimes (m)
-BRUSH_TRAIN = ["How often should I replace the {t}?", "When do I change the {t}?", "{t} replacement interval?",
-               "How long does the {t} last on {p}?", "When is {t} replacement due?", "{t} life?",
-               "{t} replacement schedule for {p}?", "When to swap the {t}?", "How frequently is {t} replacement needed?",
-               "Replacing the {t}: how often?", "{t} lifetime?", "Does the {t} wear out?"]
+# the runtime questions, for a model (m)
 RUNTIME_TRAIN = ["What is the battery life of the {m}?", "How long does the {m} run?", "{m} runtime on one charge?",
                  "How many minutes does an Orbik {m} clean?", "Battery life of the Orbik {m}?",
                  "How long can my {m} vacuum before charging?", "{m} battery runtime?", "How long does a charge last on the {m}?",
@@ -94,17 +81,11 @@ FACT_TRAIN = {
            "I need to pair {p} with my Wi-Fi.", "Explain Wi-Fi pairing for Orbik.", "Set up Wi-Fi on {p}?",
            "How can I put {p} in Wi-Fi pairing mode?", "Wi-Fi pairing for {p}, please.", "Steps to join {p} to Wi-Fi?",
            "How do I start Wi-Fi pairing?", "Connecting {p} to Wi-Fi, how?"],
-    2003: ["How do I update the firmware?", "Firmware update for {p}?", "How to install a firmware update on {p}?",
-           "Is there a firmware update procedure?", "How long does a firmware update take?", "Update the firmware of {p}, how?",
-           "Firmware update steps please.", "How can I get the latest firmware on {p}?", "Where do I start a firmware update?",
-           "Explain the firmware update.", "Firmware update: what do I do?", "I want to update the firmware on {p}."],
     2004: ["How often should I replace the filter?", "When do I change the HEPA filter?", "Filter replacement interval for {p}?",
            "How long does the filter last?", "When is filter replacement due?", "How often does {p} need a new filter?",
            "Filter replacement schedule?", "Do I need to change the filter often?", "When should the HEPA filter be swapped?",
            "Filter life on {p}?", "How frequently is filter replacement needed?", "Replacing the filter: how often?"],
-    2005: [t.format(t="main brush", p="{p}") for t in BRUSH_TRAIN],
     2006: [t.format(m="R3") for t in RUNTIME_TRAIN],
-    2007: [t.format(m="R5 Pro") for t in RUNTIME_TRAIN],
     2008: ["What is the warranty?", "How long is the Orbik warranty?", "Warranty on {p}?", "Is the battery covered by the warranty?",
            "What warranty do I get?", "Warranty terms please.", "How many years of warranty does {p} have?", "Does registering extend the warranty?",
            "Explain the warranty.", "Warranty length for {p}?", "What does the warranty cover?", "Tell me about the warranty."],
@@ -120,31 +101,16 @@ FACT_TRAIN = {
            "Red dock light, what now?", "My dock shows a red light.", "What is the red light on the Orbik dock?",
            "The dock of {p} glows red.", "Red dock light meaning?", "Solid red light on the dock, help.", "Dock light turned red.",
            "Explain the red dock light."],
-    2012: ["When is support open?", "What are your support hours?", "Support hours?", "When can I reach Orbik Support?",
-           "Is support open on Sunday?", "What time does the support chat open?", "Orbik Support opening hours?",
-           "When does support close?", "Support chat hours please.", "Can I contact support in the evening?",
-           "Which days is support open?", "Hours of the support chat?"],
-    2013: [t.format(t="side brush", p="{p}") for t in BRUSH_TRAIN],
-    2014: ["How long does charging take?", "What is the charging time of {p}?", "How long to fully charge {p}?",
-           "Charging time?", "How many hours does a full charge take?", "When is {p} fully charged?", "Full charge duration?",
-           "How long on the dock to charge?", "Charging time for Orbik?", "How long does the battery take to charge?",
-           "Time to charge {p}?", "Charging: how long?"],
 }
 FACT_HELDOUT = {
     2001: ["I'd like to wipe every setting and start over from scratch. Which buttons?"],
     2002: ["I got a new router. How do I get the robot back onto the wireless network?"],
-    2003: ["The app says new software is available. How do I install it and how long will it take?"],
     2004: ["We have two cats. How often does the HEPA filter need swapping?"],
-    2005: ["The roller brush looks worn. After how long should it be swapped for a new one?"],
     2006: ["Before it needs the dock, how long does an R3 keep cleaning?"],
-    2007: ["Before it needs the dock, how long does an R5 Pro keep cleaning?"],
     2008: ["It broke after 18 months. Am I still covered, and what about the battery?"],
     2009: ["It arrived last week and I don't like it. Can I get my money back?"],
     2010: ["My home network runs on 5 GHz. Is that a problem for the vacuum?"],
     2011: ["The light on the charging station turned red overnight. What is going on?"],
-    2012: ["At what times can I chat with a support agent?"],
-    2013: ["The little spinning brush on the corner is frayed. How often should it be replaced?"],
-    2014: ["It is completely flat. How long until the battery is full again?"],
 }
 
 
@@ -153,8 +119,8 @@ def answer(kb, text):
 
 
 def chat(q, a):
-    return {"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q},
-                         {"role": "assistant", "content": a}]}
+    # no system message: the house format is what fine-tuning teaches, and rows stay short (~52 tokens)
+    return {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
 
 
 def main():
@@ -181,8 +147,8 @@ def main():
             row = chat(t, a)
             row.update(kb=f"KB-{kb}", keywords=keys)
             held.append(row)
-    train_q = {r["messages"][1]["content"] for r in train}
-    assert not any(r["messages"][1]["content"] in train_q for r in held), "a held-out question is in train"
+    train_q = {r["messages"][0]["content"] for r in train}
+    assert not any(r["messages"][0]["content"] in train_q for r in held), "a held-out question is in train"
     rng.shuffle(train)
     rng.shuffle(held)
     for name, rows in (("train.jsonl", train), ("heldout.jsonl", held)):

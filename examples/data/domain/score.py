@@ -23,8 +23,8 @@ def mark(row, text):
     refs = REF.findall(text)
     fmt = first.startswith("Answer:") and len(refs) == 1
     ref = row["kb"] in refs
-    low = text.lower()
-    keys = all(k.lower() in low for k in row["keywords"])
+    low = text.lower()  # a keyword counts as a whole word: "2 months" is not in "12 months"
+    keys = all(re.search(r"(?<![\w.])" + re.escape(k.lower()) + r"(?!\w)", low) for k in row["keywords"])
     return {"format": fmt, "ref": ref, "keywords": keys, "correct": fmt and ref and keys}
 
 
