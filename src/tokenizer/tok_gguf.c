@@ -75,6 +75,7 @@ static const struct {
 } PRE_NAMES[] = {
     {"default", NULL},
     {"gpt2", NULL},
+    {"gpt-2", NULL}, /* llama.cpp's name for the GPT-2 split (what clft export --gguf writes for a plain ByteLevel) */
     {"smollm", NULL},
     {"llama3", RE_LLAMA3},
     {"llama-v3", RE_LLAMA3},

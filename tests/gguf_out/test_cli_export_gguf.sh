@@ -3,7 +3,9 @@
 # tests/lora/data/peft_lora, made by PEFT on `clft init --config base_config.json --seed 7`) as a
 # llama.cpp LoRA GGUF and merged GGUF files in every dtype, the base alone, a GGUF file as --model; bad
 # input as one line on stderr and exit 2 with nothing written (existing --out, unknown --gguf kind or
-# dtype, q8_0 for an adapter, folder-only options, an adapter for another base, a missing adapter).
+# dtype, q8_0 for an adapter, folder-only options, an adapter for another base, a missing adapter); the
+# exported q8_0 / q4_0 GGUF trained with LoRA on its blocks (--base-storage native) gives the losses of
+# its f32 dequantization, and generates.
 # Usage: test_cli_export_gguf.sh CLFT_BINARY LORA_DATA_DIR SCRATCH_DIR
 set -u
 DATA="$2"
@@ -60,5 +62,22 @@ check "adapter for another GGUF base (exit 2)" code 2 "$CLFT" export --gguf merg
 check "adapter for another GGUF base: one line" one_line "tiny.gguf"
 check "missing --model (exit 2)" code 2 "$CLFT" export --gguf merged --model "$T/nope" --out "$T/x.gguf"
 check "nothing written by the refused runs" test "$(ls "$T" | wc -l)" -eq "$n"
+
+# The exported GGUF as a training base: LoRA on the blocks kept on the device (--base-storage native)
+# gives the losses of the same file dequantized to f32, and generates from it.
+D="$(dirname "$0")/../../examples/data/chat.jsonl"
+losses() { python3 -c 'import json,sys; print(" ".join("%.5f" % json.loads(l)["loss"] for l in open(sys.argv[1])))' "$1"; }
+for dt in q8_0 q4_0; do
+    check "tiny as GGUF $dt (exit 0)" code 0 "$CLFT" export --gguf merged --model "$T/tiny" --dtype $dt --out "$T/t-$dt.gguf"
+    for st in "--base-storage native" "--base-dtype f32"; do
+        o="$T/train-$dt-${st##* }"
+        check "train LoRA on the $dt GGUF, $st (exit 0)" code 0 "$CLFT" train --model "$T/t-$dt.gguf" --data "$D" \
+            --out "$o" --method lora --steps 3 --seq-len 64 --batch 2 --log-every 1 $st
+    done
+    check "$dt native and f32 bases: the same losses" \
+        test "$(losses "$T/train-$dt-native/metrics.jsonl")" = "$(losses "$T/train-$dt-f32/metrics.jsonl")"
+    check "generate from the native $dt base with the adapter (exit 0)" code 0 "$CLFT" generate --model "$T/t-$dt.gguf" \
+        --adapter "$T/train-$dt-native" --base-storage native --prompt "The hive" --max-tokens 8 --temperature 0
+done
 [ $fail -eq 0 ] && rm -rf "$T"
 exit $fail

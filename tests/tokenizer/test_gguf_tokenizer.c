@@ -400,7 +400,7 @@ static void bad_inputs(void) {
         clft_tokenizer_free(tok);
     }
     /* every pre-tokenizer regex compiles and splits */
-    static const char *const pres[] = {"default", "gpt2", "llama-bpe", "qwen2", "qwen35", "tekken", "gpt-4o"};
+    static const char *const pres[] = {"default", "gpt2", "gpt-2", "llama-bpe", "qwen2", "qwen35", "tekken", "gpt-4o"};
     for (size_t i = 0; i < sizeof pres / sizeof pres[0]; i++) {
         g_pre = pres[i];
         tiny(path, 0, B_NONE);
