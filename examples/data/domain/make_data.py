@@ -25,7 +25,7 @@ PRODUCT = ["Orbik", "my Orbik", "the Orbik R3", "my Orbik R5 Pro", "the R5 Pro",
 # Error codes: code -> (KB number, what it means, what to do, keywords a correct answer contains)
 ERRORS = [
     ("E11", 1011, "the left drive wheel is stuck", "lift the robot and pull hair and string off the left wheel", ["left wheel"]),
-    ("E21", 1021, "the cliff sensors are dirty", "wipe the four cliff sensors underneath with a dry cloth", ["cliff sensor"]),
+    ("E21", 1021, "the cliff sensors are dirty", "wipe the four cliff sensors underneath with a dry cloth", ["cliff sensors"]),
     ("E23", 1023, "the dustbin is missing", "push the dustbin back in until it clicks", ["dustbin"]),
     ("E31", 1031, "the battery is too hot", "switch it off and let it cool for 30 minutes", ["30 minutes"]),
     ("E35", 1035, "the charging contacts are dirty", "clean the metal charging contacts on the robot and the dock", ["charging contacts"]),
