@@ -5,6 +5,7 @@
 # --stop, streaming equals --json's text; eval prints loss, perplexity and accuracy, --out writes the
 # JSON, --run takes a run's settings, and the loss equals what `clft train` evaluated on the same file;
 # every bad input of both commands as a one-line error with exit 2.
+# --prompts FILE: one JSON line per prompt, each equal to --prompt alone; bad lines named by file:line.
 # Usage: test_cli_infer.sh CLFT_BINARY SCRATCH_DIR SOURCE_DIR
 set -u
 . "$(dirname "$0")/../io/cli_common.sh" "$1" "$2"
@@ -46,6 +47,21 @@ check "--prompt-file" code 0 "$CLFT" generate $G --prompt-file "$T/prompt.txt" -
 check "... the same text as --prompt" cmp -s "$T/stdout" "$T/g1"
 check "--prompt-file - (standard input)" sh -c "'$CLFT' generate $G --prompt-file - --quiet < '$T/prompt.txt' > '$T/gin' \
     && cmp -s '$T/gin' '$T/g1'"
+printf '{"prompt": "Question: What do drones do?"}\n\n{"prompt": "hi"}\n' > "$T/prompts.jsonl"
+check "--prompts: one JSON line per prompt, each the text --prompt makes alone" sh -c "
+    '$CLFT' generate $G --prompts '$T/prompts.jsonl' > '$T/pm' 2> /dev/null &&
+    '$CLFT' generate $G --prompt 'Question: What do drones do?' --json --quiet > '$T/p1' &&
+    '$CLFT' generate $G --prompt hi --json --quiet > '$T/p2' &&
+    python3 -c 'import json,sys; m=[json.loads(l) for l in open(sys.argv[1])]; a,b=[json.load(open(f)) for f in sys.argv[2:]]; \
+        assert [x[\"i\"] for x in m]==[0,1] and m[0][\"text\"]==a[\"text\"] and m[1][\"text\"]==b[\"text\"] \
+        and m[0][\"generated_tokens\"]==a[\"generated_tokens\"], m' '$T/pm' '$T/p1' '$T/p2'"
+printf '{"prompt": "hi"}\n[1, 2]\n' > "$T/badprompts.jsonl"
+check "--prompts with a line that is no object (exit 2)" code 2 "$CLFT" generate $G --prompts "$T/badprompts.jsonl"
+check "... one line naming the file and line" one_line "badprompts.jsonl:2: not a JSON object"
+printf '{"messages": [{"role": "user", "content": "hi"}]}\n' > "$T/chatprompts.jsonl"
+check "--prompts with messages but no --chat (exit 2)" code 2 "$CLFT" generate $G --prompts "$T/chatprompts.jsonl"
+check "... one line" one_line "needs --chat"
+check "--prompts with messages and --chat" code 0 "$CLFT" generate $G --chat --prompts "$T/chatprompts.jsonl"
 check "--chat with the model's template (llama2 for clft init's tokenizer)" code 0 "$CLFT" generate $G --chat \
     --system "Be brief." --prompt "What do drones do?"
 check "... named in the summary" grep -q ", llama2\] prompt" "$T/stderr"
