@@ -7,7 +7,7 @@
 #      examples/data/domain: error codes, procedures, warranty) - greedy, `clft generate --chat
 #      --prompts`, from the NF4 base - and the answers are scored (examples/data/domain/score.py:
 #      the house format "Answer: ... / Ref: KB-nnnn", the right article, the facts' keywords);
-#   2. `clft train --model SmolLM2.gguf --method qlora` on the 288 training conversations (the base
+#   2. `clft train --model SmolLM2.gguf --method qlora` on the 192 training conversations (the base
 #      dequantized and requantized to NF4 while loading, adapters on all seven projections), with
 #      the held-out conversations as an eval set: its loss is printed as it falls;
 #   3. the same questions again with the adapter, the score before -> after;

@@ -100,5 +100,5 @@ stage "ASan+UBSan tests on the default device"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j "$JOBS" -LE "oclgrind|slow|install")
 
-stage "libFuzzer: safetensors header and tokenizer.json parsers, ${CLFT_FUZZ_SECONDS:-20} s each"
+stage "libFuzzer: every tests/fuzz harness (safetensors header, tokenizer.json, GGUF), ${CLFT_FUZZ_SECONDS:-20} s each"
 CLFT_FUZZ_JOBS="$JOBS" tests/fuzz/run_fuzzers.sh "${CLFT_FUZZ_SECONDS:-20}"
