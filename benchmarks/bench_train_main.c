@@ -27,7 +27,7 @@ static double flops_per_token(const clft_model_config *c, clft_method method, in
 }
 
 static int run_one(clft_context *ctx, const char *model, clft_method method, int steps, int batch, int seq, double peak,
-                   cJSON *arr) {
+                   int checkpointing, cJSON *arr) {
     clft_model_config cfg;
     const int from_file = strchr(model, '/') != NULL || strstr(model, ".gguf") != NULL;
     clft_status st = from_file ? clft_model_config_load(model, &cfg) : clft_model_preset_config(model, &cfg);
@@ -40,6 +40,7 @@ static int run_one(clft_context *ctx, const char *model, clft_method method, int
     tp.batch = batch;
     tp.seq_len = seq;
     tp.lr = 1e-4f;
+    tp.checkpointing = checkpointing;
     clft_memory_plan plan;
     clft_model *m = NULL;
     clft_trainer *tr = NULL;
@@ -86,6 +87,7 @@ static int run_one(clft_context *ctx, const char *model, clft_method method, int
         cJSON_AddNumberToObject(o, "batch", batch);
         cJSON_AddNumberToObject(o, "seq_len", seq);
         cJSON_AddNumberToObject(o, "steps", steps);
+        cJSON_AddBoolToObject(o, "checkpointing", tp.checkpointing < 0 ? method != CLFT_METHOD_FULL : tp.checkpointing);
         cJSON_AddNumberToObject(o, "step_seconds_mean", mean);
         cJSON_AddNumberToObject(o, "step_seconds_best", best);
         cJSON_AddNumberToObject(o, "tokens_per_second", (double)n / mean);
@@ -114,7 +116,7 @@ static int run_one(clft_context *ctx, const char *model, clft_method method, int
 
 int main(int argc, char **argv) {
     const char *device = NULL, *model = "tiny", *method = "all";
-    int steps = 3, batch = -1, seq = -1;
+    int steps = 3, batch = -1, seq = -1, checkpointing = -1;
     double peak = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc)
@@ -129,13 +131,15 @@ int main(int argc, char **argv) {
             batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seq") && i + 1 < argc)
             seq = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--checkpointing") && i + 1 < argc)
+            checkpointing = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--peak-gflops") && i + 1 < argc)
             peak = atof(argv[++i]);
         else {
             fprintf(stderr,
                     "usage: bench_train [--device SPEC] [--model tiny|small|PRESET|FILE.gguf|DIR] "
                     "[--method full|lora|qlora|all] "
-                    "[--steps N] [--batch B] [--seq T] [--peak-gflops X]\n");
+                    "[--steps N] [--batch B] [--seq T] [--checkpointing -1|0|1] [--peak-gflops X]\n");
             return 2;
         }
     }
@@ -168,7 +172,7 @@ int main(int argc, char **argv) {
     const clft_method all[3] = {CLFT_METHOD_FULL, CLFT_METHOD_LORA, CLFT_METHOD_QLORA};
     for (int i = 0; i < 3; i++)
         if (!strcmp(method, "all") || !strcmp(method, clft_method_name(all[i])))
-            rc |= run_one(ctx, model, all[i], steps, batch, seq, peak, arr);
+            rc |= run_one(ctx, model, all[i], steps, batch, seq, peak, checkpointing, arr);
     char *s = cJSON_Print(root);
     printf("%s\n", s);
     cJSON_free(s);

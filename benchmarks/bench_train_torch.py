@@ -3,7 +3,8 @@
 same shape and the same machine, in one run (a benchmark, not a test). Prints JSON.
 
 clft: benchmarks/bench_train --model FILE.gguf --method qlora (SmolLM2-135M-Instruct.Q4_1.gguf: the
-base requantized to NF4, LoRA r 8 / alpha 16 on all seven projections, activation checkpointing, AdamW)
+base requantized to NF4, LoRA r 8 / alpha 16 on all seven projections, AdamW; activation checkpointing off
+by default as `clft train` picks it when the memory plan fits, --checkpointing 1 for the recomputing run)
 on every OpenCL device given. PyTorch (PyPI torch on the CPU, torch.set_num_threads(--threads)):
 transformers loads the same GGUF (dequantized to fp32), PEFT adds LoRA r 8 / alpha 16 on the same
 seven projections, and AdamW steps on the same batch x seq of token ids (no gradient checkpointing:
@@ -65,10 +66,11 @@ def torch_run(gguf, batch, seq, steps, threads, rank):
             "load_seconds": load_s}
 
 
-def clft_run(bench, gguf, device, batch, seq, steps):
+def clft_run(bench, gguf, device, batch, seq, steps, checkpointing):
     env = dict(os.environ, CLFT_DEVICE=str(device))
     r = subprocess.run([bench, "--device", str(device), "--model", gguf, "--method", "qlora", "--batch", str(batch),
-                        "--seq", str(seq), "--steps", str(steps)], capture_output=True, text=True, env=env)
+                        "--seq", str(seq), "--steps", str(steps), "--checkpointing", str(checkpointing)],
+                       capture_output=True, text=True, env=env)
     sys.stderr.write(r.stderr)
     if r.returncode != 0:
         sys.exit(f"bench_train_torch.py: bench_train failed on device {device}")
@@ -85,6 +87,9 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rank", type=int, default=8, help="LoRA rank of the PyTorch run (clft's default is 8)")
+    ap.add_argument("--checkpointing", type=int, default=0, choices=(-1, 0, 1),
+                    help="clft's activation checkpointing (default 0: what `clft train` picks when the plan fits, "
+                         "and what the PyTorch run does)")
     ap.add_argument("--out", help="also write the JSON here")
     a = ap.parse_args()
     bench = os.path.join(a.build, "benchmarks", "bench_train")
@@ -93,7 +98,7 @@ def main():
             sys.exit(f"bench_train_torch.py: {p} is missing (build with benchmarks; tools/fetch-smollm2.sh)")
     res = {"model": a.gguf, "batch": a.batch, "seq_len": a.seq, "clft": [], "torch": None}
     for dev in a.devices.split(","):
-        res["clft"].append(clft_run(bench, a.gguf, dev, a.batch, a.seq, a.steps))
+        res["clft"].append(clft_run(bench, a.gguf, dev, a.batch, a.seq, a.steps, a.checkpointing))
     res["torch"] = torch_run(a.gguf, a.batch, a.seq, a.steps, a.threads, a.rank)
     tt = res["torch"]["tokens_per_second"]
     res["ratios"] = {}

@@ -235,6 +235,13 @@ check "... prints the memory plan" grep -q "^memory plan: .* MiB" "$T/stdout"
 check "... the counts" grep -q "examples, .* rows of 64 tokens" "$T/stdout"
 check "... the steps" grep -q "^steps: 2 " "$T/stdout"
 check "... and writes nothing" test ! -e "$T/dry"
+check "--dry-run, LoRA, checkpointing auto" code 0 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/dry" --dry-run \
+    --method lora
+check "... off: the plan without it fits the device" grep -q "^activation checkpointing: off (auto: without it the plan is" \
+    "$T/stdout"
+check "--dry-run, LoRA, --checkpointing 1" code 0 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/dry" --dry-run \
+    --method lora --checkpointing 1
+check "... no auto note, a smaller plan" sh -c "! grep -q '^activation checkpointing' '$T/stdout'"
 
 # ---- 5. early stop ------------------------------------------------------------------------------------
 E="$M --data $F/text.jsonl --eval-data general=$T/general.jsonl --method full --seq-len 64 --steps 30 --lr 0.05"

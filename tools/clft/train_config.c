@@ -47,7 +47,7 @@ static const key KEYS[] = {
     {"rslora", K_BOOL, N(rslora), "  scale adapters by alpha/sqrt(r)"},
     {"qlora-blocksize", K_INT, N(qlora_blocksize), "N  4-bit block size (default 64)"},
     {"qlora-double-quant", K_INT, N(qlora_double_quant), "0|1  double quantization (default 1)"},
-    {"checkpointing", K_INT, N(checkpointing), "-1|0|1  activation checkpointing (default -1: on for LoRA/QLoRA)"},
+    {"checkpointing", K_INT, N(checkpointing), "-1|0|1  activation checkpointing (default -1: LoRA/QLoRA off when the plan without it fits the device - 85% of a GPU, half of a CPU device - else on; full off)"},
     {"seq-len", K_INT, N(seq_len), "T  tokens per row (default 512)"},
     {"batch", K_INT, N(batch), "B  rows per micro-batch (default 4)"},
     {"grad-accum", K_INT, N(grad_accum), "K  micro-batches per optimizer step (default 1)"},
