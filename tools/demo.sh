@@ -47,9 +47,9 @@ ask() { # ask LABEL [--adapter DIR]: answers to the questions, scored
 echo "== SmolLM2-135M-Instruct before fine-tuning: $(wc -l <"$OUT/questions.jsonl") held-out questions on the Orbik robot vacuums"
 ask before
 echo "== QLoRA fine-tuning on $DATA/train.jsonl ($(wc -l <"$DATA/train.jsonl") conversations), eval loss on $DATA/heldout.jsonl"
-# packed into rows of 256 tokens (11 steps of 4 rows per epoch), 20 steps: about 1.8 epochs
+# packed into rows of 256 tokens (11 steps of 4 rows per epoch), 28 steps: about 2.5 epochs
 $CLFT train --model "$MODEL" --data "$DATA/train.jsonl" --eval-data "heldout=$DATA/heldout.jsonl" --out "$RUN" \
-  --overwrite --method qlora --rank 16 --alpha 32 --pack --seq-len 256 --batch 4 --steps 20 --lr 3e-3 --warmup 2 \
+  --overwrite --method qlora --rank 16 --alpha 32 --pack --seq-len 256 --batch 4 --steps 28 --lr 3e-3 --warmup 2 \
   --eval-every 5 --log-every 5 "$@"
 python3 - "$RUN" <<'PY'
 import json, sys
