@@ -82,28 +82,6 @@ static void usage(void) {
 
 /* ---- settings checks -------------------------------------------------------------------------- */
 
-static int parse_targets(const char *s, uint32_t *mask) {
-    static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
-    *mask = 0;
-    if (!strcmp(s, "all")) {
-        *mask = CLFT_LORA_ALL;
-        return 1;
-    }
-    char buf[160];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        int found = -1;
-        for (int i = 0; i < 7; i++) {
-            char proj[16];
-            snprintf(proj, sizeof proj, "%s_proj", names[i]);
-            if (!strcmp(t, names[i]) || !strcmp(t, proj)) found = i;
-        }
-        if (found < 0) return 0;
-        *mask |= 1u << found;
-    }
-    return *mask != 0;
-}
-
 typedef struct run {
     train_config c;
     clft_model_config mcfg;
@@ -168,10 +146,7 @@ static int check_settings(run *r) {
         return cli_usage_error(CMD, "--format: %s", clft_last_error());
     if (clft_lr_schedule_parse(c->schedule, &r->sched.type) != CLFT_OK)
         return cli_usage_error(CMD, "--schedule: %s", clft_last_error());
-    const clft_method method = !strcmp(c->method, "full")    ? CLFT_METHOD_FULL
-                               : !strcmp(c->method, "lora")  ? CLFT_METHOD_LORA
-                               : !strcmp(c->method, "qlora") ? CLFT_METHOD_QLORA
-                                                             : (clft_method)-1;
+    const clft_method method = train_config_method(c->method);
     if ((int)method < 0) return cli_usage_error(CMD, "--method '%s': use full, lora or qlora", c->method);
     if (c->adapter[0]) { /* the adapter's rank, alpha, rsLoRA and targets; flags may only agree with them */
         if (method == CLFT_METHOD_FULL)
@@ -186,7 +161,7 @@ static int check_settings(run *r) {
         if (train_config_given(c, "alpha") && (float)c->alpha != ai.lora.alpha)
             return cli_usage_error(CMD, "--alpha %g differs from the adapter's lora_alpha %g (%s)", c->alpha,
                                    (double)ai.lora.alpha, c->adapter);
-        if (train_config_given(c, "targets") && parse_targets(c->targets, &mask) && mask != ai.lora.targets)
+        if (train_config_given(c, "targets") && train_config_targets(c->targets, &mask) && mask != ai.lora.targets)
             return cli_usage_error(CMD, "--targets %s differs from the adapter's target_modules (%s)", c->targets,
                                    c->adapter);
         if (train_config_given(c, "rslora") && c->rslora != ai.lora.use_rslora)
@@ -211,48 +186,8 @@ static int check_settings(run *r) {
         return cli_usage_error(CMD, "--sample-every needs --sample-prompt TEXT");
     if (c->sample_tokens < 1 || c->sample_tokens > 100000)
         return cli_usage_error(CMD, "--sample-tokens %lld: must be in [1, 100000]", (long long)c->sample_tokens);
-    r->tp = clft_train_default_params(method);
-    if (c->base_dtype[0]) {
-        const char *b = c->base_dtype;
-        r->tp.base_dtype = !strcmp(b, "f32")    ? CLFT_DTYPE_F32
-                           : !strcmp(b, "f16")  ? CLFT_DTYPE_F16
-                           : !strcmp(b, "bf16") ? CLFT_DTYPE_BF16
-                           : !strcmp(b, "nf4")  ? CLFT_DTYPE_NF4
-                           : !strcmp(b, "fp4")  ? CLFT_DTYPE_FP4
-                           : !strcmp(b, "q8_0") ? CLFT_DTYPE_Q8_0
-                           : !strcmp(b, "q4_0") ? CLFT_DTYPE_Q4_0
-                           : !strcmp(b, "q4_1") ? CLFT_DTYPE_Q4_1
-                                                : (clft_dtype)-1;
-        const int native = r->tp.base_dtype == CLFT_DTYPE_Q8_0 || r->tp.base_dtype == CLFT_DTYPE_Q4_0 ||
-                           r->tp.base_dtype == CLFT_DTYPE_Q4_1; /* GGUF blocks: LoRA or QLoRA */
-        if ((int)r->tp.base_dtype < 0 || method == CLFT_METHOD_FULL ||
-            (!native && (method == CLFT_METHOD_LORA) != (r->tp.base_dtype == CLFT_DTYPE_F32 ||
-                                                         r->tp.base_dtype == CLFT_DTYPE_F16 ||
-                                                         r->tp.base_dtype == CLFT_DTYPE_BF16)))
-            return cli_usage_error(CMD,
-                                   "--base-dtype '%s': LoRA takes f32, f16 or bf16, QLoRA nf4 or fp4, either q8_0, "
-                                   "q4_0 or q4_1 (GGUF blocks)", b);
-    }
-    if (c->base_storage[0]) { /* native: the GGUF file's own blocks */
-        if (strcmp(c->base_storage, "native"))
-            return cli_usage_error(CMD, "--base-storage '%s': the only value is native", c->base_storage);
-        if (c->base_dtype[0] || method == CLFT_METHOD_FULL)
-            return cli_usage_error(CMD, "--base-storage native: not with --base-dtype or --method full");
-        if (clft_gguf_native_dtype(c->model, &r->tp.base_dtype) != CLFT_OK)
-            return cli_usage_error(CMD, "--base-storage native: %s", clft_last_error());
-    }
-    if (!parse_targets(c->targets, &r->tp.lora.targets))
-        return cli_usage_error(CMD, "--targets '%s': a comma separated list of q,k,v,o,gate,up,down, or all",
-                               c->targets);
-    r->tp.lora.r = c->rank;
-    r->tp.lora.alpha = (float)(c->alpha >= 0 ? c->alpha : 2.0 * c->rank);
-    r->tp.lora.dropout = (float)c->dropout;
-    r->tp.lora.use_rslora = c->rslora;
-    r->tp.qlora_blocksize = c->qlora_blocksize;
-    r->tp.qlora_double_quant = c->qlora_double_quant;
-    r->tp.checkpointing = c->checkpointing;
-    r->tp.batch = c->batch;
-    r->tp.seq_len = c->seq_len;
+    char err[4400];
+    if (!train_config_params(c, &r->tp, err, sizeof err)) return cli_usage_error(CMD, "%s", err);
     r->tp.lr = (float)c->lr;
     r->tp.weight_decay = (float)c->weight_decay;
     r->tp.max_grad_norm = (float)c->max_grad_norm;

@@ -14,6 +14,7 @@ static const cli_command COMMANDS[] = {
     {"selfcheck", "run every kernel against its plain-C reference on a device", cmd_selfcheck},
     {"bench", "benchmarks: 'clft bench kernels' prints JSON", cmd_bench},
     {"train", "fine-tune a model folder on a data file (full, LoRA, QLoRA): metrics, checkpoints, report", cmd_train},
+    {"plan", "the device memory a training run needs, by class, without a device; --fit SIZE|DEVICE", cmd_plan},
     {"init", "write a random-initialized Hugging Face model folder from a preset or config.json", cmd_init},
     {"quantize", "write a 4-bit (NF4/FP4, bitsandbytes layout) copy of a model folder", cmd_quantize},
     {"generate", "generate text from a model folder (and a PEFT adapter) with a KV cache, streamed; --chat",

@@ -362,3 +362,83 @@ void train_config_usage(void) {
         printf("  %-30s %s\n", left, gap ? gap + 2 : h);
     }
 }
+
+int train_config_targets(const char *s, uint32_t *mask) {
+    static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
+    *mask = 0;
+    if (!strcmp(s, "all")) {
+        *mask = CLFT_LORA_ALL;
+        return 1;
+    }
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int found = -1;
+        for (int i = 0; i < 7; i++) {
+            char proj[16];
+            snprintf(proj, sizeof proj, "%s_proj", names[i]);
+            if (!strcmp(t, names[i]) || !strcmp(t, proj)) found = i;
+        }
+        if (found < 0) return 0;
+        *mask |= 1u << found;
+    }
+    return *mask != 0;
+}
+
+clft_method train_config_method(const char *s) {
+    return !strcmp(s, "full")    ? CLFT_METHOD_FULL
+           : !strcmp(s, "lora")  ? CLFT_METHOD_LORA
+           : !strcmp(s, "qlora") ? CLFT_METHOD_QLORA
+                                 : (clft_method)-1;
+}
+
+int train_config_params(const train_config *c, clft_train_params *tp, char *err, size_t errcap) {
+    const clft_method method = train_config_method(c->method);
+    if ((int)method < 0) return snprintf(err, errcap, "--method '%s': use full, lora or qlora", c->method), 0;
+    *tp = clft_train_default_params(method);
+    if (c->base_dtype[0]) {
+        const char *b = c->base_dtype;
+        tp->base_dtype = !strcmp(b, "f32")    ? CLFT_DTYPE_F32
+                         : !strcmp(b, "f16")  ? CLFT_DTYPE_F16
+                         : !strcmp(b, "bf16") ? CLFT_DTYPE_BF16
+                         : !strcmp(b, "nf4")  ? CLFT_DTYPE_NF4
+                         : !strcmp(b, "fp4")  ? CLFT_DTYPE_FP4
+                         : !strcmp(b, "q8_0") ? CLFT_DTYPE_Q8_0
+                         : !strcmp(b, "q4_0") ? CLFT_DTYPE_Q4_0
+                         : !strcmp(b, "q4_1") ? CLFT_DTYPE_Q4_1
+                                              : (clft_dtype)-1;
+        const int native = tp->base_dtype == CLFT_DTYPE_Q8_0 || tp->base_dtype == CLFT_DTYPE_Q4_0 ||
+                           tp->base_dtype == CLFT_DTYPE_Q4_1; /* GGUF blocks: LoRA or QLoRA */
+        if ((int)tp->base_dtype < 0 || method == CLFT_METHOD_FULL ||
+            (!native &&
+             (method == CLFT_METHOD_LORA) != (tp->base_dtype == CLFT_DTYPE_F32 || tp->base_dtype == CLFT_DTYPE_F16 ||
+                                              tp->base_dtype == CLFT_DTYPE_BF16)))
+            return snprintf(err, errcap,
+                            "--base-dtype '%s': LoRA takes f32, f16 or bf16, QLoRA nf4 or fp4, either q8_0, q4_0 or "
+                            "q4_1 (GGUF blocks)",
+                            b),
+                   0;
+    }
+    if (c->base_storage[0]) { /* native: the GGUF file's own blocks */
+        if (strcmp(c->base_storage, "native"))
+            return snprintf(err, errcap, "--base-storage '%s': the only value is native", c->base_storage), 0;
+        if (c->base_dtype[0] || method == CLFT_METHOD_FULL)
+            return snprintf(err, errcap, "--base-storage native: not with --base-dtype or --method full"), 0;
+        if (clft_gguf_native_dtype(c->model, &tp->base_dtype) != CLFT_OK)
+            return snprintf(err, errcap, "--base-storage native: %s", clft_last_error()), 0;
+    }
+    if (!train_config_targets(c->targets, &tp->lora.targets))
+        return snprintf(err, errcap, "--targets '%s': a comma separated list of q,k,v,o,gate,up,down, or all",
+                        c->targets),
+               0;
+    tp->lora.r = c->rank;
+    tp->lora.alpha = (float)(c->alpha >= 0 ? c->alpha : 2.0 * c->rank);
+    tp->lora.dropout = (float)c->dropout;
+    tp->lora.use_rslora = c->rslora;
+    tp->qlora_blocksize = c->qlora_blocksize;
+    tp->qlora_double_quant = c->qlora_double_quant;
+    tp->checkpointing = c->checkpointing;
+    tp->batch = c->batch;
+    tp->seq_len = c->seq_len;
+    return 1;
+}

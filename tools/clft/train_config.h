@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clft.h"
+
 #define TC_MAX_EVAL 8
 
 typedef struct train_config {
@@ -49,5 +51,14 @@ int train_config_given(const train_config *c, const char *name);
 char *train_config_json(const train_config *c);
 /* Usage text of every key. */
 void train_config_usage(void);
+/* --targets text ("all" or a comma separated list of q,k,v,o,gate,up,down, also as q_proj...) as a
+ * CLFT_LORA_* mask; 0 when a name is unknown or the list is empty. */
+int train_config_targets(const char *s, uint32_t *mask);
+/* --method text as a clft_method; -1 when it is none of full, lora, qlora. */
+clft_method train_config_method(const char *s);
+/* The clft_train_params the settings describe (method, base storage, adapters, checkpointing, batch
+ * shape; the optimizer's values are the caller's): shared by `clft train` and `clft plan`. Returns 0
+ * and fills err (one line, naming the flag) on a bad method, base dtype, storage or target list. */
+int train_config_params(const train_config *c, clft_train_params *tp, char *err, size_t errcap);
 
 #endif
