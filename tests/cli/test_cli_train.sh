@@ -242,6 +242,10 @@ check "... off: the plan without it fits the device" grep -q "^activation checkp
 check "--dry-run, LoRA, --checkpointing 1" code 0 "$CLFT" train $B --data "$F/text.jsonl" --out "$T/dry" --dry-run \
     --method lora --checkpointing 1
 check "... no auto note, a smaller plan" sh -c "! grep -q '^activation checkpointing' '$T/stdout'"
+check "a run whose plan exceeds the device's memory (batch 100000) is refused (exit 2)" code 2 "$CLFT" train $B \
+    --data "$F/text.jsonl" --out "$T/unfit" --batch 100000
+check "... one line: the plan, the device, what to change" one_line "memory plan needs .* GiB .*more than the .* GiB of .*change: .*--batch 1 ([0-9.]* [KM]iB, fits)"
+check "... before writing anything" test ! -e "$T/unfit"
 
 # ---- 5. early stop ------------------------------------------------------------------------------------
 E="$M --data $F/text.jsonl --eval-data general=$T/general.jsonl --method full --seq-len 64 --steps 30 --lr 0.05"

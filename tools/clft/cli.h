@@ -40,5 +40,9 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+/* cmd_plan.c: the settings to change when a run's plan exceeds `budget` bytes, each with the plan
+ * total it gives, as one line (empty when there is nothing to change). */
+void plan_advice_line(const clft_model_config *cfg, const clft_train_params *tp, uint64_t budget, char *out,
+                      size_t cap);
 
 #endif

@@ -192,6 +192,27 @@ static int make_advice(const plan_ctx *p, uint64_t budget, advice *a, int cap) {
     return n;
 }
 
+/* The advice of make_advice as one line for `clft train`'s refusal: "--checkpointing 1 (5.20 GiB),
+ * --method qlora (4.10 GiB, fits), ..." (cli.h). */
+void plan_advice_line(const clft_model_config *cfg, const clft_train_params *tp, uint64_t budget, char *out,
+                      size_t cap) {
+    plan_ctx p;
+    p.mcfg = *cfg;
+    p.tp = *tp;
+    advice a[8];
+    const int n = make_advice(&p, budget, a, 8);
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && len + 1 < cap; i++) {
+        char h[32];
+        human(h, sizeof h, a[i].total);
+        const int w = snprintf(out + len, cap - len, "%s%s (%s%s)", i ? ", " : "", a[i].change, h,
+                               a[i].total <= budget ? ", fits" : "");
+        if (w < 0) break;
+        len += (size_t)w < cap - len ? (size_t)w : cap - len - 1;
+    }
+}
+
 static const char *targets_text(uint32_t m, char *buf, size_t cap) {
     static const char *names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
     if (m == CLFT_LORA_ALL) return "all";

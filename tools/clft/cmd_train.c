@@ -667,20 +667,24 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
  * where the device is known, it is off when the plan without it fits the device with room to spare
  * (85% of a GPU's memory; half of a CPU device's, which is the host's RAM), as the faster choice; on
  * otherwise. The note says what was chosen and why; NULL when the user chose. */
-static const char *resolve_checkpointing(run *r) {
-    static char note[256];
-    if (r->c.checkpointing >= 0 || r->tp.method == CLFT_METHOD_FULL) return NULL;
+/* The device the run will use (as clft_context_create picks it): 1 and its info, else 0 (the device
+ * error comes when the context is created). */
+static int run_device(const run *r, clft_device_info *out) {
     int idx = -1;
     clft_device_info *devs = NULL;
     size_t n = 0;
-    if (clft_device_find(r->c.device[0] ? r->c.device : NULL, &idx) != CLFT_OK ||
-        clft_devices_list(&devs, &n) != CLFT_OK || idx < 0 || (size_t)idx >= n) {
-        clft_devices_free(devs);
-        return NULL; /* the library's default; the device error comes when the context is created */
-    }
-    const int gpu = !strcmp(devs[idx].type, "gpu");
-    const double budget = (double)devs[idx].global_mem_bytes * (gpu ? 0.85 : 0.5);
+    const int ok = clft_device_find(r->c.device[0] ? r->c.device : NULL, &idx) == CLFT_OK &&
+                   clft_devices_list(&devs, &n) == CLFT_OK && idx >= 0 && (size_t)idx < n;
+    if (ok) *out = devs[idx];
     clft_devices_free(devs);
+    return ok;
+}
+
+static const char *resolve_checkpointing(run *r, const clft_device_info *dev) {
+    static char note[256];
+    if (r->c.checkpointing >= 0 || r->tp.method == CLFT_METHOD_FULL || !dev) return NULL;
+    const int gpu = !strcmp(dev->type, "gpu");
+    const double budget = (double)dev->global_mem_bytes * (gpu ? 0.85 : 0.5);
     clft_train_params tp = r->tp;
     tp.checkpointing = 0;
     clft_memory_plan off;
@@ -692,6 +696,25 @@ static const char *resolve_checkpointing(run *r) {
              r->tp.checkpointing ? "on" : "off", (double)off.total / 1048576.0,
              r->tp.checkpointing ? "more than" : "within", budget / 1048576.0, gpu ? "GPU" : "non-GPU");
     return note;
+}
+
+/* A run whose plan exceeds the device's global memory is refused before anything is allocated, with
+ * the plan's numbers and the settings that would make it fit (as `clft plan --fit` says). 0 or 2. */
+static int refuse_unfit(const run *r, const clft_device_info *dev, const clft_memory_plan *plan) {
+    if (!dev || !dev->global_mem_bytes || plan->total <= dev->global_mem_bytes) return 0;
+    char advice[1024];
+    plan_advice_line(&r->mcfg, &r->tp, dev->global_mem_bytes, advice, sizeof advice);
+    return cli_usage_error(CMD,
+                           "the memory plan needs %.2f GiB (weights %.2f, trainable %.2f, grads %.2f, optimizer %.2f, "
+                           "activations %.2f, scratch %.2f), more than the %.2f GiB of %s%s%s; see clft plan --fit",
+                           (double)plan->total / 1073741824.0, (double)plan->bytes[CLFT_MEM_WEIGHTS] / 1073741824.0,
+                           (double)plan->bytes[CLFT_MEM_TRAINABLE] / 1073741824.0,
+                           (double)plan->bytes[CLFT_MEM_GRADIENTS] / 1073741824.0,
+                           (double)plan->bytes[CLFT_MEM_OPTIMIZER] / 1073741824.0,
+                           (double)plan->bytes[CLFT_MEM_ACTIVATIONS] / 1073741824.0,
+                           (double)plan->bytes[CLFT_MEM_SCRATCH] / 1073741824.0,
+                           (double)dev->global_mem_bytes / 1073741824.0, dev->name, advice[0] ? "; change: " : "",
+                           advice);
 }
 
 /* Paths of existing files as absolute paths, so that train_config.json resumes from any folder. */
@@ -787,13 +810,16 @@ int cmd_train(int argc, char **argv) {
     /* resolved here, not in r->c: train_config.json keeps "auto" so that a resume with more --steps evaluates as a run
      * of that length would */
     r->eval_every = r->c.eval_every >= 0 ? r->c.eval_every : r->total_steps >= 10 ? r->total_steps / 10 : 1;
-    const char *ckpt_note = resolve_checkpointing(r);
+    clft_device_info dev;
+    const int have_dev = run_device(r, &dev);
+    const char *ckpt_note = resolve_checkpointing(r, have_dev ? &dev : NULL);
     clft_memory_plan plan;
     st = clft_memory_plan_compute(&r->mcfg, &r->tp, &plan);
     if (st != CLFT_OK) {
         rc = cli_usage_error(CMD, "%s", clft_last_error());
         goto done;
     }
+    if ((rc = refuse_unfit(r, have_dev ? &dev : NULL, &plan)) != 0) goto done;
     const clft_dataset_stats *ds = &r->train_stats;
     if (r->c.dry_run || !r->c.quiet) {
         printf("data: %s (%s): %lld examples, %lld rows of %d tokens, %lld tokens (%lld in the loss, %.1f%% masked), "
