@@ -4,10 +4,11 @@
  * its storage (4-bit: packed codes and block scales), the LM head, the norms, the adapters, and the KV
  * cache at the average context - divided by the device's measured copy bandwidth (the kernel
  * benchmark's own copy kernels, measured in the same run). Prints JSON.
- *   bench_generate [--device SPEC] [--model PRESET|DIR] [--storage f32,bf16,nf4,...] [--prompt N]
+ *   bench_generate [--device SPEC] [--model PRESET|DIR|FILE.gguf] [--storage f32,bf16,nf4,...] [--prompt N]
  *                  [--tokens N] [--rank R] [--copy-gbs X] [--quick]
- * --model: a preset (default "small", random weights) or a Hugging Face model folder (random weights
- * when it holds only a config.json). --rank R > 0 adds
+ * --model: a preset (default "small", random weights), a Hugging Face model folder (random weights
+ * when it holds only a config.json) or a GGUF file (its weights; --storage q8_0|q4_0|q4_1 keeps a
+ * file of that type in its blocks, as --base-storage native). --rank R > 0 adds
  * LoRA adapters of rank R on all seven projections (non-zero B, applied unmerged). */
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@ static double weight_bytes(const clft_model_config *c, clft_dtype dt, int rank, 
         const double n = io[t][0] * io[t][1], nb = ceil(n / blocksize);
         if (dt == CLFT_DTYPE_NF4 || dt == CLFT_DTYPE_FP4)
             b += n / 2 + (dq ? nb + ceil(nb / 256) * 4 : nb * 4);
+        else if (dt == CLFT_DTYPE_Q8_0 || dt == CLFT_DTYPE_Q4_0 || dt == CLFT_DTYPE_Q4_1) /* GGUF blocks of 32 */
+            b += n / 32 * (dt == CLFT_DTYPE_Q8_0 ? 34 : dt == CLFT_DTYPE_Q4_0 ? 18 : 20);
         else
             b += n * (dt == CLFT_DTYPE_F32 ? 4 : 2);
         if (rank > 0) b += (double)rank * (io[t][0] + io[t][1]) * 4;
@@ -44,10 +47,18 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* a model folder with weights (a folder of clft init --config-only, or a preset: random weights) */
+static int is_gguf(const char *p) {
+    const size_t n = strlen(p);
+    struct stat st;
+    return n > 5 && !strcmp(p + n - 5, ".gguf") && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* a model folder with weights or a GGUF file (a folder of clft init --config-only, or a preset: random
+ * weights) */
 static int has_weights(const char *dir) {
     char p[4200];
     struct stat st;
+    if (is_gguf(dir)) return 1;
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     if (stat(p, &st) == 0) return 1;
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
@@ -165,7 +176,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--quick"))
             quick = 1;
         else {
-            fprintf(stderr, "usage: bench_generate [--device SPEC] [--model PRESET|DIR] [--storage f32,bf16,nf4] "
+            fprintf(stderr, "usage: bench_generate [--device SPEC] [--model PRESET|DIR|FILE.gguf] [--storage f32,bf16,nf4,q4_1] "
                             "[--prompt N] [--tokens N] [--rank R] [--copy-gbs X] [--quick]\n");
             return 2;
         }
@@ -176,7 +187,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     clft_model_config cfg;
-    clft_status st = is_dir(model) ? clft_model_config_load(model, &cfg) : clft_model_preset_config(model, &cfg);
+    clft_status st = is_dir(model) || is_gguf(model) ? clft_model_config_load(model, &cfg)
+                                                      : clft_model_preset_config(model, &cfg);
     if (st != CLFT_OK) {
         fprintf(stderr, "bench_generate: --model %s: %s\n", model, clft_last_error());
         return 2;
@@ -214,9 +226,13 @@ int main(int argc, char **argv) {
                               : !strcmp(s, "bf16") ? CLFT_DTYPE_BF16
                               : !strcmp(s, "nf4")  ? CLFT_DTYPE_NF4
                               : !strcmp(s, "fp4")  ? CLFT_DTYPE_FP4
+                              : !strcmp(s, "q8_0") ? CLFT_DTYPE_Q8_0
+                              : !strcmp(s, "q4_0") ? CLFT_DTYPE_Q4_0
+                              : !strcmp(s, "q4_1") ? CLFT_DTYPE_Q4_1
                                                    : (clft_dtype)-1;
-        if ((int)dt < 0) {
-            fprintf(stderr, "bench_generate: --storage %s: use f32, f16, bf16, nf4, fp4\n", s);
+        if ((int)dt < 0 || (dt >= CLFT_DTYPE_Q8_0 && dt <= CLFT_DTYPE_Q4_1 && !is_gguf(model))) {
+            fprintf(stderr, "bench_generate: --storage %s: use f32, f16, bf16, nf4, fp4 (q8_0, q4_0, q4_1: a GGUF --model "
+                            "in that type)\n", s);
             rc = 2;
             break;
         }
