@@ -19,6 +19,9 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
 /* Write text to path through path.tmp (fsynced, renamed): complete or absent. 1 on success, else 0
  * with errno set. */
 int cli_write_atomic(const char *path, const char *text);
+/* The device a spec names (as clft_device_find; NULL or "": the default): 1, its info and index,
+ * else 0 (clft_last_error says why). */
+int cli_device_info(const char *spec, clft_device_info *out, int *index);
 /* Installs a stderr logger when CLFT_LOG-style verbosity is requested with -v/--verbose. */
 void cli_enable_logging(int verbosity);
 

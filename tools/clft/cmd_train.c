@@ -661,41 +661,27 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
     return 1;
 }
 
-
 /* --checkpointing auto (the default, -1) for LoRA/QLoRA: the library's rule is "on" (activations of
  * one layer kept, the others recomputed in the backward: ~1.5x the arithmetic of a LoRA step). Here,
  * where the device is known, it is off when the plan without it fits the device with room to spare
  * (85% of a GPU's memory; half of a CPU device's, which is the host's RAM), as the faster choice; on
- * otherwise. The note says what was chosen and why; NULL when the user chose. */
-/* The device the run will use (as clft_context_create picks it): 1 and its info, else 0 (the device
- * error comes when the context is created). */
-static int run_device(const run *r, clft_device_info *out) {
-    int idx = -1;
-    clft_device_info *devs = NULL;
-    size_t n = 0;
-    const int ok = clft_device_find(r->c.device[0] ? r->c.device : NULL, &idx) == CLFT_OK &&
-                   clft_devices_list(&devs, &n) == CLFT_OK && idx >= 0 && (size_t)idx < n;
-    if (ok) *out = devs[idx];
-    clft_devices_free(devs);
-    return ok;
-}
-
-static const char *resolve_checkpointing(run *r, const clft_device_info *dev) {
-    static char note[256];
-    if (r->c.checkpointing >= 0 || r->tp.method == CLFT_METHOD_FULL || !dev) return NULL;
+ * otherwise. Writes a note saying what was chosen and why into note; 0 when the user chose (or the
+ * device is unknown: the library's default), else 1. */
+static int resolve_checkpointing(run *r, const clft_device_info *dev, char *note, size_t cap) {
+    if (r->c.checkpointing >= 0 || r->tp.method == CLFT_METHOD_FULL || !dev) return 0;
     const int gpu = !strcmp(dev->type, "gpu");
     const double budget = (double)dev->global_mem_bytes * (gpu ? 0.85 : 0.5);
     clft_train_params tp = r->tp;
     tp.checkpointing = 0;
     clft_memory_plan off;
-    if (clft_memory_plan_compute(&r->mcfg, &tp, &off) != CLFT_OK) return NULL;
+    if (clft_memory_plan_compute(&r->mcfg, &tp, &off) != CLFT_OK) return 0;
     r->tp.checkpointing = (double)off.total > budget;
-    snprintf(note, sizeof note,
+    snprintf(note, cap,
              "activation checkpointing: %s (auto: without it the plan is %.1f MiB, %s %.0f MiB of this %s device's "
              "memory; --checkpointing 0|1 chooses)",
              r->tp.checkpointing ? "on" : "off", (double)off.total / 1048576.0,
              r->tp.checkpointing ? "more than" : "within", budget / 1048576.0, gpu ? "GPU" : "non-GPU");
-    return note;
+    return 1;
 }
 
 /* A run whose plan exceeds the device's global memory is refused before anything is allocated, with
@@ -810,9 +796,10 @@ int cmd_train(int argc, char **argv) {
     /* resolved here, not in r->c: train_config.json keeps "auto" so that a resume with more --steps evaluates as a run
      * of that length would */
     r->eval_every = r->c.eval_every >= 0 ? r->c.eval_every : r->total_steps >= 10 ? r->total_steps / 10 : 1;
-    clft_device_info dev;
-    const int have_dev = run_device(r, &dev);
-    const char *ckpt_note = resolve_checkpointing(r, have_dev ? &dev : NULL);
+    clft_device_info dev; /* unknown here: the device error comes when the context is created */
+    const int have_dev = cli_device_info(r->c.device, &dev, NULL);
+    char ckpt_note[256];
+    const int auto_ckpt = resolve_checkpointing(r, have_dev ? &dev : NULL, ckpt_note, sizeof ckpt_note);
     clft_memory_plan plan;
     st = clft_memory_plan_compute(&r->mcfg, &r->tp, &plan);
     if (st != CLFT_OK) {
@@ -838,7 +825,7 @@ int cmd_train(int argc, char **argv) {
                (double)plan.bytes[CLFT_MEM_OPTIMIZER] / 1048576.0, (double)plan.bytes[CLFT_MEM_ACTIVATIONS] / 1048576.0,
                (double)plan.bytes[CLFT_MEM_SCRATCH] / 1048576.0, (long long)plan.base_params,
                (long long)plan.trainable_params);
-        if (ckpt_note) printf("%s\n", ckpt_note);
+        if (auto_ckpt) printf("%s\n", ckpt_note);
     }
     if (r->c.sample_every > 0) {
         rc = sampler_prepare(r);

@@ -72,6 +72,20 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
     return 1;
 }
 
+int cli_device_info(const char *spec, clft_device_info *out, int *index) {
+    int idx = -1;
+    clft_device_info *devs = NULL;
+    size_t n = 0;
+    const int ok = clft_device_find(spec && spec[0] ? spec : NULL, &idx) == CLFT_OK &&
+                   clft_devices_list(&devs, &n) == CLFT_OK && idx >= 0 && (size_t)idx < n;
+    if (ok) {
+        *out = devs[idx];
+        if (index) *index = idx;
+    }
+    clft_devices_free(devs);
+    return ok;
+}
+
 int cli_write_atomic(const char *path, const char *text) {
     char tmp[4400];
     const int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
