@@ -20,16 +20,13 @@
  * does not, and neither does this one (any in-bounds placement is readable).
  * All integers are little-endian and read byte by byte (the mapping has no alignment guarantee for
  * an in-memory image). */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/core.h"
 #include "io/gguf.h"
+#include "io/io_util.h"
 #include "quant/ggml_blocks.h"
 
 #define GGUF_MAGIC     0x46554747u
@@ -487,33 +484,14 @@ clft_status clft_gguf_open_memory(const char *label, const void *data, size_t si
 clft_status clft_gguf_open(const char *path, clft_gguf **out) {
     if (!path || !out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gguf_open: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return clft_error(CLFT_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        clft_status s = clft_error(CLFT_STATUS_IO, "%s: not a regular file", path);
-        close(fd);
-        return s;
-    }
     clft_gguf *g;
-    clft_status s = new_handle(path, &g);
+    CLFT_CHECK(new_handle(path, &g));
+    clft_status s = clft_io_map_file(path, &g->base, &g->size);
     if (s != CLFT_OK) {
-        close(fd);
+        clft_gguf_free(g);
         return s;
     }
-    g->size = (size_t)sb.st_size;
-    if (g->size > 0) {
-        void *p = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            s = clft_error(CLFT_STATUS_IO, "%s: cannot map %zu bytes: %s", path, g->size, strerror(errno));
-            close(fd);
-            clft_gguf_free(g);
-            return s;
-        }
-        g->base = p;
-        g->mapped = 1;
-    }
-    close(fd);
+    g->mapped = 1;
     return finish(g, out);
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -238,49 +239,37 @@ clft_status clft_io_read_file(const char *path, char **out, size_t *size) {
     return CLFT_OK;
 }
 
+clft_status clft_io_map_file(const char *path, const uint8_t **base, size_t *size) {
+    *base = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return clft_error(CLFT_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    clft_status s = CLFT_OK;
+    if (fstat(fd, &sb) != 0)
+        s = clft_error(CLFT_STATUS_IO, "%s: cannot stat: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        s = clft_error(CLFT_STATUS_IO, "%s: not a regular file", path);
+    else if (sb.st_size > 0) {
+        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+            s = clft_error(CLFT_STATUS_IO, "%s: cannot map %zu bytes: %s", path, (size_t)sb.st_size, strerror(errno));
+        else
+            *base = p;
+    }
+    close(fd);
+    if (!s) *size = (size_t)sb.st_size;
+    return s;
+}
+
 clft_status clft_io_write_atomic(const char *path, const void *data, size_t size) {
-    size_t n = strlen(path);
-    char *tmp = clft_malloc(n + 16);
-    if (!tmp) return CLFT_STATUS_HOST_OOM;
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        clft_status st = clft_error(CLFT_STATUS_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    (void)fchmod(fd, 0644);
-    const char *p = data;
-    size_t left = size;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            clft_status st = clft_error(CLFT_STATUS_IO, "%s: write failed: %s", path, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return st;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        clft_status st = clft_error(CLFT_STATUS_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    if (rename(tmp, path) != 0) {
-        clft_status st =
-            clft_error(CLFT_STATUS_IO, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    return CLFT_OK;
+    clft_io_afile f;
+    clft_status st = clft_io_afile_open(&f, path);
+    if (st) return st;
+    st = clft_io_afile_write(&f, data, size);
+    if (!st) st = clft_io_afile_commit(&f);
+    if (st) clft_io_afile_abort(&f);
+    return st;
 }
 
 clft_status clft_io_afile_open(clft_io_afile *f, const char *path) {

@@ -38,6 +38,8 @@ void clft_json_py_float(clft_sbuf *b, double v);
 
 /* Read a whole file; *out is NUL-terminated and malloc'd; *size excludes the NUL. */
 clft_status clft_io_read_file(const char *path, char **out, size_t *size);
+/* Map a regular file read-only (MAP_PRIVATE); an empty file gives base NULL, size 0. munmap(base, size). */
+clft_status clft_io_map_file(const char *path, const uint8_t **base, size_t *size);
 /* Write bytes to path through a temporary file in the same folder, then rename it into place. */
 clft_status clft_io_write_atomic(const char *path, const void *data, size_t size);
 /* A file written in pieces through a temporary name in the same folder (PATH.tmp.XXXXXX): opened,
