@@ -26,18 +26,10 @@ static void set_source(clft_model *m, const char *path) {
 }
 
 /* ---- GGUF ---------------------------------------------------------------------------------------
- * Hook for --base-storage native (H3 fills it in): called for every tensor before it is dequantized,
- * with the file's raw blocks (t->data, t->bytes; rows of clft_ggml_row_bytes(t->type, t->ne[0])
- * bytes). When the model keeps this weight in the tensor's own block type (CLFT_DTYPE_Q8_0 / Q4_0 /
- * Q4_1 storage), it stores the blocks and sets *taken = 1. qk_heads > 0: the rows are in llama.cpp's
- * Q/K order and must first be put back in HF order, e.g. on a host copy of the blocks with
- * clft_gguf_permute_qk(copy, t->ne[1], row_bytes, qk_heads, 0, tmp) (whole rows move, blocks never
- * straddle rows). *taken = 0 (the default) makes the loader dequantize to f32 and call
+ * Every tensor is first offered to clft_model_gguf_native (native.c) with the file's raw blocks; when
+ * the model keeps the weight in the tensor's own block type it takes them (*taken = 1), otherwise the
+ * loader dequantizes to f32, puts llama/mistral Q/K rows back in HF order and calls
  * clft_model_set_weight. */
-static clft_status gguf_set_native(clft_model *m, const char *name, const clft_gguf_tensor *t, int64_t qk_heads,
-                                   int *taken) {
-    return clft_model_gguf_native(m, name, t, qk_heads, taken); /* native.c */
-}
 
 /* the HF shape of a config tensor reversed = the GGUF ne */
 static clft_status gguf_check_shape(const char *path, const clft_hf_tensor *ht, const clft_gguf_tensor *t) {
@@ -91,7 +83,7 @@ static clft_status load_gguf(clft_model *m, const char *path) {
             s = clft_error(CLFT_STATUS_SHAPE_MISMATCH, "%s: tensor '%s': %lld rows are not %lld heads of an even size",
                            path, t->name, (long long)t->ne[t->ndim - 1], (long long)heads);
         int taken = 0;
-        if (!s) s = gguf_set_native(m, list[i].name, t, heads, &taken);
+        if (!s) s = clft_model_gguf_native(m, list[i].name, t, heads, &taken);
         if (s || taken) continue;
         if ((size_t)t->numel > cap) {
             float *nb = realloc(buf, (size_t)t->numel * sizeof *nb);
