@@ -514,7 +514,7 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
         g[2] = 1;
         return clft_cl_launch(ctx, k, 3, g, l, name);
     }
-    if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4)) {
+    if (is_q4(w)) {
         /* op(B)(k,j) = W[j,k] (linear forward) or W[k,j] */
         cl_long sbk = p->wtrans ? 1 : w->cols, sbj = p->wtrans ? w->cols : 1;
         cl_int bs = w->blocksize;
@@ -688,7 +688,7 @@ static void gemv_config(const clft_context *ctx, const gemm_state *s, const gemm
         snprintf(c->defs, sizeof c->defs, "-DGEMV_MT=%d -DGEMV_NR=%d -DGEMV_VW=%d -DGEMV_PF=%d", c->mt, c->nr, t->vw,
                  pf);
     const char *wname = c->q4                   ? (w->double_quant ? "q4dq" : "q4")
-                        : is_gg(w)              ? clft_dtype_name(dt)
+                        : c->gg                 ? clft_dtype_name(dt)
                         : dt == CLFT_DTYPE_F16  ? "f16"
                         : dt == CLFT_DTYPE_BF16 ? "bf16"
                                                 : "f32";

@@ -174,8 +174,7 @@ clft_status clft_weight_write_blocks(clft_context *ctx, clft_weight *w, const vo
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "clft_weight_write_blocks: the weight's buffers are too small");
     uint8_t *tmp = clft_malloc(nq + ns);
     if (!tmp) return CLFT_STATUS_HOST_OOM;
-    ggml_repack(w->dtype, blocks, (nq + ns) / (w->dtype == CLFT_DTYPE_Q8_0 ? 34 : w->dtype == CLFT_DTYPE_Q4_0 ? 18 : 20),
-                tmp, tmp + nq);
+    ggml_repack(w->dtype, blocks, (size_t)w->rows * (size_t)w->cols / 32, tmp, tmp + nq);
     clft_status st = clft_buf_write(ctx, &w->data, 0, tmp, nq);
     if (st == CLFT_OK) st = clft_buf_write(ctx, &w->absmax, 0, tmp + nq, ns);
     free(tmp);
