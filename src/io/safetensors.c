@@ -112,30 +112,10 @@ static clft_status st_add_file(clft_safetensors *st, const char *name, int *inde
 }
 
 static clft_status st_map(st_file *f, const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return clft_error(CLFT_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        clft_status s = clft_error(CLFT_STATUS_IO, "%s: cannot stat: %s", path, strerror(errno));
-        close(fd);
-        return s;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return clft_error(CLFT_STATUS_IO, "%s: not a regular file", path);
-    }
-    f->size = (size_t)sb.st_size;
-    if (f->size > 0) {
-        void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            clft_status s = clft_error(CLFT_STATUS_IO, "%s: cannot map %zu bytes: %s", path, f->size, strerror(errno));
-            close(fd);
-            return s;
-        }
-        f->base = p;
-        f->mapped = 1;
-    }
-    close(fd);
+    const uint8_t *base = NULL;
+    CLFT_CHECK(clft_io_map_file(path, &base, &f->size));
+    f->base = base;
+    f->mapped = base != NULL;
     return CLFT_OK;
 }
 
@@ -845,19 +825,6 @@ clft_status clft_st_build_header(const clft_st_out_tensor *tensors, size_t n, co
 
 #define ST_CHUNK (8u << 20) /* bytes per fill call while writing */
 
-static clft_status write_all(int fd, const void *data, size_t n, const char *path) {
-    const char *p = data;
-    while (n > 0) {
-        size_t step = n > (1u << 30) ? (1u << 30) : n;
-        ssize_t w = write(fd, p, step);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return clft_error(CLFT_STATUS_IO, "%s: write failed: %s", path, strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
-    return CLFT_OK;
-}
-
 clft_status clft_st_build_image(const clft_st_out_tensor *tensors, size_t n, const clft_st_kv *meta, size_t nmeta,
                                 void **out, size_t *len) {
     if (!out || !len) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_st_build_image: NULL output");
@@ -905,35 +872,22 @@ clft_status clft_st_write_file(const char *path, const clft_st_out_tensor *tenso
     char *header = NULL;
     size_t hlen = 0, *order = NULL;
     CLFT_CHECK(clft_st_build_header(tensors, n, meta, nmeta, &header, &hlen, &order));
-    size_t plen = strlen(path);
-    char *tmp = clft_malloc(plen + 16);
     unsigned char *chunk = NULL;
-    clft_status s = CLFT_OK;
-    int fd = -1;
-    if (!tmp) {
-        s = CLFT_STATUS_HOST_OOM;
-        goto out;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        s = clft_error(CLFT_STATUS_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        goto out;
-    }
-    (void)fchmod(fd, 0644);
+    clft_io_afile f;
+    clft_status s = clft_io_afile_open(&f, path);
+    if (s) goto out;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    s = write_all(fd, len8, 8, path);
-    if (!s) s = write_all(fd, header, hlen, path);
+    s = clft_io_afile_write(&f, len8, 8);
+    if (!s) s = clft_io_afile_write(&f, header, hlen);
     for (size_t k = 0; k < n && !s; k++) {
         const clft_st_out_tensor *t = &tensors[order[k]];
         uint64_t bytes;
         s = clft_st_out_bytes(t, &bytes);
         if (s) break;
         if (t->data) {
-            s = write_all(fd, t->data, (size_t)bytes, path);
+            s = clft_io_afile_write(&f, t->data, (size_t)bytes);
             continue;
         }
         if (!fill) {
@@ -952,19 +906,13 @@ clft_status clft_st_write_file(const char *path, const clft_st_out_tensor *tenso
         for (uint64_t off = 0; off < bytes && !s; off += cap) {
             size_t step = bytes - off < cap ? (size_t)(bytes - off) : cap;
             s = fill(user, order[k], off, chunk, step);
-            if (!s) s = write_all(fd, chunk, step, path);
+            if (!s) s = clft_io_afile_write(&f, chunk, step);
         }
     }
-    if (!s && fsync(fd) != 0) s = clft_error(CLFT_STATUS_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && !s) s = clft_error(CLFT_STATUS_IO, "%s: close failed: %s", path, strerror(errno));
-    fd = -1;
-    if (!s && rename(tmp, path) != 0)
-        s = clft_error(CLFT_STATUS_IO, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
-    if (s) unlink(tmp);
+    if (!s) s = clft_io_afile_commit(&f);
+    if (s) clft_io_afile_abort(&f);
 out:
-    if (fd >= 0) close(fd);
     free(chunk);
-    free(tmp);
     free(header);
     free(order);
     return s;
