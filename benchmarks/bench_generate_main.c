@@ -221,15 +221,9 @@ int main(int argc, char **argv) {
     char list[256];
     snprintf(list, sizeof list, "%s", storages);
     for (char *save = NULL, *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-        const clft_dtype dt = !strcmp(s, "f32")    ? CLFT_DTYPE_F32
-                              : !strcmp(s, "f16")  ? CLFT_DTYPE_F16
-                              : !strcmp(s, "bf16") ? CLFT_DTYPE_BF16
-                              : !strcmp(s, "nf4")  ? CLFT_DTYPE_NF4
-                              : !strcmp(s, "fp4")  ? CLFT_DTYPE_FP4
-                              : !strcmp(s, "q8_0") ? CLFT_DTYPE_Q8_0
-                              : !strcmp(s, "q4_0") ? CLFT_DTYPE_Q4_0
-                              : !strcmp(s, "q4_1") ? CLFT_DTYPE_Q4_1
-                                                   : (clft_dtype)-1;
+        clft_dtype dt = (clft_dtype)-1; /* the library's names; u8 and i32 store no weights */
+        for (int d = CLFT_DTYPE_F32; d <= CLFT_DTYPE_Q4_1; d++)
+            if (d != CLFT_DTYPE_U8 && d != CLFT_DTYPE_I32 && !strcmp(s, clft_dtype_name((clft_dtype)d))) dt = (clft_dtype)d;
         if ((int)dt < 0 || (dt >= CLFT_DTYPE_Q8_0 && dt <= CLFT_DTYPE_Q4_1 && !is_gguf(model))) {
             fprintf(stderr, "bench_generate: --storage %s: use f32, f16, bf16, nf4, fp4 (q8_0, q4_0, q4_1: a GGUF --model "
                             "in that type)\n", s);

@@ -106,7 +106,7 @@ typedef struct export_ctx {
     size_t acap, bcap;
 } export_ctx;
 
-static clft_status grow(float **p, size_t *cap, size_t n) {
+clft_status clft_lora_grow(float **p, size_t *cap, size_t n) {
     if (n <= *cap) return CLFT_OK;
     float *q = realloc(*p, n * sizeof(float));
     if (!q) return clft_error(CLFT_STATUS_HOST_OOM, "export: out of host memory for %zu floats", n);
@@ -166,8 +166,8 @@ static clft_status export_values(void *user, size_t index, float *dst) {
     }
     if (!adapted) return src ? clft_lora_merge(dst, src, src_dt, NULL, NULL, nrows, cols, 0, 0.0f, 0) : CLFT_OK;
     const int64_t r = c->ad->info.lora.r;
-    CLFT_CHECK(grow(&c->A, &c->acap, (size_t)(r * cols)));
-    CLFT_CHECK(grow(&c->B, &c->bcap, (size_t)(r * rows)));
+    CLFT_CHECK(clft_lora_grow(&c->A, &c->acap, (size_t)(r * cols)));
+    CLFT_CHECK(clft_lora_grow(&c->B, &c->bcap, (size_t)(r * rows)));
     CLFT_CHECK(clft_adapter_get(c->ad, layer, target, c->A, c->B));
     return clft_lora_merge(dst, src, src_dt, c->A, c->B, rows, cols, r, c->scale, 0);
 }

@@ -203,15 +203,6 @@ typedef struct xctx {
     size_t xcap, ycap, acap, bcap;
 } xctx;
 
-static clft_status grow(float **p, size_t *cap, size_t n) {
-    if (n <= *cap) return CLFT_OK;
-    float *q = realloc(*p, n * sizeof(float));
-    if (!q) return clft_error(CLFT_STATUS_HOST_OOM, "GGUF export: out of host memory for %zu floats", n);
-    *p = q;
-    *cap = n;
-    return CLFT_OK;
-}
-
 /* the rope_freqs.weight factors of Llama-3.1's rope scaling (llama.cpp's converter computes them) */
 static void llama3_rope_freqs(const clft_model_config *cfg, float *out) {
     const double base = cfg->rope_theta, factor = cfg->rope_scaling.factor;
@@ -238,7 +229,7 @@ static clft_status fill_tensor(void *user, size_t index, void *dst, size_t bytes
     (void)bytes;
     const int64_t numel = t->ndim == 2 ? t->ne[0] * t->ne[1] : t->ne[0];
     const int64_t rows = t->ndim == 2 ? t->ne[1] : t->ne[0], cols = t->ndim == 2 ? t->ne[0] : 1;
-    CLFT_CHECK(grow(&c->x, &c->xcap, (size_t)numel));
+    CLFT_CHECK(clft_lora_grow(&c->x, &c->xcap, (size_t)numel));
     if (c->ad && t->src < 0 && t->layer >= 0) { /* adapter export: A (r, in) or B (out, r) */
         CLFT_CHECK(clft_adapter_get(c->ad, t->layer, t->target, t->is_b ? NULL : c->x, t->is_b ? c->x : NULL));
     } else if (t->src < 0) {
@@ -250,13 +241,13 @@ static clft_status fill_tensor(void *user, size_t index, void *dst, size_t bytes
         CLFT_CHECK(clft_gguf_to_f32(c->b->g, g, c->x));
         if (c->ad && t->layer >= 0) { /* W (gguf order) += scale * (P B) A */
             const int64_t r = c->ad->info.lora.r;
-            CLFT_CHECK(grow(&c->A, &c->acap, (size_t)(r * cols)));
-            CLFT_CHECK(grow(&c->B, &c->bcap, (size_t)(r * rows)));
+            CLFT_CHECK(clft_lora_grow(&c->A, &c->acap, (size_t)(r * cols)));
+            CLFT_CHECK(clft_lora_grow(&c->B, &c->bcap, (size_t)(r * rows)));
             CLFT_CHECK(clft_adapter_get(c->ad, t->layer, t->target, c->A, c->B));
             const float *B = c->B;
             const int64_t heads = perm_heads(c->b, t->target);
             if (heads) {
-                CLFT_CHECK(grow(&c->y, &c->ycap, (size_t)(r * rows)));
+                CLFT_CHECK(clft_lora_grow(&c->y, &c->ycap, (size_t)(r * rows)));
                 permute_rows(c->y, c->B, rows, r, heads);
                 B = c->y;
             }
@@ -265,7 +256,7 @@ static clft_status fill_tensor(void *user, size_t index, void *dst, size_t bytes
     }
     const float *v = c->x;
     if (t->heads) {
-        CLFT_CHECK(grow(&c->y, &c->ycap, (size_t)numel));
+        CLFT_CHECK(clft_lora_grow(&c->y, &c->ycap, (size_t)numel));
         permute_rows(c->y, c->x, rows, cols, t->heads);
         v = c->y;
     }

@@ -90,6 +90,8 @@ clft_status clft_lora_folder_files(const char *dir, const char *src, const clft_
  * for the adapted projections, W0 chosen by merge_base as in clft_export_params. *out owned:
  * clft_merge_src_close. */
 typedef struct clft_merge_src clft_merge_src;
+/* *p (*cap floats) grown by realloc to hold at least n floats; CLFT_STATUS_HOST_OOM when it cannot */
+clft_status clft_lora_grow(float **p, size_t *cap, size_t n);
 clft_status clft_merge_src_open(const char *model_dir, const char *adapter_dir, int merge_base, clft_merge_src **out);
 const clft_model_config *clft_merge_src_config(const clft_merge_src *m);
 const clft_adapter *clft_merge_src_adapter(const clft_merge_src *m); /* NULL without an adapter */

@@ -281,17 +281,12 @@ int cmd_plan(int argc, char **argv) {
         if (k == 0) return cli_usage_error(CMD, "--fit '%s': not a size (e.g. 8GiB, 512MiB, 8GB) or device", fit);
         if (k < 0) {
             int idx = -1;
-            clft_device_info *devs = NULL;
-            size_t n = 0;
-            if (clft_device_find(fit, &idx) != CLFT_OK || clft_devices_list(&devs, &n) != CLFT_OK || idx < 0 ||
-                (size_t)idx >= n) {
-                clft_devices_free(devs);
+            clft_device_info di;
+            if (!cli_device_info(fit, &di, &idx))
                 return cli_usage_error(CMD, "--fit '%s': not a size (e.g. 8GiB) nor a device: %s", fit,
                                        clft_last_error());
-            }
-            budget = devs[idx].global_mem_bytes;
-            snprintf(budget_from, sizeof budget_from, "device %d: %s", idx, devs[idx].name);
-            clft_devices_free(devs);
+            budget = di.global_mem_bytes;
+            snprintf(budget_from, sizeof budget_from, "device %d: %s", idx, di.name);
         }
     }
     /* the plan, the two checkpointing choices, the KV cache */

@@ -6,24 +6,10 @@
 
 #include "cli.h"
 #include "infer_common.h"
+#include "train_config.h"
 
 int infer_parse_dtype(const char *cmd, const char *s, clft_dtype *out) {
-    static const struct {
-        const char *name;
-        clft_dtype dt;
-    } T[] = {{"f32", CLFT_DTYPE_F32},
-             {"f16", CLFT_DTYPE_F16},
-             {"bf16", CLFT_DTYPE_BF16},
-             {"nf4", CLFT_DTYPE_NF4},
-             {"fp4", CLFT_DTYPE_FP4},
-             {"q8_0", CLFT_DTYPE_Q8_0},
-             {"q4_0", CLFT_DTYPE_Q4_0},
-             {"q4_1", CLFT_DTYPE_Q4_1}};
-    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
-        if (!strcmp(s, T[i].name)) {
-            *out = T[i].dt;
-            return 1;
-        }
+    if ((int)(*out = train_config_dtype(s)) >= 0) return 1;
     cli_usage_error(cmd, "--base-dtype '%s': use f32, f16, bf16 (LoRA storage), nf4, fp4 (QLoRA) or q8_0, q4_0, q4_1 "
                          "(GGUF blocks)", s);
     return 0;

@@ -392,21 +392,19 @@ clft_method train_config_method(const char *s) {
                                  : (clft_method)-1;
 }
 
+clft_dtype train_config_dtype(const char *s) {
+    for (int d = CLFT_DTYPE_F32; d <= CLFT_DTYPE_Q4_1; d++) /* the library's names; u8 and i32 store no base */
+        if (d != CLFT_DTYPE_U8 && d != CLFT_DTYPE_I32 && !strcmp(s, clft_dtype_name((clft_dtype)d))) return (clft_dtype)d;
+    return (clft_dtype)-1;
+}
+
 int train_config_params(const train_config *c, clft_train_params *tp, char *err, size_t errcap) {
     const clft_method method = train_config_method(c->method);
     if ((int)method < 0) return snprintf(err, errcap, "--method '%s': use full, lora or qlora", c->method), 0;
     *tp = clft_train_default_params(method);
     if (c->base_dtype[0]) {
         const char *b = c->base_dtype;
-        tp->base_dtype = !strcmp(b, "f32")    ? CLFT_DTYPE_F32
-                         : !strcmp(b, "f16")  ? CLFT_DTYPE_F16
-                         : !strcmp(b, "bf16") ? CLFT_DTYPE_BF16
-                         : !strcmp(b, "nf4")  ? CLFT_DTYPE_NF4
-                         : !strcmp(b, "fp4")  ? CLFT_DTYPE_FP4
-                         : !strcmp(b, "q8_0") ? CLFT_DTYPE_Q8_0
-                         : !strcmp(b, "q4_0") ? CLFT_DTYPE_Q4_0
-                         : !strcmp(b, "q4_1") ? CLFT_DTYPE_Q4_1
-                                              : (clft_dtype)-1;
+        tp->base_dtype = train_config_dtype(b);
         const int native = tp->base_dtype == CLFT_DTYPE_Q8_0 || tp->base_dtype == CLFT_DTYPE_Q4_0 ||
                            tp->base_dtype == CLFT_DTYPE_Q4_1; /* GGUF blocks: LoRA or QLoRA */
         if ((int)tp->base_dtype < 0 || method == CLFT_METHOD_FULL ||

@@ -56,6 +56,8 @@ void train_config_usage(void);
 int train_config_targets(const char *s, uint32_t *mask);
 /* --method text as a clft_method; -1 when it is none of full, lora, qlora. */
 clft_method train_config_method(const char *s);
+/* --base-dtype text (f32, f16, bf16, nf4, fp4, q8_0, q4_0, q4_1) as a clft_dtype; -1 for any other. */
+clft_dtype train_config_dtype(const char *s);
 /* The clft_train_params the settings describe (method, base storage, adapters, checkpointing, batch
  * shape; the optimizer's values are the caller's): shared by `clft train` and `clft plan`. Returns 0
  * and fills err (one line, naming the flag) on a bad method, base dtype, storage or target list. */
