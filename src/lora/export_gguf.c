@@ -10,7 +10,8 @@
  * in llama.cpp's names and order, so only B needs it.
  *
  * Memory: tensors are produced one at a time while the file is written (the writer's callback): the
- * merged f32 of one tensor, its permuted copy and its stored bytes, never the whole model. */
+ * merged f32 of one tensor (permuted in place by clft_gguf_permute_qk, the loader's own permutation) and
+ * its stored bytes, never the whole model. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
 #include <math.h>
@@ -21,6 +22,7 @@
 
 #include "core/core.h"
 #include "io/gguf.h"
+#include "io/gguf_model.h"
 #include "io/io_util.h"
 #include "lora/lora.h"
 #include "quant/ggml_blocks.h"
@@ -69,16 +71,6 @@ static clft_ggml_type merged_type(clft_dtype d, const char *name, int ndim, int6
     if (t == CLFT_GGML_Q4_0 && is_output) t = CLFT_GGML_Q8_0;
     if (clft_ggml_block_elems(t) > 1 && ne0 % clft_ggml_block_elems(t) != 0) t = CLFT_GGML_F16;
     return t;
-}
-
-/* dst (rows, cols) := src with its rows in llama.cpp's RoPE order (n_head heads) */
-static void permute_rows(float *dst, const float *src, int64_t rows, int64_t cols, int64_t n_head) {
-    const int64_t hd = rows / n_head, half = hd / 2;
-    for (int64_t h = 0; h < n_head; h++)
-        for (int64_t i = 0; i < half; i++) {
-            memcpy(dst + (h * hd + 2 * i) * cols, src + (h * hd + i) * cols, (size_t)cols * sizeof(float));
-            memcpy(dst + (h * hd + 2 * i + 1) * cols, src + (h * hd + half + i) * cols, (size_t)cols * sizeof(float));
-        }
 }
 
 /* ---- the base: a model folder or a GGUF file ------------------------------------------------------ */
@@ -244,23 +236,19 @@ static clft_status fill_tensor(void *user, size_t index, void *dst, size_t bytes
             CLFT_CHECK(clft_lora_grow(&c->A, &c->acap, (size_t)(r * cols)));
             CLFT_CHECK(clft_lora_grow(&c->B, &c->bcap, (size_t)(r * rows)));
             CLFT_CHECK(clft_adapter_get(c->ad, t->layer, t->target, c->A, c->B));
-            const float *B = c->B;
             const int64_t heads = perm_heads(c->b, t->target);
-            if (heads) {
-                CLFT_CHECK(clft_lora_grow(&c->y, &c->ycap, (size_t)(r * rows)));
-                permute_rows(c->y, c->B, rows, r, heads);
-                B = c->y;
+            if (heads) { /* B's rows in llama.cpp's order, in place (c->y: one head of rows) */
+                CLFT_CHECK(clft_lora_grow(&c->y, &c->ycap, (size_t)(rows / heads * r)));
+                clft_gguf_permute_qk(c->B, rows, (size_t)r * sizeof(float), heads, 1, c->y);
             }
-            CLFT_CHECK(clft_lora_merge(c->x, NULL, CLFT_ST_F32, c->A, B, rows, cols, r, c->scale, 0));
+            CLFT_CHECK(clft_lora_merge(c->x, NULL, CLFT_ST_F32, c->A, c->B, rows, cols, r, c->scale, 0));
         }
     }
-    const float *v = c->x;
-    if (t->heads) {
-        CLFT_CHECK(clft_lora_grow(&c->y, &c->ycap, (size_t)numel));
-        permute_rows(c->y, c->x, rows, cols, t->heads);
-        v = c->y;
+    if (t->heads) { /* the rows in llama.cpp's order, in place (c->y: one head of rows) */
+        CLFT_CHECK(clft_lora_grow(&c->y, &c->ycap, (size_t)(rows / t->heads * cols)));
+        clft_gguf_permute_qk(c->x, rows, (size_t)cols * sizeof(float), t->heads, 1, c->y);
     }
-    return clft_ggml_quantize((int)t->type, v, numel, dst);
+    return clft_ggml_quantize((int)t->type, c->x, numel, dst);
 }
 
 /* A Hugging Face tensor name as llama.cpp names it (0 when it has no GGUF name); *target the
