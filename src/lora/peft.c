@@ -391,14 +391,13 @@ static clft_status read_clft_metadata(clft_adapter *a) {
     else
         return clft_error(CLFT_STATUS_FORMAT, "%s: metadata 'clft.method' is \"%s\" (lora or qlora)", p, method);
     const char *bd = clft_st_metadata(a->st, 0, "clft.base_dtype");
-    static const clft_dtype DT[8] = {CLFT_DTYPE_F32, CLFT_DTYPE_F16,  CLFT_DTYPE_BF16, CLFT_DTYPE_NF4,
-                                     CLFT_DTYPE_FP4, CLFT_DTYPE_Q8_0, CLFT_DTYPE_Q4_0, CLFT_DTYPE_Q4_1};
+    static const clft_dtype DT[] = {CLFT_DTYPE_F32, CLFT_DTYPE_F16,  CLFT_DTYPE_BF16, CLFT_DTYPE_NF4,
+                                    CLFT_DTYPE_FP4, CLFT_DTYPE_Q8_0, CLFT_DTYPE_Q4_0, CLFT_DTYPE_Q4_1};
     int found = 0;
-    for (int i = 0; bd && i < 8 && !found; i++)
+    for (size_t i = 0; bd && i < sizeof DT / sizeof *DT && !found; i++)
         if (!strcmp(bd, clft_dtype_name(DT[i]))) in->base_dtype = DT[i], found = 1;
     int q4 = in->base_dtype == CLFT_DTYPE_NF4 || in->base_dtype == CLFT_DTYPE_FP4;
-    const int native = in->base_dtype == CLFT_DTYPE_Q8_0 || in->base_dtype == CLFT_DTYPE_Q4_0 ||
-                       in->base_dtype == CLFT_DTYPE_Q4_1; /* GGUF blocks: either method */
+    const int native = clft_dtype_is_ggml(in->base_dtype); /* GGUF blocks: either method */
     if (!found || (!native && q4 != (in->method == CLFT_METHOD_QLORA)))
         return clft_error(CLFT_STATUS_FORMAT, "%s: metadata 'clft.base_dtype' is %s%s%s for method %s", p,
                           bd ? "\"" : "", bd ? bd : "missing", bd ? "\"" : "", method);

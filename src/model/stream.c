@@ -61,31 +61,6 @@ struct clft_streamer {
     int stopped, finished;
 };
 
-static int utf8_valid(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t k;
-        if (c < 0x80)
-            k = 0;
-        else if (c >= 0xC2 && c <= 0xDF)
-            k = 1;
-        else if (c >= 0xE0 && c <= 0xEF)
-            k = 2;
-        else if (c >= 0xF0 && c <= 0xF4)
-            k = 3;
-        else
-            return 0;
-        if (k > n - i - 1) return 0;
-        for (size_t j = 1; j <= k; j++)
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-        if (k && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) || (c == 0xF0 && s[i + 1] < 0x90) ||
-                  (c == 0xF4 && s[i + 1] > 0x8F)))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static int hexdig(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); }
 /* "<0xAB>": a byte-fallback token */
 static int byte_token(const char *t) {
@@ -141,7 +116,8 @@ clft_status clft_streamer_create(const clft_tokenizer *tok, int skip_special, co
     for (size_t i = 0; i < n_stops; i++) {
         if (!stops[i] || !stops[i][0])
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "stop string %zu is %s", i, stops[i] ? "empty" : "NULL");
-        if (!utf8_valid((const unsigned char *)stops[i], strlen(stops[i])))
+        const size_t len = strlen(stops[i]);
+        if (tok_utf8_check((const unsigned char *)stops[i], len) != len) /* tokenizer's UTF-8 validation */
             return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "stop string %zu is not valid UTF-8", i);
     }
     clft_streamer *s = clft_calloc(1, sizeof *s);
