@@ -94,9 +94,11 @@ clft_status clft_buf_write(clft_context *ctx, clft_buf *buf, size_t offset, cons
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "buffer write of %zu bytes at %zu past end (%zu)", bytes,
                           offset, buf->bytes);
     if (!bytes) return CLFT_OK;
-    CLFT_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL, NULL),
+    cl_event ev = NULL;
+    CLFT_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, src, 0, NULL,
+                                       clft_cl_profile_event(ctx, &ev)),
                   "clEnqueueWriteBuffer");
-    return CLFT_OK;
+    return ev ? clft_cl_profile_record(ctx, "write_buffer", ev) : CLFT_OK;
 }
 
 clft_status clft_buf_read(clft_context *ctx, const clft_buf *buf, size_t offset, void *dst, size_t bytes) {
@@ -104,9 +106,11 @@ clft_status clft_buf_read(clft_context *ctx, const clft_buf *buf, size_t offset,
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "buffer read of %zu bytes at %zu past end (%zu)", bytes, offset,
                           buf->bytes);
     if (!bytes) return CLFT_OK;
-    CLFT_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL),
+    cl_event ev = NULL;
+    CLFT_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf->mem, CL_TRUE, offset, bytes, dst, 0, NULL,
+                                      clft_cl_profile_event(ctx, &ev)),
                   "clEnqueueReadBuffer");
-    return CLFT_OK;
+    return ev ? clft_cl_profile_record(ctx, "read_buffer", ev) : CLFT_OK;
 }
 
 clft_status clft_buf_fill_words(clft_context *ctx, const clft_buf *buf, size_t word_off, size_t words,

@@ -26,6 +26,8 @@ typedef struct clft_program_entry {
     size_t nkernels, capkernels;
 } clft_program_entry;
 
+typedef struct clft_prof clft_prof; /* profile.c */
+
 typedef struct clft_kernel_entry {
     char name[96];
     cl_kernel kernel;
@@ -51,6 +53,8 @@ struct clft_context {
     size_t ndeferred, capdeferred;
     /* CLBlast state */
     int blas_ready;
+    /* per-kernel device time when profiling (profile.c); NULL until first used */
+    clft_prof *prof;
 };
 
 /* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
@@ -100,6 +104,31 @@ clft_status clft_buf_fill_zero(clft_context *ctx, clft_buf *buf);
 /* Set `words` 32-bit words from word `word_off` to `value` (a kernel: cl/runtime.cl). */
 clft_status clft_buf_fill_words(clft_context *ctx, const clft_buf *buf, size_t word_off, size_t words,
                                 uint32_t value);
+
+/* ---- profiling (profile.c): per-kernel device time, only for contexts created with profiling ---
+ * Totals per (tag, name): the launches and the device seconds (event END - START) of the commands
+ * clft_cl_launch, clft_buf_write/read and the GEMM layer's CLBlast calls enqueued. */
+typedef struct clft_prof_entry {
+    char name[96]; /* the launch's name (kernel name; "write_buffer", "read_buffer", "clblast_sgemm"...) */
+    char tag[24];  /* the scope it ran in ("" or e.g. the GEMM weight's storage type "nf4") */
+    uint64_t launches;
+    double device_seconds;
+} clft_prof_entry;
+/* Where an enqueue should return its event: slot when profiling, NULL otherwise (no cost when off). */
+cl_event *clft_cl_profile_event(clft_context *ctx, cl_event *slot);
+/* Keep ev (ownership passes; NULL is ignored) under name and the current tag. */
+clft_status clft_cl_profile_record(clft_context *ctx, const char *name, cl_event ev);
+/* Set the tag of later launches (a static string or NULL); returns the previous one to restore. */
+const char *clft_cl_profile_set_tag(clft_context *ctx, const char *tag);
+/* Finish the queue, resolve every pending event and return the totals (owned by the context, valid
+ * until the next profiling call). Fails on a context without profiling. */
+clft_status clft_cl_profile_collect(clft_context *ctx, const clft_prof_entry **entries, size_t *count);
+/* Sum of the device seconds of every entry (collecting first); -1 without profiling. */
+double clft_cl_profile_total(clft_context *ctx);
+/* Drop the totals (pending events are resolved first). */
+void clft_cl_profile_reset(clft_context *ctx);
+/* Free the profiling state (runtime.c calls it on free). */
+void clft_cl_profile_release(clft_context *ctx);
 
 /* Release every cached program and kernel of the context (runtime.c calls it on free). */
 void clft_programs_release(clft_context *ctx);

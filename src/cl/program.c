@@ -332,11 +332,12 @@ clft_status clft_cl_launch(clft_context *ctx, cl_kernel k, cl_uint dims, const s
         if (local && local[i] > 0) g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
         if (g[i] == 0) return CLFT_OK; /* empty launch */
     }
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, local, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, local, 0, NULL, clft_cl_profile_event(ctx, &ev));
     if (err != CL_SUCCESS) {
         char buf[160];
         snprintf(buf, sizeof buf, "launching %s", what);
         return clft_cl_fail(err, buf);
     }
-    return CLFT_OK;
+    return ev ? clft_cl_profile_record(ctx, what, ev) : CLFT_OK;
 }

@@ -381,6 +381,7 @@ void clft_context_free(clft_context *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
     clft_blas_release(ctx);
     clft_programs_release(ctx);
+    clft_cl_profile_release(ctx);
     for (size_t i = 0; i < ctx->ndeferred; i++)
         clReleaseMemObject(ctx->deferred[i]);
     free(ctx->deferred);

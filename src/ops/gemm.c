@@ -438,6 +438,7 @@ static clft_status run_clblast(clft_context *ctx, gemm_state *s, const gemm_prob
     const CLBlastTranspose ta = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
     const CLBlastTranspose tb = p->transA ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode rc;
+    cl_event ev = NULL; /* kept for the profile when profiling (no cost otherwise) */
     if (p->batch == 1) {
         /* CLBlast's indirect path needs a temporary buffer; pass a kept one instead of letting it
          * call clCreateBuffer on every GEMM (PERF.md 1.5) */
@@ -451,19 +452,22 @@ static clft_status run_clblast(clft_context *ctx, gemm_state *s, const gemm_prob
             rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
                                             p->alpha, B.buf->mem, B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset,
                                             (size_t)p->A.ld, p->beta, p->C.buf->mem, p->C.offset, (size_t)p->C.ld,
-                                            &ctx->queue, NULL, s->blasTmp.mem);
+                                            &ctx->queue, clft_cl_profile_event(ctx, &ev), s->blasTmp.mem);
         } else {
-            rc = CLBlastSgemm(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha,
-                              B.buf->mem, B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, p->beta,
-                              p->C.buf->mem, p->C.offset, (size_t)p->C.ld, &ctx->queue, NULL);
+            rc =
+                CLBlastSgemm(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha,
+                             B.buf->mem, B.offset, (size_t)B.ld, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, p->beta,
+                             p->C.buf->mem, p->C.offset, (size_t)p->C.ld, &ctx->queue, clft_cl_profile_event(ctx, &ev));
         }
     } else
-        rc = CLBlastSgemmStridedBatched(
-            CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K, p->alpha, B.buf->mem, B.offset,
-            (size_t)B.ld, (size_t)p->sB, p->A.buf->mem, p->A.offset, (size_t)p->A.ld, (size_t)p->sA, p->beta,
-            p->C.buf->mem, p->C.offset, (size_t)p->C.ld, (size_t)p->sC, (size_t)p->batch, &ctx->queue, NULL);
+        rc = CLBlastSgemmStridedBatched(CLBlastLayoutColMajor, ta, tb, (size_t)p->N, (size_t)p->M, (size_t)p->K,
+                                        p->alpha, B.buf->mem, B.offset, (size_t)B.ld, (size_t)p->sB, p->A.buf->mem,
+                                        p->A.offset, (size_t)p->A.ld, (size_t)p->sA, p->beta, p->C.buf->mem,
+                                        p->C.offset, (size_t)p->C.ld, (size_t)p->sC, (size_t)p->batch, &ctx->queue,
+                                        clft_cl_profile_event(ctx, &ev));
     ctx->blas_ready = 1;
     if (rc != CLBlastSuccess) return blas_fail(rc, p);
+    if (ev) CLFT_CHECK(clft_cl_profile_record(ctx, "clblast_sgemm", ev));
     s->last = CLFT_GEMM_CLBLAST;
     return CLFT_OK;
 }
@@ -851,14 +855,16 @@ static clft_status run_hgemm(clft_context *ctx, gemm_state *s, const gemm_proble
     size_t g[2] = {(size_t)p->K, (size_t)p->M}, l[2] = {16, 1};
     CLFT_CHECK(clft_cl_launch(ctx, k, 2, g, l, "gemm_stage_f16"));
     const cl_half one = 0x3c00, zero = 0;
+    cl_event ev = NULL; /* kept for the profile when profiling */
     CLBlastStatusCode rc =
         CLBlastHgemm(CLBlastLayoutColMajor, p->wtrans ? CLBlastTransposeYes : CLBlastTransposeNo, CLBlastTransposeNo,
                      (size_t)p->N, (size_t)p->M, (size_t)p->K, one, w->data.mem, 0, (size_t)w->cols, s->halfA.mem, 0,
-                     (size_t)p->K, zero, s->halfC.mem, 0, (size_t)p->N, &ctx->queue, NULL);
+                     (size_t)p->K, zero, s->halfC.mem, 0, (size_t)p->N, &ctx->queue, clft_cl_profile_event(ctx, &ev));
     ctx->blas_ready = 1;
     if (rc != CLBlastSuccess)
         return clft_error(CLFT_STATUS_BLAS, "%s: CLBlast HGEMM failed with status %d (M %lld N %lld K %lld)", p->fn,
                           (int)rc, (long long)p->M, (long long)p->N, (long long)p->K);
+    if (ev) CLFT_CHECK(clft_cl_profile_record(ctx, "clblast_hgemm", ev));
     cl_int crow = (cl_int)p->M, ccol = (cl_int)p->N;
     cl_float alpha = p->alpha, beta = p->beta;
     CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_unstage_f16", &k));
@@ -1202,7 +1208,10 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
 }
 
 static clft_status gemm_run_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path) {
+    /* profiling: the launches count under the weight's storage type ("act": a product of activations) */
+    const char *tag = clft_cl_profile_set_tag(ctx, p->w ? clft_dtype_name(p->w->dtype) : "act");
     clft_status st = run_path(ctx, s, p, path);
+    clft_cl_profile_set_tag(ctx, tag);
     if (st != CLFT_OK)
         return clft_error_prefix(st, "%s (M %lld N %lld K %lld batch %lld, %s path)", p->fn, (long long)p->M,
                                  (long long)p->N, (long long)p->K, (long long)p->batch, clft_gemm_path_name(path));
