@@ -1,5 +1,7 @@
-/* embed.cl - token embedding, f32.
+/* embed.cl - token embedding: f32 gradients, tables in f32 or (frozen) bf16 / f16.
  *   embedding_fwd_f32 (out (N,C), ids (N), table (V,C), N, V, C)   out[n] = table[ids[n]] (0 if out of range)
+ *   embedding_fwd_bf16, embedding_fwd_f16: the same from a 16-bit table (ushort bits; vload_half needs
+ *   no cl_khr_fp16), widened to f32 exactly
  *   embedding_bwd_f32 (d_table (V,C) +=, d_out (N,C), rows (U), offsets (U+1), tokens (N), U, C)
  * NDRange (C, N) and (C, U). The backward is deterministic without atomics: the host groups the token positions by id
  * (rows[u] = the id, tokens[offsets[u] .. offsets[u+1]) = its positions in order) and one work-item
@@ -11,6 +13,23 @@ __kernel void embedding_fwd_f32(__global float *out, ulong out_off, __global con
     if (c >= (size_t)C || n >= (size_t)N) return;
     const int id = ids[ids_off + n];
     out[out_off + n * (size_t)C + c] = (id >= 0 && id < V) ? table[t_off + (size_t)id * (size_t)C + c] : 0.0f;
+}
+
+__kernel void embedding_fwd_bf16(__global float *out, ulong out_off, __global const int *ids, ulong ids_off,
+                                 __global const ushort *table, ulong t_off, int N, int V, int C) {
+    const size_t c = get_global_id(0), n = get_global_id(1);
+    if (c >= (size_t)C || n >= (size_t)N) return;
+    const int id = ids[ids_off + n];
+    out[out_off + n * (size_t)C + c] =
+        (id >= 0 && id < V) ? as_float((uint)table[t_off + (size_t)id * (size_t)C + c] << 16) : 0.0f;
+}
+
+__kernel void embedding_fwd_f16(__global float *out, ulong out_off, __global const int *ids, ulong ids_off,
+                                __global const half *table, ulong t_off, int N, int V, int C) {
+    const size_t c = get_global_id(0), n = get_global_id(1);
+    if (c >= (size_t)C || n >= (size_t)N) return;
+    const int id = ids[ids_off + n];
+    out[out_off + n * (size_t)C + c] = (id >= 0 && id < V) ? vload_half(t_off + (size_t)id * (size_t)C + c, table) : 0.0f;
 }
 
 __kernel void embedding_bwd_f32(__global float *d_table, ulong dt_off, __global const float *d_out, ulong dout_off,

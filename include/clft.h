@@ -373,8 +373,15 @@ typedef struct clft_train_params {
                              * QLoRA: the base in its storage type, adapters f32); lora.targets may then
                              * be 0 (the base alone). A trainer of such a model evaluates
                              * (clft_trainer_eval_batch*) but refuses to step. Default 0. */
+    int embed_dtype;        /* LoRA/QLoRA: storage of the frozen token embeddings and LM head, computed
+                             * in f32: -1 (clft_train_default_params) automatic - bf16 under QLoRA and
+                             * for GGUF-native bases, the base's type for f16/bf16 LoRA bases, else
+                             * f32 -, or a clft_dtype: CLFT_DTYPE_F32 (what zeroed params mean), _BF16,
+                             * _F16. Full fine-tuning trains them: f32 only. */
 } clft_train_params;
 CLFT_API clft_train_params clft_train_default_params(clft_method method);
+/* The storage type tp->embed_dtype resolves to (the automatic choice made explicit). */
+CLFT_API clft_dtype clft_train_embed_dtype(const clft_train_params *tp);
 
 /* Bytes per memory class that a model + trainer will allocate on the device; computed without a
  * device (for models far larger than the machine). */

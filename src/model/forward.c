@@ -244,7 +244,7 @@ clft_status clft_model_fwd_bwd(clft_model *m, const clft_batch *bt, int want_gra
     int64_t valid = 0;
     CLFT_CHECK(batch_inputs(m, bt, &valid));
     /* forward */
-    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&m->sb->acts[0].x), DV(&m->sb->ids), DV(&m->embed.w), N, m->V, C));
+    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&m->sb->acts[0].x), DV(&m->sb->ids), DV(&m->embed_w.data), m->embed_w.dtype, N, m->V, C));
     for (int64_t l = 0; l < m->L; l++)
         CLFT_CHECK(layer_fwd(m, l, l + 1 < m->L ? &m->sb->acts[l + 1].x : &m->sb->xf));
     CLFT_CHECK(clft_rmsnorm_fwd(ctx, DV(&m->sb->hf), DV(&m->sb->rstdf), DV(&m->sb->xf), DV(&m->norm_f.w), N, C,

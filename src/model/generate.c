@@ -275,7 +275,7 @@ static clft_status gen_pass(clft_generator *g, const int32_t *ids, int64_t n, fl
     for (int64_t i = 0; i < n; i++)
         g->h_tok[n + i] = (int32_t)(g->len + i);
     CLFT_CHECK(clft_buf_write(ctx, &g->tok, 0, g->h_tok, (size_t)(2 * n) * 4));
-    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&g->x), DV(&g->tok), DV(&m->embed.w), n, m->V, m->C));
+    CLFT_CHECK(clft_embedding_fwd(ctx, DV(&g->x), DV(&g->tok), DV(&m->embed_w.data), m->embed_w.dtype, n, m->V, m->C));
     for (int64_t l = 0; l < m->L; l++)
         CLFT_CHECK(gen_layer(g, l, n));
     g->len += n; /* the cache now holds these tokens' keys and values */

@@ -45,7 +45,15 @@ clft_train_params clft_train_default_params(clft_method method) {
     p.checkpointing = -1;
     p.max_bad_steps = 5;
     p.seed = 42;
+    p.embed_dtype = -1;
     return p;
+}
+
+clft_dtype clft_train_embed_dtype(const clft_train_params *tp) {
+    if (!tp || tp->method == CLFT_METHOD_FULL) return CLFT_DTYPE_F32;
+    if (tp->embed_dtype >= 0) return (clft_dtype)tp->embed_dtype;
+    if (tp->method == CLFT_METHOD_QLORA || clft_dtype_is_ggml(tp->base_dtype)) return CLFT_DTYPE_BF16;
+    return tp->base_dtype == CLFT_DTYPE_F16 || tp->base_dtype == CLFT_DTYPE_BF16 ? tp->base_dtype : CLFT_DTYPE_F32;
 }
 
 /* ---- validation shared with the memory plan --------------------------------------------------- */
@@ -83,6 +91,14 @@ clft_status clft_train_params_check(const clft_model_config *cfg, const clft_tra
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
                           "training parameters: 4-bit block size %d (use 32..4096, a power of two)",
                           tp->qlora_blocksize);
+    if (tp->embed_dtype != -1 && tp->embed_dtype != CLFT_DTYPE_F32 && tp->embed_dtype != CLFT_DTYPE_BF16 &&
+        tp->embed_dtype != CLFT_DTYPE_F16)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "training parameters: embedding/head storage %d (use f32, bf16 or f16)", tp->embed_dtype);
+    if (tp->method == CLFT_METHOD_FULL && tp->embed_dtype != -1 && tp->embed_dtype != CLFT_DTYPE_F32)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "training parameters: full fine-tuning keeps the embeddings and head in f32, not %s",
+                          clft_dtype_name((clft_dtype)tp->embed_dtype));
     if (tp->inference != 0 && tp->inference != 1)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "training parameters: inference %d (use 0 or 1)",
                           tp->inference);
@@ -186,11 +202,7 @@ static clft_status linear_build(clft_model *m, clft_linear *lin, int layer, int 
             clft_q4_free(&q);
             CLFT_CHECK(st);
         } else {
-            float *zeros = clft_calloc((size_t)(in * out), sizeof(float));
-            if (!zeros) return CLFT_STATUS_HOST_OOM;
-            clft_status st = clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, tp->base_dtype, out, in, zeros, &lin->base);
-            free(zeros);
-            CLFT_CHECK(st);
+            CLFT_CHECK(clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, tp->base_dtype, out, in, NULL, &lin->base));
         }
         if (has_bias) {
             CLFT_CHECK(clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (size_t)out * 4, &lin->bias));
@@ -232,6 +244,10 @@ void clft_model_free(clft_model *m) {
             linear_free(m->ctx, &m->layers[l].lin[t]);
     }
     free(m->layers);
+    if (m->embed_w.dtype != CLFT_DTYPE_F32) { /* own 16-bit weights (else views of the parameters) */
+        if (!m->cfg.tie_word_embeddings) clft_weight_free(m->ctx, &m->head_w);
+        clft_weight_free(m->ctx, &m->embed_w);
+    }
     param_free(m->ctx, &m->embed);
     param_free(m->ctx, &m->norm_f);
     param_free(m->ctx, &m->head);
@@ -261,11 +277,24 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
     clft_status st = CLFT_OK;
     m->layers = clft_calloc((size_t)m->L, sizeof *m->layers);
     if (!m->layers) st = CLFT_STATUS_HOST_OOM;
-    if (st == CLFT_OK) st = param_alloc(ctx, &m->embed, m->V * m->C, full);
+    /* the embeddings and head: f32 parameters, or frozen weights in a 16-bit storage */
+    const clft_dtype edt = clft_train_embed_dtype(&m->tp);
+    if (st == CLFT_OK && edt == CLFT_DTYPE_F32) {
+        st = param_alloc(ctx, &m->embed, m->V * m->C, full);
+        if (st == CLFT_OK && !cfg->tie_word_embeddings) st = param_alloc(ctx, &m->head, m->V * m->C, full);
+        if (st == CLFT_OK) {
+            m->embed_w = clft_weight_f32_view(&m->embed.w, m->V, m->C);
+            m->head_w = clft_weight_f32_view(cfg->tie_word_embeddings ? &m->embed.w : &m->head.w, m->V, m->C);
+        }
+    } else if (st == CLFT_OK) {
+        m->embed.n = m->head.n = m->V * m->C;
+        st = clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, edt, m->V, m->C, NULL, &m->embed_w);
+        if (st == CLFT_OK && !cfg->tie_word_embeddings)
+            st = clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, edt, m->V, m->C, NULL, &m->head_w);
+        else if (st == CLFT_OK)
+            m->head_w = m->embed_w; /* shared, freed once */
+    }
     if (st == CLFT_OK) st = param_alloc(ctx, &m->norm_f, m->C, full);
-    if (st == CLFT_OK && !cfg->tie_word_embeddings) st = param_alloc(ctx, &m->head, m->V * m->C, full);
-    if (st == CLFT_OK)
-        m->head_w = clft_weight_f32_view(cfg->tie_word_embeddings ? &m->embed.w : &m->head.w, m->V, m->C);
     const int64_t io[CLFT_NTARGETS][2] = {{m->C, m->QD}, {m->C, m->KD}, {m->C, m->KD}, {m->QD, m->C},
                                           {m->C, m->F},  {m->C, m->F},  {m->F, m->C}};
     for (int64_t l = 0; st == CLFT_OK && l < m->L; l++) {
@@ -414,19 +443,28 @@ clft_status clft_model_each_param_named(clft_model *m, clft_named_param_fn fn, v
 /* ---- weights by Hugging Face name ---------------------------------------------------------------- */
 typedef struct named {
     clft_param *param; /* f32 parameter (embed, norms, head, full-FT linears and biases) */
-    clft_linear *lin;  /* frozen base of a projection (LoRA/QLoRA) */
+    clft_weight *w;    /* frozen weight: base of a projection, or 16-bit embeddings / head (LoRA/QLoRA) */
     clft_buf *bias;    /* frozen bias */
     int64_t numel;
 } named;
 
 static clft_status find_named(clft_model *m, const char *name, named *out) {
     memset(out, 0, sizeof *out);
+    const int own16 = m->embed_w.dtype != CLFT_DTYPE_F32;
     if (!strcmp(name, "model.embed_tokens.weight")) {
-        out->param = &m->embed;
+        if (own16)
+            out->w = &m->embed_w;
+        else
+            out->param = &m->embed;
+        out->numel = m->V * m->C;
     } else if (!strcmp(name, "model.norm.weight")) {
         out->param = &m->norm_f;
     } else if (!strcmp(name, "lm_head.weight")) {
-        out->param = m->cfg.tie_word_embeddings ? &m->embed : &m->head;
+        if (own16)
+            out->w = &m->head_w;
+        else
+            out->param = m->cfg.tie_word_embeddings ? &m->embed : &m->head;
+        out->numel = m->V * m->C;
     } else {
         int layer = -1, off = 0;
         if (sscanf(name, "model.layers.%d.%n", &layer, &off) != 1 || layer < 0 || layer >= m->L || off == 0)
@@ -438,7 +476,7 @@ static clft_status find_named(clft_model *m, const char *name, named *out) {
         else if (!strcmp(rest, "post_attention_layernorm.weight"))
             out->param = &ly->ln2;
         else {
-            for (int t = 0; t < CLFT_NTARGETS && !out->param && !out->lin && !out->bias; t++) {
+            for (int t = 0; t < CLFT_NTARGETS && !out->param && !out->w && !out->bias; t++) {
                 char w[96], b[96];
                 const char *mod = t < 4 ? "self_attn" : "mlp";
                 snprintf(w, sizeof w, "%s.%s.weight", mod, CLFT_TARGET_NAMES[t]);
@@ -448,7 +486,7 @@ static clft_status find_named(clft_model *m, const char *name, named *out) {
                     if (lin->p.w.mem)
                         out->param = &lin->p;
                     else
-                        out->lin = lin;
+                        out->w = &lin->base;
                     out->numel = lin->in * lin->out;
                 } else if (!strcmp(rest, b) && lin->has_bias) {
                     if (lin->pb.w.mem)
@@ -458,7 +496,7 @@ static clft_status find_named(clft_model *m, const char *name, named *out) {
                     out->numel = lin->out;
                 }
             }
-            if (!out->param && !out->lin && !out->bias)
+            if (!out->param && !out->w && !out->bias)
                 return clft_error(CLFT_STATUS_NOT_FOUND, "no tensor '%s' in this model", name);
         }
     }
@@ -501,7 +539,7 @@ clft_status clft_model_set_weight(clft_model *m, const char *name, const float *
                           (long long)nd.numel, (long long)numel);
     if (nd.param) return clft_buf_write(m->ctx, &nd.param->w, 0, data, (size_t)numel * 4);
     if (nd.bias) return clft_buf_write(m->ctx, nd.bias, 0, data, (size_t)numel * 4);
-    clft_weight *w = &nd.lin->base;
+    clft_weight *w = nd.w;
     if (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4) return q4_write(m, w, data, numel);
     if (clft_dtype_is_ggml(w->dtype)) { /* quantized to the weight's blocks as ggml's reference quantizer */
         size_t nq, ns;
@@ -532,7 +570,7 @@ clft_status clft_model_set_q4(clft_model *m, const char *name, const clft_q4 *q)
     if (q->numel != nd.numel)
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH, "tensor '%s' has %lld elements, the 4-bit data %lld", name,
                           (long long)nd.numel, (long long)q->numel);
-    clft_weight *w = nd.lin ? &nd.lin->base : NULL;
+    clft_weight *w = nd.w;
     if (w && w->dtype == q->type && w->blocksize == q->blocksize && w->double_quant == q->double_quant &&
         (!q->double_quant || w->nested_blocksize == q->nested_blocksize))
         return q4_upload(m, w, q);
@@ -556,7 +594,7 @@ clft_status clft_model_set_blocks(clft_model *m, const char *name, clft_dtype ty
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
                           "clft_model_set_blocks: tensor '%s' (%lld elements) needs %zu bytes of %s blocks, %zu given",
                           name, (long long)nd.numel, need, clft_dtype_name(type), bytes);
-    clft_weight *w = nd.lin ? &nd.lin->base : NULL;
+    clft_weight *w = nd.w;
     if (w && clft_dtype_is_ggml(w->dtype)) {
         if (w->dtype == type) return clft_weight_write_blocks(m->ctx, w, data, bytes);
         /* another block type than the model's (a file that mixes them): this weight takes it */
@@ -581,7 +619,7 @@ int clft_model_weight_native(clft_model *m, const char *name) {
         clft_error_clear();
         return 0;
     }
-    return nd.lin && clft_dtype_is_ggml(nd.lin->base.dtype);
+    return nd.w && clft_dtype_is_ggml(nd.w->dtype);
 }
 
 clft_status clft_model_get_weight(clft_model *m, const char *name, float *data, int64_t numel) {
@@ -595,7 +633,7 @@ clft_status clft_model_get_weight(clft_model *m, const char *name, float *data, 
     if (nd.bias) return clft_buf_read(m->ctx, nd.bias, 0, data, (size_t)numel * 4);
     clft_buf tmp = {0};
     CLFT_CHECK(clft_buf_alloc(m->ctx, CLFT_MEM_SCRATCH, (size_t)numel * 4, &tmp));
-    clft_status st = clft_weight_to_f32(m->ctx, &nd.lin->base, &tmp);
+    clft_status st = clft_weight_to_f32(m->ctx, nd.w, &tmp);
     if (st == CLFT_OK) st = clft_buf_read(m->ctx, &tmp, 0, data, (size_t)numel * 4);
     clft_buf_free(m->ctx, &tmp);
     return st;

@@ -82,10 +82,12 @@ struct clft_model {
     clft_model_config cfg;
     clft_train_params tp;
     int64_t C, QD, KD, F, V, L, D, H, KV;
-    clft_param embed;   /* (V,C) f32; trainable in full fine-tuning */
-    clft_param norm_f;  /* (C) */
-    clft_param head;    /* (V,C) unless tied */
-    clft_weight head_w; /* f32 view of the head (or of embed when tied) for the GEMM layer */
+    clft_param embed;    /* (V,C) f32; trainable in full fine-tuning; no buffer when stored below f32 */
+    clft_param norm_f;   /* (C) */
+    clft_param head;     /* (V,C) unless tied; no buffer when stored below f32 */
+    clft_weight embed_w; /* the table as stored: an f32 view of embed.w, or an own bf16/f16 weight
+                          * (clft_train_embed_dtype) */
+    clft_weight head_w;  /* the same for the head (embed_w when tied), for the GEMM layer */
     clft_layer *layers;
     clft_buf inv_freq;    /* (D/2) */
     clft_step_bufs *sb;   /* the trainer's step buffers (NULL without a trainer) */

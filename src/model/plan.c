@@ -59,10 +59,16 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
     plan_acc p;
     memset(&p, 0, sizeof p);
     int64_t trainable = 0;
-    /* model */
-    add_param(&p, V * C, full && train);
+    /* model: embeddings and head as f32 parameters or frozen 16-bit weights */
+    const clft_dtype edt = clft_train_embed_dtype(&tp);
+    const int ntop = cfg->tie_word_embeddings ? 1 : 2;
+    for (int i = 0; i < ntop; i++) {
+        if (edt == CLFT_DTYPE_F32)
+            add_param(&p, V * C, full && train);
+        else
+            add(&p, CLFT_MEM_WEIGHTS, (uint64_t)(V * C) * 2);
+    }
     add_param(&p, C, full && train);
-    if (!cfg->tie_word_embeddings) add_param(&p, V * C, full && train);
     if (full && train) trainable += V * C * (cfg->tie_word_embeddings ? 1 : 2) + C;
     const int64_t io[CLFT_NTARGETS][2] = {{C, QD}, {C, KD}, {C, KD}, {QD, C}, {C, F}, {C, F}, {F, C}};
     int nlora = 0;

@@ -48,10 +48,11 @@ clft_status clft_rope_fwd(clft_context *ctx, clft_dv out /* (N,H,D) */, clft_dv 
 clft_status clft_rope_bwd(clft_context *ctx, clft_dv dx /* (N,H,D) = */, clft_dv d_out /* (N,H,D) */, clft_dv pos,
                           clft_dv inv_freq, int64_t N, int64_t H, int64_t D);
 
-/* Embedding. fwd: out[n] = table[ids[n]] (rows of out-of-range ids are zero).
+/* Embedding. fwd: out[n] = table[ids[n]] (rows of out-of-range ids are zero); the table is f32, or a
+ * frozen bf16/f16 one (dtype; offsets in its elements) widened exactly to f32.
  * bwd: d_table += grouped sums; the grouping (clft_embedding_group) is made on the host from the ids. */
 clft_status clft_embedding_fwd(clft_context *ctx, clft_dv out /* (N,C) */, clft_dv ids /* (N) int32 */,
-                               clft_dv table /* (V,C) */, int64_t N, int64_t V, int64_t C);
+                               clft_dv table /* (V,C) */, clft_dtype dtype, int64_t N, int64_t V, int64_t C);
 /* Groups token positions by id: rows (U) ids, offsets (U+1), tokens (N) positions; returns U.
  * Out-of-range ids, and padding_idx (the config's pad_token_id; -1: none), are left out: as
  * torch's nn.Embedding(padding_idx=...) in transformers, the padding row gets no gradient from the

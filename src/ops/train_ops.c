@@ -170,17 +170,23 @@ clft_status clft_rope_bwd(clft_context *ctx, clft_dv dx, clft_dv d_out, clft_dv 
     return rope(ctx, "rope_bwd", dx, d_out, pos, inv_freq, N, H, D, -1.0f);
 }
 
-clft_status clft_embedding_fwd(clft_context *ctx, clft_dv out, clft_dv ids, clft_dv table, int64_t N, int64_t V,
-                               int64_t C) {
+clft_status clft_embedding_fwd(clft_context *ctx, clft_dv out, clft_dv ids, clft_dv table, clft_dtype dtype,
+                               int64_t N, int64_t V, int64_t C) {
     const char *op = "embedding_fwd";
     CLFT_CHECK(clft_dims_check(op, N, C));
     CLFT_CHECK(clft_dims_check(op, V, C));
+    if (dtype != CLFT_DTYPE_F32 && dtype != CLFT_DTYPE_BF16 && dtype != CLFT_DTYPE_F16)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "%s: table dtype %s is not f32, bf16 or f16", op,
+                          clft_dtype_name(dtype));
     if (N == 0 || C == 0) return CLFT_OK;
     CLFT_CHECK(clft_dv_check(op, "out", out, (size_t)(N * C), 4));
     CLFT_CHECK(clft_dv_check(op, "ids", ids, (size_t)N, 4));
-    CLFT_CHECK(clft_dv_check(op, "table", table, (size_t)(V * C), 4));
+    CLFT_CHECK(clft_dv_check(op, "table", table, (size_t)(V * C), dtype == CLFT_DTYPE_F32 ? 4 : 2));
     cl_kernel k;
-    CLFT_CHECK(clft_cl_kernel(ctx, "embed.cl", "", "embedding_fwd_f32", &k));
+    const char *name = dtype == CLFT_DTYPE_F32    ? "embedding_fwd_f32"
+                       : dtype == CLFT_DTYPE_BF16 ? "embedding_fwd_bf16"
+                                                  : "embedding_fwd_f16";
+    CLFT_CHECK(clft_cl_kernel(ctx, "embed.cl", "", name, &k));
     cl_int n = (cl_int)N, v = (cl_int)V, c = (cl_int)C;
     CLFT_CHECK(clft_cl_args(k, op, CLFT_ARG_DV(out), CLFT_ARG_DV(ids), CLFT_ARG_DV(table), sizeof n, &n, sizeof v, &v,
                             sizeof c, &c, (size_t)0));

@@ -30,7 +30,7 @@ clft_status clft_weight_upload(clft_context *ctx, clft_mem_class cls, clft_dtype
                                const float *host, clft_weight *out) {
     if (!out) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload: NULL output");
     memset(out, 0, sizeof *out);
-    if (!ctx || !host) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload: NULL argument");
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_upload: NULL argument");
     CLFT_CHECK(check_shape("clft_weight_upload", rows, cols));
     if (dtype != CLFT_DTYPE_F32 && dtype != CLFT_DTYPE_F16 && dtype != CLFT_DTYPE_BF16)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
@@ -46,7 +46,9 @@ clft_status clft_weight_upload(clft_context *ctx, clft_mem_class cls, clft_dtype
     w.cols = cols;
     CLFT_CHECK(clft_buf_alloc(ctx, cls, n * esz, &w.data));
     clft_status st;
-    if (dtype == CLFT_DTYPE_F32) {
+    if (!host) {
+        st = clft_buf_fill_zero(ctx, &w.data);
+    } else if (dtype == CLFT_DTYPE_F32) {
         st = clft_buf_write(ctx, &w.data, 0, host, n * 4);
     } else {
         uint16_t *tmp = clft_malloc(n * 2);

@@ -36,7 +36,8 @@ typedef struct clft_weight {
     float nested_offset;
 } clft_weight;
 
-/* Upload a (rows, cols) f32 host matrix, converted to dtype F32, F16 or BF16 (round to nearest even). */
+/* Upload a (rows, cols) f32 host matrix, converted to dtype F32, F16 or BF16 (round to nearest even);
+ * host NULL: all zeros (allocated and cleared on the device, no host copy). */
 clft_status clft_weight_upload(clft_context *ctx, clft_mem_class cls, clft_dtype dtype, int64_t rows, int64_t cols,
                                const float *host, clft_weight *out);
 /* Upload an already quantized host tensor (q->numel must equal rows*cols). */

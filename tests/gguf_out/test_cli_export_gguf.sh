@@ -64,7 +64,8 @@ check "missing --model (exit 2)" code 2 "$CLFT" export --gguf merged --model "$T
 check "nothing written by the refused runs" test "$(ls "$T" | wc -l)" -eq "$n"
 
 # The exported GGUF as a training base: LoRA on the blocks kept on the device (--base-storage native)
-# gives the losses of the same file dequantized to f32, and generates from it.
+# gives the losses of the same file dequantized to f32 (bf16 embeddings and head in both), and generates
+# from it.
 D="$(dirname "$0")/../../examples/data/chat.jsonl"
 losses() { python3 -c 'import json,sys; print(" ".join("%.5f" % json.loads(l)["loss"] for l in open(sys.argv[1])))' "$1"; }
 for dt in q8_0 q4_0; do
@@ -72,7 +73,7 @@ for dt in q8_0 q4_0; do
     for st in "--base-storage native" "--base-dtype f32"; do
         o="$T/train-$dt-${st##* }"
         check "train LoRA on the $dt GGUF, $st (exit 0)" code 0 "$CLFT" train --model "$T/t-$dt.gguf" --data "$D" \
-            --out "$o" --method lora --steps 3 --seq-len 64 --batch 2 --log-every 1 $st
+            --out "$o" --method lora --steps 3 --seq-len 64 --batch 2 --log-every 1 --embed-dtype bf16 $st
     done
     check "$dt native and f32 bases: the same losses" \
         test "$(losses "$T/train-$dt-native/metrics.jsonl")" = "$(losses "$T/train-$dt-f32/metrics.jsonl")"

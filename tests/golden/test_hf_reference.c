@@ -244,6 +244,7 @@ static void run_case(clft_context *ctx, const char *path, int ckpt, int mode, co
     tp.seq_len = c.T;
     tp.checkpointing = ckpt;
     tp.xent_chunk = 7; /* chunks that do not divide B*T */
+    if (!full) tp.embed_dtype = CLFT_DTYPE_F32; /* the reference's embeddings and head are f32 */
     if (!full) {
         tp.base_dtype = parse_dtype(c.dtype);
         tp.lora.r = c.r;

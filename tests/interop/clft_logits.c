@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
     const int q4 = base == CLFT_DTYPE_NF4 || base == CLFT_DTYPE_FP4;
     clft_train_params tp = clft_train_default_params(q4 ? CLFT_METHOD_QLORA : CLFT_METHOD_LORA);
     tp.base_dtype = base;
+    tp.embed_dtype = CLFT_DTYPE_F32; /* compared with PEFT on f32 embeddings and head */
     if (adapter) {
         tp.lora = ai.lora;
         tp.lora.dropout = 0;

@@ -31,6 +31,7 @@ static clft_model *make_model(clft_method method, const clft_lora_params *lp, cl
     if (base_dtype != CLFT_DTYPE_U8) tp.base_dtype = base_dtype;
     tp.qlora_blocksize = bs;
     tp.qlora_double_quant = dq;
+    tp.embed_dtype = CLFT_DTYPE_F32; /* merges compared with the f32 files' embeddings and head */
     tp.batch = 1;
     tp.seq_len = 8;
     tp.inference = 1;

@@ -34,6 +34,7 @@ static char *sub(const char *name) { return clft_io_join(g_scratch, name); }
 static clft_model *make_model(const clft_lora_params *lp, int qlora) {
     clft_train_params tp = clft_train_default_params(qlora ? CLFT_METHOD_QLORA : CLFT_METHOD_LORA);
     tp.lora = *lp;
+    tp.embed_dtype = CLFT_DTYPE_F32; /* PEFT's reference keeps the embeddings and head in f32 */
     tp.batch = 1;
     tp.seq_len = g_T;
     tp.checkpointing = 0;

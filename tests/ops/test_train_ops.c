@@ -160,7 +160,7 @@ static void test_embedding(int64_t N, int64_t V, int64_t C, int64_t pad) {
     for (int64_t i = 0; i < V * C; i++)
         eighth[i] = 0.125f;
     TU_OK(clft_buf_write(ctx, &bdt, 0, eighth, V * C * 4));
-    TU_OK(clft_embedding_fwd(ctx, DV(bo), DV(bi), DV(bt), N, V, C));
+    TU_OK(clft_embedding_fwd(ctx, DV(bo), DV(bi), DV(bt), CLFT_DTYPE_F32, N, V, C));
     TU_OK(clft_embedding_bwd(ctx, DV(bdt), DV(bg), DV(br), DV(bof), DV(btk), U, C));
     float *o = down(&bo, N * C), *gt = down(&bdt, V * C);
     tu_close("embedding fwd", o, out, N * C, 0, 0, 0);

@@ -102,8 +102,24 @@ static void check_bad(clft_context *ctx) {
     TU_CHECK(clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, 0, 64, &w) == CLFT_STATUS_INVALID_ARGUMENT, "rows 0");
     TU_CHECK(clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, CLFT_DTYPE_NF4, 8, 8, x, &w) == CLFT_STATUS_INVALID_ARGUMENT,
              "upload as nf4");
-    TU_CHECK(clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, CLFT_DTYPE_F32, 8, 8, NULL, &w) == CLFT_STATUS_INVALID_ARGUMENT,
-             "upload NULL");
+    /* no host data: a zero weight, in every 16/32-bit storage */
+    for (int d = 0; d < 3; d++) {
+        const clft_dtype dts[3] = {CLFT_DTYPE_F32, CLFT_DTYPE_BF16, CLFT_DTYPE_F16};
+        clft_buf o = {0};
+        float got[64];
+        memset(got, 0x7f, sizeof got);
+        TU_OK(clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, dts[d], 8, 8, NULL, &w));
+        TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, 64 * 4, &o));
+        TU_OK(clft_buf_fill_zero(ctx, &o));
+        TU_OK(clft_weight_to_f32(ctx, &w, &o));
+        TU_OK(clft_buf_read(ctx, &o, 0, got, sizeof got));
+        int zeros = 0;
+        for (int i = 0; i < 64; i++)
+            zeros += got[i] == 0.0f;
+        TU_CHECK(zeros == 64 && w.dtype == dts[d], "upload NULL: %d of 64 zeros (%s)", zeros, clft_dtype_name(dts[d]));
+        clft_buf_free(ctx, &o);
+        clft_weight_free(ctx, &w);
+    }
     TU_OK(clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, 8, 8, &w));
     clft_buf small = {0};
     TU_OK(clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, 63 * 4, &small));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref/ref.h"
 #include "tutil.h"
 
 static clft_model_config tiny(void) {
@@ -208,6 +209,95 @@ static void test_accuracy(clft_context *ctx) {
     clft_model_free(m);
 }
 
+/* Frozen embeddings and head in bf16 / f16 storage (QLoRA's default) compute exactly what f32
+ * tables holding the same rounded values compute: the model with 16-bit storage against one with
+ * f32 tables set to the rounded values - the tables read back, the logits, loss and LoRA gradients
+ * of a step and the generator's logits. Tied and untied heads, LoRA and QLoRA. */
+static void test_embed_storage(clft_context *ctx, clft_method method, clft_dtype edt, int tied) {
+    clft_model_config cfg = tiny();
+    cfg.tie_word_embeddings = tied;
+    const int64_t V = cfg.vocab_size, C = cfg.hidden_size, N = 40;
+    clft_train_params tp = clft_train_default_params(method);
+    tp.batch = 2;
+    tp.seq_len = 20;
+    tp.lora.targets = CLFT_LORA_Q | CLFT_LORA_V | CLFT_LORA_UP;
+    clft_model *m[2] = {NULL, NULL};
+    clft_trainer *tr[2] = {NULL, NULL};
+    float *tab = malloc((size_t)(V * C) * 4), *got = malloc((size_t)(V * C) * 4);
+    float *lg[2] = {malloc((size_t)(N * V) * 4), malloc((size_t)(N * V) * 4)};
+    const char *names[2] = {"model.embed_tokens.weight", "lm_head.weight"};
+    double loss[2] = {0, 0};
+    int32_t ids[40];
+    fill_ids(ids, 40, V, 77);
+    for (int i = 0; i < 2; i++) {
+        tp.embed_dtype = i == 0 ? CLFT_DTYPE_F32 : (int)edt;
+        TU_OK(clft_model_create(ctx, &cfg, &tp, &m[i]));
+        if (!m[i]) goto done;
+        TU_OK(clft_model_init_random(m[i], 6, 0.2f));
+        for (int t = 0; t < (tied ? 1 : 2); t++) { /* both hold the rounded tables */
+            TU_OK(clft_model_get_weight(m[0], names[t], tab, V * C)); /* f32 values (rounded once set) */
+            for (int64_t j = 0; j < V * C; j++)
+                tab[j] = edt == CLFT_DTYPE_BF16 ? clft_ref_bf16_to_f32(clft_ref_f32_to_bf16(tab[j]))
+                                                : clft_ref_f16_to_f32(clft_ref_f32_to_f16(tab[j]));
+            TU_OK(clft_model_set_weight(m[i], names[t], tab, V * C));
+            TU_OK(clft_model_get_weight(m[i], names[t], got, V * C));
+            TU_CHECK(!memcmp(got, tab, (size_t)(V * C) * 4), "%s %s storage: %s reads back as set",
+                     clft_method_name(method), clft_dtype_name(i ? edt : CLFT_DTYPE_F32), names[t]);
+        }
+        TU_OK(clft_trainer_create(m[i], &tr[i]));
+        if (!tr[i]) goto done;
+        TU_OK(clft_trainer_compute_grads(tr[i], ids, ids, &loss[i], lg[i]));
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s %s embeddings (%s): logits", clft_method_name(method), clft_dtype_name(edt),
+             tied ? "tied" : "untied");
+    tu_close(what, lg[1], lg[0], (size_t)(N * V), 1e-5, 1e-5, 1e-11);
+    TU_CHECK(fabs(loss[1] - loss[0]) <= 1e-6 * fabs(loss[0]), "%s: loss %.9g vs f32 tables %.9g", what, loss[1],
+             loss[0]);
+    const uint32_t tg[3] = {CLFT_LORA_Q, CLFT_LORA_V, CLFT_LORA_UP};
+    for (int t = 0; t < 3; t++) {
+        float *ga[2], *gb[2];
+        const int64_t out = t == 0 ? cfg.num_heads * cfg.head_dim
+                            : t == 1 ? cfg.num_kv_heads * cfg.head_dim
+                                     : cfg.intermediate_size;
+        const int64_t na = tp.lora.r * C, nb = out * tp.lora.r;
+        for (int i = 0; i < 2; i++) {
+            ga[i] = malloc((size_t)na * 4);
+            gb[i] = malloc((size_t)nb * 4);
+            TU_OK(clft_model_lora_grad_get(m[i], 0, tg[t], ga[i], gb[i]));
+        }
+        snprintf(what, sizeof what, "%s %s embeddings: layer 0 LoRA dB (target %u)", clft_method_name(method),
+                 clft_dtype_name(edt), tg[t]);
+        tu_close(what, gb[1], gb[0], (size_t)nb, 1e-6, 1e-4, 1e-9);
+        for (int i = 0; i < 2; i++) {
+            free(ga[i]);
+            free(gb[i]);
+        }
+    }
+    /* generation: embedding lookup and the head's GEMV from the 16-bit tables */
+    clft_generator_params gp = clft_generator_default_params();
+    gp.max_context = 32;
+    float *gl[2] = {malloc((size_t)V * 4), malloc((size_t)V * 4)};
+    for (int i = 0; i < 2; i++) {
+        clft_generator *g = NULL;
+        TU_OK(clft_generator_create(m[i], &gp, &g));
+        if (g) TU_OK(clft_generator_feed(g, ids, 9, gl[i]));
+        clft_generator_free(g);
+    }
+    snprintf(what, sizeof what, "%s %s embeddings: generator logits", clft_method_name(method), clft_dtype_name(edt));
+    tu_close(what, gl[1], gl[0], (size_t)V, 1e-5, 1e-5, 1e-11);
+    free(gl[0]);
+    free(gl[1]);
+done:
+    for (int i = 0; i < 2; i++) {
+        clft_trainer_free(tr[i]);
+        clft_model_free(m[i]);
+        free(lg[i]);
+    }
+    free(tab);
+    free(got);
+}
+
 static void test_plan_real_shapes(void) {
     clft_model_config cfg;
     TU_OK(clft_model_preset_config("llama-2-7b", &cfg));
@@ -222,9 +312,16 @@ static void test_plan_real_shapes(void) {
     TU_CHECK(p.trainable_params == want, "7B QLoRA r=8 trainable %lld, want %lld", (long long)p.trainable_params,
              (long long)want);
     TU_CHECK(p.base_params > 6700000000LL && p.base_params < 6800000000LL, "7B params %lld", (long long)p.base_params);
-    /* NF4 + DQ projections (~6.48e9 weights x 0.5 + 1/64) + f32 embeddings/head (2 x 32000 x 4096 x 4) */
+    /* NF4 + DQ projections (~6.48e9 weights x (0.5 + 1/64 + 4/16384) bytes = 3.34 GB) + bf16 embeddings
+     * and head (2 x 32000 x 4096 x 2 = 0.52 GB) */
     double w = (double)p.bytes[CLFT_MEM_WEIGHTS] / 1e9;
-    TU_CHECK(w > 4.2 && w < 4.4, "7B QLoRA frozen weights %.3f GB", w);
+    TU_CHECK(w > 3.8 && w < 3.95, "7B QLoRA frozen weights %.3f GB", w);
+    clft_train_params t32 = tp;
+    t32.embed_dtype = CLFT_DTYPE_F32;
+    clft_memory_plan p32;
+    TU_OK(clft_memory_plan_compute(&cfg, &t32, &p32));
+    TU_CHECK(p32.bytes[CLFT_MEM_WEIGHTS] - p.bytes[CLFT_MEM_WEIGHTS] == 2ull * 32000 * 4096 * 2,
+             "f32 embeddings and head: 2 bytes more per element than bf16");
     TU_CHECK(p.bytes[CLFT_MEM_OPTIMIZER] == 2 * p.bytes[CLFT_MEM_TRAINABLE], "AdamW state is two moments");
     clft_train_params full = clft_train_default_params(CLFT_METHOD_FULL);
     full.batch = 1;
@@ -408,6 +505,9 @@ int main(void) {
         test_inference(ctx, folder, CLFT_METHOD_QLORA, 0);
     }
     test_accuracy(ctx);
+    test_embed_storage(ctx, CLFT_METHOD_QLORA, CLFT_DTYPE_BF16, 1);
+    test_embed_storage(ctx, CLFT_METHOD_QLORA, CLFT_DTYPE_BF16, 0);
+    test_embed_storage(ctx, CLFT_METHOD_LORA, CLFT_DTYPE_F16, 0);
     test_plan_real_shapes();
     test_bad_inputs(ctx);
     test_nan(ctx);

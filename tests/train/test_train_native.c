@@ -104,6 +104,7 @@ static int train_and_generate(clft_context *ctx, const char *path, clft_dtype ba
                               run *r) {
     clft_train_params tp = clft_train_default_params(CLFT_METHOD_LORA);
     tp.base_dtype = base;
+    tp.embed_dtype = CLFT_DTYPE_F32; /* the bases differ, the embeddings and head do not */
     tp.batch = BATCH;
     tp.seq_len = SEQ;
     tp.lora.r = 4;

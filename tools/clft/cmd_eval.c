@@ -44,6 +44,7 @@ static const char usage_text[] =
     "  --base-dtype D         storage of the base (default: as the adapter was trained, else f32)\n"
     "  --base-storage native  a GGUF base kept in its Q8_0/Q4_0/Q4_1 blocks on the device\n"
     "  --device SPEC          OpenCL device\n"
+    "  --embed-dtype D        storage of the embeddings and head: auto (as clft train chooses), f32, bf16, f16\n"
     "  --out FILE             write the result as JSON to FILE\n"
     "  --json                 print the result as JSON instead of text\n\n"
     "exit status: 0 done; 2 bad input (flags, folders, data file, an adapter for another base); 1 a failure\n"
@@ -64,7 +65,7 @@ int cmd_eval(int argc, char **argv) {
     /* the data settings are train's keys (train_config.c), so that --run reads a run's config as is */
     train_config c;
     train_config_defaults(&c);
-    const char *run = NULL, *adapter = NULL, *base_dtype = NULL, *out = NULL, *model = NULL, *data = NULL;
+    const char *run = NULL, *adapter = NULL, *base_dtype = NULL, *embed_dtype = NULL, *out = NULL, *model = NULL, *data = NULL;
     int json = 0;
     char err[4600];
     /* pass 1: --run (its train_config.json under the flags) */
@@ -113,6 +114,7 @@ int cmd_eval(int argc, char **argv) {
         STRFLAG("--adapter", adapter)
         STRFLAG("--data", data)
         STRFLAG("--base-dtype", base_dtype)
+        STRFLAG("--embed-dtype", embed_dtype)
         if (cli_opt(argc, argv, &i, "--base-storage", &v)) {
             if (!v || strcmp(v, "native")) return cli_usage_error(CMD, "--base-storage: the only value is native");
             base_dtype = "native"; /* the GGUF file's Q8_0/Q4_0/Q4_1 blocks (infer_prepare) */
@@ -174,6 +176,7 @@ int cmd_eval(int argc, char **argv) {
         }
         if (!data) data = c.data;
         if (!base_dtype && c.base_dtype[0]) base_dtype = c.base_dtype;
+        if (!embed_dtype && c.embed_dtype[0]) embed_dtype = c.embed_dtype;
     }
     if (!model) return cli_usage_error(CMD, "--model DIR (or --run OUT) is required");
     if (!data) return cli_usage_error(CMD, "--data FILE is required");
@@ -183,7 +186,7 @@ int cmd_eval(int argc, char **argv) {
     if (c.stride > 0 && c.stride >= c.seq_len)
         return cli_usage_error(CMD, "--stride %lld: must be below --seq-len %d", (long long)c.stride, c.seq_len);
     cli_enable_logging(0);
-    infer_opts o = {model, adapter, base_dtype, c.device[0] ? c.device : NULL, c.batch, c.seq_len};
+    infer_opts o = {model, adapter, base_dtype, c.device[0] ? c.device : NULL, c.batch, c.seq_len, embed_dtype};
     infer_model im;
     /* the host side and the data first: bad input is reported before any device work */
     int rc = infer_prepare(CMD, &o, &im);

@@ -53,6 +53,7 @@ static const char usage_text[] =
     "  --base-storage native  a GGUF base kept in its Q8_0/Q4_0/Q4_1 blocks on the device\n"
     "  --base-dtype D         storage of the base: f32, f16, bf16, nf4, fp4, q8_0, q4_0, q4_1 (default: as the adapter was\n"
     "                         trained, else f32; a bitsandbytes 4-bit folder: nf4)\n"
+    "  --embed-dtype D        storage of the embeddings and head: auto (as clft train chooses), f32, bf16, f16\n"
     "  --device SPEC          OpenCL device (index, gpu/cpu, or part of a name)\n"
     "  --quiet                no summary line on stderr\n"
     "  --json                 print one JSON object at the end instead of streaming: text, ids (the stop\n"
@@ -247,6 +248,9 @@ int cmd_generate(int argc, char **argv) {
         } else if (cli_opt(argc, argv, &i, "--base-dtype", &v)) {
             if (!v || !v[0]) return cli_usage_error(CMD, "--base-dtype needs a value");
             o.base_dtype = v;
+        } else if (cli_opt(argc, argv, &i, "--embed-dtype", &v)) {
+            if (!v || !v[0]) return cli_usage_error(CMD, "--embed-dtype needs a value");
+            o.embed_dtype = v;
         } else if (cli_opt(argc, argv, &i, "--base-storage", &v)) {
             if (!v || strcmp(v, "native")) return cli_usage_error(CMD, "--base-storage: the only value is native");
             o.base_dtype = "native"; /* the GGUF file's Q8_0/Q4_0/Q4_1 blocks (infer_prepare) */

@@ -648,6 +648,7 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
     SAME_NUM(val_split, "val-split");
     SAME_NUM(rank, "rank");
     SAME_NUM(alpha, "alpha");
+    SAME_STR(embed_dtype, "embed-dtype");
     SAME_NUM(dropout, "dropout");
     SAME_NUM(rslora, "rslora");
     SAME_NUM(qlora_blocksize, "qlora-blocksize");

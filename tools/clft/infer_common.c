@@ -60,6 +60,12 @@ int infer_prepare(const char *cmd, const infer_opts *o, infer_model *im) {
         im->tp.lora = im->adapter.lora;
         im->tp.lora.dropout = 0.0f;
     }
+    if (o->embed_dtype && o->embed_dtype[0] && strcmp(o->embed_dtype, "auto")) {
+        const clft_dtype e = train_config_dtype(o->embed_dtype);
+        if (e != CLFT_DTYPE_F32 && e != CLFT_DTYPE_BF16 && e != CLFT_DTYPE_F16)
+            return cli_usage_error(cmd, "--embed-dtype '%s': use auto, f32, bf16 or f16", o->embed_dtype);
+        im->tp.embed_dtype = (int)e;
+    }
     if (o->batch > 0) {
         im->tp.batch = o->batch;
         im->tp.seq_len = o->seq_len;

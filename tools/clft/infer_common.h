@@ -13,6 +13,8 @@ typedef struct infer_opts {
     const char *base_dtype; /* f32|f16|bf16|nf4|fp4 or NULL: the adapter's training storage, else f32 */
     const char *device;     /* device spec or NULL */
     int batch, seq_len;     /* trainer shape (eval); 0: no trainer */
+    const char *embed_dtype; /* auto|f32|bf16|f16 storage of the embeddings and head, or NULL (auto: as
+                              * clft train chooses for that base) */
 } infer_opts;
 
 typedef struct infer_model {

@@ -40,6 +40,9 @@ static const key KEYS[] = {
      "f32|f16|bf16 (LoRA), nf4|fp4 (QLoRA) or q8_0|q4_0|q4_1 (either)  storage of the frozen base"},
     {"base-storage", K_STR, S(base_storage),
      "native  a GGUF base kept in its Q8_0/Q4_0/Q4_1 blocks on the device (the file's type)"},
+    {"embed-dtype", K_STR, S(embed_dtype),
+     "auto|f32|bf16|f16  storage of the frozen embeddings and LM head (default auto: bf16 for QLoRA and GGUF-native "
+     "bases, the base's for f16/bf16 LoRA, else f32)"},
     {"rank", K_INT, N(rank), "R  LoRA rank (default 8)"},
     {"alpha", K_DBL, N(alpha), "A  LoRA alpha (default 2 x rank)"},
     {"dropout", K_DBL, N(dropout), "P  LoRA dropout (default 0)"},
@@ -428,6 +431,16 @@ int train_config_params(const train_config *c, clft_train_params *tp, char *err,
     if (!train_config_targets(c->targets, &tp->lora.targets))
         return snprintf(err, errcap, "--targets '%s': a comma separated list of q,k,v,o,gate,up,down, or all",
                         c->targets),
+    if (c->embed_dtype[0] && strcmp(c->embed_dtype, "auto")) {
+        const clft_dtype e = train_config_dtype(c->embed_dtype);
+        if (e != CLFT_DTYPE_F32 && e != CLFT_DTYPE_BF16 && e != CLFT_DTYPE_F16)
+            return snprintf(err, errcap, "--embed-dtype '%s': use auto, f32, bf16 or f16", c->embed_dtype), 0;
+        if (method == CLFT_METHOD_FULL && e != CLFT_DTYPE_F32)
+            return snprintf(err, errcap, "--embed-dtype %s: full fine-tuning trains the embeddings in f32",
+                            c->embed_dtype),
+                   0;
+        tp->embed_dtype = (int)e;
+    }
                0;
     tp->lora.r = c->rank;
     tp->lora.alpha = (float)(c->alpha >= 0 ? c->alpha : 2.0 * c->rank);

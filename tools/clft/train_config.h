@@ -20,7 +20,7 @@ typedef struct train_config {
     int64_t stride;
     int pack, drop_long, train_on_prompt, skip_bad_lines;
     /* method */
-    char method[16], base_dtype[16], targets[160], adapter[4096];
+    char method[16], base_dtype[16], embed_dtype[16], targets[160], adapter[4096];
     char base_storage[16]; /* "native" or "" */
     int rank, rslora, qlora_blocksize, qlora_double_quant, checkpointing;
     double alpha, dropout;
