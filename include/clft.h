@@ -442,6 +442,11 @@ typedef struct clft_step_stats {
     int64_t tokens;   /* counted (label != -100) tokens */
     int skipped;      /* 1: NaN/Inf in the loss or gradients, the update was skipped */
     double seconds;
+    /* data-parallel steps (clft_trainer_set_comm): this rank's forward + backward seconds and its
+     * labelled targets, and the seconds of the gradient all-reduce (staging copies included) */
+    double compute_seconds;
+    int64_t local_tokens;
+    double comm_seconds;
 } clft_step_stats;
 /* One micro-batch: row-major (batch, seq_len) host arrays, read during the call only (not kept).
  *   ids        token ids, each in [0, vocab).
@@ -521,6 +526,36 @@ CLFT_API clft_status clft_trainer_save(clft_trainer *trainer, const char *dir, c
  * gives CLFT_STATUS_FORMAT/IO with the reason). *user_json (may be NULL) receives the stored caller
  * state or NULL (clft_free). */
 CLFT_API clft_status clft_trainer_load(clft_trainer *trainer, const char *dir, char **user_json);
+
+/* ---- data-parallel training (src/train/dist.c) -----------------------------------------------------
+ * A trainer can be one rank of a data-parallel run: every rank holds the whole model, steps on its
+ * own share of each global batch, and what must be global is summed through the caller's
+ * communicator (the library links no MPI; `clft train` implements it with MPI). With a communicator
+ * of size > 1, clft_trainer_step_accum (n may be 0: a rank without rows this step; micro-batches may
+ * hold fewer rows than the planned batch) normalizes the loss by the labelled targets of every
+ * rank's micro-batches, sums the trainable gradients over the ranks in host float buffers of
+ * bucket_bytes (the device-to-host copy of one bucket overlaps the all-reduce of the one before),
+ * takes the global gradient norm on the host from the summed values (the same on every rank), then
+ * clips and steps AdamW as one device would: N ranks x b rows give the update of one device with
+ * N x b rows, to fp32 summation order. LoRA dropout masks are drawn per rank and micro-batch, so they
+ * differ from a single device's. A callback that fails (a dead or hung rank, a timeout) ends the
+ * step with its status; the caller stops the run. */
+typedef struct clft_comm {
+    int rank, size;
+    void *user;
+    /* start the in-place sum of n floats over every rank; *req names it for allreduce_wait */
+    clft_status (*allreduce_start)(void *user, float *data, size_t n, void **req);
+    clft_status (*allreduce_wait)(void *user, void *req);
+    /* in-place sum of n doubles over every rank (blocking) */
+    clft_status (*allreduce_f64)(void *user, double *data, size_t n);
+    /* rank 0's bytes to every rank (blocking) */
+    clft_status (*broadcast)(void *user, void *data, size_t bytes);
+} clft_comm;
+/* Attach comm (copied; NULL detaches) to trainer; bucket_bytes 0: 16 MiB. */
+CLFT_API clft_status clft_trainer_set_comm(clft_trainer *trainer, const clft_comm *comm, size_t bucket_bytes);
+/* Rank 0's trainable weights, AdamW moments, optimizer step and bad-step count to every rank (after
+ * a start or a resume on rank 0, and to undo drift between devices that round differently). */
+CLFT_API clft_status clft_trainer_broadcast_state(clft_trainer *trainer);
 
 /* ==== adapters and model files for the ecosystem (src/lora) =====================================
  * PEFT LoRA adapters: a folder with adapter_config.json (json.dumps(asdict(LoraConfig), indent=2,

@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "train/dist.h"
 
 struct clft_trainer {
     clft_model *m;
     clft_step_bufs sb; /* the step buffers (attached to the model as m->sb while the trainer lives) */
     double last_norm;
+    clft_dist *dist; /* one rank of a data-parallel run (clft_trainer_set_comm), else NULL */
 };
 
 static clft_status act(clft_context *ctx, clft_buf *b, int64_t n) {
@@ -202,6 +204,7 @@ clft_status clft_trainer_create(clft_model *m, clft_trainer **out) {
 
 void clft_trainer_free(clft_trainer *tr) {
     if (!tr) return;
+    clft_dist_free(tr->dist);
     if (tr->m && tr->m->sb == &tr->sb) {
         clft_model_step_free(tr->m);
         tr->m->sb = NULL;
@@ -233,16 +236,19 @@ static clft_status adamw(clft_model *m, clft_param *p, void *user) {
 }
 
 /* A batch has ids and labels and the planned shape (the step buffers are sized for it). */
-static clft_status check_batch(clft_trainer *tr, const clft_batch *b) {
+static clft_status check_batch_rows(clft_trainer *tr, const clft_batch *b, int fewer) {
     if (!tr || !b || !b->ids || !b->labels)
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "trainer step: NULL trainer, batch, ids or labels");
-    if (b->batch != tr->m->sb->B || b->seq_len != tr->m->sb->T)
+    /* a data-parallel rank's share may end in a micro-batch of fewer rows (see fewer_rows) */
+    const int fewer_ok = fewer && tr->dist && b->batch >= 1 && b->batch < tr->m->sb->B;
+    if ((b->batch != tr->m->sb->B && !fewer_ok) || b->seq_len != tr->m->sb->T)
         return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
                           "trainer step: a %d x %d batch for a trainer planned for %lld x %lld (pad shorter rows "
                           "with labels -100 and segment -1)",
                           b->batch, b->seq_len, (long long)tr->m->sb->B, (long long)tr->m->sb->T);
     return CLFT_OK;
 }
+static clft_status check_batch(clft_trainer *tr, const clft_batch *b) { return check_batch_rows(tr, b, 0); }
 
 static clft_batch plain_batch(const clft_trainer *tr, const int32_t *ids, const int32_t *labels) {
     clft_batch b;
@@ -310,12 +316,39 @@ clft_status clft_trainer_eval_batch(clft_trainer *tr, const clft_batch *batch, d
     return clft_trainer_eval_batch_acc(tr, batch, loss_sum, tokens, NULL);
 }
 
+/* A micro-batch of fewer rows than planned runs on the leading rows of the step buffers (they are
+ * sized for the planned batch): the step's row count is set for its call and put back after. */
+static void fewer_rows(clft_model *m, int64_t rows, int64_t *saved_b) {
+    *saved_b = m->sb->B;
+    m->sb->B = rows;
+    m->sb->N = rows * m->sb->T;
+    if (m->sb->chunk > m->sb->N) m->sb->chunk = m->sb->N;
+}
+static void planned_rows(clft_model *m, int64_t b) {
+    m->sb->B = b;
+    m->sb->N = b * m->sb->T;
+    m->sb->chunk = clft_xent_chunk(&m->cfg, &m->tp, m->sb->N);
+}
+
+clft_status clft_trainer_set_comm(clft_trainer *tr, const clft_comm *comm, size_t bucket_bytes) {
+    if (!tr) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_set_comm: NULL trainer");
+    clft_dist_free(tr->dist);
+    tr->dist = NULL;
+    if (!comm || comm->size <= 1) return CLFT_OK;
+    return clft_dist_create(tr->m, comm, bucket_bytes, &tr->dist);
+}
+
+clft_status clft_trainer_broadcast_state(clft_trainer *tr) {
+    if (!tr) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_broadcast_state: NULL trainer");
+    return tr->dist ? clft_dist_broadcast_state(tr->dist) : CLFT_OK;
+}
+
 /* The step order, in one place: 1. count the labelled targets of every micro-batch  2. zero the
  * gradients  3. forward + loss + backward of each micro-batch, adding into the gradients with the
  * loss normalized by the targets of the whole step (as transformers >= 4.46)  4. global gradient
  * norm  5. skip the update on a non-finite loss or norm  6. clip  7. AdamW. */
 clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, int n, clft_step_stats *stats) {
-    if (!tr || !micro || n < 1)
+    if (!tr || (!micro && n > 0) || n < (tr && tr->dist ? 0 : 1))
         return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "trainer step: NULL trainer or batches, or %d micro-batches",
                           n);
     clft_model *m = tr->m;
@@ -329,10 +362,19 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
     /* 1. */
     int64_t total = 0;
     for (int k = 0; k < n; k++) {
-        CLFT_CHECK(check_batch(tr, &micro[k]));
-        int64_t v = 0;
-        CLFT_CHECK(clft_model_count_targets(m, &micro[k], &v));
+        CLFT_CHECK(check_batch_rows(tr, &micro[k], 1));
+        int64_t v = 0, b0 = m->sb->B;
+        if (micro[k].batch < b0) fewer_rows(m, micro[k].batch, &b0);
+        const clft_status cs = clft_model_count_targets(m, &micro[k], &v);
+        planned_rows(m, b0);
+        CLFT_CHECK(cs);
         total += v;
+    }
+    s.local_tokens = total;
+    if (tr->dist) { /* the targets of every rank's share: the loss is their mean */
+        double g = (double)total;
+        CLFT_CHECK(clft_dist_sum_f64(tr->dist, &g, 1));
+        total = (int64_t)g;
     }
     /* 2. 3. */
     CLFT_CHECK(clft_model_each_param(m, zero_grad, NULL));
@@ -343,19 +385,30 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
         double l = 0.0;
         int64_t v = 0;
         m->micro = k;
+        int64_t b0 = m->sb->B;
+        if (micro[k].batch < b0) fewer_rows(m, micro[k].batch, &b0);
         st = clft_model_fwd_bwd(m, &micro[k], 1, &l, &v, NULL);
+        planned_rows(m, b0);
         loss_sum += m->last_loss_sum;
     }
     m->loss_denom = 0;
     m->micro = 0;
     CLFT_CHECK(st);
+    double sq = 0.0;
+    if (tr->dist) { /* 3b. the sums over the ranks: loss, gradients (and from them the norm of 4.) */
+        CLFT_CHECK(clft_context_finish(m->ctx));
+        s.compute_seconds = clft_now_seconds() - t0;
+        CLFT_CHECK(clft_dist_sum_f64(tr->dist, &loss_sum, 1));
+        CLFT_CHECK(clft_dist_allreduce_grads(tr->dist, &sq, &s.comm_seconds));
+    }
     s.tokens = total;
     s.loss = total > 0 ? loss_sum / (double)total : 0.0;
     /* 4. */
-    double sq = 0.0;
     size_t off = 0;
-    CLFT_CHECK(clft_model_each_param(m, launch_sumsq, &off));
-    CLFT_CHECK(clft_sumsq_read(m->ctx, clft_dv_of(&m->sb->sumsq_part, 0), m->sb->sumsq_count, &sq));
+    if (!tr->dist) {
+        CLFT_CHECK(clft_model_each_param(m, launch_sumsq, &off));
+        CLFT_CHECK(clft_sumsq_read(m->ctx, clft_dv_of(&m->sb->sumsq_part, 0), m->sb->sumsq_count, &sq));
+    }
     s.grad_norm = sqrt(sq);
     /* 5. no labelled token (nothing to learn, not a bad step) or a non-finite loss or norm */
     const int bad = total > 0 && (!isfinite(s.loss) || !isfinite(s.grad_norm));
