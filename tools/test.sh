@@ -43,10 +43,16 @@ cmake --build build -j "$JOBS"
 build/tools/clft/clft devices
 
 stage "device-independent tests (unit, cli, install) on the default device"
-(cd build && ctest --output-on-failure -j "$JOBS" -LE "oclgrind|kernel|e2e|gradcheck|cross")
+(cd build && ctest --output-on-failure -j "$JOBS" -LE "oclgrind|kernel|e2e|gradcheck|cross|mpi")
 
 stage "cross-implementation test (two devices, once): ctest -L cross"
 (cd build && ctest --output-on-failure -L cross)
+
+stage "data parallel over MPI (build-mpi, -DCLFT_MPI=ON): ctest -L mpi, two ranks on two devices"
+# only the command line differs from the release build (the library links no MPI): build just it
+cmake -S . -B build-mpi -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLFT_WERROR=ON -DCLFT_MPI=ON >/dev/null
+cmake --build build-mpi -j "$JOBS" --target clft test_cli_ckpt_verify
+(cd build-mpi && ctest --output-on-failure -L mpi)
 
 # index, platform, name and driver of every device, one per line (tab separated)
 TAB=$(printf '\t')
@@ -63,7 +69,7 @@ while IFS=$TAB read -r idx platform name driver; do
   # which GEMM paths and which fp16 path this device takes
   build/tools/clft/clft selfcheck --device "$idx" </dev/null || ok=0
   (cd build && CLFT_DEVICE=$idx CLFT_TEST_DEVICE=$idx ctest --output-on-failure -j "$JOBS" -L "kernel|e2e|gradcheck" \
-     -LE "oclgrind|cross" </dev/null) || ok=0
+     -LE "oclgrind|cross|mpi" </dev/null) || ok=0
   if [ "$ok" = 0 ]; then
     BAD="$BAD [$idx] $name ($platform);"
     echo "device $idx FAILED: $name ($platform)"
@@ -98,7 +104,7 @@ cmake --build build-asan -j "$JOBS"
 stage "ASan+UBSan tests on the default device"
 # PoCL's JIT and the ICD loader keep allocations for the process lifetime: leak checking is off.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest --output-on-failure -j "$JOBS" -LE "oclgrind|slow|install")
+   ctest --output-on-failure -j "$JOBS" -LE "oclgrind|slow|install|mpi")
 
 stage "libFuzzer: every tests/fuzz harness (safetensors header, tokenizer.json, GGUF), ${CLFT_FUZZ_SECONDS:-20} s each"
 CLFT_FUZZ_JOBS="$JOBS" tests/fuzz/run_fuzzers.sh "${CLFT_FUZZ_SECONDS:-20}"

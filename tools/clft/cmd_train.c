@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "report.h"
 #include "train_config.h"
+#include "train_dist.h"
 
 #define CMD "train"
 #define TRY(x)                                                                                                         \
@@ -33,9 +34,12 @@
     } while (0)
 
 static volatile sig_atomic_t g_stop = 0;
+static volatile sig_atomic_t g_signal = 0; /* a signal arrived (ranks of a data-parallel run agree on stopping) */
+static int g_dist = 0;
 static void on_signal(int sig) {
     (void)sig;
-    g_stop = 1;
+    g_signal = 1;
+    if (!g_dist) g_stop = 1;
 }
 
 static double now_s(void) {
@@ -110,6 +114,7 @@ typedef struct run {
     int32_t sample_stop[16];
     size_t n_sample_stop;
     char *last_sample;
+    train_dist *dist; /* the ranks of a data-parallel run (size 1: one process) */
 } run;
 
 static int check_settings(run *r) {
@@ -402,6 +407,7 @@ static clft_status save(run *r, char *dir_out, size_t cap) {
     snprintf(dir, sizeof dir, "%s/checkpoint-%lld", r->c.out, (long long)r->step);
     if (r->metrics) fflush(r->metrics), fsync(fileno(r->metrics));
     if (dir_out) snprintf(dir_out, cap, "%s", dir);
+    if (r->dist->rank > 0) return CLFT_OK; /* rank 0 writes the run's files */
     if (r->saved_step == r->step) return CLFT_OK; /* e.g. the best step's checkpoint, then the end at that step */
     TRY(clft_trainer_save(r->tr, dir, user));
     r->saved_step = r->step;
@@ -548,6 +554,9 @@ static void metrics_line(run *r, const clft_step_stats *s, double lr, double tps
             "\"step_tokens\": %lld, \"tokens_per_s\": %.2f, \"skipped\": %d, \"time\": %.3f",
             (long long)r->step, epoch, s->loss, lr, s->grad_norm, (long long)r->tokens_seen, (long long)s->tokens, tps,
             s->skipped, elapsed);
+    char dist[4096];
+    train_dist_metrics(r->dist, dist, sizeof dist);
+    fputs(dist, r->metrics);
     if (with_eval) {
         fputs(", \"eval\": {", r->metrics);
         for (int i = 0; i < r->n_evals; i++)
@@ -654,7 +663,17 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
     SAME_NUM(qlora_blocksize, "qlora-blocksize");
     SAME_NUM(qlora_double_quant, "qlora-double-quant");
     SAME_NUM(seq_len, "seq-len");
-    SAME_NUM(batch, "batch");
+    if (a->global_batch > 0 && a->global_batch != b->global_batch) { /* any rank count resumes: the rows stay */
+        const int ranks = b->batch > 0 ? b->global_batch / b->batch : 1;
+        if (ranks > 1)
+            snprintf(err, cap, "--resume: --batch %d x %d ranks = %d rows differs from the run's %d rows per micro-step",
+                     b->batch, ranks, b->global_batch, a->global_batch);
+        else
+            snprintf(err, cap, "--resume: --batch %d differs from the run's %d (its train_config.json)", b->batch,
+                     a->global_batch);
+        return 0;
+    }
+    if (a->global_batch <= 0) SAME_NUM(batch, "batch");
     SAME_NUM(grad_accum, "grad-accum");
     SAME_NUM(seed, "seed");
 #undef SAME_STR
@@ -718,10 +737,34 @@ static void absolute_paths(train_config *c) {
             snprintf(c->eval_path[i], sizeof c->eval_path[i], "%s", buf);
 }
 
-int cmd_train(int argc, char **argv) {
+/* Rank 0's progress, data position and training state to every rank (a start or a resume). */
+static clft_status dist_sync(run *r) {
+    struct {
+        int64_t step, tokens_seen, best_step, evals_since_best, saved_step;
+        uint64_t epoch, index;
+        double best_eval, elapsed_before;
+    } p;
+    memset(&p, 0, sizeof p);
+    clft_dataset_position pos = {0, 0};
+    TRY(clft_dataset_get_position(r->train, &pos));
+    p.step = r->step, p.tokens_seen = r->tokens_seen, p.best_step = r->best_step;
+    p.evals_since_best = r->evals_since_best, p.saved_step = r->saved_step;
+    p.epoch = pos.epoch, p.index = pos.index, p.best_eval = r->best_eval, p.elapsed_before = r->elapsed_before;
+    TRY(train_dist_bcast(r->dist, &p, sizeof p, "the start-up state"));
+    r->step = p.step, r->tokens_seen = p.tokens_seen, r->best_step = p.best_step;
+    r->evals_since_best = p.evals_since_best, r->saved_step = p.saved_step;
+    r->best_eval = p.best_eval, r->elapsed_before = p.elapsed_before;
+    pos.epoch = p.epoch, pos.index = p.index;
+    TRY(clft_dataset_set_position(r->train, &pos));
+    r->dist->phase = "the start-up state";
+    return clft_trainer_broadcast_state(r->tr);
+}
+
+static int train_main(int argc, char **argv, train_dist *dist) {
     run R;
     memset(&R, 0, sizeof R);
     run *r = &R;
+    r->dist = dist;
     r->best_eval = INFINITY;
     r->saved_step = -1;
     train_config_defaults(&r->c);
@@ -752,9 +795,12 @@ int cmd_train(int argc, char **argv) {
         usage();
         return 0;
     }
+    int rc = train_dist_setup(r->dist, &r->c, argc, argv);
+    if (rc) return rc;
+    if (r->dist->rank > 0) r->c.quiet = 1; /* rank 0 reports */
     if (have_saved && !resume_settings_match(&saved, &r->c, err, sizeof err)) return cli_usage_error(CMD, "%s", err);
     absolute_paths(&r->c);
-    int rc = check_settings(r);
+    rc = check_settings(r);
     if (rc) return rc;
     /* model folder and tokenizer */
     clft_status st = clft_model_config_load(r->c.model, &r->mcfg);
@@ -782,7 +828,8 @@ int cmd_train(int argc, char **argv) {
         rc = load_data(r, r->c.data, CLFT_DATASET_VAL, 0, &r->evals[r->n_evals++], NULL);
     }
     if (rc) goto done;
-    r->batches_per_epoch = clft_dataset_batches_per_epoch(r->train, r->c.batch);
+    if ((rc = train_dist_handshake(r->dist, &r->c, &r->mcfg, &r->train_stats)) != 0) goto done;
+    r->batches_per_epoch = clft_dataset_batches_per_epoch(r->train, r->c.global_batch);
     const int64_t steps_per_epoch = (r->batches_per_epoch + r->c.grad_accum - 1) / r->c.grad_accum;
     r->total_steps = r->c.steps ? r->c.steps : (r->c.epochs ? r->c.epochs : 1) * steps_per_epoch;
     if (r->total_steps < 1) r->total_steps = 1;
@@ -827,6 +874,9 @@ int cmd_train(int argc, char **argv) {
                (double)plan.bytes[CLFT_MEM_SCRATCH] / 1048576.0, (long long)plan.base_params,
                (long long)plan.trainable_params);
         if (auto_ckpt) printf("%s\n", ckpt_note);
+        if (r->dist->size > 1)
+            printf("data parallel: %d ranks, global batch %d rows per micro-step (--balance %s)\n", r->dist->size,
+                   r->c.global_batch, r->c.balance);
     }
     if (r->c.sample_every > 0) {
         rc = sampler_prepare(r);
@@ -839,7 +889,7 @@ int cmd_train(int argc, char **argv) {
                    (double)gb / 1048576.0);
     }
     if (r->c.dry_run) goto done;
-    rc = prepare_out(r);
+    rc = r->dist->rank == 0 ? prepare_out(r) : 0;
     if (rc) goto done;
     /* device, model, trainer */
     clft_context_params cp = clft_context_default_params();
@@ -856,11 +906,12 @@ int cmd_train(int argc, char **argv) {
                  : cli_usage_error(CMD, "--adapter %s: %s", r->c.adapter, clft_last_error());
         goto done;
     }
-    if ((st = clft_trainer_create(r->model, &r->tr)) != CLFT_OK) {
+    if ((st = clft_trainer_create(r->model, &r->tr)) != CLFT_OK ||
+        (r->dist->size > 1 && (st = clft_trainer_set_comm(r->tr, &r->dist->comm, 0)) != CLFT_OK)) {
         rc = cli_fail(CMD, st);
         goto done;
     }
-    if (r->c.sample_every > 0) {
+    if (r->c.sample_every > 0 && r->dist->rank == 0) {
         const clft_generator_params gp = sampler_params(r);
         if ((st = clft_generator_create(r->model, &gp, &r->gen)) != CLFT_OK) {
             rc = cli_fail(CMD, st);
@@ -871,7 +922,7 @@ int cmd_train(int argc, char **argv) {
     /* resume */
     char ck[4400] = "";
     int64_t ckstep = -1;
-    if (r->c.resume && clft_checkpoint_latest(r->c.out, ck, sizeof ck, &ckstep) != CLFT_OK) {
+    if (r->c.resume && r->dist->rank == 0 && clft_checkpoint_latest(r->c.out, ck, sizeof ck, &ckstep) != CLFT_OK) {
         if (count_checkpoints(r->c.out) > 0) { /* every one damaged: say so rather than start over */
             rc = cli_usage_error(CMD, "--resume: %s", clft_last_error());
             goto done;
@@ -906,6 +957,12 @@ int cmd_train(int argc, char **argv) {
         }
         if (!r->c.quiet) printf("resuming from %s (step %lld)\n", ck, (long long)r->step);
     }
+    /* every rank starts from rank 0's state: weights, moments, step, data position, progress */
+    if (r->dist->size > 1 && (st = dist_sync(r)) != CLFT_OK) {
+        rc = train_dist_fail(r->dist, CMD, st);
+        goto done;
+    }
+    if (r->dist->rank > 0) goto loop;
     /* the lines after the checkpoint's step (and a last line cut short by a kill) go */
     if (r->c.resume && !truncate_metrics(path, r->step)) {
         fprintf(stderr, "clft " CMD ": %s: cannot rewrite: %s\n", path, strerror(errno));
@@ -929,6 +986,7 @@ int cmd_train(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+loop:
     r->tty = isatty(2);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -943,15 +1001,25 @@ int cmd_train(int argc, char **argv) {
     const double t_start = now_s();
     int stopped_early = 0;
     while (r->step < r->total_steps && micro && !g_stop) { /* a signal during a save stops before the next step */
-        for (int k = 0; k < r->c.grad_accum && st == CLFT_OK; k++)
-            st = clft_dataset_next_batch(r->train, r->c.batch, &micro[k]);
+        for (int k = 0; k < r->c.grad_accum && st == CLFT_OK; k++) /* the global batch: every rank draws it */
+            st = clft_dataset_next_batch(r->train, r->c.global_batch, &micro[k]);
         if (st != CLFT_OK) break;
         const double lr = clft_lr_at(&r->sched, r->step);
         clft_trainer_set_lr(r->tr, lr);
         const double t0 = now_s();
         clft_step_stats s;
-        st = clft_trainer_step_accum(r->tr, micro, r->c.grad_accum, &s);
+        int stop_all = 0;
+        st = r->dist->size > 1 ? train_dist_step(r->dist, r->tr, micro, r->c.grad_accum, r->c.batch, &stop_all, &s)
+                               : clft_trainer_step_accum(r->tr, micro, r->c.grad_accum, &s);
         if (st != CLFT_OK) break;
+        if (stop_all) g_stop = 1; /* a signal on any rank: every rank stops after this step */
+        if (r->dist->changed && !r->c.quiet) {
+            fprintf(stderr, "%sbalance after step %lld: rows of each global batch per rank", r->tty ? "\n" : "",
+                    (long long)r->step + 1);
+            for (int i = 0; i < r->dist->size; i++)
+                fprintf(stderr, "%s%d (%.1f rows/s)", i ? ", " : " ", r->dist->rows[i], r->dist->rate[i]);
+            fputc('\n', stderr);
+        }
         r->step++;
         int64_t toks = 0;
         for (int k = 0; k < r->c.grad_accum; k++)
@@ -961,8 +1029,10 @@ int cmd_train(int argc, char **argv) {
         const double tps = dt > 0 ? (double)toks / dt : 0;
         int with_eval = 0;
         if (r->n_evals && ((r->eval_every && r->step % r->eval_every == 0) || r->step == r->total_steps)) {
-            for (int i = 0; i < r->n_evals && st == CLFT_OK; i++)
+            for (int i = 0; i < r->n_evals && st == CLFT_OK && r->dist->rank == 0; i++)
                 st = evaluate(r, r->evals[i], &r->last_eval[i]);
+            if (st == CLFT_OK) /* rank 0 evaluates; every rank takes the same early-stop decisions */
+                st = train_dist_bcast(r->dist, r->last_eval, sizeof r->last_eval, "the evaluation results");
             if (st != CLFT_OK) break;
             with_eval = r->have_eval = 1;
             if (r->last_eval[0] < r->best_eval) {
@@ -1008,7 +1078,7 @@ int cmd_train(int argc, char **argv) {
     if (r->tty && !r->c.quiet) fputc('\n', stderr);
     const double elapsed = r->elapsed_before + (now_s() - t_start);
     if (st != CLFT_OK) {
-        rc = cli_fail(CMD, st);
+        rc = train_dist_fail(r->dist, CMD, st);
         goto done;
     }
     r->elapsed_before = elapsed;
@@ -1021,6 +1091,7 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     char what[4600] = "";
+    if (r->dist->rank > 0) goto done; /* rank 0 writes the weights and the report */
     st = write_outputs(r, what, sizeof what);
     if (st != CLFT_OK) {
         fprintf(stderr, "clft " CMD ": writing the trained weights to %s failed (checkpoint %s is complete): %s\n",
@@ -1058,5 +1129,15 @@ done:
         clft_dataset_free(r->evals[i]);
     clft_dataset_free(r->train);
     clft_tokenizer_free(r->tok);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    train_dist d;
+    int rc = train_dist_start(&d, &g_signal);
+    if (rc) return rc;
+    g_dist = d.size > 1;
+    rc = train_main(argc, argv, &d);
+    train_dist_end(&d, rc);
     return rc;
 }

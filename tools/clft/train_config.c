@@ -75,6 +75,14 @@ static const key KEYS[] = {
      "TEXT  prompt of the samples (chat data: the user message, rendered with the chat template)"},
     {"sample-tokens", K_I64, N(sample_tokens), "N  tokens per sample, greedy (default 48)"},
     {"device", K_STR, S(device), "SPEC  OpenCL device (index, gpu/cpu, or part of a name)"},
+    {"devices", K_STR, S(devices),
+     "SPEC[,SPEC...]  data parallel under mpirun: local rank i trains on the i-th device (built with CLFT_MPI)"},
+    {"global-batch", K_INT, N(global_batch),
+     "N  rows per micro-step over all ranks (default --batch x ranks; a resume keeps it, --batch follows)"},
+    {"balance", K_STR, S(balance), "equal|speed  split of each global batch over the ranks (default equal)"},
+    {"balance-every", K_I64, N(balance_every), "N  --balance speed: measure the ranks' speed again every N steps (50)"},
+    {"dist-timeout", K_DBL, N(dist_timeout),
+     "SEC  stop when another rank has not answered for SEC seconds (a dead or hung rank; default 300)"},
     {"out", K_STR, S(out), "DIR  output folder - required"},
     {"resume", K_BOOL, N(resume), "  continue the run in --out from its newest complete checkpoint"},
     {"overwrite", K_BOOL, N(overwrite), "  replace a previous run in --out"},
@@ -106,6 +114,9 @@ void train_config_defaults(train_config *c) {
     c->keep = 2;
     c->seed = 42;
     c->sample_tokens = 48;
+    snprintf(c->balance, sizeof c->balance, "equal");
+    c->balance_every = 50;
+    c->dist_timeout = 300;
 }
 
 _Static_assert(NKEYS <= sizeof((train_config *)0)->given, "train_config.given holds a flag per key");

@@ -37,6 +37,11 @@ typedef struct train_config {
     /* outputs and samples */
     char save_dtype[16], sample_prompt[4096];
     int64_t sample_every, sample_tokens;
+    /* data parallel over MPI (train_dist.c) */
+    char devices[512], balance[16];
+    int global_batch;
+    int64_t balance_every;
+    double dist_timeout;
     unsigned char given[96]; /* per key of the table: set by a flag or a --config file (train_config_given) */
 } train_config;
 
