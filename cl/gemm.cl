@@ -10,8 +10,11 @@
  *        k and transposes them in registers. Global (roundup(N,NR)/VW, ceil(K/GEMM_PACK_KC), batch).
  *   gemm_packt_q4 / gemm_packt_q4dq  the same for a 4-bit W (N,K) with K % GEMM_VW == 0.
  *   gemm_pack_q4 / gemm_pack_q4dq  the same for an NF4/FP4 W (bitsandbytes layout, see
- *        src/ops/weight.h): element (k,j) is flattened weight element k*sbk + j*sbj; dequantized
- *        as code[nibble] * absmax[e / blocksize] (q4dq: absmax from the double quantization).
+ *        src/ops/weight.h): element (k,j) is flattened weight element eoff + k*sbk + j*sbj;
+ *        dequantized as code[nibble] * absmax[e / blocksize] (q4dq: absmax from the double
+ *        quantization). gemm_pack_<q8_0|q4_0|q4_1>: the same for GGUF blocks.
+ *        eoff (an element offset into the weight, a multiple of its row length) lets the GEMM layer
+ *        pack a slice of the weight's rows at a time, bounding the scratch (src/ops/gemm.c).
  *   gemm_f32_panel  (M, N, K, alpha, A, a_off, sai, sak, strideA, Bp, strideBp, beta, C, c_off,
  *                    ldc, strideC)
  *        C (M,N) = alpha * op(A) (M,K) * Bp (K,N) + beta * C; op(A) element (i,k) at
@@ -29,7 +32,8 @@
  *        fused 4-bit linear forward Y (M,N) = alpha * X (M,K) * W^T + beta * Y, W (N,K) NF4/FP4:
  *        each work-item computes GEMM_QM x GEMM_QN outputs as dot products along K in chunks of
  *        GEMM_QV, dequantizing the W chunk in registers (W is never expanded in memory).
- *   gemm_convert_<f16|bf16|q4|q4dq>  (out, in, ..., n): elementwise to f32 (CLBlast path scratch).
+ *   gemm_convert_<f16|bf16|q4|q4dq|q8_0|q4_0|q4_1>  (out, in, ..., eoff, n): weight elements
+ *        eoff .. eoff+n-1 to f32 (CLBlast path scratch, a slice of rows at a time).
  *   gemm_stage_f16 / gemm_unstage_f16: f32 <-> f16 copies around CLBlast HGEMM (fp16 devices).
  *
  * Tunables (-D, defaults below): GEMM_MR (rows per work-item), GEMM_VW (vector width 1,2,4,8,16),
@@ -183,13 +187,13 @@ inline float gemm_q4_block_absmax(int dq, __global const float *absmax_f, __glob
 
 __kernel void gemm_pack_q4(__global float *restrict Bp, __global const uchar *restrict packed,
                            __global const float *restrict code, __global const float *restrict absmax, int blocksize,
-                           long sbk, long sbj, int K, int N) {
+                           ulong eoff, long sbk, long sbj, int K, int N) {
     const size_t j = get_global_id(0), k = get_global_id(1);
     const size_t npad = ((size_t)N + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
     if (j >= npad || k >= (size_t)K) return;
     float v = 0.0f;
     if (j < (size_t)N) {
-        const size_t e = k * sbk + j * sbj;
+        const size_t e = eoff + k * sbk + j * sbj;
         v = gemm_q4_value(packed, code, e, absmax[e / (size_t)blocksize]);
     }
     Bp[gemm_panel_index(j, k, (size_t)K)] = v;
@@ -198,14 +202,14 @@ __kernel void gemm_pack_q4(__global float *restrict Bp, __global const uchar *re
 __kernel void gemm_pack_q4dq(__global float *restrict Bp, __global const uchar *restrict packed,
                              __global const float *restrict code, __global const uchar *restrict qabsmax,
                              __global const float *restrict nested_absmax, __global const float *restrict nested_code,
-                             int nested_blocksize, float nested_offset, int blocksize, long sbk, long sbj, int K,
-                             int N) {
+                             int nested_blocksize, float nested_offset, int blocksize, ulong eoff, long sbk, long sbj,
+                             int K, int N) {
     const size_t j = get_global_id(0), k = get_global_id(1);
     const size_t npad = ((size_t)N + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
     if (j >= npad || k >= (size_t)K) return;
     float v = 0.0f;
     if (j < (size_t)N) {
-        const size_t e = k * sbk + j * sbj;
+        const size_t e = eoff + k * sbk + j * sbj;
         const float am = gemm_q4dq_absmax(qabsmax, nested_absmax, nested_code, nested_blocksize, nested_offset,
                                           e / (size_t)blocksize);
         v = gemm_q4_value(packed, code, e, am);
@@ -218,7 +222,8 @@ __kernel void gemm_pack_q4dq(__global float *restrict Bp, __global const uchar *
 inline void gemm_packt_q4_body(__global float *restrict Bp, __global const uchar *restrict packed,
                                __global const float *restrict code, int dq, __global const float *absmax_f,
                                __global const uchar *qabsmax, __global const float *nested_absmax,
-                               __global const float *nested_code, int nbs, float noff, int blocksize, int K, int N) {
+                               __global const float *nested_code, int nbs, float noff, int blocksize, ulong eoff, int K,
+                               int N) {
     const int j0 = (int)get_global_id(0) * GEMM_VW, kc0 = (int)get_global_id(1) * GEMM_PACK_KC;
     if (kc0 >= K) return;
     const int kc1 = min(kc0 + GEMM_PACK_KC, K);
@@ -229,7 +234,7 @@ inline void gemm_packt_q4_body(__global float *restrict Bp, __global const uchar
         float t[GEMM_VW][GEMM_VW];
 #pragma unroll
         for (int r = 0; r < GEMM_VW; r++) {
-            const size_t e0 = (size_t)min(j0 + r, N - 1) * (size_t)K + (size_t)k;
+            const size_t e0 = eoff + (size_t)min(j0 + r, N - 1) * (size_t)K + (size_t)k;
             const float am = j0 + r < N ? gemm_q4_block_absmax(dq, absmax_f, qabsmax, nested_absmax, nested_code, nbs,
                                                                noff, e0 / (size_t)blocksize)
                                         : 0.0f;
@@ -252,45 +257,45 @@ inline void gemm_packt_q4_body(__global float *restrict Bp, __global const uchar
 
 __kernel void gemm_packt_q4(__global float *restrict Bp, __global const uchar *restrict packed,
                             __global const float *restrict code, __global const float *restrict absmax, int blocksize,
-                            int K, int N) {
-    gemm_packt_q4_body(Bp, packed, code, 0, absmax, packed, absmax, absmax, 1, 0.0f, blocksize, K, N);
+                            ulong eoff, int K, int N) {
+    gemm_packt_q4_body(Bp, packed, code, 0, absmax, packed, absmax, absmax, 1, 0.0f, blocksize, eoff, K, N);
 }
 
 __kernel void gemm_packt_q4dq(__global float *restrict Bp, __global const uchar *restrict packed,
                               __global const float *restrict code, __global const uchar *restrict qabsmax,
                               __global const float *restrict nested_absmax, __global const float *restrict nested_code,
-                              int nested_blocksize, float nested_offset, int blocksize, int K, int N) {
+                              int nested_blocksize, float nested_offset, int blocksize, ulong eoff, int K, int N) {
     gemm_packt_q4_body(Bp, packed, code, 1, nested_absmax, qabsmax, nested_absmax, nested_code, nested_blocksize,
-                       nested_offset, blocksize, K, N);
+                       nested_offset, blocksize, eoff, K, N);
 }
 
 /* ---- elementwise conversion to f32 (scratch for the CLBlast path) ---------------------------- */
 
 
-__kernel void gemm_convert_f16(__global float *restrict out, __global const half *restrict in, ulong n) {
+__kernel void gemm_convert_f16(__global float *restrict out, __global const half *restrict in, ulong eoff, ulong n) {
     const size_t i = get_global_id(0);
-    if (i < n) out[i] = vload_half(i, in);
+    if (i < n) out[i] = vload_half(eoff + i, in);
 }
-__kernel void gemm_convert_bf16(__global float *restrict out, __global const ushort *restrict in, ulong n) {
+__kernel void gemm_convert_bf16(__global float *restrict out, __global const ushort *restrict in, ulong eoff, ulong n) {
     const size_t i = get_global_id(0);
-    if (i < n) out[i] = clft_bf16_to_f32(in[i]);
+    if (i < n) out[i] = clft_bf16_to_f32(in[eoff + i]);
 }
 __kernel void gemm_convert_q4(__global float *restrict out, __global const uchar *restrict packed,
                               __global const float *restrict code, __global const float *restrict absmax, int blocksize,
-                              ulong n) {
+                              ulong eoff, ulong n) {
     const size_t i = get_global_id(0);
-    if (i < n) out[i] = gemm_q4_value(packed, code, i, absmax[i / (size_t)blocksize]);
+    if (i < n) out[i] = gemm_q4_value(packed, code, eoff + i, absmax[(eoff + i) / (size_t)blocksize]);
 }
 __kernel void gemm_convert_q4dq(__global float *restrict out, __global const uchar *restrict packed,
                                 __global const float *restrict code, __global const uchar *restrict qabsmax,
                                 __global const float *restrict nested_absmax,
                                 __global const float *restrict nested_code, int nested_blocksize, float nested_offset,
-                                int blocksize, ulong n) {
+                                int blocksize, ulong eoff, ulong n) {
     const size_t i = get_global_id(0);
     if (i < n)
-        out[i] = gemm_q4_value(packed, code, i,
+        out[i] = gemm_q4_value(packed, code, eoff + i,
                                gemm_q4dq_absmax(qabsmax, nested_absmax, nested_code, nested_blocksize, nested_offset,
-                                                i / (size_t)blocksize));
+                                                (eoff + i) / (size_t)blocksize));
 }
 
 /* ---- fp16 staging for CLBlast HGEMM (used only where cl_khr_fp16 exists and a probe passed) -- */
@@ -573,11 +578,17 @@ inline void gemm_nt_gg_body(int gt, int M, int N, int K, float alpha, __global c
 
 #define GEMM_GG_KERNELS(NAME, GT)                                                                                      \
     __kernel void gemm_pack_##NAME(__global float *restrict Bp, __global const uchar *restrict qs,                     \
-                                   __global const half *restrict sc, long sbk, long sbj, int K, int N) {               \
+                                   __global const half *restrict sc, ulong eoff, long sbk, long sbj, int K, int N) {   \
         const size_t j = get_global_id(0), k = get_global_id(1);                                                       \
         const size_t npad = ((size_t)N + GEMM_NR - 1) / GEMM_NR * GEMM_NR;                                             \
         if (j >= npad || k >= (size_t)K) return;                                                                       \
-        Bp[gemm_panel_index(j, k, (size_t)K)] = j < (size_t)N ? clft_ggml_value(GT, qs, sc, k * sbk + j * sbj) : 0.0f; \
+        Bp[gemm_panel_index(j, k, (size_t)K)] =                                                                        \
+            j < (size_t)N ? clft_ggml_value(GT, qs, sc, eoff + k * sbk + j * sbj) : 0.0f;                              \
+    }                                                                                                                  \
+    __kernel void gemm_convert_##NAME(__global float *restrict out, __global const uchar *restrict qs,                 \
+                                      __global const half *restrict sc, ulong eoff, ulong n) {                         \
+        const size_t i = get_global_id(0);                                                                             \
+        if (i < n) out[i] = clft_ggml_value(GT, qs, sc, eoff + i);                                                     \
     }                                                                                                                  \
     __kernel void gemm_f32_nt_##NAME(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off,  \
                                      long ldx, __global const uchar *restrict qs, __global const half *restrict sc,    \

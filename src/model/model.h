@@ -120,6 +120,11 @@ clft_status clft_model_count_targets(clft_model *m, const clft_batch *batch, int
 void clft_model_step_free(clft_model *m);
 /* Tokens per chunk of the fused cross-entropy for N tokens. */
 int64_t clft_xent_chunk(const clft_model_config *cfg, const clft_train_params *tp, int64_t N);
+/* The GEMM layer's scratch a step of this config needs, per buffer (plan.c; what the memory plan
+ * counts and clft_model_alloc_step reserves with clft_gemm_reserve_scratch). */
+enum { CLFT_PLAN_GEMM_PACK, CLFT_PLAN_GEMM_TUNE, CLFT_PLAN_GEMM_CONVERT, CLFT_PLAN_GEMM_BLAS, CLFT_PLAN_GEMM_COUNT };
+void clft_plan_gemm_scratch(const clft_model_config *cfg, const clft_train_params *tp,
+                            uint64_t out[CLFT_PLAN_GEMM_COUNT]);
 /* Validation shared by the model and the memory plan (model.c). */
 clft_status clft_train_params_check(const clft_model_config *cfg, const clft_train_params *tp);
 

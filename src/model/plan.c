@@ -1,8 +1,10 @@
 /* plan.c - the memory plan: bytes per class that clft_model_create + clft_trainer_create allocate,
  * computed from the config and training parameters alone (no device), so that a run can be sized
  * (or refused) for models far larger than the machine. It mirrors model.c and trainer.c buffer by
- * buffer; tests/train checks that it matches what the arenas count. The GEMM layer's scratch
- * (packed panels, dequantized weights on the CLBlast path, tuning outputs) is an upper estimate. */
+ * buffer; tests/train (test_train, test_plan_peak) checks that it matches what the arenas count, class
+ * by class. The GEMM layer's scratch (packed panels and f32 copies of a weight a slice of rows at a
+ * time, autotune outputs, CLBlast's temporary) is sized here from the step's products and reserved
+ * at these sizes by the trainer, so that steps allocate nothing beyond the plan. */
 #include <string.h>
 
 #include "model/model.h"
@@ -43,6 +45,98 @@ static uint64_t blas_tmp_bound(int64_t M, int64_t N, int64_t K) {
     const uint64_t pm = (uint64_t)(M + 127) / 128 * 128, pn = (uint64_t)(N + 127) / 128 * 128,
                    pk = (uint64_t)(K + 127) / 128 * 128;
     return (pm * pk + pk * pn + pm * pn) * 4;
+}
+
+/* The GEMM layer's scratch for every product of a step (src/ops/gemm.c): the largest request of each
+ * buffer - packed panels of op(B) (panels of CLFT_PLAN_NR columns, the widest a device uses; a
+ * weight a slice of CLFT_GEMM_SLICE_BYTES at a time), the autotune output (clft_gemm_tune_rows
+ * rows), the f32 copy of a slice of a non-f32 weight (CLBlast path) - and a bound on CLBlast's
+ * temporary buffer (padded copies of the operands, every dimension padded to 128). Each at least
+ * 1 MiB (the layer's smallest allocation); the trainer reserves exactly these (clft_gemm_reserve_scratch). */
+#define CLFT_PLAN_NR 64
+typedef struct gemm_acc {
+    uint64_t v[CLFT_PLAN_GEMM_COUNT];
+} gemm_acc;
+static uint64_t rup(uint64_t x, uint64_t m) { return (x + m - 1) / m * m; }
+static void gmax(gemm_acc *a, int i, uint64_t bytes) {
+    if (bytes > a->v[i]) a->v[i] = bytes;
+}
+/* a product C (M,N) = op(A) (M,K) op(B) (K,N), batch; B an activation (w_rows 0) or rows of a weight
+ * (wtrans: N of them, else K) with w_cols columns and f32 (w_f32) or other storage */
+static void gemm_product(gemm_acc *a, int64_t M, int64_t N, int64_t K, int64_t batch, int weight, int wtrans,
+                         int64_t w_cols, int w_f32) {
+    if (M <= 0 || N <= 0 || batch <= 0) return;
+    int64_t tm = clft_gemm_tune_rows(N, K, batch);
+    if (tm > M) tm = M;
+    gmax(a, CLFT_PLAN_GEMM_TUNE, (uint64_t)(tm * N * batch) * 4);
+    if (K <= 0) return;
+    const uint64_t slice = CLFT_GEMM_SLICE_BYTES;
+    int64_t n = N, k = K;
+    if (weight) { /* the slices of run_sliced (gemm.c): tiled, then CLBlast */
+        const int64_t rows = wtrans ? N : K;
+        const uint64_t per = (wtrans ? (uint64_t)K : rup((uint64_t)N, CLFT_PLAN_NR)) * 4;
+        int64_t step = (int64_t)(slice / per);
+        if (wtrans && step > CLFT_PLAN_NR) step -= step % CLFT_PLAN_NR;
+        if (step < 1) step = 1;
+        if (step > rows) step = rows;
+        if (wtrans)
+            gmax(a, CLFT_PLAN_GEMM_PACK, rup((uint64_t)step, CLFT_PLAN_NR) * (uint64_t)K * 4);
+        else
+            gmax(a, CLFT_PLAN_GEMM_PACK, rup((uint64_t)N, CLFT_PLAN_NR) * (uint64_t)step * 4);
+        int64_t cstep = (int64_t)(slice / ((uint64_t)w_cols * 4));
+        if (cstep < 1) cstep = 1;
+        if (cstep > rows) cstep = rows;
+        if (!w_f32) gmax(a, CLFT_PLAN_GEMM_CONVERT, (uint64_t)(cstep * w_cols) * 4);
+        if (wtrans)
+            n = cstep;
+        else
+            k = cstep;
+    } else {
+        gmax(a, CLFT_PLAN_GEMM_PACK, rup((uint64_t)N, CLFT_PLAN_NR) * (uint64_t)K * (uint64_t)batch * 4);
+    }
+    gmax(a, CLFT_PLAN_GEMM_BLAS, blas_tmp_bound(tm, n, k) > blas_tmp_bound(M, n, k) ? blas_tmp_bound(tm, n, k)
+                                                                                    : blas_tmp_bound(M, n, k));
+}
+
+void clft_plan_gemm_scratch(const clft_model_config *cfg, const clft_train_params *tp, uint64_t out[CLFT_PLAN_GEMM_COUNT]) {
+    gemm_acc a;
+    memset(&a, 0, sizeof a);
+    const int full = tp->method == CLFT_METHOD_FULL, train = !tp->inference;
+    const int64_t C = cfg->hidden_size, D = cfg->head_dim, H = cfg->num_heads, KV = cfg->num_kv_heads;
+    const int64_t QD = H * D, KD = KV * D, F = cfg->intermediate_size, V = cfg->vocab_size;
+    const int64_t B = tp->batch, T = tp->seq_len, N = B * T, r = tp->lora.r;
+    const int64_t io[CLFT_NTARGETS][2] = {{C, QD}, {C, KD}, {C, KD}, {QD, C}, {C, F}, {C, F}, {F, C}};
+    const int base_f32 = full || (tp->method == CLFT_METHOD_LORA && tp->base_dtype == CLFT_DTYPE_F32);
+    for (int t = 0; t < CLFT_NTARGETS; t++) {
+        const int64_t in = io[t][0], o = io[t][1];
+        gemm_product(&a, N, o, in, 1, 1, 1, in, base_f32); /* forward */
+        if (!train) continue;
+        gemm_product(&a, N, in, o, 1, 1, 0, in, base_f32); /* backward-data */
+        if (full) gemm_product(&a, o, in, N, 1, 0, 0, 0, 1); /* weight gradient: op(B) = X */
+        if (!full && (tp->lora.targets & (1u << t))) { /* forward.c's adapter products */
+            gemm_product(&a, N, r, in, 1, 0, 0, 0, 1);
+            gemm_product(&a, N, o, r, 1, 0, 0, 0, 1);
+            gemm_product(&a, N, r, o, 1, 0, 0, 0, 1);
+            gemm_product(&a, r, in, N, 1, 0, 0, 0, 1);
+            gemm_product(&a, o, r, N, 1, 0, 0, 0, 1);
+            gemm_product(&a, N, in, r, 1, 0, 0, 0, 1);
+        }
+    }
+    /* the head, a logits chunk of rows at a time */
+    const int64_t chunk = clft_xent_chunk(cfg, tp, N);
+    const int head_f32 = clft_train_embed_dtype(tp) == CLFT_DTYPE_F32;
+    gemm_product(&a, chunk, V, C, 1, 1, 1, C, head_f32);
+    if (train) gemm_product(&a, chunk, C, V, 1, 1, 0, C, head_f32);
+    if (train && full) gemm_product(&a, V, C, chunk, 1, 0, 0, 0, 1);
+    /* attention (ops/attention.c): blocks of query rows against at most T keys, batched over the
+     * KV heads - scores, probabilities times V and their backward (bounded over the block sizes) */
+    const int64_t rows = T;
+    gemm_product(&a, rows, T, D, KV, 0, 0, 0, 1);
+    gemm_product(&a, rows, D, T, KV, 0, 0, 0, 1);
+    if (train) gemm_product(&a, T, D, rows, KV, 0, 0, 0, 1);
+    const uint64_t mib = (uint64_t)1 << 20;
+    for (int i = 0; i < CLFT_PLAN_GEMM_COUNT; i++)
+        out[i] = a.v[i] == 0 ? 0 : a.v[i] > mib ? a.v[i] : mib;
 }
 
 clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_train_params *tp_in,
@@ -142,55 +236,14 @@ clft_status clft_memory_plan_compute(const clft_model_config *cfg, const clft_tr
         add(&p, CLFT_MEM_SCRATCH, (uint64_t)N * 4);
     }
     add(&p, CLFT_MEM_SCRATCH, p.partials * 4);
-    /* GEMM layer scratch (ops/gemm.c): three buffers that grow on demand to at least 1 MiB and by at
-     * least 1.5x, each bounded here by its largest request or 2.25x (two growth steps) of the
-     * largest earlier, smaller one: packed panels of op(B) (columns padded to the kernel's panel
-     * width, at most 128), the autotune output (at most 256 rows), and - for non-f32 bases - a
-     * weight converted to f32 for the CLBlast path. The LM head, when it is the largest operand,
-     * comes last in the forward pass and is reserved exactly. */
-    const uint64_t mib = (uint64_t)1 << 20;
-    int64_t max_proj = 0, max_dim = F > QD ? F : QD;
-    for (int t = 0; t < CLFT_NTARGETS; t++)
-        if (io[t][0] * io[t][1] > max_proj) max_proj = io[t][0] * io[t][1];
-    if (C > max_dim) max_dim = C;
-    const int64_t npadV = (V + 127) / 128 * 128, npadD = (max_dim + 127) / 128 * 128;
-    uint64_t head_pack = (uint64_t)(npadV * C) * 4, other_pack = (uint64_t)(npadD * max_dim) * 4;
-    if (full) { /* weight gradients: op(B) = X with K = tokens */
-        uint64_t wg = (uint64_t)(npadD * N) * 4;
-        if (wg > other_pack) other_pack = wg;
-    }
-    uint64_t attn_pack = (uint64_t)(((T + 127) / 128 * 128) * (D > T ? D : T) * KV) * 4;
-    if (attn_pack > other_pack) other_pack = attn_pack;
-    uint64_t pack = head_pack > other_pack * 9 / 4 ? head_pack : other_pack * 9 / 4;
-    /* autotune outputs: rows (clft_gemm_tune_rows, never more than the product's M) x N x batch */
-    int64_t th = clft_gemm_tune_rows(V, C, 1), tp_ = clft_gemm_tune_rows(max_dim, max_dim, 1);
-    int64_t ta = clft_gemm_tune_rows(T, D, KV);
-    if (th > chunk) th = chunk;
-    if (tp_ > N) tp_ = N;
-    if (ta > T) ta = T;
-    uint64_t tune_head = (uint64_t)(th * V) * 4, tune_other = (uint64_t)(tp_ * max_dim) * 4;
-    if ((uint64_t)(ta * T * KV) * 4 > tune_other) tune_other = (uint64_t)(ta * T * KV) * 4;
-    uint64_t tune = tune_head > tune_other * 9 / 4 ? tune_head : tune_other * 9 / 4;
-    add(&p, CLFT_MEM_SCRATCH, pack > mib ? pack : mib);
-    add(&p, CLFT_MEM_SCRATCH, tune > mib ? tune : mib);
-    /* timing the CLBlast candidate (first step with an empty cache) makes CLBlast allocate a
-     * temporary holding padded copies of the operands of the largest product it is timed on; freed
-     * again when CLBlast loses. Its kernels pad M, N and K to their work-group tiles, which differ
-     * by device (tuned per device in CLBlast's database; up to 128 in every dimension), so the bound
-     * pads all three to 128: A (M,K) + B (K,N) + C (M,N) of the head, a projection, attention
-     * scores and - for full fine-tuning - a weight gradient (K = the tokens). */
-    uint64_t blas_tmp = head_pack > other_pack ? head_pack + 2 * tune_head : other_pack + 2 * tune_other;
-    const int64_t prods[4][3] = {{th, V, C}, {tp_, max_dim, max_dim}, {ta, T, D}, {max_dim, max_dim, full ? N : 0}};
-    for (int i = 0; i < 4; i++) {
-        const uint64_t b = blas_tmp_bound(prods[i][0], prods[i][1], prods[i][2]);
-        if (b > blas_tmp) blas_tmp = b;
-    }
-    add(&p, CLFT_MEM_SCRATCH, blas_tmp);
-    if (!full && !(tp.method == CLFT_METHOD_LORA && tp.base_dtype == CLFT_DTYPE_F32)) {
-        uint64_t conv = (uint64_t)max_proj * 4 * 9 / 4;
-        add(&p, CLFT_MEM_SCRATCH, conv > mib ? conv : mib);
-    }
+    /* the GEMM layer's scratch, reserved by the trainer at these sizes (clft_plan_gemm_scratch) */
+    uint64_t g[CLFT_PLAN_GEMM_COUNT];
+    clft_plan_gemm_scratch(cfg, &tp, g);
+    for (int i = 0; i < CLFT_PLAN_GEMM_COUNT; i++)
+        add(&p, CLFT_MEM_SCRATCH, g[i]);
     /* f16 bases on fp16 devices: the HGEMM probe's operands and the f16 staging of X and C */
+    int64_t max_dim = F > QD ? F : QD;
+    if (C > max_dim) max_dim = C;
     if (tp.method == CLFT_METHOD_LORA && tp.base_dtype == CLFT_DTYPE_F16)
         add(&p, CLFT_MEM_SCRATCH, clft_gemm_hgemm_scratch_bytes(N, max_dim));
     for (int c = 0; c < CLFT_MEM_CLASS_COUNT; c++) {

@@ -73,6 +73,9 @@ typedef struct gemm_state {
     int ndec, capdec;
     int loaded;
     int64_t counts[CLFT_GEMM_PATH_COUNT]; /* calls per path that ran (autotune timing runs excluded) */
+    int keep_blas;                        /* CLBlast's temporary was reserved: kept when CLBlast loses */
+    size_t slice_bytes;                   /* a weight's rows are packed / converted this many bytes at a
+                                           * time (clft_gemm_set_slice_bytes; CLFT_GEMM_SLICE_BYTES) */
 } gemm_state;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -129,6 +132,7 @@ static gemm_state *state_get(clft_context *ctx) {
             default_tiles(ctx, &s->tiles);
             default_gemv(ctx, &s->gemv);
             compose_defines(s);
+            s->slice_bytes = CLFT_GEMM_SLICE_BYTES;
             s->next = g_states;
             g_states = s;
         }
@@ -192,6 +196,30 @@ void clft_gemm_counts(clft_context *ctx, int64_t counts[CLFT_GEMM_PATH_COUNT]) {
 void clft_gemm_counts_reset(clft_context *ctx) {
     gemm_state *s = ctx ? state_get(ctx) : NULL;
     if (s) memset(s->counts, 0, sizeof s->counts);
+}
+
+static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zero);
+
+clft_status clft_gemm_reserve_scratch(clft_context *ctx, size_t pack, size_t tune, size_t conv, size_t blas) {
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_reserve_scratch: NULL context");
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    if (pack) CLFT_CHECK(scratch(ctx, &s->pack, pack, 0));
+    if (tune) CLFT_CHECK(scratch(ctx, &s->tuneC, tune, 1));
+    if (conv) CLFT_CHECK(scratch(ctx, &s->conv, conv, 1));
+    if (blas) {
+        CLFT_CHECK(scratch(ctx, &s->blasTmp, blas, 1));
+        s->keep_blas = 1;
+    }
+    return CLFT_OK;
+}
+
+clft_status clft_gemm_set_slice_bytes(clft_context *ctx, size_t bytes) {
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_set_slice_bytes: NULL context");
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    s->slice_bytes = bytes > 0 ? bytes : CLFT_GEMM_SLICE_BYTES;
+    return CLFT_OK;
 }
 
 clft_status clft_gemm_set_tiles(clft_context *ctx, const clft_gemm_tiles *t) {
@@ -365,6 +393,7 @@ typedef struct gemm_problem {
     int64_t sA, sB, sC;
     const clft_weight *w;
     int wtrans;
+    int64_t wrow0; /* the product uses rows wrow0 .. of W (N of them under wtrans, else K): a slice */
 } gemm_problem;
 
 static clft_status blas_fail(CLBlastStatusCode code, const gemm_problem *p) {
@@ -375,20 +404,21 @@ static clft_status blas_fail(CLBlastStatusCode code, const gemm_problem *p) {
 static int is_q4(const clft_weight *w) { return w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4); }
 static int is_gg(const clft_weight *w) { return w && clft_dtype_is_ggml(w->dtype); }
 
-/* Convert a non-f32 weight to f32 (same (rows, cols) layout) into `out`. */
-static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_weight *w, clft_buf *out) {
-    const size_t n = (size_t)w->rows * (size_t)w->cols;
+/* Convert rows row0 .. row0+nrows-1 of a non-f32 weight to f32 (same row layout) into `out`. */
+static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_weight *w, int64_t row0, int64_t nrows,
+                                  clft_buf *out) {
+    const size_t n = (size_t)nrows * (size_t)w->cols;
     CLFT_CHECK(scratch(ctx, out, n * sizeof(float), 1));
     cl_kernel k = NULL;
-    cl_ulong nn = n;
+    cl_ulong nn = n, eoff = (cl_ulong)row0 * (cl_ulong)w->cols;
     size_t g = n, l = 64;
     switch (w->dtype) {
     case CLFT_DTYPE_F16:
     case CLFT_DTYPE_BF16: {
         const char *name = w->dtype == CLFT_DTYPE_F16 ? "gemm_convert_f16" : "gemm_convert_bf16";
         CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
-        CLFT_CHECK(
-            clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof nn, &nn, (size_t)0));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof eoff, &eoff,
+                                sizeof nn, &nn, (size_t)0));
         return clft_cl_launch(ctx, k, 1, &g, &l, name);
     }
     case CLFT_DTYPE_NF4:
@@ -398,7 +428,7 @@ static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_w
             CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_convert_q4", &k));
             CLFT_CHECK(clft_cl_args(k, "gemm_convert_q4", sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem,
                                     sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
-                                    sizeof nn, &nn, (size_t)0));
+                                    sizeof eoff, &eoff, sizeof nn, &nn, (size_t)0));
             return clft_cl_launch(ctx, k, 1, &g, &l, "gemm_convert_q4");
         }
         cl_int nbs = w->nested_blocksize;
@@ -407,12 +437,19 @@ static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_w
         CLFT_CHECK(clft_cl_args(k, "gemm_convert_q4dq", sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem,
                                 sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
                                 &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
-                                sizeof noff, &noff, sizeof bs, &bs, sizeof nn, &nn, (size_t)0));
+                                sizeof noff, &noff, sizeof bs, &bs, sizeof eoff, &eoff, sizeof nn, &nn, (size_t)0));
         return clft_cl_launch(ctx, k, 1, &g, &l, "gemm_convert_q4dq");
     }
     case CLFT_DTYPE_Q8_0:
     case CLFT_DTYPE_Q4_0:
-    case CLFT_DTYPE_Q4_1: return clft_weight_dequant(ctx, w, CLFT_DTYPE_F32, out);
+    case CLFT_DTYPE_Q4_1: {
+        char name[32];
+        snprintf(name, sizeof name, "gemm_convert_%s", clft_dtype_name(w->dtype));
+        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
+        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
+                                &w->absmax.mem, sizeof eoff, &eoff, sizeof nn, &nn, (size_t)0));
+        return clft_cl_launch(ctx, k, 1, &g, &l, name);
+    }
     default:
         return clft_error(CLFT_STATUS_UNSUPPORTED, "gemm: weight dtype %s cannot be converted",
                           clft_dtype_name(w->dtype));
@@ -425,11 +462,12 @@ static clft_status run_clblast(clft_context *ctx, gemm_state *s, const gemm_prob
     if (p->w) {
         if (p->w->dtype == CLFT_DTYPE_F32) {
             B.buf = &p->w->data;
+            B.offset = (size_t)p->wrow0 * (size_t)p->w->cols;
         } else {
-            CLFT_CHECK(weight_convert(ctx, s, p->w, &s->conv));
+            CLFT_CHECK(weight_convert(ctx, s, p->w, p->wrow0, p->wtrans ? p->N : p->K, &s->conv));
             B.buf = &s->conv;
+            B.offset = 0;
         }
-        B.offset = 0;
         B.ld = p->w->cols;
         transB = p->wtrans;
     }
@@ -488,6 +526,7 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
     const size_t VW = (size_t)s->tiles.vw, KC = GEMM_PACK_KC;
     size_t gt[3] = {npad / VW, ((size_t)p->K + KC - 1) / KC, (size_t)p->batch}, one[3] = {1, 1, 1};
     const size_t *lt = ctx->caps.is_cpu ? one : NULL;
+    const cl_ulong eoff = w ? (cl_ulong)p->wrow0 * (cl_ulong)w->cols : 0; /* the slice's first element */
     if (w && (w->dtype == CLFT_DTYPE_NF4 || w->dtype == CLFT_DTYPE_FP4) && p->wtrans && p->K % (int64_t)VW == 0) {
         cl_int bs = w->blocksize;
         gt[2] = 1;
@@ -495,7 +534,7 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
             CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_packt_q4", &k));
             CLFT_CHECK(clft_cl_args(k, "gemm_packt_q4", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
                                     sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
-                                    sizeof K, &K, sizeof N, &N, (size_t)0));
+                                    sizeof eoff, &eoff, sizeof K, &K, sizeof N, &N, (size_t)0));
             return clft_cl_launch(ctx, k, 3, gt, lt, "gemm_packt_q4");
         }
         cl_int nbs = w->nested_blocksize;
@@ -504,7 +543,8 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
         CLFT_CHECK(clft_cl_args(k, "gemm_packt_q4dq", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
                                 sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
                                 &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
-                                sizeof noff, &noff, sizeof bs, &bs, sizeof K, &K, sizeof N, &N, (size_t)0));
+                                sizeof noff, &noff, sizeof bs, &bs, sizeof eoff, &eoff, sizeof K, &K, sizeof N, &N,
+                                (size_t)0));
         return clft_cl_launch(ctx, k, 3, gt, lt, "gemm_packt_q4dq");
     }
     if (is_gg(w)) { /* op(B)(k,j) = W[j,k] (linear forward) or W[k,j] (backward-data) */
@@ -513,8 +553,8 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
         snprintf(name, sizeof name, "gemm_pack_%s", clft_dtype_name(w->dtype));
         CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
         CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
-                                &w->absmax.mem, sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N,
-                                (size_t)0));
+                                &w->absmax.mem, sizeof eoff, &eoff, sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K, &K,
+                                sizeof N, &N, (size_t)0));
         g[2] = 1;
         return clft_cl_launch(ctx, k, 3, g, l, name);
     }
@@ -526,7 +566,8 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
             CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, "gemm_pack_q4", &k));
             CLFT_CHECK(clft_cl_args(k, "gemm_pack_q4", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
                                     sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof bs, &bs,
-                                    sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N, (size_t)0));
+                                    sizeof eoff, &eoff, sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N,
+                                    (size_t)0));
         } else {
             cl_int nbs = w->nested_blocksize;
             cl_float noff = w->nested_offset;
@@ -534,8 +575,8 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
             CLFT_CHECK(clft_cl_args(k, "gemm_pack_q4dq", sizeof(cl_mem), &s->pack.mem, sizeof(cl_mem), &w->data.mem,
                                     sizeof(cl_mem), &w->code.mem, sizeof(cl_mem), &w->absmax.mem, sizeof(cl_mem),
                                     &w->nested_absmax.mem, sizeof(cl_mem), &w->nested_code.mem, sizeof nbs, &nbs,
-                                    sizeof noff, &noff, sizeof bs, &bs, sizeof sbk, &sbk, sizeof sbj, &sbj, sizeof K,
-                                    &K, sizeof N, &N, (size_t)0));
+                                    sizeof noff, &noff, sizeof bs, &bs, sizeof eoff, &eoff, sizeof sbk, &sbk,
+                                    sizeof sbj, &sbj, sizeof K, &K, sizeof N, &N, (size_t)0));
         }
         g[2] = 1;
         return clft_cl_launch(ctx, k, 3, g, l, "gemm_pack_q4");
@@ -549,7 +590,7 @@ static clft_status pack_b(clft_context *ctx, gemm_state *s, const gemm_problem *
                : w->dtype == CLFT_DTYPE_BF16 ? "gemm_pack_bf16"
                                              : "gemm_pack_f32";
         src = &w->data;
-        off = 0;
+        off = eoff;
         sbk = p->wtrans ? 1 : w->cols;
         sbj = p->wtrans ? w->cols : 1;
         sB = 0;
@@ -908,7 +949,7 @@ static void hgemm_measure(clft_context *ctx, gemm_state *s) {
     if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_SCRATCH, (size_t)(N * K) * 2, &w.data);
     if (st == CLFT_OK) st = clft_buf_write(ctx, &bx, 0, x, (size_t)(M * K) * 4);
     if (st == CLFT_OK) st = clft_buf_write(ctx, &w.data, 0, wh, (size_t)(N * K) * 2);
-    gemm_problem p = {"hgemm probe", 0, 1, M, N, K, 1, 1.0f, 0.0f, {&bx, 0, K}, {0}, {&by, 0, N}, 0, 0, 0, &w, 1};
+    gemm_problem p = {"hgemm probe", 0, 1, M, N, K, 1, 1.0f, 0.0f, {&bx, 0, K}, {0}, {&by, 0, N}, 0, 0, 0, &w, 1, 0};
     if (st == CLFT_OK) st = run_hgemm(ctx, s, &p);
     if (st == CLFT_OK) st = clft_buf_read(ctx, &by, 0, y, (size_t)(M * N) * 4);
     if (st == CLFT_OK) {
@@ -963,6 +1004,37 @@ static int hgemm_applies(clft_context *ctx, const gemm_problem *p, int accurate)
            clft_gemm_hgemm_probe(ctx, NULL) >= accurate;
 }
 
+/* A weight product on the tiled or CLBlast path with the weight's rows a slice at a time, so that
+ * the packed panels or the f32 copy hold at most s->slice_bytes (the LM head of a 128k vocabulary
+ * would take 2 GiB at once): under wtrans a slice of W's rows is a block of C's columns, else a
+ * block of K (A's columns), accumulated into C with beta 1 after the first. */
+static clft_status run_sliced(clft_context *ctx, gemm_state *s, const gemm_problem *p, int clblast) {
+    const int64_t rows = p->wtrans ? p->N : p->K;
+    const size_t NR = (size_t)s->tiles.vw * (size_t)s->tiles.nv;
+    /* bytes per row of W: its f32 copy (CLBlast), or its packed column / panel row (tiled) */
+    const size_t per_row =
+        (clblast ? (size_t)p->w->cols : p->wtrans ? (size_t)p->K : roundup((size_t)p->N, NR)) * sizeof(float);
+    int64_t step = per_row > 0 ? (int64_t)(s->slice_bytes / per_row) : rows;
+    if (p->wtrans && step > (int64_t)NR) step -= step % (int64_t)NR; /* whole panels */
+    if (step < 1) step = 1;
+    if (step >= rows) return clblast ? run_clblast(ctx, s, p) : run_tiled(ctx, s, p);
+    for (int64_t r0 = 0; r0 < rows; r0 += step) {
+        gemm_problem q = *p;
+        const int64_t n = rows - r0 < step ? rows - r0 : step;
+        q.wrow0 = p->wrow0 + r0;
+        if (p->wtrans) {
+            q.N = n;
+            q.C.offset += (size_t)r0;
+        } else {
+            q.K = n;
+            q.A.offset += (size_t)r0 * (size_t)(p->transA ? p->A.ld : 1);
+            if (r0 > 0) q.beta = 1.0f;
+        }
+        CLFT_CHECK(clblast ? run_clblast(ctx, s, &q) : run_tiled(ctx, s, &q));
+    }
+    return CLFT_OK;
+}
+
 static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem *p, clft_gemm_path path) {
     if (path == CLFT_GEMM_HGEMM && hgemm_applies(ctx, p, 0)) {
         if (s->hgemm == 2 && !s->hgemm_warned) {
@@ -973,11 +1045,12 @@ static clft_status run_path(clft_context *ctx, gemm_state *s, const gemm_problem
         return run_hgemm(ctx, s, p);
     }
     /* CLBlast refuses K == 0 (C = beta*C); the own kernel does it */
-    if ((path == CLFT_GEMM_CLBLAST || path == CLFT_GEMM_HGEMM) && p->K > 0) return run_clblast(ctx, s, p);
+    if ((path == CLFT_GEMM_CLBLAST || path == CLFT_GEMM_HGEMM) && p->K > 0)
+        return p->w ? run_sliced(ctx, s, p, 1) : run_clblast(ctx, s, p);
     if (path == CLFT_GEMM_FUSED && (is_q4(p->w) || is_gg(p->w)) && p->wtrans && p->batch == 1)
         return run_fused(ctx, s, p);
     if (path == CLFT_GEMM_GEMV && gemv_applies(p)) return run_gemv(ctx, s, p);
-    return run_tiled(ctx, s, p);
+    return p->w ? run_sliced(ctx, s, p, 0) : run_tiled(ctx, s, p);
 }
 
 /* ---- measured path choice ------------------------------------------------------------------- */
@@ -1196,7 +1269,7 @@ static clft_status choose_path(clft_context *ctx, gemm_state *s, const gemm_prob
     CLFT_CHECK(autotune(ctx, s, p, out));
     /* CLBlast's temporary buffer, sized by timing its candidate on a large product, is not kept
      * when CLBlast lost: the steady state of a run that never uses CLBlast does not hold it */
-    if (*out != CLFT_GEMM_CLBLAST && *out != CLFT_GEMM_HGEMM) {
+    if (*out != CLFT_GEMM_CLBLAST && *out != CLFT_GEMM_HGEMM && !s->keep_blas) {
         int used = 0;
         for (int i = 0; i < s->ndec && !used; i++)
             used = s->dec[i].path == CLFT_GEMM_CLBLAST || s->dec[i].path == CLFT_GEMM_HGEMM;
@@ -1249,7 +1322,7 @@ clft_status clft_gemm_f32_batched(clft_context *ctx, int transA, int transB, int
                           "%s: C batch stride %lld makes the (%lld,%lld) outputs with ld %lld overlap", fn,
                           (long long)strideC, (long long)M, (long long)N, (long long)C.ld);
     gemm_problem p = {fn, transA ? 1 : 0, transB ? 1 : 0, M,       N,    K, batch, alpha, beta, A, B,
-                      C,  strideA,        strideB,        strideC, NULL, 0};
+                      C,  strideA,        strideB,        strideC, NULL, 0, 0};
     return gemm_run(ctx, &p);
 }
 
@@ -1327,7 +1400,7 @@ clft_status clft_linear_fwd(clft_context *ctx, clft_mat Y, clft_mat X, const clf
     CLFT_CHECK(check_dims(fn, M, N, K, 1));
     CLFT_CHECK(check_view(fn, "X (M,K)", X.buf, X.offset, X.ld, M, K, 1, 0, 4));
     CLFT_CHECK(check_view(fn, "Y (M,N)", Y.buf, Y.offset, Y.ld, M, N, 1, 0, 4));
-    gemm_problem p = {fn, 0, 1, M, N, K, 1, 1.0f, beta, X, {0}, Y, 0, 0, 0, W, 1};
+    gemm_problem p = {fn, 0, 1, M, N, K, 1, 1.0f, beta, X, {0}, Y, 0, 0, 0, W, 1, 0};
     return gemm_run(ctx, &p);
 }
 
@@ -1350,7 +1423,7 @@ clft_status clft_linear_fwd_multi(clft_context *ctx, int n, const clft_mat *Y, c
         CLFT_CHECK(check_dims(fn, M, N, K, 1));
         CLFT_CHECK(check_view(fn, "X (M,K)", X[j].buf, X[j].offset, X[j].ld, M, K, 1, 0, 4));
         CLFT_CHECK(check_view(fn, "Y (M,N)", Y[j].buf, Y[j].offset, Y[j].ld, M, N, 1, 0, 4));
-        p[j] = (gemm_problem){fn, 0, 1, M, N, K, 1, alpha, beta, X[j], {0}, Y[j], 0, 0, 0, W[j], 1};
+        p[j] = (gemm_problem){fn, 0, 1, M, N, K, 1, alpha, beta, X[j], {0}, Y[j], 0, 0, 0, W[j], 1, 0};
         one_x = one_x && X[j].buf->mem == X[0].buf->mem && X[j].ld == X[0].ld;
     }
     if (M == 0) return CLFT_OK;
@@ -1388,7 +1461,7 @@ clft_status clft_linear_bwd_data(clft_context *ctx, clft_mat dX, clft_mat dY, co
     CLFT_CHECK(check_view(fn, "dY (M,N)", dY.buf, dY.offset, dY.ld, M, N, 1, 0, 4));
     CLFT_CHECK(check_view(fn, "dX (M,K)", dX.buf, dX.offset, dX.ld, M, K, 1, 0, 4));
     /* GEMM (M,K) = dY (M,N) * W (N,K): inner dimension N */
-    gemm_problem p = {fn, 0, 0, M, K, N, 1, 1.0f, beta, dY, {0}, dX, 0, 0, 0, W, 0};
+    gemm_problem p = {fn, 0, 0, M, K, N, 1, 1.0f, beta, dY, {0}, dX, 0, 0, 0, W, 0, 0};
     return gemm_run(ctx, &p);
 }
 
@@ -1401,7 +1474,7 @@ clft_status clft_linear_bwd_weight(clft_context *ctx, clft_mat dW, clft_mat dY, 
     CLFT_CHECK(check_view(fn, "X (M,K)", X.buf, X.offset, X.ld, M, K, 1, 0, 4));
     CLFT_CHECK(check_view(fn, "dW (N,K)", dW.buf, dW.offset, dW.ld, N, K, 1, 0, 4));
     /* GEMM (N,K) = dY^T (N,M) * X (M,K) + dW: inner dimension M */
-    gemm_problem p = {fn, 1, 0, N, K, M, 1, 1.0f, 1.0f, dY, X, dW, 0, 0, 0, NULL, 0};
+    gemm_problem p = {fn, 1, 0, N, K, M, 1, 1.0f, 1.0f, dY, X, dW, 0, 0, 0, NULL, 0, 0};
     return gemm_run(ctx, &p);
 }
 

@@ -72,6 +72,16 @@ typedef enum clft_gemm_path {
 #define CLFT_GEMM_PATH_COUNT 6
 const char *clft_gemm_path_name(clft_gemm_path path);
 clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
+/* A weight product on the tiled or CLBlast path packs / converts the weight's rows at most this
+ * many f32 bytes at a time (a slice of C's columns, or of K, per pass); the memory plan counts it.
+ * clft_gemm_set_slice_bytes changes it for a context (tests: small slices; 0: the default). */
+#define CLFT_GEMM_SLICE_BYTES ((size_t)64 << 20)
+clft_status clft_gemm_set_slice_bytes(clft_context *ctx, size_t bytes);
+/* Hold the scratch buffers at least this large from now on (0: leave one as it is): packed panels,
+ * autotune output, f32 weight slices, CLBlast's temporary (then kept also where CLBlast loses).
+ * For a caller that planned its products up front (the trainer, with src/model/plan.c's sizes), so
+ * that its steps allocate nothing and hold what the memory plan says. */
+clft_status clft_gemm_reserve_scratch(clft_context *ctx, size_t pack, size_t tune, size_t conv, size_t blas);
 
 /* -D tunables of cl/gemm.cl (0 = keep the device default). Small tiles for Oclgrind. */
 typedef struct clft_gemm_tiles {

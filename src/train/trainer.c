@@ -158,6 +158,10 @@ clft_status clft_model_alloc_step(clft_model *m, int64_t B, int64_t T) {
     TRY(clft_model_each_param(m, count_partials, &partials));
     TRY(scr(ctx, &m->sb->sumsq_part, (int64_t)partials));
     m->sb->sumsq_count = partials;
+    uint64_t g[CLFT_PLAN_GEMM_COUNT]; /* the GEMM layer's scratch, as planned: steps allocate nothing */
+    clft_plan_gemm_scratch(&m->cfg, &m->tp, g);
+    TRY(clft_gemm_reserve_scratch(ctx, (size_t)g[CLFT_PLAN_GEMM_PACK], (size_t)g[CLFT_PLAN_GEMM_TUNE],
+                                  (size_t)g[CLFT_PLAN_GEMM_CONVERT], (size_t)g[CLFT_PLAN_GEMM_BLAS]));
 #undef TRY
     m->sb->h_ids = clft_malloc((size_t)N * 4);
     m->sb->h_rows = clft_malloc((size_t)N * 4);

@@ -92,7 +92,7 @@ changes = {a["change"].split()[0] for a in f["advice"]}
 assert {"--checkpointing", "--method", "--rank", "--targets", "--batch"} <= changes, changes
 assert all(a["total_bytes"] > 0 and a["fits"] == (a["total_bytes"] <= f["budget_bytes"]) for a in f["advice"])
 PY
-check "--fit table" code 0 "$CLFT" plan --preset mistral-7b --method qlora --rank 16 --checkpointing 1 --fit 8GiB
+check "--fit table" code 0 "$CLFT" plan --preset mistral-7b --method qlora --rank 16 --checkpointing 1 --fit 5GiB
 check "... says what to change" grep -q "change one setting" "$T/stdout"
 
 # bad input: one line, exit 2

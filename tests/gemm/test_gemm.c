@@ -274,6 +274,18 @@ int main(void) {
                              salt++);
             }
         check_bwd_weight(path, tiny ? 5 : 65, tiny ? 3 : 33, tiny ? 7 : 100, salt++);
+        /* the weight a slice of rows at a time (a few rows per pass, the last one ragged): slices of
+         * C's columns (forward) and of K accumulated with beta (backward-data), 4-bit slices starting
+         * mid-block */
+        TU_OK(clft_gemm_set_slice_bytes(ctx, tiny ? 150 : 3000));
+        for (int d = 0; d < 5; d++)
+            for (int which = 0; which < 2; which++) {
+                check_linear(path, which, dts[d], d == 4, tiny ? 3 : 17, tiny ? 5 : 33, tiny ? 9 : 130, 0.0f, 0,
+                             salt++);
+                check_linear(path, which, dts[d], d == 4, tiny ? 2 : 65, tiny ? 8 : 100, tiny ? 16 : 128, 0.5f, 2,
+                             salt++);
+            }
+        TU_OK(clft_gemm_set_slice_bytes(ctx, 0));
     }
     if (!tiny) { /* other tile shapes: K blocks of 16 (partial sums through C), 3 row tiles per item, VW 8 */
         clft_gemm_tiles t = {5, 8, 3, 3, 3, 8, 16, 3};

@@ -263,6 +263,15 @@ int main(void) {
                     check_bwd(CLFT_GEMM_TILED, TYPES[t], M, N, K, beta, salt++);
                     if (!tiny) check_bwd(CLFT_GEMM_CLBLAST, TYPES[t], M, N, K, beta, salt++);
                 }
+    /* the weight a slice of rows at a time (tiled and CLBlast: panels / f32 copies of a few rows) */
+    TU_OK(clft_gemm_set_slice_bytes(ctx, tiny ? 300 : 4000));
+    for (int t = 0; t < 3; t++)
+        for (int p = 0; p < (tiny ? 1 : 2); p++) {
+            const clft_gemm_path path = p ? CLFT_GEMM_CLBLAST : CLFT_GEMM_TILED;
+            check_fwd(path, path, TYPES[t], tiny ? 3 : 17, tiny ? 5 : 31, tiny ? 64 : 96, 0.5f, salt++);
+            check_bwd(path, TYPES[t], tiny ? 3 : 17, tiny ? 5 : 31, tiny ? 64 : 96, p ? 1.0f : 0.0f, salt++);
+        }
+    TU_OK(clft_gemm_set_slice_bytes(ctx, 0));
     for (int t = 0; t < 3; t++) {
         check_multi(TYPES[t], 3, tiny ? 1 : 2, tiny ? 32 : 96, salt++);
         check_multi(TYPES[t], 2, 1, tiny ? 64 : 800, salt++);

@@ -336,6 +336,22 @@ static void test_plan_real_shapes(void) {
         TU_OK(clft_memory_plan_compute(&cfg, &tp, &p));
         TU_CHECK(p.total > 0 && p.trainable_params > 0, "%s plan", big[i]);
     }
+    /* the 8 GB-card goals: QLoRA r16 on all seven projections, seq 512, batch 1, checkpointing */
+    const char *goal_model[4] = {"mistral-7b", "llama-3-8b", "llama-2-13b", "llama-3-70b"};
+    const double goal_gib[4] = {6.0, 7.0, 10.0, 46.0};
+    clft_train_params q = clft_train_default_params(CLFT_METHOD_QLORA);
+    q.lora.r = 16;
+    q.lora.targets = CLFT_LORA_ALL;
+    q.batch = 1;
+    q.seq_len = 512;
+    q.checkpointing = 1;
+    for (int i = 0; i < 4; i++) {
+        TU_OK(clft_model_preset_config(goal_model[i], &cfg));
+        TU_OK(clft_memory_plan_compute(&cfg, &q, &p));
+        const double gib = (double)p.total / (double)(1 << 30);
+        fprintf(stderr, "plan %s QLoRA r16 all seq 512: %.2f GiB\n", goal_model[i], gib);
+        TU_CHECK(gib < goal_gib[i], "%s QLoRA plan %.2f GiB, goal below %.1f", goal_model[i], gib, goal_gib[i]);
+    }
 }
 
 static void test_bad_inputs(clft_context *ctx) {
