@@ -264,28 +264,23 @@ int main(void) {
         }
         check_gemm(path, 0, 0, m, n, 0, 1, 1.0f, 0.25f, 1, salt++);
         check_gemm(path, 0, 1, tiny ? 4 : 65, tiny ? 9 : 130, tiny ? 5 : 64, tiny ? 2 : 12, 1.0f, 0.0f, 0, salt++);
-        /* linear layers: every weight dtype, forward and backward-data, ragged and with padding */
-        const clft_dtype dts[] = {CLFT_DTYPE_F32, CLFT_DTYPE_F16, CLFT_DTYPE_BF16, CLFT_DTYPE_NF4, CLFT_DTYPE_NF4};
-        for (int d = 0; d < 5; d++)
-            for (int which = 0; which < 2; which++) {
-                check_linear(path, which, dts[d], d == 4, tiny ? 3 : 17, tiny ? 5 : 33, tiny ? 9 : 130, 0.0f, 0,
-                             salt++);
-                check_linear(path, which, dts[d], d == 4, tiny ? 2 : 65, tiny ? 8 : 100, tiny ? 16 : 128, 1.0f, 2,
-                             salt++);
-            }
-        check_bwd_weight(path, tiny ? 5 : 65, tiny ? 3 : 33, tiny ? 7 : 100, salt++);
-        /* the weight a slice of rows at a time (a few rows per pass, the last one ragged): slices of
+        /* linear layers: every weight dtype, forward and backward-data, ragged and with padding; then
+         * the weight a slice of rows at a time (a few rows per pass, the last one ragged): slices of
          * C's columns (forward) and of K accumulated with beta (backward-data), 4-bit slices starting
          * mid-block */
-        TU_OK(clft_gemm_set_slice_bytes(ctx, tiny ? 150 : 3000));
-        for (int d = 0; d < 5; d++)
-            for (int which = 0; which < 2; which++) {
-                check_linear(path, which, dts[d], d == 4, tiny ? 3 : 17, tiny ? 5 : 33, tiny ? 9 : 130, 0.0f, 0,
-                             salt++);
-                check_linear(path, which, dts[d], d == 4, tiny ? 2 : 65, tiny ? 8 : 100, tiny ? 16 : 128, 0.5f, 2,
-                             salt++);
-            }
+        const clft_dtype dts[] = {CLFT_DTYPE_F32, CLFT_DTYPE_F16, CLFT_DTYPE_BF16, CLFT_DTYPE_NF4, CLFT_DTYPE_NF4};
+        for (int sliced = 0; sliced < 2; sliced++) {
+            TU_OK(clft_gemm_set_slice_bytes(ctx, sliced ? (tiny ? 150 : 3000) : 0));
+            for (int d = 0; d < 5; d++)
+                for (int which = 0; which < 2; which++) {
+                    check_linear(path, which, dts[d], d == 4, tiny ? 3 : 17, tiny ? 5 : 33, tiny ? 9 : 130, 0.0f, 0,
+                                 salt++);
+                    check_linear(path, which, dts[d], d == 4, tiny ? 2 : 65, tiny ? 8 : 100, tiny ? 16 : 128,
+                                 sliced ? 0.5f : 1.0f, 2, salt++);
+                }
+        }
         TU_OK(clft_gemm_set_slice_bytes(ctx, 0));
+        check_bwd_weight(path, tiny ? 5 : 65, tiny ? 3 : 33, tiny ? 7 : 100, salt++);
     }
     if (!tiny) { /* other tile shapes: K blocks of 16 (partial sums through C), 3 row tiles per item, VW 8 */
         clft_gemm_tiles t = {5, 8, 3, 3, 3, 8, 16, 3};
