@@ -66,6 +66,11 @@ CLFT_API const char *clft_status_string(clft_status status);
  * into clft on this thread. */
 CLFT_API const char *clft_last_error(void);
 CLFT_API const char *clft_version_string(void);
+/* How many processes an MPI launcher (mpirun, mpiexec, srun) started this one among, from the
+ * environment it gives its ranks (OMPI_COMM_WORLD_SIZE, PMI_SIZE; 1 with only PMI_RANK/PMIX_RANK);
+ * 0 when no launcher started it. The library links no MPI: `clft train` uses this to know whether
+ * to join a data-parallel run. */
+CLFT_API int clft_mpi_launch_size(void);
 
 /* ---- logging ---------------------------------------------------------------------------------- */
 typedef enum clft_log_level {

@@ -34,6 +34,11 @@ typedef enum clft_env_var {
     CLFT_ENV_GEMM,           /* CLFT_GEMM: force a GEMM path (clblast|tiled|fused|hgemm|auto) */
     CLFT_ENV_XDG_CACHE_HOME, /* XDG_CACHE_HOME: the cache default is $XDG_CACHE_HOME/clft */
     CLFT_ENV_HOME,           /* HOME: otherwise the cache default is $HOME/.cache/clft */
+    /* set by MPI launchers for their ranks (clft_mpi_launch_size) */
+    CLFT_ENV_OMPI_WORLD_SIZE, /* OMPI_COMM_WORLD_SIZE: Open MPI's mpirun */
+    CLFT_ENV_PMI_SIZE,        /* PMI_SIZE: PMI launchers (MPICH's hydra, Slurm) */
+    CLFT_ENV_PMI_RANK,        /* PMI_RANK */
+    CLFT_ENV_PMIX_RANK,       /* PMIX_RANK: PMIx launchers */
     CLFT_ENV_COUNT
 } clft_env_var;
 /* Value of the variable, or NULL when unset or empty. */

@@ -1,5 +1,6 @@
 /* env.c - the one place where environment variables are read: the CLFT_* ones (see README
- * "Environment") and XDG_CACHE_HOME / HOME for the default cache folder. */
+ * "Environment"), XDG_CACHE_HOME / HOME for the default cache folder, and the variables MPI launchers
+ * give their ranks (clft_mpi_launch_size: is this process one rank of a data-parallel run). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,7 +9,7 @@
 const char *clft_env(clft_env_var var) {
     static const char *names[CLFT_ENV_COUNT] = {
         "CLFT_DEVICE", "CLFT_CACHE_DIR", "CLFT_KERNEL_DIR", "CLFT_NO_DISK_CACHE", "CLFT_GEMM", "XDG_CACHE_HOME",
-        "HOME"};
+        "HOME", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK"};
     if ((unsigned)var >= CLFT_ENV_COUNT) return NULL;
     const char *v = getenv(names[var]);
     return (v && v[0]) ? v : NULL;
@@ -26,4 +27,11 @@ void clft_default_cache_dir(char *out, size_t cap) {
         snprintf(out, cap, "%s/.cache/clft", home);
     else
         snprintf(out, cap, "%s", "");
+}
+
+int clft_mpi_launch_size(void) {
+    const char *n = clft_env(CLFT_ENV_OMPI_WORLD_SIZE);
+    if (!n) n = clft_env(CLFT_ENV_PMI_SIZE);
+    if (n) return atoi(n) > 0 ? atoi(n) : 1;
+    return clft_env(CLFT_ENV_PMI_RANK) || clft_env(CLFT_ENV_PMIX_RANK) ? 1 : 0;
 }

@@ -36,11 +36,6 @@ int train_dist_built(void) {
 #endif
 }
 
-/* the environment mpirun (Open MPI, or a PMI launcher such as MPICH's hydra) gives its ranks */
-static int launched_by_mpirun(void) {
-    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
-}
-
 #ifdef CLFT_HAVE_MPI
 static double now_s(void) {
     struct timespec ts;
@@ -144,7 +139,7 @@ int train_dist_start(train_dist *d, volatile sig_atomic_t *signaled) {
     d->signaled = signaled;
     d->timeout = 300;
     d->phase = "start-up";
-    if (!launched_by_mpirun()) return 0;
+    if (!clft_mpi_launch_size()) return 0; /* not started by mpirun */
 #ifdef CLFT_HAVE_MPI
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
         fprintf(stderr, "clft " CMD ": MPI_Init failed\n");
@@ -162,13 +157,11 @@ int train_dist_start(train_dist *d, volatile sig_atomic_t *signaled) {
     d->comm = (clft_comm){d->rank, d->size, d, cb_start, cb_wait, cb_f64, cb_bcast};
     return 0;
 #else
-    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
-    if (!ws) ws = getenv("PMI_SIZE");
-    if (ws && atoi(ws) > 1) {
+    if (clft_mpi_launch_size() > 1) {
         fprintf(stderr,
                 "clft " CMD ": started by mpirun as one of %d ranks, but this clft was built without MPI "
                 "(configure with -DCLFT_MPI=ON): each rank would train alone\n",
-                atoi(ws));
+                clft_mpi_launch_size());
         return 2;
     }
     return 0;
