@@ -1,10 +1,12 @@
 /* bench_gemm.c - GEMM throughput at LLM linear-layer shapes, Y (M,N) = X (M,K) * W^T with W (N,K):
- * CLBlast and clft's own tiled kernel with an f32 W, and a 4-bit (NF4) W through the fused kernel
- * and through dequant-pack + tiled kernel. Each result is the whole layer call (packing and
- * conversion passes included) in GFLOP/s, and as a fraction of root.peak.fp32_gflops when the
- * peak section ran. Big shapes are timed once after one warm-up per (K,N) and path.
+ * every path (tiled, clblast, fused for 4-bit and GGUF-block weights, hgemm for f16 where the device
+ * has it, gemv for few rows) per weight storage (f32, bf16, f16, nf4, q8_0, q4_0, q4_1) at SmolLM2-135M
+ * and Llama-7B projection shapes with M = 256 tokens (--quick: small shapes, M = 32). Each result is
+ * the whole layer call (packing and conversion passes included) from enqueue to completion, in
+ * GFLOP/s, and as a fraction of the fp32 FMA limit the device section measured in the same process.
  * Sub-object "gemv" (bench_section_gemv): the decoding case M = 1, every path, in GB/s of weight
- * bytes read and as a fraction of root.peak.copy_gbs. */
+ * bytes read and as a fraction of the copy limit. bench_weight_make builds the weights of any
+ * storage for these and the dequantization section (bench_nf4.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,175 +21,184 @@ typedef struct gemm_arg {
     int64_t M;
 } gemm_arg;
 
-/* bitsandbytes' NF4 table (FORMATS.md 1.1); a local copy so the bench does not need src/quant */
-static const float BENCH_NF4[16] = {-1.0f,
-                                    -0.6961928009986877f,
-                                    -0.5250730514526367f,
-                                    -0.39491748809814453f,
-                                    -0.28444138169288635f,
-                                    -0.18477343022823334f,
-                                    -0.09105003625154495f,
-                                    0.0f,
-                                    0.07958029955625534f,
-                                    0.16093020141124725f,
-                                    0.24611230194568634f,
-                                    0.33791524171829224f,
-                                    0.44070982933044434f,
-                                    0.5626170039176941f,
-                                    0.7229568362236023f,
-                                    1.0f};
-
 static clft_status run_linear(clft_context *ctx, void *arg) {
     gemm_arg *a = arg;
     return clft_linear_fwd(ctx, a->Y, a->X, a->W, a->M, 0.0f);
 }
 
-/* A weight (N,K) of dtype F32 or NF4 with deterministic pseudo-random contents (bench only: the
- * NF4 codes and scales are random, not a quantization of anything). */
-static clft_status make_weight(clft_context *ctx, clft_dtype dt, int64_t N, int64_t K, clft_weight *w) {
+static uint64_t xorshift(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+clft_status bench_weight_make(clft_context *ctx, clft_dtype dt, int64_t N, int64_t K, int double_quant,
+                              clft_weight *w) {
     memset(w, 0, sizeof *w);
-    w->dtype = dt;
-    w->rows = N;
-    w->cols = K;
     const size_t n = (size_t)N * (size_t)K;
-    uint32_t s = 12345u;
-    if (dt == CLFT_DTYPE_F32) {
-        float *h = clft_malloc(n * 4);
-        if (!h) return CLFT_STATUS_HOST_OOM;
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    clft_status st = CLFT_OK;
+    if (dt == CLFT_DTYPE_F32 || dt == CLFT_DTYPE_BF16 || dt == CLFT_DTYPE_F16) {
+        float *h = malloc(n * sizeof *h);
+        if (!h) return clft_error(CLFT_STATUS_HOST_OOM, "bench: %zu floats of host memory", n);
         for (size_t i = 0; i < n; i++)
-            h[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) * (1.0f / 16777216.0f) - 0.5f;
-        clft_status st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, n * 4, &w->data);
-        if (st == CLFT_OK) st = clft_buf_write(ctx, &w->data, 0, h, n * 4);
+            h[i] = (float)(xorshift(&s) >> 40) * (1.0f / 16777216.0f) - 0.5f;
+        st = clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, dt, N, K, h, w);
         free(h);
         return st;
     }
-    const int bs = 64;
-    const size_t nb = (n + bs - 1) / bs;
-    uint8_t *p = clft_malloc((n + 1) / 2);
-    float *am = clft_malloc(nb * 4);
-    clft_status st = (p && am) ? CLFT_OK : CLFT_STATUS_HOST_OOM;
-    for (size_t i = 0; st == CLFT_OK && i < (n + 1) / 2; i++)
-        p[i] = (uint8_t)((s = s * 1664525u + 1013904223u) >> 24);
-    for (size_t i = 0; st == CLFT_OK && i < nb; i++)
-        am[i] = 0.01f + (float)(i % 7) * 0.001f;
-    w->blocksize = bs;
-    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, (n + 1) / 2, &w->data);
-    if (st == CLFT_OK) st = clft_buf_write(ctx, &w->data, 0, p, (n + 1) / 2);
-    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, 64, &w->code);
-    if (st == CLFT_OK) st = clft_buf_write(ctx, &w->code, 0, BENCH_NF4, 64);
-    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_WEIGHTS, nb * 4, &w->absmax);
-    if (st == CLFT_OK) st = clft_buf_write(ctx, &w->absmax, 0, am, nb * 4);
-    free(p);
-    free(am);
+    if (clft_dtype_is_ggml(dt)) { /* random codes, scales a small normal f16 (0x2000) */
+        size_t codes = 0, scales = 0;
+        clft_weight_ggml_bytes(dt, N, K, &codes, &scales);
+        const size_t nb = n / 32, ns = dt == CLFT_DTYPE_Q4_1 ? 4 : 2, bb = (codes + scales) / nb;
+        uint8_t *b = malloc(codes + scales);
+        if (!b) return clft_error(CLFT_STATUS_HOST_OOM, "bench: %zu bytes of host memory", codes + scales);
+        for (size_t i = 0; i < nb; i++) {
+            uint8_t *blk = b + i * bb;
+            for (size_t j = 0; j < ns; j += 2) {
+                blk[j] = 0x00;
+                blk[j + 1] = 0x20;
+            }
+            for (size_t j = ns; j < bb; j++)
+                blk[j] = (uint8_t)(xorshift(&s) >> 32);
+        }
+        st = clft_weight_upload_blocks(ctx, CLFT_MEM_WEIGHTS, dt, N, K, b, codes + scales, w);
+        free(b);
+        return st;
+    }
+    /* NF4 in the bitsandbytes layout, blocksize 64: random packed codes and statistics (speed does
+     * not depend on the values; quantizing 45M values on the host would only slow the bench down) */
+    clft_q4 q;
+    memset(&q, 0, sizeof q);
+    q.type = CLFT_DTYPE_NF4;
+    q.numel = (int64_t)n;
+    q.blocksize = 64;
+    q.nblocks = (q.numel + 63) / 64;
+    q.double_quant = double_quant;
+    q.nested_blocksize = 256;
+    q.nested_offset = 0.02f;
+    memcpy(q.code, CLFT_NF4_CODE, sizeof q.code);
+    clft_dynamic_map_signed(q.nested_code);
+    const size_t npacked = (n + 1) / 2, nb = (size_t)q.nblocks, nn = (nb + 255) / 256;
+    q.packed = malloc(npacked);
+    q.absmax = double_quant ? NULL : malloc(nb * sizeof(float));
+    q.qabsmax = double_quant ? malloc(nb) : NULL;
+    q.nested_absmax = double_quant ? malloc(nn * sizeof(float)) : NULL;
+    if (!q.packed || (double_quant ? (!q.qabsmax || !q.nested_absmax) : !q.absmax)) {
+        st = clft_error(CLFT_STATUS_HOST_OOM, "bench nf4: out of host memory");
+    } else {
+        for (size_t i = 0; i < npacked; i++)
+            q.packed[i] = (uint8_t)(xorshift(&s) >> 32);
+        for (size_t b = 0; b < nb; b++) {
+            if (double_quant)
+                q.qabsmax[b] = q.packed[b];
+            else
+                q.absmax[b] = 0.01f + 0.001f * (float)(q.packed[b] & 15);
+        }
+        for (size_t b = 0; double_quant && b < nn; b++)
+            q.nested_absmax[b] = 0.01f;
+        st = clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, N, K, w);
+    }
+    clft_q4_free(&q);
     return st;
 }
 
-static void free_weight(clft_context *ctx, clft_weight *w) {
-    clft_buf_free(ctx, &w->data);
-    clft_buf_free(ctx, &w->code);
-    clft_buf_free(ctx, &w->absmax);
+/* Bytes a linear forward reads of W: elements, packed codes + statistics, or GGUF blocks. */
+double bench_weight_bytes(const clft_weight *w) {
+    const double n = (double)w->rows * (double)w->cols;
+    if (w->dtype == CLFT_DTYPE_F32) return 4.0 * n;
+    if (w->dtype == CLFT_DTYPE_BF16 || w->dtype == CLFT_DTYPE_F16) return 2.0 * n;
+    if (clft_dtype_is_ggml(w->dtype)) {
+        size_t codes = 0, scales = 0;
+        clft_weight_ggml_bytes(w->dtype, w->rows, w->cols, &codes, &scales);
+        return (double)(codes + scales);
+    }
+    const double nb = ceil(n / w->blocksize);
+    return ceil(n / 2.0) + (w->double_quant ? nb + 4.0 * ceil(nb / w->nested_blocksize) : 4.0 * nb);
 }
 
-/* Time `reps` runs (best of), after a warm-up run when `warm`. */
-static clft_status time_runs(clft_context *ctx, gemm_arg *a, int warm, int reps, double *best) {
-    *best = 1e30;
-    if (warm) {
-        CLFT_CHECK(run_linear(ctx, a));
-        CLFT_CHECK(clft_context_finish(ctx));
-    }
-    for (int r = 0; r < reps; r++) {
-        double t0 = clft_now_seconds();
-        CLFT_CHECK(run_linear(ctx, a));
-        CLFT_CHECK(clft_context_finish(ctx));
-        double dt = clft_now_seconds() - t0;
-        if (dt < *best) *best = dt;
-    }
-    return CLFT_OK;
-}
+const clft_dtype BENCH_STORAGES[BENCH_NSTORAGES] = {CLFT_DTYPE_F32,  CLFT_DTYPE_BF16, CLFT_DTYPE_F16, CLFT_DTYPE_NF4,
+                                                    CLFT_DTYPE_Q8_0, CLFT_DTYPE_Q4_0, CLFT_DTYPE_Q4_1};
 
-static void add_result(cJSON *arr, const char *variant, clft_context *ctx, int64_t M, int64_t K, int64_t N, double t,
-                       double peak_gflops) {
-    const double gf = 2.0 * (double)M * (double)N * (double)K / t / 1e9;
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "variant", variant);
-    cJSON_AddStringToObject(r, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
-    cJSON_AddNumberToObject(r, "M", (double)M);
-    cJSON_AddNumberToObject(r, "K", (double)K);
-    cJSON_AddNumberToObject(r, "N", (double)N);
-    cJSON_AddNumberToObject(r, "ms", t * 1e3);
-    cJSON_AddNumberToObject(r, "gflops", gf);
-    if (peak_gflops > 0) cJSON_AddNumberToObject(r, "fraction_of_peak", gf / peak_gflops);
-    cJSON_AddItemToArray(arr, r);
+/* The paths worth timing for a storage type (fused: 4-bit and GGUF blocks; hgemm: f16 where it runs). */
+static int path_applies(clft_context *ctx, clft_gemm_path path, clft_dtype dt, int64_t M) {
+    const int q = dt == CLFT_DTYPE_NF4 || clft_dtype_is_ggml(dt);
+    if (path == CLFT_GEMM_FUSED) return q;
+    if (path == CLFT_GEMM_HGEMM) return dt == CLFT_DTYPE_F16 && clft_gemm_hgemm_probe(ctx, NULL) >= 0;
+    if (path == CLFT_GEMM_GEMV) return M <= CLFT_GEMV_MAX_M;
+    return 1;
 }
 
 clft_status bench_section_gemm(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out) {
-    static const int64_t full_M[] = {512, 2048},
-                         full_KN[][2] = {{2048, 2048}, {4096, 4096}, {4096, 11008}, {11008, 4096}};
-    static const int64_t quick_M[] = {64}, quick_KN[][2] = {{256, 256}};
-    const int64_t *Ms = o->quick ? quick_M : full_M;
+    (void)root;
+    static const int64_t full_KN[][2] = {{576, 576},   {576, 1536},   {1536, 576},
+                                         {4096, 4096}, {4096, 11008}, {11008, 4096}};
+    static const char *const full_names[] = {"smollm2 q/o", "smollm2 gate/up", "smollm2 down",
+                                             "llama7b q/o", "llama7b gate/up", "llama7b down"};
+    static const int64_t quick_KN[][2] = {{256, 256}, {256, 512}};
+    static const char *const quick_names[] = {"small", "small up"};
     const int64_t(*KN)[2] = o->quick ? quick_KN : full_KN;
-    const int nM = o->quick ? 1 : 2, nKN = o->quick ? 1 : 4;
-    const cJSON *peak = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "peak"), "fp32_gflops");
-    const double peak_gflops = cJSON_IsNumber(peak) ? peak->valuedouble : 0.0;
-    int64_t maxM = 0, maxK = 0, maxN = 0;
-    for (int i = 0; i < nM; i++)
-        maxM = Ms[i] > maxM ? Ms[i] : maxM;
+    const char *const *names = o->quick ? quick_names : full_names;
+    const int nKN = o->quick ? 2 : 6;
+    const int64_t Ms[] = {o->quick ? 32 : 256, 8}; /* prompt-sized, and few rows (the gemv path) */
+    int64_t maxK = 0, maxN = 0;
     for (int i = 0; i < nKN; i++) {
         maxK = KN[i][0] > maxK ? KN[i][0] : maxK;
         maxN = KN[i][1] > maxN ? KN[i][1] : maxN;
     }
     clft_buf X = {0}, Y = {0};
-    clft_status st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(maxM * maxK) * 4, &X);
-    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(maxM * maxN) * 4, &Y);
+    clft_status st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(Ms[0] * maxK) * 4, &X);
+    if (st == CLFT_OK) st = clft_buf_alloc(ctx, CLFT_MEM_ACTIVATIONS, (size_t)(Ms[0] * maxN) * 4, &Y);
     if (st == CLFT_OK) st = clft_buf_fill_zero(ctx, &X);
     cJSON *arr = cJSON_AddArrayToObject(out, "results");
-    static const struct {
-        const char *name;
-        clft_dtype dt;
-        clft_gemm_path path;
-    } VARIANTS[] = {{"clblast_f32", CLFT_DTYPE_F32, CLFT_GEMM_CLBLAST},
-                    {"tiled_f32", CLFT_DTYPE_F32, CLFT_GEMM_TILED},
-                    {"fused_nf4", CLFT_DTYPE_NF4, CLFT_GEMM_FUSED},
-                    {"tiled_nf4", CLFT_DTYPE_NF4, CLFT_GEMM_TILED}};
-    double best_target = 0.0; /* best path at M=2048, K=N=4096 */
-    for (int s = 0; st == CLFT_OK && s < nKN; s++) {
-        const int64_t K = KN[s][0], N = KN[s][1];
-        for (size_t v = 0; st == CLFT_OK && v < sizeof VARIANTS / sizeof VARIANTS[0]; v++) {
+    static const clft_gemm_path PATHS[] = {CLFT_GEMM_TILED, CLFT_GEMM_CLBLAST, CLFT_GEMM_FUSED, CLFT_GEMM_HGEMM,
+                                           CLFT_GEMM_GEMV};
+    for (int sh = 0; st == CLFT_OK && sh < nKN; sh++) {
+        const int64_t K = KN[sh][0], N = KN[sh][1];
+        for (int d = 0; st == CLFT_OK && d < BENCH_NSTORAGES; d++) {
+            const clft_dtype dt = BENCH_STORAGES[d];
             clft_weight w;
-            st = make_weight(ctx, VARIANTS[v].dt, N, K, &w);
-            if (st == CLFT_OK) st = clft_gemm_set_path(ctx, VARIANTS[v].path);
-            for (int m = 0; st == CLFT_OK && m < nM; m++) {
-                const int64_t M = Ms[m];
+            st = bench_weight_make(ctx, dt, N, K, 1, &w);
+            for (size_t pi = 0; st == CLFT_OK && pi < sizeof PATHS / sizeof PATHS[0]; pi++) {
+                const clft_gemm_path path = PATHS[pi];
+                const int64_t M = path == CLFT_GEMM_GEMV ? Ms[1] : Ms[0];
+                if (!path_applies(ctx, path, dt, M)) continue;
                 gemm_arg a = {{&Y, 0, N}, {&X, 0, K}, &w, M};
-                const double flops = 2.0 * (double)M * (double)N * (double)K;
-                /* reps (best of): all for the tiled path and small problems, one for big problems on
-                 * the slow paths (CLBlast ~10-20 s each on a 2-core CPU) */
-                int reps = flops > 2e10 && VARIANTS[v].path != CLFT_GEMM_TILED ? 1 : (o->reps > 0 ? o->reps : 1);
-                if (o->quick && reps > 2) reps = 2;
-                double t = 0;
-                st = time_runs(ctx, &a, m == 0, reps, &t);
+                const double gflop = 2.0 * (double)M * (double)N * (double)K / 1e9;
+                /* big problems on the slow paths (CLBlast on a CPU: seconds each) get fewer runs */
+                int reps = o->reps > 0 ? o->reps : 1;
+                if (gflop > 10 && path == CLFT_GEMM_CLBLAST && reps > 2) reps = 2;
+                bench_stats secs;
+                st = clft_gemm_set_path(ctx, path);
+                if (st == CLFT_OK) st = bench_time(ctx, 1, reps, 0, run_linear, &a, &secs);
                 if (st != CLFT_OK) break;
-                const double gf = flops / t / 1e9;
-                add_result(arr, VARIANTS[v].name, ctx, M, K, N, t, peak_gflops);
-                if (M == 2048 && K == 4096 && N == 4096 && gf > best_target) best_target = gf;
+                const bench_stats r = bench_rate(secs, gflop);
+                const char *ran = clft_gemm_path_name(clft_gemm_last_path(ctx));
+                char name[128];
+                snprintf(name, sizeof name, "gemm %s %s %s M%lld N%lld K%lld", clft_gemm_path_name(path),
+                         clft_dtype_name(dt), names[sh], (long long)M, (long long)N, (long long)K);
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddStringToObject(j, "name", name);
+                cJSON_AddStringToObject(j, "path_ran", ran);
+                cJSON_AddNumberToObject(j, "gflops", r.median);
+                cJSON_AddItemToArray(arr, j);
+                if (o->report) {
+                    cJSON *e = bench_entry_add(o->report, name, "gemm", "GFLOP/s", r, "fp32_gflops", &secs);
+                    if (e) {
+                        cJSON_AddStringToObject(e, "path", clft_gemm_path_name(path));
+                        cJSON_AddStringToObject(e, "path_ran", ran);
+                        cJSON_AddStringToObject(e, "storage", clft_dtype_name(dt));
+                        cJSON_AddNumberToObject(e, "M", (double)M);
+                        cJSON_AddNumberToObject(e, "N", (double)N);
+                        cJSON_AddNumberToObject(e, "K", (double)K);
+                    }
+                }
             }
-            free_weight(ctx, &w);
+            clft_weight_free(ctx, &w);
         }
     }
-    /* few tokens (M = 16): where the fused 4-bit kernel, which never expands W, is meant to win */
-    for (size_t v = 2; st == CLFT_OK && !o->quick && v < 4; v++) {
-        const int64_t M = 16, K = 4096, N = 4096;
-        clft_weight w;
-        st = make_weight(ctx, VARIANTS[v].dt, N, K, &w);
-        if (st == CLFT_OK) st = clft_gemm_set_path(ctx, VARIANTS[v].path);
-        gemm_arg a = {{&Y, 0, N}, {&X, 0, K}, &w, M};
-        double t = 0;
-        if (st == CLFT_OK) st = time_runs(ctx, &a, 1, o->reps > 0 ? o->reps : 1, &t);
-        if (st == CLFT_OK) add_result(arr, VARIANTS[v].name, ctx, M, K, N, t, peak_gflops);
-        free_weight(ctx, &w);
-    }
     clft_gemm_set_path(ctx, CLFT_GEMM_AUTO);
-    if (st == CLFT_OK && !o->quick) cJSON_AddNumberToObject(out, "best_gflops_M2048_K4096_N4096", best_target);
     clft_buf_free(ctx, &X);
     clft_buf_free(ctx, &Y);
     if (st == CLFT_OK) st = bench_section_gemv(ctx, o, root, cJSON_AddObjectToObject(out, "gemv"));
@@ -213,15 +224,6 @@ static clft_status run_gemv_copies(clft_context *ctx, void *arg) {
     for (int c = 0; c < a->copies; c++)
         CLFT_CHECK(clft_linear_fwd(ctx, a->Y, a->X, &a->w[c], 1, 0.0f));
     return CLFT_OK;
-}
-
-/* Bytes a linear forward reads of W: elements, or packed codes + absmax (u8) + nested absmax. */
-static double weight_bytes(const clft_weight *w) {
-    const double n = (double)w->rows * (double)w->cols;
-    if (w->dtype == CLFT_DTYPE_F32) return 4.0 * n;
-    if (w->dtype == CLFT_DTYPE_BF16 || w->dtype == CLFT_DTYPE_F16) return 2.0 * n;
-    const double nb = ceil(n / w->blocksize);
-    return ceil(n / 2.0) + (w->double_quant ? nb + 4.0 * ceil(nb / w->nested_blocksize) : 4.0 * nb);
 }
 
 clft_status bench_section_gemv(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out) {
@@ -271,18 +273,26 @@ clft_status bench_section_gemv(clft_context *ctx, const bench_opts *o, const cJS
                 st = DTYPES[d].dt == CLFT_DTYPE_NF4
                          ? clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, N, K, &w[copies])
                          : clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, DTYPES[d].dt, N, K, h, &w[copies]);
-                if (st == CLFT_OK) wb = weight_bytes(&w[copies++]);
+                if (st == CLFT_OK) wb = bench_weight_bytes(&w[copies++]);
             }
             clft_q4_free(&q);
             for (size_t pi = 0; st == CLFT_OK && pi < sizeof PATHS / sizeof PATHS[0]; pi++) {
                 const clft_gemm_path path = PATHS[pi];
                 if (path == CLFT_GEMM_FUSED && DTYPES[d].dt != CLFT_DTYPE_NF4) continue;
                 gemv_arg a = {{&Y, 0, N}, {&X, 0, K}, w, copies};
-                double t = 0;
+                bench_stats secs;
                 st = clft_gemm_set_path(ctx, path);
-                if (st == CLFT_OK) st = bench_best_seconds(ctx, o->reps > 0 ? o->reps : 1, run_gemv_copies, &a, &t);
+                if (st == CLFT_OK) st = bench_time(ctx, 1, o->reps > 0 ? o->reps : 1, 0, run_gemv_copies, &a, &secs);
                 if (st != CLFT_OK) break;
-                const double per = t / copies, gbs = wb / per / 1e9;
+                const double per = secs.min / copies, gbs = wb / per / 1e9;
+                if (o->report) {
+                    char name[128];
+                    snprintf(name, sizeof name, "gemv M1 %s %s N%lld K%lld (weights streamed)",
+                             clft_gemm_path_name(path), DTYPES[d].name, (long long)N, (long long)K);
+                    cJSON *e = bench_entry_add(o->report, name, "gemv", "GB/s", bench_rate(secs, wb * copies / 1e9),
+                                               "copy_gbs", NULL);
+                    if (e) cJSON_AddStringToObject(e, "path_ran", clft_gemm_path_name(clft_gemm_last_path(ctx)));
+                }
                 cJSON *j = cJSON_CreateObject();
                 cJSON_AddStringToObject(j, "dtype", DTYPES[d].name);
                 cJSON_AddStringToObject(j, "path", clft_gemm_path_name(path));

@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
     cJSON_AddStringToObject(root, "platform", di.platform);
     cJSON_AddStringToObject(root, "model", model);
     if (copy_gbs <= 0) { /* the kernel benchmark's copy bandwidth, measured now on this device */
-        bench_opts bo = {quick, quick ? 2 : 5};
+        bench_opts bo = {quick, quick ? 2 : 5, NULL};
         cJSON *peak = cJSON_CreateObject();
         if (bench_section_peak(ctx, &bo, root, peak) == CLFT_OK) {
             const cJSON *c = cJSON_GetObjectItemCaseSensitive(peak, "copy_gbs");

@@ -1,6 +1,8 @@
-/* bench_kernels.c - the kernel benchmark: device limits measured with own microkernels, NF4
- * dequantization bandwidth, GEMM throughput at LLM shapes. Prints one JSON object.
- * Entry point shared by the `bench_kernels` program and `clft bench kernels`. */
+/* bench_kernels.c - the kernel suite (`clft bench kernels`, the bench_kernels program): the device's
+ * limits first (the device section, bench_peak.c, in the same process: the denominators of every
+ * fraction), then NF4 and GGUF-block dequantization, every GEMM path per weight storage at model
+ * shapes (and M = 1 decoding), attention forward/backward, fused cross-entropy and AdamW. Writes
+ * the clft-bench/1 document (suite "kernels") and prints its Markdown table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,24 +14,10 @@ static const struct {
     const char *name;
     bench_section_fn fn;
 } SECTIONS[] = {
-    {"peak", bench_section_peak},
     {"nf4_dequant", bench_section_nf4},
     {"gemm", bench_section_gemm},
+    {"train_ops", bench_section_train_ops},
 };
-
-clft_status bench_best_seconds(clft_context *ctx, int reps, bench_run_fn fn, void *arg, double *best) {
-    *best = 1e30;
-    CLFT_CHECK(fn(ctx, arg)); /* warm-up: compiles work-group functions, touches pages */
-    CLFT_CHECK(clft_context_finish(ctx));
-    for (int r = 0; r < (reps > 0 ? reps : 1); r++) {
-        double t0 = clft_now_seconds();
-        CLFT_CHECK(fn(ctx, arg));
-        CLFT_CHECK(clft_context_finish(ctx));
-        double dt = clft_now_seconds() - t0;
-        if (dt < *best) *best = dt;
-    }
-    return CLFT_OK;
-}
 
 static void log_stderr(clft_log_level level, const char *msg, void *user) {
     (void)level;
@@ -38,48 +26,52 @@ static void log_stderr(clft_log_level level, const char *msg, void *user) {
 }
 
 int clft_bench_kernels_main(int argc, char **argv) {
-    const char *device = NULL, *out_path = NULL, *only = NULL;
-    bench_opts o = {0, 5};
+    bench_cli c = {0};
+    c.reps = 3;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc)
-            device = argv[++i];
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
-            out_path = argv[++i];
-        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+        if (!bench_cli_arg(&c, argc, argv, &i)) continue;
+        if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            o.reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--quick"))
-            o.quick = 1;
         else if (!strcmp(argv[i], "-v"))
             clft_set_log_callback(log_stderr, NULL, CLFT_LOG_INFO);
         else {
-            fprintf(stderr,
-                    "usage: bench_kernels [--device SPEC] [--quick] [--reps N] [--only SECTION] [--out FILE]\n");
+            fprintf(stderr, "usage: clft bench kernels [--device SPEC] [--quick] [--reps N] [--only "
+                            "nf4_dequant|gemm|train_ops] [--json FILE] [--md FILE]\n");
             return 2;
         }
     }
-    if (o.quick && o.reps > 2) o.reps = 2;
-    clft_context_params p = clft_context_default_params();
-    p.device = device;
-    clft_context *ctx = NULL;
-    clft_status st = clft_context_create(&p, &ctx);
-    if (st != CLFT_OK) {
-        fprintf(stderr, "bench kernels: %s: %s\n", clft_status_string(st), clft_last_error());
-        return 1;
-    }
-    cJSON *root = cJSON_CreateObject();
-    cJSON *dev = cJSON_AddObjectToObject(root, "device");
-    const clft_device_info *d = &ctx->caps.info;
-    cJSON_AddStringToObject(dev, "name", d->name);
-    cJSON_AddStringToObject(dev, "platform", d->platform);
-    cJSON_AddStringToObject(dev, "driver_version", d->driver_version);
-    cJSON_AddStringToObject(dev, "type", d->type);
-    cJSON_AddNumberToObject(dev, "compute_units", d->compute_units);
-    cJSON_AddStringToObject(root, "clft_version", clft_version_string());
-    cJSON_AddBoolToObject(root, "quick", o.quick);
+    if (c.reps < 1) c.reps = 1;
+    if (c.quick && c.reps > 2) c.reps = 2;
+    clft_context *ctx = bench_context(c.device, "bench kernels");
+    if (!ctx) return 1;
+    cJSON *report = bench_report_new(ctx, "kernels", c.quick, c.reps, 1);
+    if (only) cJSON_AddStringToObject(bench_report_settings(report), "only", only);
+    cJSON_AddStringToObject(bench_report_settings(report), "timer", "wall clock, enqueue to completion");
+    cJSON *root = cJSON_AddObjectToObject(report, "details");
+    bench_opts o = {c.quick, c.reps, NULL};
     int rc = 0;
-    for (size_t i = 0; i < sizeof SECTIONS / sizeof SECTIONS[0]; i++) {
+    /* the limits (no entries of their own here: `clft bench device` reports them) */
+    cJSON *peak = cJSON_AddObjectToObject(root, "peak");
+    clft_status st = bench_section_peak(ctx, &o, root, peak);
+    static const struct {
+        const char *key, *unit;
+    } LIMITS[] = {{"read_gbs", "GB/s"},
+                  {"write_gbs", "GB/s"},
+                  {"copy_gbs", "GB/s"},
+                  {"fp32_gflops", "GFLOP/s"},
+                  {"fp16_gflops", "GFLOP/s"}};
+    for (size_t i = 0; st == CLFT_OK && i < sizeof LIMITS / sizeof LIMITS[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(peak, LIMITS[i].key);
+        if (cJSON_IsNumber(v) && v->valuedouble > 0)
+            bench_report_limit(report, LIMITS[i].key, v->valuedouble, LIMITS[i].unit);
+    }
+    if (st != CLFT_OK) {
+        fprintf(stderr, "bench kernels: device limits: %s: %s\n", clft_status_string(st), clft_last_error());
+        rc = 1;
+    }
+    o.report = report;
+    for (size_t i = 0; rc == 0 && i < sizeof SECTIONS / sizeof SECTIONS[0]; i++) {
         if (only && strcmp(only, SECTIONS[i].name) != 0) continue;
         cJSON *sec = cJSON_AddObjectToObject(root, SECTIONS[i].name);
         double t0 = clft_now_seconds();
@@ -88,23 +80,11 @@ int clft_bench_kernels_main(int argc, char **argv) {
         if (st != CLFT_OK) {
             fprintf(stderr, "bench kernels: section %s: %s: %s\n", SECTIONS[i].name, clft_status_string(st),
                     clft_last_error());
-            cJSON_AddStringToObject(sec, "error", clft_last_error());
             rc = 1;
         }
     }
-    char *s = cJSON_Print(root);
-    if (out_path) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
-        FILE *f = fopen(tmp, "w");
-        if (!f || fprintf(f, "%s\n", s) < 0 || fclose(f) != 0 || rename(tmp, out_path) != 0) {
-            fprintf(stderr, "bench kernels: cannot write %s\n", out_path);
-            rc = 1;
-        }
-    }
-    printf("%s\n", s);
-    cJSON_free(s);
-    cJSON_Delete(root);
+    if (rc == 0) rc = bench_report_finish(report, c.json, c.md, "bench kernels");
+    cJSON_Delete(report);
     clft_context_free(ctx);
     return rc;
 }

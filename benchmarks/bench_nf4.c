@@ -1,11 +1,11 @@
-/* bench_nf4.c - NF4 dequantization bandwidth (cl/nf4.cl via clft_weight_dequant) at LLM weight
- * shapes: bytes read (packed codes + absmax statistics) plus bytes written, per second, and as a
- * fraction of the device's measured copy bandwidth (root["peak"]["copy_gbs"]). The weight is
- * random packed bytes and statistics: dequantization speed does not depend on the values, and
- * quantizing 45M values on the host would only slow the benchmark down. The headline variant
- * (double-quantized NF4 to f32) is also timed alternately with a same-sized non-temporal copy
- * ("fraction_of_copy_alongside"): on a shared machine the peak section's copy was measured at
- * another moment, under another load. */
+/* bench_nf4.c - dequantization bandwidth at LLM weight shapes: NF4 (cl/nf4.cl, plain and double
+ * quantized, to f32/f16/bf16) and the GGUF blocks Q8_0, Q4_0, Q4_1 (cl/ggml_blocks.cl) to f32, via
+ * clft_weight_dequant: bytes read (codes plus statistics) plus bytes written, per second, and as a
+ * fraction of the device's measured copy bandwidth (root["peak"]["copy_gbs"]). The weights are
+ * random codes and statistics (bench_weight_make): dequantization speed does not depend on the
+ * values. The headline variant (double-quantized NF4 to f32) is also timed alternately with a
+ * same-sized non-temporal copy ("fraction_of_copy_alongside"): on a shared machine the device
+ * section's copy was measured at another moment, under another load. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,49 +22,6 @@ typedef struct dq_arg {
 static clft_status run_dequant(clft_context *ctx, void *arg) {
     dq_arg *a = arg;
     return clft_weight_dequant(ctx, a->w, a->out_dtype, a->out);
-}
-
-/* a random (rows, cols) 4-bit weight in the bitsandbytes layout, blocksize 64 */
-static clft_status make_weight(clft_context *ctx, int64_t rows, int64_t cols, int double_quant, clft_weight *w) {
-    clft_q4 q;
-    memset(&q, 0, sizeof q);
-    q.type = CLFT_DTYPE_NF4;
-    q.numel = rows * cols;
-    q.blocksize = 64;
-    q.nblocks = (q.numel + 63) / 64;
-    q.double_quant = double_quant;
-    q.nested_blocksize = 256;
-    q.nested_offset = 0.02f;
-    memcpy(q.code, CLFT_NF4_CODE, sizeof q.code);
-    clft_dynamic_map_signed(q.nested_code);
-    const size_t npacked = (size_t)(q.numel + 1) / 2, nb = (size_t)q.nblocks, nn = (nb + 255) / 256;
-    q.packed = malloc(npacked);
-    q.absmax = double_quant ? NULL : malloc(nb * sizeof(float));
-    q.qabsmax = double_quant ? malloc(nb) : NULL;
-    q.nested_absmax = double_quant ? malloc(nn * sizeof(float)) : NULL;
-    clft_status st = CLFT_OK;
-    if (!q.packed || (double_quant ? (!q.qabsmax || !q.nested_absmax) : !q.absmax)) {
-        st = clft_error(CLFT_STATUS_HOST_OOM, "bench nf4: out of host memory");
-    } else {
-        uint64_t s = 0x9e3779b97f4a7c15ULL;
-        for (size_t i = 0; i < npacked; i++) {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            q.packed[i] = (uint8_t)(s >> 32);
-        }
-        for (size_t b = 0; b < nb; b++) {
-            if (double_quant)
-                q.qabsmax[b] = q.packed[b];
-            else
-                q.absmax[b] = 0.01f + 0.001f * (float)(q.packed[b] & 15);
-        }
-        for (size_t b = 0; double_quant && b < nn; b++)
-            q.nested_absmax[b] = 0.01f;
-        st = clft_weight_upload_q4(ctx, CLFT_MEM_WEIGHTS, &q, rows, cols, w);
-    }
-    clft_q4_free(&q);
-    return st;
 }
 
 static size_t out_size(clft_dtype t) { return t == CLFT_DTYPE_F32 ? 4 : 2; }
@@ -107,16 +64,19 @@ clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSO
     const double copy_gbs = cJSON_IsNumber(copy) ? copy->valuedouble : 0.0;
     const cJSON *write = peak ? cJSON_GetObjectItemCaseSensitive(peak, "write_gbs") : NULL;
     const double write_gbs = cJSON_IsNumber(write) ? write->valuedouble : 0.0;
-    static const int64_t SHAPES[][2] = {{4096, 4096}, {4096, 11008}};
+    static const int64_t FULL[][2] = {{4096, 4096}, {4096, 11008}}, QUICK[][2] = {{512, 1024}};
+    const int64_t(*SHAPES)[2] = o->quick ? QUICK : FULL;
     static const struct {
+        clft_dtype dt;
         int dq;
         clft_dtype out;
         const char *key;
-    } VARIANTS[] = {{1, CLFT_DTYPE_F32, "nf4_dq_to_f32"},
-                    {0, CLFT_DTYPE_F32, "nf4_to_f32"},
-                    {1, CLFT_DTYPE_F16, "nf4_dq_to_f16"},
-                    {1, CLFT_DTYPE_BF16, "nf4_dq_to_bf16"}};
-    const size_t nshapes = o->quick ? 1 : 2, nvariants = o->quick ? 1 : 4;
+    } VARIANTS[] = {
+        {CLFT_DTYPE_NF4, 1, CLFT_DTYPE_F32, "nf4_dq_to_f32"},  {CLFT_DTYPE_Q8_0, 0, CLFT_DTYPE_F32, "q8_0_to_f32"},
+        {CLFT_DTYPE_Q4_0, 0, CLFT_DTYPE_F32, "q4_0_to_f32"},   {CLFT_DTYPE_Q4_1, 0, CLFT_DTYPE_F32, "q4_1_to_f32"},
+        {CLFT_DTYPE_NF4, 0, CLFT_DTYPE_F32, "nf4_to_f32"},     {CLFT_DTYPE_NF4, 1, CLFT_DTYPE_F16, "nf4_dq_to_f16"},
+        {CLFT_DTYPE_NF4, 1, CLFT_DTYPE_BF16, "nf4_dq_to_bf16"}};
+    const size_t nshapes = o->quick ? 1 : 2, nvariants = o->quick ? 4 : 7;
     if (copy_gbs > 0) cJSON_AddNumberToObject(out, "copy_gbs", copy_gbs);
     cJSON *shapes = cJSON_AddArrayToObject(out, "shapes");
     clft_status st = CLFT_OK;
@@ -140,18 +100,25 @@ clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSO
                               sizeof n16, &n16, (size_t)0);
         for (size_t v = 0; st == CLFT_OK && v < nvariants; v++) {
             clft_weight w;
-            st = make_weight(ctx, rows, cols, VARIANTS[v].dq, &w);
+            st = bench_weight_make(ctx, VARIANTS[v].dt, rows, cols, VARIANTS[v].dq, &w);
             if (st != CLFT_OK) break;
             dq_arg a = {&w, VARIANTS[v].out, &obuf};
             double t = 0, tc = 0;
+            bench_stats secs = {0};
+            const double rd = bench_weight_bytes(&w), wr = (double)n * (double)out_size(VARIANTS[v].out);
             if (v == 0)
                 st = interleaved(ctx, o->reps < 3 ? 3 : 2 * o->reps, &a, &ca, &t, &tc);
             else
-                st = bench_best_seconds(ctx, o->reps, run_dequant, &a, &t);
+                st = bench_time(ctx, 1, o->reps, 0, run_dequant, &a, &secs);
+            if (v > 0) t = secs.min;
+            if (st == CLFT_OK && o->report) {
+                char name[96];
+                snprintf(name, sizeof name, "dequant %s %lldx%lld", VARIANTS[v].key, (long long)rows, (long long)cols);
+                if (v == 0) secs.min = secs.median = secs.max = t, secs.n = 1;
+                bench_entry_add(o->report, name, "dequant", "GB/s", bench_rate(secs, (rd + wr) / 1e9), "copy_gbs",
+                                &secs);
+            }
             if (st == CLFT_OK) {
-                const double nb = (double)((n + 63) / 64);
-                const double rd = (double)((n + 1) / 2) + (VARIANTS[v].dq ? nb + 4.0 * (nb / 256.0) : 4.0 * nb);
-                const double wr = (double)n * (double)out_size(VARIANTS[v].out);
                 const double gbs = (rd + wr) / t / 1e9;
                 cJSON *jv = cJSON_AddObjectToObject(js, VARIANTS[v].key);
                 cJSON_AddNumberToObject(jv, "seconds", t);

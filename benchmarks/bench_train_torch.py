@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,13 +69,18 @@ def torch_run(gguf, batch, seq, steps, threads, rank):
 
 def clft_run(bench, gguf, device, batch, seq, steps, checkpointing):
     env = dict(os.environ, CLFT_DEVICE=str(device))
-    r = subprocess.run([bench, "--device", str(device), "--model", gguf, "--method", "qlora", "--batch", str(batch),
-                        "--seq", str(seq), "--steps", str(steps), "--checkpointing", str(checkpointing)],
-                       capture_output=True, text=True, env=env)
-    sys.stderr.write(r.stderr)
-    if r.returncode != 0:
-        sys.exit(f"bench_train_torch.py: bench_train failed on device {device}")
-    return json.loads(r.stdout)
+    with tempfile.TemporaryDirectory() as tmp:  # the clft-bench/1 document (stdout is its Markdown table)
+        out = os.path.join(tmp, "train.json")
+        r = subprocess.run([bench, "--device", str(device), "--model", gguf, "--method", "qlora", "--batch",
+                            str(batch), "--seq", str(seq), "--steps", str(steps), "--checkpointing",
+                            str(checkpointing), "--json", out], capture_output=True, text=True, env=env)
+        sys.stderr.write(r.stderr)
+        if r.returncode != 0:
+            sys.exit(f"bench_train_torch.py: bench_train failed on device {device}")
+        with open(out) as f:
+            doc = json.load(f)
+    doc["device"] = doc["device"]["name"]
+    return doc
 
 
 def main():

@@ -6,8 +6,15 @@
  *   bench_copy16nt_f32 (same arguments): one float16 per work-item, non-temporal store
  *   bench_fill16nt_f32 (dst[n16] float16, v float, n16 ulong): dst = v            -> write bandwidth
  *   bench_fma_f32    (out[global] float, iters int, seed float): chains of fma    -> fp32 peak
+ *   bench_fma_f16    the same in half precision, built with -DBENCH_HALF=1 (needs cl_khr_fp16)
+ *   bench_read16_f32 (out[global] float, src[n16] float16, n16 ulong): each work-item sums
+ *                    BENCH_READ_CHUNK consecutive float16 (CPUs) or, with -DBENCH_READ_STRIDED=1,
+ *                    float16s a global size apart (GPUs: neighbours read neighbours) -> read bandwidth
+ *   bench_fill16_f32 (dst[n16] float16, v float, n16 ulong): dst = v, plain stores
+ *   bench_empty      (): nothing                                                  -> launch latency
  * Tunables: BENCH_CHAINS (independent fma chains per work-item, 1..16, default 8) and
- * BENCH_VEC (their vector width: 1, 2, 4, 8 or 16, default 16).
+ * BENCH_VEC (their vector width: 1, 2, 4, 8 or 16, default 16), BENCH_HALF (0 or 1),
+ * BENCH_READ_CHUNK (float16 per work-item, default 16), BENCH_READ_STRIDED (0 or 1).
  * Each chain is its own named variable (no private array, which a compiler may keep in memory),
  * and each step is one vector fma, so a CPU compiler emits one SIMD FMA per chain per step
  * without having to vectorize across work-items (PoCL only does that for innermost loops, and the
@@ -20,13 +27,58 @@
 #define BENCH_VEC 16
 #endif
 
+#ifndef BENCH_HALF
+#define BENCH_HALF 0
+#endif
+#if BENCH_HALF
+#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+#define bscalar          half
+#define BENCH_FMA_KERNEL bench_fma_f16
+#else
+#define bscalar          float
+#define BENCH_FMA_KERNEL bench_fma_f32
+#endif
+#define BS(x) ((bscalar)(x))
+
 #define BV_CAT_(a, b) a##b
 #define BV_CAT(a, b) BV_CAT_(a, b)
 #if BENCH_VEC == 1
-#define bvec float
+#define bvec bscalar
 #else
-#define bvec BV_CAT(float, BENCH_VEC)
+#define bvec BV_CAT(bscalar, BENCH_VEC)
 #endif
+
+__kernel void bench_empty(void) {}
+
+#ifndef BENCH_READ_CHUNK
+#define BENCH_READ_CHUNK 16
+#endif
+#ifndef BENCH_READ_STRIDED
+#define BENCH_READ_STRIDED 0
+#endif
+/* read bandwidth: the sum is stored (one float per work-item, BENCH_READ_CHUNK * 64 bytes read) so
+ * that no load can be dropped */
+__kernel void bench_read16_f32(__global float *restrict out, __global const float16 *restrict src, ulong n16) {
+    const size_t g = get_global_id(0);
+    float16 acc = (float16)(0.0f);
+#if BENCH_READ_STRIDED
+    const size_t step = get_global_size(0);
+    for (size_t j = 0; j < BENCH_READ_CHUNK; j++)
+        if (g + j * step < n16) acc += src[g + j * step];
+#else
+    const size_t i0 = g * BENCH_READ_CHUNK;
+    for (size_t j = 0; j < BENCH_READ_CHUNK; j++)
+        if (i0 + j < n16) acc += src[i0 + j];
+#endif
+    const float8 h = acc.lo + acc.hi;
+    const float4 q = h.lo + h.hi;
+    out[g] = (q.x + q.y) + (q.z + q.w);
+}
+
+__kernel void bench_fill16_f32(__global float16 *restrict dst, float v, ulong n16) {
+    size_t i = get_global_id(0);
+    if (i < n16) dst[i] = (float16)(v);
+}
 
 __kernel void bench_copy_f32(__global float4 *restrict dst, __global const float4 *restrict src, ulong n4) {
     size_t i = get_global_id(0);
@@ -74,12 +126,12 @@ __kernel void bench_fill16nt_f32(__global float16 *restrict dst, float v, ulong 
 /* Each work-item runs BENCH_CHAINS independent chains of `iters` fused multiply-adds on
  * BENCH_VEC lanes (2 FLOP per lane). The result is stored so that nothing is optimized away. */
 #define BENCH_STEP(c) a##c = fma(a##c, m, k)
-__kernel void bench_fma_f32(__global float *restrict out, int iters, float seed) {
-    const bvec a = (bvec)(seed + (float)get_global_id(0) * 1e-7f);
-    const bvec m = (bvec)(0.999f), k = (bvec)(1e-4f);
-    bvec a0 = a, a1 = a + 1.0f, a2 = a + 2.0f, a3 = a + 3.0f, a4 = a + 4.0f, a5 = a + 5.0f, a6 = a + 6.0f,
-         a7 = a + 7.0f, a8 = a + 8.0f, a9 = a + 9.0f, a10 = a + 10.0f, a11 = a + 11.0f, a12 = a + 12.0f,
-         a13 = a + 13.0f, a14 = a + 14.0f, a15 = a + 15.0f;
+__kernel void BENCH_FMA_KERNEL(__global float *restrict out, int iters, float seed) {
+    const bvec a = (bvec)(BS(seed + (float)get_global_id(0) * 1e-7f));
+    const bvec m = (bvec)(BS(0.999f)), k = (bvec)(BS(1e-4f));
+    bvec a0 = a, a1 = a + BS(1.0f), a2 = a + BS(2.0f), a3 = a + BS(3.0f), a4 = a + BS(4.0f), a5 = a + BS(5.0f),
+         a6 = a + BS(6.0f), a7 = a + BS(7.0f), a8 = a + BS(8.0f), a9 = a + BS(9.0f), a10 = a + BS(10.0f),
+         a11 = a + BS(11.0f), a12 = a + BS(12.0f), a13 = a + BS(13.0f), a14 = a + BS(14.0f), a15 = a + BS(15.0f);
     for (int it = 0; it < iters; it++) {
         BENCH_STEP(0);
 #if BENCH_CHAINS > 1
@@ -131,10 +183,10 @@ __kernel void bench_fma_f32(__global float *restrict out, int iters, float seed)
     /* chains not stepped are sums of constants: fold all 16 so each stepped chain is used */
     bvec s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15));
 #if BENCH_VEC == 1
-    out[get_global_id(0)] = s;
+    out[get_global_id(0)] = (float)s;
 #else
     float t = 0.0f;
-    for (int l = 0; l < BENCH_VEC; l++) t += ((float *)&s)[l];
+    for (int l = 0; l < BENCH_VEC; l++) t += (float)((bscalar *)&s)[l];
     out[get_global_id(0)] = t;
 #endif
 }

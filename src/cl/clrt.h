@@ -120,6 +120,10 @@ cl_event *clft_cl_profile_event(clft_context *ctx, cl_event *slot);
 clft_status clft_cl_profile_record(clft_context *ctx, const char *name, cl_event ev);
 /* Set the tag of later launches (a static string or NULL); returns the previous one to restore. */
 const char *clft_cl_profile_set_tag(clft_context *ctx, const char *tag);
+/* Set the scope of later launches (static or NULL): while set it is their tag, whatever the tag
+ * (an op built on the GEMM layer - blocked attention - counts its GEMMs as its own). Returns the
+ * previous scope. */
+const char *clft_cl_profile_set_scope(clft_context *ctx, const char *scope);
 /* Finish the queue, resolve every pending event and return the totals (owned by the context, valid
  * until the next profiling call). Fails on a context without profiling. */
 clft_status clft_cl_profile_collect(clft_context *ctx, const clft_prof_entry **entries, size_t *count);

@@ -20,7 +20,8 @@ typedef struct prof_pending {
 } prof_pending;
 
 struct clft_prof {
-    const char *tag; /* static string or NULL */
+    const char *tag;   /* static string or NULL */
+    const char *scope; /* an enclosing op family's tag (attention), which wins over tag */
     clft_prof_entry *entries;
     size_t nentries, capentries;
     prof_pending *pending;
@@ -41,8 +42,16 @@ const char *clft_cl_profile_set_tag(clft_context *ctx, const char *tag) {
     return old;
 }
 
+const char *clft_cl_profile_set_scope(clft_context *ctx, const char *scope) {
+    clft_prof *p = prof_of(ctx);
+    if (!p) return NULL;
+    const char *old = p->scope;
+    p->scope = scope;
+    return old;
+}
+
 static int entry_index(clft_prof *p, const char *name) {
-    const char *tag = p->tag ? p->tag : "";
+    const char *tag = p->scope ? p->scope : p->tag ? p->tag : "";
     for (size_t i = 0; i < p->nentries; i++)
         if (!strcmp(p->entries[i].name, name) && !strcmp(p->entries[i].tag, tag)) return (int)i;
     if (p->nentries == p->capentries) {

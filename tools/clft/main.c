@@ -12,7 +12,7 @@
 static const cli_command COMMANDS[] = {
     {"devices", "list OpenCL devices (--json for machine-readable output)", cmd_devices},
     {"selfcheck", "run every kernel against its plain-C reference on a device", cmd_selfcheck},
-    {"bench", "benchmarks: 'clft bench kernels' prints JSON", cmd_bench},
+    {"bench", "benchmarks: device limits, kernels, training steps (JSON + Markdown), compare (HTML)", cmd_bench},
     {"train", "fine-tune a model folder on a data file (full, LoRA, QLoRA): metrics, checkpoints, report", cmd_train},
     {"plan", "the device memory a training run needs, by class, without a device; --fit SIZE|DEVICE", cmd_plan},
     {"init", "write a random-initialized Hugging Face model folder from a preset or config.json", cmd_init},
