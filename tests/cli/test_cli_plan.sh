@@ -98,6 +98,21 @@ check "... says what to change" grep -q "change one setting" "$T/stdout"
 # bad input: one line, exit 2
 check "no model" code 2 "$CLFT" plan --method lora
 check "... one line" one_line "--model"
+check "--embed-dtype fp8" code 2 "$CLFT" plan --preset tiny --embed-dtype fp8
+check "... one line" one_line "--embed-dtype 'fp8'"
+check "--embed-dtype bf16 with --method full" code 2 "$CLFT" plan --preset tiny --method full --embed-dtype bf16
+check "... one line" one_line "full fine-tuning"
+# the embeddings and head: bf16 under QLoRA (auto), f32 on request, 2 bytes per element apart
+check "--embed-dtype auto / f32 (exit 0)" sh -c '
+    "$1" plan --preset llama-3-8b --method qlora --json > "$2/e1.json" &&
+    "$1" plan --preset llama-3-8b --method qlora --embed-dtype f32 --json > "$2/e2.json"' - "$CLFT" "$T"
+check "... bf16 by default, f32 costs 2 x 128256 x 4096 x 2 bytes more" python3 - "$T/e1.json" "$T/e2.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["settings"]["embed_dtype"] == "bf16" and b["settings"]["embed_dtype"] == "f32", (a["settings"], b["settings"])
+d = b["classes"]["weights"] - a["classes"]["weights"]
+assert d == 2 * 128256 * 4096 * 2, d
+PY
 check "unknown preset" code 2 "$CLFT" plan --preset nosuch
 check "... one line" one_line "nosuch"
 check "missing model folder" code 2 "$CLFT" plan --model "$T/absent"

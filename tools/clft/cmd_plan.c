@@ -334,6 +334,7 @@ int cmd_plan(int argc, char **argv) {
         cJSON_AddStringToObject(s, "arch", clft_arch_name(P.mcfg.arch));
         cJSON_AddStringToObject(s, "method", clft_method_name(P.tp.method));
         cJSON_AddStringToObject(s, "base_dtype", dtype);
+        cJSON_AddStringToObject(s, "embed_dtype", clft_dtype_name(clft_train_embed_dtype(&P.tp)));
         cJSON_AddNumberToObject(s, "rank", P.tp.method == CLFT_METHOD_FULL ? 0 : P.tp.lora.r);
         cJSON_AddStringToObject(s, "targets", P.tp.method == CLFT_METHOD_FULL ? "" : targets);
         cJSON_AddNumberToObject(s, "seq_len", c.seq_len);
@@ -373,8 +374,10 @@ int cmd_plan(int argc, char **argv) {
         printf("settings: full, seq-len %d, batch %d, grad-accum %d, checkpointing %s\n", c.seq_len, c.batch,
                c.grad_accum, P.tp.checkpointing ? "on" : "off");
     else
-        printf("settings: %s r%d targets %s, base %s, seq-len %d, batch %d, grad-accum %d, checkpointing %s\n",
-               clft_method_name(P.tp.method), P.tp.lora.r, targets, dtype, c.seq_len, c.batch, c.grad_accum,
+        printf("settings: %s r%d targets %s, base %s, embeddings/head %s, seq-len %d, batch %d, grad-accum %d, "
+               "checkpointing %s\n",
+               clft_method_name(P.tp.method), P.tp.lora.r, targets, dtype,
+               clft_dtype_name(clft_train_embed_dtype(&P.tp)), c.seq_len, c.batch, c.grad_accum,
                P.tp.checkpointing ? "on" : "off");
     printf("\n  %-34s %16s %12s\n", "class", "bytes", "");
     for (int k = 0; k < CLFT_MEM_CLASS_COUNT; k++) {
