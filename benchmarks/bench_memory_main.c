@@ -1,7 +1,8 @@
 /* bench_memory_main.c - a real model's training step against its memory plan (JSON on stdout): the
  * plan per class (clft_memory_plan_compute, no device), the device arena's peak per class over
  * model creation, weight loading, trainer creation and the steps, host RSS before and after loading
- * (the loader streams a file's tensors; on a CPU device the device buffers are host memory too),
+ * (anonymous - on a CPU device the device buffers are host memory too - and file-backed: the
+ * safetensors the loader maps; the peak of both as the kernel counts it),
  * seconds of loading and of each step.
  *   bench_memory --model DIR|PRESET [--device SPEC] [--method full|lora|qlora] [--rank R]
  *                [--targets all|LIST-as-mask] [--seq-len T] [--batch B] [--steps N] [--checkpointing -1|0|1]
@@ -23,15 +24,20 @@ static double rss_peak_bytes(void) {
     return (double)u.ru_maxrss * 1024.0; /* Linux: KiB */
 }
 
-static double rss_now_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, res = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
-        fclose(f);
-    }
-    return (double)res * 4096.0;
+/* A field of /proc/self/status in bytes (kB there): RssAnon (private memory: the host's own copies
+ * and, on a CPU device, the device buffers) and RssFile (pages of mapped files: the safetensors the
+ * loader maps, page cache the kernel can drop). */
+static double status_bytes(const char *key) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double v = 0;
+    const size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':') v = atof(line + n + 1) * 1024.0;
+    if (f) fclose(f);
+    return v;
 }
+static double rss_now_bytes(void) { return status_bytes("RssAnon"); }
 
 static int fail(const char *what) {
     fprintf(stderr, "bench_memory: %s: %s\n", what, clft_last_error());
@@ -104,6 +110,7 @@ int main(int argc, char **argv) {
     if ((from_dir ? clft_model_load_weights(mod, model) : clft_model_init_random(mod, 1, 0.02f)) != CLFT_OK)
         return fail("weights");
     const double t_load = clft_now_seconds() - t0, rss_load_peak = rss_peak_bytes(), rss_load = rss_now_bytes();
+    const double rss_file = status_bytes("RssFile");
     t0 = clft_now_seconds();
     if (clft_trainer_create(mod, &tr) != CLFT_OK) return fail("trainer");
     const double t_trainer = clft_now_seconds() - t0;
@@ -117,8 +124,9 @@ int main(int argc, char **argv) {
            "\"checkpointing\": %d, \"embed_dtype\": \"%s\"},\n",
            clft_method_name(m), rank, seq, batch, ckpt, clft_dtype_name(clft_train_embed_dtype(&tp)));
     printf("  \"load_seconds\": %.1f, \"trainer_create_seconds\": %.2f,\n", t_load, t_trainer);
-    printf("  \"host_rss_bytes\": {\"before_load\": %.0f, \"after_load\": %.0f, \"peak_through_load\": %.0f},\n", rss0,
-           rss_load, rss_load_peak);
+    printf("  \"host_rss_bytes\": {\"anon_before_load\": %.0f, \"anon_after_load\": %.0f, \"file_after_load\": %.0f, "
+           "\"peak_through_load\": %.0f},\n",
+           rss0, rss_load, rss_file, rss_load_peak);
     printf("  \"steps\": [");
     int rc = 0;
     for (int s = 0; s < steps; s++) {
