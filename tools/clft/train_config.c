@@ -431,6 +431,16 @@ int train_config_params(const train_config *c, clft_train_params *tp, char *err,
                             b),
                    0;
     }
+    if (c->embed_dtype[0] && strcmp(c->embed_dtype, "auto")) {
+        const clft_dtype e = train_config_dtype(c->embed_dtype);
+        if (e != CLFT_DTYPE_F32 && e != CLFT_DTYPE_BF16 && e != CLFT_DTYPE_F16)
+            return snprintf(err, errcap, "--embed-dtype '%s': use auto, f32, bf16 or f16", c->embed_dtype), 0;
+        if (method == CLFT_METHOD_FULL && e != CLFT_DTYPE_F32)
+            return snprintf(err, errcap, "--embed-dtype %s: full fine-tuning trains the embeddings in f32",
+                            c->embed_dtype),
+                   0;
+        tp->embed_dtype = (int)e;
+    }
     if (c->base_storage[0]) { /* native: the GGUF file's own blocks */
         if (strcmp(c->base_storage, "native"))
             return snprintf(err, errcap, "--base-storage '%s': the only value is native", c->base_storage), 0;
@@ -442,16 +452,6 @@ int train_config_params(const train_config *c, clft_train_params *tp, char *err,
     if (!train_config_targets(c->targets, &tp->lora.targets))
         return snprintf(err, errcap, "--targets '%s': a comma separated list of q,k,v,o,gate,up,down, or all",
                         c->targets),
-    if (c->embed_dtype[0] && strcmp(c->embed_dtype, "auto")) {
-        const clft_dtype e = train_config_dtype(c->embed_dtype);
-        if (e != CLFT_DTYPE_F32 && e != CLFT_DTYPE_BF16 && e != CLFT_DTYPE_F16)
-            return snprintf(err, errcap, "--embed-dtype '%s': use auto, f32, bf16 or f16", c->embed_dtype), 0;
-        if (method == CLFT_METHOD_FULL && e != CLFT_DTYPE_F32)
-            return snprintf(err, errcap, "--embed-dtype %s: full fine-tuning trains the embeddings in f32",
-                            c->embed_dtype),
-                   0;
-        tp->embed_dtype = (int)e;
-    }
                0;
     tp->lora.r = c->rank;
     tp->lora.alpha = (float)(c->alpha >= 0 ? c->alpha : 2.0 * c->rank);
