@@ -407,9 +407,19 @@ static clft_status save(run *r, char *dir_out, size_t cap) {
     snprintf(dir, sizeof dir, "%s/checkpoint-%lld", r->c.out, (long long)r->step);
     if (r->metrics) fflush(r->metrics), fsync(fileno(r->metrics));
     if (dir_out) snprintf(dir_out, cap, "%s", dir);
-    if (r->dist->rank > 0) return CLFT_OK; /* rank 0 writes the run's files */
+    if (r->dist->size > 1) { /* rank 0 writes the run's files while the others wait for it */
+        int ok = r->dist->rank > 0 || r->saved_step == r->step || clft_trainer_save(r->tr, dir, user) == CLFT_OK;
+        const clft_status st = ok ? CLFT_OK : CLFT_STATUS_IO; /* (rank 0's last error stays) */
+        TRY(train_dist_bcast(r->dist, &ok, sizeof ok, "rank 0's checkpoint save"));
+        if (r->dist->rank > 0) {
+            if (!ok) SNPRINTF(r->dist->err, sizeof r->dist->err, "rank %d: rank 0 could not save the checkpoint of step %lld",
+                              r->dist->rank, (long long)r->step);
+            return ok ? CLFT_OK : CLFT_STATUS_IO;
+        }
+        TRY(st);
+    }
     if (r->saved_step == r->step) return CLFT_OK; /* e.g. the best step's checkpoint, then the end at that step */
-    TRY(clft_trainer_save(r->tr, dir, user));
+    if (r->dist->size <= 1) TRY(clft_trainer_save(r->tr, dir, user));
     r->saved_step = r->step;
     char best[4300] = "";
     if (r->best_step > 0) snprintf(best, sizeof best, "checkpoint-%lld", (long long)r->best_step);
@@ -1049,6 +1059,12 @@ loop:
             st = sample(r);
             if (st != CLFT_OK) break;
             with_sample = 1;
+        }
+        if (r->dist->size > 1 && r->c.sample_every > 0 &&
+            (r->step % r->c.sample_every == 0 || r->step == r->total_steps)) { /* the others wait for rank 0's */
+            int done = 1;
+            st = train_dist_bcast(r->dist, &done, sizeof done, "rank 0's sample");
+            if (st != CLFT_OK) break;
         }
         metrics_line(r, &s, lr, tps, elapsed, with_eval, with_sample);
         if (with_sample && !r->c.quiet)

@@ -16,6 +16,7 @@ typedef struct train_dist {
     int rank, size, local_rank;
     int mpi;                         /* MPI was initialized (launched by mpirun with CLFT_MPI) */
     double timeout;                  /* --dist-timeout */
+    int patient;                     /* rank 0 works alone now (or the first step): 20 x timeout */
     volatile sig_atomic_t *signaled; /* set by the signal handler */
     const char *phase;               /* what the ranks are doing now (named in errors) */
     char err[512];                   /* the last communication failure ("" none) */
@@ -44,7 +45,7 @@ int train_dist_setup(train_dist *d, train_config *c, int argc, char **argv);
 /* Every rank the same clft, settings, model and data? 0, or 2 with the difference printed (rank 0). */
 int train_dist_handshake(train_dist *d, const train_config *c, const clft_model_config *mc,
                          const clft_dataset_stats *ds);
-/* rank 0's bytes to every rank. */
+/* rank 0's bytes to every rank, waiting as long as rank 0 may work alone (20 x --dist-timeout). */
 clft_status train_dist_bcast(train_dist *d, void *p, size_t bytes, const char *phase);
 /* One optimizer step on this rank's share of the n global micro-batches (each global_rows x T):
  * *stop becomes 1 on every rank when any rank got a signal. */
