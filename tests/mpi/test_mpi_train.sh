@@ -9,7 +9,8 @@
 #  3. kill -9 of rank 1: the job stops with an error, the checkpoints verify, --resume on 2 ranks and
 #     on 1 process finishes the run with the losses of the uninterrupted one
 #  4. a hung rank (SIGSTOP): the other stops after --dist-timeout with one line saying so
-#  5. ranks with other settings are refused at start-up; bad --devices / --balance values
+#  5. ranks with other settings or other model weights are refused at start-up; bad --devices /
+#     --balance values
 # Usage: test_mpi_train.sh CLFT_BINARY SCRATCH_DIR CKPT_VERIFY_BINARY SOURCE_DIR
 set -u
 . "$(dirname "$0")/../io/cli_common.sh" "$1" "$2"
@@ -150,6 +151,11 @@ check "other settings on rank 1: refused (exit 2)" code 2 $MPIRUN -np 1 "$CLFT" 
     --out "$T/mis" : -np 1 "$CLFT" train $S --lr 2e-3 --device 1 --out "$T/mis"
 check "... naming the rank and what differs" grep -q "rank 1 differs from rank 0 in its settings" "$T/stderr"
 check "no run was started" [ ! -e "$T/mis/metrics.jsonl" ]
+check "init tiny with another seed" code 0 "$CLFT" init --preset tiny --out "$T/m2" --seed 2
+S2="--data $DATA --seq-len 32 --steps 2 --quiet --method lora --batch 2 --out $T/mis2"
+check "other model weights on rank 1: refused (exit 2)" code 2 $MPIRUN -np 1 "$CLFT" train --model "$T/m" $S2 \
+    --device 0 : -np 1 "$CLFT" train --model "$T/m2" $S2 --device 1
+check "... naming the model" grep -q "rank 1 differs from rank 0 in its model" "$T/stderr"
 check "an unknown device in --devices (exit 2)" code 2 $MPIRUN -np 2 "$CLFT" train $S --devices 0,nosuchdevice \
     --out "$T/bad1"
 check "... naming the entry" grep -q "devices: entry 1 'nosuchdevice'" "$T/stderr"

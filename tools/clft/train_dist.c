@@ -9,6 +9,7 @@
  * same global batch changes, so the losses are those of an equal split. Built without CLFT_MPI
  * (CMake option), a run is one process and the multi-device flags say that MPI is missing. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -299,6 +301,62 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
         h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
     return h;
 }
+static uint64_t fnv1a_bytes(uint64_t h, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int weight_file(const char *name) {
+    const size_t n = strlen(name);
+    return (n > 12 && !strcmp(name + n - 12, ".safetensors")) || (n > 5 && !strcmp(name + n - 5, ".gguf"));
+}
+
+/* A weight file's size and 16 samples of 4 KiB spread over it: two models of one config but other
+ * weights (another seed, another checkpoint) differ here, at the cost of 64 KiB read per file. */
+static uint64_t file_fingerprint(uint64_t h, const char *path, const char *name) {
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (!f || stat(path, &st) != 0) {
+        if (f) fclose(f);
+        return fnv1a(h, name);
+    }
+    char head[320];
+    snprintf(head, sizeof head, "%s %lld", name, (long long)st.st_size);
+    h = fnv1a(h, head);
+    unsigned char buf[4096];
+    for (int i = 0; i < 16; i++) {
+        const long long at = (long long)st.st_size / 16 * i;
+        if (fseeko(f, (off_t)at, SEEK_SET) != 0) break;
+        h = fnv1a_bytes(h, buf, fread(buf, 1, sizeof buf, f));
+    }
+    fclose(f);
+    return h;
+}
+
+/* The weight files of a model folder (names in order) or the model file itself. */
+static uint64_t weights_fingerprint(uint64_t h, const char *model) {
+    DIR *d = opendir(model);
+    if (!d) return file_fingerprint(h, model, "model");
+    char names[64][256];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < 64;)
+        if (weight_file(e->d_name) && strlen(e->d_name) < sizeof names[0]) snprintf(names[n++], 256, "%s", e->d_name);
+    closedir(d);
+    for (int i = 1; i < n; i++) /* readdir's order is the file system's: sort the names */
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char t[256];
+            memcpy(t, names[j], sizeof t);
+            memcpy(names[j], names[j - 1], sizeof t);
+            memcpy(names[j - 1], t, sizeof t);
+        }
+    for (int i = 0; i < n; i++) {
+        char path[4400];
+        const int len = snprintf(path, sizeof path, "%s/%s", model, names[i]);
+        if (len > 0 && (size_t)len < sizeof path) h = file_fingerprint(h, path, names[i]);
+    }
+    return h;
+}
 
 int train_dist_handshake(train_dist *d, const train_config *c, const clft_model_config *mc,
                          const clft_dataset_stats *ds) {
@@ -330,7 +388,7 @@ int train_dist_handshake(train_dist *d, const train_config *c, const clft_model_
     const uint64_t h0 = 0xcbf29ce484222325ULL;
     mine.settings = fnv1a(h0, js ? js : "");
     free(js);
-    mine.model = fnv1a(h0, text);
+    mine.model = weights_fingerprint(fnv1a(h0, text), c->model);
     mine.data = fnv1a(h0, data);
     root = mine;
     if (train_dist_bcast(d, &root, sizeof root, "the start-up check") != CLFT_OK) return train_dist_fail(d, CMD, CLFT_STATUS_ABORTED);
@@ -347,7 +405,8 @@ int train_dist_handshake(train_dist *d, const train_config *c, const clft_model_
         free(all);
         return train_dist_fail(d, CMD, CLFT_STATUS_ABORTED);
     }
-    static const char *what[] = {"", "its clft version", "its settings (flags, --config)", "its model (config.json)",
+    static const char *what[] = {"", "its clft version", "its settings (flags, --config)",
+                                 "its model (config.json, or the weight files' sizes and sampled bytes)",
                                  "its training data (examples, rows or tokens)"};
     int bad = 0;
     for (int r = 0; r < d->size && !bad; r++)
