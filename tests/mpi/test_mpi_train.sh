@@ -2,7 +2,8 @@
 # test_mpi_train.sh - data-parallel `clft train` under mpirun (tools/clft/train_dist.c): two ranks, one
 # on PoCL (device 0) and one on Intel's CPU runtime (device 1), two OpenCL implementations in one run.
 #  1. full, LoRA and QLoRA: 10 steps of 2 ranks x --batch 2 = 10 steps of one device x --batch 4
-#     (every logged loss within 1e-5 relative; the metrics name 2 ranks with 2 rows each)
+#     (every logged loss within 1e-5 relative; the metrics name 2 ranks with 2 rows each); LoRA with
+#     --grad-accum 2 too
 #  2. --balance speed: after the measured steps each rank's rows of a 120-row global batch follow its
 #     measured rows/s (within 10%, or the half row of rounding), and the losses stay those of one
 #     device with the whole global batch
@@ -76,6 +77,13 @@ for method in full lora qlora; do
         "import json,sys; c=json.load(open(sys.argv[1])); assert c['global-batch'] == 4 and c['batch'] == 2, c" \
         "$T/two-$method/train_config.json"
 done
+check "lora --grad-accum 2: one device, --batch 4" code 0 "$CLFT" train $C --method lora --batch 4 --grad-accum 2 \
+    --device 0 --out "$T/one-accum"
+check "lora --grad-accum 2: 2 ranks, --batch 2" code 0 $MPIRUN -np 2 "$CLFT" train $C --method lora --batch 2 \
+    --grad-accum 2 --devices 0,1 --out "$T/two-accum"
+check "lora --grad-accum 2: the same losses (rel 1e-5)" same_losses "$T/two-accum/metrics.jsonl" \
+    "$T/one-accum/metrics.jsonl"
+check "lora --grad-accum 2: 2 micro-steps of 2 rows per rank" ranks_rows "$T/two-accum/metrics.jsonl" 4 4
 check "lora: rank 0 wrote the adapter and the checkpoint" sh -c "[ -s '$T/two-lora/adapter_model.safetensors' ] && \
     '$VERIFY' '$T/two-lora/checkpoint-10'"
 

@@ -439,15 +439,17 @@ clft_status train_dist_step(train_dist *d, clft_trainer *tr, clft_batch *global,
     int off = 0;
     for (int r = 0; r < d->rank; r++)
         off += d->rows[r];
+    /* the share in as few micro-batches as the planned rows allow, of even sizes (5 rows of at most 4:
+     * 3 + 2, not 4 + 1) */
     const int per = (k + planned_rows - 1) / planned_rows;
     clft_batch *loc = calloc((size_t)(n * per) + 1, sizeof *loc);
     if (!loc) return CLFT_STATUS_HOST_OOM;
     int nl = 0;
     for (int g = 0; g < n; g++)
-        for (int j = 0; j < per; j++) {
-            const int r0 = off + j * planned_rows, cnt = k - j * planned_rows < planned_rows ? k - j * planned_rows
-                                                                                              : planned_rows;
+        for (int j = 0, r0 = off; j < per; j++) {
+            const int cnt = k / per + (j < k % per);
             const size_t at = (size_t)r0 * (size_t)T;
+            r0 += cnt;
             clft_batch *b = &loc[nl++];
             b->ids = global[g].ids + at;
             b->labels = global[g].labels + at;
