@@ -11,9 +11,9 @@
 #include "train/dist.h"
 
 typedef struct range {
-    size_t p;     /* parameter index */
-    int64_t off;  /* first element */
-    int64_t n;    /* elements */
+    size_t p;    /* parameter index */
+    int64_t off; /* first element */
+    int64_t n;   /* elements */
 } range;
 
 struct clft_dist {
@@ -51,10 +51,10 @@ void clft_dist_free(clft_dist *d) {
 
 clft_status clft_dist_create(clft_model *m, const clft_comm *comm, size_t bucket_bytes, clft_dist **out) {
     *out = NULL;
-    if (!comm->allreduce_start || !comm->allreduce_wait || !comm->allreduce_f64 || !comm->broadcast ||
-        comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
-        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
-                          "clft_trainer_set_comm: rank %d of %d, or a NULL callback", comm->rank, comm->size);
+    if (!comm->allreduce_start || !comm->allreduce_wait || !comm->allreduce_f64 || !comm->broadcast || comm->size < 1 ||
+        comm->rank < 0 || comm->rank >= comm->size)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_trainer_set_comm: rank %d of %d, or a NULL callback",
+                          comm->rank, comm->size);
     clft_dist *d = calloc(1, sizeof *d);
     if (!d) return clft_error(CLFT_STATUS_HOST_OOM, "clft_trainer_set_comm: out of host memory");
     d->m = m;

@@ -412,8 +412,10 @@ static clft_status save(run *r, char *dir_out, size_t cap) {
         const clft_status st = ok ? CLFT_OK : CLFT_STATUS_IO; /* (rank 0's last error stays) */
         TRY(train_dist_bcast(r->dist, &ok, sizeof ok, "rank 0's checkpoint save"));
         if (r->dist->rank > 0) {
-            if (!ok) SNPRINTF(r->dist->err, sizeof r->dist->err, "rank %d: rank 0 could not save the checkpoint of step %lld",
-                              r->dist->rank, (long long)r->step);
+            if (!ok)
+                SNPRINTF(r->dist->err, sizeof r->dist->err,
+                         "rank %d: rank 0 could not save the checkpoint of step %lld", r->dist->rank,
+                         (long long)r->step);
             return ok ? CLFT_OK : CLFT_STATUS_IO;
         }
         TRY(st);
@@ -676,7 +678,8 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
     if (a->global_batch > 0 && a->global_batch != b->global_batch) { /* any rank count resumes: the rows stay */
         const int ranks = b->batch > 0 ? b->global_batch / b->batch : 1;
         if (ranks > 1)
-            snprintf(err, cap, "--resume: --batch %d x %d ranks = %d rows differs from the run's %d rows per micro-step",
+            snprintf(err, cap,
+                     "--resume: --batch %d x %d ranks = %d rows differs from the run's %d rows per micro-step",
                      b->batch, ranks, b->global_batch, a->global_batch);
         else
             snprintf(err, cap, "--resume: --batch %d differs from the run's %d (its train_config.json)", b->batch,

@@ -29,7 +29,6 @@
 
 #define CMD "train"
 
-
 int train_dist_built(void) {
 #ifdef CLFT_HAVE_MPI
     return 1;
@@ -78,7 +77,8 @@ static clft_status wait_req(train_dist *d, MPI_Request *rq) {
             return comm_error(d,
                               "rank %d: no answer from the other ranks for %.0f s in %s: a rank died or hangs "
                               "(--dist-timeout %g%s); the last checkpoint is intact, continue with --resume",
-                              d->rank, t - t0, d->phase, d->timeout, d->patient ? ", 20x while rank 0 works alone" : "");
+                              d->rank, t - t0, d->phase, d->timeout,
+                              d->patient ? ", 20x while rank 0 works alone" : "");
         struct timespec ts = {0, ns};
         nanosleep(&ts, NULL);
         if (ns < 1000000) ns *= 2;
@@ -90,7 +90,8 @@ static clft_status cb_start(void *user, float *x, size_t n, void **req) {
     int i = 0;
     while (i < 4 && g_req_used[i])
         i++;
-    if (i == 4 || n > INT_MAX) return comm_error(d, "rank %d: all-reduce of %zu floats: too many in flight", d->rank, n);
+    if (i == 4 || n > INT_MAX)
+        return comm_error(d, "rank %d: all-reduce of %zu floats: too many in flight", d->rank, n);
     if (MPI_Iallreduce(MPI_IN_PLACE, x, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &g_req[i]) != MPI_SUCCESS)
         return comm_error(d, "rank %d: MPI_Iallreduce failed in %s", d->rank, d->phase);
     g_req_used[i] = 1;
@@ -133,7 +134,7 @@ int train_dist_start(train_dist *d, volatile sig_atomic_t *signaled) {
     d->signaled = signaled;
     d->timeout = 300;
     d->phase = "start-up";
-    d->patient = 1; /* until the first step is done */
+    d->patient = 1;                        /* until the first step is done */
     if (!clft_mpi_launch_size()) return 0; /* not started by mpirun */
 #ifdef CLFT_HAVE_MPI
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
@@ -372,10 +373,9 @@ int train_dist_handshake(train_dist *d, const train_config *c, const clft_model_
     char text[1024];
     snprintf(text, sizeof text, "%d %lld %lld %lld %lld %lld %lld %lld %.17g %.17g %lld %d %d %d %d %d %lld",
              (int)mc->arch, (long long)mc->vocab_size, (long long)mc->hidden_size, (long long)mc->intermediate_size,
-             (long long)mc->num_layers, (long long)mc->num_heads, (long long)mc->num_kv_heads,
-             (long long)mc->head_dim, mc->rms_norm_eps, mc->rope_theta, (long long)mc->max_position_embeddings,
-             mc->tie_word_embeddings, mc->qkv_bias, mc->o_bias, mc->mlp_bias, (int)mc->rope_scaling.type,
-             (long long)mc->sliding_window);
+             (long long)mc->num_layers, (long long)mc->num_heads, (long long)mc->num_kv_heads, (long long)mc->head_dim,
+             mc->rms_norm_eps, mc->rope_theta, (long long)mc->max_position_embeddings, mc->tie_word_embeddings,
+             mc->qkv_bias, mc->o_bias, mc->mlp_bias, (int)mc->rope_scaling.type, (long long)mc->sliding_window);
     char data[256];
     snprintf(data, sizeof data, "%lld %lld %lld %lld", (long long)ds->examples, (long long)ds->rows,
              (long long)ds->tokens, (long long)ds->label_tokens);
@@ -391,12 +391,13 @@ int train_dist_handshake(train_dist *d, const train_config *c, const clft_model_
     mine.model = weights_fingerprint(fnv1a(h0, text), c->model);
     mine.data = fnv1a(h0, data);
     root = mine;
-    if (train_dist_bcast(d, &root, sizeof root, "the start-up check") != CLFT_OK) return train_dist_fail(d, CMD, CLFT_STATUS_ABORTED);
+    if (train_dist_bcast(d, &root, sizeof root, "the start-up check") != CLFT_OK)
+        return train_dist_fail(d, CMD, CLFT_STATUS_ABORTED);
     const int code = strcmp(root.version, mine.version) ? 1
-                     : root.settings != mine.settings    ? 2
-                     : root.model != mine.model          ? 3
-                     : root.data != mine.data            ? 4
-                                                         : 0;
+                     : root.settings != mine.settings   ? 2
+                     : root.model != mine.model         ? 3
+                     : root.data != mine.data           ? 4
+                                                        : 0;
     double *all = calloc((size_t)d->size, sizeof *all);
     if (!all) return 1;
     all[d->rank] = code;

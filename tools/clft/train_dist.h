@@ -22,14 +22,14 @@ typedef struct train_dist {
     char err[512];                   /* the last communication failure ("" none) */
     clft_comm comm;
     /* the split of the global batch */
-    int speed;             /* --balance speed */
-    int64_t every, steps;  /* re-measure period; steps taken by this process */
-    int *rows;             /* rows of each micro-step's global batch per rank */
-    double *rate;          /* measured rows/s per rank (0: not yet) */
+    int speed;                   /* --balance speed */
+    int64_t every, steps;        /* re-measure period; steps taken by this process */
+    int *rows;                   /* rows of each micro-step's global batch per rank */
+    double *rate;                /* measured rows/s per rank (0: not yet) */
     double *acc_rows, *acc_time; /* per rank since the last measurement */
-    double *last;          /* per rank of the last step: compute s, rows, tokens */
-    double comm_s;         /* this rank's all-reduce seconds in the last step */
-    int changed;           /* the split changed in the last step */
+    double *last;                /* per rank of the last step: compute s, rows, tokens */
+    double comm_s;               /* this rank's all-reduce seconds in the last step */
+    int changed;                 /* the split changed in the last step */
 } train_dist;
 
 /* 1 when clft was built with MPI. */
@@ -49,8 +49,8 @@ int train_dist_handshake(train_dist *d, const train_config *c, const clft_model_
 clft_status train_dist_bcast(train_dist *d, void *p, size_t bytes, const char *phase);
 /* One optimizer step on this rank's share of the n global micro-batches (each global_rows x T):
  * *stop becomes 1 on every rank when any rank got a signal. */
-clft_status train_dist_step(train_dist *d, clft_trainer *tr, clft_batch *global, int n, int planned_rows,
-                            int *stop, clft_step_stats *s);
+clft_status train_dist_step(train_dist *d, clft_trainer *tr, clft_batch *global, int n, int planned_rows, int *stop,
+                            clft_step_stats *s);
 /* The data-parallel fields of a metrics line (", \"ranks\": ..."), "" for one process. */
 void train_dist_metrics(const train_dist *d, char *buf, size_t cap);
 /* Print the failure of a step: the communication error if there was one, else the status. */
