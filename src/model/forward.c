@@ -268,8 +268,10 @@ clft_status clft_model_fwd_bwd(clft_model *m, const clft_batch *bt, int want_gra
     clft_dv dnf = clft_dv_of(m->norm_f.g.mem ? &m->norm_f.g : NULL, 0);
     CLFT_CHECK(clft_rmsnorm_bwd(ctx, DV(&m->sb->dx), dnf, DV(&m->sb->dh), DV(&m->sb->xf), DV(&m->norm_f.w),
                                 DV(&m->sb->rstdf), N, C));
-    for (int64_t l = m->L - 1; l >= 0; l--)
+    for (int64_t l = m->L - 1; l >= 0; l--) {
         CLFT_CHECK(layer_bwd(m, l));
+        if (m->layer_grads_done) CLFT_CHECK(m->layer_grads_done(m, l, m->layer_grads_user));
+    }
     if (m->embed.g.mem) {
         int64_t U =
             clft_embedding_group(ids, N, m->V, m->cfg.pad_token_id, m->sb->h_rows, m->sb->h_offs, m->sb->h_toks);

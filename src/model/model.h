@@ -100,6 +100,10 @@ struct clft_model {
     int64_t last_correct; /* that count for the last forward */
     int bad_steps;        /* consecutive non-finite steps */
     char source[4096];    /* the folder (or file) clft_model_load_weights read, absolute; "" when none */
+    /* data-parallel training (src/train/dist.c), last micro-batch of a step: called once layer l's
+     * backward is enqueued, so that its parameter gradients start their all-reduce; NULL: none */
+    clft_status (*layer_grads_done)(clft_model *m, int64_t layer, void *user);
+    void *layer_grads_user;
 };
 
 /* An f32 (rows, cols) matrix in a buffer as a weight of the GEMM layer (a view: not freed through it). */

@@ -13,8 +13,12 @@ clft_status clft_dist_create(clft_model *m, const clft_comm *comm, size_t bucket
 void clft_dist_free(clft_dist *d);
 /* In-place sum of n doubles over every rank. */
 clft_status clft_dist_sum_f64(clft_dist *d, double *x, size_t n);
-/* Every trainable gradient summed over the ranks (written back to the device); *sumsq the sum of
- * squares of the summed gradients, in one order on every rank; *seconds the time it took. */
+/* on = 1: the backward of the next forward + backward starts each layer's all-reduce as soon as
+ * the layer is done (m->layer_grads_done); 0 removes the hook. For the last micro-batch of a step. */
+void clft_dist_overlap(clft_dist *d, int on);
+/* Every trainable gradient summed over the ranks (written back to the device), the groups the
+ * backward started and the rest; *sumsq the sum of squares of the summed gradients, in one order
+ * on every rank; *seconds the time this call took (the all-reduce not hidden behind the backward). */
 clft_status clft_dist_allreduce_grads(clft_dist *d, double *sumsq, double *seconds);
 /* Rank 0's trainable weights, moments, step and bad-step count to every rank. */
 clft_status clft_dist_broadcast_state(clft_dist *d);

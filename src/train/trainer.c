@@ -391,7 +391,9 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
         m->micro = k;
         int64_t b0 = m->sb->B;
         if (micro[k].batch < b0) fewer_rows(m, micro[k].batch, &b0);
+        if (tr->dist && k == n - 1) clft_dist_overlap(tr->dist, 1); /* all-reduce layer by layer */
         st = clft_model_fwd_bwd(m, &micro[k], 1, &l, &v, NULL);
+        if (tr->dist) clft_dist_overlap(tr->dist, 0);
         planned_rows(m, b0);
         loss_sum += m->last_loss_sum;
     }
@@ -399,11 +401,11 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
     m->micro = 0;
     CLFT_CHECK(st);
     double sq = 0.0;
-    if (tr->dist) { /* 3b. the sums over the ranks: loss, gradients (and from them the norm of 4.) */
+    if (tr->dist) { /* 3b. the sums over the ranks: gradients (and from them the norm of 4.), loss */
         CLFT_CHECK(clft_context_finish(m->ctx));
         s.compute_seconds = clft_now_seconds() - t0;
-        CLFT_CHECK(clft_dist_sum_f64(tr->dist, &loss_sum, 1));
         CLFT_CHECK(clft_dist_allreduce_grads(tr->dist, &sq, &s.comm_seconds));
+        CLFT_CHECK(clft_dist_sum_f64(tr->dist, &loss_sum, 1));
     }
     s.tokens = total;
     s.loss = total > 0 ? loss_sum / (double)total : 0.0;
