@@ -539,10 +539,11 @@ CLFT_API clft_status clft_trainer_load(clft_trainer *trainer, const char *dir, c
  * of size > 1, clft_trainer_step_accum (n may be 0: a rank without rows this step; micro-batches may
  * hold fewer rows than the planned batch) normalizes the loss by the labelled targets of every
  * rank's micro-batches, sums the trainable gradients over the ranks in host float buffers of
- * bucket_bytes (the device-to-host copy of one bucket overlaps the all-reduce of the one before),
- * takes the global gradient norm on the host from the summed values (the same on every rank), then
- * clips and steps AdamW as one device would: N ranks x b rows give the update of one device with
- * N x b rows, to fp32 summation order. LoRA dropout masks are drawn per rank and micro-batch, so they
+ * bucket_bytes (a layer's gradients start their all-reduce once the backward of the step's last
+ * micro-batch is done with that layer, while the layers below run), takes the global gradient
+ * norm on the host from the summed values (the same on every rank), then clips and steps AdamW as
+ * one device would: N ranks x b rows give the update of one device with N x b rows, to fp32
+ * summation order. LoRA dropout masks are drawn per rank and micro-batch, so they
  * differ from a single device's. A callback that fails (a dead or hung rank, a timeout) ends the
  * step with its status; the caller stops the run. */
 typedef struct clft_comm {
