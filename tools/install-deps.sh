@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # chromium: renders `clft bench compare` pages in tests/bench; clpeak: the reference the device suite is compared with
 PKGS="build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers libclblast-dev libcjson-dev
       libzstd-dev libpcre2-dev libutf8proc-dev pocl-opencl-icd oclgrind clinfo python3 python3-venv clang
-      openmpi-bin libopenmpi-dev chromium clpeak"
+      openmpi-bin libopenmpi-dev procps chromium clpeak"
 if [ "${1:-}" = "--dev" ]; then PKGS="$PKGS python3-torch python3-numpy"; fi
 missing=""
 for p in $PKGS; do
