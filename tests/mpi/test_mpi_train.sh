@@ -7,8 +7,9 @@
 #  2. --balance speed: after the measured steps each rank's rows of a 120-row global batch follow its
 #     measured rows/s (within 10%, or the half row of rounding), and the losses stay those of one
 #     device with the whole global batch
-#  3. kill -9 of rank 1: the job stops with an error, the checkpoints verify, --resume on 2 ranks and
-#     on 1 process finishes the run with the losses of the uninterrupted one
+#  3. kill -9 of rank 1: the job stops with an error, the checkpoints verify, --resume on 2 ranks, on
+#     1 process and on 3 ranks (an uneven split) finishes the run with the losses of the uninterrupted
+#     one
 #  4. a hung rank (SIGSTOP): the other stops after --dist-timeout with one line saying so
 #  5. ranks with other settings or other model weights are refused at start-up; bad --devices /
 #     --balance values
@@ -127,15 +128,21 @@ for ck in "$T"/kill/checkpoint-*; do
     check "kill: $(basename "$ck") verifies" "$VERIFY" "$ck"
 done
 cp -r "$T/kill" "$T/kill1"
+cp -r "$T/kill" "$T/kill3"
 check "kill: --resume on 2 ranks" code 0 $MPIRUN -np 2 "$CLFT" train --resume --out "$T/kill" --quiet
 check "kill: resumed = uninterrupted (rel 1e-5)" same_losses "$T/kill/metrics.jsonl" "$T/one-kill/metrics.jsonl"
 check "kill: --resume on one process (--devices 0: --batch 4 from the global batch)" code 0 "$CLFT" train --resume \
     --out "$T/kill1" --devices 0 --quiet
 check "kill: resumed on one process = uninterrupted (rel 1e-5)" same_losses "$T/kill1/metrics.jsonl" \
     "$T/one-kill/metrics.jsonl"
-check "kill: --resume on 3 ranks refused (4 rows do not split into 3)" code 2 $MPIRUN -np 3 "$CLFT" train --resume \
-    --out "$T/kill1" --devices 0,1,0 --steps 20 --quiet
-check "... saying so" grep -q "does not split into 3 ranks" "$T/stderr"
+check "kill: --resume on 3 ranks (the 4 rows as 2 + 1 + 1)" code 0 $MPIRUN -np 3 "$CLFT" train --resume \
+    --out "$T/kill3" --devices 0,1,0 --quiet
+check "kill: resumed on 3 ranks = uninterrupted (rel 1e-5)" same_losses "$T/kill3/metrics.jsonl" \
+    "$T/one-kill/metrics.jsonl"
+check "kill: --resume on 2 ranks with a --batch that does not fit (exit 2)" code 2 $MPIRUN -np 2 "$CLFT" train \
+    --resume --out "$T/kill3" --devices 0,1 --batch 3 --steps 20 --quiet
+check "... saying which --batch fits" grep -q "batch 3 does not fit the global batch of 4 rows .*over 2 ranks: use --batch 2" \
+    "$T/stderr"
 
 # ---- 4. a hung rank --------------------------------------------------------------------------------
 $MPIRUN -np 2 "$CLFT" train $K --steps 200 --batch 2 --devices 0,1 --dist-timeout 4 --out "$T/hang" \

@@ -268,20 +268,23 @@ int train_dist_setup(train_dist *d, train_config *c, int argc, char **argv) {
     const int batch_given = given_on_command_line(argc, argv, "--batch");
     if (c->batch < 1) return cli_usage_error(CMD, "--batch %d: must be at least 1", c->batch);
     if (c->global_batch < 0) return cli_usage_error(CMD, "--global-batch %d: must be positive", c->global_batch);
+    /* any rank count up to the global batch: --batch is then the most rows of a rank (the rows split
+     * as evenly as they go: 4 rows over 3 ranks are 2 + 1 + 1) */
+    const int per_rank = c->global_batch > 0 ? (c->global_batch + d->size - 1) / d->size : 0;
+    if (c->global_batch > 0 && c->global_batch < d->size)
+        return cli_usage_error(CMD,
+                               "the global batch of %d rows (--global-batch, or the run resumed) has fewer rows "
+                               "than the %d ranks",
+                               c->global_batch, d->size);
     if (c->global_batch > 0 && !batch_given) {
-        if (c->global_batch % d->size)
-            return cli_usage_error(CMD,
-                                   "the global batch of %d rows (--global-batch, or the run resumed) does not "
-                                   "split into %d ranks: use a rank count that divides it",
-                                   c->global_batch, d->size);
-        c->batch = c->global_batch / d->size;
-    } else if (c->global_batch > 0 && c->batch * d->size != c->global_batch &&
+        c->batch = per_rank;
+    } else if (c->global_batch > 0 && c->batch != per_rank &&
                (d->size > 1 || given_on_command_line(argc, argv, "--global-batch"))) {
         return cli_usage_error(CMD,
-                               "--batch %d x %d rank%s = %d rows differs from the global batch of %d rows "
-                               "(--global-batch, or the run resumed); give one of them",
-                               c->batch, d->size, d->size > 1 ? "s" : "", c->batch * d->size, c->global_batch);
-    } else { /* (one process with --batch given: a resumed run's check names --batch) */
+                               "--batch %d does not fit the global batch of %d rows (--global-batch, or the run "
+                               "resumed) over %d rank%s: use --batch %d, or leave it out",
+                               c->batch, c->global_batch, d->size, d->size > 1 ? "s" : "", per_rank);
+    } else if (c->global_batch <= 0 || d->size == 1) { /* (one process: a resumed run's check names --batch) */
         c->global_batch = c->batch * d->size;
     }
     d->rows = calloc((size_t)d->size, sizeof *d->rows);
