@@ -3,9 +3,9 @@
  * per file, the median in the entry's unit; entries are matched by name) and, with --html, writes one
  * self-contained page (inline CSS and inline SVG bar charts, no script, no external resource):
  * training tokens/s, utilization (MFU of the training runs, fraction of the limit of the kernels),
- * peak device memory per device and method, and the device limits. Bad input (a missing file, a
- * file that is not a clft-bench document, another schema version, an unknown suite) is one line
- * naming the file and the problem, exit status 2. */
+ * peak device memory per device and method, and the device limits; a device keeps one color. Bad input (a missing file,
+ * a file that is not a clft-bench document, another schema version, an unknown suite) is one line naming the file and
+ * the problem, exit status 2. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +17,8 @@
 typedef struct doc {
     const char *path;
     cJSON *j;
-    char label[200]; /* "A: device (platform)" */
+    char label[200]; /* "A: device (platform, suite)" */
+    int color;       /* one color per device (name and platform), whatever the suite */
 } doc;
 
 static const char *jstr(const cJSON *o, const char *k) {
@@ -213,7 +214,7 @@ static void svg_chart(sbuf *b, const chart *c, const doc *d, int n, const char *
             sb_printf(b,
                       "<rect class=\"bar\" data-file=\"%c\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
                       "fill=\"%s\"><title>%c: %.4g %s</title></rect>\n",
-                      'A' + f, label_w, y, w < 1 ? 1.0 : w, bar_h - 2, COLORS[f % 10], 'A' + f, v,
+                      'A' + f, label_w, y, w < 1 ? 1.0 : w, bar_h - 2, COLORS[d[f].color % 10], 'A' + f, v,
                       c->fraction ? "of limit" : c->unit);
             sb_printf(b, "<text class=\"value\" x=\"%.1f\" y=\"%d\">%c %.4g</text>\n", label_w + (w < 1 ? 1.0 : w) + 4,
                       y + bar_h - 3, 'A' + f, v);
@@ -237,7 +238,7 @@ static void html(sbuf *b, const doc *d, int n, const char **names, int count, co
     for (int f = 0; f < n; f++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(d[f].j, "clft");
         const cJSON *dev = cJSON_GetObjectItemCaseSensitive(d[f].j, "device");
-        sb_printf(b, "<li><span class=\"key\" style=\"background:%s\"></span>", COLORS[f % 10]);
+        sb_printf(b, "<li><span class=\"key\" style=\"background:%s\"></span>", COLORS[d[f].color % 10]);
         esc(b, d[f].label);
         sb_printf(b, " - driver ");
         esc(b, jstr(dev, "driver_version"));
@@ -310,9 +311,18 @@ int clft_bench_compare_main(int argc, char **argv) {
         fprintf(stderr, "bench compare: no files (usage: clft bench compare A.json B.json ... [--html OUT.html])\n");
         return 2;
     }
-    int rc = 0;
-    for (int f = 0; f < n && rc == 0; f++)
+    int rc = 0, ncolors = 0;
+    for (int f = 0; f < n && rc == 0; f++) {
         rc = load(&d[f], f);
+        const cJSON *dev = cJSON_GetObjectItemCaseSensitive(d[f].j, "device");
+        d[f].color = -1;
+        for (int g = 0; rc == 0 && g < f && d[f].color < 0; g++) {
+            const cJSON *o = cJSON_GetObjectItemCaseSensitive(d[g].j, "device");
+            if (!strcmp(jstr(dev, "name"), jstr(o, "name")) && !strcmp(jstr(dev, "platform"), jstr(o, "platform")))
+                d[f].color = d[g].color;
+        }
+        if (d[f].color < 0) d[f].color = ncolors++;
+    }
     int count = 0;
     const char **names = rc == 0 ? all_names(d, n, &count) : NULL;
     sbuf md = {0}, page = {0};
