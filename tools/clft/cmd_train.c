@@ -660,6 +660,7 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
     SAME_STR(chat_template, "chat-template");
     SAME_STR(method, "method");
     SAME_STR(base_dtype, "base-dtype");
+    SAME_STR(embed_dtype, "embed-dtype");
     SAME_STR(targets, "targets");
     SAME_STR(adapter, "adapter");
     SAME_NUM(stride, "stride");
@@ -669,7 +670,6 @@ static int resume_settings_match(const train_config *a, const train_config *b, c
     SAME_NUM(val_split, "val-split");
     SAME_NUM(rank, "rank");
     SAME_NUM(alpha, "alpha");
-    SAME_STR(embed_dtype, "embed-dtype");
     SAME_NUM(dropout, "dropout");
     SAME_NUM(rslora, "rslora");
     SAME_NUM(qlora_blocksize, "qlora-blocksize");
