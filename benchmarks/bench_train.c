@@ -157,8 +157,8 @@ static clft_status startup(const train_cfg *c, clft_method method, const char *c
 }
 
 static clft_status temp_cache(char *dir, size_t cap) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, cap, "%s/clft-bench-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    const char *tmp = clft_env(CLFT_ENV_TMPDIR);
+    snprintf(dir, cap, "%s/clft-bench-cache-XXXXXX", tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) return clft_error(CLFT_STATUS_IO, "bench train: cannot create a temporary folder %s", dir);
     return CLFT_OK;
 }

@@ -39,6 +39,7 @@ typedef enum clft_env_var {
     CLFT_ENV_PMI_SIZE,        /* PMI_SIZE: PMI launchers (MPICH's hydra, Slurm) */
     CLFT_ENV_PMI_RANK,        /* PMI_RANK */
     CLFT_ENV_PMIX_RANK,       /* PMIX_RANK: PMIx launchers */
+    CLFT_ENV_TMPDIR,          /* TMPDIR: where the benchmarks make throw-away folders (else /tmp) */
     CLFT_ENV_COUNT
 } clft_env_var;
 /* Value of the variable, or NULL when unset or empty. */

@@ -9,7 +9,7 @@
 const char *clft_env(clft_env_var var) {
     static const char *names[CLFT_ENV_COUNT] = {
         "CLFT_DEVICE", "CLFT_CACHE_DIR",       "CLFT_KERNEL_DIR", "CLFT_NO_DISK_CACHE", "CLFT_GEMM", "XDG_CACHE_HOME",
-        "HOME",        "OMPI_COMM_WORLD_SIZE", "PMI_SIZE",        "PMI_RANK",           "PMIX_RANK"};
+        "HOME",        "OMPI_COMM_WORLD_SIZE", "PMI_SIZE",        "PMI_RANK",           "PMIX_RANK", "TMPDIR"};
     if ((unsigned)var >= CLFT_ENV_COUNT) return NULL;
     const char *v = getenv(names[var]);
     return (v && v[0]) ? v : NULL;
