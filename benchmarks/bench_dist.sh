@@ -7,6 +7,7 @@
 # of each solo run and of the 2 ranks (steps after the speed measurement), the goal 0.9 x the sum of
 # the solo rates, the rows each rank got, and the all-reduce time per step with its share of the step.
 # Usage: benchmarks/bench_dist.sh [CLFT (build-mpi/tools/clft/clft, built with -DCLFT_MPI=ON)] [STEPS (12)]
+#        [ROWS per global batch (8): more rows split closer to the speed ratio]
 # Run from the source folder after `. tools/ocl-env.sh`. Takes a few minutes.
 set -eu
 CLFT=${1:-build-mpi/tools/clft/clft}
@@ -18,7 +19,7 @@ C="--model $W/m --data examples/data/text.jsonl --method qlora --seq-len 64 --st
    --schedule constant --checkpointing 0"
 POCL1="env POCL_MAX_PTHREAD_COUNT=1 taskset -c 0"
 INTEL1="env CL_CONFIG_CPU_TBB_NUM_WORKERS=1 DPCPP_CPU_NUM_CUS=1 taskset -c 1"
-G=8 # rows per global batch
+G=${3:-8} # rows per global batch (a multiple of 2)
 # shellcheck disable=SC2086
 $POCL1 "$CLFT" train $C --batch $G --device 0 --out "$W/pocl"
 # shellcheck disable=SC2086
@@ -27,9 +28,9 @@ $INTEL1 "$CLFT" train $C --batch $G --device 1 --out "$W/intel"
 mpirun --allow-run-as-root --oversubscribe --bind-to none \
     -np 1 $POCL1 "$CLFT" train $C --batch $((G / 2)) --device 0 --balance speed --balance-every 4 --out "$W/two" : \
     -np 1 $INTEL1 "$CLFT" train $C --batch $((G / 2)) --device 1 --balance speed --balance-every 4 --out "$W/two"
-python3 - "$W" "$STEPS" <<'PY'
+python3 - "$W" "$STEPS" "$G" <<'PY'
 import json, sys
-w, steps = sys.argv[1], int(sys.argv[2])
+w, steps, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 FIRST = 5  # steps 1-4: warm-up and the speed measurement; the window is steps 6..STEPS
 
 def rate(run):
@@ -44,7 +45,7 @@ _, _, intel, _ = rate("intel")
 m, win, two, step_s = rate("two")
 ar = sum(x["allreduce_s"] for x in win) / len(win)
 print(json.dumps({
-    "benchmark": "data-parallel clft train, small preset, QLoRA, seq-len 64, 8 rows per global batch",
+    "benchmark": "data-parallel clft train, small preset, QLoRA, seq-len 64, %d rows per global batch" % rows,
     "window_steps": "%d..%d" % (FIRST + 1, steps),
     "solo_tokens_per_s": {"pocl_1core": round(pocl, 2), "intel_1core": round(intel, 2)},
     "two_ranks_tokens_per_s": round(two, 2),
