@@ -102,12 +102,18 @@ static clft_status bandwidth(clft_context *ctx, const bench_opts *o, cJSON *out)
     if (st == CLFT_OK) st = clft_buf_fill_zero(ctx, &red);
     cJSON_AddNumberToObject(out, "buffer_bytes", (double)bytes);
     /* read */
+    /* contiguous chunks per work-item; work-item g reads g + j * global size; a work-group reads a
+     * block with its work-items a local size apart (clpeak's pattern) - in work-groups of 64 or of the
+     * device's largest (clpeak's choice) */
     static const struct {
         const char *name, *defs;
         size_t chunk;
-    } READS[] = {{"chunk16", "-DBENCH_READ_CHUNK=16", 16},
-                 {"chunk64", "-DBENCH_READ_CHUNK=64", 64},
-                 {"strided16", "-DBENCH_READ_CHUNK=16 -DBENCH_READ_STRIDED=1", 16}};
+        int maxwg;
+    } READS[] = {{"chunk16", "-DBENCH_READ_CHUNK=16", 16, 0},
+                 {"chunk64", "-DBENCH_READ_CHUNK=64", 64, 0},
+                 {"strided16", "-DBENCH_READ_CHUNK=16 -DBENCH_READ_STRIDED=1", 16, 0},
+                 {"strided16_maxwg", "-DBENCH_READ_CHUNK=16 -DBENCH_READ_STRIDED=1", 16, 1},
+                 {"blocked16_maxwg", "-DBENCH_READ_CHUNK=16 -DBENCH_READ_STRIDED=2", 16, 1}};
     best_of rd = {0};
     cJSON *rdet = cJSON_AddObjectToObject(out, "read_kernels_gbs");
     for (size_t v = 0; st == CLFT_OK && v < sizeof READS / sizeof READS[0]; v++) {
@@ -117,9 +123,11 @@ static clft_status bandwidth(clft_context *ctx, const bench_opts *o, cJSON *out)
         if (st == CLFT_OK)
             st = clft_cl_args(k, "bench_read16_f32", sizeof(cl_mem), &red.mem, sizeof(cl_mem), &src.mem, sizeof n16,
                               &n16, (size_t)0);
-        if (st == CLFT_OK)
-            st =
-                time_kernel(ctx, o, k, (size_t)(n16 + READS[v].chunk - 1) / READS[v].chunk, 64, "bench_read16_f32", &s);
+        size_t local = 64, global = (size_t)(n16 + READS[v].chunk - 1) / READS[v].chunk;
+        if (READS[v].maxwg && ctx->caps.max_wg > 64) local = ctx->caps.max_wg;
+        if (strstr(READS[v].defs, "STRIDED=2") && (n16 % (local * READS[v].chunk) || n16 > UINT32_MAX)) continue;
+        global = (global + local - 1) / local * local; /* the other kernels skip indices past the buffer */
+        if (st == CLFT_OK) st = time_kernel(ctx, o, k, global, local, "bench_read16_f32", &s);
         if (st == CLFT_OK) keep_best(&rd, s, (double)bytes / 1e9, READS[v].name, rdet);
     }
     if (st == CLFT_OK) add_best(o, out, "memory read", "read_gbs", "GB/s", &rd, "read_gbs");

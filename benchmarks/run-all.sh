@@ -43,6 +43,12 @@ OUT="$ROOT/benchmarks/results/$SLUG"
 mkdir -p "$OUT"
 echo "run-all.sh: device $IDX -> $OUT"
 "$CLFT" bench device --device "$IDX" $Q --json "$OUT/device.json" --md "$OUT/device.md"
+# clpeak right after the device suite: the same minute of a machine whose bandwidth may drift
+if command -v clpeak >/dev/null 2>&1; then
+  clpeak -p "$PLAT" -d "$PDEV" > "$OUT/clpeak.txt" 2>&1 || true
+  python3 "$ROOT/benchmarks/clpeak_compare.py" "$OUT/clpeak.txt" "$OUT/device.json" > "$OUT/clpeak.md"
+  cat "$OUT/clpeak.md"
+fi
 "$CLFT" bench kernels --device "$IDX" $Q --json "$OUT/kernels.json" --md "$OUT/kernels.md"
 "$CLFT" bench train --device "$IDX" $Q --preset small --method full,lora,qlora --batch 4 --seq-len 256 --steps 3 \
   --json "$OUT/train.json" --md "$OUT/train.md"
@@ -50,11 +56,6 @@ GGUF=${CLFT_BENCH_GGUF-$HOME/.cache/clft/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ -n "$GGUF" ] && [ -f "$GGUF" ]; then
   "$CLFT" bench train --device "$IDX" $Q --model "$GGUF" --method lora,qlora --batch 4 --seq-len 256 --steps 3 \
     --json "$OUT/train-gguf.json" --md "$OUT/train-gguf.md"
-fi
-if command -v clpeak >/dev/null 2>&1; then
-  clpeak -p "$PLAT" -d "$PDEV" > "$OUT/clpeak.txt" 2>&1 || true
-  python3 "$ROOT/benchmarks/clpeak_compare.py" "$OUT/clpeak.txt" "$OUT/device.json" > "$OUT/clpeak.md"
-  cat "$OUT/clpeak.md"
 fi
 # the comparison of every device with results (their device and train suites)
 cd "$ROOT/benchmarks/results"

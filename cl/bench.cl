@@ -61,10 +61,16 @@ __kernel void bench_empty(void) {}
 __kernel void bench_read16_f32(__global float *restrict out, __global const float16 *restrict src, ulong n16) {
     const size_t g = get_global_id(0);
     float16 acc = (float16)(0.0f);
-#if BENCH_READ_STRIDED
+#if BENCH_READ_STRIDED == 1
     const size_t step = get_global_size(0);
     for (size_t j = 0; j < BENCH_READ_CHUNK; j++)
         if (g + j * step < n16) acc += src[g + j * step];
+#elif BENCH_READ_STRIDED == 2 /* a work-group reads one block, its work-items a local size apart; the
+                               * host makes the blocks tile the buffer (no bounds checks to vectorize) */
+    const uint step = (uint)get_local_size(0);
+    uint i = (uint)get_group_id(0) * step * BENCH_READ_CHUNK + (uint)get_local_id(0);
+    for (int j = 0; j < BENCH_READ_CHUNK; j++, i += step)
+        acc += src[i];
 #else
     const size_t i0 = g * BENCH_READ_CHUNK;
     for (size_t j = 0; j < BENCH_READ_CHUNK; j++)
