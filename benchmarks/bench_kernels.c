@@ -37,7 +37,16 @@ int clft_bench_kernels_main(int argc, char **argv) {
             clft_set_log_callback(log_stderr, NULL, CLFT_LOG_INFO);
         else {
             fprintf(stderr, "usage: clft bench kernels [--device SPEC] [--quick] [--reps N] [--only "
-                            "nf4_dequant|gemm|train_ops] [--json FILE] [--md FILE]\n");
+                            "peak|nf4_dequant|gemm|train_ops] [--json FILE] [--md FILE]\n");
+            return 2;
+        }
+    }
+    if (only) { /* a section's name, or peak: the device limits alone */
+        int known = !strcmp(only, "peak");
+        for (size_t i = 0; i < sizeof SECTIONS / sizeof SECTIONS[0]; i++)
+            known = known || !strcmp(only, SECTIONS[i].name);
+        if (!known) {
+            fprintf(stderr, "clft bench kernels: --only '%s': use peak, nf4_dequant, gemm or train_ops\n", only);
             return 2;
         }
     }

@@ -49,10 +49,12 @@ check '[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]' "selfcheck runs: $(cat "$tmp/s1" "$tmp/
 check 'grep -q " 0 from cache" "$tmp/s1" && grep -q "programs: 0 built" "$tmp/s2"' \
       "second run loads every program from the disk cache: $(grep programs "$tmp/s1" "$tmp/s2")"
 
-"$CLFT" bench kernels --quick --only peak > "$tmp/bench.json" 2> "$tmp/err"; rc=$?
+"$CLFT" bench kernels --quick --only peak --json "$tmp/bench.json" > "$tmp/bench.md" 2> "$tmp/err"; rc=$?
 check '[ $rc -eq 0 ]' "bench kernels exit code: $(cat "$tmp/err")"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["peak"]["copy_gbs"] > 0 and d["peak"]["fp32_gflops"] > 0' "$tmp/bench.json"
-check '[ $? -eq 0 ]' "bench JSON has the measured peaks"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); l=d["limits"]; assert d["schema"] == "clft-bench/1" and l["copy_gbs"]["value"] > 0 and l["fp32_gflops"]["value"] > 0' "$tmp/bench.json"
+check '[ $? -eq 0 ]' "bench JSON has the measured limits"
+"$CLFT" bench kernels --quick --only nosuch > /dev/null 2> "$tmp/err"; rc=$?
+check '[ $rc -eq 2 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -q nosuch "$tmp/err"' "bench kernels --only nosuch: exit 2, one line: $(cat "$tmp/err")"
 
 # init + quantize through the command line
 "$CLFT" init --preset tiny --seed 3 --out "$tmp/m" > /dev/null 2>&1; check '[ $? -eq 0 ]' "clft init"
