@@ -9,6 +9,7 @@
 
 #include "ops/ops.h"
 #include "ref/ops_ref.h"
+#include "ref/ref.h"
 #include "tutil.h"
 
 static clft_context *ctx;
@@ -164,6 +165,29 @@ static void test_embedding(int64_t N, int64_t V, int64_t C, int64_t pad) {
     TU_OK(clft_embedding_bwd(ctx, DV(bdt), DV(bg), DV(br), DV(bof), DV(btk), U, C));
     float *o = down(&bo, N * C), *gt = down(&bdt, V * C);
     tu_close("embedding fwd", o, out, N * C, 0, 0, 0);
+    /* frozen 16-bit tables: the C reference on the table widened from bf16 / f16, exactly; the rows
+     * of out-of-range ids are zero in both */
+    for (int d = 0; d < 2; d++) {
+        uint16_t *t16 = malloc(V * C * 2);
+        float *wide = malloc(V * C * 4), *ref16 = malloc(N * C * 4);
+        for (int64_t i = 0; i < V * C; i++) {
+            t16[i] = d ? clft_ref_f32_to_f16(table[i]) : clft_ref_f32_to_bf16(table[i]);
+            wide[i] = d ? clft_ref_f16_to_f32(t16[i]) : clft_ref_bf16_to_f32(t16[i]);
+        }
+        int32_t *ids2 = malloc(N * 4);
+        memcpy(ids2, ids, N * 4);
+        ids2[0] = (int32_t)V; /* out of range */
+        clft_ref_embedding_fwd_f32(ref16, ids2, wide, N, V, C);
+        clft_buf b16 = up(t16, V * C * 2), bi2 = up(ids2, N * 4);
+        TU_OK(clft_embedding_fwd(ctx, DV(bo), DV(bi2), DV(b16), d ? CLFT_DTYPE_F16 : CLFT_DTYPE_BF16, N, V, C));
+        float *o16 = down(&bo, N * C);
+        tu_close(d ? "embedding fwd (f16 table)" : "embedding fwd (bf16 table)", o16, ref16, N * C, 0, 0, 0);
+        TU_CHECK(clft_embedding_fwd(ctx, DV(bo), DV(bi2), DV(b16), CLFT_DTYPE_NF4, N, V, C) ==
+                     CLFT_STATUS_INVALID_ARGUMENT,
+                 "embedding fwd: an nf4 table is refused");
+        clft_buf_free(ctx, &b16), clft_buf_free(ctx, &bi2);
+        free(t16), free(wide), free(ref16), free(ids2), free(o16);
+    }
     tu_close("embedding bwd", gt, dt, V * C, 1e-5, 1e-5, 1e-10);
     if (pad >= 0) { /* the padding row is used by the ids but gets no gradient */
         int used = 0, same = 1;
