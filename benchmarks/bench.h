@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cl/clrt.h"
+#include "io/io_util.h"
 #include "ops/weight.h"
 
 #define BENCH_SCHEMA "clft-bench/1"
@@ -57,13 +58,10 @@ double bench_report_limit_value(const cJSON *report, const char *name);
  * fraction_of_limit is median / limit. seconds may be NULL. Returns the entry for extra fields. */
 cJSON *bench_entry_add(cJSON *report, const char *name, const char *group, const char *unit, bench_stats v,
                        const char *limit, const bench_stats *seconds);
-/* A growing text buffer (Markdown, HTML): oom is set and further output dropped when out of memory. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A string member of o ("" when absent or not a string) and a number member (dflt when absent or
+ * not a number); o may be NULL. */
+const char *bench_json_str(const cJSON *o, const char *key);
+double bench_json_num(const cJSON *o, const char *key, double dflt);
 /* The entries as a Markdown table (malloc'd text; NULL when out of memory). */
 char *bench_report_markdown(const cJSON *report);
 /* Print the Markdown table to stdout, write the JSON and the Markdown to the given paths (either may

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "bench.h"
-#include "io/io_util.h"
 
 #define CMP_MAX_FILES 16
 
@@ -20,11 +19,6 @@ typedef struct doc {
     char label[200]; /* "A: device (platform, suite)" */
     int color;       /* one color per device (name and platform), whatever the suite */
 } doc;
-
-static const char *jstr(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 static int load(doc *d, int idx) {
     char *text = NULL;
@@ -46,7 +40,7 @@ static int load(doc *d, int idx) {
                 schema->valuestring, BENCH_SCHEMA);
         return 2;
     }
-    const char *suite = jstr(d->j, "suite");
+    const char *suite = bench_json_str(d->j, "suite");
     if (strcmp(suite, "device") && strcmp(suite, "kernels") && strcmp(suite, "train")) {
         fprintf(stderr, "bench compare: %s: unknown suite '%s' (expected device, kernels or train)\n", d->path, suite);
         return 2;
@@ -56,14 +50,15 @@ static int load(doc *d, int idx) {
         return 2;
     }
     const cJSON *dev = cJSON_GetObjectItemCaseSensitive(d->j, "device");
-    snprintf(d->label, sizeof d->label, "%c: %s (%s, %s)", 'A' + idx, jstr(dev, "name"), jstr(dev, "platform"), suite);
+    snprintf(d->label, sizeof d->label, "%c: %s (%s, %s)", 'A' + idx, bench_json_str(dev, "name"),
+             bench_json_str(dev, "platform"), suite);
     return 0;
 }
 
 static const cJSON *find_entry(const cJSON *j, const char *name) {
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "entries")) {
-        if (!strcmp(jstr(e, "name"), name)) return e;
+        if (!strcmp(bench_json_str(e, "name"), name)) return e;
     }
     return NULL;
 }
@@ -72,14 +67,9 @@ static const cJSON *find_entry(const cJSON *j, const char *name) {
 static const char *entry_unit(const doc *d, int n, const char *name) {
     for (int f = 0; f < n; f++) {
         const cJSON *e = find_entry(d[f].j, name);
-        if (e) return jstr(e, "unit");
+        if (e) return bench_json_str(e, "unit");
     }
     return "";
-}
-
-static double jnum(const cJSON *o, const char *k, double dflt) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
 /* Names of all entries, in the order of first appearance (pointers into the documents). */
@@ -89,7 +79,7 @@ static const char **all_names(const doc *d, int n, int *count) {
     for (int f = 0; names && f < n; f++) {
         const cJSON *e;
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d[f].j, "entries")) {
-            const char *nm = jstr(e, "name");
+            const char *nm = bench_json_str(e, "name");
             int seen = 0;
             for (int i = 0; i < k && !seen; i++)
                 seen = !strcmp(names[i], nm);
@@ -109,43 +99,44 @@ static const char **all_names(const doc *d, int n, int *count) {
     return names;
 }
 
-static void markdown(sbuf *b, const doc *d, int n, const char **names, int count) {
+static void markdown(clft_sbuf *b, const doc *d, int n, const char **names, int count) {
     for (int f = 0; f < n; f++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(d[f].j, "clft");
         const cJSON *dev = cJSON_GetObjectItemCaseSensitive(d[f].j, "device");
-        sb_printf(b, "- %s: %s, driver %s, clft %s (%s)\n", d[f].label, d[f].path, jstr(dev, "driver_version"),
-                  jstr(v, "version"), jstr(v, "git_revision"));
+        clft_sbuf_printf(b, "- %s: %s, driver %s, clft %s (%s)\n", d[f].label, d[f].path,
+                         bench_json_str(dev, "driver_version"), bench_json_str(v, "version"),
+                         bench_json_str(v, "git_revision"));
     }
-    sb_printf(b, "\n| entry | unit |");
+    clft_sbuf_printf(b, "\n| entry | unit |");
     for (int f = 0; f < n; f++)
-        sb_printf(b, " %c |", 'A' + f);
-    sb_printf(b, "\n|---|---|");
+        clft_sbuf_printf(b, " %c |", 'A' + f);
+    clft_sbuf_printf(b, "\n|---|---|");
     for (int f = 0; f < n; f++)
-        sb_printf(b, "---:|");
-    sb_printf(b, "\n");
+        clft_sbuf_printf(b, "---:|");
+    clft_sbuf_printf(b, "\n");
     for (int i = 0; i < count; i++) {
-        sb_printf(b, "| %s | %s |", names[i], entry_unit(d, n, names[i]));
+        clft_sbuf_printf(b, "| %s | %s |", names[i], entry_unit(d, n, names[i]));
         for (int f = 0; f < n; f++) {
             const cJSON *e = find_entry(d[f].j, names[i]);
             if (e)
-                sb_printf(b, " %.4g |", jnum(e, "median", 0));
+                clft_sbuf_printf(b, " %.4g |", bench_json_num(e, "median", 0));
             else
-                sb_printf(b, " - |");
+                clft_sbuf_printf(b, " - |");
         }
-        sb_printf(b, "\n");
+        clft_sbuf_printf(b, "\n");
     }
 }
 
 /* ---- HTML --------------------------------------------------------------------------------------- */
 
-static void esc(sbuf *b, const char *s) {
+static void esc(clft_sbuf *b, const char *s) {
     for (; *s; s++) {
         switch (*s) {
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '&': sb_printf(b, "&amp;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        default: sb_printf(b, "%c", *s);
+        case '<': clft_sbuf_printf(b, "&lt;"); break;
+        case '>': clft_sbuf_printf(b, "&gt;"); break;
+        case '&': clft_sbuf_printf(b, "&amp;"); break;
+        case '"': clft_sbuf_printf(b, "&quot;"); break;
+        default: clft_sbuf_put(b, s, 1);
         }
     }
 }
@@ -162,19 +153,19 @@ typedef struct chart {
 } chart;
 
 static int chart_takes(const chart *c, const cJSON *e) {
-    if (c->group && strcmp(jstr(e, "group"), c->group) != 0) return 0;
-    if (c->metric && strcmp(jstr(e, "metric"), c->metric) != 0) return 0;
-    if (c->unit && !c->fraction && strcmp(jstr(e, "unit"), c->unit) != 0) return 0;
+    if (c->group && strcmp(bench_json_str(e, "group"), c->group) != 0) return 0;
+    if (c->metric && strcmp(bench_json_str(e, "metric"), c->metric) != 0) return 0;
+    if (c->unit && !c->fraction && strcmp(bench_json_str(e, "unit"), c->unit) != 0) return 0;
     if (c->fraction && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e, "fraction_of_limit"))) return 0;
     return 1;
 }
 
 static double chart_value(const chart *c, const cJSON *e) {
-    return c->fraction ? jnum(e, "fraction_of_limit", 0) : jnum(e, "median", 0);
+    return c->fraction ? bench_json_num(e, "fraction_of_limit", 0) : bench_json_num(e, "median", 0);
 }
 
 /* One horizontal bar chart: a row of bars (one per file that has the entry) per entry name. */
-static void svg_chart(sbuf *b, const chart *c, const doc *d, int n, const char **names, int count) {
+static void svg_chart(clft_sbuf *b, const chart *c, const doc *d, int n, const char **names, int count) {
     double maxv = 0;
     int rows = 0, bars = 0;
     for (int i = 0; i < count; i++) {
@@ -192,10 +183,10 @@ static void svg_chart(sbuf *b, const chart *c, const doc *d, int n, const char *
     if (!bars) return;
     const int label_w = 360, plot_w = 420, bar_h = 14, gap = 8, width = label_w + plot_w + 90;
     const int height = bars * bar_h + rows * gap + 10;
-    sb_printf(b, "<h2>");
+    clft_sbuf_printf(b, "<h2>");
     esc(b, c->title);
-    sb_printf(b, "</h2>\n<svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", width,
-              height, width, height);
+    clft_sbuf_printf(b, "</h2>\n<svg class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
+                     width, height, width, height);
     int y = 5;
     for (int i = 0; i < count; i++) {
         int first = 1;
@@ -205,52 +196,52 @@ static void svg_chart(sbuf *b, const chart *c, const doc *d, int n, const char *
             const double v = chart_value(c, e);
             const double w = maxv > 0 ? v / maxv * plot_w : 0;
             if (first) {
-                sb_printf(b, "<text class=\"label\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 6,
-                          y + bar_h - 3);
+                clft_sbuf_printf(b, "<text class=\"label\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 6,
+                                 y + bar_h - 3);
                 esc(b, names[i]);
-                sb_printf(b, "</text>\n");
+                clft_sbuf_printf(b, "</text>\n");
                 first = 0;
             }
-            sb_printf(b,
-                      "<rect class=\"bar\" data-file=\"%c\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
-                      "fill=\"%s\"><title>%c: %.4g %s</title></rect>\n",
-                      'A' + f, label_w, y, w < 1 ? 1.0 : w, bar_h - 2, COLORS[d[f].color % 10], 'A' + f, v,
-                      c->fraction ? "of limit" : c->unit);
-            sb_printf(b, "<text class=\"value\" x=\"%.1f\" y=\"%d\">%c %.4g</text>\n", label_w + (w < 1 ? 1.0 : w) + 4,
-                      y + bar_h - 3, 'A' + f, v);
+            clft_sbuf_printf(b,
+                             "<rect class=\"bar\" data-file=\"%c\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+                             "fill=\"%s\"><title>%c: %.4g %s</title></rect>\n",
+                             'A' + f, label_w, y, w < 1 ? 1.0 : w, bar_h - 2, COLORS[d[f].color % 10], 'A' + f, v,
+                             c->fraction ? "of limit" : c->unit);
+            clft_sbuf_printf(b, "<text class=\"value\" x=\"%.1f\" y=\"%d\">%c %.4g</text>\n",
+                             label_w + (w < 1 ? 1.0 : w) + 4, y + bar_h - 3, 'A' + f, v);
             y += bar_h;
         }
         if (!first) y += gap;
     }
-    sb_printf(b, "</svg>\n");
+    clft_sbuf_printf(b, "</svg>\n");
 }
 
-static void html(sbuf *b, const doc *d, int n, const char **names, int count, const char *md) {
-    sb_printf(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                 "<title>clft bench compare</title>\n<style>\n"
-                 "body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}\n"
-                 "h1{font-size:22px}h2{font-size:17px;margin-top:28px}\n"
-                 "svg.chart text{font-size:11px;fill:#222}\n"
-                 "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}\n"
-                 "td.num{text-align:right}.key{display:inline-block;width:12px;height:12px;margin-right:6px}\n"
-                 "pre{font-size:11px;background:#f6f6f6;padding:8px;overflow:auto}\n"
-                 "</style>\n</head>\n<body>\n<h1>clft bench compare</h1>\n<ul class=\"legend\">\n");
+static void html(clft_sbuf *b, const doc *d, int n, const char **names, int count, const char *md) {
+    clft_sbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                        "<title>clft bench compare</title>\n<style>\n"
+                        "body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}\n"
+                        "h1{font-size:22px}h2{font-size:17px;margin-top:28px}\n"
+                        "svg.chart text{font-size:11px;fill:#222}\n"
+                        "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}\n"
+                        "td.num{text-align:right}.key{display:inline-block;width:12px;height:12px;margin-right:6px}\n"
+                        "pre{font-size:11px;background:#f6f6f6;padding:8px;overflow:auto}\n"
+                        "</style>\n</head>\n<body>\n<h1>clft bench compare</h1>\n<ul class=\"legend\">\n");
     for (int f = 0; f < n; f++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(d[f].j, "clft");
         const cJSON *dev = cJSON_GetObjectItemCaseSensitive(d[f].j, "device");
-        sb_printf(b, "<li><span class=\"key\" style=\"background:%s\"></span>", COLORS[d[f].color % 10]);
+        clft_sbuf_printf(b, "<li><span class=\"key\" style=\"background:%s\"></span>", COLORS[d[f].color % 10]);
         esc(b, d[f].label);
-        sb_printf(b, " - driver ");
-        esc(b, jstr(dev, "driver_version"));
-        sb_printf(b, ", clft ");
-        esc(b, jstr(v, "version"));
-        sb_printf(b, " (");
-        esc(b, jstr(v, "git_revision"));
-        sb_printf(b, "), ");
+        clft_sbuf_printf(b, " - driver ");
+        esc(b, bench_json_str(dev, "driver_version"));
+        clft_sbuf_printf(b, ", clft ");
+        esc(b, bench_json_str(v, "version"));
+        clft_sbuf_printf(b, " (");
+        esc(b, bench_json_str(v, "git_revision"));
+        clft_sbuf_printf(b, "), ");
         esc(b, d[f].path);
-        sb_printf(b, "</li>\n");
+        clft_sbuf_printf(b, "</li>\n");
     }
-    sb_printf(b, "</ul>\n");
+    clft_sbuf_printf(b, "</ul>\n");
     static const chart CHARTS[] = {
         {"Training throughput (tokens/s)", "tokens/s", "train", "tokens_per_second", 0},
         {"Model FLOP utilization (MFU)", "fraction", "train", "mfu", 0},
@@ -263,28 +254,28 @@ static void html(sbuf *b, const doc *d, int n, const char **names, int count, co
     };
     for (size_t i = 0; i < sizeof CHARTS / sizeof CHARTS[0]; i++)
         svg_chart(b, &CHARTS[i], d, n, names, count);
-    sb_printf(b, "<h2>All entries (median)</h2>\n<table>\n<tr><th>entry</th><th>unit</th>");
+    clft_sbuf_printf(b, "<h2>All entries (median)</h2>\n<table>\n<tr><th>entry</th><th>unit</th>");
     for (int f = 0; f < n; f++)
-        sb_printf(b, "<th>%c</th>", 'A' + f);
-    sb_printf(b, "</tr>\n");
+        clft_sbuf_printf(b, "<th>%c</th>", 'A' + f);
+    clft_sbuf_printf(b, "</tr>\n");
     for (int i = 0; i < count; i++) {
-        sb_printf(b, "<tr><td>");
+        clft_sbuf_printf(b, "<tr><td>");
         esc(b, names[i]);
-        sb_printf(b, "</td><td>");
+        clft_sbuf_printf(b, "</td><td>");
         esc(b, entry_unit(d, n, names[i]));
-        sb_printf(b, "</td>");
+        clft_sbuf_printf(b, "</td>");
         for (int f = 0; f < n; f++) {
             const cJSON *e = find_entry(d[f].j, names[i]);
             if (e)
-                sb_printf(b, "<td class=\"num\">%.4g</td>", jnum(e, "median", 0));
+                clft_sbuf_printf(b, "<td class=\"num\">%.4g</td>", bench_json_num(e, "median", 0));
             else
-                sb_printf(b, "<td class=\"num\">-</td>");
+                clft_sbuf_printf(b, "<td class=\"num\">-</td>");
         }
-        sb_printf(b, "</tr>\n");
+        clft_sbuf_printf(b, "</tr>\n");
     }
-    sb_printf(b, "</table>\n<h2>Markdown</h2>\n<pre>");
+    clft_sbuf_printf(b, "</table>\n<h2>Markdown</h2>\n<pre>");
     esc(b, md);
-    sb_printf(b, "</pre>\n</body>\n</html>\n");
+    clft_sbuf_printf(b, "</pre>\n</body>\n</html>\n");
 }
 
 int clft_bench_compare_main(int argc, char **argv) {
@@ -318,30 +309,31 @@ int clft_bench_compare_main(int argc, char **argv) {
         d[f].color = -1;
         for (int g = 0; rc == 0 && g < f && d[f].color < 0; g++) {
             const cJSON *o = cJSON_GetObjectItemCaseSensitive(d[g].j, "device");
-            if (!strcmp(jstr(dev, "name"), jstr(o, "name")) && !strcmp(jstr(dev, "platform"), jstr(o, "platform")))
+            if (!strcmp(bench_json_str(dev, "name"), bench_json_str(o, "name")) &&
+                !strcmp(bench_json_str(dev, "platform"), bench_json_str(o, "platform")))
                 d[f].color = d[g].color;
         }
         if (d[f].color < 0) d[f].color = ncolors++;
     }
     int count = 0;
     const char **names = rc == 0 ? all_names(d, n, &count) : NULL;
-    sbuf md = {0}, page = {0};
+    clft_sbuf md = {0}, page = {0};
     if (rc == 0 && !names) rc = 1;
     if (rc == 0) {
         markdown(&md, d, n, names, count);
-        if (md.oom) rc = 1;
+        if (md.failed) rc = 1;
     }
-    if (rc == 0) fputs(md.s, stdout);
+    if (rc == 0) fputs(md.data, stdout);
     if (rc == 0 && html_path) {
-        html(&page, d, n, names, count, md.s);
-        if (page.oom || clft_io_write_atomic(html_path, page.s, page.n) != CLFT_OK) {
-            fprintf(stderr, "bench compare: %s: %s\n", html_path, page.oom ? "out of memory" : clft_last_error());
+        html(&page, d, n, names, count, md.data);
+        if (page.failed || clft_io_write_atomic(html_path, page.data, page.len) != CLFT_OK) {
+            fprintf(stderr, "bench compare: %s: %s\n", html_path, page.failed ? "out of memory" : clft_last_error());
             rc = 1;
         }
     }
-    if (rc == 1 && !html_path && (md.oom || !names)) fprintf(stderr, "bench compare: out of host memory\n");
-    free(md.s);
-    free(page.s);
+    if (rc == 1 && !html_path && (md.failed || !names)) fprintf(stderr, "bench compare: out of host memory\n");
+    clft_sbuf_free(&md);
+    clft_sbuf_free(&page);
     free(names);
     for (int f = 0; f < n; f++)
         cJSON_Delete(d[f].j);

@@ -237,8 +237,7 @@ clft_status bench_section_gemv(clft_context *ctx, const bench_opts *o, const cJS
         clft_dtype dt;
     } DTYPES[] = {{"f32", CLFT_DTYPE_F32}, {"bf16", CLFT_DTYPE_BF16}, {"nf4_dq", CLFT_DTYPE_NF4}};
     static const clft_gemm_path PATHS[] = {CLFT_GEMM_GEMV, CLFT_GEMM_TILED, CLFT_GEMM_FUSED, CLFT_GEMM_CLBLAST};
-    const cJSON *copy = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "peak"), "copy_gbs");
-    const double copy_gbs = cJSON_IsNumber(copy) ? copy->valuedouble : 0.0;
+    const double copy_gbs = bench_json_num(cJSON_GetObjectItemCaseSensitive(root, "peak"), "copy_gbs", 0.0);
     if (copy_gbs > 0) cJSON_AddNumberToObject(out, "copy_gbs", copy_gbs);
     cJSON_AddNumberToObject(out, "M", 1);
     cJSON_AddNumberToObject(out, "rotate_bytes", GEMV_ROTATE_BYTES);

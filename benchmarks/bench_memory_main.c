@@ -5,7 +5,7 @@
  * safetensors the loader maps; the peak of both as the kernel counts it),
  * seconds of loading and of each step.
  *   bench_memory --model DIR|PRESET [--device SPEC] [--method full|lora|qlora] [--rank R]
- *                [--targets all|LIST-as-mask] [--seq-len T] [--batch B] [--steps N] [--checkpointing -1|0|1]
+ *                [--seq-len T] [--batch B] [--steps N] [--checkpointing -1|0|1]
  * e.g. a Mistral-7B-shaped QLoRA step on a CPU device:
  *   clft init --preset mistral-7b --dtype bf16 --out /big/mistral-7b
  *   bench_memory --model /big/mistral-7b --device 1 --method qlora --rank 16 --seq-len 512 --steps 2 */

@@ -60,10 +60,7 @@ static clft_status interleaved(clft_context *ctx, int reps, dq_arg *dq, copy_arg
 
 clft_status bench_section_nf4(clft_context *ctx, const bench_opts *o, const cJSON *root, cJSON *out) {
     const cJSON *peak = cJSON_GetObjectItemCaseSensitive(root, "peak");
-    const cJSON *copy = peak ? cJSON_GetObjectItemCaseSensitive(peak, "copy_gbs") : NULL;
-    const double copy_gbs = cJSON_IsNumber(copy) ? copy->valuedouble : 0.0;
-    const cJSON *write = peak ? cJSON_GetObjectItemCaseSensitive(peak, "write_gbs") : NULL;
-    const double write_gbs = cJSON_IsNumber(write) ? write->valuedouble : 0.0;
+    const double copy_gbs = bench_json_num(peak, "copy_gbs", 0.0), write_gbs = bench_json_num(peak, "write_gbs", 0.0);
     static const int64_t FULL[][2] = {{4096, 4096}, {4096, 11008}}, QUICK[][2] = {{512, 1024}};
     const int64_t(*SHAPES)[2] = o->quick ? QUICK : FULL;
     static const struct {

@@ -4,7 +4,6 @@
  * revision (compile time: bench_git.h, written by benchmarks/git_revision.cmake at every build), the
  * settings, the limits the fractions refer to and one entry per measurement, its Markdown table,
  * and the common command-line options. Files are written through the atomic writer. */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,8 +110,7 @@ void bench_report_limit(cJSON *report, const char *name, double value, const cha
 
 double bench_report_limit_value(const cJSON *report, const char *name) {
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, "limits"), name);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(l, "value");
-    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+    return bench_json_num(l, "value", 0.0);
 }
 
 static void add_stats(cJSON *o, bench_stats v) {
@@ -143,67 +141,47 @@ cJSON *bench_entry_add(cJSON *report, const char *name, const char *group, const
 
 /* ---- Markdown ------------------------------------------------------------------------------- */
 
-void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) return;
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)k;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-}
-
-static const char *str_of(const cJSON *o, const char *key) {
+const char *bench_json_str(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static double num_of(const cJSON *o, const char *key, double dflt) {
+double bench_json_num(const cJSON *o, const char *key, double dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
 char *bench_report_markdown(const cJSON *report) {
-    sbuf b = {0};
+    clft_sbuf b = {0};
     const cJSON *dev = cJSON_GetObjectItemCaseSensitive(report, "device");
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(report, "clft");
-    sb_printf(&b, "## clft bench %s: %s (%s, %s)\n\n", str_of(report, "suite"), str_of(dev, "name"),
-              str_of(dev, "platform"), str_of(dev, "driver_version"));
-    sb_printf(&b, "clft %s (%s), %g repetitions after %g warm-up\n\n", str_of(ver, "version"),
-              str_of(ver, "git_revision"), num_of(report, "repetitions", 0), num_of(report, "warmup", 0));
-    sb_printf(&b, "| entry | group | unit | min | median | max | fraction of limit |\n");
-    sb_printf(&b, "|---|---|---|---:|---:|---:|---:|\n");
+    clft_sbuf_printf(&b, "## clft bench %s: %s (%s, %s)\n\n", bench_json_str(report, "suite"),
+                     bench_json_str(dev, "name"), bench_json_str(dev, "platform"),
+                     bench_json_str(dev, "driver_version"));
+    clft_sbuf_printf(&b, "clft %s (%s), %g repetitions after %g warm-up\n\n", bench_json_str(ver, "version"),
+                     bench_json_str(ver, "git_revision"), bench_json_num(report, "repetitions", 0),
+                     bench_json_num(report, "warmup", 0));
+    clft_sbuf_printf(&b, "| entry | group | unit | min | median | max | fraction of limit |\n");
+    clft_sbuf_printf(&b, "|---|---|---|---:|---:|---:|---:|\n");
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(report, "entries")) {
         char frac[48] = "";
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(e, "fraction_of_limit");
-        if (cJSON_IsNumber(f)) snprintf(frac, sizeof frac, "%.3f (%s)", f->valuedouble, str_of(e, "limit"));
-        sb_printf(&b, "| %s | %s | %s | %.4g | %.4g | %.4g | %s |\n", str_of(e, "name"), str_of(e, "group"),
-                  str_of(e, "unit"), num_of(e, "min", 0), num_of(e, "median", 0), num_of(e, "max", 0), frac);
+        if (cJSON_IsNumber(f)) snprintf(frac, sizeof frac, "%.3f (%s)", f->valuedouble, bench_json_str(e, "limit"));
+        clft_sbuf_printf(&b, "| %s | %s | %s | %.4g | %.4g | %.4g | %s |\n", bench_json_str(e, "name"),
+                         bench_json_str(e, "group"), bench_json_str(e, "unit"), bench_json_num(e, "min", 0),
+                         bench_json_num(e, "median", 0), bench_json_num(e, "max", 0), frac);
     }
     const cJSON *note;
     cJSON_ArrayForEach(note, cJSON_GetObjectItemCaseSensitive(report, "notes")) {
-        if (cJSON_IsString(note)) sb_printf(&b, "\n- %s", note->valuestring);
+        if (cJSON_IsString(note)) clft_sbuf_printf(&b, "\n- %s", note->valuestring);
     }
-    sb_printf(&b, "\n");
-    if (b.oom) {
-        free(b.s);
+    clft_sbuf_printf(&b, "\n");
+    if (b.failed) {
+        clft_sbuf_free(&b);
         return NULL;
     }
-    return b.s;
+    return b.data;
 }
 
 int bench_report_finish(const cJSON *report, const char *json_path, const char *md_path, const char *prog) {
