@@ -100,30 +100,30 @@ cl_event *clft_cl_profile_event(clft_context *ctx, cl_event *slot) { return ctx-
 clft_status clft_cl_profile_record(clft_context *ctx, const char *name, cl_event ev) {
     if (!ev) return CLFT_OK;
     clft_prof *p = prof_of(ctx);
-    if (!p) {
-        clReleaseEvent(ev);
-        return clft_error(CLFT_STATUS_HOST_OOM, "profiling: out of host memory");
+    if (!p) goto oom;
+    if (p->npending == PROF_PENDING_MAX) {
+        clft_status st = resolve(p, PROF_PENDING_MAX / 2);
+        if (st != CLFT_OK) {
+            clReleaseEvent(ev); /* ownership passed: not leaked on the error path either */
+            return st;
+        }
     }
-    if (p->npending == PROF_PENDING_MAX) CLFT_CHECK(resolve(p, PROF_PENDING_MAX / 2));
     if (p->npending == p->cappending) {
         size_t cap = p->cappending ? 2 * p->cappending : 256;
         prof_pending *q = realloc(p->pending, cap * sizeof *q);
-        if (!q) {
-            clReleaseEvent(ev);
-            return clft_error(CLFT_STATUS_HOST_OOM, "profiling: out of host memory");
-        }
+        if (!q) goto oom;
         p->pending = q;
         p->cappending = cap;
     }
     int e = entry_index(p, name);
-    if (e < 0) {
-        clReleaseEvent(ev);
-        return clft_error(CLFT_STATUS_HOST_OOM, "profiling: out of host memory");
-    }
+    if (e < 0) goto oom;
     p->pending[p->npending].ev = ev;
     p->pending[p->npending].entry = e;
     p->npending++;
     return CLFT_OK;
+oom:
+    clReleaseEvent(ev);
+    return clft_error(CLFT_STATUS_HOST_OOM, "profiling: out of host memory");
 }
 
 clft_status clft_cl_profile_collect(clft_context *ctx, const clft_prof_entry **entries, size_t *count) {
