@@ -32,8 +32,8 @@
  *        fused 4-bit linear forward Y (M,N) = alpha * X (M,K) * W^T + beta * Y, W (N,K) NF4/FP4:
  *        each work-item computes GEMM_QM x GEMM_QN outputs as dot products along K in chunks of
  *        GEMM_QV, dequantizing the W chunk in registers (W is never expanded in memory).
- *   gemm_convert_<f16|bf16|q4|q4dq|q8_0|q4_0|q4_1>  (out, in, ..., eoff, n): weight elements
- *        eoff .. eoff+n-1 to f32 (CLBlast path scratch, a slice of rows at a time).
+ *   gemm_convert_<f16|bf16|q4|q4dq>  (out, in, ..., eoff, n): weight elements eoff .. eoff+n-1 to
+ *        f32 (CLBlast path scratch, a slice of rows at a time; GGUF blocks: cl/ggml_blocks.cl).
  *   gemm_stage_f16 / gemm_unstage_f16: f32 <-> f16 copies around CLBlast HGEMM (fp16 devices).
  *
  * Tunables (-D, defaults below): GEMM_MR (rows per work-item), GEMM_VW (vector width 1,2,4,8,16),
@@ -584,11 +584,6 @@ inline void gemm_nt_gg_body(int gt, int M, int N, int K, float alpha, __global c
         if (j >= npad || k >= (size_t)K) return;                                                                       \
         Bp[gemm_panel_index(j, k, (size_t)K)] =                                                                        \
             j < (size_t)N ? clft_ggml_value(GT, qs, sc, eoff + k * sbk + j * sbj) : 0.0f;                              \
-    }                                                                                                                  \
-    __kernel void gemm_convert_##NAME(__global float *restrict out, __global const uchar *restrict qs,                 \
-                                      __global const half *restrict sc, ulong eoff, ulong n) {                         \
-        const size_t i = get_global_id(0);                                                                             \
-        if (i < n) out[i] = clft_ggml_value(GT, qs, sc, eoff + i);                                                     \
     }                                                                                                                  \
     __kernel void gemm_f32_nt_##NAME(int M, int N, int K, float alpha, __global const float *restrict X, ulong x_off,  \
                                      long ldx, __global const uchar *restrict qs, __global const half *restrict sc,    \

@@ -287,7 +287,6 @@ clft_status clft_model_build(clft_context *ctx, const clft_model_config *cfg, co
             m->head_w = clft_weight_f32_view(cfg->tie_word_embeddings ? &m->embed.w : &m->head.w, m->V, m->C);
         }
     } else if (st == CLFT_OK) {
-        m->embed.n = m->head.n = m->V * m->C;
         st = clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, edt, m->V, m->C, NULL, &m->embed_w);
         if (st == CLFT_OK && !cfg->tie_word_embeddings)
             st = clft_weight_upload(ctx, CLFT_MEM_WEIGHTS, edt, m->V, m->C, NULL, &m->head_w);

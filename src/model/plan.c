@@ -61,7 +61,7 @@ static uint64_t rup(uint64_t x, uint64_t m) { return (x + m - 1) / m * m; }
 static void gmax(gemm_acc *a, int i, uint64_t bytes) {
     if (bytes > a->v[i]) a->v[i] = bytes;
 }
-/* a product C (M,N) = op(A) (M,K) op(B) (K,N), batch; B an activation (w_rows 0) or rows of a weight
+/* a product C (M,N) = op(A) (M,K) op(B) (K,N), batch; B an activation (weight 0) or rows of a weight
  * (wtrans: N of them, else K) with w_cols columns and f32 (w_f32) or other storage */
 static void gemm_product(gemm_acc *a, int64_t M, int64_t N, int64_t K, int64_t batch, int weight, int wtrans,
                          int64_t w_cols, int w_f32) {
@@ -75,17 +75,12 @@ static void gemm_product(gemm_acc *a, int64_t M, int64_t N, int64_t K, int64_t b
     if (weight) { /* the slices of run_sliced (gemm.c): tiled, then CLBlast */
         const int64_t rows = wtrans ? N : K;
         const uint64_t per = (wtrans ? (uint64_t)K : rup((uint64_t)N, CLFT_PLAN_NR)) * 4;
-        int64_t step = (int64_t)(slice / per);
-        if (wtrans && step > CLFT_PLAN_NR) step -= step % CLFT_PLAN_NR;
-        if (step < 1) step = 1;
-        if (step > rows) step = rows;
+        const int64_t step = clft_gemm_slice_rows(slice, per, rows, wtrans ? CLFT_PLAN_NR : 0);
         if (wtrans)
             gmax(a, CLFT_PLAN_GEMM_PACK, rup((uint64_t)step, CLFT_PLAN_NR) * (uint64_t)K * 4);
         else
             gmax(a, CLFT_PLAN_GEMM_PACK, rup((uint64_t)N, CLFT_PLAN_NR) * (uint64_t)step * 4);
-        int64_t cstep = (int64_t)(slice / ((uint64_t)w_cols * 4));
-        if (cstep < 1) cstep = 1;
-        if (cstep > rows) cstep = rows;
+        const int64_t cstep = clft_gemm_slice_rows(slice, (uint64_t)w_cols * 4, rows, 0);
         if (!w_f32) gmax(a, CLFT_PLAN_GEMM_CONVERT, (uint64_t)(cstep * w_cols) * 4);
         if (wtrans)
             n = cstep;
@@ -94,8 +89,7 @@ static void gemm_product(gemm_acc *a, int64_t M, int64_t N, int64_t K, int64_t b
     } else {
         gmax(a, CLFT_PLAN_GEMM_PACK, rup((uint64_t)N, CLFT_PLAN_NR) * (uint64_t)K * (uint64_t)batch * 4);
     }
-    gmax(a, CLFT_PLAN_GEMM_BLAS, blas_tmp_bound(tm, n, k) > blas_tmp_bound(M, n, k) ? blas_tmp_bound(tm, n, k)
-                                                                                    : blas_tmp_bound(M, n, k));
+    gmax(a, CLFT_PLAN_GEMM_BLAS, blas_tmp_bound(M, n, k)); /* the autotune runs' tm <= M rows need no more */
 }
 
 void clft_plan_gemm_scratch(const clft_model_config *cfg, const clft_train_params *tp, uint64_t out[CLFT_PLAN_GEMM_COUNT]) {
@@ -130,10 +124,9 @@ void clft_plan_gemm_scratch(const clft_model_config *cfg, const clft_train_param
     if (train && full) gemm_product(&a, V, C, chunk, 1, 0, 0, 0, 1);
     /* attention (ops/attention.c): blocks of query rows against at most T keys, batched over the
      * KV heads - scores, probabilities times V and their backward (bounded over the block sizes) */
-    const int64_t rows = T;
-    gemm_product(&a, rows, T, D, KV, 0, 0, 0, 1);
-    gemm_product(&a, rows, D, T, KV, 0, 0, 0, 1);
-    if (train) gemm_product(&a, T, D, rows, KV, 0, 0, 0, 1);
+    gemm_product(&a, T, T, D, KV, 0, 0, 0, 1);
+    gemm_product(&a, T, D, T, KV, 0, 0, 0, 1);
+    if (train) gemm_product(&a, T, D, T, KV, 0, 0, 0, 1);
     const uint64_t mib = (uint64_t)1 << 20;
     for (int i = 0; i < CLFT_PLAN_GEMM_COUNT; i++)
         out[i] = a.v[i] == 0 ? 0 : a.v[i] > mib ? a.v[i] : mib;

@@ -198,22 +198,6 @@ void clft_gemm_counts_reset(clft_context *ctx) {
     if (s) memset(s->counts, 0, sizeof s->counts);
 }
 
-static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zero);
-
-clft_status clft_gemm_reserve_scratch(clft_context *ctx, size_t pack, size_t tune, size_t conv, size_t blas) {
-    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_reserve_scratch: NULL context");
-    gemm_state *s = state_get(ctx);
-    if (!s) return CLFT_STATUS_HOST_OOM;
-    if (pack) CLFT_CHECK(scratch(ctx, &s->pack, pack, 0));
-    if (tune) CLFT_CHECK(scratch(ctx, &s->tuneC, tune, 1));
-    if (conv) CLFT_CHECK(scratch(ctx, &s->conv, conv, 1));
-    if (blas) {
-        CLFT_CHECK(scratch(ctx, &s->blasTmp, blas, 1));
-        s->keep_blas = 1;
-    }
-    return CLFT_OK;
-}
-
 clft_status clft_gemm_set_slice_bytes(clft_context *ctx, size_t bytes) {
     if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_set_slice_bytes: NULL context");
     gemm_state *s = state_get(ctx);
@@ -294,6 +278,20 @@ static clft_status scratch(clft_context *ctx, clft_buf *b, size_t bytes, int zer
     return CLFT_OK;
 }
 
+clft_status clft_gemm_reserve_scratch(clft_context *ctx, size_t pack, size_t tune, size_t conv, size_t blas) {
+    if (!ctx) return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_gemm_reserve_scratch: NULL context");
+    gemm_state *s = state_get(ctx);
+    if (!s) return CLFT_STATUS_HOST_OOM;
+    if (pack) CLFT_CHECK(scratch(ctx, &s->pack, pack, 0));
+    if (tune) CLFT_CHECK(scratch(ctx, &s->tuneC, tune, 1));
+    if (conv) CLFT_CHECK(scratch(ctx, &s->conv, conv, 1));
+    if (blas) {
+        CLFT_CHECK(scratch(ctx, &s->blasTmp, blas, 1));
+        s->keep_blas = 1;
+    }
+    return CLFT_OK;
+}
+
 static size_t roundup(size_t x, size_t m) { return (x + m - 1) / m * m; }
 static clft_status check_dims(const char *fn, int64_t M, int64_t N, int64_t K, int64_t batch);
 
@@ -326,9 +324,6 @@ clft_status clft_gemm_reserve(clft_context *ctx, int64_t M, int64_t N, int64_t K
     if (!s) return CLFT_STATUS_HOST_OOM;
     size_t b[3];
     scratch_sizes(&s->tiles, M, N, K, batch, b);
-    CLFT_CHECK(scratch(ctx, &s->pack, b[0], 0));
-    CLFT_CHECK(scratch(ctx, &s->conv, b[1], 1));
-    CLFT_CHECK(scratch(ctx, &s->tuneC, b[2], 1));
     /* CLBlast's temporary buffer: the largest over the transpose combinations at these sizes */
     size_t tmp = 0;
     for (int t = 0; M > 0 && N > 0 && K > 0 && t < 4; t++) {
@@ -342,7 +337,7 @@ clft_status clft_gemm_reserve(clft_context *ctx, int64_t M, int64_t N, int64_t K
             tmp = one;
     }
     ctx->blas_ready = 1;
-    return tmp > 0 ? scratch(ctx, &s->blasTmp, tmp, 1) : CLFT_OK;
+    return clft_gemm_reserve_scratch(ctx, b[0], b[2], b[1], tmp);
 }
 
 /* ---- validation ----------------------------------------------------------------------------- */
@@ -442,14 +437,7 @@ static clft_status weight_convert(clft_context *ctx, gemm_state *s, const clft_w
     }
     case CLFT_DTYPE_Q8_0:
     case CLFT_DTYPE_Q4_0:
-    case CLFT_DTYPE_Q4_1: {
-        char name[32];
-        snprintf(name, sizeof name, "gemm_convert_%s", clft_dtype_name(w->dtype));
-        CLFT_CHECK(clft_cl_kernel(ctx, "gemm.cl", s->defines, name, &k));
-        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
-                                &w->absmax.mem, sizeof eoff, &eoff, sizeof nn, &nn, (size_t)0));
-        return clft_cl_launch(ctx, k, 1, &g, &l, name);
-    }
+    case CLFT_DTYPE_Q4_1: return clft_weight_dequant_ggml_rows(ctx, w, CLFT_DTYPE_F32, row0, nrows, out);
     default:
         return clft_error(CLFT_STATUS_UNSUPPORTED, "gemm: weight dtype %s cannot be converted",
                           clft_dtype_name(w->dtype));
@@ -1004,6 +992,12 @@ static int hgemm_applies(clft_context *ctx, const gemm_problem *p, int accurate)
            clft_gemm_hgemm_probe(ctx, NULL) >= accurate;
 }
 
+int64_t clft_gemm_slice_rows(size_t slice_bytes, size_t per_row, int64_t rows, int64_t panel) {
+    int64_t step = per_row > 0 ? (int64_t)(slice_bytes / per_row) : rows;
+    if (panel > 0 && step > panel) step -= step % panel; /* whole panels */
+    return step < 1 ? 1 : step > rows ? rows : step;
+}
+
 /* A weight product on the tiled or CLBlast path with the weight's rows a slice at a time, so that
  * the packed panels or the f32 copy hold at most s->slice_bytes (the LM head of a 128k vocabulary
  * would take 2 GiB at once): under wtrans a slice of W's rows is a block of C's columns, else a
@@ -1014,9 +1008,7 @@ static clft_status run_sliced(clft_context *ctx, gemm_state *s, const gemm_probl
     /* bytes per row of W: its f32 copy (CLBlast), or its packed column / panel row (tiled) */
     const size_t per_row =
         (clblast ? (size_t)p->w->cols : p->wtrans ? (size_t)p->K : roundup((size_t)p->N, NR)) * sizeof(float);
-    int64_t step = per_row > 0 ? (int64_t)(s->slice_bytes / per_row) : rows;
-    if (p->wtrans && step > (int64_t)NR) step -= step % (int64_t)NR; /* whole panels */
-    if (step < 1) step = 1;
+    const int64_t step = clft_gemm_slice_rows(s->slice_bytes, per_row, rows, p->wtrans && !clblast ? (int64_t)NR : 0);
     if (step >= rows) return clblast ? run_clblast(ctx, s, p) : run_tiled(ctx, s, p);
     for (int64_t r0 = 0; r0 < rows; r0 += step) {
         gemm_problem q = *p;

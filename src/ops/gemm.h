@@ -77,6 +77,9 @@ clft_status clft_gemm_set_path(clft_context *ctx, clft_gemm_path path);
  * clft_gemm_set_slice_bytes changes it for a context (tests: small slices; 0: the default). */
 #define CLFT_GEMM_SLICE_BYTES ((size_t)64 << 20)
 clft_status clft_gemm_set_slice_bytes(clft_context *ctx, size_t bytes);
+/* Rows of a weight one such pass takes: slice_bytes / per_row (whole panels of `panel` rows when more
+ * than a panel fits, panel 0: any count), at least 1 and at most rows (the memory plan's too). */
+int64_t clft_gemm_slice_rows(size_t slice_bytes, size_t per_row, int64_t rows, int64_t panel);
 /* Hold the scratch buffers at least this large from now on (0: leave one as it is): packed panels,
  * autotune output, f32 weight slices, CLBlast's temporary (then kept also where CLBlast loses).
  * For a caller that planned its products up front (the trainer, with src/model/plan.c's sizes), so
@@ -130,8 +133,8 @@ void clft_gemm_counts_reset(clft_context *ctx);
 
 /* Device scratch the layer uses for products up to these sizes (M rows, N output columns, K inner,
  * batch; for linear layers pass the largest of a weight's rows and cols as both N and K), and a
- * call that allocates it now, so that later calls inside a training step allocate nothing. The
- * bytes are counted in CLFT_MEM_SCRATCH. */
+ * call that allocates it now (clft_gemm_reserve_scratch with these sizes), so that later calls
+ * inside a training step allocate nothing. The bytes are counted in CLFT_MEM_SCRATCH. */
 /* Rows of the real operands an autotune run of an (M, N, K, batch) product times (at most 256);
  * its output (rows x N x batch floats) is one of the scratch buffers. Device independent. */
 int64_t clft_gemm_tune_rows(int64_t N, int64_t K, int64_t batch);

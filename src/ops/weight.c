@@ -239,6 +239,34 @@ clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dt
     return clft_weight_dequant_lut(ctx, w, out_dtype, 0, out);
 }
 
+clft_status clft_weight_dequant_ggml_rows(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, int64_t row0,
+                                          int64_t nrows, clft_buf *out) {
+    /* cl/ggml_blocks.cl: a work-item per block of 32; rows are whole blocks */
+    if (!ctx || !w || !out || !out->mem || !w->data.mem || !clft_dtype_is_ggml(w->dtype))
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant_ggml_rows: NULL argument or not GGUF blocks");
+    if (w->cols % 32 || !w->absmax.mem)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT,
+                          "clft_weight_dequant: %s weight (%lld, %lld) without whole blocks of 32 per row or without "
+                          "scales",
+                          clft_dtype_name(w->dtype), (long long)w->rows, (long long)w->cols);
+    if (row0 < 0 || nrows < 0 || row0 + nrows > w->rows)
+        return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: rows %lld..%lld of a %lld-row weight",
+                          (long long)row0, (long long)(row0 + nrows), (long long)w->rows);
+    const cl_ulong per_row = (cl_ulong)w->cols / 32, b0 = (cl_ulong)row0 * per_row, nb = (cl_ulong)nrows * per_row;
+    if (out->bytes < nb * 32 * dtype_bytes(out_dtype))
+        return clft_error(CLFT_STATUS_SHAPE_MISMATCH,
+                          "clft_weight_dequant: output of %zu bytes cannot hold %llu %s values", out->bytes,
+                          (unsigned long long)(nb * 32), clft_dtype_name(out_dtype));
+    char name[48];
+    snprintf(name, sizeof name, "ggml_dequant_%s_%s", clft_dtype_name(w->dtype), clft_dtype_name(out_dtype));
+    cl_kernel k = NULL;
+    CLFT_CHECK(clft_cl_kernel(ctx, "ggml_blocks.cl", "", name, &k));
+    CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
+                            &w->absmax.mem, sizeof b0, &b0, sizeof nb, &nb, (size_t)0));
+    const size_t items = (size_t)nb;
+    return nb ? clft_cl_launch(ctx, k, 1, &items, NULL, name) : CLFT_OK;
+}
+
 clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, int lut,
                                     clft_buf *out) {
     if (lut < 0 || lut > 3)
@@ -257,20 +285,7 @@ clft_status clft_weight_dequant_lut(clft_context *ctx, const clft_weight *w, clf
                           "clft_weight_dequant: output of %zu bytes cannot hold %llu %s values", out->bytes,
                           (unsigned long long)numel, clft_dtype_name(out_dtype));
     char name[48];
-    if (clft_dtype_is_ggml(w->dtype)) { /* cl/ggml_blocks.cl: a work-item per block of 32 */
-        snprintf(name, sizeof name, "ggml_dequant_%s_%s", clft_dtype_name(w->dtype), clft_dtype_name(out_dtype));
-        if (w->cols % 32 || !w->absmax.mem)
-            return clft_error(CLFT_STATUS_INVALID_ARGUMENT, "clft_weight_dequant: %s weight (%lld, %lld) without "
-                              "whole blocks of 32 per row or without scales", clft_dtype_name(w->dtype),
-                              (long long)w->rows, (long long)w->cols);
-        const cl_ulong nb = numel / 32;
-        cl_kernel k = NULL;
-        CLFT_CHECK(clft_cl_kernel(ctx, "ggml_blocks.cl", "", name, &k));
-        CLFT_CHECK(clft_cl_args(k, name, sizeof(cl_mem), &out->mem, sizeof(cl_mem), &w->data.mem, sizeof(cl_mem),
-                                &w->absmax.mem, sizeof nb, &nb, (size_t)0));
-        const size_t items = (size_t)nb;
-        return clft_cl_launch(ctx, k, 1, &items, NULL, name);
-    }
+    if (clft_dtype_is_ggml(w->dtype)) return clft_weight_dequant_ggml_rows(ctx, w, out_dtype, 0, w->rows, out);
     snprintf(name, sizeof name, "dequant_nf4_%s%s", clft_dtype_name(out_dtype), w->double_quant ? "_dq" : "");
     cl_kernel k = NULL;
     const int groups = nf4_groups(ctx, w->blocksize);

@@ -64,6 +64,10 @@ clft_status clft_weight_to_f32(clft_context *ctx, const clft_weight *w, clft_buf
  * BF16 storage (f16/bf16 round to nearest even): out must hold rows*cols elements of out_dtype. The
  * work is enqueued, not waited for. */
 clft_status clft_weight_dequant(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, clft_buf *out);
+/* The same for rows row0 .. row0+nrows-1 of a GGUF block weight (out holds nrows*cols elements; the
+ * GEMM layer's CLBlast path converts a weight a slice of rows at a time). */
+clft_status clft_weight_dequant_ggml_rows(clft_context *ctx, const clft_weight *w, clft_dtype out_dtype, int64_t row0,
+                                          int64_t nrows, clft_buf *out);
 /* The same with a chosen code-lookup implementation of cl/nf4.cl (NF4_LUT: 0 auto, 1 portable
  * shuffle(), 2 AVX2 permutes, 3 AVX-512 permute; 2 and 3 only on x86 CPU devices with clang -
  * PoCL - that target AVX2 / AVX-512, else the kernel falls back to the next one). For tests and

@@ -39,8 +39,6 @@ static void usage(void) {
         "exit status: 0 printed; 2 bad options, unknown preset, unreadable model, bad size or device.\n");
 }
 
-static const char *const CLASS_KEYS[CLFT_MEM_CLASS_COUNT] = {"weights",   "trainable",   "gradients",
-                                                             "optimizer", "activations", "scratch"};
 static const char *const CLASS_NAMES[CLFT_MEM_CLASS_COUNT] = {"frozen weights",  "trainable",   "gradients",
                                                               "optimizer state", "activations", "scratch"};
 
@@ -321,7 +319,7 @@ int cmd_plan(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "total_bytes", (double)plan.total);
         cJSON *cl = cJSON_AddObjectToObject(o, "classes");
         for (int k = 0; k < CLFT_MEM_CLASS_COUNT; k++)
-            cJSON_AddNumberToObject(cl, CLASS_KEYS[k], (double)plan.bytes[k]);
+            cJSON_AddNumberToObject(cl, clft_mem_class_name((clft_mem_class)k), (double)plan.bytes[k]);
         cJSON *ac = cJSON_AddObjectToObject(o, "activations");
         cJSON_AddNumberToObject(ac, "checkpointing_on", (double)on.bytes[CLFT_MEM_ACTIVATIONS]);
         cJSON_AddNumberToObject(ac, "checkpointing_off", (double)off.bytes[CLFT_MEM_ACTIVATIONS]);
