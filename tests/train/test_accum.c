@@ -7,62 +7,20 @@
 #include <math.h>
 #include <string.h>
 
-#include "tutil.h"
+#include "train_tutil.h"
 
-#define B 4
-#define T 10
-#define V 61
+#define B TT_ROWS
+#define T TT_SEQ
+#define V TT_VOCAB
 
-static clft_model_config config(void) {
-    clft_model_config cfg;
-    clft_model_config_defaults(CLFT_ARCH_QWEN2, &cfg);
-    cfg.vocab_size = V;
-    cfg.hidden_size = 24;
-    cfg.intermediate_size = 40;
-    cfg.num_layers = 2;
-    cfg.num_heads = 3;
-    cfg.num_kv_heads = 1;
-    cfg.head_dim = 8;
-    return cfg;
-}
-
+/* Qwen2 (q/k/v biases), no clipping: the raw updates are compared */
 static int make(clft_context *ctx, clft_method method, int batch, clft_model **m, clft_trainer **tr) {
-    clft_model_config cfg = config();
-    clft_train_params tp = clft_train_default_params(method);
-    tp.batch = batch;
-    tp.seq_len = T;
-    tp.lr = 1e-2f;
-    tp.lora.r = 4;
-    tp.max_grad_norm = 0.0f; /* no clipping: compare raw updates */
-    *m = NULL;
-    *tr = NULL;
-    TU_OK(clft_model_create(ctx, &cfg, &tp, m));
-    if (!*m) return 0;
-    TU_OK(clft_model_init_random(*m, 9, 0.1f));
-    if (method != CLFT_METHOD_FULL) { /* non-zero B so that every adapter gradient is exercised */
-        float Bv[40 * 4];
-        for (int i = 0; i < 40 * 4; i++)
-            Bv[i] = 0.01f * (float)((i * 7) % 11 - 5);
-        for (int l = 0; l < 2; l++)
-            for (int t = 0; t < 7; t++)
-                TU_OK(clft_model_lora_set(*m, l, 1u << t, NULL, Bv));
-    }
-    TU_OK(clft_trainer_create(*m, tr));
-    return *tr != NULL;
-}
-
-static void fill(int32_t *ids, int32_t *labels) {
-    tu_rng r = tu_rng_make(77);
-    for (int i = 0; i < B * T; i++) {
-        ids[i] = (int32_t)(tu_next(&r) % V);
-        const int row = i / T, t = i % T;
-        labels[i] = t < 1 + 2 * row ? -100 : ids[i]; /* rows with 9, 7, 5, 3 labels */
-    }
+    return tt_make(ctx, CLFT_ARCH_QWEN2, method, batch, 9, 0, 0.0f, m, tr);
 }
 
 static void run(clft_context *ctx, clft_method method) {
     int32_t ids[B * T], labels[B * T];
-    fill(ids, labels);
+    tt_fill(ids, labels);
     clft_model *m4, *m1;
     clft_trainer *t4, *t1;
     if (!make(ctx, method, B, &m4, &t4) || !make(ctx, method, 1, &m1, &t1)) return;

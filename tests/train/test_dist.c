@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tutil.h"
+#include "train_tutil.h"
 
-#define B 4
-#define T 10
-#define V 61
+#define B TT_ROWS
+#define T TT_SEQ
+#define V TT_VOCAB
 
 typedef struct shared {
     pthread_barrier_t bar;
@@ -64,42 +64,9 @@ static clft_status bcast(void *user, void *x, size_t bytes) {
     return CLFT_OK;
 }
 
-static clft_model_config config(void) {
-    clft_model_config cfg;
-    clft_model_config_defaults(CLFT_ARCH_LLAMA, &cfg);
-    cfg.vocab_size = V;
-    cfg.hidden_size = 24;
-    cfg.intermediate_size = 40;
-    cfg.num_layers = 2;
-    cfg.num_heads = 3;
-    cfg.num_kv_heads = 1;
-    cfg.head_dim = 8;
-    return cfg;
-}
-
+/* clipping on (every rank must clip by the same factor); LoRA: one frozen base, adapters from seed */
 static int make(clft_context *ctx, clft_method method, int batch, uint64_t seed, clft_model **m, clft_trainer **tr) {
-    clft_model_config cfg = config();
-    clft_train_params tp = clft_train_default_params(method);
-    tp.batch = batch;
-    tp.seq_len = T;
-    tp.lr = 1e-2f;
-    tp.lora.r = 4;
-    tp.max_grad_norm = 0.5f; /* clipping on: every rank must clip by the same factor */
-    *m = NULL;
-    *tr = NULL;
-    TU_OK(clft_model_create(ctx, &cfg, &tp, m));
-    if (!*m) return 0;
-    TU_OK(clft_model_init_random(*m, method == CLFT_METHOD_FULL ? seed : 9, 0.1f)); /* LoRA: one frozen base */
-    if (method != CLFT_METHOD_FULL) {
-        float Bv[40 * 4];
-        for (int i = 0; i < 40 * 4; i++)
-            Bv[i] = 0.01f * (float)((i * 7 + (int)seed) % 11 - 5);
-        for (int l = 0; l < 2; l++)
-            for (int t = 0; t < 7; t++)
-                TU_OK(clft_model_lora_set(*m, l, 1u << t, NULL, Bv));
-    }
-    TU_OK(clft_trainer_create(*m, tr));
-    return *tr != NULL;
+    return tt_make(ctx, CLFT_ARCH_LLAMA, method, batch, method == CLFT_METHOD_FULL ? seed : 9, (int)seed, 0.5f, m, tr);
 }
 
 typedef struct job {
@@ -135,11 +102,7 @@ static int share(clft_batch *out, int32_t *ids, int32_t *labels, int r0, int row
 
 static void run(clft_context *c0, clft_context *c1, clft_method method, int rows0, size_t bucket) {
     int32_t ids[B * T], labels[B * T];
-    tu_rng r = tu_rng_make(77);
-    for (int i = 0; i < B * T; i++) {
-        ids[i] = (int32_t)(tu_next(&r) % V);
-        labels[i] = i % T < 1 + 2 * (i / T) ? -100 : ids[i]; /* rows with 9, 7, 5, 3 labels */
-    }
+    tt_fill(ids, labels);
     clft_model *m4, *ma, *mb;
     clft_trainer *t4, *ta, *tb;
     const int planned = 2;
