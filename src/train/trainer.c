@@ -321,17 +321,24 @@ clft_status clft_trainer_eval_batch(clft_trainer *tr, const clft_batch *batch, d
 }
 
 /* A micro-batch of fewer rows than planned runs on the leading rows of the step buffers (they are
- * sized for the planned batch): the step's row count is set for its call and put back after. */
-static void fewer_rows(clft_model *m, int64_t rows, int64_t *saved_b) {
-    *saved_b = m->sb->B;
-    m->sb->B = rows;
-    m->sb->N = rows * m->sb->T;
-    if (m->sb->chunk > m->sb->N) m->sb->chunk = m->sb->N;
+ * sized for the planned batch): the step's shape is narrowed for its call, and the planned one,
+ * returned here, put back after (planned_rows). */
+typedef struct step_rows {
+    int64_t B, N, chunk;
+} step_rows;
+static step_rows fewer_rows(clft_model *m, int64_t rows) {
+    const step_rows planned = {m->sb->B, m->sb->N, m->sb->chunk};
+    if (rows < planned.B) {
+        m->sb->B = rows;
+        m->sb->N = rows * m->sb->T;
+        if (m->sb->chunk > m->sb->N) m->sb->chunk = m->sb->N;
+    }
+    return planned;
 }
-static void planned_rows(clft_model *m, int64_t b) {
-    m->sb->B = b;
-    m->sb->N = b * m->sb->T;
-    m->sb->chunk = clft_xent_chunk(&m->cfg, &m->tp, m->sb->N);
+static void planned_rows(clft_model *m, step_rows planned) {
+    m->sb->B = planned.B;
+    m->sb->N = planned.N;
+    m->sb->chunk = planned.chunk;
 }
 
 clft_status clft_trainer_set_comm(clft_trainer *tr, const clft_comm *comm, size_t bucket_bytes) {
@@ -367,10 +374,10 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
     int64_t total = 0;
     for (int k = 0; k < n; k++) {
         CLFT_CHECK(check_batch_rows(tr, &micro[k], 1));
-        int64_t v = 0, b0 = m->sb->B;
-        if (micro[k].batch < b0) fewer_rows(m, micro[k].batch, &b0);
+        int64_t v = 0;
+        const step_rows planned = fewer_rows(m, micro[k].batch);
         const clft_status cs = clft_model_count_targets(m, &micro[k], &v);
-        planned_rows(m, b0);
+        planned_rows(m, planned);
         CLFT_CHECK(cs);
         total += v;
     }
@@ -389,12 +396,11 @@ clft_status clft_trainer_step_accum(clft_trainer *tr, const clft_batch *micro, i
         double l = 0.0;
         int64_t v = 0;
         m->micro = k;
-        int64_t b0 = m->sb->B;
-        if (micro[k].batch < b0) fewer_rows(m, micro[k].batch, &b0);
+        const step_rows planned = fewer_rows(m, micro[k].batch);
         if (tr->dist && k == n - 1) clft_dist_overlap(tr->dist, 1); /* all-reduce layer by layer */
         st = clft_model_fwd_bwd(m, &micro[k], 1, &l, &v, NULL);
         if (tr->dist) clft_dist_overlap(tr->dist, 0);
-        planned_rows(m, b0);
+        planned_rows(m, planned);
         loss_sum += m->last_loss_sum;
     }
     m->loss_denom = 0;
