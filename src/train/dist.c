@@ -33,10 +33,9 @@ typedef struct stage {
 struct clft_dist {
     clft_model *m;
     clft_comm c;
-    size_t bucket; /* floats per bucket */
-    stage st[STAGES];
-    int fifo[STAGES]; /* staging buffers in flight, oldest first */
-    int inflight;
+    size_t bucket;    /* floats per bucket */
+    stage st[STAGES]; /* a ring: st[(head + i) % STAGES], i < inflight, are in flight, oldest first */
+    int head, inflight;
     clft_param **p;
     size_t np;
     size_t *ord;   /* parameter indices grouped: layer L-1, ..., layer 0, then the rest */
@@ -163,12 +162,12 @@ static clft_status drain(clft_dist *d, const stage *s, int which) {
 
 /* Wait for the oldest sum in flight, add its squares, write it back, free its buffer. */
 static clft_status finish_oldest(clft_dist *d) {
-    stage *s = &d->st[d->fifo[0]];
+    stage *s = &d->st[d->head];
     CLFT_CHECK(d->c.allreduce_wait(d->c.user, s->req));
     for (size_t i = 0; i < s->len; i++)
         d->sumsq += (double)s->x[i] * (double)s->x[i];
     CLFT_CHECK(drain(d, s, 1));
-    memmove(d->fifo, d->fifo + 1, (size_t)(STAGES - 1) * sizeof d->fifo[0]);
+    d->head = (d->head + 1) % STAGES;
     d->inflight--;
     return CLFT_OK;
 }
@@ -180,18 +179,11 @@ static clft_status send_group(clft_dist *d, size_t g) {
     d->sent[g] = 1;
     while (oi < d->group[g + 1]) {
         if (d->inflight == STAGES) CLFT_CHECK(finish_oldest(d));
-        int free_s = 0; /* a buffer not in flight */
-        for (int used = 1; used;) {
-            used = 0;
-            for (int i = 0; i < d->inflight; i++)
-                used |= d->fifo[i] == free_s;
-            free_s += used;
-        }
-        stage *s = &d->st[free_s];
+        stage *s = &d->st[(d->head + d->inflight) % STAGES]; /* the ring's next free buffer */
         CLFT_CHECK(fill(d, s, 1, &oi, d->group[g + 1], &off));
         if (!s->len) continue; /* tensors of no elements */
         CLFT_CHECK(d->c.allreduce_start(d->c.user, s->x, s->len, &s->req));
-        d->fifo[d->inflight++] = free_s;
+        d->inflight++;
     }
     return CLFT_OK;
 }
