@@ -44,7 +44,8 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* at most two gradient buckets and one small collective are in flight */
+/* the gradient buckets in flight: at most the trainer's staging ring (STAGES, src/train/dist.c); the
+ * other collectives wait on a request of their own */
 static MPI_Request g_req[4];
 static int g_req_used[4];
 
@@ -291,7 +292,7 @@ int train_dist_setup(train_dist *d, train_config *c, int argc, char **argv) {
     d->rate = calloc((size_t)d->size, sizeof *d->rate);
     d->acc_rows = calloc((size_t)d->size, sizeof *d->acc_rows);
     d->acc_time = calloc((size_t)d->size, sizeof *d->acc_time);
-    d->last = calloc((size_t)d->size * 3, sizeof *d->last);
+    d->last = calloc((size_t)d->size * 4, sizeof *d->last);
     if (!d->rows || !d->rate || !d->acc_rows || !d->acc_time || !d->last) {
         fprintf(stderr, "clft " CMD ": out of host memory\n");
         return 1;
@@ -300,16 +301,12 @@ int train_dist_setup(train_dist *d, train_config *c, int argc, char **argv) {
     return 0;
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s) {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
-}
 static uint64_t fnv1a_bytes(uint64_t h, const unsigned char *p, size_t n) {
     for (size_t i = 0; i < n; i++)
         h = (h ^ p[i]) * 0x100000001b3ULL;
     return h;
 }
+static uint64_t fnv1a(uint64_t h, const char *s) { return fnv1a_bytes(h, (const unsigned char *)s, strlen(s)); }
 
 static int weight_file(const char *name) {
     const size_t n = strlen(name);
@@ -468,33 +465,26 @@ clft_status train_dist_step(train_dist *d, clft_trainer *tr, clft_batch *global,
     if (st != CLFT_OK) return st;
     d->comm_s = s->comm_seconds;
     /* every rank's compute time, rows, labelled tokens and signal: one sum of a per-rank table */
-    double *x = calloc((size_t)d->size * 4, sizeof *x);
-    if (!x) return CLFT_STATUS_HOST_OOM;
+    double *x = d->last;
+    memset(x, 0, (size_t)d->size * 4 * sizeof *x);
     x[4 * d->rank] = s->compute_seconds;
     x[4 * d->rank + 1] = (double)k * n;
     x[4 * d->rank + 2] = (double)s->local_tokens;
     x[4 * d->rank + 3] = d->signaled && *d->signaled;
     d->phase = "the exchange of step statistics";
     st = d->comm.allreduce_f64(d->comm.user, x, (size_t)d->size * 4);
-    if (st != CLFT_OK) {
-        free(x);
-        return st;
-    }
+    if (st != CLFT_OK) return st;
     *stop = 0;
     d->steps++;
     d->patient = 0;
     d->changed = 0;
     for (int r = 0; r < d->size; r++) {
-        d->last[3 * r] = x[4 * r];
-        d->last[3 * r + 1] = x[4 * r + 1];
-        d->last[3 * r + 2] = x[4 * r + 2];
         *stop |= x[4 * r + 3] > 0;
         if (d->steps > 1) { /* the first step builds kernels and measures GEMM paths: not timed */
             d->acc_rows[r] += x[4 * r + 1];
             d->acc_time[r] += x[4 * r];
         }
     }
-    free(x);
     if (d->speed && (d->steps == 4 || (d->steps > 4 && (d->steps - 4) % d->every == 0))) {
         int ok = 1;
         for (int r = 0; r < d->size; r++) {
@@ -530,9 +520,9 @@ void train_dist_metrics(const train_dist *d, char *buf, size_t cap) {
     buf[0] = 0;
     if (d->size <= 1 || !d->last) return;
     snprintf(buf, cap, ", \"ranks\": %d, \"allreduce_s\": %.6f", d->size, d->comm_s);
-    json_list(buf, cap, "rank_rows", d->last + 1, 3, d->size, 0);
-    json_list(buf, cap, "rank_tokens", d->last + 2, 3, d->size, 0);
-    json_list(buf, cap, "rank_compute_s", d->last, 3, d->size, 6);
+    json_list(buf, cap, "rank_rows", d->last + 1, 4, d->size, 0);
+    json_list(buf, cap, "rank_tokens", d->last + 2, 4, d->size, 0);
+    json_list(buf, cap, "rank_compute_s", d->last, 4, d->size, 6);
     if (d->speed) json_list(buf, cap, "rank_rows_per_s", d->rate, 1, d->size, 4);
     if (d->speed) {
         size_t len = strlen(buf);

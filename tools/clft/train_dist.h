@@ -27,7 +27,7 @@ typedef struct train_dist {
     int *rows;                   /* rows of each micro-step's global batch per rank */
     double *rate;                /* measured rows/s per rank (0: not yet) */
     double *acc_rows, *acc_time; /* per rank since the last measurement */
-    double *last;                /* per rank of the last step: compute s, rows, tokens */
+    double *last;                /* per rank of the last step: compute s, rows, tokens, signal */
     double comm_s;               /* this rank's all-reduce seconds in the last step */
     int changed;                 /* the split changed in the last step */
 } train_dist;
