@@ -32,6 +32,9 @@ void clft_default_cache_dir(char *out, size_t cap) {
 int clft_mpi_launch_size(void) {
     const char *n = clft_env(CLFT_ENV_OMPI_WORLD_SIZE);
     if (!n) n = clft_env(CLFT_ENV_PMI_SIZE);
-    if (n) return atoi(n) > 0 ? atoi(n) : 1;
+    if (n) {
+        const int size = atoi(n);
+        return size > 0 ? size : 1;
+    }
     return clft_env(CLFT_ENV_PMI_RANK) || clft_env(CLFT_ENV_PMIX_RANK) ? 1 : 0;
 }

@@ -135,8 +135,9 @@ int train_dist_start(train_dist *d, volatile sig_atomic_t *signaled) {
     d->signaled = signaled;
     d->timeout = 300;
     d->phase = "start-up";
-    d->patient = 1;                        /* until the first step is done */
-    if (!clft_mpi_launch_size()) return 0; /* not started by mpirun */
+    d->patient = 1; /* until the first step is done */
+    const int launched = clft_mpi_launch_size();
+    if (!launched) return 0; /* not started by mpirun */
 #ifdef CLFT_HAVE_MPI
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
         fprintf(stderr, "clft " CMD ": MPI_Init failed\n");
@@ -154,11 +155,11 @@ int train_dist_start(train_dist *d, volatile sig_atomic_t *signaled) {
     d->comm = (clft_comm){d->rank, d->size, d, cb_start, cb_wait, cb_f64, cb_bcast};
     return 0;
 #else
-    if (clft_mpi_launch_size() > 1) {
+    if (launched > 1) {
         fprintf(stderr,
                 "clft " CMD ": started by mpirun as one of %d ranks, but this clft was built without MPI "
                 "(configure with -DCLFT_MPI=ON): each rank would train alone\n",
-                clft_mpi_launch_size());
+                launched);
         return 2;
     }
     return 0;
