@@ -407,9 +407,12 @@ static clft_status save(run *r, char *dir_out, size_t cap) {
     snprintf(dir, sizeof dir, "%s/checkpoint-%lld", r->c.out, (long long)r->step);
     if (r->metrics) fflush(r->metrics), fsync(fileno(r->metrics));
     if (dir_out) snprintf(dir_out, cap, "%s", dir);
-    if (r->dist->size > 1) { /* rank 0 writes the run's files while the others wait for it */
-        int ok = r->dist->rank > 0 || r->saved_step == r->step || clft_trainer_save(r->tr, dir, user) == CLFT_OK;
-        const clft_status st = ok ? CLFT_OK : CLFT_STATUS_IO; /* (rank 0's last error stays) */
+    /* rank 0 (or the one process) writes the run's files; the other ranks of a data-parallel run wait for it.
+     * Saved already: e.g. the best step's checkpoint, then the end at that step. */
+    const clft_status st =
+        r->dist->rank > 0 || r->saved_step == r->step ? CLFT_OK : clft_trainer_save(r->tr, dir, user);
+    if (r->dist->size > 1) {
+        int ok = st == CLFT_OK;
         TRY(train_dist_bcast(r->dist, &ok, sizeof ok, "rank 0's checkpoint save"));
         if (r->dist->rank > 0) {
             if (!ok)
@@ -418,10 +421,9 @@ static clft_status save(run *r, char *dir_out, size_t cap) {
                          (long long)r->step);
             return ok ? CLFT_OK : CLFT_STATUS_IO;
         }
-        TRY(st);
     }
-    if (r->saved_step == r->step) return CLFT_OK; /* e.g. the best step's checkpoint, then the end at that step */
-    if (r->dist->size <= 1) TRY(clft_trainer_save(r->tr, dir, user));
+    TRY(st);
+    if (r->saved_step == r->step) return CLFT_OK;
     r->saved_step = r->step;
     char best[4300] = "";
     if (r->best_step > 0) snprintf(best, sizeof best, "checkpoint-%lld", (long long)r->best_step);
