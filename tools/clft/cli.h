@@ -22,6 +22,8 @@ int cli_write_atomic(const char *path, const char *text);
 /* The device a spec names (as clft_device_find; NULL or "": the default): 1, its info and index,
  * else 0 (clft_last_error says why). */
 int cli_device_info(const char *spec, clft_device_info *out, int *index);
+/* bytes for people: "5.31 GiB", "597.0 MiB", "12.0 KiB", "100 B" (plan, train's progress line) */
+void cli_human_bytes(char *buf, size_t cap, uint64_t b);
 /* Installs a stderr logger when CLFT_LOG-style verbosity is requested with -v/--verbose. */
 void cli_enable_logging(int verbosity);
 

@@ -42,17 +42,6 @@ static void usage(void) {
 static const char *const CLASS_NAMES[CLFT_MEM_CLASS_COUNT] = {"frozen weights",  "trainable",   "gradients",
                                                               "optimizer state", "activations", "scratch"};
 
-static void human(char *buf, size_t cap, uint64_t b) {
-    if (b >= 1073741824ull)
-        snprintf(buf, cap, "%.2f GiB", (double)b / 1073741824.0);
-    else if (b >= 1048576ull)
-        snprintf(buf, cap, "%.1f MiB", (double)b / 1048576.0);
-    else if (b >= 1024ull)
-        snprintf(buf, cap, "%.1f KiB", (double)b / 1024.0);
-    else
-        snprintf(buf, cap, "%llu B", (unsigned long long)b);
-}
-
 /* "8GiB", "7.5 GiB", "512MiB", "8GB", "100B": 1 and *bytes; 0 when s starts like a number but is no
  * size; -1 when it is no number at all (then a device spec). A bare integer is a device index. */
 static int parse_size(const char *s, uint64_t *bytes) {
@@ -203,7 +192,7 @@ void plan_advice_line(const clft_model_config *cfg, const clft_train_params *tp,
     out[0] = 0;
     for (int i = 0; i < n && len + 1 < cap; i++) {
         char h[32];
-        human(h, sizeof h, a[i].total);
+        cli_human_bytes(h, sizeof h, a[i].total);
         const int w = snprintf(out + len, cap - len, "%s%s (%s%s)", i ? ", " : "", a[i].change, h,
                                a[i].total <= budget ? ", fits" : "");
         if (w < 0) break;
@@ -383,19 +372,19 @@ int cmd_plan(int argc, char **argv) {
         snprintf(name, sizeof name, "%s%s", CLASS_NAMES[k],
                  k == CLFT_MEM_ACTIVATIONS ? (P.tp.checkpointing ? " (checkpointing on)" : " (checkpointing off)")
                                            : "");
-        human(h, sizeof h, plan.bytes[k]);
+        cli_human_bytes(h, sizeof h, plan.bytes[k]);
         printf("  %-34s %16llu %12s\n", name, (unsigned long long)plan.bytes[k], h);
     }
-    human(h, sizeof h, plan.total);
+    cli_human_bytes(h, sizeof h, plan.total);
     printf("  %-34s %16llu %12s\n\n", "total", (unsigned long long)plan.total, h);
     const clft_memory_plan *other = P.tp.checkpointing ? &off : &on;
-    human(h, sizeof h, other->bytes[CLFT_MEM_ACTIVATIONS]);
-    human(h2, sizeof h2, other->total);
+    cli_human_bytes(h, sizeof h, other->bytes[CLFT_MEM_ACTIVATIONS]);
+    cli_human_bytes(h2, sizeof h2, other->total);
     printf("  activations with checkpointing %s: %s (total %s)\n", P.tp.checkpointing ? "off" : "on", h, h2);
-    human(h, sizeof h, kv);
+    cli_human_bytes(h, sizeof h, kv);
     printf("  KV cache and buffers for generate (%d tokens): %s\n", c.seq_len, h);
     if (fit) {
-        human(h, sizeof h, budget);
+        cli_human_bytes(h, sizeof h, budget);
         printf("\nfit in %s%s%s%s: the plan %s\n", h, budget_from[0] ? " (" : "", budget_from,
                budget_from[0] ? ")" : "", fits ? "fits" : "does not fit");
         if (mb)
@@ -408,7 +397,7 @@ int cmd_plan(int argc, char **argv) {
             printf("  largest seq-len at batch %d: none\n", c.batch);
         if (nadv) printf("  change one setting:\n");
         for (int i = 0; i < nadv; i++) {
-            human(h, sizeof h, adv[i].total);
+            cli_human_bytes(h, sizeof h, adv[i].total);
             printf("    %-28s total %s%s\n", adv[i].change, h, adv[i].total <= budget ? " (fits)" : "");
         }
     }

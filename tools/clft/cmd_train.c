@@ -353,14 +353,6 @@ static void fmt_time(char *buf, size_t cap, double s) {
         snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
 }
 
-/* device memory for the progress line: MiB below 1 GiB (small models would show 0.00 GiB) */
-static void fmt_mem(char *buf, size_t cap, uint64_t bytes) {
-    if (bytes >= 1073741824ull)
-        snprintf(buf, cap, "%.2f GiB", (double)bytes / 1073741824.0);
-    else
-        snprintf(buf, cap, "%.1f MiB", (double)bytes / 1048576.0);
-}
-
 static void progress(run *r, const clft_step_stats *s, double lr, double tps, double elapsed) {
     if (r->c.quiet) return;
     clft_mem_stats ms;
@@ -371,7 +363,7 @@ static void progress(run *r, const clft_step_stats *s, double lr, double tps, do
     fmt_time(eta, sizeof eta, r->step > 0 ? elapsed / (double)r->step * (double)(r->total_steps - r->step) : 0);
     fmt_time(el, sizeof el, elapsed);
     char mem[32];
-    fmt_mem(mem, sizeof mem, ms.current_total);
+    cli_human_bytes(mem, sizeof mem, ms.current_total);
     char evs[160] = "";
     if (r->have_eval) snprintf(evs, sizeof evs, " eval %.4f", r->last_eval[0]);
     if (r->tty) {

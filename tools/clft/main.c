@@ -72,6 +72,17 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
     return 1;
 }
 
+void cli_human_bytes(char *buf, size_t cap, uint64_t b) {
+    if (b >= 1073741824ull)
+        snprintf(buf, cap, "%.2f GiB", (double)b / 1073741824.0);
+    else if (b >= 1048576ull)
+        snprintf(buf, cap, "%.1f MiB", (double)b / 1048576.0);
+    else if (b >= 1024ull)
+        snprintf(buf, cap, "%.1f KiB", (double)b / 1024.0);
+    else
+        snprintf(buf, cap, "%llu B", (unsigned long long)b);
+}
+
 int cli_device_info(const char *spec, clft_device_info *out, int *index) {
     int idx = -1;
     clft_device_info *devs = NULL;
